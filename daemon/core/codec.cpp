@@ -1,0 +1,604 @@
+#include "incidentd/codec.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace incidentd {
+namespace {
+
+using nlohmann::json;
+
+// Rejection reasons travel in dead-letter headers and log lines: one line, bounded, valid UTF-8.
+constexpr std::size_t kMaxQuotedBytes = 64;
+constexpr std::size_t kMaxDetailBytes = 200;
+
+template <typename T>
+Parsed<T> fail(std::string error) {
+  Parsed<T> p;
+  p.error = std::move(error);
+  return p;
+}
+
+template <typename T>
+Parsed<T> ok(T value) {
+  Parsed<T> p;
+  p.value = std::move(value);
+  return p;
+}
+
+// Cuts at a UTF-8 boundary so a truncated value is still valid UTF-8.
+std::string truncate_utf8(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0U) == 0x80U) --end;
+  return std::string(s.substr(0, end)) + "...";
+}
+
+// Makes arbitrary bytes safe for a one-line reason: invalid UTF-8 becomes U+FFFD, control
+// characters become spaces.
+std::string one_line(std::string_view s, std::size_t max_bytes) {
+  std::string valid =
+      json::parse(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace))
+          .get<std::string>();
+  for (char& c : valid) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20U || u == 0x7FU) c = ' ';
+  }
+  return truncate_utf8(valid, max_bytes);
+}
+
+// A value from the message, quoted as JSON so that quotes and control characters stay visible.
+std::string quote(std::string_view value) {
+  return json(truncate_utf8(value, kMaxQuotedBytes))
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string field_name(std::string_view name) {
+  return "\"" + std::string(name) + "\"";
+}
+
+std::string type_of(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "non-integer number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "unsupported value";
+  }
+}
+
+template <typename E, std::size_t N>
+std::string list_of(const E (&values)[N]) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) out += ", ";
+    out += to_string(values[i]);
+  }
+  return out;
+}
+
+constexpr EventKind kEventKinds[] = {EventKind::detected, EventKind::updated, EventKind::closed};
+constexpr Level kLevels[] = {Level::I, Level::II, Level::III, Level::IV};
+constexpr ActionKind kActionKinds[] = {
+    ActionKind::incident_opened, ActionKind::level_changed,     ActionKind::warning,
+    ActionKind::target_missed,   ActionKind::deadline_breached, ActionKind::notification,
+    ActionKind::escalated,       ActionKind::acknowledged,      ActionKind::release_confirmed,
+    ActionKind::milestone_met,   ActionKind::incident_closed,
+};
+constexpr std::string_view kSpeakers[] = {"principal", "deputy", "spokesperson"};
+constexpr std::string_view kSpeakerList = "principal, deputy, spokesperson";
+constexpr std::int64_t kSchemaVersion = 1;
+
+std::optional<std::int64_t> as_int64(const json& j) {
+  if (j.is_number_unsigned()) {
+    const auto u = j.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(u);
+  }
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  return std::nullopt;
+}
+
+// Reads the fields of one JSON object, remembering the first problem found. Each reader returns
+// false once there is an error, so a parse is a chain of `&&` that stops at the first reason.
+class Fields {
+ public:
+  explicit Fields(const json& object) : object_(object) {}
+
+  const std::string& error() const { return error_; }
+
+  bool reject(std::string reason) {
+    error_ = std::move(reason);
+    return false;
+  }
+
+  // Present and not null: an optional field given as null counts as absent, since many
+  // producers write null for "no value" and that must not send an incident to the dead letters.
+  const json* find(std::string_view name) const {
+    auto it = object_.find(std::string(name));
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  const json* require(std::string_view name) {
+    auto it = object_.find(std::string(name));
+    if (it == object_.end()) {
+      reject("missing required field " + field_name(name));
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  bool schema(bool required) {
+    const json* v = required ? require("schema") : find("schema");
+    if (v == nullptr) return error_.empty();
+    const auto version = as_int64(*v);
+    if (!version) {
+      return reject("field \"schema\" must be an integer (got " + type_of(*v) + ")");
+    }
+    if (*version != kSchemaVersion) {
+      return reject("unknown schema version " + std::to_string(*version) +
+                    " (this incidentd understands " + std::to_string(kSchemaVersion) + ")");
+    }
+    return true;
+  }
+
+  bool string_value(std::string_view name, const json& v, std::string& out) {
+    if (!v.is_string()) {
+      return reject("field " + field_name(name) + " must be a string (got " + type_of(v) + ")");
+    }
+    out = v.get<std::string>();
+    return true;
+  }
+
+  bool required_string(std::string_view name, std::string& out, bool non_empty) {
+    const json* v = require(name);
+    if (v == nullptr || !string_value(name, *v, out)) return false;
+    if (non_empty && out.empty()) return reject("field " + field_name(name) + " must not be empty");
+    return true;
+  }
+
+  bool optional_string(std::string_view name, std::string& out) {
+    const json* v = find(name);
+    return v == nullptr || string_value(name, *v, out);
+  }
+
+  bool time_value(std::string_view name, const json& v, TimePoint& out) {
+    std::string text;
+    if (!string_value(name, v, text)) return false;
+    auto t = parse_rfc3339(text);
+    if (!t) {
+      return reject("field " + field_name(name) +
+                    " must be an RFC 3339 timestamp with an offset, like "
+                    "\"2026-11-26T08:00:00+08:00\" (got " +
+                    quote(text) + ")");
+    }
+    out = *t;
+    return true;
+  }
+
+  bool required_time(std::string_view name, TimePoint& out) {
+    const json* v = require(name);
+    return v != nullptr && time_value(name, *v, out);
+  }
+
+  bool optional_time(std::string_view name, std::optional<TimePoint>& out) {
+    const json* v = find(name);
+    if (v == nullptr) return true;
+    TimePoint t;
+    if (!time_value(name, *v, t)) return false;
+    out = t;
+    return true;
+  }
+
+  bool optional_bool(std::string_view name, bool& out) {
+    const json* v = find(name);
+    if (v == nullptr) return true;
+    if (!v->is_boolean()) {
+      return reject("field " + field_name(name) + " must be a boolean (got " + type_of(*v) + ")");
+    }
+    out = v->get<bool>();
+    return true;
+  }
+
+  bool int_value(std::string_view name, const json& v, int& out) {
+    const auto i = as_int64(v);
+    if (!i || *i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max()) {
+      return reject("field " + field_name(name) + " must be an integer (got " + type_of(v) + ")");
+    }
+    out = static_cast<int>(*i);
+    return true;
+  }
+
+  bool optional_int(std::string_view name, int& out) {
+    const json* v = find(name);
+    return v == nullptr || int_value(name, *v, out);
+  }
+
+  bool optional_int(std::string_view name, std::optional<int>& out) {
+    const json* v = find(name);
+    if (v == nullptr) return true;
+    int i = 0;
+    if (!int_value(name, *v, i)) return false;
+    out = i;
+    return true;
+  }
+
+  bool optional_object(std::string_view name) {
+    const json* v = find(name);
+    if (v == nullptr || v->is_object()) return true;
+    return reject("field " + field_name(name) + " must be an object (got " + type_of(*v) + ")");
+  }
+
+  // A string naming one of an enum's values, parsed by `parse` and listed by `allowed`.
+  template <typename E, typename ParseFn>
+  bool enum_value(std::string_view name, const json& v, ParseFn parse, std::string_view allowed,
+                  E& out) {
+    std::string text;
+    if (!string_value(name, v, text)) return false;
+    auto parsed = parse(text);
+    if (!parsed) {
+      return reject("field " + field_name(name) + " must be one of " + std::string(allowed) +
+                    " (got " + quote(text) + ")");
+    }
+    out = *parsed;
+    return true;
+  }
+
+  template <typename E, typename ParseFn>
+  bool required_enum(std::string_view name, ParseFn parse, std::string_view allowed, E& out) {
+    const json* v = require(name);
+    return v != nullptr && enum_value(name, *v, parse, allowed, out);
+  }
+
+  template <typename E, typename ParseFn>
+  bool optional_enum(std::string_view name, ParseFn parse, std::string_view allowed,
+                     std::optional<E>& out) {
+    const json* v = find(name);
+    if (v == nullptr) return true;
+    E e{};
+    if (!enum_value(name, *v, parse, allowed, e)) return false;
+    out = e;
+    return true;
+  }
+
+  // An array of non-empty strings, each listed once.
+  bool string_array(std::string_view name, const json& v, std::vector<std::string>& out) {
+    const std::string prefix = "field " + field_name(name) + " must be an array of strings";
+    if (!v.is_array()) return reject(prefix + " (got " + type_of(v) + ")");
+    std::set<std::string, std::less<>> seen;
+    out.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const json& element = v[i];
+      if (!element.is_string()) {
+        return reject(prefix + " (element " + std::to_string(i) + " is " + type_of(element) + ")");
+      }
+      auto s = element.get<std::string>();
+      if (s.empty())
+        return reject("field " + field_name(name) + " must not contain an empty string");
+      if (!seen.insert(s).second) {
+        return reject("field " + field_name(name) + " lists " + quote(s) + " more than once");
+      }
+      out.push_back(std::move(s));
+    }
+    return true;
+  }
+
+ private:
+  const json& object_;
+  std::string error_;
+};
+
+std::optional<json> parse_json(std::string_view text, std::string& error) {
+  if (text.size() > kMaxMessageBytes) {
+    error = "message is " + std::to_string(text.size()) + " bytes, over the limit of " +
+            std::to_string(kMaxMessageBytes);
+    return std::nullopt;
+  }
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    // Keep nlohmann's description ("syntax error while parsing value - ...") but not its
+    // "[json.exception...] parse error at line 1, column N:" prefix: the byte says where.
+    std::string_view what = e.what();
+    const auto colon = what.find(": ");
+    const std::string_view detail = colon == std::string_view::npos ? what : what.substr(colon + 2);
+    error = "not JSON at byte " + std::to_string(e.byte) + ": " + one_line(detail, kMaxDetailBytes);
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    error = "message must be a JSON object (got " + type_of(j) + ")";
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool check_unit(Fields& f, const Config& config, std::string_view field, const std::string& id) {
+  if (config.find_unit(id) != nullptr) return true;
+  return f.reject("unknown unit " + quote(id) + " in field " + field_name(field));
+}
+
+// Built on first use, not at static initialisation, so domain.cpp's names are ready.
+const std::string& event_kind_list() {
+  static const std::string list = list_of(kEventKinds);
+  return list;
+}
+const std::string& level_list() {
+  static const std::string list = list_of(kLevels);
+  return list;
+}
+const std::string& milestone_list() {
+  static const std::string list = list_of(kMilestones);
+  return list;
+}
+const std::string& action_kind_list() {
+  static const std::string list = list_of(kActionKinds);
+  return list;
+}
+
+Parsed<Event> event_from_object(const json& j, const Config& config, bool scenario) {
+  Fields f(j);
+  Event e;
+  const json* units = nullptr;
+  const bool ok_so_far =
+      f.schema(true) && f.required_string("event_id", e.event_id, true) &&
+      f.required_string("incident_key", e.incident_key, true) &&
+      f.required_enum("kind", parse_event_kind, event_kind_list(), e.kind) &&
+      f.required_enum("level", parse_level, level_list(), e.level) &&
+      f.required_string("lead_unit", e.lead_unit, true) &&
+      (units = f.require("units")) != nullptr && f.string_array("units", *units, e.units) &&
+      f.required_time("detected_at", e.detected_at) && f.optional_string("title", e.title) &&
+      f.optional_string("category", e.category) && f.optional_string("region", e.region) &&
+      f.optional_bool("drill", e.drill) && f.optional_object("source") &&
+      (!scenario || f.optional_time("arrived_at", e.arrived_at));
+  if (!ok_so_far) return fail<Event>(f.error());
+
+  // The roster checks come after the shape checks so that a malformed message is reported as
+  // malformed, not as an unknown unit.
+  if (!check_unit(f, config, "lead_unit", e.lead_unit)) return fail<Event>(f.error());
+  for (const auto& unit : e.units) {
+    if (!check_unit(f, config, "units", unit)) return fail<Event>(f.error());
+  }
+  bool has_lead = false;
+  for (const auto& unit : e.units) has_lead = has_lead || unit == e.lead_unit;
+  if (!has_lead) {
+    return fail<Event>("field \"units\" must include the lead unit " + quote(e.lead_unit));
+  }
+  return ok(std::move(e));
+}
+
+std::optional<std::string> parse_speaker(std::string_view s) {
+  for (auto speaker : kSpeakers) {
+    if (s == speaker) return std::string(s);
+  }
+  return std::nullopt;
+}
+
+Parsed<Confirmation> confirmation_from_object(const json& j, const Config& config, bool scenario) {
+  Fields f(j);
+  Confirmation c;
+  std::optional<std::string> speaker;
+  const bool ok_so_far =
+      f.schema(true) && f.required_string("confirmation_id", c.confirmation_id, true) &&
+      f.required_string("incident_key", c.incident_key, true) &&
+      f.required_enum("milestone", parse_milestone, milestone_list(), c.milestone) &&
+      f.required_string("unit", c.unit, true) && f.required_time("released_at", c.released_at) &&
+      f.optional_string("channel", c.channel) && f.optional_string("url", c.url) &&
+      f.optional_enum("speaker", parse_speaker, kSpeakerList, speaker) &&
+      (!scenario || f.optional_time("arrived_at", c.arrived_at)) &&
+      check_unit(f, config, "unit", c.unit);
+  if (!ok_so_far) return fail<Confirmation>(f.error());
+  c.speaker = speaker.value_or("");
+  c.via = scenario ? "scenario" : "";
+  return ok(std::move(c));
+}
+
+Parsed<Acknowledgement> ack_from_object(const json& j, const Config& config) {
+  Fields f(j);
+  Acknowledgement a;
+  // The contract's ack line carries no schema; one that does must still be ours.
+  const bool ok_so_far = f.schema(false) && f.required_time("at", a.at) &&
+                         f.required_string("incident_key", a.incident_key, true) &&
+                         f.required_string("recipient", a.recipient, true);
+  if (!ok_so_far) return fail<Acknowledgement>(f.error());
+  if (config.find_person(a.recipient) == nullptr) {
+    return fail<Acknowledgement>("unknown person " + quote(a.recipient) +
+                                 " in field \"recipient\"");
+  }
+  a.via = "scenario";
+  return ok(std::move(a));
+}
+
+template <typename T>
+Parsed<ScenarioLine> as_line(Parsed<T> p) {
+  if (!p) return fail<ScenarioLine>(std::move(p.error));
+  return ok<ScenarioLine>(std::move(*p.value));
+}
+
+// These two describe the incident itself, so their `level` is the incident level ("II") and
+// they carry the incident's description; every other action's `level` is a ladder level.
+bool describes_incident(ActionKind kind) {
+  return kind == ActionKind::incident_opened || kind == ActionKind::level_changed;
+}
+
+}  // namespace
+
+Parsed<Event> parse_event(std::string_view text, const Config& config) {
+  std::string error;
+  auto j = parse_json(text, error);
+  if (!j) return fail<Event>(std::move(error));
+  return event_from_object(*j, config, false);
+}
+
+Parsed<Confirmation> parse_confirmation(std::string_view text, const Config& config) {
+  std::string error;
+  auto j = parse_json(text, error);
+  if (!j) return fail<Confirmation>(std::move(error));
+  return confirmation_from_object(*j, config, false);
+}
+
+Parsed<ScenarioLine> parse_scenario_line(std::string_view text, const Config& config) {
+  std::string error;
+  auto j = parse_json(text, error);
+  if (!j) return fail<ScenarioLine>(std::move(error));
+  Fields f(*j);
+  std::string type = "event";
+  if (!f.optional_string("type", type)) return fail<ScenarioLine>(f.error());
+  if (type == "event") return as_line(event_from_object(*j, config, true));
+  if (type == "release") return as_line(confirmation_from_object(*j, config, true));
+  if (type == "ack") return as_line(ack_from_object(*j, config));
+  return fail<ScenarioLine>("field \"type\" must be one of event, release, ack (got " +
+                            quote(type) + ")");
+}
+
+TimePoint arrival_of(const ScenarioLine& line) {
+  struct Visitor {
+    TimePoint operator()(const Event& e) const { return e.arrived_at.value_or(e.detected_at); }
+    TimePoint operator()(const Confirmation& c) const {
+      return c.arrived_at.value_or(c.released_at);
+    }
+    TimePoint operator()(const Acknowledgement& a) const { return a.at; }
+  };
+  return std::visit(Visitor{}, line);
+}
+
+nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
+  json j = json::object();
+  const auto put_string = [&j](const char* name, const std::string& value) {
+    if (!value.empty()) j[name] = value;
+  };
+  const auto put_time = [&j, utc_offset](const char* name, const std::optional<TimePoint>& t) {
+    if (t) j[name] = format_rfc3339(*t, utc_offset);
+  };
+
+  j["at"] = format_rfc3339(a.at, utc_offset);
+  j["incident_key"] = a.incident_key;
+  j["action"] = std::string(to_string(a.kind));
+  if (a.milestone) j["milestone"] = std::string(to_string(*a.milestone));
+
+  const bool incident = describes_incident(a.kind);
+  if (incident) {
+    if (a.incident_level) j["level"] = std::string(to_string(*a.incident_level));
+    if (a.previous_incident_level) {
+      j["previous_level"] = std::string(to_string(*a.previous_incident_level));
+    }
+  } else {
+    if (a.level) j["level"] = *a.level;
+    if (a.previous_level) j["previous_level"] = *a.previous_level;
+  }
+  put_time("due", a.due);
+  if (a.late) {
+    switch (*a.late) {
+      case Lateness::on_time:
+        j["late"] = false;
+        break;
+      case Lateness::target:
+        j["late"] = "target";
+        break;
+      case Lateness::deadline:
+        j["late"] = "deadline";
+        break;
+    }
+  }
+  put_string("recipient", a.recipient);
+  put_string("unit", a.unit);
+  put_string("channel", a.channel);
+  put_string("notification_id", a.notification_id);
+  put_string("deputy_of", a.deputy_of);
+  if (a.cause) j["cause"] = std::string(to_string(*a.cause));
+  put_time("released_at", a.released_at);
+  put_string("confirmation_id", a.confirmation_id);
+  put_string("url", a.url);
+  put_string("speaker", a.speaker);
+  put_string("via", a.via);
+  if (incident) {
+    put_string("title", a.title);
+    put_string("lead_unit", a.lead_unit);
+    if (!a.units.empty()) j["units"] = a.units;
+    put_time("detected_at", a.detected_at);
+    j["clock"] = a.clock;
+  }
+  if (a.reminder > 0) j["reminder"] = a.reminder;
+  if (a.kind == ActionKind::notification) j["send"] = a.send;
+  if (a.round > 0) j["round"] = a.round;
+  if (a.catch_up) j["catch_up"] = true;
+  if (a.drill) j["drill"] = true;
+  return j;
+}
+
+Parsed<Action> action_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return fail<Action>("action must be a JSON object (got " + type_of(j) + ")");
+  Fields f(j);
+  Action a;
+  bool ok_so_far = f.required_time("at", a.at) &&
+                   f.required_string("incident_key", a.incident_key, true) &&
+                   f.required_enum("action", parse_action_kind, action_kind_list(), a.kind) &&
+                   f.optional_enum("milestone", parse_milestone, milestone_list(), a.milestone);
+  if (!ok_so_far) return fail<Action>(f.error());
+
+  if (describes_incident(a.kind)) {
+    ok_so_far =
+        f.optional_enum("level", parse_level, level_list(), a.incident_level) &&
+        f.optional_enum("previous_level", parse_level, level_list(), a.previous_incident_level) &&
+        f.optional_string("title", a.title) && f.optional_string("lead_unit", a.lead_unit) &&
+        f.optional_time("detected_at", a.detected_at) && f.optional_bool("clock", a.clock);
+    if (ok_so_far) {
+      if (const json* units = f.find("units")) ok_so_far = f.string_array("units", *units, a.units);
+    }
+  } else {
+    ok_so_far =
+        f.optional_int("level", a.level) && f.optional_int("previous_level", a.previous_level);
+  }
+  if (!ok_so_far) return fail<Action>(f.error());
+
+  if (const json* late = f.find("late")) {
+    if (late->is_boolean() && !late->get<bool>()) {
+      a.late = Lateness::on_time;
+    } else if (late->is_string() && late->get<std::string>() == "target") {
+      a.late = Lateness::target;
+    } else if (late->is_string() && late->get<std::string>() == "deadline") {
+      a.late = Lateness::deadline;
+    } else {
+      return fail<Action>("field \"late\" must be false, \"target\" or \"deadline\" (got " +
+                          one_line(late->dump(), kMaxQuotedBytes) + ")");
+    }
+  }
+
+  ok_so_far = f.optional_time("due", a.due) && f.optional_string("recipient", a.recipient) &&
+              f.optional_string("unit", a.unit) && f.optional_string("channel", a.channel) &&
+              f.optional_string("notification_id", a.notification_id) &&
+              f.optional_string("deputy_of", a.deputy_of) &&
+              f.optional_enum("cause", parse_action_kind, action_kind_list(), a.cause) &&
+              f.optional_time("released_at", a.released_at) &&
+              f.optional_string("confirmation_id", a.confirmation_id) &&
+              f.optional_string("url", a.url) && f.optional_string("speaker", a.speaker) &&
+              f.optional_string("via", a.via) && f.optional_int("reminder", a.reminder) &&
+              f.optional_int("send", a.send) && f.optional_int("round", a.round) &&
+              f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill);
+  if (!ok_so_far) return fail<Action>(f.error());
+  return ok(std::move(a));
+}
+
+}  // namespace incidentd

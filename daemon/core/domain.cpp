@@ -1,0 +1,83 @@
+#include "incidentd/domain.hpp"
+
+#include <array>
+#include <utility>
+
+namespace incidentd {
+namespace {
+
+template <typename E, std::size_t N>
+std::optional<E> lookup(const std::array<std::pair<E, std::string_view>, N>& table,
+                        std::string_view s) {
+  for (const auto& [value, name] : table) {
+    if (name == s) return value;
+  }
+  return std::nullopt;
+}
+
+template <typename E, std::size_t N>
+std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& table, E v) {
+  for (const auto& [value, name] : table) {
+    if (value == v) return name;
+  }
+  return "?";
+}
+
+constexpr std::array<std::pair<Level, std::string_view>, 4> kLevels{{
+    {Level::I, "I"},
+    {Level::II, "II"},
+    {Level::III, "III"},
+    {Level::IV, "IV"},
+}};
+constexpr std::array<std::pair<Milestone, std::string_view>, 3> kMilestoneNames{{
+    {Milestone::first_release, "first_release"},
+    {Milestone::press_conference, "press_conference"},
+    {Milestone::follow_up, "follow_up"},
+}};
+constexpr std::array<std::pair<EventKind, std::string_view>, 3> kKinds{{
+    {EventKind::detected, "detected"},
+    {EventKind::updated, "updated"},
+    {EventKind::closed, "closed"},
+}};
+constexpr std::array<std::pair<ActionKind, std::string_view>, 11> kActions{{
+    {ActionKind::incident_opened, "incident_opened"},
+    {ActionKind::level_changed, "level_changed"},
+    {ActionKind::warning, "warning"},
+    {ActionKind::target_missed, "target_missed"},
+    {ActionKind::deadline_breached, "deadline_breached"},
+    {ActionKind::notification, "notification"},
+    {ActionKind::escalated, "escalated"},
+    {ActionKind::acknowledged, "acknowledged"},
+    {ActionKind::release_confirmed, "release_confirmed"},
+    {ActionKind::milestone_met, "milestone_met"},
+    {ActionKind::incident_closed, "incident_closed"},
+}};
+
+}  // namespace
+
+std::string_view to_string(Level v) {
+  return name_of(kLevels, v);
+}
+std::string_view to_string(Milestone v) {
+  return name_of(kMilestoneNames, v);
+}
+std::string_view to_string(EventKind v) {
+  return name_of(kKinds, v);
+}
+std::string_view to_string(ActionKind v) {
+  return name_of(kActions, v);
+}
+std::optional<Level> parse_level(std::string_view s) {
+  return lookup(kLevels, s);
+}
+std::optional<Milestone> parse_milestone(std::string_view s) {
+  return lookup(kMilestoneNames, s);
+}
+std::optional<EventKind> parse_event_kind(std::string_view s) {
+  return lookup(kKinds, s);
+}
+std::optional<ActionKind> parse_action_kind(std::string_view s) {
+  return lookup(kActions, s);
+}
+
+}  // namespace incidentd

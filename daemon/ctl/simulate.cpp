@@ -1,0 +1,63 @@
+#include "ctl/simulate.hpp"
+
+#include <algorithm>
+#include <istream>
+#include <variant>
+
+#include "store/sqlite_store.hpp"
+
+namespace incidentd {
+
+Simulation::Simulation(const Config& config, Store& store, TimePoint start)
+    : time_(start), engine_(config, store, time_) {
+  engine_.on_action([this](const Action& a) { actions_.push_back(a); });
+}
+
+Outcome Simulation::feed(const ScenarioLine& line) {
+  time_.advance_to(arrival_of(line));
+  return std::visit([this](const auto& input) { return engine_.handle(input); }, line);
+}
+
+ParsedScenario parse_scenario(std::istream& in, const Config& config) {
+  ParsedScenario out;
+  std::string text;
+  std::size_t number = 0;
+  while (std::getline(in, text)) {
+    ++number;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+    auto parsed = parse_scenario_line(text, config);
+    if (!parsed) {
+      out.errors.push_back("line " + std::to_string(number) + ": " + parsed.error);
+      continue;
+    }
+    out.lines.push_back({number, std::move(*parsed.value)});
+  }
+  std::stable_sort(out.lines.begin(), out.lines.end(), [](const auto& a, const auto& b) {
+    return arrival_of(a.line) < arrival_of(b.line);
+  });
+  return out;
+}
+
+SimulationReport run_simulation(const Config& config, const ParsedScenario& scenario,
+                                std::optional<TimePoint> until) {
+  SimulationReport report;
+  report.errors = scenario.errors;
+  if (scenario.lines.empty()) return report;
+  const TimePoint start = arrival_of(scenario.lines.front().line);
+  const TimePoint end =
+      until.value_or(arrival_of(scenario.lines.back().line) + kDefaultSimulationTail);
+  SqliteStore store(":memory:");
+  Simulation sim(config, store, start);
+  for (const auto& input : scenario.lines) {
+    if (arrival_of(input.line) > end) break;
+    const Outcome outcome = sim.feed(input.line);
+    if (outcome.status == Outcome::Status::rejected) {
+      report.errors.push_back("line " + std::to_string(input.line_number) + ": " + outcome.reason);
+    }
+  }
+  sim.advance_to(end);
+  report.actions = sim.actions();
+  return report;
+}
+
+}  // namespace incidentd

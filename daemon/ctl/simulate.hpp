@@ -1,0 +1,64 @@
+// Offline simulation: the real engine on a virtual clock. Scenario lines are fed at their
+// arrival instants, in time order (file order among equal instants), and the virtual clock fires
+// every deadline in between, so the timeline is what the daemon would have done.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ctl/virtual_time.hpp"
+#include "incidentd/codec.hpp"
+#include "incidentd/config.hpp"
+#include "incidentd/engine.hpp"
+#include "incidentd/store.hpp"
+
+namespace incidentd {
+
+// Without --until, a simulation runs this long past its last scenario line.
+inline constexpr Duration kDefaultSimulationTail = std::chrono::hours(48);
+
+class Simulation {
+ public:
+  Simulation(const Config& config, Store& store, TimePoint start);
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  // Advances the virtual clock to the line's arrival, then hands the line to the engine.
+  Outcome feed(const ScenarioLine& line);
+  void advance_to(TimePoint t) { time_.advance_to(t); }
+  TimePoint now() const { return time_.now(); }
+
+  const std::vector<Action>& actions() const { return actions_; }
+  Engine& engine() { return engine_; }
+
+ private:
+  VirtualTime time_;
+  Engine engine_;
+  std::vector<Action> actions_;
+};
+
+struct ScenarioInput {
+  std::size_t line_number = 0;
+  ScenarioLine line;
+};
+
+struct ParsedScenario {
+  std::vector<ScenarioInput> lines;  // sorted by arrival, stable
+  std::vector<std::string> errors;   // "line N: reason"
+};
+
+ParsedScenario parse_scenario(std::istream& in, const Config& config);
+
+struct SimulationReport {
+  std::vector<Action> actions;
+  std::vector<std::string> errors;  // parse errors and rejected lines, "line N: reason"
+};
+
+// Runs a whole scenario on an in-memory store. `until` defaults to the last arrival plus
+// kDefaultSimulationTail.
+SimulationReport run_simulation(const Config& config, const ParsedScenario& scenario,
+                                std::optional<TimePoint> until);
+
+}  // namespace incidentd

@@ -1,0 +1,48 @@
+// The durable store port. A Changeset is everything one step of the engine changed; commit()
+// writes all of it in one transaction or none of it, so state and timeline never disagree.
+// Adapters turn their library's failures into StoreError.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "incidentd/domain.hpp"
+#include "incidentd/incident.hpp"
+
+namespace incidentd {
+
+struct ProcessedId {
+  std::string id;  // event_id, or "release:" + confirmation_id
+  std::string incident_key;
+  TimePoint at{};
+};
+
+struct Changeset {
+  std::vector<IncidentState> incidents;  // full snapshots of changed incidents
+  std::vector<Action> actions;           // timeline in order; notifications also fill the outbox
+  std::vector<ProcessedId> processed;
+  std::vector<Confirmation> confirmations;
+  std::vector<Acknowledgement> acknowledgements;
+  bool empty() const {
+    return incidents.empty() && actions.empty() && processed.empty() && confirmations.empty() &&
+           acknowledgements.empty();
+  }
+};
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual void commit(const Changeset& changes) = 0;
+  virtual std::vector<IncidentState> load_open_incidents() = 0;
+  virtual std::optional<IncidentState> load_incident(const std::string& key) = 0;
+  virtual bool is_processed(const std::string& id) = 0;
+};
+
+}  // namespace incidentd

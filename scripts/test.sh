@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check: installs what is missing, builds with warnings as errors, runs the whole
+# suite, checks formatting and lint, then builds and runs the suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+jobs=$(nproc)
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
+export CTEST_OUTPUT_ON_FAILURE=1
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format: clang-format --dry-run on every C++ source"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run --Werror "${sources[@]}"
+
+step "build (RelWithDebInfo, -Werror)"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build/release -j"$jobs"
+
+step "lint: clang-tidy on the domain core"
+mapfile -t core < <(git ls-files 'daemon/core/*.cpp')
+clang-tidy --quiet -p build/release "${core[@]}" 2>/dev/null
+
+step "tests"
+ctest --test-dir build/release -j"$jobs" --timeout 600
+
+step "build under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINCIDENTD_SANITIZE=ON \
+  -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
+ninja -C build/asan -j"$jobs"
+
+step "tests under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -j"$jobs" --timeout 900

@@ -1,0 +1,64 @@
+#include "support/memory_store.hpp"
+
+#include <set>
+
+namespace incidentd::testing {
+
+void MemoryStore::commit(const Changeset& changes) {
+  if (changes.empty()) return;
+  if (fail_next_ > 0) {
+    --fail_next_;
+    ++failed_commits_;
+    throw StoreError("commit (memory): injected failure");
+  }
+  // Check every constraint before touching anything, so a failed commit leaves no trace.
+  std::set<std::string> ids;
+  for (const auto& p : changes.processed) {
+    if (processed_.count(p.id) != 0 || !ids.insert(p.id).second) {
+      ++failed_commits_;
+      throw StoreError("commit (memory): processed id '" + p.id + "' stored twice");
+    }
+  }
+  std::set<std::string> confirmation_ids;
+  for (const auto& c : changes.confirmations) {
+    if (confirmation_ids_.count(c.confirmation_id) != 0 ||
+        !confirmation_ids.insert(c.confirmation_id).second) {
+      ++failed_commits_;
+      throw StoreError("commit (memory): confirmation '" + c.confirmation_id + "' stored twice");
+    }
+  }
+
+  for (const auto& s : changes.incidents) incidents_[s.key] = s;
+  for (const auto& a : changes.actions) {
+    timeline_.push_back(a);
+    if (a.kind != ActionKind::notification) continue;
+    if (outbox_ids_.insert(a.notification_id).second) outbox_.push_back(a);
+  }
+  for (const auto& p : changes.processed) processed_.emplace(p.id, p);
+  confirmation_ids_.insert(confirmation_ids.begin(), confirmation_ids.end());
+  confirmations_.insert(confirmations_.end(), changes.confirmations.begin(),
+                        changes.confirmations.end());
+  acknowledgements_.insert(acknowledgements_.end(), changes.acknowledgements.begin(),
+                           changes.acknowledgements.end());
+  ++commits_;
+}
+
+std::vector<IncidentState> MemoryStore::load_open_incidents() {
+  std::vector<IncidentState> out;
+  for (const auto& [key, s] : incidents_) {
+    if (!s.closed) out.push_back(s);
+  }
+  return out;
+}
+
+std::optional<IncidentState> MemoryStore::load_incident(const std::string& key) {
+  auto it = incidents_.find(key);
+  if (it == incidents_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryStore::is_processed(const std::string& id) {
+  return processed_.count(id) != 0;
+}
+
+}  // namespace incidentd::testing

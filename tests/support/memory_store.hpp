@@ -1,0 +1,57 @@
+// A Store kept in memory for engine unit tests, with the same semantics as the SQLite store
+// (all-or-nothing commits, a processed id or confirmation id stored twice is an error, the outbox
+// keeps one entry per notification_id) and fault injection: fail_next_commits(n).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "incidentd/domain.hpp"
+#include "incidentd/incident.hpp"
+#include "incidentd/store.hpp"
+
+namespace incidentd::testing {
+
+class MemoryStore final : public Store {
+ public:
+  MemoryStore() = default;
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  void commit(const Changeset& changes) override;
+  std::vector<IncidentState> load_open_incidents() override;
+  std::optional<IncidentState> load_incident(const std::string& key) override;
+  bool is_processed(const std::string& id) override;
+
+  // The next n commits throw StoreError and apply nothing.
+  void fail_next_commits(int n) { fail_next_ = n; }
+
+  const std::vector<Action>& timeline() const { return timeline_; }
+  const std::vector<Action>& outbox() const { return outbox_; }  // notifications, first of each id
+  const std::map<std::string, IncidentState>& incidents() const { return incidents_; }
+  const std::vector<Confirmation>& confirmations() const { return confirmations_; }
+  const std::vector<Acknowledgement>& acknowledgements() const { return acknowledgements_; }
+  // Commits applied. An empty changeset is ignored (no transaction, as SqliteStore) and neither
+  // counts nor consumes an injected failure.
+  std::size_t commits() const { return commits_; }
+  std::size_t failed_commits() const { return failed_commits_; }
+
+ private:
+  std::map<std::string, IncidentState> incidents_;
+  std::vector<Action> timeline_;
+  std::vector<Action> outbox_;
+  std::set<std::string> outbox_ids_;
+  std::map<std::string, ProcessedId> processed_;
+  std::vector<Confirmation> confirmations_;
+  std::set<std::string> confirmation_ids_;
+  std::vector<Acknowledgement> acknowledgements_;
+  int fail_next_ = 0;
+  std::size_t commits_ = 0;
+  std::size_t failed_commits_ = 0;
+};
+
+}  // namespace incidentd::testing

@@ -1,0 +1,704 @@
+// The ladder of docs/contract.md and docs/clock-rules.md rules 6-11, rung by rung: each fires at
+// its instant with its level and due, not a minute before and not twice; escalation lines; who
+// is notified at each level; hourly reminders after a breach. Every expected line is written by
+// hand from the contract's table and the rules, against a roster and policy built here in code
+// (not from Policy::defaults() or the shipped TOML), so the test is an independent oracle.
+#include "incidentd/engine.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ctl/virtual_time.hpp"
+#include "incidentd/config.hpp"
+#include "incidentd/domain.hpp"
+#include "support/memory_store.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using incidentd::Action;
+using incidentd::ActionKind;
+using incidentd::Config;
+using incidentd::Confirmation;
+using incidentd::ConfirmRule;
+using incidentd::Duration;
+using incidentd::Engine;
+using incidentd::Event;
+using incidentd::EventKind;
+using incidentd::Lateness;
+using incidentd::Level;
+using incidentd::Milestone;
+using incidentd::Outcome;
+using incidentd::Person;
+using incidentd::Policy;
+using incidentd::TimePoint;
+using incidentd::Unit;
+using incidentd::VirtualTime;
+using incidentd::testing::MemoryStore;
+
+// The clock's start S in every test: 2026-11-26T08:00:00+08:00.
+const TimePoint kStart = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26};
+
+TimePoint at(Duration offset) {
+  return kStart + offset;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The policy of the contract's table and the roster, built by hand.
+
+Policy contract_policy(ConfirmRule rule) {
+  using incidentd::LadderStep;
+  Policy p;
+  p.clock_levels = {Level::I, Level::II};
+  p.confirm = rule;
+  p.first_release_target = 3h;
+  p.first_release_deadline = 5h;
+  p.press_conference_deadline = 24h;
+  p.follow_up_every = 24h;
+  p.overdue_every = 1h;
+  p.resend_after = 15min;
+  p.deputy_after_sends = 2;
+  p.ladder = {
+      LadderStep{Milestone::first_release, 2h, ActionKind::warning, 0},
+      LadderStep{Milestone::first_release, 2h + 30min, ActionKind::warning, 0},
+      LadderStep{Milestone::first_release, 3h, ActionKind::target_missed, 1},
+      LadderStep{Milestone::first_release, 4h + 30min, ActionKind::warning, 1},
+      LadderStep{Milestone::first_release, 5h, ActionKind::deadline_breached, 2},
+      LadderStep{Milestone::press_conference, 20h, ActionKind::warning, 0},
+      LadderStep{Milestone::press_conference, 23h, ActionKind::warning, 1},
+      LadderStep{Milestone::press_conference, 24h, ActionKind::deadline_breached, 2},
+      LadderStep{Milestone::follow_up, -2h, ActionKind::warning, 0},
+      LadderStep{Milestone::follow_up, 0h, ActionKind::deadline_breached, 1},
+  };
+  p.escalation = {
+      {0, {"duty"}, {}},
+      {1, {"duty", "leader"}, {}},
+      {2, {"duty", "leader", "principal"}, {"office"}},
+  };
+  return p;
+}
+
+Person who(std::string id, std::string role, std::vector<std::string> channels = {"sms"},
+           std::string deputy = "") {
+  Person p;
+  p.id = std::move(id);
+  p.name = p.id;
+  p.role = std::move(role);
+  p.phone = "+8613800000000";
+  p.webhook = "http://127.0.0.1:1/hook";
+  p.channels = std::move(channels);
+  p.deputy = std::move(deputy);
+  return p;
+}
+
+// Unit "a" lists its people out of role order on purpose: notifications follow the roster.
+// a-duty2 prefers webhook. b-duty1's deputy is b-duty2, who is a duty officer too.
+Config roster_config(ConfirmRule rule = ConfirmRule::all) {
+  Config c;
+  c.policy = contract_policy(rule);
+  c.units = {
+      Unit{"a",
+           "Unit A",
+           {who("a-duty1", "duty", {"sms"}, "a-deputy"),
+            who("a-leader", "leader", {"sms"}, "a-deputy"),
+            who("a-duty2", "duty", {"webhook", "sms"}), who("a-principal", "principal"),
+            who("a-deputy", "deputy")}},
+      Unit{"b",
+           "Unit B",
+           {who("b-duty1", "duty", {"sms"}, "b-duty2"), who("b-duty2", "duty", {"sms"}, "b-deputy"),
+            who("b-leader", "leader"), who("b-principal", "principal"), who("b-deputy", "deputy")}},
+      Unit{"c",
+           "Unit C",
+           {who("c-duty", "duty", {"sms"}, "c-deputy1"), who("c-leader", "leader"),
+            who("c-principal", "principal"), who("c-deputy1", "deputy", {"sms"}, "c-deputy2"),
+            who("c-deputy2", "deputy")}},
+      Unit{"office",
+           "Supervision office",
+           {who("office-duty1", "duty"), who("office-duty2", "duty"),
+            who("office-leader", "leader"), who("office-principal", "principal")}},
+  };
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs.
+
+Event event(std::string id, std::string key, Level level, std::vector<std::string> units,
+            TimePoint detected, EventKind kind = EventKind::detected) {
+  Event e;
+  e.event_id = std::move(id);
+  e.incident_key = std::move(key);
+  e.kind = kind;
+  e.level = level;
+  e.title = "test incident";
+  e.lead_unit = units.front();
+  e.units = std::move(units);
+  e.detected_at = detected;
+  return e;
+}
+
+Confirmation confirmation(std::string id, std::string key, Milestone m, std::string unit,
+                          TimePoint released) {
+  Confirmation c;
+  c.confirmation_id = std::move(id);
+  c.incident_key = std::move(key);
+  c.milestone = m;
+  c.unit = std::move(unit);
+  c.released_at = released;
+  c.channel = "weibo";
+  c.url = "https://example.org/release";
+  c.via = "test";
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine on a virtual clock and an in-memory store; the store's timeline is the record.
+
+struct Harness {
+  explicit Harness(ConfirmRule rule = ConfirmRule::all)
+      : config(roster_config(rule)), time(kStart), engine(config, store, time) {}
+
+  // Moves the virtual clock to the input's arrival (firing what falls due first), then hands
+  // it to the engine, as the simulation does.
+  template <typename Input>
+  Outcome feed(const Input& input, TimePoint arrival) {
+    time.advance_to(arrival);
+    return engine.handle(input);
+  }
+  Outcome feed(const Event& e) { return feed(e, e.detected_at); }
+  Outcome feed(const Confirmation& c) { return feed(c, c.released_at); }
+  void advance_to(Duration offset) { time.advance_to(at(offset)); }
+
+  const std::vector<Action>& timeline() const { return store.timeline(); }
+
+  Config config;
+  MemoryStore store;
+  VirtualTime time;
+  Engine engine;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Actions as short lines, so an expected timeline reads like the rule book.
+
+std::string rel(TimePoint t) {
+  auto d = t - kStart;
+  std::string sign;
+  if (d < Duration{0}) {
+    sign = "-";
+    d = -d;
+  }
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(d);
+  const auto rest = d - minutes;
+  char text[48];
+  std::snprintf(text, sizeof text, "%s%lldh%02lld", sign.c_str(),
+                static_cast<long long>(minutes.count() / 60),
+                static_cast<long long>(minutes.count() % 60));
+  std::string out = text;
+  if (rest.count() != 0) out += "+" + std::to_string(rest.count()) + "ms";
+  return out;
+}
+
+std::string rel(const std::optional<TimePoint>& t) {
+  return t ? rel(*t) : std::string("?");
+}
+
+std::string num(const std::optional<int>& v) {
+  return v ? std::to_string(*v) : std::string("?");
+}
+
+std::string late_text(const std::optional<Lateness>& late) {
+  if (!late) return "?";
+  switch (*late) {
+    case Lateness::on_time:
+      return "false";
+    case Lateness::target:
+      return "target";
+    case Lateness::deadline:
+      return "deadline";
+  }
+  return "?";
+}
+
+bool is_rung(const Action& a) {
+  return a.kind == ActionKind::warning || a.kind == ActionKind::target_missed ||
+         a.kind == ActionKind::deadline_breached;
+}
+
+std::string line(const Action& a) {
+  std::string out = rel(a.at) + " " + std::string(to_string(a.kind));
+  if (a.milestone) out += " " + std::string(to_string(*a.milestone));
+  switch (a.kind) {
+    case ActionKind::incident_opened:
+    case ActionKind::level_changed:
+      out += " " + (a.incident_level ? std::string(to_string(*a.incident_level)) : "?");
+      if (a.previous_incident_level) {
+        out += " from " + std::string(to_string(*a.previous_incident_level));
+      }
+      out += a.clock ? " clock" : " no-clock";
+      break;
+    case ActionKind::warning:
+    case ActionKind::target_missed:
+    case ActionKind::deadline_breached:
+      out += " L" + num(a.level) + " due " + rel(a.due);
+      if (a.reminder != 0) out += " reminder " + std::to_string(a.reminder);
+      break;
+    case ActionKind::escalated:
+      out += " L" + num(a.level) + " from " + num(a.previous_level);
+      break;
+    case ActionKind::notification:
+      out += " " + a.recipient + " L" + num(a.level) + " send " + std::to_string(a.send);
+      if (!a.deputy_of.empty()) out += " deputy_of " + a.deputy_of;
+      break;
+    case ActionKind::milestone_met:
+      out += " late=" + late_text(a.late) + " released " + rel(a.released_at);
+      break;
+    case ActionKind::release_confirmed:
+      out += " " + a.unit;
+      break;
+    case ActionKind::acknowledged:
+      out += " " + a.recipient;
+      break;
+    case ActionKind::incident_closed:
+      break;
+  }
+  if (a.round != 0) out += " round " + std::to_string(a.round);
+  if (a.catch_up) out += " catch_up";
+  return out;
+}
+
+std::vector<std::string> lines(const std::vector<Action>& timeline,
+                               const std::function<bool(const Action&)>& keep) {
+  std::vector<std::string> out;
+  for (const auto& a : timeline) {
+    if (keep(a)) out.push_back(line(a));
+  }
+  return out;
+}
+
+// The ladder rungs (warning, target_missed, deadline_breached) of one milestone.
+std::vector<std::string> rungs(const Harness& h, Milestone m) {
+  return lines(h.timeline(), [m](const Action& a) { return is_rung(a) && a.milestone == m; });
+}
+
+// Everything but notifications.
+std::vector<std::string> story(const Harness& h) {
+  return lines(h.timeline(), [](const Action& a) { return a.kind != ActionKind::notification; });
+}
+
+// The people a new alert reached at `when`, in order: first sends that are not to a deputy.
+// Re-sends of older alerts at the same instant are left out on purpose.
+std::vector<std::string> alerted_at(const Harness& h, Duration when) {
+  std::vector<std::string> out;
+  for (const auto& a : h.timeline()) {
+    if (a.kind == ActionKind::notification && a.at == at(when) && a.send == 1 &&
+        a.deputy_of.empty()) {
+      out.push_back(a.recipient);
+    }
+  }
+  return out;
+}
+
+const Action* find_notification(const Harness& h, Duration when, const std::string& recipient,
+                                int send) {
+  for (const auto& a : h.timeline()) {
+    if (a.kind == ActionKind::notification && a.at == at(when) && a.recipient == recipient &&
+        a.send == send) {
+      return &a;
+    }
+  }
+  return nullptr;
+}
+
+const std::string kKey = "inc-1";
+
+// One rung of the table: at what offset it fires and the line it gives.
+struct Rung {
+  Duration offset;
+  std::string line;
+};
+
+std::vector<std::string> first_lines(const std::vector<Rung>& rows, std::size_t n) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(rows[i].line);
+  return out;
+}
+
+// Walks a table rung by rung, each on a fresh engine made by `make`: one minute before the rung
+// only the earlier rungs have fired; at the instant it has too; until one minute before the next
+// rung (or 59 minutes after the last, before any reminder) it has not fired again.
+void check_each_rung(const std::vector<Rung>& rows, Milestone m,
+                     const std::function<void(Harness&)>& make) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("rung " << rows[i].line);
+    Harness h;
+    make(h);
+    const Duration instant = rows[i].offset;
+    h.advance_to(instant - 1min);
+    CHECK(rungs(h, m) == first_lines(rows, i));
+    h.advance_to(instant);
+    CHECK(rungs(h, m) == first_lines(rows, i + 1));
+    const Duration after = i + 1 < rows.size() ? rows[i + 1].offset - 1min : instant + 59min;
+    h.advance_to(after);
+    CHECK(rungs(h, m) == first_lines(rows, i + 1));
+  }
+}
+
+void open_level_two(Harness& h, std::vector<std::string> units = {"a"}) {
+  REQUIRE(h.feed(event("e1", kKey, Level::II, std::move(units), at(0h))).status ==
+          Outcome::Status::accepted);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Each rung of the table.
+
+TEST_CASE("each first_release rung fires at its instant with its level and due, once") {
+  // Rule 7: the 2 h and 2 h 30 m warnings are about the 3 h target, the 4 h 30 m warning about
+  // the 5 h deadline.
+  const std::vector<Rung> rows = {
+      {2h, "2h00 warning first_release L0 due 3h00"},
+      {2h + 30min, "2h30 warning first_release L0 due 3h00"},
+      {3h, "3h00 target_missed first_release L1 due 3h00"},
+      {4h + 30min, "4h30 warning first_release L1 due 5h00"},
+      {5h, "5h00 deadline_breached first_release L2 due 5h00"},
+  };
+  check_each_rung(rows, Milestone::first_release, [](Harness& h) { open_level_two(h); });
+}
+
+TEST_CASE("each press_conference rung fires at its instant with its level and due, once") {
+  const std::vector<Rung> rows = {
+      {20h, "20h00 warning press_conference L0 due 24h00"},
+      {23h, "23h00 warning press_conference L1 due 24h00"},
+      {24h, "24h00 deadline_breached press_conference L2 due 24h00"},
+  };
+  check_each_rung(rows, Milestone::press_conference, [](Harness& h) { open_level_two(h); });
+}
+
+TEST_CASE("each follow_up rung fires relative to the round's due time, once") {
+  // First release met at S+1h, so round 1 is due at S+25h (rule 15): warning at due - 2h.
+  const std::vector<Rung> rows = {
+      {23h, "23h00 warning follow_up L0 due 25h00 round 1"},
+      {25h, "25h00 deadline_breached follow_up L1 due 25h00 round 1"},
+  };
+  check_each_rung(rows, Milestone::follow_up, [](Harness& h) {
+    open_level_two(h);
+    REQUIRE(h.feed(confirmation("r1", kKey, Milestone::first_release, "a", at(1h))).status ==
+            Outcome::Status::accepted);
+  });
+}
+
+TEST_CASE("live rungs are not marked as catch-up and carry the incident and milestone") {
+  Harness h;
+  open_level_two(h);
+  h.advance_to(5h);
+  int seen = 0;
+  for (const auto& a : h.timeline()) {
+    if (!is_rung(a)) continue;
+    ++seen;
+    CHECK_FALSE(a.catch_up);
+    CHECK(a.incident_key == kKey);
+    CHECK(a.milestone == Milestone::first_release);
+    CHECK_FALSE(a.drill);
+  }
+  CHECK(seen == 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole ladder in order.
+
+TEST_CASE("an unconfirmed level II incident walks the whole ladder in time order over 26 hours") {
+  Harness h;
+  open_level_two(h);
+  h.advance_to(26h);
+  // Rule 8: at one instant first_release before press_conference; rule 9: escalated right after
+  // a rung above the level reached; rule 11: a reminder every hour after a breach.
+  const std::vector<std::string> expected = {
+      "0h00 incident_opened II clock",
+      "2h00 warning first_release L0 due 3h00",
+      "2h30 warning first_release L0 due 3h00",
+      "3h00 target_missed first_release L1 due 3h00",
+      "3h00 escalated first_release L1 from 0",
+      "4h30 warning first_release L1 due 5h00",
+      "5h00 deadline_breached first_release L2 due 5h00",
+      "5h00 escalated first_release L2 from 1",
+      "6h00 deadline_breached first_release L2 due 5h00 reminder 1",
+      "7h00 deadline_breached first_release L2 due 5h00 reminder 2",
+      "8h00 deadline_breached first_release L2 due 5h00 reminder 3",
+      "9h00 deadline_breached first_release L2 due 5h00 reminder 4",
+      "10h00 deadline_breached first_release L2 due 5h00 reminder 5",
+      "11h00 deadline_breached first_release L2 due 5h00 reminder 6",
+      "12h00 deadline_breached first_release L2 due 5h00 reminder 7",
+      "13h00 deadline_breached first_release L2 due 5h00 reminder 8",
+      "14h00 deadline_breached first_release L2 due 5h00 reminder 9",
+      "15h00 deadline_breached first_release L2 due 5h00 reminder 10",
+      "16h00 deadline_breached first_release L2 due 5h00 reminder 11",
+      "17h00 deadline_breached first_release L2 due 5h00 reminder 12",
+      "18h00 deadline_breached first_release L2 due 5h00 reminder 13",
+      "19h00 deadline_breached first_release L2 due 5h00 reminder 14",
+      "20h00 deadline_breached first_release L2 due 5h00 reminder 15",
+      "20h00 warning press_conference L0 due 24h00",
+      "21h00 deadline_breached first_release L2 due 5h00 reminder 16",
+      "22h00 deadline_breached first_release L2 due 5h00 reminder 17",
+      "23h00 deadline_breached first_release L2 due 5h00 reminder 18",
+      "23h00 warning press_conference L1 due 24h00",
+      "23h00 escalated press_conference L1 from 0",
+      "24h00 deadline_breached first_release L2 due 5h00 reminder 19",
+      "24h00 deadline_breached press_conference L2 due 24h00",
+      "24h00 escalated press_conference L2 from 1",
+      "25h00 deadline_breached first_release L2 due 5h00 reminder 20",
+      "25h00 deadline_breached press_conference L2 due 24h00 reminder 1",
+      "26h00 deadline_breached first_release L2 due 5h00 reminder 21",
+      "26h00 deadline_breached press_conference L2 due 24h00 reminder 2",
+  };
+  CHECK(story(h) == expected);
+}
+
+TEST_CASE("rungs of three milestones at one instant fire in milestone order") {
+  // First release met at S+1h: follow-up round 1 due S+25h, its warning at S+23h, the same
+  // instant as the press conference's 23 h warning; at S+25h the press reminder 1 and the
+  // follow-up breach coincide.
+  Harness h;
+  open_level_two(h);
+  REQUIRE(h.feed(confirmation("r1", kKey, Milestone::first_release, "a", at(1h))).status ==
+          Outcome::Status::accepted);
+  h.advance_to(25h);
+  const std::vector<std::string> expected = {
+      "0h00 incident_opened II clock",
+      "1h00 release_confirmed first_release a",
+      "1h00 milestone_met first_release late=false released 1h00",
+      "20h00 warning press_conference L0 due 24h00",
+      "23h00 warning press_conference L1 due 24h00",
+      "23h00 escalated press_conference L1 from 0",
+      "23h00 warning follow_up L0 due 25h00 round 1",
+      "24h00 deadline_breached press_conference L2 due 24h00",
+      "24h00 escalated press_conference L2 from 1",
+      "25h00 deadline_breached press_conference L2 due 24h00 reminder 1",
+      "25h00 deadline_breached follow_up L1 due 25h00 round 1",
+      "25h00 escalated follow_up L1 from 0 round 1",
+  };
+  CHECK(story(h) == expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escalation (rule 9).
+
+TEST_CASE("the first level-0 warnings do not escalate; each higher rung escalates once") {
+  Harness h;
+  open_level_two(h);
+  h.advance_to(5h);
+  const auto escalations =
+      lines(h.timeline(), [](const Action& a) { return a.kind == ActionKind::escalated; });
+  CHECK(escalations == std::vector<std::string>{"3h00 escalated first_release L1 from 0",
+                                                "5h00 escalated first_release L2 from 1"});
+}
+
+TEST_CASE("escalated follows its rung and precedes the rung's notifications") {
+  Harness h;
+  open_level_two(h);
+  h.advance_to(3h);
+  // At 3h00 the target_missed alert replaces the 2h30 alert for the same people (rule 17), so
+  // only first sends to non-deputies belong to the new alert.
+  const auto at_three = lines(h.timeline(), [](const Action& a) {
+    return a.at == at(3h) &&
+           (a.kind != ActionKind::notification || (a.send == 1 && a.deputy_of.empty()));
+  });
+  CHECK(at_three == std::vector<std::string>{
+                        "3h00 target_missed first_release L1 due 3h00",
+                        "3h00 escalated first_release L1 from 0",
+                        "3h00 notification first_release a-duty1 L1 send 1",
+                        "3h00 notification first_release a-leader L1 send 1",
+                        "3h00 notification first_release a-duty2 L1 send 1",
+                    });
+}
+
+TEST_CASE("a caught-up rung above level 0 escalates from level 0") {
+  // Arrival at 4h40: the latest due rung is the 4h30 warning at level 1 (rule 19); no level was
+  // reached before it, so it escalates from 0 (rule 9). The 5 h breach then escalates from 1.
+  Harness h;
+  REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h)), at(4h + 40min)).status ==
+          Outcome::Status::accepted);
+  h.advance_to(5h);
+  CHECK(story(h) == std::vector<std::string>{
+                        "4h40 incident_opened II clock",
+                        "4h40 warning first_release L1 due 5h00 catch_up",
+                        "4h40 escalated first_release L1 from 0",
+                        "5h00 deadline_breached first_release L2 due 5h00",
+                        "5h00 escalated first_release L2 from 1",
+                    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (rule 10).
+
+TEST_CASE("level 0 reaches the duty officers of every owing unit, in the incident's unit order") {
+  Harness h;
+  open_level_two(h, {"a", "b"});
+  h.advance_to(2h);
+  CHECK(alerted_at(h, 2h) == std::vector<std::string>{"a-duty1", "a-duty2", "b-duty1", "b-duty2"});
+}
+
+TEST_CASE("units are walked in the incident's order, not the roster's") {
+  Harness h;
+  REQUIRE(h.feed(event("e1", kKey, Level::II, {"b", "a"}, at(0h))).status ==
+          Outcome::Status::accepted);
+  h.advance_to(2h);
+  CHECK(alerted_at(h, 2h) == std::vector<std::string>{"b-duty1", "b-duty2", "a-duty1", "a-duty2"});
+}
+
+TEST_CASE("level 1 adds the unit leaders, in roster order within each unit") {
+  Harness h;
+  open_level_two(h, {"a", "b"});
+  h.advance_to(3h);
+  CHECK(alerted_at(h, 3h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2", "b-duty1",
+                                                      "b-duty2", "b-leader"});
+  h.advance_to(4h + 30min);
+  CHECK(alerted_at(h, 4h + 30min) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                              "b-duty1", "b-duty2", "b-leader"});
+}
+
+TEST_CASE("level 2 adds the principals and then the supervision desk's duty officers") {
+  Harness h;
+  open_level_two(h, {"a", "b"});
+  h.advance_to(5h);
+  CHECK(alerted_at(h, 5h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                      "a-principal", "b-duty1", "b-duty2",
+                                                      "b-leader", "b-principal", "office-duty1",
+                                                      "office-duty2"});
+}
+
+TEST_CASE("a person reached both as a unit member and as the supervision desk is notified once") {
+  Harness h;
+  open_level_two(h, {"a", "office"});
+  h.advance_to(5h);
+  CHECK(alerted_at(h, 5h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                      "a-principal", "office-duty1", "office-duty2",
+                                                      "office-leader", "office-principal"});
+}
+
+TEST_CASE("a notification names its milestone, unit, first channel, level, cause and stable id") {
+  Harness h;
+  open_level_two(h, {"a", "b"});
+  h.advance_to(3h);
+  // Alerts of this incident so far: 1 = the 2h warning, 2 = the 2h30 warning, 3 = 3h target.
+  const Action* n = find_notification(h, 2h, "a-duty2", 1);
+  REQUIRE(n != nullptr);
+  CHECK(n->incident_key == kKey);
+  CHECK(n->milestone == Milestone::first_release);
+  CHECK(n->unit == "a");
+  CHECK(n->channel == "webhook");
+  CHECK(n->level == 0);
+  CHECK(n->cause == ActionKind::warning);
+  CHECK(n->send == 1);
+  CHECK(n->deputy_of.empty());
+  CHECK(n->notification_id == "inc-1/1/a-duty2/1");
+
+  const Action* m = find_notification(h, 3h, "b-leader", 1);
+  REQUIRE(m != nullptr);
+  CHECK(m->unit == "b");
+  CHECK(m->channel == "sms");
+  CHECK(m->level == 1);
+  CHECK(m->cause == ActionKind::target_missed);
+  CHECK(m->notification_id == "inc-1/3/b-leader/1");
+}
+
+TEST_CASE("under confirm = all a unit that has confirmed is no longer notified") {
+  Harness h;
+  open_level_two(h, {"a", "b"});
+  REQUIRE(h.feed(confirmation("r-b", kKey, Milestone::first_release, "b", at(1h))).status ==
+          Outcome::Status::accepted);
+  h.advance_to(5h);
+  CHECK(alerted_at(h, 2h) == std::vector<std::string>{"a-duty1", "a-duty2"});
+  CHECK(alerted_at(h, 3h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2"});
+  // The supervision desk is reached whatever the units owe.
+  CHECK(alerted_at(h, 5h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                      "a-principal", "office-duty1",
+                                                      "office-duty2"});
+}
+
+TEST_CASE("a responsible unit that confirmed is still reached as supervision desk, duty only") {
+  Harness h;
+  open_level_two(h, {"a", "office"});
+  REQUIRE(h.feed(confirmation("r-o", kKey, Milestone::first_release, "office", at(1h))).status ==
+          Outcome::Status::accepted);
+  h.advance_to(5h);
+  CHECK(alerted_at(h, 5h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                      "a-principal", "office-duty1",
+                                                      "office-duty2"});
+}
+
+TEST_CASE("under confirm = lead only the lead unit owes, so only it is notified") {
+  Harness h(ConfirmRule::lead);
+  open_level_two(h, {"a", "b"});
+  h.advance_to(5h);
+  CHECK(alerted_at(h, 2h) == std::vector<std::string>{"a-duty1", "a-duty2"});
+  CHECK(alerted_at(h, 3h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2"});
+  CHECK(alerted_at(h, 5h) == std::vector<std::string>{"a-duty1", "a-leader", "a-duty2",
+                                                      "a-principal", "office-duty1",
+                                                      "office-duty2"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overdue reminders (rule 11).
+
+TEST_CASE("after a breach the breach is reminded every hour with its level, due and recipients") {
+  Harness h;
+  open_level_two(h, {"a"});
+  h.advance_to(7h);
+  CHECK(rungs(h, Milestone::first_release) ==
+        std::vector<std::string>{
+            "2h00 warning first_release L0 due 3h00",
+            "2h30 warning first_release L0 due 3h00",
+            "3h00 target_missed first_release L1 due 3h00",
+            "4h30 warning first_release L1 due 5h00",
+            "5h00 deadline_breached first_release L2 due 5h00",
+            "6h00 deadline_breached first_release L2 due 5h00 reminder 1",
+            "7h00 deadline_breached first_release L2 due 5h00 reminder 2",
+        });
+  const std::vector<std::string> level_two = {"a-duty1",     "a-leader",     "a-duty2",
+                                              "a-principal", "office-duty1", "office-duty2"};
+  CHECK(alerted_at(h, 6h) == level_two);
+  CHECK(alerted_at(h, 7h) == level_two);
+  // No escalation on a reminder: level 2 was already reached at the breach.
+  CHECK(lines(h.timeline(), [](const Action& a) {
+          return a.kind == ActionKind::escalated && a.at > at(5h);
+        }).empty());
+  const Action* n = find_notification(h, 6h, "a-principal", 1);
+  REQUIRE(n != nullptr);
+  CHECK(n->cause == ActionKind::deadline_breached);
+  CHECK(n->reminder == 1);
+  CHECK(n->level == 2);
+}
+
+TEST_CASE("reminders stop once the milestone is met") {
+  Harness h;
+  open_level_two(h, {"a"});
+  REQUIRE(h.feed(confirmation("r1", kKey, Milestone::first_release, "a", at(7h + 30min))).status ==
+          Outcome::Status::accepted);
+  h.advance_to(12h);
+  const auto after_met = lines(h.timeline(), [](const Action& a) {
+    return a.at > at(7h + 30min) && a.milestone == Milestone::first_release;
+  });
+  CHECK(after_met.empty());
+  CHECK(rungs(h, Milestone::first_release).back() ==
+        "7h00 deadline_breached first_release L2 due 5h00 reminder 2");
+  const auto met =
+      lines(h.timeline(), [](const Action& a) { return a.kind == ActionKind::milestone_met; });
+  CHECK(met ==
+        std::vector<std::string>{"7h30 milestone_met first_release late=deadline released 7h30"});
+}
+
+TEST_CASE("reminders stop when the incident closes") {
+  Harness h;
+  open_level_two(h, {"a"});
+  REQUIRE(h.feed(event("e2", kKey, Level::II, {"a"}, at(6h + 30min), EventKind::closed)).status ==
+          Outcome::Status::accepted);
+  h.advance_to(12h);
+  CHECK(h.timeline().back().kind == ActionKind::incident_closed);
+  CHECK(h.timeline().back().at == at(6h + 30min));
+}

@@ -1,0 +1,736 @@
+// The durable store: the state codec round-trips exactly; SqliteStore keeps snapshots, timeline,
+// outbox, processed ids and the derived deadlines in one transaction per changeset, survives a
+// reopen, refuses schemas it does not know, and a read-only instance cannot write; MemoryStore
+// applies all or nothing and fails on request.
+#include "store/sqlite_store.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "incidentd/state_codec.hpp"
+#include "support/memory_store.hpp"
+
+namespace incidentd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+// 2026-11-26T00:00:00Z; the clock of every incident below starts here.
+const TimePoint kStart{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}};
+
+TimePoint at(int hours, int minutes = 0) {
+  return kStart + std::chrono::hours(hours) + std::chrono::minutes(minutes);
+}
+std::int64_t ms(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() /
+            ("incidentd-store-test-" + std::to_string(random()) + "-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// Everything a state can hold: all three milestones armed with steps, confirmations, a breach,
+// deliveries with a deputy, a drill flag, millisecond instants.
+IncidentState rich_state(const std::string& key) {
+  IncidentState s;
+  s.key = key;
+  s.title = "昭通市某县山体滑坡引发网络关注";
+  s.category = "disaster";
+  s.region = "530600";
+  s.lead_unit = "zhaotong-gov";
+  s.units = {"zhaotong-gov", "prov-emergency", "prov-cac"};
+  s.level = Level::II;
+  s.drill = true;
+  s.opened_at = at(0) + 123ms;
+  s.clock_start = at(0) + 123ms;
+
+  MilestoneState& first = s.milestone(Milestone::first_release);
+  first.milestone = Milestone::first_release;
+  first.armed = true;
+  first.round = 1;
+  first.target = at(3);
+  first.deadline = at(5);
+  first.steps = {{at(2), ActionKind::warning, 0, at(3)},
+                 {at(2, 30), ActionKind::warning, 0, at(3)},
+                 {at(3), ActionKind::target_missed, 1, at(3)},
+                 {at(4, 30), ActionKind::warning, 1, at(5)},
+                 {at(5), ActionKind::deadline_breached, 2, at(5)}};
+  first.next_step = 5;
+  first.breached_at = at(5);
+  first.reminders = 2;
+  first.escalation = 2;
+  first.confirmed_units = {{"zhaotong-gov", at(6, 10)}, {"prov-cac", at(6, 40) + 7ms}};
+  first.met_at = at(7, 5);
+
+  MilestoneState& press = s.milestone(Milestone::press_conference);
+  press.milestone = Milestone::press_conference;
+  press.armed = true;
+  press.round = 1;
+  press.deadline = at(24);
+  press.steps = {{at(20), ActionKind::warning, 0, at(24)},
+                 {at(23), ActionKind::warning, 1, at(24)},
+                 {at(24), ActionKind::deadline_breached, 2, at(24)}};
+  press.next_step = 1;
+  press.escalation = 0;
+  press.confirmed_units = {{"prov-emergency", at(21)}};
+
+  MilestoneState& follow = s.milestone(Milestone::follow_up);
+  follow.milestone = Milestone::follow_up;
+  follow.armed = true;
+  follow.round = 2;
+  follow.deadline = at(55);
+  follow.steps = {{at(53), ActionKind::warning, 0, at(55)},
+                  {at(55), ActionKind::deadline_breached, 1, at(55)}};
+  follow.escalation = 0;
+
+  PendingDelivery duty;
+  duty.alert_id = key + "/7";
+  duty.recipient = "zt-duty-1";
+  duty.unit = "zhaotong-gov";
+  duty.channel = "sms";
+  duty.milestone = Milestone::press_conference;
+  duty.cause = ActionKind::warning;
+  duty.level = 1;
+  duty.due = at(24);
+  duty.round = 1;
+  duty.sends = 3;
+  duty.next_send = at(23, 45);
+  duty.deputy_added = true;
+  PendingDelivery deputy = duty;
+  deputy.recipient = "zt-duty-deputy";
+  deputy.channel = "webhook";
+  deputy.deputy_of = "zt-duty-1";
+  deputy.sends = 1;
+  deputy.deputy_added = false;
+  PendingDelivery reminder = duty;
+  reminder.alert_id = key + "/8";
+  reminder.milestone = Milestone::follow_up;
+  reminder.cause = ActionKind::deadline_breached;
+  reminder.level = 1;
+  reminder.round = 2;
+  reminder.reminder = 2;
+  reminder.sends = 1;
+  s.deliveries = {duty, deputy, reminder};
+
+  s.notified = {"zt-duty-1", "zt-duty-deputy", "zt-leader", "office-duty"};
+  s.alert_seq = 8;
+  s.overdue_every = 1h;
+  s.resend_after = 15min;
+  s.deputy_after_sends = 2;
+  return s;
+}
+
+// An open incident whose first_release has acted on its first two steps and whose
+// press_conference has acted on none; follow_up has steps but is not armed.
+IncidentState pending_state(const std::string& key) {
+  IncidentState s;
+  s.key = key;
+  s.title = "pending";
+  s.lead_unit = "zhaotong-gov";
+  s.units = {"zhaotong-gov"};
+  s.level = Level::I;
+  s.opened_at = at(0);
+  s.clock_start = at(0);
+  MilestoneState& first = s.milestone(Milestone::first_release);
+  first.milestone = Milestone::first_release;
+  first.armed = true;
+  first.round = 1;
+  first.target = at(3);
+  first.deadline = at(5);
+  first.steps = {{at(2), ActionKind::warning, 0, at(3)},
+                 {at(2, 30), ActionKind::warning, 0, at(3)},
+                 {at(3), ActionKind::target_missed, 1, at(3)},
+                 {at(4, 30), ActionKind::warning, 1, at(5)},
+                 {at(5), ActionKind::deadline_breached, 2, at(5)}};
+  first.next_step = 2;
+  MilestoneState& press = s.milestone(Milestone::press_conference);
+  press.milestone = Milestone::press_conference;
+  press.armed = true;
+  press.round = 1;
+  press.deadline = at(24);
+  press.steps = {{at(20), ActionKind::warning, 0, at(24)},
+                 {at(23), ActionKind::warning, 1, at(24)},
+                 {at(24), ActionKind::deadline_breached, 2, at(24)}};
+  MilestoneState& follow = s.milestone(Milestone::follow_up);
+  follow.milestone = Milestone::follow_up;
+  follow.round = 1;
+  follow.deadline = at(48);
+  follow.steps = {{at(46), ActionKind::warning, 0, at(48)}};
+  return s;
+}
+
+Action opened(const std::string& key, TimePoint when) {
+  Action a;
+  a.at = when;
+  a.incident_key = key;
+  a.kind = ActionKind::incident_opened;
+  a.incident_level = Level::II;
+  a.detected_at = when;
+  a.title = "title of " + key;
+  a.lead_unit = "zhaotong-gov";
+  a.units = {"zhaotong-gov", "prov-cac"};
+  a.clock = true;
+  return a;
+}
+
+Action warning(const std::string& key, TimePoint when, TimePoint due, int level) {
+  Action a;
+  a.at = when;
+  a.incident_key = key;
+  a.kind = ActionKind::warning;
+  a.milestone = Milestone::first_release;
+  a.level = level;
+  a.due = due;
+  return a;
+}
+
+Action notification(const std::string& key, TimePoint when, const std::string& recipient,
+                    int send) {
+  Action a;
+  a.at = when;
+  a.incident_key = key;
+  a.kind = ActionKind::notification;
+  a.milestone = Milestone::first_release;
+  a.level = 0;
+  a.cause = ActionKind::warning;
+  a.recipient = recipient;
+  a.unit = "zhaotong-gov";
+  a.channel = "sms";
+  a.send = send;
+  a.notification_id = key + "/1/" + recipient + "/" + std::to_string(send);
+  return a;
+}
+
+Action met(const std::string& key, TimePoint when) {
+  Action a;
+  a.at = when;
+  a.incident_key = key;
+  a.kind = ActionKind::milestone_met;
+  a.milestone = Milestone::first_release;
+  a.late = Lateness::target;
+  a.released_at = when - 5min;
+  a.drill = true;
+  return a;
+}
+
+// What one accepted event of a batch changes: the incident, its actions and the event id.
+Changeset event_changes(const IncidentState& s, std::vector<Action> actions,
+                        const std::string& event_id) {
+  Changeset c;
+  c.incidents.push_back(s);
+  c.actions = std::move(actions);
+  c.processed.push_back({event_id, s.key, s.opened_at});
+  return c;
+}
+
+using DeadlineRow = std::tuple<std::string, int, std::int64_t, std::string, int, std::int64_t>;
+
+std::vector<DeadlineRow> deadline_rows(const std::string& path, const std::string& key) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "SELECT milestone, round, at, action, level, due FROM deadlines "
+                      "WHERE incident_key = ? ORDER BY at, milestone");
+  q.bind(1, key);
+  std::vector<DeadlineRow> rows;
+  while (q.executeStep()) {
+    rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt(),
+                      q.getColumn(2).getInt64(), q.getColumn(3).getString(),
+                      q.getColumn(4).getInt(), q.getColumn(5).getInt64());
+  }
+  return rows;
+}
+
+TEST_CASE("the state codec round-trips every field of a rich state exactly", "[store][codec]") {
+  const IncidentState s = rich_state("zt-landslide-20261126");
+  CHECK(state_from_json(state_to_json(s)) == s);
+
+  IncidentState closed = s;
+  closed.closed = true;
+  closed.closed_at = at(80) + 1ms;
+  CHECK(state_from_json(state_to_json(closed)) == closed);
+
+  // A default state (no clock, nothing armed) round-trips too, absent optionals included.
+  CHECK(state_from_json(state_to_json(IncidentState{})) == IncidentState{});
+}
+
+TEST_CASE("the state codec writes instants as integer milliseconds and enums by name",
+          "[store][codec]") {
+  const nlohmann::json j = state_to_json(rich_state("k"));
+  CHECK(j.at("opened_at") == ms(at(0)) + 123);
+  CHECK(j.at("level") == "II");
+  CHECK(j.at("overdue_every") == 3600000);
+  const auto& press = j.at("milestones").at(1);
+  CHECK(press.at("milestone") == "press_conference");
+  CHECK_FALSE(press.contains("target"));  // absent, not null
+  CHECK(press.at("steps").at(2).at("action") == "deadline_breached");
+  CHECK(j.at("milestones").at(0).at("confirmed_units").at("prov-cac") == ms(at(6, 40)) + 7);
+  CHECK_FALSE(j.contains("closed_at"));
+}
+
+TEST_CASE("the direct state writer produces exactly nlohmann's compact dump", "[store][codec]") {
+  IncidentState s = rich_state("k");
+  s.title = "quote \" backslash \\ slash / newline \n tab \t cr \r bell \x07 us \x1f del \x7f";
+  s.region = "中文 and 😀 (four bytes)";
+  s.lead_unit = std::string("nul \0 inside", 12);
+  s.milestone(Milestone::first_release).confirmed_units.emplace("unit \"q\"", at(6));
+  CHECK(state_to_json_text(s) == state_to_json(s).dump());
+  CHECK(state_from_json(nlohmann::json::parse(state_to_json_text(s))) == s);
+
+  IncidentState closed = s;
+  closed.closed = true;
+  closed.closed_at = at(90);
+  CHECK(state_to_json_text(closed) == state_to_json(closed).dump());
+  CHECK(state_to_json_text(IncidentState{}) == state_to_json(IncidentState{}).dump());
+}
+
+TEST_CASE("the direct state writer replaces invalid UTF-8 as nlohmann does", "[store][codec]") {
+  // A stray byte, a truncated sequence, an overlong '/', a UTF-16 surrogate.
+  for (const std::string bad : {"\xff", "\xe4\xb8", "\xc0\xaf", "\xed\xa0\x80"}) {
+    IncidentState s = rich_state("k");
+    s.title = "before " + bad + " after";
+    const std::string expected =
+        state_to_json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    CHECK(state_to_json_text(s) == expected);
+    CHECK(expected.find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+  }
+}
+
+TEST_CASE("the state codec rejects an unknown enum name", "[store][codec]") {
+  nlohmann::json j = state_to_json(rich_state("k"));
+  j["level"] = "V";
+  CHECK_THROWS_AS(state_from_json(j), nlohmann::json::exception);
+  j = state_to_json(rich_state("k"));
+  j["milestones"][0]["steps"][0]["action"] = "panic";
+  CHECK_THROWS_AS(state_from_json(j), nlohmann::json::exception);
+}
+
+TEST_CASE("a new file is created at schema version 1 in WAL mode", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  {
+    SqliteStore store(path);
+    CHECK(store.schema_version() == 1);
+    CHECK(store.count("incidents") == 0);
+    CHECK(store.count("timeline") == 0);
+    CHECK(store.load_open_incidents().empty());
+  }
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 1);
+  CHECK(raw.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                       "('incidents', 'deadlines', 'confirmations', 'acknowledgements', "
+                       "'processed', 'timeline', 'outbox')")
+            .getInt() == 7);
+}
+
+TEST_CASE("an existing empty file is migrated to version 1", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("empty.db");
+  std::ofstream{path};
+  REQUIRE(fs::file_size(path) == 0);
+  SqliteStore store(path);
+  CHECK(store.schema_version() == 1);
+  CHECK(store.count("outbox") == 0);
+}
+
+TEST_CASE("a schema newer than this build knows is refused", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("future.db");
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("CREATE TABLE t(x); PRAGMA user_version = 2");
+  }
+  CHECK_THROWS_WITH(SqliteStore(path), Contains("schema version 2 is newer"));
+  CHECK_THROWS_AS(SqliteStore(path, SqliteStore::Mode::read_only), StoreError);
+  // Refusing must not have touched it.
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 2);
+}
+
+TEST_CASE("committed states are loaded back by a new store on the same file", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  const IncidentState a = rich_state("a");
+  const IncidentState b = pending_state("b");
+  IncidentState c = rich_state("c");
+  c.closed = true;
+  c.closed_at = at(90);
+  {
+    SqliteStore store(path);
+    Changeset changes;
+    changes.incidents = {b, c, a};
+    store.commit(changes);
+  }
+  SqliteStore store(path);
+  const auto open = store.load_open_incidents();
+  REQUIRE(open.size() == 2);
+  CHECK(open[0] == a);
+  CHECK(open[1] == b);
+  const auto closed = store.load_incident("c");
+  REQUIRE(closed);
+  CHECK(*closed == c);
+  CHECK_FALSE(store.load_incident("unknown"));
+}
+
+TEST_CASE("a later snapshot of an incident replaces the earlier one", "[store][sqlite]") {
+  TempDir dir;
+  SqliteStore store(dir.file("incidentd.db"));
+  IncidentState s = pending_state("k");
+  store.commit(event_changes(s, {}, "e1"));
+  s.level = Level::II;
+  s.milestone(Milestone::first_release).next_step = 4;
+  store.commit(event_changes(s, {}, "e2"));
+  CHECK(store.count("incidents") == 1);
+  CHECK(store.load_incident("k") == s);
+}
+
+TEST_CASE("the incidents table mirrors the snapshot's columns", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  IncidentState s = rich_state("k");
+  s.closed = true;
+  s.closed_at = at(90);
+  store.commit(event_changes(s, {opened("k", at(0)), met("k", at(7, 5))}, "e1"));
+
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(raw,
+                      "SELECT level, drill, closed, opened_at, clock_start, closed_at, title, "
+                      "lead_unit, updated_seq FROM incidents WHERE incident_key = 'k'");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "II");
+  CHECK(q.getColumn(1).getInt() == 1);
+  CHECK(q.getColumn(2).getInt() == 1);
+  CHECK(q.getColumn(3).getInt64() == ms(at(0)) + 123);
+  CHECK(q.getColumn(4).getInt64() == ms(at(0)) + 123);
+  CHECK(q.getColumn(5).getInt64() == ms(at(90)));
+  CHECK(q.getColumn(6).getString() == s.title);
+  CHECK(q.getColumn(7).getString() == "zhaotong-gov");
+  CHECK(q.getColumn(8).getInt64() == 2);  // reflects both timeline entries of its commit
+}
+
+TEST_CASE("processed ids are remembered across a reopen", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  {
+    SqliteStore store(path);
+    Changeset changes = event_changes(pending_state("k"), {}, "yq-0001");
+    changes.processed.push_back({"release:rel-0001", "k", at(1)});
+    store.commit(changes);
+    CHECK(store.is_processed("yq-0001"));
+  }
+  SqliteStore store(path);
+  CHECK(store.is_processed("yq-0001"));
+  CHECK(store.is_processed("release:rel-0001"));
+  CHECK_FALSE(store.is_processed("yq-0002"));
+  CHECK_FALSE(store.is_processed("rel-0001"));
+}
+
+TEST_CASE("the timeline keeps commit order and content, per incident and overall",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  const std::vector<Action> first = {opened("a", at(0)), opened("b", at(0, 1)),
+                                     warning("a", at(2), at(3), 0),
+                                     notification("a", at(2), "zt-duty-1", 1)};
+  const std::vector<Action> second = {warning("b", at(2, 1), at(3, 1), 0),
+                                      notification("a", at(2, 15), "zt-duty-1", 2),
+                                      met("a", at(2, 20))};
+  {
+    SqliteStore store(path);
+    Changeset one;
+    one.actions = first;
+    store.commit(one);
+    Changeset two;
+    two.actions = second;
+    store.commit(two);
+  }
+  SqliteStore store(path, SqliteStore::Mode::read_only);
+  std::vector<Action> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  CHECK(store.timeline() == all);
+  const std::vector<Action> of_a = {first[0], first[2], first[3], second[1], second[2]};
+  CHECK(store.timeline("a") == of_a);
+  const std::vector<Action> of_b = {first[1], second[0]};
+  CHECK(store.timeline("b") == of_b);
+  CHECK(store.timeline("nobody").empty());
+}
+
+TEST_CASE("each notification fills the outbox once per notification id", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  Changeset changes;
+  changes.actions = {warning("k", at(2), at(3), 0), notification("k", at(2), "zt-duty-1", 1),
+                     notification("k", at(2), "zt-duty-2", 1),
+                     notification("k", at(2), "zt-duty-1", 1)};  // same id again
+  store.commit(changes);
+  CHECK(store.count("timeline") == 4);
+  CHECK(store.count("outbox") == 2);
+
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(raw,
+                      "SELECT incident_key, recipient, channel, level, state, attempts, "
+                      "created_at, next_attempt_at, delivered_at FROM outbox "
+                      "WHERE notification_id = 'k/1/zt-duty-2/1'");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "k");
+  CHECK(q.getColumn(1).getString() == "zt-duty-2");
+  CHECK(q.getColumn(2).getString() == "sms");
+  CHECK(q.getColumn(3).getInt() == 0);
+  CHECK(q.getColumn(4).getString() == "pending");
+  CHECK(q.getColumn(5).getInt() == 0);
+  CHECK(q.getColumn(6).getInt64() == ms(at(2)));
+  CHECK(q.getColumn(7).getInt64() == ms(at(2)));
+  CHECK(q.getColumn(8).isNull());
+}
+
+TEST_CASE("confirmations and acknowledgements are stored as rows", "[store][sqlite]") {
+  TempDir dir;
+  SqliteStore store(dir.file("incidentd.db"));
+  Changeset changes;
+  Confirmation c;
+  c.confirmation_id = "rel-0001";
+  c.incident_key = "k";
+  c.milestone = Milestone::first_release;
+  c.unit = "zhaotong-gov";
+  c.released_at = at(2, 40);
+  c.channel = "weibo";
+  c.url = "https://example.org/release/1";
+  c.speaker = "principal";
+  c.via = "kafka";
+  changes.confirmations.push_back(c);
+  changes.acknowledgements.push_back({"k", "zt-duty-1", at(2, 5), "sms"});
+  changes.acknowledgements.push_back({"k", "zt-duty-1", at(2, 25), "webhook"});
+  store.commit(changes);
+  CHECK(store.count("confirmations") == 1);
+  CHECK(store.count("acknowledgements") == 2);
+}
+
+TEST_CASE("the deadlines table lists the pending steps of armed unmet milestones",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  IncidentState s = pending_state("k");
+  store.commit(event_changes(s, {}, "e1"));
+  // first_release from its third step on, all of press_conference, nothing of the unarmed
+  // follow_up.
+  const std::vector<DeadlineRow> pending = {
+      {"first_release", 1, ms(at(3)), "target_missed", 1, ms(at(3))},
+      {"first_release", 1, ms(at(4, 30)), "warning", 1, ms(at(5))},
+      {"first_release", 1, ms(at(5)), "deadline_breached", 2, ms(at(5))},
+      {"press_conference", 1, ms(at(20)), "warning", 0, ms(at(24))},
+      {"press_conference", 1, ms(at(23)), "warning", 1, ms(at(24))},
+      {"press_conference", 1, ms(at(24)), "deadline_breached", 2, ms(at(24))},
+  };
+  CHECK(deadline_rows(path, "k") == pending);
+
+  SECTION("a met milestone leaves the table") {
+    s.milestone(Milestone::first_release).met_at = at(2, 40);
+    store.commit(event_changes(s, {}, "e2"));
+    const std::vector<DeadlineRow> press_only(pending.begin() + 3, pending.end());
+    CHECK(deadline_rows(path, "k") == press_only);
+  }
+  SECTION("acting on a step removes it") {
+    s.milestone(Milestone::press_conference).next_step = 3;
+    store.commit(event_changes(s, {}, "e2"));
+    const std::vector<DeadlineRow> first_only(pending.begin(), pending.begin() + 3);
+    CHECK(deadline_rows(path, "k") == first_only);
+  }
+  SECTION("a closed incident has none") {
+    s.closed = true;
+    s.closed_at = at(2, 50);
+    store.commit(event_changes(s, {}, "e2"));
+    CHECK(deadline_rows(path, "k").empty());
+    CHECK(store.count("deadlines") == 0);
+  }
+  SECTION("other incidents' rows are left alone") {
+    store.commit(event_changes(pending_state("other"), {}, "e2"));
+    CHECK(deadline_rows(path, "k") == pending);
+    CHECK(store.count("deadlines") == 12);
+  }
+}
+
+TEST_CASE("the deadlines table follows the snapshots across a failed commit", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  const IncidentState before = pending_state("k");
+  store.commit(event_changes(before, {}, "e1"));
+  const auto rows_before = deadline_rows(path, "k");
+  REQUIRE(rows_before.size() == 6);
+
+  IncidentState after = before;
+  after.milestone(Milestone::first_release).next_step = 5;  // first_release has none left
+  Changeset failing = event_changes(after, {}, "e2");
+  failing.processed.push_back({"e1", "k", at(0)});  // already stored: the commit fails
+  CHECK_THROWS_AS(store.commit(failing), StoreError);
+  CHECK(deadline_rows(path, "k") == rows_before);
+
+  // The same later snapshot, committed for real, must replace them (nothing of the failed
+  // attempt may count as written)...
+  store.commit(event_changes(after, {}, "e3"));
+  const std::vector<DeadlineRow> press_only(rows_before.begin() + 3, rows_before.end());
+  CHECK(deadline_rows(path, "k") == press_only);
+  // ...and the earlier one again brings its rows back.
+  store.commit(event_changes(before, {}, "e4"));
+  CHECK(deadline_rows(path, "k") == rows_before);
+  // A new store on the file (nothing remembered) rewrites what it is given.
+  SqliteStore reopened(path);
+  reopened.commit(event_changes(after, {}, "e5"));
+  CHECK(deadline_rows(path, "k") == press_only);
+}
+
+TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  const IncidentState a = pending_state("a");
+  store.commit(event_changes(a, {opened("a", at(0))}, "e1"));
+
+  // Snapshot, deadlines, timeline and outbox rows are written before the processed ids, the
+  // second of which was already stored: the primary key fails the commit there.
+  IncidentState a_later = a;
+  a_later.milestone(Milestone::first_release).next_step = 4;
+  Changeset bad = event_changes(
+      pending_state("b"),
+      {opened("b", at(1)), warning("a", at(2), at(3), 0), notification("a", at(2), "zt-duty-1", 1)},
+      "e2");
+  bad.incidents.push_back(a_later);
+  bad.processed.push_back({"e1", "a", at(0)});
+  bad.acknowledgements.push_back({"a", "zt-duty-1", at(2, 5), "sms"});
+  CHECK_THROWS_WITH(store.commit(bad), Contains("commit") && Contains("processed.id"));
+
+  CHECK_FALSE(store.load_incident("b"));
+  CHECK(store.load_incident("a") == a);
+  CHECK(store.timeline() == std::vector<Action>{opened("a", at(0))});
+  CHECK(store.count("outbox") == 0);
+  CHECK(store.count("incidents") == 1);
+  CHECK(store.count("deadlines") == 6);
+  CHECK(store.count("acknowledgements") == 0);
+  CHECK_FALSE(store.is_processed("e2"));
+
+  // The store is still usable: the same changeset without the duplicate commits in full.
+  bad.processed.pop_back();
+  store.commit(bad);
+  CHECK(store.load_incident("b") == pending_state("b"));
+  CHECK(store.count("timeline") == 4);
+  CHECK(store.count("outbox") == 1);
+  CHECK(store.is_processed("e2"));
+  SqliteStore reopened(path, SqliteStore::Mode::read_only);
+  CHECK(reopened.load_incident("a") == a_later);
+}
+
+TEST_CASE("a read-only store reads while the writer runs and cannot write", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore writer(path);
+  writer.commit(event_changes(pending_state("a"), {opened("a", at(0))}, "e1"));
+
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  CHECK(reader.schema_version() == 1);
+  CHECK(reader.load_incident("a") == pending_state("a"));
+  CHECK(reader.timeline("a") == std::vector<Action>{opened("a", at(0))});
+  CHECK(reader.is_processed("e1"));
+
+  CHECK_THROWS_WITH(reader.commit(event_changes(pending_state("b"), {opened("b", at(1))}, "e2")),
+                    Contains("commit") && Contains("readonly"));
+  CHECK_FALSE(writer.load_incident("b"));
+  CHECK(writer.count("timeline") == 1);
+
+  // The reader sees what the writer commits after it opened.
+  writer.commit(event_changes(pending_state("c"), {}, "e3"));
+  CHECK(reader.load_open_incidents().size() == 2);
+}
+
+TEST_CASE("a read-only store needs an existing incidentd database", "[store][sqlite]") {
+  TempDir dir;
+  CHECK_THROWS_AS(SqliteStore(dir.file("missing.db"), SqliteStore::Mode::read_only), StoreError);
+  CHECK_FALSE(fs::exists(dir.file("missing.db")));
+  const std::string empty = dir.file("empty.db");
+  std::ofstream{empty};
+  CHECK_THROWS_WITH(SqliteStore(empty, SqliteStore::Mode::read_only), Contains("schema version 0"));
+}
+
+TEST_CASE("count accepts only the store's tables", "[store][sqlite]") {
+  TempDir dir;
+  SqliteStore store(dir.file("incidentd.db"));
+  CHECK(store.count("processed") == 0);
+  CHECK_THROWS_AS(store.count("sqlite_master"), StoreError);
+  CHECK_THROWS_AS(store.count("incidents; DROP TABLE incidents"), StoreError);
+}
+
+TEST_CASE("the memory store fails the requested commits without applying them", "[store][memory]") {
+  testing::MemoryStore store;
+  const Changeset changes = event_changes(pending_state("k"), {opened("k", at(0))}, "e1");
+  store.fail_next_commits(2);
+  CHECK_THROWS_AS(store.commit(changes), StoreError);
+  CHECK_THROWS_AS(store.commit(changes), StoreError);
+  CHECK(store.timeline().empty());
+  CHECK_FALSE(store.load_incident("k"));
+  CHECK_FALSE(store.is_processed("e1"));
+  CHECK(store.failed_commits() == 2);
+  CHECK(store.commits() == 0);
+
+  store.commit(changes);
+  CHECK(store.commits() == 1);
+  CHECK(store.timeline() == changes.actions);
+  CHECK(store.load_incident("k") == pending_state("k"));
+  CHECK(store.is_processed("e1"));
+}
+
+TEST_CASE("the memory store rejects a processed id stored twice, all or nothing",
+          "[store][memory]") {
+  testing::MemoryStore store;
+  store.commit(event_changes(pending_state("a"), {opened("a", at(0))}, "e1"));
+  Changeset again = event_changes(pending_state("b"), {opened("b", at(1))}, "e1");
+  CHECK_THROWS_AS(store.commit(again), StoreError);
+  CHECK_FALSE(store.load_incident("b"));
+  CHECK(store.timeline().size() == 1);
+  CHECK(store.load_open_incidents().size() == 1);
+}
+
+TEST_CASE("the memory store keeps one outbox entry per notification id", "[store][memory]") {
+  testing::MemoryStore store;
+  Changeset changes;
+  changes.actions = {warning("k", at(2), at(3), 0), notification("k", at(2), "zt-duty-1", 1),
+                     notification("k", at(2), "zt-duty-1", 1),
+                     notification("k", at(2, 15), "zt-duty-1", 2)};
+  store.commit(changes);
+  CHECK(store.timeline().size() == 4);
+  REQUIRE(store.outbox().size() == 2);
+  CHECK(store.outbox()[1].send == 2);
+  store.commit(Changeset{});  // nothing to write: not a commit
+  CHECK(store.commits() == 1);
+}
+
+}  // namespace
+}  // namespace incidentd
