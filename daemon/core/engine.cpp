@@ -142,6 +142,11 @@ Outcome Engine::handle(const Confirmation& c) {
   if (c.milestone != Milestone::follow_up || ms.armed) {
     auto& when = ms.confirmed_units[c.unit];
     when = std::max(when, c.released_at);
+    // The unit has done its part: its people are no longer chased for this milestone.
+    std::erase_if(s->deliveries, [&](const PendingDelivery& d) {
+      return d.milestone == c.milestone && d.unit == c.unit &&
+             !owing_units(*s, ms).contains(d.unit);
+    });
   }
   check_met(*s, c.milestone, now);
 

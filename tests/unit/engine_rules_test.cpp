@@ -1173,6 +1173,19 @@ TEST_CASE("a deputy's deliveries are re-sent but never reach a further deputy") 
         }));
 }
 
+TEST_CASE("a unit that confirms is no longer chased while the others still owe") {
+  // Rule 17: a and c both owe the press conference; a confirms at 20h05, so a's duty officers
+  // get no re-send at 20h15 while c's duty officer does.
+  Harness h;
+  open_incident(h, Level::II, {"a", "c"});
+  confirm(h, "r1", Milestone::first_release, "a", 1h);
+  confirm(h, "r2", Milestone::first_release, "c", 1h);
+  confirm(h, "p1", Milestone::press_conference, "a", 20h + 5min);
+  h.advance_to(20h + 15min);
+  CHECK(notifications_between(h, 20h + 1min, 20h + 15min) ==
+        sorted({"20h15 notification press_conference c-duty L0 send 2"}));
+}
+
 TEST_CASE("meeting the milestone ends its deliveries, the deputy's too") {
   Harness h;
   press_warning_for(h, "a");
