@@ -10,6 +10,11 @@ packages=(
   libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev nlohmann-json3-dev
   libcli11-dev libsystemd-dev libssl-dev libhowardhinnant-date-dev
   libbenchmark-dev
+  # Kafka broker for tests and the demo (fetched from Maven Central by scripts/kafka.sh), kcat
+  default-jre-headless maven kcat
+  # reports rendered headless; systemd integration test; SMS gateway
+  chromium systemd-container debootstrap kannel kannel-extras
+  python3 shellcheck
 )
 
 missing=()

@@ -4,18 +4,32 @@
 #include <istream>
 #include <variant>
 
-#include "store/sqlite_store.hpp"
+#include "ctl/simulation_store.hpp"
 
 namespace incidentd {
 
 Simulation::Simulation(const Config& config, Store& store, TimePoint start)
     : time_(start), engine_(config, store, time_) {
   engine_.on_action([this](const Action& a) { actions_.push_back(a); });
+  engine_.set_flush_each_step(false);
 }
 
 Outcome Simulation::feed(const ScenarioLine& line) {
+  // One transaction per batch of lines: a simulated year commits in seconds, not minutes.
+  constexpr std::size_t kLinesPerCommit = 256;
   time_.advance_to(arrival_of(line));
-  return std::visit([this](const auto& input) { return engine_.handle(input); }, line);
+  auto outcome = std::visit([this](const auto& input) { return engine_.handle(input); }, line);
+  if (++unflushed_ >= kLinesPerCommit) {
+    engine_.flush();
+    unflushed_ = 0;
+  }
+  return outcome;
+}
+
+void Simulation::advance_to(TimePoint t) {
+  time_.advance_to(t);
+  engine_.flush();
+  unflushed_ = 0;
 }
 
 ParsedScenario parse_scenario(std::istream& in, const Config& config) {
@@ -46,7 +60,7 @@ SimulationReport run_simulation(const Config& config, const ParsedScenario& scen
   const TimePoint start = arrival_of(scenario.lines.front().line);
   const TimePoint end =
       until.value_or(arrival_of(scenario.lines.back().line) + kDefaultSimulationTail);
-  SqliteStore store(":memory:");
+  SimulationStore store;
   Simulation sim(config, store, start);
   for (const auto& input : scenario.lines) {
     if (arrival_of(input.line) > end) break;
@@ -56,7 +70,7 @@ SimulationReport run_simulation(const Config& config, const ParsedScenario& scen
     }
   }
   sim.advance_to(end);
-  report.actions = sim.actions();
+  report.actions = sim.take_actions();
   return report;
 }
 

@@ -26,17 +26,21 @@ class Simulation {
   Simulation& operator=(const Simulation&) = delete;
 
   // Advances the virtual clock to the line's arrival, then hands the line to the engine.
+  // Changes are committed in batches, as the daemon does; advance_to() ends with a flush, so
+  // after it everything up to that instant is durable.
   Outcome feed(const ScenarioLine& line);
-  void advance_to(TimePoint t) { time_.advance_to(t); }
+  void advance_to(TimePoint t);
   TimePoint now() const { return time_.now(); }
 
   const std::vector<Action>& actions() const { return actions_; }
+  std::vector<Action> take_actions() { return std::move(actions_); }
   Engine& engine() { return engine_; }
 
  private:
   VirtualTime time_;
   Engine engine_;
   std::vector<Action> actions_;
+  std::size_t unflushed_ = 0;
 };
 
 struct ScenarioInput {
@@ -56,8 +60,8 @@ struct SimulationReport {
   std::vector<std::string> errors;  // parse errors and rejected lines, "line N: reason"
 };
 
-// Runs a whole scenario on an in-memory store. `until` defaults to the last arrival plus
-// kDefaultSimulationTail.
+// Runs a whole scenario on a SimulationStore (nothing written to disk). `until` defaults to the
+// last arrival plus kDefaultSimulationTail.
 SimulationReport run_simulation(const Config& config, const ParsedScenario& scenario,
                                 std::optional<TimePoint> until);
 
