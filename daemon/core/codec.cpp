@@ -20,7 +20,8 @@ constexpr std::size_t kMaxQuotedBytes = 64;
 constexpr std::size_t kMaxDetailBytes = 200;
 
 template <typename T>
-Parsed<T> fail(std::string error) {
+// Takes the message by value: callers hand over temporaries, which are moved, not copied.
+Parsed<T> fail(std::string error) {  // NOLINT(performance-unnecessary-value-param)
   Parsed<T> p;
   p.error = std::move(error);
   return p;
@@ -342,20 +343,20 @@ bool check_unit(Fields& f, const Config& config, std::string_view field, const s
 
 // Built on first use, not at static initialisation, so domain.cpp's names are ready.
 const std::string& event_kind_list() {
-  static const std::string list = list_of(kEventKinds);
-  return list;
+  static const std::string kList = list_of(kEventKinds);
+  return kList;
 }
 const std::string& level_list() {
-  static const std::string list = list_of(kLevels);
-  return list;
+  static const std::string kList = list_of(kLevels);
+  return kList;
 }
 const std::string& milestone_list() {
-  static const std::string list = list_of(kMilestones);
-  return list;
+  static const std::string kList = list_of(kMilestones);
+  return kList;
 }
 const std::string& action_kind_list() {
-  static const std::string list = list_of(kActionKinds);
-  return list;
+  static const std::string kList = list_of(kActionKinds);
+  return kList;
 }
 
 Parsed<Event> event_from_object(const json& j, const Config& config, bool scenario) {

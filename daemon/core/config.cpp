@@ -1011,7 +1011,7 @@ class ConfigParser {
                                     format_duration(step.offset) + ": " + problem->second +
                                     "); spell out the ladder in [[policy.ladder]]";
         if (node != nullptr) {
-          error(*node, path + ": " + message);
+          error(*node, std::string(path).append(": ").append(message));
         } else {
           error_in_file("policy: " + message);
         }

@@ -497,7 +497,10 @@ void Engine::notify(IncidentState& s, const MilestoneState& ms, ActionKind cause
   }
 
   const std::string alert_id = s.key + "/" + std::to_string(++s.alert_seq);
-  for (const auto& [person, unit] : recipients) {
+  for (const auto& [recipient, recipient_unit] : recipients) {
+    // Named copies: a lambda below needs them (clang-tidy 14 cannot capture bindings).
+    const Person* person = recipient;
+    const Unit* unit = recipient_unit;
     // A newer alert of the same milestone takes over the person's older one, and the copies
     // of the older one that went to the person's deputy.
     std::erase_if(s.deliveries, [&](const PendingDelivery& d) {

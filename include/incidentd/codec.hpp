@@ -22,7 +22,7 @@ struct Parsed {
 };
 
 // The largest message accepted; anything longer is rejected before parsing.
-inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;
+inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} * 1024;
 
 Parsed<Event> parse_event(std::string_view text, const Config& config);
 Parsed<Confirmation> parse_confirmation(std::string_view text, const Config& config);
