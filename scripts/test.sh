@@ -9,6 +9,8 @@ bash scripts/install-deps.sh
 
 jobs=$(nproc)
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
+# Cache hits across checkouts in different folders (CI clones anew each run).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 export CTEST_OUTPUT_ON_FAILURE=1
 
 step() { printf '\n=== %s\n' "$*"; }
