@@ -1,7 +1,11 @@
-// incidentctl: the operator's tool. For now: simulate a scenario offline, check a configuration.
+// incidentctl: the operator's tool: simulate a scenario offline, check a configuration, and
+// read the daemon's database (after-action reports, statistics, the timeline's hash chain).
 #include <utility>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -10,6 +14,9 @@
 #include "ctl/timeline_text.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
+#include "report/report.hpp"
+#include "report/stats.hpp"
+#include "report/verify.hpp"
 
 namespace {
 
@@ -63,6 +70,138 @@ int run_check_config(const std::string& path) {
   return 0;
 }
 
+// ---- reading the daemon's database ----------------------------------------------------------
+
+constexpr const char* kDefaultConfig = "/etc/incidentd/incidentd.toml";
+
+// Where the database is and what configuration (roster, time zone, policy) goes with it:
+// --database wins over the configuration's `database`; --config defaults to kDefaultConfig when
+// that file exists.
+struct Source {
+  std::string config_path;
+  std::string database;
+  bool full = false;
+  std::string format = "text";
+  std::string output;
+
+  std::optional<Config> config;
+  bool roster = false;  // a configuration was loaded (names, roles)
+
+  bool resolve() {
+    std::string path = config_path;
+    if (path.empty() && std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
+    if (!path.empty()) {
+      config = load_or_report(path);
+      if (!config) return false;
+      roster = true;
+    } else {
+      config.emplace();  // defaults: Asia/Shanghai, the contract's policy, no roster
+    }
+    if (database.empty()) {
+      if (!roster) {
+        std::cerr << "no database: give --database PATH or --config FILE (" << kDefaultConfig
+                  << " does not exist)\n";
+        return false;
+      }
+      database = config->database;
+    }
+    return true;
+  }
+
+  std::optional<incidentd::report::Format> parsed_format() const {
+    return incidentd::report::parse_format(format);
+  }
+};
+
+// SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes the "generated" instant, so the
+// same database gives byte-identical reports.
+incidentd::TimePoint generated_at() {
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch != nullptr && *epoch != 0) {
+    char* end = nullptr;
+    const long long seconds = std::strtoll(epoch, &end, 10);
+    if (end != nullptr && *end == 0) {
+      return incidentd::TimePoint(std::chrono::seconds(seconds));
+    }
+  }
+  return std::chrono::time_point_cast<incidentd::Duration>(std::chrono::system_clock::now());
+}
+
+int write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    std::cerr << path << ": cannot write\n";
+    return 1;
+  }
+  return 0;
+}
+
+int run_report(Source& src, const std::string& key) {
+  if (!src.resolve()) return 2;
+  const auto format = src.parsed_format();
+  incidentd::SqliteStore store(src.database, incidentd::SqliteStore::Mode::read_only);
+  incidentd::report::ReportOptions options;
+  options.full = src.full;
+  options.config = &*src.config;
+  options.roster = src.roster;
+  options.generated_at = generated_at();
+  options.database = src.database;
+  if (!src.roster) {
+    std::cerr << "incidentctl: no configuration given: people are shown as \"person N in "
+                 "<unit>\", times in Asia/Shanghai\n";
+  }
+  const auto report = incidentd::report::build_incident_report(store, key, options);
+  return write_output(src.output, incidentd::report::render_report(report, *format));
+}
+
+int run_stats(Source& src, incidentd::report::StatsQuery query, const std::string& by) {
+  if (!src.resolve()) return 2;
+  const auto group = incidentd::report::parse_group_by(by);
+  query.by = *group;
+  query.generated_at = generated_at();
+  incidentd::SqliteStore store(src.database, incidentd::SqliteStore::Mode::read_only);
+  const auto stats = incidentd::report::compute_stats(store, query, *src.config);
+  return write_output(src.output, incidentd::report::render_stats(stats, *src.parsed_format()));
+}
+
+int run_verify(Source& src) {
+  if (!src.resolve()) return 2;
+  incidentd::SqliteStore store(src.database, incidentd::SqliteStore::Mode::read_only);
+  const auto result = incidentd::report::verify_chain(store);
+  if (!result.intact) {
+    std::cout << src.database << ": TAMPERED: " << result.kind << " at seq " << result.seq << ": "
+              << result.detail << " (" << result.rows << " rows read)\n";
+    return 1;
+  }
+  if (!result.head) {
+    std::cout << src.database << ": intact: the timeline is empty\n";
+    return 0;
+  }
+  std::cout << src.database << ": intact: " << result.rows << " rows; chain head seq "
+            << result.head->seq << " sha256 " << result.head->hash << '\n';
+  return 0;
+}
+
+void add_source_options(CLI::App* cmd, Source& src) {
+  cmd->add_option("--config", src.config_path,
+                  std::string("configuration: database path, roster, time zone (default ") +
+                      kDefaultConfig + " when it exists)");
+  cmd->add_option("--database", src.database, "the daemon's SQLite database (overrides --config)");
+}
+
+void add_format_options(CLI::App* cmd, Source& src) {
+  cmd->add_option("--format", src.format, "text, markdown, json, csv or html")
+      ->check(CLI::IsMember({"text", "markdown", "json", "csv", "html"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", src.output, "write to this file instead of stdout");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,10 +226,51 @@ int main(int argc, char** argv) {
   std::string check_path;
   check->add_option("file", check_path, "configuration file")->required();
 
+  Source report_src;
+  std::string report_key;
+  auto* report = app.add_subcommand(
+      "report", "After-action report of one incident, from the daemon's database (read-only)");
+  report->add_option("incident_key", report_key, "the incident's key")->required();
+  add_source_options(report, report_src);
+  add_format_options(report, report_src);
+  report->add_flag("--full", report_src.full,
+                   "show names and phone numbers (the report says so); default: de-identified");
+
+  Source stats_src;
+  incidentd::report::StatsQuery stats_query;
+  std::string stats_by = "none";
+  auto* stats = app.add_subcommand(
+      "stats", "Accountability statistics over incidents whose clock started in a date range");
+  stats->add_option("--from", stats_query.from, "first date, YYYY-MM-DD (configured time zone)")
+      ->required();
+  stats->add_option("--to", stats_query.to, "last date, YYYY-MM-DD, inclusive")->required();
+  stats->add_option("--by", stats_by, "group by unit, region, level or quarter")
+      ->check(CLI::IsMember({"none", "unit", "region", "level", "quarter"}))
+      ->capture_default_str();
+  stats->add_flag("--include-drills", stats_query.include_drills, "count drills too");
+  add_source_options(stats, stats_src);
+  add_format_options(stats, stats_src);
+
+  Source verify_src;
+  auto* verify = app.add_subcommand(
+      "verify",
+      "Check the timeline's hash chain; exit 1 naming the first altered, inserted or "
+      "removed entry");
+  add_source_options(verify, verify_src);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*simulate) return run_simulate(config_path, scenario_path, until, format);
     if (*check) return run_check_config(check_path);
+    if (*report) return run_report(report_src, report_key);
+    if (*stats) return run_stats(stats_src, stats_query, stats_by);
+    if (*verify) return run_verify(verify_src);
+  } catch (const incidentd::report::ReportError& e) {
+    std::cerr << "incidentctl: " << e.what() << '\n';
+    return 1;
+  } catch (const incidentd::StoreError& e) {
+    std::cerr << "incidentctl: " << e.what() << '\n';
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "incidentctl: " << e.what() << '\n';
     return 1;

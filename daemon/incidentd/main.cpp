@@ -1,24 +1,102 @@
 // incidentd: keeps the legal clock on public-opinion incidents. This entry point wires the
-// engine to the real clock and the SQLite store; inputs (Kafka, HTTP) attach to the same loop.
+// engine to the real (or, for drills, a scaled) clock, the SQLite store, the Kafka input and
+// systemd: the engine lives on the Asio loop thread; the consumer runs on its own thread and
+// hands it batches. READY=1 goes out once the consumer has subscribed; the watchdog is pinged
+// from the loop; SIGHUP reloads the configuration; SIGINT/SIGTERM finish the batch in flight,
+// commit, close the consumer and exit 0.
 #include <utility>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <string>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "asio/asio_time.hpp"
+#include "ctl/timeline_text.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/scaled_time.hpp"
+#include "kafka/ingest.hpp"
+#include "kafka/kafka_client.hpp"
+#include "service/logging.hpp"
+#include "service/notifier.hpp"
+#include "service/reload.hpp"
+#include "service/status.hpp"
+#include "service/watchdog.hpp"
 #include "store/sqlite_store.hpp"
 
+namespace {
+
+using namespace std::chrono_literals;
+
+// After SIGTERM the consumer gets this long to finish its batch and commit; past it (a broker
+// that does not answer) the daemon exits anyway: what it handled is durable in SQLite, and the
+// uncommitted messages come again and are deduplicated.
+constexpr auto kShutdownGrace = 40s;
+
+std::string format_scale(double factor) {
+  if (factor == std::floor(factor)) return std::to_string(static_cast<long long>(factor));
+  return std::to_string(factor);
+}
+
+// Refuses a scaled clock on a database with live incidents: their real deadlines would fire at
+// drill speed.
+bool drill_database_ok(incidentd::SqliteStore& store) {
+  std::size_t live = 0;
+  std::string example;
+  for (const auto& s : store.load_open_incidents()) {
+    if (s.drill) continue;
+    ++live;
+    if (example.empty()) example = s.key;
+  }
+  if (live == 0) return true;
+  spdlog::critical(
+      "--time-scale refused: the database holds {} open live (non-drill) incident(s), e.g. \"{}\", "
+      "whose deadlines would run at drill speed; run drills on their own database (--database)",
+      live, example);
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"incidentd: keeps the legal clock on government public-opinion incidents"};
+  CLI::App app{
+      "incidentd: keeps the legal clock on government public-opinion incidents.\n"
+      "Consumes monitoring events and release confirmations from Kafka, opens a clock for every "
+      "level I/II incident, warns and escalates as deadlines near or pass, and records every "
+      "action in its SQLite database. See docs/kafka.md and docs/configuration.md."};
   std::string config_path = "/etc/incidentd/incidentd.toml";
   std::string database;
-  app.add_option("--config", config_path, "configuration file")->capture_default_str();
-  app.add_option("--database", database, "SQLite database (overrides the configuration)");
+  double time_scale = 0;
+  std::string log_level = "info";
+  std::size_t batch = incidentd::IngestOptions{}.max_batch;
+  app.add_option("--config", config_path, "configuration file (TOML)")->capture_default_str();
+  app.add_option("--database", database, "SQLite database (overrides `database` in the file)");
+  app.add_option("--time-scale", time_scale,
+                 "DRILLS ONLY: run the clock N times faster than real time (3600 = one hour per "
+                 "second); only events with \"drill\": true are accepted")
+      ->check(CLI::Range(1.0, 1e7));
+  app.add_option("--batch", batch,
+                 "most Kafka messages handled in one SQLite transaction (larger: faster under "
+                 "load, more to redo after a crash)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or critical")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  // The CLI accepts only the names parse_log_level knows.
+  incidentd::setup_logging(incidentd::parse_log_level(log_level).value_or(spdlog::level::info));
 
   auto loaded = incidentd::load_config_file(config_path);
   if (!loaded.config) {
@@ -27,31 +105,140 @@ int main(int argc, char** argv) {
   }
   incidentd::Config config = std::move(*loaded.config);
   if (!database.empty()) config.database = database;
+  const std::optional<double> scale =
+      time_scale > 0 ? std::optional<double>(time_scale) : std::nullopt;
 
+  bool ingest_ok = true;
   try {
     boost::asio::io_context io;
-    incidentd::AsioTimeSystem time(io);
+    incidentd::Notifier notifier;
+    incidentd::WatchdogPinger watchdog(io, notifier);
+    watchdog.start();
+    const auto hang_hook = incidentd::LoopHangHookForTest::install_if_requested(io);
+    incidentd::AsioTimeSystem real_time(io);
+    std::optional<incidentd::ScaledTimeSystem> drill_time;
+    if (scale) drill_time.emplace(real_time, *scale);
+    incidentd::TimeSystem& time =
+        drill_time ? static_cast<incidentd::TimeSystem&>(*drill_time) : real_time;
+
     incidentd::SqliteStore store(config.database);
+    if (drill_time) {
+      if (!drill_database_ok(store)) return 2;
+      const auto origin = drill_time->origin();
+      spdlog::warn(
+          "DRILL MODE: --time-scale {}: the clock runs {}x real time ({} s of clock per "
+          "real second) from {}; scaled clock origin_ms={}",
+          format_scale(*scale), format_scale(*scale), format_scale(*scale),
+          incidentd::format_rfc3339(origin, config.utc_offset), origin.time_since_epoch().count());
+      spdlog::warn(
+          "DRILL MODE: only events with \"drill\": true are accepted; any other goes to {}",
+          config.kafka.dlq_topic);
+    }
+
     incidentd::Engine engine(config, store, time);
-    engine.on_action([&](const incidentd::Action& a) {
-      spdlog::info("{} {} {}", a.incident_key, incidentd::to_string(a.kind),
-                   a.milestone ? incidentd::to_string(*a.milestone) : "");
+    engine.on_action([offset = config.utc_offset](const incidentd::Action& a) {
+      spdlog::info("action {}", incidentd::format_action_text(a, offset));
     });
-    // Deadlines that fell due while the daemon was down act now, once each (catch-up rule).
+    // Deadlines that fell due while the daemon was down act now, once each (catch-up rule),
+    // before anything new is consumed.
     engine.run_due();
     spdlog::info("incidentd: {} open incidents, {} pending deadlines, database {}",
                  engine.open_incidents(), engine.pending_deadlines(), config.database);
 
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int signal) {
-      spdlog::info("incidentd: signal {}, stopping", signal);
-      engine.flush();
-      io.stop();
+    // The loop must keep turning while the consumer waits for Kafka, timers or not.
+    auto work = boost::asio::make_work_guard(io);
+    auto post_to_loop = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
+
+    std::optional<incidentd::StatusReporter> status;
+    incidentd::IngestOptions options;
+    options.time_scale = scale;
+    options.max_batch = batch;
+    options.on_subscribed = [&] {
+      post_to_loop([&] {
+        notifier.ready();
+        status->start();
+      });
+    };
+    incidentd::Ingest ingest(config, engine, post_to_loop, options);
+    status.emplace(io, notifier, [&] {
+      return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
+                                      ingest.stats().lag};
     });
-    io.run();
+
+    // SIGHUP: a good file changes the roster and the policy for new incidents at once (running
+    // clocks keep their deadlines); a bad one is refused and logged, and the daemon runs on.
+    incidentd::ConfigReloader reloader(config_path, config, [&](const incidentd::Config& next) {
+      engine.reload(next);
+      ingest.reload(next);
+      status->refresh();
+    });
+    incidentd::SighupReload sighup(io, reloader, notifier);
+
+    boost::asio::steady_timer shutdown_timer(io);
+    bool stopping = false;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signal) {
+          if (ec) return;
+          signals.async_wait(on_signal);
+          if (stopping) {
+            spdlog::info("incidentd: signal {} again; still finishing the batch in flight", signal);
+            return;
+          }
+          stopping = true;
+          notifier.stopping();
+          status->stop();
+          spdlog::info("incidentd: signal {}: finishing the batch in flight, then stopping",
+                       signal);
+          ingest.request_stop();
+          shutdown_timer.expires_after(kShutdownGrace);
+          shutdown_timer.async_wait([&](const boost::system::error_code& timer_ec) {
+            if (timer_ec) return;
+            spdlog::warn(
+                "incidentd: Kafka did not let go within {} s; exiting now (every handled event is "
+                "durable; uncommitted messages will be redelivered and deduplicated)",
+                std::chrono::duration_cast<std::chrono::seconds>(kShutdownGrace).count());
+            try {
+              engine.flush();
+            } catch (const std::exception& e) {
+              spdlog::critical("incidentd: {}", e.what());
+              std::_Exit(1);
+            }
+            std::_Exit(0);
+          });
+        };
+    signals.async_wait(on_signal);
+
+    ingest.start([&](bool ok) {
+      boost::asio::post(io, [&, ok] {
+        ingest_ok = ok;
+        shutdown_timer.cancel();
+        signals.cancel();
+        work.reset();
+        io.stop();
+      });
+    });
+
+    try {
+      io.run();
+    } catch (...) {
+      // A timer wake-up failed to commit (StoreError): nothing on the loop can run any more.
+      ingest.loop_gone();
+      ingest.join();
+      throw;
+    }
+    ingest.join();
+    if (ingest_ok) engine.flush();
+    const auto stats = ingest.stats();
+    spdlog::info(
+        "incidentd: stopped; {} messages consumed, {} accepted, {} duplicates, {} dead-lettered",
+        stats.consumed, stats.accepted, stats.duplicates, stats.dead_lettered);
+  } catch (const incidentd::KafkaSetupError& e) {
+    spdlog::critical("incidentd: {}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("incidentd: {}", e.what());
     return 1;
   }
-  return 0;
+  return ingest_ok ? 0 : 1;
 }

@@ -4,7 +4,9 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <openssl/evp.h>
+
 #include <nlohmann/json.hpp>
 
 #include "incidentd/codec.hpp"
@@ -25,12 +29,15 @@ namespace {
 using nlohmann::json;
 
 // Each migration takes the schema from version - 1 to version, in one transaction together with
-// the PRAGMA user_version that records it. Add version 2 as one more entry; never edit one that
-// has shipped.
+// the PRAGMA user_version that records it, then runs `after` (data the SQL cannot compute) in the
+// same transaction. Add a version as one more entry; never edit one that has shipped.
 struct Migration {
   int version;
   const char* sql;
+  void (*after)(SQLite::Database&) = nullptr;
 };
+
+void chain_existing_rows(SQLite::Database& db);
 
 constexpr Migration kMigrations[] = {
     {1, R"sql(
@@ -119,11 +126,107 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE state = 'pending';
 )sql"},
+    // The hash chain (tamper evidence). Rows written by version 1 are chained as they stand.
+    {2, R"sql(
+ALTER TABLE timeline ADD COLUMN prev_hash TEXT;
+ALTER TABLE timeline ADD COLUMN hash TEXT;
+)sql",
+     chain_existing_rows},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
                   kMigrations[std::size(kMigrations) - 1].version == SqliteStore::kSchemaVersion,
               "the last migration must produce kSchemaVersion");
+
+// SHA-256 with the digest fetched once per thread: EVP_sha256() in EVP_DigestInit would look the
+// algorithm up again for every row of the hot path.
+class Sha256 {
+ public:
+  Sha256() : md_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)), ctx_(EVP_MD_CTX_new()) {
+    if (md_ == nullptr || ctx_ == nullptr) throw StoreError("OpenSSL: SHA-256 is not available");
+  }
+  ~Sha256() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void begin() {
+    if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1) throw StoreError("OpenSSL: digest init");
+  }
+  void add(std::string_view bytes) {
+    if (EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1) {
+      throw StoreError("OpenSSL: digest update");
+    }
+  }
+  // A field as "<byte length>:<bytes>", so no two different rows encode the same.
+  void field(std::string_view bytes) {
+    char length[24];
+    const int n = std::snprintf(length, sizeof length, "%zu:", bytes.size());
+    add(std::string_view(length, static_cast<std::size_t>(n)));
+    add(bytes);
+  }
+  std::string hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_DigestFinal_ex(ctx_, digest, &size) != 1) throw StoreError("OpenSSL: digest final");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(2 * size, '0');
+    for (unsigned int i = 0; i < size; ++i) {
+      out[2 * i] = kHex[digest[i] >> 4];
+      out[2 * i + 1] = kHex[digest[i] & 0xfU];
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+std::string compute_chain_hash(std::string_view prev_hash, std::int64_t seq,
+                               std::string_view incident_key, std::int64_t at_ms,
+                               std::string_view action, const std::string* milestone,
+                               std::string_view body) {
+  thread_local Sha256 sha;
+  sha.begin();
+  sha.add("incidentd-timeline-v1\n");
+  sha.field(prev_hash);
+  sha.field(std::to_string(seq));
+  sha.field(incident_key);
+  sha.field(std::to_string(at_ms));
+  sha.field(action);
+  if (milestone != nullptr) {
+    sha.field(*milestone);
+  } else {
+    sha.add("-");  // no length prefix starts with '-': a NULL milestone encodes apart from any text
+  }
+  sha.field(body);
+  return sha.hex();
+}
+
+void chain_existing_rows(SQLite::Database& db) {
+  SQLite::Statement select(db,
+                           "SELECT seq, incident_key, at, action, milestone, body FROM timeline "
+                           "ORDER BY seq");
+  SQLite::Statement update(db, "UPDATE timeline SET prev_hash = ?, hash = ? WHERE seq = ?");
+  std::string prev(SqliteStore::kGenesisHash);
+  while (select.executeStep()) {
+    const std::int64_t seq = select.getColumn(0).getInt64();
+    const std::string milestone = select.getColumn(4).getString();
+    std::string hash = compute_chain_hash(
+        prev, seq, select.getColumn(1).getString(), select.getColumn(2).getInt64(),
+        select.getColumn(3).getString(), select.getColumn(4).isNull() ? nullptr : &milestone,
+        select.getColumn(5).getString());
+    update.reset();
+    update.bind(1, prev);
+    update.bind(2, hash);
+    update.bind(3, seq);
+    update.exec();
+    prev = std::move(hash);
+  }
+}
 
 constexpr std::array<std::string_view, 7> kTables = {
     "incidents", "deadlines", "confirmations", "acknowledgements",
@@ -250,15 +353,14 @@ std::string insert_deadlines_sql(std::size_t rows) {
 struct SqliteStore::Impl {
   struct Statements {
     explicit Statements(SQLite::Database& db)
-        : insert_timeline(
-              db,
-              "INSERT OR ROLLBACK INTO timeline(incident_key, at, action, milestone, body) "
-              "VALUES (?, ?, ?, ?, ?)"),
+        : insert_timeline(db,
+                          "INSERT OR ROLLBACK INTO timeline(seq, incident_key, at, action, "
+                          "milestone, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
           insert_outbox(db,
                         "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, "
                         "unit, channel, level, body, created_at, next_attempt_at) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-          last_seq(db, "SELECT COALESCE(MAX(seq), 0) FROM timeline"),
+          last_row(db, "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1"),
           upsert_incident(
               db,
               "INSERT OR ROLLBACK INTO incidents(incident_key, level, drill, closed, opened_at, "
@@ -292,7 +394,7 @@ struct SqliteStore::Impl {
 
     SQLite::Statement insert_timeline;
     SQLite::Statement insert_outbox;
-    SQLite::Statement last_seq;
+    SQLite::Statement last_row;
     SQLite::Statement upsert_incident;
     SQLite::Statement delete_deadlines;
     SQLite::Statement insert_processed;
@@ -331,6 +433,7 @@ struct SqliteStore::Impl {
       db.exec("PRAGMA temp_store = MEMORY");
       db.exec("PRAGMA wal_autocheckpoint = 16384");
       migrate();
+      load_head();
     } else {
       check_readable_version();
     }
@@ -346,9 +449,24 @@ struct SqliteStore::Impl {
       // Another process may have migrated between our read and taking the write lock.
       if (user_version(db) >= migration.version) continue;
       db.exec(migration.sql);
+      if (migration.after != nullptr) migration.after(db);
       db.exec("PRAGMA user_version = " + std::to_string(migration.version));
       tx.commit();
     }
+  }
+
+  // The chain continues from the last row. A seq above it that AUTOINCREMENT already handed out
+  // means rows were removed from the end while we were not running: the next row takes the next
+  // seq anyway, so verify shows the gap instead of the chain silently closing over it.
+  void load_head() {
+    head = {0, std::string(kGenesisHash)};
+    SQLite::Statement last(db, "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1");
+    if (last.executeStep()) {
+      head.seq = last.getColumn(0).getInt64();
+      head.hash = last.getColumn(1).getString();
+    }
+    SQLite::Statement handed_out(db, "SELECT seq FROM sqlite_sequence WHERE name = 'timeline'");
+    if (handed_out.executeStep()) head.seq = std::max(head.seq, handed_out.getColumn(0).getInt64());
   }
 
   void check_readable_version() {
@@ -374,19 +492,27 @@ struct SqliteStore::Impl {
 
   void write_action(const Action& a) {
     const std::string body = dump(to_json(a, std::chrono::minutes{0}));
+    const std::int64_t seq = staged_head.seq + 1;
+    const std::string* milestone = a.milestone ? &name(*a.milestone) : nullptr;
+    std::string hash = compute_chain_hash(staged_head.hash, seq, a.incident_key, millis(a.at),
+                                          name(a.kind), milestone, body);
     {
       Use s(statements->insert_timeline);
-      s.text(1, a.incident_key);
-      s.instant(2, a.at);
-      s.text(3, name(a.kind));
-      if (a.milestone) {
-        s.text(4, name(*a.milestone));
+      s.integer(1, seq);
+      s.text(2, a.incident_key);
+      s.instant(3, a.at);
+      s.text(4, name(a.kind));
+      if (milestone != nullptr) {
+        s.text(5, *milestone);
       } else {
-        s->bind(4);
+        s->bind(5);
       }
-      s.text(5, body);
+      s.text(6, body);
+      s.text(7, staged_head.hash);
+      s.text(8, hash);
       s->exec();
     }
+    staged_head = {seq, std::move(hash)};
     if (a.kind != ActionKind::notification) return;
     Use s(statements->insert_outbox);
     s.text(1, a.notification_id);
@@ -498,18 +624,24 @@ struct SqliteStore::Impl {
     staged_deadlines.clear();
     // IMMEDIATE takes the write lock up front, so a reader never makes us fail half-way.
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-    for (const auto& a : c.actions) write_action(a);
-    std::int64_t seq = 0;
+    staged_head = head;
     {
-      Use s(statements->last_seq);
-      s->executeStep();
-      seq = s->getColumn(0).getInt64();
+      // Another writer on the file (a test, a migration tool) may have appended since: chain to
+      // its last row. A last row below our head means rows were removed from the end while we
+      // ran: keep chaining to what we wrote, so verify sees the gap.
+      Use s(statements->last_row);
+      if (s->executeStep() && s->getColumn(0).getInt64() > staged_head.seq) {
+        staged_head = {s->getColumn(0).getInt64(), s->getColumn(1).getString()};
+      }
     }
+    for (const auto& a : c.actions) write_action(a);
+    const std::int64_t seq = staged_head.seq;
     for (const auto& st : c.incidents) write_incident(st, seq);
     for (const auto& p : c.processed) write_processed(p);
     for (const auto& conf : c.confirmations) write_confirmation(conf);
     for (const auto& ack : c.acknowledgements) write_ack(ack);
     tx.commit();
+    head = std::move(staged_head);
     // Only now does the table hold what was staged.
     for (auto& [key, fingerprint] : staged_deadlines) {
       if (fingerprint) {
@@ -539,6 +671,8 @@ struct SqliteStore::Impl {
   std::unordered_map<std::string, std::uint64_t> written_deadlines;                // committed
   std::unordered_map<std::string, std::optional<std::uint64_t>> staged_deadlines;  // this commit
   std::vector<DeadlineRow> rows;  // scratch, reused
+  ChainHead head;                 // the last committed row of the hash chain
+  ChainHead staged_head;          // the last row written by the commit in progress
 };
 
 SqliteStore::SqliteStore(const std::string& path, Mode mode) {
@@ -635,6 +769,180 @@ std::size_t SqliteStore::count(std::string_view table) {
     return static_cast<std::size_t>(n);
   } catch (const SQLite::Exception& e) {
     throw impl_->error("count", e);
+  }
+}
+
+std::string SqliteStore::chain_hash(std::string_view prev_hash, const TimelineRow& row) {
+  return compute_chain_hash(prev_hash, row.seq, row.incident_key, row.at_ms, row.action,
+                            row.milestone ? &*row.milestone : nullptr, row.body);
+}
+
+namespace {
+
+constexpr const char* kTimelineColumns =
+    "t.seq, t.incident_key, t.at, t.action, t.milestone, t.body, t.prev_hash, t.hash";
+
+TimelineRow read_timeline_row(SQLite::Statement& s) {
+  TimelineRow row;
+  row.seq = s.getColumn(0).getInt64();
+  row.incident_key = s.getColumn(1).getString();
+  row.at_ms = s.getColumn(2).getInt64();
+  row.action = s.getColumn(3).getString();
+  if (!s.getColumn(4).isNull()) row.milestone = s.getColumn(4).getString();
+  row.body = s.getColumn(5).getString();
+  row.prev_hash = s.getColumn(6).getString();
+  row.hash = s.getColumn(7).getString();
+  return row;
+}
+
+TimePoint instant_of(std::int64_t ms) {
+  return TimePoint(Duration(ms));
+}
+
+}  // namespace
+
+void SqliteStore::scan_timeline(const std::string& incident_key,
+                                const std::function<bool(const TimelineRow&)>& visit,
+                                std::int64_t after_seq) {
+  try {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::DEFERRED);
+    SQLite::Statement s(
+        impl_->db, std::string("SELECT ") + kTimelineColumns + " FROM timeline t WHERE t.seq > ?" +
+                       (incident_key.empty() ? "" : " AND t.incident_key = ?") + " ORDER BY t.seq");
+    s.bind(1, static_cast<std::int64_t>(after_seq));
+    if (!incident_key.empty()) s.bind(2, incident_key);
+    while (s.executeStep()) {
+      if (!visit(read_timeline_row(s))) break;
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("scan_timeline", e);
+  }
+}
+
+void SqliteStore::scan_timeline_of_clocks(TimePoint from, TimePoint to,
+                                          const std::vector<ActionKind>& actions,
+                                          const std::function<void(const TimelineRow&)>& visit) {
+  std::string sql = std::string(
+                        "SELECT t.seq, t.incident_key, t.at, t.action, t.milestone, "
+                        "CASE t.action WHEN 'notification' THEN '' ELSE t.body END, '', '', "
+                        "CASE t.action WHEN 'notification' THEN "
+                        "json_extract(t.body, '$.recipient') ELSE '' END") +
+                    // CROSS JOIN keeps incidents outside: each one's rows come from the
+                    // (incident_key, seq) index already in order, instead of a sort of them all.
+                    " FROM incidents i CROSS JOIN timeline t ON t.incident_key = i.incident_key"
+                    " WHERE i.clock_start >= ? AND i.clock_start < ?";
+  if (!actions.empty()) {
+    sql += " AND t.action IN (";
+    for (std::size_t i = 0; i < actions.size(); ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  sql += " ORDER BY i.incident_key, t.seq";
+  try {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::DEFERRED);
+    SQLite::Statement s(impl_->db, sql);
+    s.bind(1, static_cast<std::int64_t>(millis(from)));
+    s.bind(2, static_cast<std::int64_t>(millis(to)));
+    for (std::size_t i = 0; i < actions.size(); ++i) {
+      s.bind(static_cast<int>(i + 3), name(actions[i]));
+    }
+    while (s.executeStep()) {
+      TimelineRow row = read_timeline_row(s);
+      row.recipient = s.getColumn(8).getString();
+      visit(row);
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("scan_timeline_of_clocks", e);
+  }
+}
+
+std::vector<IncidentRow> SqliteStore::incidents_with_clock(TimePoint from, TimePoint to) {
+  std::vector<IncidentRow> out;
+  try {
+    // The grouping columns come out of the snapshot with SQLite's JSON functions: decoding
+    // 100,000 whole snapshots would cost more than the statistics themselves.
+    SQLite::Statement s(impl_->db,
+                        "SELECT incident_key, level, drill, closed, clock_start, lead_unit, "
+                        "json_extract(state, '$.region'), json_extract(state, '$.units') "
+                        "FROM incidents WHERE clock_start >= ? AND clock_start < ? "
+                        "ORDER BY clock_start, incident_key");
+    s.bind(1, static_cast<std::int64_t>(millis(from)));
+    s.bind(2, static_cast<std::int64_t>(millis(to)));
+    while (s.executeStep()) {
+      IncidentRow row;
+      row.key = s.getColumn(0).getString();
+      row.level = s.getColumn(1).getString();
+      row.drill = s.getColumn(2).getInt() != 0;
+      row.closed = s.getColumn(3).getInt() != 0;
+      row.clock_start = instant_of(s.getColumn(4).getInt64());
+      row.lead_unit = s.getColumn(5).getString();
+      row.region = s.getColumn(6).getString();
+      const std::string units = s.getColumn(7).getString();
+      if (!units.empty()) {
+        const json parsed = json::parse(units, nullptr, false);
+        if (parsed.is_array()) {
+          for (const auto& u : parsed) {
+            if (u.is_string()) row.units.push_back(u.get<std::string>());
+          }
+        }
+      }
+      out.push_back(std::move(row));
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("incidents_with_clock", e);
+  }
+  return out;
+}
+
+std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
+  std::vector<OutboxRow> out;
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT notification_id, recipient, unit, channel, state, attempts, "
+                        "delivered_at, last_error FROM outbox WHERE incident_key = ? "
+                        "ORDER BY created_at, notification_id");
+    s.bind(1, incident_key);
+    while (s.executeStep()) {
+      OutboxRow row;
+      row.notification_id = s.getColumn(0).getString();
+      row.recipient = s.getColumn(1).getString();
+      row.unit = s.getColumn(2).getString();
+      row.channel = s.getColumn(3).getString();
+      row.state = s.getColumn(4).getString();
+      row.attempts = s.getColumn(5).getInt();
+      if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
+      row.last_error = s.getColumn(7).getString();
+      out.push_back(std::move(row));
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("outbox", e);
+  }
+  return out;
+}
+
+std::optional<ChainHead> SqliteStore::chain_head(const std::string& incident_key) {
+  try {
+    SQLite::Statement s(impl_->db, incident_key.empty()
+                                       ? "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1"
+                                       : "SELECT seq, hash FROM timeline WHERE incident_key = ? "
+                                         "ORDER BY seq DESC LIMIT 1");
+    if (!incident_key.empty()) s.bind(1, incident_key);
+    if (!s.executeStep()) return std::nullopt;
+    return ChainHead{s.getColumn(0).getInt64(), s.getColumn(1).getString()};
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("chain_head", e);
+  }
+}
+
+std::int64_t SqliteStore::last_seq_issued() {
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence "
+                        "WHERE name = 'timeline'), 0), COALESCE((SELECT MAX(seq) FROM timeline), "
+                        "0))");
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("last_seq_issued", e);
   }
 }
 

@@ -2,9 +2,13 @@
 // timeline, the notification outbox, the idempotence set and derived indexes (pending deadlines).
 // commit() writes a whole Changeset in one transaction; every SQLite failure becomes a StoreError
 // naming the operation. A read-only instance can read while the daemon writes (reports).
+// Every timeline row carries a SHA-256 hash over its content and its predecessor's hash, chained
+// in commit order (tamper evidence; incidentctl verify walks the chain).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,12 +21,64 @@
 
 namespace incidentd {
 
+// One timeline row as stored, with its place in the hash chain.
+struct TimelineRow {
+  std::int64_t seq = 0;
+  std::string incident_key;
+  std::int64_t at_ms = 0;  // milliseconds since the epoch, UTC
+  std::string action;
+  std::optional<std::string> milestone;
+  std::string body;       // the action as JSON (UTC instants)
+  std::string prev_hash;  // hex; empty when the row has none (written outside incidentd)
+  std::string hash;       // hex; empty when the row has none
+  // scan_timeline_of_clocks only: a notification row carries its recipient here instead of its
+  // body (there are millions of them, and statistics need no more).
+  std::string recipient;
+};
+
+// The last row of the chain: a printed report quotes it so it can be checked later.
+struct ChainHead {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+
+// One outbox row: a notification send and what the dispatcher recorded about its delivery.
+struct OutboxRow {
+  std::string notification_id;
+  std::string recipient;
+  std::string unit;
+  std::string channel;
+  std::string state;  // "pending" until a dispatcher records more
+  int attempts = 0;
+  std::optional<TimePoint> delivered_at;
+  std::string last_error;
+};
+
+// The columns of an incident that statistics group and filter by.
+struct IncidentRow {
+  std::string key;
+  std::string level;  // the current level
+  std::string region;
+  std::string lead_unit;
+  std::vector<std::string> units;
+  bool drill = false;
+  bool closed = false;
+  std::optional<TimePoint> clock_start;
+};
+
 class SqliteStore final : public Store {
  public:
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
+
+  // The hash the first row chains to.
+  static constexpr std::string_view kGenesisHash =
+      "0000000000000000000000000000000000000000000000000000000000000000";
+  // SHA-256 (hex) over a canonical, length-prefixed encoding of prev_hash and the row's seq,
+  // incident_key, at, action, milestone and body (docs/reports.md spells the encoding out).
+  static std::string chain_hash(std::string_view prev_hash, const TimelineRow& row);
 
   // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a
   // database at exactly kSchemaVersion. Both refuse a newer schema. Throws StoreError.
@@ -42,6 +98,28 @@ class SqliteStore final : public Store {
   // processed, timeline, outbox. Any other name is a StoreError.
   std::size_t count(std::string_view table);
   int schema_version();
+
+  // Read-only queries for reports, statistics and verification. Each runs in one read
+  // transaction (a consistent snapshot); in WAL mode it never blocks the writer.
+
+  // Timeline rows in seq order, of one incident or (empty key) of all, from seq after_seq + 1;
+  // `visit` returns false to stop early.
+  void scan_timeline(const std::string& incident_key,
+                     const std::function<bool(const TimelineRow&)>& visit,
+                     std::int64_t after_seq = 0);
+  // Timeline rows of the given actions (all when empty) for incidents whose clock started in
+  // [from, to), ordered by incident key then seq, without their hashes; notification rows
+  // without their body (see TimelineRow::recipient).
+  void scan_timeline_of_clocks(TimePoint from, TimePoint to, const std::vector<ActionKind>& actions,
+                               const std::function<void(const TimelineRow&)>& visit);
+  // Incidents whose clock started in [from, to), ordered by clock start then key.
+  std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to);
+  std::vector<OutboxRow> outbox(const std::string& incident_key);
+  // The last row of the timeline (of all incidents, or of one).
+  std::optional<ChainHead> chain_head(const std::string& incident_key = "");
+  // The highest seq ever handed out (AUTOINCREMENT's record): above the last row's seq when
+  // rows were removed from the end.
+  std::int64_t last_seq_issued();
 
  private:
   struct Impl;

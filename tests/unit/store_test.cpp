@@ -331,32 +331,32 @@ TEST_CASE("the state codec rejects an unknown enum name", "[store][codec]") {
   CHECK_THROWS_AS(state_from_json(j), nlohmann::json::exception);
 }
 
-TEST_CASE("a new file is created at schema version 1 in WAL mode", "[store][sqlite]") {
+TEST_CASE("a new file is created at the current schema version in WAL mode", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.file("incidentd.db");
   {
     SqliteStore store(path);
-    CHECK(store.schema_version() == 1);
+    CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
     CHECK(store.count("incidents") == 0);
     CHECK(store.count("timeline") == 0);
     CHECK(store.load_open_incidents().empty());
   }
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
   CHECK(raw.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 1);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == SqliteStore::kSchemaVersion);
   CHECK(raw.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                        "('incidents', 'deadlines', 'confirmations', 'acknowledgements', "
                        "'processed', 'timeline', 'outbox')")
             .getInt() == 7);
 }
 
-TEST_CASE("an existing empty file is migrated to version 1", "[store][sqlite]") {
+TEST_CASE("an existing empty file is migrated to the current version", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.file("empty.db");
   std::ofstream{path};
   REQUIRE(fs::file_size(path) == 0);
   SqliteStore store(path);
-  CHECK(store.schema_version() == 1);
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
   CHECK(store.count("outbox") == 0);
 }
 
@@ -365,13 +365,13 @@ TEST_CASE("a schema newer than this build knows is refused", "[store][sqlite]") 
   const std::string path = dir.file("future.db");
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    raw.exec("CREATE TABLE t(x); PRAGMA user_version = 2");
+    raw.exec("CREATE TABLE t(x); PRAGMA user_version = 99");
   }
-  CHECK_THROWS_WITH(SqliteStore(path), Contains("schema version 2 is newer"));
+  CHECK_THROWS_WITH(SqliteStore(path), Contains("schema version 99 is newer"));
   CHECK_THROWS_AS(SqliteStore(path, SqliteStore::Mode::read_only), StoreError);
   // Refusing must not have touched it.
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
-  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 99);
 }
 
 TEST_CASE("committed states are loaded back by a new store on the same file", "[store][sqlite]") {
@@ -656,7 +656,7 @@ TEST_CASE("a read-only store reads while the writer runs and cannot write", "[st
   writer.commit(event_changes(pending_state("a"), {opened("a", at(0))}, "e1"));
 
   SqliteStore reader(path, SqliteStore::Mode::read_only);
-  CHECK(reader.schema_version() == 1);
+  CHECK(reader.schema_version() == SqliteStore::kSchemaVersion);
   CHECK(reader.load_incident("a") == pending_state("a"));
   CHECK(reader.timeline("a") == std::vector<Action>{opened("a", at(0))});
   CHECK(reader.is_processed("e1"));

@@ -1,0 +1,477 @@
+// Kafka ingestion benchmark, in one run against a local broker it starts (scripts/kafka.sh):
+//   1. produces N monitoring events of about 500 bytes (default 1,000,000) to a 3-partition topic;
+//   2. raw librdkafka: one group consumer reads the whole topic, doing nothing with it;
+//   3. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
+//      durable in SQLite, offsets committed) until its group's committed offsets reach the end;
+// and prints both rates and their ratio. Rates count from the moment the consumer was assigned
+// its partitions, so joining the group is left out of both.
+//
+//   build/release/bench/kafka_ingest_bench [--events N] [--incidents M] [--dir DIR] [--keep]
+//       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
+//       [--batch N (incidentd --batch)]
+// --brokers uses a running broker (that auto-creates topics with 3 partitions) instead.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+constexpr int kPartitions = 3;
+// Named per run, so a broker given with --brokers can be used again.
+const std::string kRun = std::to_string(::getpid());
+const std::string kEvents = "bench.events." + kRun;
+const std::string kReleases = "bench.releases." + kRun;
+const std::string kDeadLetters = "bench.dlq." + kRun;
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "kafka_ingest_bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    die("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::unique_ptr<RdKafka::Conf> conf(const std::map<std::string, std::string>& props) {
+  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (c->set(k, v, err) != RdKafka::Conf::CONF_OK) die(k + ": " + err);
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream: events spread over `incidents` keys in random order (each key's own events in
+// order), 2% of them sent twice, levels mostly III/IV with a fifth opening a clock.
+
+struct Stream {
+  std::vector<std::pair<std::string, std::string>> messages;  // key, value
+  std::size_t distinct_ids = 0;
+  std::size_t bytes = 0;
+};
+
+Stream make_stream(std::size_t n, std::size_t incidents) {
+  std::mt19937_64 rng(2026);
+  const char* levels[] = {"I",  "II", "II",  "II", "III", "III", "III", "III", "IV", "IV",
+                          "IV", "IV", "III", "IV", "III", "IV",  "IV",  "III", "IV", "III"};
+  const std::vector<std::vector<std::string>> unit_sets = {
+      {"zhaotong-gov", "prov-emergency", "prov-cac"},
+      {"zhaotong-gov", "prov-publicsecurity"},
+      {"zhaotong-gov", "prov-emergency"},
+  };
+  const auto detected = std::chrono::floor<std::chrono::seconds>(Clock::now() - 1min);
+  const std::time_t t = Clock::to_time_t(detected);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+
+  std::vector<std::size_t> seq(incidents, 0);
+  std::vector<std::string> level(incidents);
+  std::vector<std::string> last(incidents);
+  Stream s;
+  s.messages.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t k = rng() % incidents;
+    const std::string key = "bench-" + std::to_string(k);
+    if (seq[k] > 0 && rng() % 50 == 0) {  // the monitoring system sends one again
+      s.messages.emplace_back(key, last[k]);
+      s.bytes += last[k].size();
+      continue;
+    }
+    const bool first = seq[k] == 0;
+    if (first) level[k] = levels[rng() % 20];
+    if (!first && rng() % 30 == 0) level[k] = levels[rng() % 20];
+    const auto& units = unit_sets[k % unit_sets.size()];
+    nlohmann::json e = {
+        {"schema", 1},
+        {"event_id", key + "-" + std::to_string(seq[k]++)},
+        {"incident_key", key},
+        {"kind", first ? "detected" : "updated"},
+        {"level", level[k]},
+        {"title", "昭通市某县山体滑坡引发网络关注（第" + std::to_string(seq[k]) + "次更新）"},
+        {"category", "disaster"},
+        {"region", "530600"},
+        {"lead_unit", units[0]},
+        {"units", units},
+        {"detected_at", when},
+        {"source",
+         {{"platform", "weibo"},
+          {"url", "https://example.org/post/" + key + "/" + std::to_string(seq[k])},
+          {"summary",
+           "网民关注山体滑坡救援进展与伤亡情况，部分帖子质疑信息发布迟缓，转发量持续上升"}}},
+    };
+    last[k] = e.dump();
+    ++s.distinct_ids;
+    s.bytes += last[k].size();
+    s.messages.emplace_back(key, last[k]);
+  }
+  return s;
+}
+
+void produce(const std::string& brokers, const Stream& s) {
+  std::string err;
+  auto c = conf({{"bootstrap.servers", brokers},
+                 {"linger.ms", "50"},
+                 {"batch.size", "1000000"},
+                 {"queue.buffering.max.messages", "1000000"},
+                 {"queue.buffering.max.kbytes", "1048576"},
+                 {"acks", "all"}});
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
+  if (!p) die("producer: " + err);
+  // Metadata requests create the topics (the local broker auto-creates with 3 partitions).
+  for (const auto& topic : {kEvents, kReleases, kDeadLetters}) {
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
+    for (int attempt = 0;; ++attempt) {
+      RdKafka::Metadata* md = nullptr;
+      const auto rc = p->metadata(false, t.get(), &md, 5000);
+      std::size_t parts = 0;
+      if (rc == RdKafka::ERR_NO_ERROR && !md->topics()->empty()) {
+        parts = (*md->topics())[0]->partitions()->size();
+      }
+      delete md;
+      if (parts == kPartitions) break;
+      if (attempt > 100) die("topic " + topic + " did not appear");
+      std::this_thread::sleep_for(200ms);
+    }
+  }
+  const auto start = Clock::now();
+  for (const auto& [key, value] : s.messages) {
+    for (;;) {
+      const auto rc = p->produce(kEvents, RdKafka::Topic::PARTITION_UA,
+                                 RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                                 value.size(), key.data(), key.size(), 0, nullptr);
+      if (rc == RdKafka::ERR_NO_ERROR) break;
+      if (rc != RdKafka::ERR__QUEUE_FULL) die("produce: " + RdKafka::err2str(rc));
+      p->poll(50);
+    }
+    p->poll(0);
+  }
+  if (p->flush(120000) != RdKafka::ERR_NO_ERROR) die("produce: flush timed out");
+  const double took = seconds(Clock::now() - start);
+  std::printf("produce: %zu events in %.1f s (%.0f/s)\n", s.messages.size(), took,
+              static_cast<double>(s.messages.size()) / took);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw librdkafka
+
+class AssignTime final : public RdKafka::RebalanceCb {
+ public:
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (!at) at = Clock::now();
+      c->assign(parts);
+    } else {
+      c->unassign();
+    }
+  }
+  std::optional<Clock::time_point> at;
+};
+
+double raw_consume(const std::string& brokers, std::size_t n) {
+  AssignTime assign;
+  auto c = conf({{"bootstrap.servers", brokers},
+                 {"group.id", "bench-raw-" + std::to_string(::getpid())},
+                 {"auto.offset.reset", "earliest"},
+                 {"enable.auto.commit", "false"},
+                 {"enable.partition.eof", "false"}});
+  std::string err;
+  if (c->set("rebalance_cb", &assign, err) != RdKafka::Conf::CONF_OK) die(err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
+  if (!consumer) die("consumer: " + err);
+  consumer->subscribe({kEvents});
+  std::size_t got = 0;
+  std::size_t bytes = 0;
+  std::optional<Clock::time_point> first;
+  const auto give_up = Clock::now() + 10min;
+  while (got < n) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      if (!first) first = Clock::now();
+      ++got;
+      bytes += m->len();
+    } else if (m->err() != RdKafka::ERR__TIMED_OUT) {
+      std::fprintf(stderr, "raw consume: %s\n", m->errstr().c_str());
+    }
+    if (Clock::now() > give_up) die("raw consumer: timed out");
+  }
+  const auto last = Clock::now();
+  consumer->close();
+  const double took = seconds(last - *assign.at);
+  std::printf(
+      "raw librdkafka: %zu messages (%zu bytes) in %.2f s from assignment (%.0f/s); "
+      "%.2f s from the first message\n",
+      got, bytes, took, static_cast<double>(got) / took, seconds(last - *first));
+  return static_cast<double>(got) / took;
+}
+
+// ---------------------------------------------------------------------------------------------
+// incidentd end to end
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_config(const fs::path& source_dir, const fs::path& out, const std::string& brokers,
+                  const std::string& group) {
+  std::string text = read_file(source_dir / "config" / "incidentd.toml");
+  const auto set = [&](const std::string& name, const std::string& value) {
+    const std::regex line("^" + name + " = \"[^\"]*\"", std::regex::multiline);
+    if (!std::regex_search(text, line)) die("config/incidentd.toml has no " + name + " line");
+    text = std::regex_replace(text, line, name + " = \"" + value + "\"",
+                              std::regex_constants::format_first_only);
+  };
+  set("brokers", brokers);
+  set("group", group);
+  set("events", kEvents);
+  set("releases", kReleases);
+  set("dead_letter", kDeadLetters);
+  std::ofstream(out) << text;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+// The daemon logs "[2026-11-26 15:45:24.313] [info] kafka: assigned ..." in local time.
+std::optional<Clock::time_point> logged_assignment(const fs::path& log) {
+  const std::string text = read_file(log);
+  const std::regex line(
+      R"(\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})\] \[info\] kafka: assigned)");
+  std::smatch m;
+  if (!std::regex_search(text, m, line)) return std::nullopt;
+  std::tm tm{};
+  std::istringstream(m[1].str()) >> std::get_time(&tm, "%Y-%m-%d %H:%M:%S");
+  tm.tm_isdst = -1;
+  return Clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(std::stoi(m[2].str()));
+}
+
+std::map<int, std::int64_t> end_offsets(RdKafka::KafkaConsumer& c) {
+  std::map<int, std::int64_t> out;
+  for (int p = 0; p < kPartitions; ++p) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (c.query_watermark_offsets(kEvents, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR) {
+      die("cannot read the end offsets of " + kEvents);
+    }
+    out[p] = high;
+  }
+  return out;
+}
+
+bool committed_to(RdKafka::KafkaConsumer& c, const std::map<int, std::int64_t>& ends) {
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (const auto& [p, end] : ends) parts.push_back(RdKafka::TopicPartition::create(kEvents, p));
+  bool done = c.committed(parts, 5000) == RdKafka::ERR_NO_ERROR;
+  for (const auto* tp : parts) done = done && tp->offset() >= ends.at(tp->partition());
+  RdKafka::TopicPartition::destroy(parts);
+  return done;
+}
+
+double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::path& source_dir,
+                     const std::string& incidentd, const std::string& log_level, std::size_t batch,
+                     const Stream& s) {
+  const std::string group = "bench-daemon-" + std::to_string(::getpid());
+  const fs::path config = dir / "incidentd.toml";
+  const fs::path db = dir / "bench.db";
+  const fs::path log = dir / "incidentd.log";
+  write_config(source_dir, config, brokers, group);
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+
+  std::string err;
+  auto c = conf({{"bootstrap.servers", brokers}, {"group.id", group}});
+  std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(c.get(), err));
+  if (!probe) die("probe consumer: " + err);
+  const auto ends = end_offsets(*probe);
+
+  const auto started = Clock::now();
+  const pid_t pid = spawn({incidentd, "--config", config.string(), "--database", db.string(),
+                           "--log-level", log_level, "--batch", std::to_string(batch)},
+                          log);
+  const auto give_up = started + 30min;
+  while (!committed_to(*probe, ends)) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) die("incidentd exited early; see " + log.string());
+    if (Clock::now() > give_up) die("incidentd: timed out; see " + log.string());
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto done = Clock::now();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  probe->close();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("incidentd did not exit 0 on SIGTERM");
+
+  const auto assigned = logged_assignment(log);
+  if (!assigned) die("no assignment line in " + log.string());
+  SQLite::Database sqlite(db.string(), SQLite::OPEN_READONLY);
+  const auto durable =
+      static_cast<std::size_t>(sqlite.execAndGet("SELECT COUNT(*) FROM processed").getInt64());
+  const auto incidents = sqlite.execAndGet("SELECT COUNT(*) FROM incidents").getInt64();
+  const auto timeline = sqlite.execAndGet("SELECT COUNT(*) FROM timeline").getInt64();
+  if (durable != s.distinct_ids) {
+    die("incidentd made " + std::to_string(durable) + " events durable, expected " +
+        std::to_string(s.distinct_ids));
+  }
+  const double took = seconds(done - *assigned);
+  std::printf(
+      "incidentd end to end: %zu messages in %.2f s from assignment (%.0f/s); %zu distinct "
+      "events durable, %lld incidents, %lld timeline entries, offsets committed; %.2f s "
+      "from start\n",
+      s.messages.size(), took, static_cast<double>(s.messages.size()) / took, durable,
+      static_cast<long long>(incidents), static_cast<long long>(timeline), seconds(done - started));
+  return static_cast<double>(s.messages.size()) / took;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t events = 1'000'000;
+  std::size_t incidents = 10'000;
+  fs::path dir;
+  bool keep = false;
+  std::string incidentd = INCIDENTD_BINARY;
+  fs::path source_dir = INCIDENTD_SOURCE_DIR;
+  std::string log_level = "info";
+  std::string external;
+  std::size_t batch = 10000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&] {
+      if (i + 1 >= argc) die(a + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (a == "--events") {
+      events = std::stoul(value());
+    } else if (a == "--incidents") {
+      incidents = std::stoul(value());
+    } else if (a == "--dir") {
+      dir = value();
+    } else if (a == "--keep") {
+      keep = true;
+    } else if (a == "--incidentd") {
+      incidentd = value();
+    } else if (a == "--source-dir") {
+      source_dir = value();
+    } else if (a == "--log-level") {
+      log_level = value();
+    } else if (a == "--brokers") {
+      external = value();
+    } else if (a == "--batch") {
+      batch = std::stoul(value());
+    } else {
+      die("unknown argument " + a +
+          " (--events N --incidents M --dir DIR --keep --incidentd PATH --source-dir DIR "
+          "--log-level L --brokers HOST:PORT --batch N)");
+    }
+  }
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/incidentd-kafka-bench-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) die("mkdtemp failed");
+    dir = tmpl;
+  }
+  fs::create_directories(dir);
+  const int port = external.empty() ? free_port() : 0;
+  const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
+  const std::string kafka_sh = (source_dir / "scripts" / "kafka.sh").string();
+  const std::string kafka_dir = (dir / "kafka").string();
+
+  const Stream stream = make_stream(events, incidents);
+  std::printf(
+      "kafka_ingest_bench: %zu events (%zu distinct, %.0f bytes on average) over %zu incidents, "
+      "topic of %d partitions, broker on %s\n",
+      stream.messages.size(), stream.distinct_ids,
+      static_cast<double>(stream.bytes) / static_cast<double>(stream.messages.size()), incidents,
+      kPartitions, brokers.c_str());
+  std::fflush(stdout);
+  if (external.empty() &&
+      std::system((shell_quote(kafka_sh) + " start --port " + std::to_string(port) + " --dir " +
+                   shell_quote(kafka_dir) + " --partitions " + std::to_string(kPartitions) + " >&2")
+                      .c_str()) != 0) {
+    die("the broker did not start");
+  }
+  double raw = 0;
+  double daemon = 0;
+  {
+    struct StopBroker {
+      std::string cmd;
+      ~StopBroker() { (void)std::system(cmd.c_str()); }
+    } stop{external.empty()
+               ? shell_quote(kafka_sh) + " stop --dir " + shell_quote(kafka_dir) + " >&2"
+               : std::string("true")};
+    produce(brokers, stream);
+    std::fflush(stdout);
+    raw = raw_consume(brokers, stream.messages.size());
+    std::fflush(stdout);
+    daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
+  }
+  std::printf("ratio incidentd / raw: %.2f\n", daemon / raw);
+  if (!keep) fs::remove_all(dir);
+  return 0;
+}

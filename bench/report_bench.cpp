@@ -1,0 +1,288 @@
+// Report benchmark: prints (1) `stats` over 100,000 incidents run through the engine into an
+// on-disk store, (2) `report` of one incident with 10,000 timeline entries, in every format,
+// (3) `verify` of the whole chain, and (4) the writer's commit latency with and without a
+// report loop reading the same database (WAL: readers must not block the writer).
+//   build/release/bench/report_bench [--dir DIR] [--incidents N]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctl/simulate.hpp"
+#include "incidentd/config.hpp"
+#include "report/report.hpp"
+#include "report/stats.hpp"
+#include "report/verify.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace {
+
+using namespace incidentd;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Config bench_config() {
+  Config config;
+  const char* roles[] = {"duty", "duty", "leader", "principal"};
+  for (const char* id : {"u1", "u2", "u3", "office"}) {
+    Unit unit{.id = id, .name = id, .people = {}};
+    int n = 0;
+    for (const char* role : roles) {
+      Person p;
+      p.id = std::string(id) + "-" + role + std::to_string(++n);
+      p.name = p.id;
+      p.role = role;
+      p.phone = "+8613800000000";
+      p.channels = {"sms"};
+      unit.people.push_back(p);
+    }
+    config.units.push_back(unit);
+  }
+  config.policy.escalation.back().supervision_units = {"office"};
+  return config;
+}
+
+Event event(const std::string& key, EventKind kind, TimePoint at, const std::string& id) {
+  Event e;
+  e.event_id = id;
+  e.incident_key = key;
+  e.kind = kind;
+  e.level = Level::II;
+  e.region = "5306" + std::to_string(key.size() % 10);
+  e.lead_unit = "u1";
+  e.units = {"u1", "u2"};
+  e.detected_at = at;
+  return e;
+}
+
+Confirmation release(const std::string& key, const std::string& unit, Milestone m, TimePoint at) {
+  Confirmation c;
+  c.confirmation_id = key + "-" + unit + "-" + std::string(to_string(m));
+  c.incident_key = key;
+  c.milestone = m;
+  c.unit = unit;
+  c.released_at = at;
+  c.channel = "weibo";
+  c.url = "https://example.org/" + c.confirmation_id;
+  c.via = "bench";
+  return c;
+}
+
+// `n` incidents over a year, one every five minutes: first releases from 1 h to 6 h 30 (so some
+// warn, miss the target or breach and notify), a press conference at 20 h, closed at 30 h.
+void build_year(const Config& config, const std::string& path, int n) {
+  const TimePoint start = *parse_rfc3339("2026-01-01T00:00:00+08:00");
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> release_minutes(60, 390);
+  ParsedScenario scenario;
+  std::size_t line = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "inc-" + std::to_string(i);
+    const TimePoint t0 = start + std::chrono::minutes(5 * i);
+    const TimePoint released = t0 + std::chrono::minutes(release_minutes(rng));
+    scenario.lines.push_back({++line, event(key, EventKind::detected, t0, key + "-d")});
+    for (const char* unit : {"u1", "u2"}) {
+      scenario.lines.push_back({++line, release(key, unit, Milestone::first_release, released)});
+      scenario.lines.push_back(
+          {++line, release(key, unit, Milestone::press_conference, t0 + std::chrono::hours(19))});
+    }
+    scenario.lines.push_back(
+        {++line, event(key, EventKind::closed, t0 + std::chrono::hours(30), key + "-c")});
+  }
+  std::stable_sort(scenario.lines.begin(), scenario.lines.end(), [](const auto& a, const auto& b) {
+    return arrival_of(a.line) < arrival_of(b.line);
+  });
+  SqliteStore store(path);
+  Simulation sim(config, store, arrival_of(scenario.lines.front().line));
+  for (const auto& input : scenario.lines) sim.feed(input.line);
+  sim.advance_to(arrival_of(scenario.lines.back().line) + std::chrono::hours(1));
+}
+
+// One incident nobody confirms: breach reminders and re-sends until it has `entries` entries.
+void build_long_incident(const Config& config, const std::string& path, std::size_t entries) {
+  const TimePoint start = *parse_rfc3339("2027-06-01T08:00:00+08:00");
+  SqliteStore store(path);
+  Simulation sim(config, store, start);
+  sim.feed(event("long", EventKind::detected, start, "long-d"));
+  TimePoint t = start;
+  while (store.count("timeline") < entries) {
+    t += std::chrono::hours(1);
+    sim.advance_to(t);
+  }
+}
+
+double percentile_ms(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// The writer commits batches of events while (optionally) a reader loops over reports.
+// `beside`: nothing, a thread that only burns CPU (the share of any slowdown that is contention
+// for the 2 cores, not locking), or a loop of html reports on the same database.
+enum class Beside { nothing, cpu, reports };
+
+void commit_latency(const Config& config, const std::string& dir, const std::string& long_db,
+                    Beside beside) {
+  const bool with_reader = beside == Beside::reports;
+  const std::string path = dir + "/latency.db";
+  std::filesystem::copy_file(long_db, path, std::filesystem::copy_options::overwrite_existing);
+  std::atomic<bool> stop{false};
+  std::atomic<int> reports{0};
+  std::thread reader;
+  if (beside == Beside::cpu) {
+    reader = std::thread([&] {
+      volatile std::uint64_t x = 1;
+      while (!stop.load()) {
+        for (int i = 0; i < 100'000; ++i) x = x * 6364136223846793005ULL + 1;
+      }
+    });
+  }
+  if (with_reader) {
+    reader = std::thread([&] {
+      report::ReportOptions options;
+      options.config = &config;
+      while (!stop.load()) {
+        SqliteStore ro(path, SqliteStore::Mode::read_only);
+        const auto r = report::build_incident_report(ro, "long", options);
+        const auto html = report::render_report(r, report::Format::html);
+        if (!html.empty()) reports.fetch_add(1);
+      }
+    });
+  }
+  SqliteStore store(path);
+  const TimePoint start = *parse_rfc3339("2027-07-01T08:00:00+08:00");
+  VirtualTime time(start);
+  Engine engine(config, store, time);
+  engine.set_flush_each_step(false);
+  std::vector<double> latencies;
+  for (int batch = 0; batch < 500; ++batch) {
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "w-" + std::to_string(batch) + "-" + std::to_string(i);
+      time.advance_by(std::chrono::milliseconds(100));
+      engine.handle(event(key, EventKind::detected, time.now(), key));
+    }
+    const auto begin = Clock::now();
+    engine.flush();
+    latencies.push_back(seconds_since(begin) * 1e3);
+  }
+  stop.store(true);
+  if (reader.joinable()) reader.join();
+  std::printf(
+      "commit latency (500 commits of 50 events, synchronous=FULL)%s: p50 %.2f ms, p99 %.2f ms, "
+      "max %.2f ms\n",
+      beside == Beside::reports ? (", reports looping beside it (" +
+                                   std::to_string(reports.load()) + " html reports of 'long' done)")
+                                      .c_str()
+      : beside == Beside::cpu ? ", a CPU-burning thread beside it"
+                              : ", alone",
+      percentile_ms(latencies, 0.5), percentile_ms(latencies, 0.99), percentile_ms(latencies, 1.0));
+}
+
+// The hash chain's cost on the writer's hot path: one SHA-256 per timeline row.
+void chain_hash_cost() {
+  TimelineRow row;
+  row.seq = 123456;
+  row.incident_key = "zt-landslide-20261126";
+  row.at_ms = 1'795'000'000'000;
+  row.action = "notification";
+  row.milestone = "first_release";
+  row.body = std::string(400, 'x');
+  std::string prev(SqliteStore::kGenesisHash);
+  constexpr int kRows = 200'000;
+  const auto begin = Clock::now();
+  for (int i = 0; i < kRows; ++i) {
+    row.seq = i;
+    prev = SqliteStore::chain_hash(prev, row);
+  }
+  std::printf("chain hash: %.2f us per timeline row (400-byte body)\n",
+              seconds_since(begin) * 1e6 / kRows);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "incidentd-report-bench";
+  int incidents = 100'000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--dir") dir = argv[i + 1];
+    if (flag == "--incidents") incidents = std::stoi(argv[i + 1]);
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const Config config = bench_config();
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
+  chain_hash_cost();
+
+  const std::string year_db = (dir / "year.db").string();
+  auto begin = Clock::now();
+  build_year(config, year_db, incidents);
+  std::printf("built: %d incidents through the engine in %.1f s\n", incidents,
+              seconds_since(begin));
+  {
+    SqliteStore store(year_db, SqliteStore::Mode::read_only);
+    std::printf("  %zu timeline rows, %zu outbox rows, %.0f MiB\n", store.count("timeline"),
+                store.count("outbox"),
+                static_cast<double>(std::filesystem::file_size(year_db)) / (1 << 20));
+    for (auto by : {report::GroupBy::none, report::GroupBy::unit, report::GroupBy::quarter}) {
+      report::StatsQuery q;
+      q.from = "2026-01-01";
+      q.to = "2026-12-31";
+      q.by = by;
+      begin = Clock::now();
+      const auto s = report::compute_stats(store, q, config);
+      const auto text = report::render_stats(s, report::Format::text);
+      std::printf("stats over %d incidents (by %s): %.2f s; within 3 h %d, within 5 h %d\n",
+                  s.total.incidents,
+                  by == report::GroupBy::none   ? "none"
+                  : by == report::GroupBy::unit ? "unit"
+                                                : "quarter",
+                  seconds_since(begin), s.total.within_target, s.total.within_deadline);
+      (void)text;
+    }
+    begin = Clock::now();
+    const auto v = report::verify_chain(store);
+    std::printf("verify: %zu rows, %s, %.2f s\n", v.rows, v.intact ? "intact" : "TAMPERED",
+                seconds_since(begin));
+  }
+
+  const std::string long_db = (dir / "long.db").string();
+  begin = Clock::now();
+  build_long_incident(config, long_db, 10'000);
+  std::printf("built: one incident with 10,000+ timeline entries in %.1f s\n",
+              seconds_since(begin));
+  {
+    SqliteStore store(long_db, SqliteStore::Mode::read_only);
+    report::ReportOptions options;
+    options.config = &config;
+    begin = Clock::now();
+    const auto r = report::build_incident_report(store, "long", options);
+    std::printf("report model of 'long' (%zu entries, %zu deliveries): %.3f s\n",
+                r.timeline_entries, r.deliveries.size(), seconds_since(begin));
+    for (auto [format, name] : {std::pair{report::Format::text, "text"},
+                                {report::Format::markdown, "markdown"},
+                                {report::Format::json, "json"},
+                                {report::Format::csv, "csv"},
+                                {report::Format::html, "html"}}) {
+      begin = Clock::now();
+      const auto out = report::render_report(r, format);
+      std::printf("  render %-8s %.3f s, %zu KiB\n", name, seconds_since(begin), out.size() / 1024);
+    }
+  }
+
+  commit_latency(config, dir.string(), long_db, Beside::nothing);
+  commit_latency(config, dir.string(), long_db, Beside::cpu);
+  commit_latency(config, dir.string(), long_db, Beside::reports);
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,81 @@
+// What a batch of Kafka messages becomes on its way into the engine. classify() runs on the
+// consumer thread and turns each message into an event, a confirmation or a rejection with its
+// reason; apply_batch() runs on the engine's loop thread, hands the items to the engine in
+// message order and commits the whole batch in one transaction. No Kafka client here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "incidentd/config.hpp"
+#include "incidentd/domain.hpp"
+
+namespace incidentd {
+
+class Engine;
+
+// One consumed message, copied out of the client library.
+struct KafkaRecord {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::optional<std::string> key;  // nullopt: the message had no key
+  std::string value;
+};
+
+// Where in the pipeline a message was refused; it is part of the dead-letter record.
+enum class RejectStage {
+  validation,  // not JSON, schema violation, unknown unit, oversize
+  drill_mode,  // a live event sent to a daemon running a drill (--time-scale)
+  engine,      // valid, but the engine refused it (unknown or closed incident, ...)
+};
+std::string_view to_string(RejectStage stage);
+
+struct Rejection {
+  RejectStage stage = RejectStage::validation;
+  std::string reason;
+};
+
+// One message, classified.
+struct Inbound {
+  std::variant<Rejection, Event, Confirmation> item;
+};
+
+struct IngestRules {
+  std::string events_topic;
+  std::string releases_topic;
+  // Set while the daemon runs on a scaled clock: only drill events may open incidents.
+  std::optional<double> time_scale;
+
+  static IngestRules from(const KafkaSettings& kafka, std::optional<double> time_scale);
+};
+
+// Parses and validates one message by its topic. Confirmations come out with via = "kafka".
+Inbound classify(const KafkaRecord& record, const Config& config, const IngestRules& rules);
+
+struct BatchOutcome {
+  std::size_t accepted = 0;
+  std::size_t duplicates = 0;
+  std::size_t rejected = 0;  // items already rejected by classify() plus those the engine refused
+  // The engine's refusals, as (index in the batch, reason).
+  std::vector<std::pair<std::size_t, std::string>> engine_rejections;
+  // Where the loop thread's time went: handing items to the engine, and the commit; wall time,
+  // and the thread's CPU time for both (the difference is waiting: fsync, a busy machine).
+  std::chrono::steady_clock::duration engine_time{};
+  std::chrono::steady_clock::duration flush_time{};
+  std::chrono::nanoseconds cpu_time{};
+};
+
+// On the engine's thread: every item in order, then one flush (one SQLite transaction). Throws
+// StoreError from the flush; the engine is then ahead of its store and must not be used again.
+BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch);
+
+// CPU time consumed so far by the calling thread.
+std::chrono::nanoseconds thread_cpu_time();
+
+}  // namespace incidentd

@@ -1,0 +1,63 @@
+#include "kafka/dead_letter.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+namespace incidentd {
+namespace {
+
+// Only valid UTF-8 can be shown as a JSON string without changing its bytes; nlohmann's strict
+// dump is the validator.
+bool valid_utf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  if (bytes.empty()) return out;
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(std::max(written, 0)));
+  return out;
+}
+
+std::string dead_letter_value(const KafkaRecord& record, const Rejection& rejection,
+                              TimePoint dead_lettered_at) {
+  using nlohmann::json;
+  const std::string_view raw = record.value;
+  const bool truncated = raw.size() > kDeadLetterRawLimit;
+  json j = json::object();
+  j["reason"] = rejection.reason;
+  j["stage"] = std::string(to_string(rejection.stage));
+  j["topic"] = record.topic;
+  j["partition"] = record.partition;
+  j["offset"] = record.offset;
+  if (record.key) {
+    j["key"] = valid_utf8(*record.key) ? json(*record.key) : json(nullptr);
+    j["key_base64"] = base64_encode(*record.key);
+  } else {
+    j["key"] = nullptr;
+    j["key_base64"] = nullptr;
+  }
+  j["raw_size"] = raw.size();
+  j["raw_truncated"] = truncated;
+  j["raw_base64"] = base64_encode(truncated ? raw.substr(0, kDeadLetterRawLimit) : raw);
+  j["dead_lettered_at"] = format_rfc3339(dead_lettered_at, std::chrono::minutes(0));
+  j["source"] = "incidentd";
+  // The reason may quote bytes of the message: never let them make the record unreadable.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace incidentd

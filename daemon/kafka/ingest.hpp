@@ -1,0 +1,82 @@
+// The daemon's Kafka input, on its own thread: poll a batch, validate it, run it through the
+// engine on the engine's loop thread (one SQLite transaction), then in one Kafka transaction
+// write the batch's dead letters and commit its offsets. The next batch is polled and validated
+// while the loop works on the previous one. At-least-once for events (a redelivered
+// event is a no-op in the engine) and exactly-once for dead letters; nothing is committed to
+// Kafka before it is durable in SQLite. While Kafka is away it says what it is waiting for,
+// and the engine's clocks, which live on the loop, keep running.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "incidentd/config.hpp"
+#include "incidentd/time.hpp"
+
+namespace incidentd {
+
+class Engine;
+
+struct IngestOptions {
+  // Messages per SQLite transaction. The loop is busy with a full batch for about 0.2 s here:
+  // larger batches snapshot each busy incident less often, smaller ones hold timers up less.
+  std::size_t max_batch = 10000;
+  Duration poll_wait = std::chrono::milliseconds(500);     // waiting for a batch's first
+  Duration linger = std::chrono::milliseconds(20);         // filling a batch after it
+  Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
+  Duration stop_commit_grace = std::chrono::seconds(15);   // at shutdown, then give up
+  Duration idle_warning_after = std::chrono::seconds(10);  // no partitions: complain after
+  std::optional<double> time_scale;                        // drill mode: only drill events
+  // Called on the consumer thread once the subscription is made (the daemon says READY then).
+  std::function<void()> on_subscribed;
+};
+
+struct IngestStats {
+  std::uint64_t consumed = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t dead_lettered = 0;  // committed to the dead-letter topic
+  std::size_t assigned_partitions = 0;
+  std::optional<std::int64_t> lag;
+};
+
+// The transactional id of the dead-letter producer of a consumer group.
+std::string dead_letter_transactional_id(const KafkaSettings& kafka);
+
+class Ingest {
+ public:
+  // Queues `work` to run on the engine's loop thread.
+  using PostToLoop = std::function<void(std::function<void()> work)>;
+
+  // Builds the Kafka clients; throws KafkaSetupError when [kafka] is unusable.
+  Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options = {});
+  ~Ingest();
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  // Starts the thread. on_finished(ok) is its last act: ok is false after a fatal error (store
+  // failure, fatal Kafka error), which must end the daemon with a non-zero status.
+  void start(std::function<void(bool ok)> on_finished);
+  // Stop consuming; the batch in flight is finished, its offsets committed, the consumer closed.
+  void request_stop();
+  // The loop has stopped for good (it threw): what was queued on it will never run, so the
+  // consumer thread stops waiting for it and ends as after a fatal error.
+  void loop_gone();
+  void join();
+  // A reloaded configuration: its roster decides which units are known from the next batch on.
+  // The [kafka] settings keep the values the consumer started with. Any thread.
+  void reload(const Config& config);
+
+  IngestStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace incidentd

@@ -1,0 +1,370 @@
+#include "kafka/kafka_client.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <utility>
+
+namespace incidentd {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::string code_name(RdKafka::ErrorCode code) {
+  const char* name = rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code));
+  return name != nullptr ? name : std::to_string(static_cast<int>(code));
+}
+
+int millis(Duration d) {
+  return static_cast<int>(std::clamp<Duration::rep>(d.count(), 0, 24 * 3600 * 1000));
+}
+
+// Routes librdkafka's events (from its own threads too) to the hooks.
+class EventRelay final : public RdKafka::EventCb {
+ public:
+  explicit EventRelay(const KafkaHooks& hooks) : hooks_(hooks) {}
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (hooks_.error) hooks_.error(code_name(event.err()), event.str(), event.fatal());
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (hooks_.log) hooks_.log(static_cast<int>(event.severity()), event.fac(), event.str());
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  const KafkaHooks& hooks_;
+};
+
+void set_or_throw(RdKafka::Conf& conf, const std::string& name, const std::string& value,
+                  const std::string& where) {
+  std::string error;
+  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) {
+    throw KafkaSetupError(where + ": \"" + name + "\" = \"" + value + "\": " + error);
+  }
+}
+
+// Defaults first, then the operator's [kafka.properties], then what incidentd must decide.
+std::unique_ptr<RdKafka::Conf> make_conf(const KafkaSettings& settings,
+                                         const std::map<std::string, std::string>& defaults,
+                                         const std::map<std::string, std::string>& managed,
+                                         RdKafka::EventCb& events) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  for (const auto& [name, value] : defaults) set_or_throw(*conf, name, value, "incidentd default");
+  for (const auto& [name, value] : settings.properties) {
+    if (auto it = managed_kafka_properties().find(name); it != managed_kafka_properties().end()) {
+      throw KafkaSetupError("kafka.properties: \"" + name + "\" is set by incidentd (" +
+                            it->second + "); remove it");
+    }
+    set_or_throw(*conf, name, value, "kafka.properties");
+  }
+  for (const auto& [name, value] : managed) set_or_throw(*conf, name, value, "kafka");
+  std::string error;
+  if (conf->set("event_cb", &events, error) != RdKafka::Conf::CONF_OK) {
+    throw KafkaSetupError("kafka: event_cb: " + error);
+  }
+  return conf;
+}
+
+const std::map<std::string, std::string>& common_defaults() {
+  static const std::map<std::string, std::string> defaults = {
+      {"client.id", "incidentd"},
+      // An idle connection closed by the broker is not news.
+      {"log.connection.close", "false"},
+  };
+  return defaults;
+}
+
+std::vector<PartitionOffset> to_offsets(const std::vector<RdKafka::TopicPartition*>& parts) {
+  std::vector<PartitionOffset> out;
+  out.reserve(parts.size());
+  for (const auto* p : parts) out.push_back({p->topic(), p->partition(), p->offset()});
+  return out;
+}
+
+TxnResult translate(RdKafka::Error* raw) {
+  if (raw == nullptr) return std::nullopt;
+  std::unique_ptr<RdKafka::Error> error(raw);
+  TxnError out;
+  out.message = error->name() + ": " + error->str();
+  if (error->is_fatal()) {
+    out.kind = TxnError::Kind::fatal;
+  } else if (error->txn_requires_abort()) {
+    out.kind = TxnError::Kind::abortable;
+  } else if (error->is_retriable()) {
+    out.kind = TxnError::Kind::retriable;
+  } else {
+    out.kind = TxnError::Kind::abortable;
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::map<std::string, std::string>& managed_kafka_properties() {
+  static const std::map<std::string, std::string> managed = {
+      {"bootstrap.servers", "use kafka.brokers"},
+      {"metadata.broker.list", "use kafka.brokers"},
+      {"group.id", "use kafka.group"},
+      {"enable.auto.commit", "offsets are committed with the dead letters, in one transaction"},
+      {"enable.auto.offset.store", "offsets are committed with the dead letters"},
+      {"transactional.id", "derived from kafka.group"},
+      {"enable.idempotence", "the dead-letter producer is transactional"},
+  };
+  return managed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
+  explicit Impl(KafkaHooks h) : hooks(std::move(h)), events(hooks) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* client, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = client->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        delete client->incremental_assign(partitions);
+      } else {
+        client->assign(partitions);
+        owned.clear();
+      }
+      for (const auto* p : partitions) owned.emplace(p->topic(), p->partition());
+      assigned = owned.size();
+      if (hooks.assigned) hooks.assigned(to_offsets(partitions));
+      return;
+    }
+    if (err != RdKafka::ERR__REVOKE_PARTITIONS && hooks.error) {
+      hooks.error(code_name(err), "rebalance failed; dropping the assignment", false);
+    }
+    if (hooks.revoking) hooks.revoking(to_offsets(partitions));
+    if (cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS) {
+      delete client->incremental_unassign(partitions);
+      for (const auto* p : partitions) owned.erase({p->topic(), p->partition()});
+    } else {
+      client->unassign();
+      owned.clear();
+    }
+    assigned = owned.size();
+    revoked = true;
+  }
+
+  KafkaHooks hooks;
+  EventRelay events;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::set<std::pair<std::string, std::int32_t>> owned;  // the consumer thread's
+  std::atomic<std::size_t> assigned{0};
+  bool revoked = false;  // during the current poll()
+  bool closed = false;
+};
+
+KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(hooks))) {
+  auto defaults = common_defaults();
+  defaults.insert({
+      // A group that never committed starts at the beginning: events published before the
+      // daemon's first start must not be skipped.
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      // A subscribed topic created after the start is picked up within this (default 5 min).
+      {"topic.metadata.refresh.interval.ms", "30000"},
+  });
+  const std::map<std::string, std::string> managed = {
+      {"bootstrap.servers", settings.brokers},
+      {"group.id", settings.group},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+  };
+  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  std::string error;
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl_.get()), error) !=
+      RdKafka::Conf::CONF_OK) {
+    throw KafkaSetupError("kafka: rebalance_cb: " + error);
+  }
+  impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!impl_->consumer) throw KafkaSetupError("kafka: cannot create the consumer: " + error);
+}
+
+KafkaConsumer::~KafkaConsumer() {
+  if (impl_ && impl_->consumer && !impl_->closed) impl_->consumer->close();
+}
+
+void KafkaConsumer::subscribe(const std::vector<std::string>& topics) {
+  const RdKafka::ErrorCode err = impl_->consumer->subscribe(topics);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    throw KafkaSetupError("kafka: cannot subscribe: " + RdKafka::err2str(err));
+  }
+}
+
+std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait, Duration linger) {
+  std::vector<KafkaRecord> out;
+  impl_->revoked = false;
+  const auto first_deadline = SteadyClock::now() + wait;
+  SteadyClock::time_point linger_deadline{};
+  while (out.size() < max) {
+    const auto deadline = out.empty() ? first_deadline : linger_deadline;
+    const auto left = std::chrono::duration_cast<Duration>(deadline - SteadyClock::now());
+    std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(millis(left)));
+    const RdKafka::ErrorCode err = m->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      KafkaRecord r;
+      r.topic = m->topic_name();
+      r.partition = m->partition();
+      r.offset = m->offset();
+      if (m->key_pointer() != nullptr) {
+        r.key.emplace(static_cast<const char*>(m->key_pointer()), m->key_len());
+      }
+      if (m->payload() != nullptr) r.value.assign(static_cast<const char*>(m->payload()), m->len());
+      if (out.empty()) {
+        out.reserve(std::min<std::size_t>(max, 4096));
+        linger_deadline = SteadyClock::now() + linger;
+      }
+      out.push_back(std::move(r));
+      continue;
+    }
+    if (err == RdKafka::ERR__TIMED_OUT) {
+      if (SteadyClock::now() >= deadline) break;
+      continue;
+    }
+    if (err == RdKafka::ERR__PARTITION_EOF) continue;
+    if (impl_->hooks.error) {
+      impl_->hooks.error(code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
+    }
+    if (err == RdKafka::ERR__FATAL || SteadyClock::now() >= deadline) break;
+  }
+  if (impl_->revoked) {
+    // Taken before a revocation: whoever owns these partitions now reads them again.
+    std::erase_if(out, [this](const KafkaRecord& r) {
+      return !impl_->owned.contains({r.topic, r.partition});
+    });
+  }
+  return out;
+}
+
+std::size_t KafkaConsumer::assigned_partitions() const {
+  return impl_->assigned;
+}
+
+std::optional<std::int64_t> KafkaConsumer::lag() {
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (impl_->consumer->assignment(parts) != RdKafka::ERR_NO_ERROR) return std::nullopt;
+  std::optional<std::int64_t> total;
+  if (impl_->consumer->position(parts) == RdKafka::ERR_NO_ERROR) {
+    for (const auto* p : parts) {
+      std::int64_t low = -1;
+      std::int64_t high = -1;
+      if (p->offset() < 0) continue;
+      if (impl_->consumer->get_watermark_offsets(p->topic(), p->partition(), &low, &high) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      total = total.value_or(0) + std::max<std::int64_t>(0, high - p->offset());
+    }
+  }
+  RdKafka::TopicPartition::destroy(parts);
+  return total;
+}
+
+void KafkaConsumer::close() {
+  if (impl_->closed) return;
+  impl_->consumer->close();
+  impl_->closed = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactional producer
+
+struct TransactionalProducer::Impl {
+  explicit Impl(KafkaHooks h) : hooks(std::move(h)), events(hooks) {}
+  KafkaHooks hooks;
+  EventRelay events;
+  std::unique_ptr<RdKafka::Producer> producer;
+};
+
+TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
+                                             const std::string& transactional_id, KafkaHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(hooks))) {
+  auto defaults = common_defaults();
+  // Dead letters are rare; a short linger still groups those of one batch.
+  defaults.insert({"linger.ms", "5"});
+  const std::map<std::string, std::string> managed = {
+      {"bootstrap.servers", settings.brokers},
+      {"transactional.id", transactional_id},
+      {"enable.idempotence", "true"},
+  };
+  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  std::string error;
+  impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!impl_->producer) throw KafkaSetupError("kafka: cannot create the producer: " + error);
+}
+
+TransactionalProducer::~TransactionalProducer() {
+  if (impl_ && impl_->producer) {
+    // Whatever is still queued belongs to a transaction that will not commit.
+    impl_->producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  }
+}
+
+TxnResult TransactionalProducer::init(Duration timeout) {
+  return translate(impl_->producer->init_transactions(millis(timeout)));
+}
+
+TxnResult TransactionalProducer::begin() {
+  return translate(impl_->producer->begin_transaction());
+}
+
+TxnResult TransactionalProducer::produce(const std::string& topic,
+                                         const std::optional<std::string>& key,
+                                         const std::string& value) {
+  const auto give_up = SteadyClock::now() + std::chrono::seconds(30);
+  for (;;) {
+    const RdKafka::ErrorCode err = impl_->producer->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
+        key ? key->size() : 0, 0, nullptr);
+    impl_->producer->poll(0);
+    if (err == RdKafka::ERR_NO_ERROR) return std::nullopt;
+    if (err == RdKafka::ERR__QUEUE_FULL && SteadyClock::now() < give_up) {
+      impl_->producer->poll(100);
+      continue;
+    }
+    const auto kind =
+        err == RdKafka::ERR__FATAL ? TxnError::Kind::fatal : TxnError::Kind::abortable;
+    return TxnError{kind, code_name(err) + ": " + RdKafka::err2str(err)};
+  }
+}
+
+TxnResult TransactionalProducer::send_offsets(const std::vector<PartitionOffset>& offsets,
+                                              KafkaConsumer& consumer, Duration timeout) {
+  std::vector<RdKafka::TopicPartition*> parts;
+  parts.reserve(offsets.size());
+  for (const auto& o : offsets) {
+    parts.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
+  }
+  std::unique_ptr<RdKafka::ConsumerGroupMetadata> metadata(
+      consumer.impl_->consumer->groupMetadata());
+  auto result = translate(
+      impl_->producer->send_offsets_to_transaction(parts, metadata.get(), millis(timeout)));
+  RdKafka::TopicPartition::destroy(parts);
+  return result;
+}
+
+TxnResult TransactionalProducer::commit() {
+  return translate(impl_->producer->commit_transaction(-1));
+}
+
+TxnResult TransactionalProducer::abort() {
+  return translate(impl_->producer->abort_transaction(-1));
+}
+
+}  // namespace incidentd

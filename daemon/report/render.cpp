@@ -1,0 +1,513 @@
+#include "report/render.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "report/format.hpp"
+#include "report/table.hpp"
+
+namespace incidentd::report {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::string or_dash(const std::string& s) {
+  return s.empty() ? "—" : s;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+std::string late_word(const std::optional<Lateness>& late) {
+  if (!late) return "";
+  switch (*late) {
+    case Lateness::on_time:
+      return "false";
+    case Lateness::target:
+      return "target";
+    case Lateness::deadline:
+      return "deadline";
+  }
+  return "";
+}
+
+std::string ladder_note(const LadderEntry& e) {
+  std::vector<std::string> notes;
+  if (e.kind == ActionKind::escalated && e.previous_level) {
+    notes.push_back("level " + std::to_string(*e.previous_level) + " → " + std::to_string(e.level));
+  }
+  if (e.reminder > 0) notes.push_back("reminder " + std::to_string(e.reminder));
+  if (e.catch_up) notes.push_back("catch-up (acted late)");
+  return join(notes, "; ");
+}
+
+// ---- text and markdown --------------------------------------------------------------------
+
+std::string render_text_like(const IncidentReport& r, bool markdown) {
+  std::string out;
+  const auto heading = [&](const std::string& title) {
+    out += markdown ? "\n## " + title + "\n\n" : "\n" + title + "\n";
+  };
+  const auto table = [&](const Table& t) { out += markdown ? t.markdown() : t.text(); };
+  const auto para = [&](const std::string& line) {
+    out += markdown ? line + "\n\n" : "  " + line + "\n";
+  };
+
+  out += markdown ? "# After-action report: " + r.key + "\n\n"
+                  : "AFTER-ACTION REPORT: " + r.key + "\n";
+  if (r.drill) out += markdown ? "**" + drill_notice() + "**\n\n" : drill_notice() + "\n";
+  out += markdown ? "**" + privacy_notice(r) + "**\n\n" : privacy_notice(r) + "\n";
+  out += times_notice(r) + "\n";
+
+  heading("Incident");
+  Table fields({"Field", "Value"});
+  for (const auto& f : incident_fields(r)) {
+    const auto tab = f.find('\t');
+    fields.add({f.substr(0, tab), f.substr(tab + 1)});
+  }
+  table(fields);
+
+  heading("Level history");
+  Table levels(level_header());
+  for (const auto& l : r.levels) levels.add(level_cells(r, l));
+  table(levels);
+
+  heading("Legal clock");
+  if (r.milestones.empty()) {
+    para("No clock ran for this incident (its level never opened one).");
+  } else {
+    Table ms(milestone_header());
+    for (const auto& m : r.milestones) ms.add(milestone_cells(r, m));
+    table(ms);
+    out += '\n';
+    for (const auto& m : r.milestones) {
+      out += markdown ? "**" + milestone_label(m.milestone, m.round) + "**\n\n"
+                      : "  " + milestone_label(m.milestone, m.round) + ":\n";
+      for (const auto& line : release_lines(r, m)) {
+        out += markdown ? "- " + line + "\n" : "    - " + line + "\n";
+      }
+      if (markdown) out += '\n';
+    }
+  }
+
+  heading("Ladder as it happened");
+  if (r.ladder.empty()) {
+    para(
+        "No warning, missed target, breach or escalation: every milestone was met before its "
+        "first warning.");
+  } else {
+    Table ladder(ladder_header());
+    for (const auto& e : r.ladder) ladder.add(ladder_cells(r, e));
+    table(ladder);
+  }
+
+  heading("Notifications");
+  if (r.deliveries.empty()) {
+    para("Nobody was notified.");
+  } else {
+    para(delivery_notice());
+    Table deliveries(delivery_header());
+    for (const auto& d : r.deliveries) deliveries.add(delivery_cells(r, d));
+    table(deliveries);
+  }
+
+  heading("Gaps");
+  if (r.gaps.empty()) {
+    para("None: every event arrived on time and the engine acted at every due instant.");
+  } else {
+    for (const auto& g : r.gaps) out += (markdown ? "- " : "  - ") + gap_line(r, g) + "\n";
+  }
+
+  heading("Tamper evidence");
+  for (const auto& line : chain_lines(r)) para(line);
+  return out;
+}
+
+// ---- json ---------------------------------------------------------------------------------
+
+ordered_json time_json(const std::optional<TimePoint>& t, std::chrono::minutes offset) {
+  return t ? ordered_json(format_rfc3339(*t, offset)) : ordered_json(nullptr);
+}
+
+ordered_json seconds_json(const std::optional<Duration>& d) {
+  return d ? ordered_json(std::chrono::duration_cast<std::chrono::seconds>(*d).count())
+           : ordered_json(nullptr);
+}
+
+ordered_json head_json(const std::optional<ChainHead>& h) {
+  if (!h) return nullptr;
+  return {{"seq", h->seq}, {"hash", h->hash}};
+}
+
+std::string render_json(const IncidentReport& r) {
+  const auto off = r.utc_offset;
+  ordered_json j;
+  j["report"] = "incident";
+  j["generated_at"] = format_rfc3339(r.generated_at, off);
+  j["timezone"] = r.timezone;
+  j["personal_data"] = r.full ? "full" : "de-identified";
+  j["notice"] = privacy_notice(r);
+  ordered_json inc;
+  inc["key"] = r.key;
+  inc["title"] = r.title;
+  inc["level"] = r.level;
+  inc["category"] = r.category;
+  inc["region"] = r.region;
+  inc["lead_unit"] = r.lead_unit;
+  inc["units"] = r.units;
+  inc["drill"] = r.drill;
+  inc["detected_at"] = format_rfc3339(r.detected_at, off);
+  inc["first_recorded_at"] = time_json(r.first_recorded_at, off);
+  inc["clock_start"] = time_json(r.clock_start, off);
+  inc["closed"] = r.closed;
+  inc["closed_at"] = time_json(r.closed_at, off);
+  inc["timeline_entries"] = r.timeline_entries;
+  j["incident"] = inc;
+
+  j["levels"] = ordered_json::array();
+  for (const auto& l : r.levels) {
+    j["levels"].push_back(
+        {{"seq", l.seq},
+         {"at", format_rfc3339(l.at, off)},
+         {"detected_at", time_json(l.detected_at, off)},
+         {"level", l.level},
+         {"previous_level", l.previous.empty() ? ordered_json(nullptr) : ordered_json(l.previous)},
+         {"clock_started", l.clock_started}});
+  }
+  j["milestones"] = ordered_json::array();
+  for (const auto& m : r.milestones) {
+    ordered_json releases = ordered_json::array();
+    for (const auto& rel : m.releases) {
+      releases.push_back({{"seq", rel.seq},
+                          {"unit", rel.unit},
+                          {"released_at", format_rfc3339(rel.released_at, off)},
+                          {"recorded_at", format_rfc3339(rel.recorded_at, off)},
+                          {"channel", rel.channel},
+                          {"url", rel.url},
+                          {"speaker", rel.speaker},
+                          {"via", rel.via},
+                          {"confirmation_id", rel.confirmation_id}});
+    }
+    ordered_json mj{
+        {"milestone", std::string(to_string(m.milestone))},
+        {"round", m.round},
+        {"target", time_json(m.target, off)},
+        {"deadline", time_json(m.deadline, off)},
+        {"met_at", time_json(m.met_at, off)},
+        {"met_recorded_at", time_json(m.met_recorded_at, off)},
+        {"late", m.late ? (m.late == Lateness::on_time ? ordered_json(false)
+                                                       : ordered_json(late_word(m.late)))
+                        : ordered_json(nullptr)},
+        {"vs_target_seconds", seconds_json(m.vs_target)},
+        {"vs_deadline_seconds", seconds_json(m.vs_deadline)},
+        {"status", m.status},
+        {"releases", releases}};
+    if (m.milestone == Milestone::press_conference) mj["principal_spoke"] = m.principal_spoke;
+    j["milestones"].push_back(mj);
+  }
+  j["ladder"] = ordered_json::array();
+  for (const auto& e : r.ladder) {
+    ordered_json ej{{"seq", e.seq},
+                    {"at", format_rfc3339(e.at, off)},
+                    {"action", std::string(to_string(e.kind))},
+                    {"milestone", std::string(to_string(e.milestone))},
+                    {"round", e.round},
+                    {"level", e.level},
+                    {"due", time_json(e.due, off)},
+                    {"reminder", e.reminder},
+                    {"catch_up", e.catch_up},
+                    {"notified", e.notified}};
+    if (e.previous_level) ej["previous_level"] = *e.previous_level;
+    j["ladder"].push_back(ej);
+  }
+  j["notifications"] = ordered_json::array();
+  for (const auto& d : r.deliveries) {
+    ordered_json dj{{"first_seq", d.first_seq}, {"milestone", std::string(to_string(d.milestone))},
+                    {"round", d.round},         {"cause", std::string(to_string(d.cause))},
+                    {"level", d.level},         {"reminder", d.reminder},
+                    {"recipient", d.recipient}};
+    if (r.full) dj["recipient_id"] = d.recipient_id;
+    dj["unit"] = d.unit;
+    dj["channel"] = d.channel;
+    dj["contact"] = d.contact;
+    dj["deputy_of"] = d.deputy_of.empty() ? ordered_json(nullptr) : ordered_json(d.deputy_of);
+    dj["first_sent"] = format_rfc3339(d.first_sent, off);
+    dj["last_sent"] = format_rfc3339(d.last_sent, off);
+    dj["sends"] = d.sends;
+    dj["delivery"] = d.delivery;
+    dj["delivered_at"] = time_json(d.delivered_at, off);
+    dj["delivery_note"] = d.delivery_note;
+    dj["acknowledged_at"] = time_json(d.acknowledged_at, off);
+    dj["time_to_ack_seconds"] = seconds_json(d.time_to_ack);
+    j["notifications"].push_back(dj);
+  }
+  j["gaps"] = ordered_json::array();
+  for (const auto& g : r.gaps) {
+    j["gaps"].push_back({{"seq", g.seq},
+                         {"kind", g.kind},
+                         {"at", format_rfc3339(g.at, off)},
+                         {"since", time_json(g.since, off)},
+                         {"delay_seconds", seconds_json(g.delay)},
+                         {"what", g.what}});
+  }
+  j["chain"] = {{"database_head", head_json(r.database_head)},
+                {"incident_last_entry", head_json(r.incident_head)}};
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// ---- csv ----------------------------------------------------------------------------------
+
+std::string render_csv(const IncidentReport& r) {
+  const auto off = r.utc_offset;
+  std::string out =
+      "section,seq,at,milestone,kind,level,due,target,deadline,released_at,unit,person,channel,"
+      "sends,delivery,acknowledged_at,minutes,detail\r\n";
+  const auto row = [&](std::vector<std::string> cells) {
+    cells.resize(18);
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      out += (i ? "," : "") + csv_field(cells[i]);
+    }
+    out += "\r\n";
+  };
+  const auto t = [&](const std::optional<TimePoint>& p) {
+    return p ? format_rfc3339(*p, off) : std::string();
+  };
+  const auto mins = [](const std::optional<Duration>& d) {
+    return d ? std::to_string(minutes_of(*d)) : std::string();
+  };
+  row({"notice", "", "", "", r.full ? "full" : "de-identified", "", "", "", "", "", "", "", "", "",
+       "", "", "", privacy_notice(r)});
+  for (const auto& f : incident_fields(r)) {
+    const auto tab = f.find('\t');
+    row({"incident", "", "", "", f.substr(0, tab), "", "", "", "", "", "", "", "", "", "", "", "",
+         f.substr(tab + 1)});
+  }
+  for (const auto& l : r.levels) {
+    row({"level", std::to_string(l.seq), t(l.at), "", l.previous.empty() ? "opened" : "changed",
+         l.level, "", "", "", "", "", "", "", "", "", "", "",
+         (l.previous.empty() ? "" : "from " + l.previous) +
+             (l.clock_started ? " clock started" : "")});
+  }
+  for (const auto& m : r.milestones) {
+    row({"milestone", "", t(m.met_recorded_at), milestone_label(m.milestone, m.round), m.status, "",
+         "", t(m.target), t(m.deadline), t(m.met_at), "", "", "", "", "", "", mins(m.vs_deadline),
+         m.vs_target ? "against target: " + early_or_late(*m.vs_target) : ""});
+    for (const auto& rel : m.releases) {
+      row({"release", std::to_string(rel.seq), t(rel.recorded_at),
+           milestone_label(m.milestone, m.round), "release_confirmed", "", "", "", "",
+           t(rel.released_at), rel.unit, rel.speaker, rel.channel, "", "", "", "", rel.url});
+    }
+  }
+  for (const auto& e : r.ladder) {
+    row({"ladder", std::to_string(e.seq), t(e.at), milestone_label(e.milestone, e.round),
+         std::string(to_string(e.kind)), std::to_string(e.level), t(e.due), "", "", "", "", "", "",
+         std::to_string(e.notified), "", "", "", ladder_note(e)});
+  }
+  for (const auto& d : r.deliveries) {
+    row({"notification", std::to_string(d.first_seq), t(d.first_sent),
+         milestone_label(d.milestone, d.round), std::string(to_string(d.cause)),
+         std::to_string(d.level), "", "", "", "", d.unit, d.recipient,
+         d.contact.empty() ? d.channel : d.channel + " " + d.contact, std::to_string(d.sends),
+         d.delivery, t(d.acknowledged_at), mins(d.time_to_ack),
+         join({d.deputy_of.empty() ? "" : "deputy of " + d.deputy_of, d.delivery_note}, " ")});
+  }
+  for (const auto& g : r.gaps) {
+    row({"gap", std::to_string(g.seq), t(g.at), "", g.kind, "", "", "", "", "", "", "", "", "", "",
+         "", mins(g.delay), g.what});
+  }
+  if (r.database_head) {
+    row({"chain", std::to_string(r.database_head->seq), "", "", "database_head", "", "", "", "", "",
+         "", "", "", "", "", "", "", r.database_head->hash});
+  }
+  if (r.incident_head) {
+    row({"chain", std::to_string(r.incident_head->seq), "", "", "incident_last_entry", "", "", "",
+         "", "", "", "", "", "", "", "", "", r.incident_head->hash});
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- shared wording -----------------------------------------------------------------------
+
+std::string privacy_notice(const IncidentReport& r) {
+  if (r.full) {
+    return "FULL REPORT: CONTAINS PERSONAL DATA (names, phone numbers, contact addresses). "
+           "For internal review only; de-identify before publication (plan item 95).";
+  }
+  return "Personal data de-identified: people appear as role and unit, phone numbers are "
+         "masked (plan item 95)." +
+         std::string(r.roster_known ? "" : " No roster was given, so roles are unknown.");
+}
+
+std::string delivery_notice() {
+  return "One row per person and alert. Delivery is what the dispatcher recorded in the outbox: "
+         "\"pending\" means no delivery or failure has been recorded yet. Time to acknowledge "
+         "counts from the alert's first send to that person.";
+}
+
+std::string drill_notice() {
+  return "DRILL: an exercise, not a real incident; left out of the statistics.";
+}
+
+std::string times_notice(const IncidentReport& r) {
+  return "Times are in " + r.timezone + " (" + offset_label(r.utc_offset) + "). Generated " +
+         local_time(r.generated_at, r.utc_offset) + ".";
+}
+
+std::vector<std::string> incident_fields(const IncidentReport& r) {
+  std::vector<std::string> f;
+  const auto off = r.utc_offset;
+  f.push_back("Key\t" + r.key);
+  f.push_back("Title\t" + or_dash(r.title));
+  f.push_back("Level\t" + r.level + (r.levels.size() > 1 ? " (see level history)" : ""));
+  f.push_back("Category\t" + or_dash(r.category));
+  f.push_back("Region\t" + or_dash(r.region));
+  f.push_back("Lead unit\t" + r.lead_unit);
+  f.push_back("Units\t" + join(r.units, ", "));
+  f.push_back("Drill\t" + std::string(r.drill ? "yes" : "no"));
+  f.push_back("Detected\t" + local_time(r.detected_at, off));
+  f.push_back("First recorded\t" + local_time(r.first_recorded_at, off));
+  f.push_back("Clock\t" + (r.clock_start ? "started " + local_time(*r.clock_start, off)
+                                         : std::string("none (level never opened one)")));
+  f.push_back("Status\t" +
+              (r.closed ? "closed " + local_time(r.closed_at, off) : std::string("open")));
+  f.push_back("Timeline entries\t" + std::to_string(r.timeline_entries));
+  return f;
+}
+
+std::vector<std::string> level_header() {
+  return {"Recorded", "Detected", "Level", "Change"};
+}
+
+std::vector<std::string> level_cells(const IncidentReport& r, const LevelChange& l) {
+  std::string change = l.previous.empty() ? "opened" : l.previous + " → " + l.level;
+  if (l.clock_started) change += "; clock started";
+  return {local_time(l.at, r.utc_offset), local_time(l.detected_at, r.utc_offset), l.level, change};
+}
+
+std::vector<std::string> milestone_header() {
+  return {"Milestone",      "Target",           "Deadline", "Met (released)",
+          "Against target", "Against deadline", "Status"};
+}
+
+std::vector<std::string> milestone_cells(const IncidentReport& r, const MilestoneReport& m) {
+  const auto off = r.utc_offset;
+  return {milestone_label(m.milestone, m.round),
+          local_time(m.target, off),
+          local_time(m.deadline, off),
+          local_time(m.met_at, off),
+          m.vs_target ? early_or_late(*m.vs_target) : "—",
+          m.vs_deadline ? early_or_late(*m.vs_deadline) : "—",
+          m.status};
+}
+
+std::vector<std::string> release_lines(const IncidentReport& r, const MilestoneReport& m) {
+  std::vector<std::string> lines;
+  const auto off = r.utc_offset;
+  for (const auto& rel : m.releases) {
+    std::string line = rel.unit + " released " + local_time(rel.released_at, off);
+    if (!rel.channel.empty()) line += " on " + rel.channel;
+    if (!rel.url.empty()) line += ", " + rel.url;
+    if (!rel.speaker.empty()) line += ", speaker: " + rel.speaker;
+    line += " (confirmed " + local_time(rel.recorded_at, off) +
+            (rel.via.empty() ? "" : " via " + rel.via) + ")";
+    lines.push_back(line);
+  }
+  if (lines.empty()) lines.push_back("no release confirmed");
+  if (m.milestone == Milestone::press_conference && !m.releases.empty()) {
+    lines.push_back(m.principal_spoke
+                        ? "The principal leader spoke in person, as the plan asks."
+                        : "The principal leader did not speak in person (the plan asks for it).");
+  }
+  return lines;
+}
+
+std::vector<std::string> ladder_header() {
+  return {"Time", "Milestone", "Action", "Level", "About (due)", "Notified", "Note"};
+}
+
+std::vector<std::string> ladder_cells(const IncidentReport& r, const LadderEntry& e) {
+  return {local_time(e.at, r.utc_offset),
+          milestone_label(e.milestone, e.round),
+          action_label(e.kind),
+          std::to_string(e.level),
+          local_time(e.due, r.utc_offset),
+          e.kind == ActionKind::escalated ? "" : std::to_string(e.notified),
+          ladder_note(e)};
+}
+
+std::vector<std::string> delivery_header() {
+  return {"First sent", "Recipient", "Channel",      "Alert",
+          "Sends",      "Delivery",  "Acknowledged", "Time to ack"};
+}
+
+std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryReport& d) {
+  const auto off = r.utc_offset;
+  std::string who = d.recipient;
+  if (!d.deputy_of.empty()) who += " (deputy of " + d.deputy_of + ")";
+  std::string channel = d.channel + (d.contact.empty() ? "" : " " + d.contact);
+  std::string alert = milestone_label(d.milestone, d.round) + " " + action_label(d.cause) + " L" +
+                      std::to_string(d.level) +
+                      (d.reminder > 0 ? " r" + std::to_string(d.reminder) : "");
+  std::string delivery = d.delivery;
+  if (d.delivered_at) delivery += " " + local_time(*d.delivered_at, off);
+  // "pending" is explained once above the table; a failure's reason is shown where it happened.
+  if (!d.delivery_note.empty() && d.delivery != "pending") delivery += " (" + d.delivery_note + ")";
+  if (d.delivery_note == "not in the outbox") delivery += " (not in the outbox)";
+  return {local_time(d.first_sent, off),
+          who,
+          channel,
+          alert,
+          std::to_string(d.sends),
+          delivery,
+          local_time(d.acknowledged_at, off),
+          d.time_to_ack ? human_duration(*d.time_to_ack) : "—"};
+}
+
+std::string gap_line(const IncidentReport& r, const Gap& g) {
+  const auto off = r.utc_offset;
+  std::string line = std::string(g.kind == "late_event" ? "Late event" : "Outage") + " at " +
+                     local_time(g.at, off);
+  if (g.since && g.delay) {
+    line += ", " + human_duration(*g.delay) + " after " + local_time(*g.since, off);
+  }
+  return line + ": " + g.what + ".";
+}
+
+std::vector<std::string> chain_lines(const IncidentReport& r) {
+  std::vector<std::string> lines;
+  if (r.database_head) {
+    lines.push_back("Chain head of the database: seq " + std::to_string(r.database_head->seq) +
+                    ", SHA-256 " + or_dash(r.database_head->hash));
+  }
+  if (r.incident_head) {
+    lines.push_back("Last entry of this incident: seq " + std::to_string(r.incident_head->seq) +
+                    ", SHA-256 " + or_dash(r.incident_head->hash));
+  }
+  lines.push_back("To check this report later, run `incidentctl verify --database " +
+                  (r.database.empty() ? std::string("PATH") : r.database) +
+                  "`: the chain must be intact and its row with this seq must carry this hash.");
+  return lines;
+}
+
+std::string render_report(const IncidentReport& report, Format format) {
+  switch (format) {
+    case Format::text:
+      return render_text_like(report, false);
+    case Format::markdown:
+      return render_text_like(report, true);
+    case Format::json:
+      return render_json(report);
+    case Format::csv:
+      return render_csv(report);
+    case Format::html:
+      return render_html(report);
+  }
+  return {};
+}
+
+}  // namespace incidentd::report

@@ -1,0 +1,36 @@
+// What the renderers of one incident's report share: the wording of the notices and the cells
+// of each table, so text, markdown, csv and html say the same thing. Internal to incidentd_report.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "report/report.hpp"
+
+namespace incidentd::report {
+
+// The privacy notice printed at the top of every report.
+std::string privacy_notice(const IncidentReport& r);
+std::string drill_notice();
+std::string delivery_notice();
+// "Times are in Asia/Shanghai (+08:00). Generated 2026-11-28 10:00."
+std::string times_notice(const IncidentReport& r);
+
+std::vector<std::string> incident_fields(const IncidentReport& r);  // "name\tvalue" pairs
+
+std::vector<std::string> level_header();
+std::vector<std::string> level_cells(const IncidentReport& r, const LevelChange& l);
+std::vector<std::string> milestone_header();
+std::vector<std::string> milestone_cells(const IncidentReport& r, const MilestoneReport& m);
+// One line per release of the milestone, and whether the principal spoke (press conference).
+std::vector<std::string> release_lines(const IncidentReport& r, const MilestoneReport& m);
+std::vector<std::string> ladder_header();
+std::vector<std::string> ladder_cells(const IncidentReport& r, const LadderEntry& e);
+std::vector<std::string> delivery_header();
+std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryReport& d);
+std::string gap_line(const IncidentReport& r, const Gap& g);
+std::vector<std::string> chain_lines(const IncidentReport& r);
+
+std::string render_html(const IncidentReport& r);
+
+}  // namespace incidentd::report

@@ -1,0 +1,521 @@
+#include "report/report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "incidentd/codec.hpp"
+#include "report/format.hpp"
+
+namespace incidentd::report {
+namespace {
+
+// An action that reaches the store more than this after the instant it is about is late; the
+// same tolerance as the engine's catch-up rule (docs/clock-rules.md rule 19).
+constexpr Duration kLateTolerance = std::chrono::minutes(1);
+
+struct Entry {
+  std::int64_t seq;
+  Action action;
+};
+
+// "<incident>/<alert>/<recipient>/<send>" -> "<incident>/<alert>"
+std::string alert_of(const std::string& notification_id) {
+  auto last = notification_id.rfind('/');
+  if (last == std::string::npos || last == 0) return notification_id;
+  auto before = notification_id.rfind('/', last - 1);
+  if (before == std::string::npos) return notification_id;
+  return notification_id.substr(0, before);
+}
+
+// How people appear on the report. De-identified: role and unit, numbered only when the unit
+// has several people of that role; without a roster, "person N in <unit>" in order of first
+// appearance. Full: name and id as well.
+class People {
+ public:
+  People(const Config* config, bool full) : config_(config), full_(full) {}
+
+  std::string display(const std::string& person_id, const std::string& unit_id) {
+    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
+    const Unit* unit = config_ ? config_->unit_of_person(person_id) : nullptr;
+    const std::string unit_name = unit ? unit->id : unit_id;
+    if (person == nullptr || unit == nullptr) {
+      if (full_) return person_id + " (" + unit_name + ")";
+      auto& numbers = anonymous_[unit_name];
+      auto [it, inserted] = numbers.try_emplace(person_id, numbers.size() + 1);
+      return "person " + std::to_string(it->second) + " in " + unit_name;
+    }
+    std::string role = role_label(person->role);
+    int same_role = 0;
+    int rank = 0;
+    for (const auto& p : unit->people) {
+      if (p.role != person->role) continue;
+      ++same_role;
+      if (p.id == person->id) rank = same_role;
+    }
+    if (same_role > 1) role += " " + std::to_string(rank);
+    if (!full_) return role + ", " + unit_name;
+    return person->name + " (" + person->id + "), " + role + ", " + unit_name;
+  }
+
+  std::string contact(const std::string& person_id, const std::string& channel) const {
+    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
+    if (person == nullptr) return "";
+    if (channel == "sms" && !person->phone.empty()) {
+      return full_ ? person->phone : mask_phone(person->phone);
+    }
+    if (channel == "webhook") return full_ ? person->webhook : "webhook";
+    return "";
+  }
+
+ private:
+  const Config* config_;
+  bool full_;
+  std::map<std::string, std::map<std::string, std::size_t>> anonymous_;
+};
+
+std::string unit_display(const Config* config, const std::string& id) {
+  const Unit* unit = config ? config->find_unit(id) : nullptr;
+  if (unit == nullptr || unit->name.empty() || unit->name == id) return id;
+  return id + " (" + unit->name + ")";
+}
+
+bool is_ladder(ActionKind k) {
+  return k == ActionKind::warning || k == ActionKind::target_missed ||
+         k == ActionKind::deadline_breached;
+}
+
+bool is_arrival(ActionKind k) {
+  return k == ActionKind::incident_opened || k == ActionKind::level_changed ||
+         k == ActionKind::release_confirmed || k == ActionKind::acknowledged ||
+         k == ActionKind::incident_closed;
+}
+
+int round_of(const Action& a) {
+  return a.milestone == Milestone::follow_up ? a.round : 0;
+}
+
+// The instant a ladder action fell due, from the steps resolved in the snapshot; nullopt when
+// the snapshot no longer holds them (an earlier follow-up round).
+std::optional<TimePoint> step_instant(const IncidentState& st, const Action& a) {
+  if (!a.milestone || !a.due || !a.level) return std::nullopt;
+  const MilestoneState& ms = st.milestone(*a.milestone);
+  if (*a.milestone == Milestone::follow_up && ms.round != a.round) return std::nullopt;
+  for (const auto& step : ms.steps) {
+    if (step.due != *a.due || step.level != *a.level) continue;
+    if (a.reminder > 0 && step.action == ActionKind::deadline_breached) {
+      return step.at + st.overdue_every * a.reminder;
+    }
+    if (a.reminder == 0 && step.action == a.kind) return step.at;
+  }
+  return std::nullopt;
+}
+
+void fill_status(MilestoneReport& m, bool clock, const std::optional<TimePoint>& end) {
+  if (m.met_at) {
+    if (m.target) m.vs_target = *m.met_at - *m.target;
+    if (m.deadline) m.vs_deadline = *m.met_at - *m.deadline;
+    switch (m.late.value_or(Lateness::on_time)) {
+      case Lateness::on_time:
+        m.status = "met on time";
+        break;
+      case Lateness::target:
+        m.status = "met after the target";
+        break;
+      case Lateness::deadline:
+        m.status = "met after the deadline";
+        break;
+    }
+    return;
+  }
+  if (!clock) {
+    m.status = "no clock";
+  } else if (m.deadline && end && *end > *m.deadline) {
+    m.status = "not met: deadline passed";
+  } else if (m.deadline && end) {
+    m.status = "not due: incident closed first";
+  } else {
+    m.status = "not met yet";
+  }
+}
+
+}  // namespace
+
+std::optional<Format> parse_format(std::string_view name) {
+  if (name == "text") return Format::text;
+  if (name == "markdown") return Format::markdown;
+  if (name == "json") return Format::json;
+  if (name == "csv") return Format::csv;
+  if (name == "html") return Format::html;
+  return std::nullopt;
+}
+
+std::string mask_phone(std::string_view phone) {
+  if (phone.size() <= 4) return std::string(phone.size(), '*');
+  const std::size_t keep_front = phone.size() > 10 ? 6 : 0;
+  const std::size_t keep_back = 4;
+  std::string out(phone.substr(0, keep_front));
+  out += "****";
+  out += phone.substr(phone.size() - keep_back);
+  return out;
+}
+
+std::string mask_phones_in(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = i;
+    if (text[j] == '+') ++j;
+    std::size_t digits = j;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+      ++digits;
+    }
+    if (digits - j >= 7) {
+      out += mask_phone(text.substr(i, digits - i));
+      i = digits;
+    } else {
+      out += text[i];
+      ++i;
+    }
+  }
+  return out;
+}
+
+IncidentReport build_incident_report(SqliteStore& store, const std::string& incident_key,
+                                     const ReportOptions& options) {
+  const auto snapshot = store.load_incident(incident_key);
+  if (!snapshot) {
+    throw ReportError("no incident \"" + incident_key + "\" in " +
+                      (options.database.empty() ? "the database" : options.database));
+  }
+  const IncidentState& st = *snapshot;
+  const Config defaults;
+  const Config& settings = options.config ? *options.config : defaults;
+  const Config* config = options.config && options.roster ? options.config : nullptr;
+
+  std::vector<Entry> entries;
+  store.scan_timeline(incident_key, [&](const TimelineRow& row) {
+    auto parsed = action_from_json(nlohmann::json::parse(row.body, nullptr, false));
+    if (!parsed) {
+      throw ReportError("timeline entry " + std::to_string(row.seq) +
+                        " is unreadable: " + parsed.error);
+    }
+    entries.push_back({row.seq, std::move(*parsed.value)});
+    return true;
+  });
+
+  IncidentReport r;
+  r.key = st.key;
+  r.title = st.title;
+  r.category = st.category;
+  r.region = st.region;
+  r.lead_unit = unit_display(config, st.lead_unit);
+  for (const auto& u : st.units) r.units.push_back(unit_display(config, u));
+  r.level = std::string(to_string(st.level));
+  r.drill = st.drill;
+  r.closed = st.closed;
+  r.closed_at = st.closed_at;
+  r.detected_at = st.opened_at;
+  r.clock_start = st.clock_start;
+  r.timeline_entries = entries.size();
+  r.incident_head = store.chain_head(incident_key);
+  r.database_head = store.chain_head();
+  r.full = options.full;
+  r.roster_known = config != nullptr;
+  r.timezone = settings.timezone;
+  r.utc_offset = settings.utc_offset;
+  r.generated_at = options.generated_at;
+  r.database = options.database;
+  if (!entries.empty()) r.first_recorded_at = entries.front().action.at;
+
+  People people(config, options.full);
+  const Duration follow_up_every = settings.policy.follow_up_every;
+  const std::optional<TimePoint> end =
+      st.closed ? st.closed_at : std::optional<TimePoint>(options.generated_at);
+
+  // ---- levels, milestones, ladder -----------------------------------------------------------
+  std::map<std::pair<Milestone, int>, MilestoneReport> milestones;
+  const auto milestone_entry = [&](Milestone m, int round) -> MilestoneReport& {
+    auto [it, inserted] = milestones.try_emplace({m, round});
+    if (inserted) {
+      it->second.milestone = m;
+      it->second.round = round;
+    }
+    return it->second;
+  };
+  if (st.clock_start) {
+    for (Milestone m : {Milestone::first_release, Milestone::press_conference}) {
+      const MilestoneState& ms = st.milestone(m);
+      MilestoneReport& mr = milestone_entry(m, 0);
+      if (ms.armed || ms.met_at) {
+        mr.target = ms.target;
+        mr.deadline = ms.deadline;
+      }
+    }
+    const MilestoneState& fu = st.milestone(Milestone::follow_up);
+    if (fu.round > 0) {
+      MilestoneReport& mr = milestone_entry(Milestone::follow_up, fu.round);
+      mr.deadline = fu.deadline;
+    }
+  }
+
+  std::optional<std::size_t> open_step;  // the ladder entry whose alert is being sent
+  std::map<std::pair<std::string, std::string>, std::size_t> delivery_index;
+  std::vector<std::pair<std::string, TimePoint>> acks;
+  std::map<std::int64_t, std::optional<TimePoint>> step_due_at;  // seq -> instant it fell due
+
+  for (const auto& [seq, a] : entries) {
+    if (a.kind != ActionKind::notification && a.kind != ActionKind::escalated) open_step.reset();
+    switch (a.kind) {
+      case ActionKind::incident_opened:
+      case ActionKind::level_changed: {
+        LevelChange lc;
+        lc.seq = seq;
+        lc.at = a.at;
+        lc.detected_at = a.detected_at;
+        lc.level = a.incident_level ? std::string(to_string(*a.incident_level)) : "";
+        lc.previous =
+            a.previous_incident_level ? std::string(to_string(*a.previous_incident_level)) : "";
+        const bool had_clock = std::any_of(r.levels.begin(), r.levels.end(),
+                                           [](const LevelChange& l) { return l.clock_started; });
+        lc.clock_started = a.clock && !had_clock;
+        r.levels.push_back(lc);
+        if (a.detected_at && a.at - *a.detected_at > kLateTolerance) {
+          Gap g;
+          g.seq = seq;
+          g.at = a.at;
+          g.kind = "late_event";
+          g.since = a.detected_at;
+          g.delay = a.at - *a.detected_at;
+          g.what = (a.kind == ActionKind::incident_opened ? std::string("the first event")
+                                                          : "the event raising it to " + lc.level) +
+                   " arrived late; the clock counts from its detection";
+          r.gaps.push_back(std::move(g));
+        }
+        break;
+      }
+      case ActionKind::release_confirmed: {
+        if (!a.milestone) break;
+        if (*a.milestone == Milestone::follow_up && a.round == 0) break;  // counted for no round
+        Release rel;
+        rel.seq = seq;
+        rel.recorded_at = a.at;
+        rel.released_at = a.released_at.value_or(a.at);
+        rel.unit = a.unit;
+        rel.channel = a.channel;
+        rel.url = a.url;
+        rel.speaker = a.speaker;
+        rel.via = a.via;
+        rel.confirmation_id = a.confirmation_id;
+        MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
+        if (a.speaker == "principal") mr.principal_spoke = true;
+        mr.releases.push_back(std::move(rel));
+        break;
+      }
+      case ActionKind::milestone_met: {
+        if (!a.milestone) break;
+        MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
+        mr.met_at = a.released_at;
+        mr.met_recorded_at = a.at;
+        mr.late = a.late;
+        break;
+      }
+      case ActionKind::warning:
+      case ActionKind::target_missed:
+      case ActionKind::deadline_breached:
+      case ActionKind::escalated: {
+        if (!a.milestone) break;
+        LadderEntry le;
+        le.seq = seq;
+        le.at = a.at;
+        le.kind = a.kind;
+        le.milestone = *a.milestone;
+        le.round = round_of(a);
+        le.level = a.level.value_or(0);
+        le.previous_level = a.previous_level;
+        le.due = a.due;
+        le.reminder = a.reminder;
+        le.catch_up = a.catch_up;
+        r.ladder.push_back(le);
+        if (is_ladder(a.kind)) {
+          open_step = r.ladder.size() - 1;
+          if (a.due && *a.milestone == Milestone::follow_up) {
+            MilestoneReport& mr = milestone_entry(Milestone::follow_up, a.round);
+            mr.deadline = a.due;  // the latest due of the round: a round can move
+          }
+          if (a.catch_up) step_due_at[seq] = step_instant(st, a);
+        }
+        break;
+      }
+      case ActionKind::notification: {
+        if (open_step && a.send == 1 && a.deputy_of.empty() && a.cause &&
+            *a.cause == r.ladder[*open_step].kind &&
+            a.milestone == r.ladder[*open_step].milestone) {
+          ++r.ladder[*open_step].notified;
+        }
+        const std::string alert = alert_of(a.notification_id);
+        auto [it, inserted] = delivery_index.try_emplace({alert, a.recipient}, r.deliveries.size());
+        if (inserted) {
+          DeliveryReport d;
+          d.first_seq = seq;
+          d.alert_id = alert;
+          d.milestone = a.milestone.value_or(Milestone::first_release);
+          d.round = a.round;
+          d.cause = a.cause.value_or(ActionKind::warning);
+          d.level = a.level.value_or(0);
+          d.reminder = a.reminder;
+          d.recipient = people.display(a.recipient, a.unit);
+          d.recipient_id = a.recipient;
+          d.unit = a.unit;
+          d.channel = a.channel;
+          d.contact = people.contact(a.recipient, a.channel);
+          if (!a.deputy_of.empty()) d.deputy_of = people.display(a.deputy_of, "");
+          d.first_sent = a.at;
+          r.deliveries.push_back(std::move(d));
+        }
+        DeliveryReport& d = r.deliveries[it->second];
+        d.last_sent = a.at;
+        d.sends = std::max(d.sends, a.send);
+        break;
+      }
+      case ActionKind::acknowledged:
+        acks.emplace_back(a.recipient, a.at);
+        break;
+      case ActionKind::incident_closed:
+        break;
+    }
+  }
+
+  // ---- follow-up rounds whose due time no longer is in the snapshot -------------------------
+  for (auto& [key, mr] : milestones) {
+    if (key.first != Milestone::follow_up || mr.deadline) continue;
+    if (key.second > 1) {
+      auto prev = milestones.find({Milestone::follow_up, key.second - 1});
+      if (prev != milestones.end() && prev->second.met_at) {
+        mr.deadline = *prev->second.met_at + follow_up_every;
+      }
+    } else {
+      std::optional<TimePoint> base;
+      for (Milestone m : {Milestone::first_release, Milestone::press_conference}) {
+        auto it = milestones.find({m, 0});
+        if (it == milestones.end() || !it->second.met_at) continue;
+        if (mr.met_recorded_at && it->second.met_recorded_at &&
+            *it->second.met_recorded_at > *mr.met_recorded_at) {
+          continue;
+        }
+        base = base ? std::max(*base, *it->second.met_at) : *it->second.met_at;
+      }
+      if (base) mr.deadline = *base + follow_up_every;
+    }
+  }
+  for (auto& [key, mr] : milestones) {
+    fill_status(mr, st.clock_start.has_value(), end);
+    r.milestones.push_back(std::move(mr));
+  }
+
+  // ---- deliveries: outbox state and acknowledgements ----------------------------------------
+  std::map<std::string, OutboxRow> outbox;
+  for (auto& row : store.outbox(incident_key)) outbox.emplace(row.notification_id, std::move(row));
+  // A person's delivery of one alert ends when a newer alert of the same milestone reaches them
+  // or the milestone is met; an acknowledgement counts for the deliveries open at that moment.
+  std::map<std::string, std::vector<std::size_t>> by_person;
+  for (std::size_t i = 0; i < r.deliveries.size(); ++i) {
+    by_person[r.deliveries[i].recipient_id].push_back(i);
+  }
+  for (auto& d : r.deliveries) {
+    std::optional<TimePoint> ends;
+    for (std::size_t other : by_person[d.recipient_id]) {
+      const auto& o = r.deliveries[other];
+      if (o.milestone == d.milestone && o.first_sent > d.first_sent) {
+        ends = ends ? std::min(*ends, o.first_sent) : o.first_sent;
+      }
+    }
+    for (const auto& mr : r.milestones) {
+      if (mr.milestone == d.milestone && mr.round == d.round && mr.met_recorded_at &&
+          *mr.met_recorded_at >= d.first_sent) {
+        ends = ends ? std::min(*ends, *mr.met_recorded_at) : *mr.met_recorded_at;
+      }
+    }
+    for (const auto& [person, at] : acks) {
+      if (person != d.recipient_id || at < d.first_sent) continue;
+      if (ends && at > *ends) continue;
+      d.acknowledged_at = at;
+      d.time_to_ack = at - d.first_sent;
+      break;
+    }
+
+    // Every send is one outbox row; the delivery is as good as its best send.
+    bool delivered = false;
+    bool failed = false;
+    bool recorded = false;
+    for (int send = 1; send <= d.sends; ++send) {
+      auto it = outbox.find(d.alert_id + "/" + d.recipient_id + "/" + std::to_string(send));
+      if (it == outbox.end()) continue;
+      recorded = true;
+      const OutboxRow& row = it->second;
+      if (row.state == "delivered" || row.state == "sent") {
+        delivered = true;
+        if (row.delivered_at && (!d.delivered_at || *row.delivered_at < *d.delivered_at)) {
+          d.delivered_at = row.delivered_at;
+        }
+      } else if (row.state == "failed" || row.state == "dead") {
+        failed = true;
+        d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
+      }
+    }
+    if (delivered) {
+      d.delivery = "delivered";
+      d.delivery_note.clear();
+    } else if (failed) {
+      d.delivery = "failed";
+    } else {
+      d.delivery = "pending";
+      d.delivery_note = recorded ? "no delivery recorded yet" : "not in the outbox";
+    }
+  }
+
+  // ---- gaps: the engine acting late ---------------------------------------------------------
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Action& a = entries[i].action;
+    if (!a.catch_up) continue;
+    // All catch-up actions at one instant are one gap.
+    if (i > 0 && entries[i - 1].action.catch_up && entries[i - 1].action.at == a.at) continue;
+    bool arrival = false;
+    for (std::size_t j = i; j-- > 0 && entries[j].action.at == a.at;) {
+      arrival = arrival || is_arrival(entries[j].action.kind);
+    }
+    Gap g;
+    g.seq = entries[i].seq;
+    g.at = a.at;
+    std::string steps;
+    for (std::size_t j = i; j < entries.size() && entries[j].action.at == a.at; ++j) {
+      const Action& c = entries[j].action;
+      if (!c.catch_up || !is_ladder(c.kind) || !c.milestone) continue;
+      if (auto since = step_due_at[entries[j].seq]; since && (!g.since || *since < *g.since)) {
+        g.since = since;
+      }
+      if (!steps.empty()) steps += "; ";
+      steps += milestone_label(*c.milestone, c.round) + ": " + action_label(c.kind);
+      if (c.reminder > 0) steps += " (reminder " + std::to_string(c.reminder) + ")";
+    }
+    if (g.since) g.delay = a.at - *g.since;
+    if (arrival) {
+      g.kind = "late_event";
+      g.what = "what fell due before a late arrival was acted on when it arrived (" + steps + ")";
+    } else {
+      g.kind = "outage";
+      g.what = "the engine acted late (daemon down or stalled); only the latest due step acted (" +
+               steps + ")";
+    }
+    r.gaps.push_back(std::move(g));
+  }
+  std::stable_sort(r.gaps.begin(), r.gaps.end(),
+                   [](const Gap& x, const Gap& y) { return x.seq < y.seq; });
+  return r;
+}
+
+}  // namespace incidentd::report

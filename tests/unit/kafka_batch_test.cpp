@@ -1,0 +1,253 @@
+// The Kafka input's pure parts: how a message is classified by topic (and in drill mode), how a
+// batch goes through the engine (in order, duplicates no-ops, the engine's refusals reported by
+// position, one commit per batch, a failed commit surfacing as StoreError), and the dead-letter
+// record (reason, stage, origin, and the exact original bytes in base64).
+#include "kafka/batch.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctl/virtual_time.hpp"
+#include "incidentd/codec.hpp"
+#include "incidentd/engine.hpp"
+#include "kafka/dead_letter.hpp"
+#include "support/memory_store.hpp"
+#include "support/test_config.hpp"
+
+namespace incidentd {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const TimePoint kNow = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 1h;
+
+std::string event_json(const std::string& id, const std::string& key, bool drill = false,
+                       const std::string& kind = "detected", const std::string& level = "II") {
+  json j = {{"schema", 1},         {"event_id", id},
+            {"incident_key", key}, {"kind", kind},
+            {"level", level},      {"lead_unit", "a"},
+            {"units", {"a", "b"}}, {"detected_at", "2026-11-26T09:00:00+08:00"}};
+  if (drill) j["drill"] = true;
+  return j.dump();
+}
+
+std::string confirmation_json(const std::string& id, const std::string& key,
+                              const std::string& unit = "a") {
+  return json{{"schema", 1},         {"confirmation_id", id},
+              {"incident_key", key}, {"milestone", "first_release"},
+              {"unit", unit},        {"released_at", "2026-11-26T09:30:00+08:00"}}
+      .dump();
+}
+
+KafkaRecord record(std::string topic, std::string value, std::int64_t offset = 0) {
+  KafkaRecord r;
+  r.topic = std::move(topic);
+  r.partition = 2;
+  r.offset = offset;
+  r.key = "inc-1";
+  r.value = std::move(value);
+  return r;
+}
+
+const IngestRules kRules{"opinion.events", "opinion.releases", std::nullopt};
+
+const Rejection* rejection_of(const Inbound& in) {
+  return std::get_if<Rejection>(&in.item);
+}
+
+// An independent decoder, so the encoder is checked against something it does not share.
+std::string base64_decode(const std::string& text) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    const auto pos = alphabet.find(c);
+    if (pos == std::string::npos) return "<not base64>";
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFFu));
+    }
+  }
+  return out;
+}
+
+TEST_CASE("a valid event on the events topic becomes an Event") {
+  const Config config = testing::small_config();
+  const Inbound in = classify(record("opinion.events", event_json("e1", "inc-1")), config, kRules);
+  REQUIRE(std::holds_alternative<Event>(in.item));
+  CHECK(std::get<Event>(in.item).event_id == "e1");
+}
+
+TEST_CASE("a confirmation on the releases topic comes out with via kafka") {
+  const Config config = testing::small_config();
+  const Inbound in =
+      classify(record("opinion.releases", confirmation_json("c1", "inc-1")), config, kRules);
+  REQUIRE(std::holds_alternative<Confirmation>(in.item));
+  CHECK(std::get<Confirmation>(in.item).via == "kafka");
+}
+
+TEST_CASE("bad messages are rejected at validation with the codec's reason") {
+  const Config config = testing::small_config();
+  SECTION("not JSON") {
+    const auto in = classify(record("opinion.events", "\xff\xfe not json"), config, kRules);
+    REQUIRE(rejection_of(in));
+    CHECK(rejection_of(in)->stage == RejectStage::validation);
+    CHECK_THAT(rejection_of(in)->reason, Catch::Contains("not JSON"));
+  }
+  SECTION("a schema violation names the field") {
+    json j = json::parse(event_json("e1", "inc-1"));
+    j.erase("units");
+    const auto in = classify(record("opinion.events", j.dump()), config, kRules);
+    REQUIRE(rejection_of(in));
+    CHECK_THAT(rejection_of(in)->reason, Catch::Contains("units"));
+  }
+  SECTION("an unknown unit") {
+    json j = json::parse(event_json("e1", "inc-1"));
+    j["units"] = {"a", "nowhere"};
+    const auto in = classify(record("opinion.events", j.dump()), config, kRules);
+    REQUIRE(rejection_of(in));
+    CHECK_THAT(rejection_of(in)->reason, Catch::Contains("unknown unit \"nowhere\""));
+  }
+  SECTION("oversize") {
+    json j = json::parse(event_json("e1", "inc-1"));
+    j["title"] = std::string(kMaxMessageBytes, 'x');
+    const auto in = classify(record("opinion.events", j.dump()), config, kRules);
+    REQUIRE(rejection_of(in));
+    CHECK_THAT(rejection_of(in)->reason, Catch::Contains("over the limit"));
+  }
+  SECTION("a message on a topic incidentd does not read") {
+    const auto in = classify(record("elsewhere", event_json("e1", "inc-1")), config, kRules);
+    REQUIRE(rejection_of(in));
+    CHECK_THAT(rejection_of(in)->reason, Catch::Contains("elsewhere"));
+  }
+}
+
+TEST_CASE("in drill mode only drill events are accepted") {
+  const Config config = testing::small_config();
+  const IngestRules drill_rules{"opinion.events", "opinion.releases", 3600.0};
+  const auto live =
+      classify(record("opinion.events", event_json("e1", "inc-1")), config, drill_rules);
+  REQUIRE(rejection_of(live));
+  CHECK(rejection_of(live)->stage == RejectStage::drill_mode);
+  CHECK_THAT(rejection_of(live)->reason, Catch::Contains("--time-scale 3600"));
+  const auto drill =
+      classify(record("opinion.events", event_json("e2", "inc-2", true)), config, drill_rules);
+  CHECK(std::holds_alternative<Event>(drill.item));
+}
+
+TEST_CASE("a batch goes through the engine in order and is committed once") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+
+  std::vector<Inbound> batch;
+  for (const auto& [topic, value] : std::vector<std::pair<std::string, std::string>>{
+           {"opinion.events", event_json("e1", "inc-1")},
+           {"opinion.events", event_json("e1", "inc-1")},                 // duplicate
+           {"opinion.events", "not json"},                                // rejected before
+           {"opinion.releases", confirmation_json("c1", "inc-unknown")},  // engine refuses
+           {"opinion.releases", confirmation_json("c2", "inc-1")},
+           {"opinion.events", event_json("e2", "inc-1", false, "closed")},
+       }) {
+    batch.push_back(classify(record(topic, value), config, kRules));
+  }
+  const BatchOutcome out = apply_batch(engine, batch);
+  CHECK(out.accepted == 3);
+  CHECK(out.duplicates == 1);
+  CHECK(out.rejected == 2);
+  REQUIRE(out.engine_rejections.size() == 1);
+  CHECK(out.engine_rejections[0].first == 3);
+  CHECK_THAT(out.engine_rejections[0].second, Catch::Contains("unknown incident"));
+  CHECK(store.commits() == 1);
+  std::vector<ActionKind> kinds;
+  for (const auto& a : store.timeline()) kinds.push_back(a.kind);
+  CHECK(kinds == std::vector<ActionKind>{ActionKind::incident_opened, ActionKind::release_confirmed,
+                                         ActionKind::incident_closed});
+
+  SECTION("the same batch again (a redelivery) changes nothing") {
+    const BatchOutcome again = apply_batch(engine, batch);
+    CHECK(again.accepted == 0);
+    CHECK(again.duplicates == 4);
+    CHECK(store.timeline().size() == 3);
+  }
+}
+
+TEST_CASE("a failed commit surfaces as StoreError and the engine flushes each step again after") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  std::vector<Inbound> batch{
+      classify(record("opinion.events", event_json("e1", "inc-1")), config, kRules)};
+  store.fail_next_commits(1);
+  CHECK_THROWS_AS(apply_batch(engine, batch), StoreError);
+  CHECK(store.timeline().empty());
+  // Flushing each step again: the next step commits at once, the pending batch with it.
+  engine.run_due();
+  CHECK(store.commits() == 1);
+  CHECK(store.timeline().size() == 1);
+}
+
+TEST_CASE("a dead letter carries the reason, the origin and the exact original bytes") {
+  KafkaRecord r = record("opinion.events", std::string("\xff\x00\x01 bin\n", 8), 41);
+  const Rejection why{RejectStage::validation, "not JSON at byte 0: \xff bad"};
+  const json j = json::parse(dead_letter_value(r, why, kNow));
+  CHECK(j["reason"].get<std::string>().find("not JSON at byte 0") == 0);
+  CHECK(j["stage"] == "validation");
+  CHECK(j["topic"] == "opinion.events");
+  CHECK(j["partition"] == 2);
+  CHECK(j["offset"] == 41);
+  CHECK(j["key"] == "inc-1");
+  CHECK(base64_decode(j["key_base64"]) == "inc-1");
+  CHECK(j["raw_size"] == 8);
+  CHECK(j["raw_truncated"] == false);
+  CHECK(base64_decode(j["raw_base64"]) == r.value);
+  CHECK(j["dead_lettered_at"] == "2026-11-26T01:00:00Z");
+  CHECK(j["source"] == "incidentd");
+}
+
+TEST_CASE("a dead letter without a key, or with a key that is not UTF-8") {
+  KafkaRecord r = record("opinion.events", "x");
+  r.key.reset();
+  json j = json::parse(dead_letter_value(r, {RejectStage::engine, "r"}, kNow));
+  CHECK(j["key"].is_null());
+  CHECK(j["key_base64"].is_null());
+  CHECK(j["stage"] == "engine");
+
+  r.key = std::string("\xc3\x28", 2);
+  j = json::parse(dead_letter_value(r, {RejectStage::engine, "r"}, kNow));
+  CHECK(j["key"].is_null());
+  CHECK(base64_decode(j["key_base64"]) == *r.key);
+}
+
+TEST_CASE("an original over the dead-letter limit is cut, and says so") {
+  KafkaRecord r = record("opinion.events", std::string(kDeadLetterRawLimit + 10, 'y'));
+  const json j = json::parse(dead_letter_value(r, {RejectStage::validation, "oversize"}, kNow));
+  CHECK(j["raw_size"] == kDeadLetterRawLimit + 10);
+  CHECK(j["raw_truncated"] == true);
+  CHECK(base64_decode(j["raw_base64"]) == r.value.substr(0, kDeadLetterRawLimit));
+}
+
+TEST_CASE("base64 of every remainder length") {
+  CHECK(base64_encode("") == "");
+  CHECK(base64_encode("f") == "Zg==");
+  CHECK(base64_encode("fo") == "Zm8=");
+  CHECK(base64_encode("foo") == "Zm9v");
+  CHECK(base64_encode("foob") == "Zm9vYg==");
+}
+
+}  // namespace
+}  // namespace incidentd

@@ -1,0 +1,296 @@
+// The timeline's hash chain: commit() chains every row, verify names the first row altered,
+// inserted or removed directly in SQLite, and a version 1 database is chained on migration.
+#include "report/verify.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "incidentd/codec.hpp"
+#include "report/fixture.hpp"
+
+namespace {
+
+using namespace incidentd;
+using namespace incidentd::report;
+using Catch::Matchers::Contains;
+
+struct TempDir {
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("incidentd-verify-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+  std::filesystem::path path;
+  static inline int counter = 0;
+};
+
+// A copy of the fixture, changed by `tamper` through a plain SQLite connection.
+template <typename F>
+VerifyResult verify_after(F tamper) {
+  TempDir dir;
+  const std::string path = dir.file("tampered.db");
+  testing::copy_report_fixture(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    tamper(db);
+  }
+  SqliteStore store(path, SqliteStore::Mode::read_only);
+  return verify_chain(store);
+}
+
+std::int64_t rows_in_fixture() {
+  SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
+  return static_cast<std::int64_t>(store.count("timeline"));
+}
+
+Action opened(const std::string& key, int minute) {
+  Action a;
+  a.at = TimePoint(std::chrono::minutes(minute));
+  a.incident_key = key;
+  a.kind = ActionKind::incident_opened;
+  a.incident_level = Level::II;
+  a.lead_unit = "u";
+  a.units = {"u"};
+  return a;
+}
+
+Changeset changes(std::vector<Action> actions) {
+  Changeset c;
+  c.actions = std::move(actions);
+  return c;
+}
+
+TEST_CASE("the fixture's chain is intact and ends at its last row", "[verify]") {
+  SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
+  const auto result = verify_chain(store);
+  CHECK(result.intact);
+  CHECK(result.rows == store.count("timeline"));
+  REQUIRE(result.head);
+  CHECK(result.head->seq == static_cast<std::int64_t>(store.count("timeline")));
+  CHECK(result.head->hash == store.chain_head()->hash);
+}
+
+TEST_CASE("each row chains to the one before it", "[verify]") {
+  SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
+  std::string prev(SqliteStore::kGenesisHash);
+  std::int64_t expected_seq = 1;
+  store.scan_timeline("", [&](const TimelineRow& row) {
+    CHECK(row.seq == expected_seq++);
+    CHECK(row.prev_hash == prev);
+    CHECK(row.hash.size() == 64);
+    CHECK(SqliteStore::chain_hash(row.prev_hash, row) == row.hash);
+    prev = row.hash;
+    return true;
+  });
+  CHECK(expected_seq > 100);
+}
+
+TEST_CASE("an altered row is named", "[verify]") {
+  const auto result = verify_after([](SQLite::Database& db) {
+    db.exec(
+        "UPDATE timeline SET body = replace(body, '\"late\":\"target\"', '\"late\":false') "
+        "WHERE seq = (SELECT seq FROM timeline WHERE action = 'milestone_met' AND "
+        "incident_key = 'rpt-late' AND milestone = 'first_release')");
+  });
+  SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
+  std::int64_t met = 0;
+  store.scan_timeline("rpt-late", [&](const TimelineRow& row) {
+    if (row.action == "milestone_met" && row.milestone == "first_release") met = row.seq;
+    return met == 0;
+  });
+  REQUIRE(met > 0);
+  CHECK_FALSE(result.intact);
+  CHECK(result.kind == "altered");
+  CHECK(result.seq == met);
+  CHECK_THAT(result.detail, Contains("does not match its hash"));
+}
+
+TEST_CASE("an altered column outside the body is named too", "[verify]") {
+  const auto result = verify_after(
+      [](SQLite::Database& db) { db.exec("UPDATE timeline SET at = at + 1 WHERE seq = 7"); });
+  CHECK(result.kind == "altered");
+  CHECK(result.seq == 7);
+}
+
+TEST_CASE("a row altered and re-hashed is named by the row after it", "[verify]") {
+  const auto result = verify_after([](SQLite::Database& db) {
+    db.exec("UPDATE timeline SET body = body || ' ' WHERE seq = 12");
+    SQLite::Statement select(db,
+                             "SELECT seq, incident_key, at, action, milestone, body, prev_hash "
+                             "FROM timeline WHERE seq = 12");
+    REQUIRE(select.executeStep());
+    TimelineRow row;
+    row.seq = select.getColumn(0).getInt64();
+    row.incident_key = select.getColumn(1).getString();
+    row.at_ms = select.getColumn(2).getInt64();
+    row.action = select.getColumn(3).getString();
+    if (!select.getColumn(4).isNull()) row.milestone = select.getColumn(4).getString();
+    row.body = select.getColumn(5).getString();
+    row.prev_hash = select.getColumn(6).getString();
+    SQLite::Statement update(db, "UPDATE timeline SET hash = ? WHERE seq = 12");
+    update.bind(1, SqliteStore::chain_hash(row.prev_hash, row));
+    update.exec();
+  });
+  CHECK(result.kind == "altered");
+  CHECK(result.seq == 12);
+  CHECK_THAT(result.detail, Contains("re-hashed"));
+}
+
+TEST_CASE("a deleted row shows as a gap at its seq", "[verify]") {
+  const auto result =
+      verify_after([](SQLite::Database& db) { db.exec("DELETE FROM timeline WHERE seq = 20"); });
+  CHECK_FALSE(result.intact);
+  CHECK(result.kind == "removed");
+  CHECK(result.seq == 20);
+  CHECK_THAT(result.detail, Contains("seq 20"));
+}
+
+TEST_CASE("a deleted row with the rows after it renumbered is named", "[verify]") {
+  const auto result = verify_after([](SQLite::Database& db) {
+    db.exec("DELETE FROM timeline WHERE seq = 30");
+    // Two steps, so no row collides with another while moving.
+    db.exec("UPDATE timeline SET seq = -(seq - 1) WHERE seq > 30");
+    db.exec("UPDATE timeline SET seq = -seq WHERE seq < 0");
+  });
+  CHECK(result.kind == "removed");
+  CHECK(result.seq == 30);
+  CHECK_THAT(result.detail, Contains("renumbered"));
+}
+
+TEST_CASE("rows removed from the end are named by the seq SQLite handed out", "[verify]") {
+  const std::int64_t rows = rows_in_fixture();
+  const auto result = verify_after([rows](SQLite::Database& db) {
+    db.exec("DELETE FROM timeline WHERE seq > " + std::to_string(rows - 3));
+  });
+  CHECK(result.kind == "removed");
+  CHECK(result.seq == rows - 2);
+  CHECK_THAT(result.detail, Contains("from the end"));
+}
+
+TEST_CASE("a row inserted at the end without a hash is named", "[verify]") {
+  const std::int64_t rows = rows_in_fixture();
+  const auto result = verify_after([](SQLite::Database& db) {
+    db.exec(
+        "INSERT INTO timeline(incident_key, at, action, milestone, body) VALUES "
+        "('rpt-late', 0, 'release_confirmed', 'first_release', '{}')");
+  });
+  CHECK(result.kind == "inserted");
+  CHECK(result.seq == rows + 1);
+}
+
+TEST_CASE("a row inserted in the middle, with a valid hash and the rest renumbered, is named",
+          "[verify]") {
+  const auto result = verify_after([](SQLite::Database& db) {
+    db.exec("UPDATE timeline SET seq = -(seq + 1) WHERE seq >= 15");
+    db.exec("UPDATE timeline SET seq = -seq WHERE seq < 0");
+    TimelineRow row;
+    row.seq = 15;
+    row.incident_key = "rpt-late";
+    row.at_ms = 1'000;
+    row.action = "acknowledged";
+    row.body = R"({"action":"acknowledged"})";
+    row.prev_hash = db.execAndGet("SELECT hash FROM timeline WHERE seq = 14").getString();
+    SQLite::Statement insert(db,
+                             "INSERT INTO timeline(seq, incident_key, at, action, milestone, "
+                             "body, prev_hash, hash) VALUES (15, ?, ?, ?, NULL, ?, ?, ?)");
+    insert.bind(1, row.incident_key);
+    insert.bind(2, row.at_ms);
+    insert.bind(3, row.action);
+    insert.bind(4, row.body);
+    insert.bind(5, row.prev_hash);
+    insert.bind(6, SqliteStore::chain_hash(row.prev_hash, row));
+    insert.exec();
+  });
+  CHECK(result.kind == "inserted");
+  CHECK(result.seq == 15);
+}
+
+TEST_CASE("the chain continues across a reopen, and from another writer's rows", "[verify]") {
+  TempDir dir;
+  const std::string path = dir.file("chain.db");
+  {
+    SqliteStore store(path);
+    store.commit(changes({opened("a", 1), opened("b", 2)}));
+  }
+  {
+    SqliteStore first(path);
+    SqliteStore second(path);
+    first.commit(changes({opened("c", 3)}));
+    second.commit(changes({opened("d", 4)}));
+    first.commit(changes({opened("e", 5)}));
+  }
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.intact);
+  CHECK(result.rows == 5);
+  REQUIRE(result.head);
+  CHECK(result.head->seq == 5);
+}
+
+TEST_CASE("a writer keeps chaining past rows cut from the end, so the cut shows", "[verify]") {
+  TempDir dir;
+  const std::string path = dir.file("cut.db");
+  SqliteStore store(path);
+  store.commit(changes({opened("a", 1), opened("b", 2)}));
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("DELETE FROM timeline WHERE seq = 2");
+  }
+  store.commit(changes({opened("c", 3)}));
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.kind == "removed");
+  CHECK(result.seq == 2);
+}
+
+TEST_CASE("a version 1 database is chained when it is migrated", "[verify]") {
+  TempDir dir;
+  const std::string path = dir.file("v1.db");
+  {
+    // The version 1 timeline, as a build before the hash chain left it.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec(R"sql(
+CREATE TABLE incidents (incident_key TEXT PRIMARY KEY, level TEXT NOT NULL, drill INTEGER NOT NULL,
+  closed INTEGER NOT NULL, opened_at INTEGER NOT NULL, clock_start INTEGER, closed_at INTEGER,
+  title TEXT NOT NULL, lead_unit TEXT NOT NULL, state TEXT NOT NULL, updated_seq INTEGER NOT NULL);
+CREATE TABLE deadlines (incident_key TEXT NOT NULL, milestone TEXT NOT NULL, round INTEGER NOT NULL,
+  at INTEGER NOT NULL, action TEXT NOT NULL, level INTEGER NOT NULL, due INTEGER NOT NULL);
+CREATE TABLE confirmations (confirmation_id TEXT PRIMARY KEY, incident_key TEXT NOT NULL,
+  milestone TEXT NOT NULL, unit TEXT NOT NULL, released_at INTEGER NOT NULL, channel TEXT NOT NULL,
+  url TEXT NOT NULL, speaker TEXT NOT NULL, via TEXT NOT NULL);
+CREATE TABLE acknowledgements (id INTEGER PRIMARY KEY, incident_key TEXT NOT NULL,
+  recipient TEXT NOT NULL, at INTEGER NOT NULL, via TEXT NOT NULL);
+CREATE TABLE processed (id TEXT PRIMARY KEY, incident_key TEXT NOT NULL, at INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE timeline (seq INTEGER PRIMARY KEY AUTOINCREMENT, incident_key TEXT NOT NULL,
+  at INTEGER NOT NULL, action TEXT NOT NULL, milestone TEXT, body TEXT NOT NULL);
+CREATE TABLE outbox (notification_id TEXT PRIMARY KEY, incident_key TEXT NOT NULL,
+  recipient TEXT NOT NULL, unit TEXT NOT NULL, channel TEXT NOT NULL, level INTEGER,
+  body TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, delivered_at INTEGER,
+  last_error TEXT);
+INSERT INTO timeline(incident_key, at, action, milestone, body) VALUES
+  ('a', 60000, 'incident_opened', NULL, '{"action":"incident_opened"}'),
+  ('a', 120000, 'warning', 'first_release', '{"action":"warning"}');
+PRAGMA user_version = 1;
+)sql");
+  }
+  CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
+                    Contains("start incidentd once on it to migrate it"));
+  {
+    SqliteStore writer(path);
+    CHECK(writer.schema_version() == 2);
+    writer.commit(changes({opened("b", 3)}));
+  }
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.intact);
+  CHECK(result.rows == 3);
+}
+
+}  // namespace
