@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +61,54 @@ const std::string kDeadLetters = "bench.dlq." + kRun;
 
 double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
+}
+
+// CPU time (user + system) of a process so far, from /proc; 0 when it cannot be read.
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto after_name = text.rfind(')');
+  if (after_name == std::string::npos) return 0;
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// The first three fields of /proc/loadavg: a busy machine makes both rates meaningless.
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// The broker this run started (0 with --brokers): its CPU time is part of what each side costs.
+pid_t broker_pid = 0;
+
+double broker_cpu_seconds() {
+  return broker_pid > 0 ? process_cpu_seconds(broker_pid) : 0;
+}
+
+// CPU per event of one side: the consumer's own process, and the broker while it served it.
+void print_cpu(const char* who, double own, double broker, std::size_t events) {
+  const double n = static_cast<double>(events);
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  std::printf(
+      "  CPU %s: %.2f s itself + %.2f s broker = %.1f us per event; on %ld cores that "
+      "caps it at %.0f/s\n",
+      who, own, broker, 1e6 * (own + broker) / n, cores,
+      static_cast<double>(cores) * n / (own + broker));
 }
 
 std::string shell_quote(const std::string& s) {
@@ -230,6 +279,8 @@ double raw_consume(const std::string& brokers, std::size_t n) {
   if (c->set("rebalance_cb", &assign, err) != RdKafka::Conf::CONF_OK) die(err);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
   if (!consumer) die("consumer: " + err);
+  const double cpu0 = self_cpu_seconds();
+  const double broker0 = broker_cpu_seconds();
   consumer->subscribe({kEvents});
   std::size_t got = 0;
   std::size_t bytes = 0;
@@ -247,12 +298,15 @@ double raw_consume(const std::string& brokers, std::size_t n) {
     if (Clock::now() > give_up) die("raw consumer: timed out");
   }
   const auto last = Clock::now();
+  const double cpu = self_cpu_seconds() - cpu0;
+  const double broker = broker_cpu_seconds() - broker0;
   consumer->close();
   const double took = seconds(last - *assign.at);
   std::printf(
       "raw librdkafka: %zu messages (%zu bytes) in %.2f s from assignment (%.0f/s); "
       "%.2f s from the first message\n",
       got, bytes, took, static_cast<double>(got) / took, seconds(last - *first));
+  print_cpu("raw", cpu, broker, got);
   return static_cast<double>(got) / took;
 }
 
@@ -351,6 +405,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const auto ends = end_offsets(*probe);
 
   const auto started = Clock::now();
+  const double broker0 = broker_cpu_seconds();
   const pid_t pid = spawn({incidentd, "--config", config.string(), "--database", db.string(),
                            "--log-level", log_level, "--batch", std::to_string(batch)},
                           log);
@@ -362,6 +417,8 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
     std::this_thread::sleep_for(20ms);
   }
   const auto done = Clock::now();
+  const double broker = broker_cpu_seconds() - broker0;
+  const double daemon_cpu = process_cpu_seconds(pid);  // before the shutdown, like the clock
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -386,6 +443,12 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
       "from start\n",
       s.messages.size(), took, static_cast<double>(s.messages.size()) / took, durable,
       static_cast<long long>(incidents), static_cast<long long>(timeline), seconds(done - started));
+  print_cpu("incidentd", daemon_cpu, broker, s.messages.size());
+  // The daemon's own account of its threads (logged when its consumer closes).
+  const std::string text = read_file(log);
+  if (const auto at = text.rfind("time spent: "); at != std::string::npos) {
+    std::printf("  incidentd's %s\n", text.substr(at, text.find('\n', at) - at).c_str());
+  }
   return static_cast<double>(s.messages.size()) / took;
 }
 
@@ -445,16 +508,20 @@ int main(int argc, char** argv) {
   const Stream stream = make_stream(events, incidents);
   std::printf(
       "kafka_ingest_bench: %zu events (%zu distinct, %.0f bytes on average) over %zu incidents, "
-      "topic of %d partitions, broker on %s\n",
+      "topic of %d partitions, broker on %s; load average %s\n",
       stream.messages.size(), stream.distinct_ids,
       static_cast<double>(stream.bytes) / static_cast<double>(stream.messages.size()), incidents,
-      kPartitions, brokers.c_str());
+      kPartitions, brokers.c_str(), load_average().c_str());
   std::fflush(stdout);
   if (external.empty() &&
       std::system((shell_quote(kafka_sh) + " start --port " + std::to_string(port) + " --dir " +
                    shell_quote(kafka_dir) + " --partitions " + std::to_string(kPartitions) + " >&2")
                       .c_str()) != 0) {
     die("the broker did not start");
+  }
+  if (external.empty()) {
+    std::ifstream pid_file(fs::path(kafka_dir) / "kafka.pid");
+    pid_file >> broker_pid;
   }
   double raw = 0;
   double daemon = 0;
@@ -471,7 +538,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
   }
-  std::printf("ratio incidentd / raw: %.2f\n", daemon / raw);
+  std::printf("ratio incidentd / raw: %.2f (load average %s)\n", daemon / raw,
+              load_average().c_str());
   if (!keep) fs::remove_all(dir);
   return 0;
 }

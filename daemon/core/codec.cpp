@@ -100,10 +100,11 @@ std::string list_of(const E (&values)[N]) {
 constexpr EventKind kEventKinds[] = {EventKind::detected, EventKind::updated, EventKind::closed};
 constexpr Level kLevels[] = {Level::I, Level::II, Level::III, Level::IV};
 constexpr ActionKind kActionKinds[] = {
-    ActionKind::incident_opened, ActionKind::level_changed,     ActionKind::warning,
-    ActionKind::target_missed,   ActionKind::deadline_breached, ActionKind::notification,
-    ActionKind::escalated,       ActionKind::acknowledged,      ActionKind::release_confirmed,
-    ActionKind::milestone_met,   ActionKind::incident_closed,
+    ActionKind::incident_opened,  ActionKind::level_changed,     ActionKind::warning,
+    ActionKind::target_missed,    ActionKind::deadline_breached, ActionKind::notification,
+    ActionKind::escalated,        ActionKind::acknowledged,      ActionKind::release_confirmed,
+    ActionKind::milestone_met,    ActionKind::incident_closed,   ActionKind::delivery,
+    ActionKind::channel_fallback,
 };
 constexpr std::string_view kSpeakers[] = {"principal", "deputy", "spokesperson"};
 constexpr std::string_view kSpeakerList = "principal, deputy, spokesperson";
@@ -546,6 +547,10 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
   if (a.round > 0) j["round"] = a.round;
   if (a.catch_up) j["catch_up"] = true;
   if (a.drill) j["drill"] = true;
+  if (a.attempt > 0) j["attempt"] = a.attempt;
+  put_string("outcome", a.outcome);
+  put_string("detail", a.detail);
+  put_string("previous_channel", a.previous_channel);
   return j;
 }
 
@@ -597,7 +602,10 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
               f.optional_string("url", a.url) && f.optional_string("speaker", a.speaker) &&
               f.optional_string("via", a.via) && f.optional_int("reminder", a.reminder) &&
               f.optional_int("send", a.send) && f.optional_int("round", a.round) &&
-              f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill);
+              f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill) &&
+              f.optional_int("attempt", a.attempt) && f.optional_string("outcome", a.outcome) &&
+              f.optional_string("detail", a.detail) &&
+              f.optional_string("previous_channel", a.previous_channel);
   if (!ok_so_far) return fail<Action>(f.error());
   return ok(std::move(a));
 }

@@ -184,11 +184,13 @@ class ConfigParser {
       return finish(std::nullopt);
     }
     Config config;
-    check_keys(root, {"timezone", "database", "kafka", "policy", "units"}, "");
+    check_keys(root, {"timezone", "database", "kafka", "http", "sms", "notify", "policy", "units"},
+               "");
     parse_settings(root, config);
     parse_units(root, config);
     parse_policy(root, config);
     check_supervision_units(config);
+    check_http_tokens(config);
     return finish(std::move(config));
   }
 
@@ -416,6 +418,140 @@ class ConfigParser {
       config.database = *db;
     }
     if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
+    if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
+    if (const toml::table* sms = get_table(root, "sms", "")) parse_sms(*sms, config.sms);
+    if (const toml::table* notify = get_table(root, "notify", "")) {
+      parse_notify(*notify, config.notify);
+    }
+  }
+
+  // ---- [sms] ---------------------------------------------------------------------------------
+
+  void parse_sms(const toml::table& sms, SmsSettings& out) {
+    check_keys(sms,
+               {"enabled", "gateway", "url", "credentials_file", "sender", "method", "params",
+                "success_contains", "timeout", "max_parts", "reply_code_digits",
+                "reply_code_reuse_after", "templates"},
+               "sms");
+    if (const toml::node* node = sms.get("enabled")) {
+      if (const auto* b = node->as_boolean()) {
+        out.enabled = b->get();
+      } else {
+        wrong_type(*node, "sms.enabled", "a boolean");
+      }
+    }
+    if (auto v = get_string(sms, "gateway", "sms", false, "\"kannel\" or \"http\"")) {
+      if (*v == "kannel" || *v == "http") {
+        out.gateway = *v;
+      } else {
+        error(*sms.get("gateway"),
+              "sms.gateway: expected \"kannel\" or \"http\", got " + quote(*v));
+      }
+    }
+    if (auto v = get_string(sms, "url", "sms", false, "the gateway's http:// or https:// URL")) {
+      if (valid_url(*v)) {
+        out.url = *v;
+      } else {
+        error(*sms.get("url"), "sms.url: expected an http:// or https:// URL, got " + quote(*v));
+      }
+    }
+    if (auto v = get_string(sms, "credentials_file", "sms", false,
+                            "a file holding \"username:password\"")) {
+      out.credentials_file = *v;
+    }
+    if (auto v = get_string(sms, "sender", "sms", false, "the sender number")) out.sender = *v;
+    if (auto v = get_string(sms, "method", "sms", false, "\"GET\" or \"POST\"")) {
+      if (*v == "GET" || *v == "POST") {
+        out.method = *v;
+      } else {
+        error(*sms.get("method"), "sms.method: expected \"GET\" or \"POST\", got " + quote(*v));
+      }
+    }
+    if (const toml::table* params = get_table(sms, "params", "sms")) {
+      for (auto&& [key, value] : *params) {
+        const std::string path = "sms.params." + std::string(key.str());
+        if (const auto* text = value.as_string()) {
+          check_placeholders(value, path, text->get(),
+                             {"phone", "text", "sender", "username", "password"});
+          out.params[std::string(key.str())] = text->get();
+        } else {
+          wrong_type(value, path, "a string");
+        }
+      }
+    }
+    if (auto v = get_string(sms, "success_contains", "sms", false, "text a success reply holds")) {
+      out.success_contains = *v;
+    }
+    read_duration(sms, "timeout", "sms", out.timeout);
+    read_duration(sms, "reply_code_reuse_after", "sms", out.reply_code_reuse_after);
+    if (auto v = get_integer(sms, "max_parts", "sms", false, "1 to 10 message parts")) {
+      if (*v < 1 || *v > 10) {
+        error(*sms.get("max_parts"), "sms.max_parts: must be 1 to 10, got " + std::to_string(*v));
+      } else {
+        out.max_parts = static_cast<int>(*v);
+      }
+    }
+    if (auto v = get_integer(sms, "reply_code_digits", "sms", false, "3 to 6 digits")) {
+      if (*v < 3 || *v > 6) {
+        error(*sms.get("reply_code_digits"),
+              "sms.reply_code_digits: must be 3 to 6, got " + std::to_string(*v));
+      } else {
+        out.reply_code_digits = static_cast<int>(*v);
+      }
+    }
+    if (out.enabled && out.url.empty()) {
+      error(sms, "sms: enabled needs url (Kannel's sendsms URL or the SMS API's)");
+    }
+    if (out.enabled && out.gateway == "http" && out.params.empty()) {
+      error(sms, "sms: gateway \"http\" needs [sms.params] (at least the phone and the text)");
+    }
+    const toml::table* templates = get_table(sms, "templates", "sms");
+    if (templates == nullptr) return;
+    // The same names as kSmsTemplateKeys (check_keys takes a list).
+    check_keys(*templates,
+               {"warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
+                "drill", "reply_hint"},
+               "sms.templates");
+    for (auto&& [key, value] : *templates) {
+      const std::string name(key.str());
+      const std::string path = "sms.templates." + name;
+      const auto* text = value.as_string();
+      if (text == nullptr) {
+        wrong_type(value, path, "a string");
+        continue;
+      }
+      check_placeholders(value, path, text->get(),
+                         std::vector<std::string_view>(std::begin(kSmsTemplatePlaceholders),
+                                                       std::end(kSmsTemplatePlaceholders)));
+      out.templates[name] = text->get();
+    }
+  }
+
+  // `{name}` placeholders must be known ones; a brace without its partner is an error too, so a
+  // typo never reaches a phone as literal braces.
+  void check_placeholders(const toml::node& node, const std::string& path, std::string_view text,
+                          const std::vector<std::string_view>& known) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t open = text.find_first_of("{}", at);
+      if (open == std::string_view::npos) return;
+      const std::size_t close = text[open] == '{' ? text.find('}', open) : std::string_view::npos;
+      if (close == std::string_view::npos) {
+        error(node, path + ": unmatched " + quote(std::string(1, text[open])) +
+                        " (placeholders are written {name})");
+        return;
+      }
+      const std::string_view name = text.substr(open + 1, close - open - 1);
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string message = path + ": unknown placeholder {";
+        message.append(name).append("} (known: ");
+        for (std::size_t i = 0; i < known.size(); ++i) {
+          message.append(i == 0 ? "{" : ", {").append(known[i]).append("}");
+        }
+        error(node, message + ")");
+      }
+      at = close + 1;
+    }
   }
 
   void parse_kafka(const toml::table& kafka, KafkaSettings& out) {
@@ -447,6 +583,179 @@ class ConfigParser {
                      "a string (librdkafka takes every property as a string: write \"5000\", "
                      "not 5000)");
         }
+      }
+    }
+  }
+
+  void parse_notify(const toml::table& notify, NotifySettings& out) {
+    check_keys(notify,
+               {"retry_base", "retry_max", "jitter", "fallback_after", "send_timeout", "poll_every",
+                "max_in_flight", "webhooks"},
+               "notify");
+    read_duration(notify, "retry_base", "notify", out.retry_base);
+    if (const toml::node* node = read_duration(notify, "retry_max", "notify", out.retry_max)) {
+      if (out.retry_max < out.retry_base) {
+        error(*node, "notify.retry_max: must not be shorter than notify.retry_base");
+      }
+    }
+    if (const toml::node* node = notify.get("jitter")) {
+      const std::optional<double> v = node->value<double>();
+      if (!v || node->is_boolean()) {
+        wrong_type(*node, "notify.jitter", "a number from 0 to 1 (a fraction of each wait)");
+      } else if (*v < 0 || *v > 1) {
+        error(*node, "notify.jitter: must be from 0 to 1, got " + std::to_string(*v));
+      } else {
+        out.jitter = *v;
+      }
+    }
+    read_duration(notify, "fallback_after", "notify", out.fallback_after);
+    read_duration(notify, "send_timeout", "notify", out.send_timeout);
+    read_duration(notify, "poll_every", "notify", out.poll_every);
+    if (auto v = get_integer(notify, "max_in_flight", "notify", false, "sends, 1 to 10000")) {
+      if (*v < 1 || *v > 10000) {
+        error(*notify.get("max_in_flight"),
+              "notify.max_in_flight: must be 1 to 10000, got " + std::to_string(*v));
+      } else {
+        out.max_in_flight = static_cast<int>(*v);
+      }
+    }
+    const toml::array* routes = get_table_array(notify, "webhooks", "notify");
+    if (routes == nullptr) return;
+    std::size_t index = 0;
+    for (const toml::node& element : *routes) {
+      ++index;
+      const toml::table& t = *element.as_table();
+      const std::string path = "notify.webhooks[" + std::to_string(index) + "]";
+      check_keys(t, {"match", "format", "secret", "secret_file"}, path);
+      WebhookRoute route;
+      if (auto v = get_string(t, "match", path, true, "the URL prefix this route applies to")) {
+        route.match = *v;
+      }
+      if (auto v = get_string(t, "format", path, false, "generic, dingtalk, wecom or feishu")) {
+        static constexpr std::string_view kFormats[] = {"generic", "dingtalk", "wecom", "feishu"};
+        if (contains(kFormats, *v)) {
+          route.format = *v;
+        } else {
+          error(*t.get("format"), path + ".format: unknown format " + quote(*v) +
+                                      " (expected \"generic\", \"dingtalk\", \"wecom\" or "
+                                      "\"feishu\")");
+        }
+      }
+      if (auto v = get_string(t, "secret", path, false, "the signing secret")) route.secret = *v;
+      if (auto v = get_string(t, "secret_file", path, false, "a file holding the secret")) {
+        route.secret_file = *v;
+      }
+      if (!route.secret.empty() && !route.secret_file.empty()) {
+        error(t, path + ": secret and secret_file exclude each other (set one)");
+      }
+      out.webhooks.push_back(std::move(route));
+    }
+  }
+
+  void parse_http(const toml::table& http, HttpSettings& out) {
+    check_keys(
+        http,
+        {"enabled", "address", "port", "tls_cert", "tls_key", "link_secret_file", "public_url",
+         "link_ttl", "max_body_bytes", "header_timeout", "body_timeout", "tokens"},
+        "http");
+    if (const toml::node* node = http.get("enabled")) {
+      if (const auto* b = node->as_boolean()) {
+        out.enabled = b->get();
+      } else {
+        wrong_type(*node, "http.enabled", "a boolean");
+      }
+    }
+    if (auto v = get_string(http, "address", "http", false, "an IP address to listen on")) {
+      out.address = *v;
+    }
+    if (auto v = get_integer(http, "port", "http", false, "a TCP port, 1 to 65535")) {
+      if (*v < 1 || *v > 65535) {
+        error(*http.get("port"), "http.port: must be 1 to 65535, got " + std::to_string(*v));
+      } else {
+        out.port = static_cast<int>(*v);
+      }
+    }
+    if (auto v = get_string(http, "tls_cert", "http", false, "a PEM certificate file")) {
+      out.tls_cert = *v;
+    }
+    if (auto v = get_string(http, "tls_key", "http", false, "a PEM private key file")) {
+      out.tls_key = *v;
+    }
+    if (out.tls_cert.empty() != out.tls_key.empty()) {
+      error(http, "http: tls_cert and tls_key go together (set both for HTTPS, neither for HTTP)");
+    }
+    if (auto v = get_string(http, "link_secret_file", "http", false,
+                            "a file holding the key of the one-click ack links")) {
+      out.link_secret_file = *v;
+    }
+    if (auto v = get_string(http, "public_url", "http", false, "the base URL of ack links")) {
+      if (valid_url(*v)) {
+        out.public_url = *v;
+      } else {
+        error(*http.get("public_url"),
+              "http.public_url: expected an http:// or https:// URL, got " + quote(*v));
+      }
+    }
+    read_duration(http, "link_ttl", "http", out.link_ttl);
+    read_duration(http, "header_timeout", "http", out.header_timeout);
+    read_duration(http, "body_timeout", "http", out.body_timeout);
+    if (auto v = get_integer(http, "max_body_bytes", "http", false, "bytes, 1024 to 16777216")) {
+      if (*v < 1024 || *v > std::int64_t{16} * 1024 * 1024) {
+        error(*http.get("max_body_bytes"),
+              "http.max_body_bytes: must be 1024 to 16777216, got " + std::to_string(*v));
+      } else {
+        out.max_body_bytes = static_cast<std::size_t>(*v);
+      }
+    }
+    const toml::array* tokens = get_table_array(http, "tokens", "http");
+    if (tokens == nullptr) return;
+    std::size_t index = 0;
+    for (const toml::node& element : *tokens) {
+      ++index;
+      const toml::table& t = *element.as_table();
+      const std::string path = "http.tokens[" + std::to_string(index) + "]";
+      check_keys(t, {"name", "unit", "sha256"}, path);
+      HttpToken token;
+      bool ok = true;
+      if (auto v = get_string(t, "name", path, true, "who holds the token")) {
+        token.name = *v;
+      } else {
+        ok = false;
+      }
+      // Checked against the roster in check_http_tokens(), once the units are known.
+      if (auto v = get_string(t, "unit", path, false, "the unit the token acts for")) {
+        token.unit = *v;
+        pending_token_units_.push_back({*v, t.get("unit")});
+      }
+      if (auto v = get_string(t, "sha256", path, true,
+                              "the SHA-256 of the token in hex: sha256sum of the token")) {
+        const bool hex =
+            v->size() == 64 && std::all_of(v->begin(), v->end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+            });
+        if (hex) {
+          token.sha256 = *v;
+          std::transform(
+              token.sha256.begin(), token.sha256.end(), token.sha256.begin(),
+              [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
+        } else {
+          error(*t.get("sha256"), path +
+                                      ".sha256: expected 64 hex digits (the SHA-256 of the "
+                                      "token, never the token itself)");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (ok) out.tokens.push_back(std::move(token));
+    }
+  }
+
+  void check_http_tokens(const Config& config) {
+    for (const auto& [unit, node] : pending_token_units_) {
+      if (config.find_unit(unit) == nullptr) {
+        error(*node, "http.tokens: unknown unit " + quote(unit) +
+                         " (leave unit out for an operator token that acts for any unit)");
       }
     }
   }
@@ -1039,6 +1348,7 @@ class ConfigParser {
   std::string source_name_;
   std::vector<Located> errors_;
   std::vector<PendingSupervision> pending_supervision_;
+  std::vector<std::pair<std::string, const toml::node*>> pending_token_units_;
 };
 
 }  // namespace

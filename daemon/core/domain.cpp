@@ -39,7 +39,7 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 3> kKinds{{
     {EventKind::updated, "updated"},
     {EventKind::closed, "closed"},
 }};
-constexpr std::array<std::pair<ActionKind, std::string_view>, 11> kActions{{
+constexpr std::array<std::pair<ActionKind, std::string_view>, 13> kActions{{
     {ActionKind::incident_opened, "incident_opened"},
     {ActionKind::level_changed, "level_changed"},
     {ActionKind::warning, "warning"},
@@ -51,6 +51,8 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 11> kActions{{
     {ActionKind::release_confirmed, "release_confirmed"},
     {ActionKind::milestone_met, "milestone_met"},
     {ActionKind::incident_closed, "incident_closed"},
+    {ActionKind::delivery, "delivery"},
+    {ActionKind::channel_fallback, "channel_fallback"},
 }};
 
 }  // namespace

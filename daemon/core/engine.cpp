@@ -351,7 +351,15 @@ std::set<std::string> Engine::owing_units(const IncidentState& s, const Mileston
 
 void Engine::check_met(IncidentState& s, Milestone m, TimePoint now) {
   MilestoneState& ms = s.milestone(m);
-  if (!ms.armed || ms.met_at || s.closed || !owing_units(s, ms).empty()) return;
+  if (!ms.armed || ms.met_at || s.closed) return;
+  // What owing_units() decides, without building its set: this runs for every milestone on
+  // every event.
+  const auto owes = [&ms](const std::string& unit) { return !ms.confirmed_units.contains(unit); };
+  if (config_.policy.confirm == ConfirmRule::lead
+          ? owes(s.lead_unit)
+          : std::any_of(s.units.begin(), s.units.end(), owes)) {
+    return;
+  }
   TimePoint released{};
   if (config_.policy.confirm == ConfirmRule::lead) {
     released = ms.confirmed_units.at(s.lead_unit);
@@ -635,6 +643,7 @@ void Engine::after_step() {
 
 void Engine::flush() {
   if (dirty_.empty() && pending_.empty()) return;
+  pending_.incidents.reserve(dirty_.size());  // a batch snapshots thousands: copy each once
   for (const auto& key : dirty_) pending_.incidents.push_back(incidents_.at(key));
   try {
     store_.commit(pending_);

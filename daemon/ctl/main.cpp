@@ -12,6 +12,7 @@
 
 #include "ctl/simulate.hpp"
 #include "ctl/timeline_text.hpp"
+#include "http/ctl_commands.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
 #include "report/report.hpp"
@@ -258,8 +259,12 @@ int main(int argc, char** argv) {
       "removed entry");
   add_source_options(verify, verify_src);
 
+  // ack, confirm: through the daemon's HTTP API (docs/http-api.md).
+  const incidentd::http::ApiCommands api_commands(app);
+
   CLI11_PARSE(app, argc, argv);
   try {
+    if (auto code = api_commands.run()) return *code;
     if (*simulate) return run_simulate(config_path, scenario_path, until, format);
     if (*check) return run_check_config(check_path);
     if (*report) return run_report(report_src, report_key);

@@ -64,6 +64,15 @@ std::string format_action_text(const Action& a, std::chrono::minutes utc_offset)
       break;
     case ActionKind::incident_closed:
       break;
+    case ActionKind::delivery:
+      line += " " + a.notification_id + " attempt " + std::to_string(a.attempt) + " by " +
+              a.channel + ": " + a.outcome;
+      if (!a.detail.empty()) line += " (" + a.detail + ")";
+      break;
+    case ActionKind::channel_fallback:
+      line += " " + a.notification_id + " " + a.previous_channel + " -> " + a.channel;
+      if (!a.detail.empty()) line += " (" + a.detail + ")";
+      break;
   }
   if (a.catch_up) line += "  [catch-up]";
   if (a.drill) line += "  [DRILL]";

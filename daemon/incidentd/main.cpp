@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -22,11 +23,17 @@
 
 #include "asio/asio_time.hpp"
 #include "ctl/timeline_text.hpp"
+#include "http/ack_link.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_client.hpp"
+#include "notify/message.hpp"
+#include "notify/notify_service.hpp"
+#include "notify/sms_service.hpp"
 #include "service/logging.hpp"
 #include "service/notifier.hpp"
 #include "service/reload.hpp"
@@ -136,7 +143,9 @@ int main(int argc, char** argv) {
     }
 
     incidentd::Engine engine(config, store, time);
-    engine.on_action([offset = config.utc_offset](const incidentd::Action& a) {
+    std::uint64_t deadline_breaches = 0;  // for GET /metrics
+    engine.on_action([offset = config.utc_offset, &deadline_breaches](const incidentd::Action& a) {
+      if (a.kind == incidentd::ActionKind::deadline_breached) ++deadline_breaches;
       spdlog::info("action {}", incidentd::format_action_text(a, offset));
     });
     // Deadlines that fell due while the daemon was down act now, once each (catch-up rule),
@@ -144,11 +153,24 @@ int main(int argc, char** argv) {
     engine.run_due();
     spdlog::info("incidentd: {} open incidents, {} pending deadlines, database {}",
                  engine.open_incidents(), engine.pending_deadlines(), config.database);
+    // The outbox dispatcher sends what the engine decided (docs/notifications.md): by SMS when
+    // [sms] is on, by webhook to whoever has one; texts from the Chinese templates.
+    std::optional<incidentd::SmsService> sms;
+    if (config.sms.enabled) sms.emplace(io, config, engine, store, time);
+    std::vector<incidentd::Channel*> channels;
+    if (sms) channels.push_back(&sms->channel());
+    const incidentd::MessageTemplates templates(config.sms.templates, config.sms.max_parts);
+    incidentd::NotifyService notify(
+        io, store, config, time, channels,
+        incidentd::template_renderer(templates, config, time,
+                                     incidentd::incident_titles(engine, store)));
+    notify.start();
 
     // The loop must keep turning while the consumer waits for Kafka, timers or not.
     auto work = boost::asio::make_work_guard(io);
     auto post_to_loop = [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); };
 
+    bool subscribed = false;  // GET /readyz
     std::optional<incidentd::StatusReporter> status;
     incidentd::IngestOptions options;
     options.time_scale = scale;
@@ -156,6 +178,7 @@ int main(int argc, char** argv) {
     options.on_subscribed = [&] {
       post_to_loop([&] {
         notifier.ready();
+        subscribed = true;
         status->start();
       });
     };
@@ -164,6 +187,81 @@ int main(int argc, char** argv) {
       return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
                                       ingest.stats().lag};
     });
+
+    // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
+    std::optional<incidentd::http::AckLinkSigner> ack_links;
+    std::optional<incidentd::http::Server> http_server;
+    if (config.http.enabled) {
+      if (!config.http.link_secret_file.empty()) {
+        ack_links.emplace(incidentd::http::AckLinkSigner::from_file(config.http.link_secret_file));
+      }
+      incidentd::http::ServerOptions http_options;
+      http_options.address = config.http.address;
+      http_options.port = static_cast<unsigned short>(config.http.port);
+      http_options.tls_cert = config.http.tls_cert;
+      http_options.tls_key = config.http.tls_key;
+      http_options.max_body_bytes = config.http.max_body_bytes;
+      http_options.header_timeout = config.http.header_timeout;
+      http_options.body_timeout = config.http.body_timeout;
+      http_server.emplace(io, http_options);
+      incidentd::http::ApiContext api;
+      api.config = &config;
+      api.engine = &engine;
+      api.store = &store;
+      api.time = &time;
+      api.timeline = [&store](const std::string& key) { return store.timeline(key); };
+      api.links = ack_links ? &*ack_links : nullptr;
+      api.link_used = [&store](const std::string& id) { return store.is_link_used(id); };
+      api.record_link = [&store](const std::string& id, const std::string& key,
+                                 incidentd::TimePoint at) {
+        return store.record_used_link(id, key, at);
+      };
+      api.ready = [&subscribed] { return subscribed; };
+      api.sample = [&] {
+        incidentd::http::MetricsSample sample;
+        sample.deadline_breaches = deadline_breaches;
+        sample.notifications = store.outbox_counts();
+        const auto stats = ingest.stats();
+        sample.consumer_lag = stats.lag;
+        sample.dead_letters = stats.dead_lettered;
+        return sample;
+      };
+      // The engine's state is ahead of the database: restart from the database (systemd).
+      api.on_store_failure = [](const std::exception& e) {
+        spdlog::critical("incidentd: {}", e.what());
+        std::_Exit(1);
+      };
+      incidentd::http::install_api(*http_server, std::move(api));
+      if (sms) {
+        // Kannel's sms-service get-url (docs/notifications.md): from=%p&to=%P&text=%a. Only the
+        // gateway on this machine may call it: a reply acknowledges and confirms.
+        http_server->route("GET", "/sms/kannel", [&sms](const incidentd::http::Request& r) {
+          using incidentd::http::Response;
+          if (r.remote != "127.0.0.1" && r.remote != "::1") {
+            return Response::error(403, "forbidden",
+                                   "SMS replies are accepted from 127.0.0.1 only");
+          }
+          const auto from = r.query.find("from");
+          const auto text = r.query.find("text");
+          if (from == r.query.end() || text == r.query.end()) {
+            return Response::error(400, "missing_parameter", "from and text are required");
+          }
+          const auto to = r.query.find("to");
+          try {
+            sms->handle_reply(from->second, to == r.query.end() ? "" : to->second, text->second);
+          } catch (const incidentd::StoreError& e) {
+            // The engine is ahead of the database: restart from the database (systemd).
+            spdlog::critical("incidentd: {}", e.what());
+            std::_Exit(1);
+          }
+          return Response::text(200, "");
+        });
+      }
+      http_server->start();
+      spdlog::info("incidentd: HTTP API on {}://{}:{}{}", http_server->tls() ? "https" : "http",
+                   config.http.address, http_server->port(),
+                   ack_links ? "" : " (one-click ack links off: no link_secret_file)");
+    }
 
     // SIGHUP: a good file changes the roster and the policy for new incidents at once (running
     // clocks keep their deadlines); a bad one is refused and logged, and the daemon runs on.

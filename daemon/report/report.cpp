@@ -269,7 +269,10 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
   std::map<std::int64_t, std::optional<TimePoint>> step_due_at;  // seq -> instant it fell due
 
   for (const auto& [seq, a] : entries) {
-    if (a.kind != ActionKind::notification && a.kind != ActionKind::escalated) open_step.reset();
+    if (a.kind != ActionKind::notification && a.kind != ActionKind::escalated &&
+        a.kind != ActionKind::delivery && a.kind != ActionKind::channel_fallback) {
+      open_step.reset();
+    }
     switch (a.kind) {
       case ActionKind::incident_opened:
       case ActionKind::level_changed: {
@@ -386,6 +389,8 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         acks.emplace_back(a.recipient, a.at);
         break;
       case ActionKind::incident_closed:
+      case ActionKind::delivery:  // the dispatcher's records: the outbox table says the same
+      case ActionKind::channel_fallback:
         break;
     }
   }

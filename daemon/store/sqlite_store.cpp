@@ -132,6 +132,33 @@ ALTER TABLE timeline ADD COLUMN prev_hash TEXT;
 ALTER TABLE timeline ADD COLUMN hash TEXT;
 )sql",
      chain_existing_rows},
+    // One-click ack links that were used (daemon/http/ack_link.hpp): a replay is refused, also
+    // after a restart.
+    {3, R"sql(
+CREATE TABLE used_links (
+  link_id      TEXT PRIMARY KEY,
+  incident_key TEXT NOT NULL,
+  used_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+    // SMS reply codes (daemon/notify/reply_codes.hpp): one short code per phone and incident,
+    // not reused for that phone until a while after the incident closed (incidents.closed_at).
+    {4, R"sql(
+CREATE TABLE reply_codes (
+  phone           TEXT NOT NULL,
+  code            TEXT NOT NULL,
+  incident_key    TEXT NOT NULL,
+  recipient       TEXT NOT NULL,
+  unit            TEXT NOT NULL,
+  milestone       TEXT,
+  round           INTEGER NOT NULL,
+  notification_id TEXT NOT NULL,
+  issued_at       INTEGER NOT NULL,
+  PRIMARY KEY (phone, code)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX reply_codes_incident ON reply_codes(phone, incident_key);
+CREATE INDEX reply_codes_code ON reply_codes(code);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -268,7 +295,7 @@ const std::string& name(Milestone v) {
   return name_of<Milestone, Milestone::follow_up>(v);
 }
 const std::string& name(ActionKind v) {
-  return name_of<ActionKind, ActionKind::incident_closed>(v);
+  return name_of<ActionKind, ActionKind::channel_fallback>(v);  // the last kind
 }
 
 // Resets the statement before use (a failed step leaves it unreset) and after, so that no read
@@ -344,6 +371,72 @@ std::string insert_deadlines_sql(std::size_t rows) {
   return sql;
 }
 
+// A Bloom filter over the ids in the processed table, so that is_processed() answers "no" for
+// a new id without a query: a query per event (each one taking and dropping a WAL read lock)
+// was a fifth of the daemon's work on a Kafka batch. It can only err towards "maybe": those ids
+// are looked up in the table as before. Sized at 16 bits an id (under 0.1% false positives with
+// 8 probes); once it holds more ids than it was sized for it is rebuilt twice as large from
+// the table.
+class ProcessedFilter {
+ public:
+  void rebuild(SQLite::Database& db) {
+    const auto rows =
+        static_cast<std::size_t>(db.execAndGet("SELECT COUNT(*) FROM processed").getInt64());
+    std::size_t bits = std::size_t{1} << 24;  // 2 MiB: a million ids
+    while (bits / kBitsPerId < 2 * rows) bits *= 2;
+    words_.assign(bits / 64, 0);
+    mask_ = bits - 1;
+    capacity_ = bits / kBitsPerId;
+    size_ = 0;
+    SQLite::Statement all(db, "SELECT id FROM processed");
+    while (all.executeStep()) {
+      const SQLite::Column id = all.getColumn(0);
+      add(std::string_view(static_cast<const char*>(id.getBlob()),
+                           static_cast<std::size_t>(id.getBytes())));
+    }
+  }
+
+  bool may_contain(std::string_view id) const {
+    const auto [h1, h2] = hashes(id);
+    for (std::uint64_t i = 0; i < kProbes; ++i) {
+      const std::uint64_t bit = (h1 + i * h2) & mask_;
+      if ((words_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+    }
+    return true;
+  }
+
+  void add(std::string_view id) {
+    const auto [h1, h2] = hashes(id);
+    for (std::uint64_t i = 0; i < kProbes; ++i) {
+      const std::uint64_t bit = (h1 + i * h2) & mask_;
+      words_[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    }
+    ++size_;
+  }
+
+  bool full() const { return size_ > capacity_; }
+
+ private:
+  static constexpr std::size_t kBitsPerId = 16;
+  static constexpr std::uint64_t kProbes = 8;
+
+  // Two independent 64-bit hashes (Kirsch-Mitzenmacher double hashing); the second is odd, so
+  // the probes of one id never repeat a bit within the power-of-two table.
+  static std::pair<std::uint64_t, std::uint64_t> hashes(std::string_view id) {
+    const std::uint64_t h = std::hash<std::string_view>{}(id);
+    std::uint64_t g = h ^ 0x9e3779b97f4a7c15ULL;  // splitmix64 finaliser
+    g = (g ^ (g >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    g = (g ^ (g >> 27)) * 0x94d049bb133111ebULL;
+    g ^= g >> 31;
+    return {h, g | 1U};
+  }
+
+  std::vector<std::uint64_t> words_;
+  std::uint64_t mask_ = 0;
+  std::size_t capacity_ = 0;
+  std::size_t size_ = 0;
+};
+
 }  // namespace
 
 // Every write in commit() says OR ROLLBACK (the outbox: OR IGNORE) and the one foreign key is
@@ -388,6 +481,7 @@ struct SqliteStore::Impl {
                       "ORDER BY incident_key"),
           select_incident(db, "SELECT state FROM incidents WHERE incident_key = ?"),
           select_processed(db, "SELECT 1 FROM processed WHERE id = ?"),
+          data_version(db, "PRAGMA data_version"),
           select_timeline(db, "SELECT seq, body FROM timeline ORDER BY seq"),
           select_incident_timeline(
               db, "SELECT seq, body FROM timeline WHERE incident_key = ? ORDER BY seq") {}
@@ -403,6 +497,7 @@ struct SqliteStore::Impl {
     SQLite::Statement select_open;
     SQLite::Statement select_incident;
     SQLite::Statement select_processed;
+    SQLite::Statement data_version;
     SQLite::Statement select_timeline;
     SQLite::Statement select_incident_timeline;
     // [k - 1] inserts k deadline rows; prepared on first use.
@@ -438,6 +533,11 @@ struct SqliteStore::Impl {
       check_readable_version();
     }
     statements.emplace(db);
+    if (m == Mode::read_write) {
+      processed_filter.emplace();
+      processed_filter->rebuild(db);
+      data_version = read_data_version();
+    }
   }
 
   void migrate() {
@@ -634,6 +734,12 @@ struct SqliteStore::Impl {
         staged_head = {s->getColumn(0).getInt64(), s->getColumn(1).getString()};
       }
     }
+    if (processed_filter) {
+      if (const std::int64_t version = read_data_version(); version != data_version) {
+        processed_filter->rebuild(db);  // another connection committed since our last commit
+        data_version = version;
+      }
+    }
     for (const auto& a : c.actions) write_action(a);
     const std::int64_t seq = staged_head.seq;
     for (const auto& st : c.incidents) write_incident(st, seq);
@@ -642,6 +748,10 @@ struct SqliteStore::Impl {
     for (const auto& ack : c.acknowledgements) write_ack(ack);
     tx.commit();
     head = std::move(staged_head);
+    if (processed_filter) {
+      for (const auto& p : c.processed) processed_filter->add(p.id);
+      if (processed_filter->full()) processed_filter->rebuild(db);
+    }
     // Only now does the table hold what was staged.
     for (auto& [key, fingerprint] : staged_deadlines) {
       if (fingerprint) {
@@ -651,6 +761,13 @@ struct SqliteStore::Impl {
       }
     }
     staged_deadlines.clear();
+  }
+
+  // Changes when another connection commits; our own commits leave it as it is.
+  std::int64_t read_data_version() {
+    Use s(statements->data_version);
+    s->executeStep();
+    return s->getColumn(0).getInt64();
   }
 
   IncidentState decode_state(std::string_view operation, const std::string& key,
@@ -673,6 +790,12 @@ struct SqliteStore::Impl {
   std::vector<DeadlineRow> rows;  // scratch, reused
   ChainHead head;                 // the last committed row of the hash chain
   ChainHead staged_head;          // the last row written by the commit in progress
+  // The ids this connection committed, and those it found in the table (read_write only). Another
+  // connection's commits are noticed at our next commit (PRAGMA data_version) and the filter is
+  // rebuilt then; until that commit an id only they processed can look new, and the engine's
+  // step for it then fails at the processed table's primary key, rolling the whole commit back.
+  std::optional<ProcessedFilter> processed_filter;
+  std::int64_t data_version = 0;
 };
 
 SqliteStore::SqliteStore(const std::string& path, Mode mode) {
@@ -723,6 +846,7 @@ std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) 
 
 bool SqliteStore::is_processed(const std::string& id) {
   try {
+    if (impl_->processed_filter && !impl_->processed_filter->may_contain(id)) return false;
     Use s(impl_->statements->select_processed);
     s.text(1, id);
     return s->executeStep();
@@ -944,6 +1068,135 @@ std::int64_t SqliteStore::last_seq_issued() {
   } catch (const SQLite::Exception& e) {
     throw impl_->error("last_seq_issued", e);
   }
+}
+
+bool SqliteStore::record_used_link(const std::string& link_id, const std::string& incident_key,
+                                   TimePoint at) {
+  try {
+    SQLite::Statement s(impl_->db,
+                        "INSERT OR IGNORE INTO used_links(link_id, incident_key, used_at) "
+                        "VALUES (?, ?, ?)");
+    s.bind(1, link_id);
+    s.bind(2, incident_key);
+    s.bind(3, static_cast<std::int64_t>(millis(at)));
+    return s.exec() == 1;
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("record_used_link", e);
+  }
+}
+
+std::map<std::pair<std::string, std::string>, std::uint64_t> SqliteStore::outbox_counts() {
+  try {
+    std::map<std::pair<std::string, std::string>, std::uint64_t> out;
+    SQLite::Statement s(impl_->db,
+                        "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state");
+    while (s.executeStep()) {
+      out[{s.getColumn(0).getString(), s.getColumn(1).getString()}] =
+          static_cast<std::uint64_t>(s.getColumn(2).getInt64());
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("outbox_counts", e);
+  }
+}
+
+bool SqliteStore::is_link_used(const std::string& link_id) {
+  try {
+    SQLite::Statement s(impl_->db, "SELECT 1 FROM used_links WHERE link_id = ?");
+    s.bind(1, link_id);
+    return s.executeStep();
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("is_link_used", e);
+  }
+}
+
+// ---- The outbox dispatcher ------------------------------------------------------------------
+
+std::vector<OutboxRow> SqliteStore::due_notifications(TimePoint now, std::size_t limit) {
+  std::vector<OutboxRow> out;
+  try {
+    // In the order of the outbox_pending index, so LIMIT stops early: no sort of every due row.
+    SQLite::Statement s(impl_->db,
+                        "SELECT notification_id, recipient, unit, channel, state, attempts, "
+                        "delivered_at, last_error, incident_key, level, body, created_at, "
+                        "next_attempt_at FROM outbox WHERE state = 'pending' AND "
+                        "next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?");
+    s.bind(1, static_cast<std::int64_t>(millis(now)));
+    s.bind(2, static_cast<std::int64_t>(limit));
+    while (s.executeStep()) {
+      OutboxRow row;
+      row.notification_id = s.getColumn(0).getString();
+      row.recipient = s.getColumn(1).getString();
+      row.unit = s.getColumn(2).getString();
+      row.channel = s.getColumn(3).getString();
+      row.state = s.getColumn(4).getString();
+      row.attempts = s.getColumn(5).getInt();
+      if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
+      row.last_error = s.getColumn(7).getString();
+      row.incident_key = s.getColumn(8).getString();
+      if (!s.getColumn(9).isNull()) row.level = s.getColumn(9).getInt();
+      row.body = s.getColumn(10).getString();
+      row.created_at = instant_of(s.getColumn(11).getInt64());
+      row.next_attempt_at = instant_of(s.getColumn(12).getInt64());
+      out.push_back(std::move(row));
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("due_notifications", e);
+  }
+  return out;
+}
+
+std::optional<TimePoint> SqliteStore::next_notification_due() {
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+    if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+    return instant_of(s.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("next_notification_due", e);
+  }
+}
+
+std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& updates) {
+  std::vector<bool> applied;
+  if (updates.empty()) return applied;
+  Impl& im = *impl_;
+  try {
+    SQLite::Transaction tx(im.db, SQLite::TransactionBehavior::IMMEDIATE);
+    // The same chaining as commit(): continue from our head, or from a row another writer added.
+    im.staged_head = im.head;
+    {
+      Use s(im.statements->last_row);
+      if (s->executeStep() && s->getColumn(0).getInt64() > im.staged_head.seq) {
+        im.staged_head = {s->getColumn(0).getInt64(), s->getColumn(1).getString()};
+      }
+    }
+    SQLite::Statement update(im.db,
+                             "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
+                             "next_attempt_at = ?, delivered_at = ?, last_error = ? "
+                             "WHERE notification_id = ? AND state = 'pending'");
+    for (const OutboxUpdate& u : updates) {
+      Use s(update);
+      s.text(1, u.state);
+      s.text(2, u.channel);
+      s.integer(3, u.attempts);
+      s.instant(4, u.next_attempt_at);
+      s.instant(5, u.delivered_at);
+      s.text(6, u.last_error);
+      s.text(7, u.notification_id);
+      const bool changed = s->exec() == 1;
+      applied.push_back(changed);
+      if (!changed) continue;
+      for (const Action& a : u.timeline) im.write_action(a);
+    }
+    tx.commit();
+    im.head = std::move(im.staged_head);
+  } catch (const SQLite::Exception& e) {
+    throw im.error("record_outbox", e);
+  } catch (const json::exception& e) {
+    throw im.error("record_outbox", e);
+  }
+  return applied;
 }
 
 int SqliteStore::schema_version() {

@@ -9,10 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "incidentd/domain.hpp"
@@ -52,6 +54,25 @@ struct OutboxRow {
   int attempts = 0;
   std::optional<TimePoint> delivered_at;
   std::string last_error;
+  // Filled by due_notifications() (the dispatcher needs them; outbox() leaves them empty).
+  std::string incident_key;
+  std::optional<int> level;
+  std::string body;  // the notification action as JSON
+  TimePoint created_at{};
+  TimePoint next_attempt_at{};
+};
+
+// What the dispatcher records about one outbox row, with the timeline entries that say so.
+// Applied only while the row is still 'pending' (so a row is marked delivered exactly once).
+struct OutboxUpdate {
+  std::string notification_id;
+  std::string state = "pending";  // "pending", "delivered" or "failed"
+  std::string channel;            // the channel the row now goes by (changes on fallback)
+  int attempts = 0;
+  TimePoint next_attempt_at{};
+  std::optional<TimePoint> delivered_at;
+  std::string last_error;
+  std::vector<Action> timeline;  // delivery / channel_fallback entries, chained like any other
 };
 
 // The columns of an incident that statistics group and filter by.
@@ -71,7 +92,7 @@ class SqliteStore final : public Store {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 4;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =
@@ -120,6 +141,22 @@ class SqliteStore final : public Store {
   // The highest seq ever handed out (AUTOINCREMENT's record): above the last row's seq when
   // rows were removed from the end.
   std::int64_t last_seq_issued();
+
+  // One-click ack links (daemon/http/ack_link.hpp) work once. record_used_link() is true when
+  // the link id was not recorded before (it is now, durably); false for a replay.
+  bool record_used_link(const std::string& link_id, const std::string& incident_key, TimePoint at);
+  bool is_link_used(const std::string& link_id);
+  // Outbox rows by (channel, state), for the notifications metric.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> outbox_counts();
+
+  // ---- The outbox dispatcher (daemon/notify/dispatcher.hpp) ---------------------------------
+  // Pending rows with next_attempt_at <= now, the earliest first, at most `limit`.
+  std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit);
+  // The earliest next_attempt_at of a pending row, if any.
+  std::optional<TimePoint> next_notification_due();
+  // Applies the updates and appends their timeline entries to the hash chain, all in one
+  // transaction. Returns, per update, whether it applied (false: the row was no longer pending).
+  std::vector<bool> record_outbox(const std::vector<OutboxUpdate>& updates);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <set>
@@ -74,6 +75,79 @@ struct KafkaSettings {
   std::map<std::string, std::string> properties;  // passed through to librdkafka
 };
 
+// One bearer token of the HTTP API, stored as the SHA-256 of the token (never the token).
+// A unit token acts for that unit only; an operator token (unit empty) acts for any unit.
+struct HttpToken {
+  std::string name;    // who holds it, for logs ("zhaotong-duty-desk", "incidentctl")
+  std::string unit;    // unit id; empty for an operator token
+  std::string sha256;  // 64 lowercase hex digits
+};
+
+// The HTTP API (docs/http-api.md). Off unless enabled; 127.0.0.1 unless told otherwise.
+struct HttpSettings {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  int port = 8480;
+  std::string tls_cert;  // PEM files; both set = HTTPS, both empty = plain HTTP
+  std::string tls_key;
+  std::string link_secret_file;  // key of the one-click ack links; empty = links off
+  std::string public_url;        // base of the ack links, e.g. "https://incidentd.example.org"
+  Duration link_ttl = std::chrono::hours(24);
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(30);
+  std::vector<HttpToken> tokens;
+};
+
+// SMS (docs/notifications.md, "SMS"): the gateway the daemon sends through, the sender number,
+// message templates and reply codes. Off unless enabled.
+struct SmsSettings {
+  bool enabled = false;
+  std::string gateway = "kannel";  // "kannel" (its sendsms interface) or "http" (a cloud SMS API)
+  std::string url;                 // kannel: ".../cgi-bin/sendsms"; http: the API's endpoint
+  std::string credentials_file;    // one line "username:password"; empty = no credentials
+  std::string sender;              // the number replies come back to
+  std::string method = "GET";      // http gateway: GET (query string) or POST (form body)
+  // http gateway: request parameters, values with {phone} {text} {sender} {username} {password}.
+  std::map<std::string, std::string> params;
+  std::string success_contains;  // http gateway: a 2xx body must contain this (empty = any 2xx)
+  Duration timeout = std::chrono::seconds(10);
+  int max_parts = 6;  // a longer message is cut to fit (Kannel's max-messages must allow it)
+  int reply_code_digits = 4;  // reply codes are this many digits, the first not 0
+  Duration reply_code_reuse_after = std::chrono::hours(72);  // after the incident closed
+  std::map<std::string, std::string> templates;              // overrides, by kSmsTemplateKeys
+};
+
+// The message templates one can override in [sms.templates], and the placeholders they may use.
+inline constexpr std::string_view kSmsTemplateKeys[] = {
+    "warning", "target_missed", "deadline_breached", "overdue", "resend",
+    "deputy",  "drill",         "reply_hint"};
+inline constexpr std::string_view kSmsTemplatePlaceholders[] = {
+    "title", "incident_key", "milestone", "due",       "remaining", "late", "level",
+    "round", "reminder",     "send",      "recipient", "deputy_of", "code", "unit"};
+
+// Where a person's webhook URL is delivered in which format, and with which secret. The route
+// with the longest `match` prefix of the URL wins; a URL no route matches gets an unsigned
+// generic JSON webhook.
+struct WebhookRoute {
+  std::string match;               // URL prefix, e.g. "https://oapi.dingtalk.com/"
+  std::string format = "generic";  // "generic", "dingtalk", "wecom" or "feishu"
+  std::string secret;              // inline secret (tests, demos); secret_file is preferred
+  std::string secret_file;         // a file holding the secret on its first line
+};
+
+// The outbox dispatcher (docs/notifications.md): retries, fallback to the next channel, timeouts.
+struct NotifySettings {
+  Duration retry_base = std::chrono::seconds(5);  // the first retry waits about this long
+  Duration retry_max = std::chrono::minutes(10);  // retries wait at most this long
+  double jitter = 0.2;                            // each wait is randomised by +- this fraction
+  Duration fallback_after = std::chrono::minutes(10);  // a channel down this long: next channel
+  Duration send_timeout = std::chrono::seconds(10);    // one attempt, connect to response
+  Duration poll_every = std::chrono::seconds(1);       // how often the outbox is looked at
+  int max_in_flight = 64;                              // sends at the same time
+  std::vector<WebhookRoute> webhooks;
+};
+
 struct Config {
   Policy policy = Policy::defaults();
   std::vector<Unit> units;
@@ -81,6 +155,9 @@ struct Config {
   std::chrono::minutes utc_offset{8 * 60};  // of `timezone`, used to print instants
   std::string database = "/var/lib/incidentd/incidentd.db";
   KafkaSettings kafka;
+  HttpSettings http;
+  SmsSettings sms;
+  NotifySettings notify;
 
   const Unit* find_unit(std::string_view id) const;
   const Person* find_person(std::string_view id) const;

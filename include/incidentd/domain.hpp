@@ -27,6 +27,9 @@ enum class ActionKind {
   release_confirmed,
   milestone_met,
   incident_closed,
+  // The outbox dispatcher's records (docs/notifications.md), not the engine's decisions.
+  delivery,          // one attempt to deliver a notification, and its outcome
+  channel_fallback,  // a notification moves to the recipient's next channel
 };
 // How late a milestone was met: not, after the target, after the hard deadline.
 enum class Lateness { on_time, target, deadline };
@@ -112,6 +115,11 @@ struct Action {
   bool clock = false;     // incident_opened / level_changed: a clock runs for this incident
   bool catch_up = false;  // acted on late, at arrival or after downtime (catch-up rule)
   bool drill = false;
+  // delivery, channel_fallback (the dispatcher's records of a notification, by notification_id)
+  int attempt = 0;               // delivery: 1 for the first attempt of the notification
+  std::string outcome;           // delivery: "sending", "delivered", "retry", "failed"
+  std::string detail;            // delivery: what the other side said; fallback: why
+  std::string previous_channel;  // channel_fallback: the channel given up on
 
   friend bool operator==(const Action&, const Action&) = default;
 };

@@ -423,7 +423,7 @@ TEST_CASE("the contract's example confirmation parses with every field", "[codec
   CHECK_FALSE(c.arrived_at.has_value());
 }
 
-TEST_CASE("every milestone and speaker is accepted; optional fields may be left out",
+TEST_CASE("every milestone and speaker is accepted, optional fields may be left out",
           "[codec][confirmation]") {
   const std::vector<std::pair<std::string, Milestone>> milestones = {
       {"first_release", Milestone::first_release},
@@ -629,7 +629,7 @@ TEST_CASE("level_changed carries both incident levels as strings", "[codec][acti
     "units": ["zhaotong-gov"], "detected_at": "2026-11-26T08:30:00+08:00", "clock": true})"));
 }
 
-TEST_CASE("ladder actions carry level and due; level 0 is written", "[codec][action]") {
+TEST_CASE("ladder actions carry level and due, level 0 is written", "[codec][action]") {
   Action a;
   a.at = utc(2026, 11, 26, 2, 0);
   a.incident_key = "k";
@@ -656,7 +656,7 @@ TEST_CASE("ladder actions carry level and due; level 0 is written", "[codec][act
     "drill": true})"));
 }
 
-TEST_CASE("a notification always says which send it is; empty strings are left out",
+TEST_CASE("a notification always says which send it is, empty strings are left out",
           "[codec][action]") {
   Action a;
   a.at = utc(2026, 11, 26, 2, 0, 0, 250);
@@ -826,7 +826,8 @@ TEST_CASE("malformed action JSON is rejected with the field named", "[codec][act
                      "action": "alarm"})") ==
         R"(field "action" must be one of incident_opened, level_changed, warning, )"
         R"(target_missed, deadline_breached, notification, escalated, acknowledged, )"
-        R"(release_confirmed, milestone_met, incident_closed (got "alarm"))");
+        R"(release_confirmed, milestone_met, incident_closed, delivery, channel_fallback )"
+        R"((got "alarm"))");
   CHECK(error_of(R"({"at": "2026-11-26T08:00:00+08:00", "incident_key": "k",
                      "action": "warning", "level": "II"})") ==
         R"(field "level" must be an integer (got string))");

@@ -264,6 +264,8 @@ std::string line(const Action& a) {
       out += " " + a.recipient;
       break;
     case ActionKind::incident_closed:
+    case ActionKind::delivery:  // the dispatcher's, never the engine's
+    case ActionKind::channel_fallback:
       break;
   }
   if (a.round != 0) out += " round " + std::to_string(a.round);
@@ -488,7 +490,7 @@ TEST_CASE("rungs of three milestones at one instant fire in milestone order") {
 // ---------------------------------------------------------------------------------------------
 // Escalation (rule 9).
 
-TEST_CASE("the first level-0 warnings do not escalate; each higher rung escalates once") {
+TEST_CASE("the first level-0 warnings do not escalate, each higher rung escalates once") {
   Harness h;
   open_level_two(h);
   h.advance_to(5h);

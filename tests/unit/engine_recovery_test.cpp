@@ -248,6 +248,8 @@ std::string line(const Action& a) {
       out += " " + a.recipient;
       break;
     case ActionKind::incident_closed:
+    case ActionKind::delivery:  // the dispatcher's, never the engine's
+    case ActionKind::channel_fallback:
       break;
   }
   if (a.round != 0) out += " round " + std::to_string(a.round);
@@ -581,7 +583,7 @@ TEST_CASE("a failed commit of an input throws StoreError and leaves the store un
         });
 }
 
-TEST_CASE("a failed commit of a timer step throws StoreError; a restart redoes the step once") {
+TEST_CASE("a failed commit of a timer step throws StoreError, a restart redoes the step once") {
   const Config config = roster_config();
   MemoryStore store;
   VirtualTime time(at(0h));

@@ -273,6 +273,8 @@ std::string line(const Action& a) {
       out += " " + a.recipient;
       break;
     case ActionKind::incident_closed:
+    case ActionKind::delivery:  // the dispatcher's, never the engine's
+    case ActionKind::channel_fallback:
       break;
   }
   if (a.round != 0) out += " round " + std::to_string(a.round);
@@ -942,7 +944,10 @@ TEST_CASE("a press conference met before the round's warning moves the round") {
         });
 }
 
-TEST_CASE("a press conference met after the round's warning moves it; the warning stays done") {
+// Rule 15: the moved round's steps are resolved again against the new due time; only instants
+// already past at the move are skipped. The warning at 45h30 is still ahead at 23h30, so the
+// round warns again before its new deadline.
+TEST_CASE("a press conference met after the round's warning moves it: the round warns again") {
   Harness h;
   open_incident(h, Level::II, {"a"});
   confirm(h, "r1", Milestone::first_release, "a", 1h);
@@ -951,6 +956,7 @@ TEST_CASE("a press conference met after the round's warning moves it; the warnin
   CHECK(rungs(h, Milestone::follow_up) ==
         std::vector<std::string>{
             "23h00 warning follow_up L0 due 25h00 round 1",
+            "45h30 warning follow_up L0 due 47h30 round 1",
             "47h30 deadline_breached follow_up L1 due 47h30 round 1",
         });
 }
@@ -1044,7 +1050,7 @@ TEST_CASE("an acknowledgement stops re-sending to that person only") {
 }
 
 TEST_CASE(
-    "an acknowledgement does not meet the milestone; a newer alert reaches the person again") {
+    "an acknowledgement does not meet the milestone, a newer alert reaches the person again") {
   Harness h;
   press_warning_for(h, "a");
   REQUIRE(accepted(h.feed(ack(kKey, "a-duty2", at(20h + 20min)))));
@@ -1223,7 +1229,7 @@ TEST_CASE("every action of a drill incident is marked drill, whatever later even
                                       ActionKind::deadline_breached});
 }
 
-TEST_CASE("units added by an update owe every unmet milestone; the change itself is silent") {
+TEST_CASE("units added by an update owe every unmet milestone, the change itself is silent") {
   Harness h;
   open_incident(h, Level::II, {"a"});
   Event update = event("e2", kKey, Level::II, {"a", "b"}, at(1h), EventKind::updated);

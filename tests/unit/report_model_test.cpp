@@ -232,7 +232,7 @@ TEST_CASE("a multi-unit incident waits for its last unit and shows the daemon's 
   CHECK(pc.principal_spoke);
 }
 
-TEST_CASE("a de-identified report carries no names or phone numbers; --full does and says so",
+TEST_CASE("a de-identified report carries no names or phone numbers, --full does and says so",
           "[report][privacy]") {
   const auto plain = report_of("rpt-late");
   const auto full = report_of("rpt-late", true);

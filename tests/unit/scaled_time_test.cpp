@@ -57,7 +57,7 @@ TEST_CASE("with a fractional factor a timer still never fires before its scaled 
   CHECK(fired[0] >= kOrigin + 100ms);
 }
 
-TEST_CASE("arming a scaled timer again replaces its deadline; cancel stops it") {
+TEST_CASE("arming a scaled timer again replaces its deadline, cancel stops it") {
   VirtualTime real(kOrigin);
   ScaledTimeSystem drill(real, 60);
   auto timer = drill.create_timer();

@@ -284,7 +284,7 @@ PRAGMA user_version = 1;
                     Contains("start incidentd once on it to migrate it"));
   {
     SqliteStore writer(path);
-    CHECK(writer.schema_version() == 2);
+    CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
     writer.commit(changes({opened("b", 3)}));
   }
   SqliteStore reader(path, SqliteStore::Mode::read_only);

@@ -1,0 +1,25 @@
+# The HTTP API in (daemon/http): a Boost.Beast server on the daemon's loop, optional TLS, the API
+# routes over the engine, bearer tokens and signed one-click ack links. Its tests drive a real
+# server on 127.0.0.1 (tests/unit/http_api_test.cpp, ack_link_test.cpp).
+find_package(OpenSSL REQUIRED)
+add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
+  daemon/http/ack_link.cpp)
+target_include_directories(incidentd_http PUBLIC daemon)
+target_link_libraries(incidentd_http PUBLIC incidentd_core
+  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
+
+# incidentctl ack / confirm: a blocking Beast client, kept apart so the daemon does not link it.
+add_library(incidentd_http_client STATIC daemon/http/client.cpp daemon/http/ctl_commands.cpp)
+target_include_directories(incidentd_http_client PUBLIC daemon)
+target_link_libraries(incidentd_http_client PUBLIC incidentd_core
+  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(incidentctl PRIVATE incidentd_http_client)
+
+if(INCIDENTD_BUILD_TESTS)
+  target_link_libraries(http_api_test PRIVATE incidentd_http incidentd_http_client OpenSSL::SSL
+    OpenSSL::Crypto)
+  target_link_libraries(ack_link_test PRIVATE incidentd_http)
+endif()
+
+# The daemon serves the API on its loop (daemon/incidentd/main.cpp).
+target_link_libraries(incidentd PRIVATE incidentd_http)

@@ -1,0 +1,39 @@
+# Notifications out (daemon/notify): the outbox dispatcher, and webhooks over Boost.Beast with
+# the generic HMAC-signed format and the DingTalk, WeCom and Feishu robots. The retry, backoff and
+# fallback decisions are pure domain logic in the core (daemon/core/delivery_policy.cpp).
+find_package(OpenSSL REQUIRED)
+target_sources(incidentd_core PRIVATE daemon/core/delivery_policy.cpp)
+
+add_library(incidentd_notify STATIC daemon/notify/dispatcher.cpp daemon/notify/webhook.cpp
+  daemon/notify/notify_service.cpp
+  daemon/notify/webhook_signing.cpp)
+target_include_directories(incidentd_notify PUBLIC daemon)
+target_link_libraries(incidentd_notify PUBLIC incidentd_core incidentd_store spdlog::spdlog
+  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
+
+# SMS for the daemon: the gateway, reply codes and templates (cmake/sms.cmake) behind one object.
+target_sources(incidentd_notify PRIVATE daemon/notify/sms_service.cpp)
+target_link_libraries(incidentd_notify PUBLIC incidentd_sms)
+
+target_link_libraries(incidentd PRIVATE incidentd_notify)
+
+if(INCIDENTD_BUILD_TESTS)
+  target_link_libraries(dispatcher_test PRIVATE incidentd_notify)
+  target_link_libraries(webhook_signing_test PRIVATE incidentd_notify)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  if(EXISTS ${PROJECT_SOURCE_DIR}/tests/integration/webhook_test.py)
+    foreach(case receiver_outage sigkill)
+      add_test(NAME webhook.${case}
+        COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/webhook_test.py
+                ${case} --incidentd $<TARGET_FILE:incidentd> --source-dir ${PROJECT_SOURCE_DIR})
+      set_tests_properties(webhook.${case} PROPERTIES LABELS integration TIMEOUT 600
+        FIXTURES_REQUIRED kafka_jars)
+    endforeach()
+  endif()
+endif()
+
+if(INCIDENTD_BUILD_BENCH AND EXISTS ${PROJECT_SOURCE_DIR}/bench/notify_bench.cpp)
+  add_executable(notify_bench bench/notify_bench.cpp)
+  target_link_libraries(notify_bench PRIVATE incidentd_notify incidentd_asio incidentd_store
+    Boost::headers)
+endif()

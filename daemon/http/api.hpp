@@ -1,0 +1,68 @@
+// The daemon's HTTP API (docs/http-api.md): incidents listed and shown, acknowledgements and
+// release confirmations mapped onto the engine, one-click ack links, health, readiness and
+// Prometheus metrics. Handlers run on the loop thread that owns the engine and the store, so
+// they call the engine and flush() directly. Bearer tokens are checked against the SHA-256
+// hashes in [http] tokens, in constant time; a unit token acts for its own unit only.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "incidentd/domain.hpp"
+#include "incidentd/time.hpp"
+
+namespace incidentd {
+class Engine;
+class Store;
+class TimeSource;
+struct Config;
+}  // namespace incidentd
+
+namespace incidentd::http {
+
+class Server;
+class AckLinkSigner;
+
+// What the API cannot see itself; the daemon's wiring fills it in for GET /metrics.
+struct MetricsSample {
+  std::uint64_t deadline_breaches = 0;  // deadline_breached actions taken
+  // (channel, outcome) -> notifications, e.g. ("sms", "delivered"), ("webhook", "failed")
+  std::map<std::pair<std::string, std::string>, std::uint64_t> notifications;
+  std::optional<std::int64_t> consumer_lag;  // messages behind, summed over partitions
+  std::uint64_t dead_letters = 0;
+};
+
+struct ApiContext {
+  const Config* config = nullptr;  // roster and [http] tokens; outlives the server
+  Engine* engine = nullptr;
+  Store* store = nullptr;  // closed incidents for GET /v1/incidents/{key}
+  TimeSource* time = nullptr;
+  // The timeline of one incident (SqliteStore::timeline); unset: GET shows no timeline.
+  std::function<std::vector<Action>(const std::string& incident_key)> timeline;
+  // One-click ack links; null signer: GET /v1/ack/... answers 404 "ack links are off".
+  const AckLinkSigner* links = nullptr;
+  std::function<bool(const std::string& link_id)> link_used;  // SqliteStore::is_link_used
+  // SqliteStore::record_used_link: false when the link was used already.
+  std::function<bool(const std::string& link_id, const std::string& incident_key, TimePoint at)>
+      record_link;
+  // /readyz: true when the consumer is subscribed and the store open. Unset: always ready.
+  std::function<bool()> ready;
+  std::function<MetricsSample()> sample;  // unset: zeros
+  // engine.flush() failed: the in-memory state is ahead of the store and the daemon must
+  // restart from it. The request gets 503 either way.
+  std::function<void(const std::exception&)> on_store_failure;
+};
+
+// Registers every route of the API on the server.
+void install_api(Server& server, ApiContext context);
+
+// Hex SHA-256 of a token, as written in [http] tokens sha256 (same as `sha256sum`).
+std::string token_sha256(std::string_view token);
+
+}  // namespace incidentd::http

@@ -1,0 +1,129 @@
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include "http/client.hpp"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <stdexcept>
+
+namespace incidentd::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Url {
+  bool tls = false;
+  std::string host;
+  std::string port;
+};
+
+Url parse_base_url(const std::string& url) {
+  Url out;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    out.tls = true;
+  } else {
+    throw std::runtime_error("the API URL must start with http:// or https://, got \"" + url +
+                             "\"");
+  }
+  rest = rest.substr(0, rest.find('/'));
+  const std::size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    out.host = rest.substr(0, colon);
+    out.port = rest.substr(colon + 1);
+  } else {
+    out.host = rest;
+    out.port = out.tls ? "443" : "80";
+  }
+  if (out.host.size() > 2 && out.host.front() == '[')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  if (out.host.empty()) throw std::runtime_error("no host in the API URL \"" + url + "\"");
+  return out;
+}
+
+// Beast's expires_after() bounds asynchronous operations only; this client is blocking, so the
+// socket itself gets the timeout.
+void set_socket_timeout(tcp::socket& socket, Duration timeout) {
+  const auto ms = timeout.count();
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+template <class Stream>
+ClientReply exchange(Stream& stream, const ClientRequest& r, const Url& url) {
+  bhttp::request<bhttp::string_body> request(bhttp::string_to_verb(r.method), r.target, 11);
+  request.set(bhttp::field::host, url.host);
+  request.set(bhttp::field::user_agent, "incidentctl");
+  if (!r.bearer_token.empty()) {
+    request.set(bhttp::field::authorization, "Bearer " + r.bearer_token);
+  }
+  if (!r.body.empty()) {
+    request.set(bhttp::field::content_type, "application/json");
+    request.body() = r.body;
+  }
+  request.prepare_payload();
+  bhttp::write(stream, request);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  bhttp::read(stream, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body()};
+}
+
+}  // namespace
+
+ClientReply send_request(const ClientRequest& r) {
+  const Url url = parse_base_url(r.base_url);
+  net::io_context io;
+  tcp::resolver resolver(io);
+  try {
+    const auto endpoints = resolver.resolve(url.host, url.port);
+    if (!url.tls) {
+      beast::tcp_stream stream(io);
+      stream.expires_after(r.timeout);
+      stream.connect(endpoints);
+      set_socket_timeout(stream.socket(), r.timeout);
+      return exchange(stream, r, url);
+    }
+    net::ssl::context ssl(net::ssl::context::tls_client);
+    if (r.ca_file.empty()) {
+      ssl.set_default_verify_paths();
+    } else {
+      ssl.load_verify_file(r.ca_file);
+    }
+    ssl.set_verify_mode(net::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(io, ssl);
+    if (SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()) != 1) {
+      throw std::runtime_error("cannot set the TLS server name");
+    }
+    stream.set_verify_callback(net::ssl::host_name_verification(url.host));
+    beast::get_lowest_layer(stream).expires_after(r.timeout);
+    beast::get_lowest_layer(stream).connect(endpoints);
+    set_socket_timeout(beast::get_lowest_layer(stream).socket(), r.timeout);
+    stream.handshake(net::ssl::stream_base::client);
+    return exchange(stream, r, url);
+  } catch (const beast::system_error& e) {
+    throw std::runtime_error(r.method + " " + r.base_url + r.target + ": " + e.code().message());
+  }
+}
+
+}  // namespace incidentd::http

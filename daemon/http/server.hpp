@@ -1,0 +1,98 @@
+// A small HTTP/1.1 server on the daemon's Asio loop (Boost.Beast), plain or TLS. Handlers run on
+// the loop thread, so they may call the engine directly. Limits are enforced before a handler
+// sees anything: header and body read timeouts, a body size limit; every error the server
+// produces itself is a JSON body {"error": "...", "detail": "..."}. Beast stays out of this
+// header: it takes tens of seconds to compile.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "incidentd/time.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace incidentd::http {
+
+struct Request {
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // as sent: path and query
+  std::string path;                            // target without the query
+  std::map<std::string, std::string> query;    // decoded ?a=b&c=d
+  std::map<std::string, std::string> params;   // {name} segments of the matched route
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string remote;  // peer address
+
+  // A header's value, or "" (name in lower case).
+  const std::string& header(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // {"error": error, "detail": detail}: `error` is a stable machine word, `detail` says what is
+  // wrong for a person.
+  static Response error(int status, std::string_view error, std::string_view detail);
+  static Response json_text(int status, std::string body);
+  static Response text(int status, std::string body, std::string content_type = "text/plain");
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  unsigned short port = 0;  // 0: any free port (tests); port() tells which
+  std::string tls_cert;     // PEM file; with tls_key, the server speaks HTTPS only
+  std::string tls_key;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
+  Duration header_timeout = std::chrono::seconds(10);  // to receive the headers (also idle)
+  Duration body_timeout = std::chrono::seconds(30);    // to receive the body after them
+  std::size_t max_connections = 256;
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Registers a route. `pattern` is a path whose segments are literal or "{name}" (one segment,
+  // delivered in Request::params), e.g. "/v1/incidents/{key}/ack". The first match wins; a path
+  // that matches with another method gets 405.
+  void route(std::string method, std::string pattern, Handler handler);
+
+  // Binds and listens; throws std::runtime_error naming the address when it cannot (or when the
+  // TLS files do not load).
+  void start();
+  // Stops accepting and closes every connection. Idempotent; the destructor calls it.
+  void stop();
+  unsigned short port() const;
+  bool tls() const;
+
+  // Requests answered (any status), for metrics.
+  std::size_t requests_served() const;
+
+  // Defined in server.cpp; public only so its connection classes can name it.
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Percent-decoding for query values; nullopt-like empty + false on a malformed escape.
+bool url_decode(std::string_view in, std::string& out);
+
+}  // namespace incidentd::http

@@ -1,0 +1,65 @@
+// The port between the outbox dispatcher and the ways a person is reached (SMS through a gateway,
+// webhooks). A channel sends one notification and reports the outcome once; the dispatcher owns
+// retries, backoff, fallback to the next channel and the timeline records.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace incidentd {
+
+// One send of one outbox row, with everything the channel needs already resolved from the
+// roster and the message templates.
+struct OutgoingNotification {
+  std::string notification_id;  // stable across attempts: receivers deduplicate on it
+  std::string incident_key;
+  std::string recipient;  // person id from the roster
+  std::string unit;       // the recipient's unit
+  std::string address;    // phone number (sms) or URL (webhook)
+  std::string text;       // the rendered message, UTF-8
+  std::string body_json;  // the notification action as stored in the outbox (JSON)
+  int attempt = 1;        // 1 for the first try of this row
+};
+
+struct SendResult {
+  enum class Status {
+    delivered,  // the gateway or receiver accepted it
+    transient,  // try again later (timeout, 5xx, connection refused)
+    permanent,  // retrying cannot help (4xx other than 408/429, bad address)
+  };
+  Status status = Status::delivered;
+  std::string detail;  // what the other side said, for the timeline and the log
+
+  static SendResult delivered(std::string detail = {}) {
+    return {Status::delivered, std::move(detail)};
+  }
+  static SendResult transient(std::string detail) { return {Status::transient, std::move(detail)}; }
+  static SendResult permanent(std::string detail) { return {Status::permanent, std::move(detail)}; }
+};
+
+// "delivered", "transient" or "permanent": for logs, the timeline and test drivers.
+constexpr std::string_view to_string(SendResult::Status status) {
+  switch (status) {
+    case SendResult::Status::delivered:
+      return "delivered";
+    case SendResult::Status::transient:
+      return "transient";
+    case SendResult::Status::permanent:
+      return "permanent";
+  }
+  return "permanent";
+}
+
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // "sms" or "webhook": the names used in the roster's `channels` and in the outbox.
+  virtual std::string_view name() const = 0;
+  // Starts one send. `done` is called exactly once, on the daemon's Asio loop thread, also when
+  // the channel is destroyed with the send in flight (then with a transient result).
+  virtual void send(const OutgoingNotification& notification,
+                    std::function<void(SendResult)> done) = 0;
+};
+
+}  // namespace incidentd

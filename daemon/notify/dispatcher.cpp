@@ -1,0 +1,316 @@
+#include "notify/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace incidentd {
+
+// One row this dispatcher has taken on: everything the send and its result record need.
+struct Dispatcher::Claimed {
+  OutboxRow row;
+  const Person* person = nullptr;
+  std::string channel;
+  std::string original_channel;  // the engine's choice, from the stored action
+  std::string address;
+  int attempt = 0;
+  std::string unsendable;  // why it cannot even be tried on this channel (then no send)
+};
+
+namespace {
+
+SendOutcome outcome_of(SendResult::Status status) {
+  switch (status) {
+    case SendResult::Status::delivered:
+      return SendOutcome::delivered;
+    case SendResult::Status::transient:
+      return SendOutcome::transient;
+    case SendResult::Status::permanent:
+      return SendOutcome::permanent;
+  }
+  return SendOutcome::permanent;
+}
+
+std::string original_channel_of(const OutboxRow& row) {
+  const auto j = nlohmann::json::parse(row.body, nullptr, false);
+  if (j.is_object()) {
+    const auto it = j.find("channel");
+    if (it != j.end() && it->is_string()) return it->get<std::string>();
+  }
+  return row.channel;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
+                       std::vector<Channel*> channels, NotificationRenderer renderer,
+                       std::function<double()> random_unit)
+    : store_(store),
+      config_(config),
+      time_(time),
+      retry_(RetrySettings::from(config.notify)),
+      settings_(config.notify),
+      channels_(std::move(channels)),
+      renderer_(std::move(renderer)),
+      random_unit_(std::move(random_unit)),
+      timer_(time.create_timer()) {}
+
+Dispatcher::~Dispatcher() {
+  *alive_ = false;
+  timer_->cancel();
+  flush();
+}
+
+void Dispatcher::flush() {
+  if (pending_results_.empty()) return;
+  std::vector<OutboxUpdate> results = std::move(pending_results_);
+  pending_results_.clear();
+  try {
+    store_.record_outbox(results);
+  } catch (const std::exception& e) {
+    // Their rows keep their leases and are sent again later: a duplicate at most.
+    spdlog::error("notify: recording {} results failed: {}", results.size(), e.what());
+  }
+}
+
+void Dispatcher::start() {
+  running_ = true;
+  schedule(time_.now());
+}
+
+void Dispatcher::wake() {
+  if (running_) schedule(time_.now());
+}
+
+void Dispatcher::stop() {
+  flush();
+  running_ = false;
+  armed_at_.reset();
+  timer_->cancel();
+}
+
+Channel* Dispatcher::channel_named(std::string_view name) const {
+  for (Channel* c : channels_) {
+    if (c->name() == name) return c;
+  }
+  return nullptr;
+}
+
+void Dispatcher::schedule(TimePoint at) {
+  if (!running_) return;
+  if (armed_at_ && *armed_at_ <= at) return;
+  armed_at_ = at;
+  timer_->arm(at, [this] {
+    armed_at_.reset();
+    run_pass();
+  });
+}
+
+void Dispatcher::run_pass() {
+  if (!running_) return;
+  if (in_pass_) {
+    pass_again_ = true;
+    return;
+  }
+  in_pass_ = true;
+  bool claimed_any = false;
+  try {
+    do {
+      pass_again_ = false;
+      const TimePoint now = time_.now();
+      const std::size_t limit = static_cast<std::size_t>(std::max(0, settings_.max_in_flight));
+      const std::size_t capacity = in_flight_.size() >= limit ? 0 : limit - in_flight_.size();
+      // Rows still in flight (a lease that ran out before the channel answered) come back too.
+      const std::vector<OutboxRow> rows =
+          capacity == 0 ? std::vector<OutboxRow>{}
+                        : store_.due_notifications(now, capacity + in_flight_.size());
+      std::vector<Claimed> batch;
+      std::vector<Claimed> unsendable;
+      // Results waiting since the last pass go in the same transaction as the new claims: one
+      // commit (one fsync) per pass, however many sends completed meanwhile.
+      std::vector<OutboxUpdate> marks = std::move(pending_results_);
+      pending_results_.clear();
+      const std::size_t results = marks.size();
+      for (const OutboxRow& row : rows) {
+        if (batch.size() + unsendable.size() >= capacity) break;
+        if (in_flight_.count(row.notification_id) != 0) continue;
+        Claimed c;
+        c.row = row;
+        c.person = config_.find_person(row.recipient);
+        c.channel = row.channel;
+        c.original_channel = original_channel_of(row);
+        c.attempt = row.attempts + 1;
+        if (c.person == nullptr) {
+          c.unsendable = "recipient " + row.recipient + " is not in the roster";
+        } else if (c.address = address_of(*c.person, c.channel); c.address.empty()) {
+          c.unsendable = "recipient has no address for " + c.channel;
+        } else if (channel_named(c.channel) == nullptr) {
+          c.unsendable = "channel " + c.channel + " is not enabled";
+        }
+        if (!c.unsendable.empty()) {
+          c.attempt = row.attempts;
+          unsendable.push_back(std::move(c));
+          continue;
+        }
+        // Marked before the send: a crash after the send re-sends once when the lease runs out.
+        OutboxUpdate mark;
+        mark.notification_id = row.notification_id;
+        mark.channel = c.channel;
+        mark.attempts = c.attempt;
+        mark.next_attempt_at = now + 2 * settings_.send_timeout + settings_.poll_every;
+        mark.last_error = row.last_error;
+        mark.timeline.push_back(record_of(c, "sending", c.address));
+        marks.push_back(std::move(mark));
+        batch.push_back(std::move(c));
+      }
+      const std::vector<bool> applied = store_.record_outbox(marks);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!applied[results + i]) continue;  // delivered or failed meanwhile: nothing to send
+        in_flight_.insert(batch[i].row.notification_id);
+        claimed_any = true;
+      }
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (applied[results + i]) send_claimed(batch[i]);
+      }
+      for (const Claimed& c : unsendable) {
+        claimed_any = true;
+        on_result(c, SendResult::permanent(c.unsendable));
+      }
+    } while (pass_again_ && running_);
+  } catch (const std::exception& e) {
+    spdlog::error("notify: outbox pass failed: {}", e.what());
+  }
+  in_pass_ = false;
+  if (!running_) return;
+  const TimePoint now = time_.now();
+  TimePoint next = now + settings_.poll_every;
+  try {
+    if (const auto due = store_.next_notification_due(); due && *due < next) {
+      // Due rows this pass could not take (all in flight, or none claimed) wait for a poll or
+      // for a result, never spin.
+      if (*due > now || claimed_any) next = std::max(*due, now);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("notify: reading the outbox failed: {}", e.what());
+  }
+  if (in_flight_.size() >= static_cast<std::size_t>(settings_.max_in_flight)) {
+    next = now + settings_.poll_every;
+  }
+  schedule(next);
+}
+
+Action Dispatcher::record_of(const Claimed& c, std::string outcome, std::string detail) const {
+  Action a;
+  a.at = time_.now();
+  a.incident_key = c.row.incident_key;
+  a.kind = ActionKind::delivery;
+  a.level = c.row.level;
+  a.recipient = c.row.recipient;
+  a.unit = c.row.unit;
+  a.channel = c.channel;
+  a.notification_id = c.row.notification_id;
+  a.attempt = c.attempt;
+  a.outcome = std::move(outcome);
+  a.detail = std::move(detail);
+  return a;
+}
+
+void Dispatcher::send_claimed(const Claimed& c) {
+  Channel* channel = channel_named(c.channel);
+  OutgoingNotification n;
+  n.notification_id = c.row.notification_id;
+  n.incident_key = c.row.incident_key;
+  n.recipient = c.row.recipient;
+  n.unit = c.row.unit;
+  n.address = c.address;
+  n.body_json = c.row.body;
+  n.attempt = c.attempt;
+  try {
+    OutboxRow for_channel = c.row;
+    for_channel.channel = c.channel;
+    n.text = renderer_(for_channel, c.channel);
+  } catch (const std::exception& e) {
+    on_result(c, SendResult::permanent(std::string("rendering the message failed: ") + e.what()));
+    return;
+  }
+  ++counters_.in_flight;
+  std::weak_ptr<bool> alive = alive_;
+  channel->send(n, [this, alive, c](SendResult result) {
+    const auto still = alive.lock();
+    if (!still || !*still) return;
+    --counters_.in_flight;
+    on_result(c, std::move(result));
+  });
+}
+
+void Dispatcher::count(const std::string& channel, const std::string& outcome) {
+  ++counters_.outcomes[{channel, outcome}];
+}
+
+void Dispatcher::on_result(const Claimed& c, SendResult result) {
+  const TimePoint now = time_.now();
+  in_flight_.erase(c.row.notification_id);
+  const SendOutcome outcome = outcome_of(result.status);
+  if (c.unsendable.empty()) health_.record(c.channel, c.address, outcome, now);
+  AttemptFacts facts;
+  facts.outcome = outcome;
+  facts.attempts = std::max(1, c.attempt);
+  facts.channel = c.channel;
+  facts.original_channel = c.original_channel;
+  facts.channel_down_since = health_.down_since(c.channel, c.address);
+  facts.now = now;
+  const DeliveryDecision d =
+      decide_after_attempt(retry_, c.person, facts, random_unit_ ? random_unit_() : 0.5);
+
+  OutboxUpdate u;
+  u.notification_id = c.row.notification_id;
+  u.channel = d.channel;
+  u.attempts = c.attempt;
+  u.next_attempt_at = d.next_attempt_at;
+  const std::string detail =
+      result.detail.empty() ? std::string(to_string(result.status)) : result.detail;
+  std::string counted;
+  switch (d.step) {
+    case DeliveryDecision::Step::done:
+      u.state = "delivered";
+      u.delivered_at = now;
+      counted = "delivered";
+      if (c.unsendable.empty()) u.timeline.push_back(record_of(c, "delivered", detail));
+      break;
+    case DeliveryDecision::Step::retry:
+      u.last_error = detail;
+      counted = "retry";
+      u.timeline.push_back(
+          record_of(c, "retry",
+                    detail + "; next attempt at " +
+                        format_rfc3339(d.next_attempt_at, std::chrono::minutes{0})));
+      break;
+    case DeliveryDecision::Step::fallback: {
+      u.last_error = detail;
+      counted = "fallback";
+      if (c.unsendable.empty()) u.timeline.push_back(record_of(c, "failed", detail));
+      Action fb = record_of(c, "", d.reason + (c.unsendable.empty() ? "" : ": " + detail));
+      fb.kind = ActionKind::channel_fallback;
+      fb.attempt = 0;
+      fb.previous_channel = c.channel;
+      fb.channel = d.channel;
+      u.timeline.push_back(std::move(fb));
+      break;
+    }
+    case DeliveryDecision::Step::give_up:
+      u.state = "failed";
+      u.last_error = detail;
+      counted = "failed";
+      u.timeline.push_back(record_of(c, "failed", detail + "; " + d.reason));
+      break;
+  }
+  count(c.channel, counted);
+  // Recorded by the next pass, with the other results and the next claims. Until then the row
+  // keeps its lease: a crash before that re-sends it once, it is not lost.
+  pending_results_.push_back(std::move(u));
+  schedule(now);
+}
+
+}  // namespace incidentd

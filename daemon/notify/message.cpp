@@ -1,0 +1,189 @@
+#include "notify/message.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "incidentd/codec.hpp"
+#include "notify/sms_segments.hpp"
+
+namespace incidentd {
+namespace {
+
+using Values = std::map<std::string, std::string, std::less<>>;
+
+// Replaces each {name} with its value; names without a value are left as they are (the config
+// loader already refused unknown ones).
+std::string fill(std::string_view text, const Values& values) {
+  std::string out;
+  out.reserve(text.size() + 64);
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t open = text.find('{', at);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = text.find('}', open);
+    if (close == std::string_view::npos) break;
+    out.append(text.substr(at, open - at));
+    const auto found = values.find(text.substr(open + 1, close - open - 1));
+    if (found != values.end()) {
+      out += found->second;
+    } else {
+      out.append(text.substr(open, close - open + 1));
+    }
+    at = close + 1;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
+}  // namespace
+
+std::string chinese_duration(Duration d, bool round_up) {
+  using std::chrono::minutes;
+  if (d < Duration{0}) d = Duration{0};
+  auto total = std::chrono::duration_cast<minutes>(d);
+  if (round_up && total < d) total += minutes(1);
+  if (total < minutes(1)) return "不到1分钟";
+  const auto hours = total.count() / 60;
+  const auto rest = total.count() % 60;
+  std::string out;
+  if (hours >= 24) {
+    out += std::to_string(hours / 24) + "天";
+    if (hours % 24 != 0) out += std::to_string(hours % 24) + "小时";
+  } else if (hours > 0) {
+    out += std::to_string(hours) + "小时";
+  }
+  if (rest > 0) out += std::to_string(rest) + "分钟";
+  return out;
+}
+
+std::string chinese_month_day_time(TimePoint t, std::chrono::minutes utc_offset) {
+  const auto local = t + utc_offset;
+  const auto day = std::chrono::floor<std::chrono::days>(local);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss time{std::chrono::floor<std::chrono::minutes>(local - day)};
+  const auto two = [](long v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+  return std::to_string(static_cast<unsigned>(ymd.month())) + "月" +
+         std::to_string(static_cast<unsigned>(ymd.day())) + "日" + two(time.hours().count()) + ":" +
+         two(time.minutes().count());
+}
+
+std::string chinese_milestone(Milestone milestone, int round) {
+  switch (milestone) {
+    case Milestone::first_release:
+      return "首次权威信息发布";
+    case Milestone::press_conference:
+      return "新闻发布会";
+    case Milestone::follow_up:
+      return round > 0 ? "第" + std::to_string(round) + "轮持续发布" : "持续发布";
+  }
+  return "发布";
+}
+
+const std::map<std::string, std::string>& MessageTemplates::defaults() {
+  static const std::map<std::string, std::string> kDefaults = {
+      {"drill", "【演练】"},
+      {"warning",
+       "【舆情处置时限预警】{title}（{incident_key}）：{milestone}须在{due}前完成，还剩{remaining}"
+       "。"},
+      {"target_missed",
+       "【舆情处置超目标时限】{title}（{incident_key}）：{milestone}目标时限{due}已过{late}，"
+       "请尽快发布权威信息。"},
+      {"deadline_breached",
+       "【舆情处置超最后时限】{title}（{incident_key}）：{milestone}最后时限{due}已过{late}，"
+       "请立即发布并报告。"},
+      {"overdue",
+       "【舆情处置超期提醒·第{reminder}次】{title}（{incident_key}）：{milestone}最后时限{due}"
+       "已过{late}，仍未确认发布。"},
+      {"resend", "（第{send}次通知，尚未收到您的回复）"},
+      {"deputy", "（{deputy_of}未回复，现转告您）"},
+      {"reply_hint",
+       "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2或“已发布”，可附链接。"},
+  };
+  return kDefaults;
+}
+
+MessageTemplates::MessageTemplates(const std::map<std::string, std::string>& overrides,
+                                   int max_sms_parts)
+    : templates_(defaults().begin(), defaults().end()), max_sms_parts_(max_sms_parts) {
+  for (const auto& [name, text] : overrides) templates_[name] = text;
+}
+
+const std::string& MessageTemplates::get(std::string_view name) const {
+  static const std::string kEmpty;
+  const auto found = templates_.find(name);
+  return found == templates_.end() ? kEmpty : found->second;
+}
+
+std::string MessageTemplates::render(const Action& n, const MessageContext& context,
+                                     std::string_view channel) const {
+  const ActionKind cause = n.cause.value_or(ActionKind::warning);
+  const Milestone milestone = n.milestone.value_or(Milestone::first_release);
+  Values values{
+      {"incident_key", n.incident_key},
+      {"milestone", chinese_milestone(milestone, n.round)},
+      {"level", std::to_string(n.level.value_or(0))},
+      {"round", std::to_string(n.round)},
+      {"reminder", std::to_string(n.reminder)},
+      {"send", std::to_string(n.send)},
+      {"recipient", context.recipient_name.empty() ? n.recipient : context.recipient_name},
+      {"deputy_of", context.deputy_of_name.empty() ? n.deputy_of : context.deputy_of_name},
+      {"unit", context.unit_name.empty() ? n.unit : context.unit_name},
+      {"code", context.reply_code},
+  };
+  if (n.due) {
+    values["due"] = chinese_month_day_time(*n.due, context.utc_offset);
+    values["remaining"] = chinese_duration(*n.due - context.now, true);
+    values["late"] = chinese_duration(context.now - *n.due, false);
+  }
+
+  std::string_view main = "warning";
+  if (cause == ActionKind::target_missed) main = "target_missed";
+  if (cause == ActionKind::deadline_breached)
+    main = n.reminder > 0 ? "overdue" : "deadline_breached";
+
+  // Everything but the title first: for SMS the title is what gets shortened to fit the parts.
+  const auto compose = [&](const std::string& title) {
+    values["title"] = title;
+    std::string text;
+    if (n.drill) text += fill(get("drill"), values);
+    text += fill(get(main), values);
+    if (n.send > 1) text += fill(get("resend"), values);
+    if (!n.deputy_of.empty()) text += fill(get("deputy"), values);
+    if (!context.reply_code.empty()) text += fill(get("reply_hint"), values);
+    return text;
+  };
+  const std::string title = context.title.empty() ? n.incident_key : context.title;
+  std::string text = compose(title);
+  if (channel != "sms") return text;
+
+  const auto parts = static_cast<std::size_t>(std::max(1, max_sms_parts_));
+  if (ucs2_segment_count(text) <= parts) return ucs2_safe(text);
+  const std::size_t limit = parts == 1 ? kUcs2SingleSmsChars : parts * kUcs2ConcatenatedPartChars;
+  const std::size_t without_title = ucs2_length(compose(""));
+  if (without_title < limit) {
+    // Keep at least a few characters of the title, cut with an ellipsis.
+    const std::u16string full = utf8_to_ucs2(title);
+    const std::size_t room = limit - without_title;
+    if (room >= 2) {
+      text = compose(ucs2_to_utf8(std::u16string_view(full).substr(0, room - 1)) + "…");
+    }
+  }
+  return fit_ucs2_parts(text, parts);
+}
+
+RenderedMessage MessageTemplates::render_outbox_body(std::string_view body_json,
+                                                     const MessageContext& context,
+                                                     std::string_view channel) const {
+  const nlohmann::json j = nlohmann::json::parse(body_json, nullptr, false);
+  if (j.is_discarded()) return {std::nullopt, "outbox body is not JSON"};
+  Parsed<Action> action = action_from_json(j);
+  if (!action) return {std::nullopt, "outbox body: " + action.error};
+  if (action.value->kind != ActionKind::notification) {
+    return {std::nullopt, "outbox body is a \"" + std::string(to_string(action.value->kind)) +
+                              "\" action, not a notification"};
+  }
+  return {render(*action.value, context, channel), {}};
+}
+
+}  // namespace incidentd

@@ -1,0 +1,65 @@
+// The text of a notification: what happened (warning, target missed, deadline breached, overdue
+// reminder), which incident (title and key), how long is left or how late it is, and how to
+// answer (the reply code). Chinese by default; every part can be overridden in [sms.templates]
+// with {placeholders} (docs/notifications.md). Pure: the caller passes the time and the names.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "incidentd/config.hpp"
+#include "incidentd/domain.hpp"
+#include "incidentd/time.hpp"
+
+namespace incidentd {
+
+// What the notification action itself does not carry.
+struct MessageContext {
+  std::string title;           // the incident's title; the key stands in when empty
+  std::string recipient_name;  // {recipient}
+  std::string deputy_of_name;  // {deputy_of}: whom this deputy stands in for
+  std::string unit_name;       // {unit}: the recipient's unit
+  std::string reply_code;      // empty: no reply hint (a channel that cannot be answered)
+  TimePoint now{};             // "how long is left" counts from here
+  std::chrono::minutes utc_offset{8 * 60};
+};
+
+struct RenderedMessage {
+  std::optional<std::string> text;
+  std::string error;  // why there is no text: the body is not a notification action
+};
+
+class MessageTemplates {
+ public:
+  // Overrides by template name (kSmsTemplateKeys); the config loader checked the placeholders.
+  explicit MessageTemplates(const std::map<std::string, std::string>& overrides = {},
+                            int max_sms_parts = 6);
+
+  static const std::map<std::string, std::string>& defaults();
+
+  // The text of one notification action (ActionKind::notification).
+  std::string render(const Action& notification, const MessageContext& context,
+                     std::string_view channel = "sms") const;
+  // The same from an outbox row's body (the notification action as JSON). For "sms" the text is
+  // cut to the part limit (the title shortened first); other channels take it whole.
+  RenderedMessage render_outbox_body(std::string_view body_json, const MessageContext& context,
+                                     std::string_view channel = "sms") const;
+
+ private:
+  const std::string& get(std::string_view name) const;
+  std::map<std::string, std::string, std::less<>> templates_;
+  int max_sms_parts_;
+};
+
+// "1小时30分钟", "45分钟", "不到1分钟"; rounded up to whole minutes for what is left (a warning
+// never says less time than there is), down for lateness.
+std::string chinese_duration(Duration d, bool round_up);
+// "11月26日10:00" in the given offset.
+std::string chinese_month_day_time(TimePoint t, std::chrono::minutes utc_offset);
+// "首次权威信息发布", "新闻发布会", "第2轮持续发布".
+std::string chinese_milestone(Milestone milestone, int round);
+
+}  // namespace incidentd

@@ -1,0 +1,42 @@
+// The daemon's notification side in one object, for main(): the webhook channel, any other
+// channels (SMS), and the dispatcher over the daemon's store, on the Asio loop thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "notify/dispatcher.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace incidentd {
+
+class WebhookChannel;
+
+// A plain rendering for channels without templates: what, which incident, which milestone.
+std::string plain_notification_text(const OutboxRow& row, std::string_view channel);
+
+class NotifyService {
+ public:
+  // `extra_channels` (not owned) join the webhook channel; `renderer` defaults to
+  // plain_notification_text. Throws when a webhook secret file cannot be read.
+  NotifyService(boost::asio::io_context& io, SqliteStore& store, const Config& config,
+                TimeSystem& time, std::vector<Channel*> extra_channels = {},
+                NotificationRenderer renderer = {});
+  ~NotifyService();
+  NotifyService(const NotifyService&) = delete;
+  NotifyService& operator=(const NotifyService&) = delete;
+
+  void start() { dispatcher_->start(); }
+  void wake() { dispatcher_->wake(); }
+  void stop() { dispatcher_->stop(); }
+  Dispatcher& dispatcher() { return *dispatcher_; }
+
+ private:
+  std::unique_ptr<WebhookChannel> webhook_;  // declared first: outlives the dispatcher
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+}  // namespace incidentd

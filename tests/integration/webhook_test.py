@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""End-to-end test of incidentd's webhooks against a real HTTP receiver and a real Kafka broker.
+
+    webhook_test.py CASE --incidentd PATH --source-dir DIR [--keep]
+
+CASE is receiver_outage, sigkill or all.
+
+Events go in through Kafka (scripts/kafka.sh, as in kafka_test.py) with detected_at in the
+past, so the first warning falls due at once and its notifications reach the outbox. People of
+the example roster prefer SMS, which is not enabled here: the dispatcher falls back to their
+webhook, which points at a Python http.server on a free 127.0.0.1 port that verifies every
+request's HMAC-SHA256 signature (docs/notifications.md) and records its notification id.
+
+- receiver_outage: the receiver is down (nothing listens) while the first attempts fail; the
+  dispatcher retries; once it is up every webhook notification arrives, signed, none lost.
+- sigkill: the daemon is SIGKILLed while deliveries are in flight and restarted: every webhook
+  notification arrives, none more than twice (one duplicate at most, found by notification id).
+Every wait polls a condition against a deadline. Standard library only.
+"""
+
+import argparse
+import collections
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kafka_test as kt  # noqa: E402  (the broker, the daemon and event helpers)
+
+SECRET = b"demo-webhook-secret-change-me"  # config/incidentd.toml's demo route
+MAX_SKEW_S = 300
+
+
+class Receiver:
+    """A webhook receiver that verifies signatures; start()/stop() bring it up and down."""
+
+    def __init__(self, port, delay_s=0.0):
+        self.port = port
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.received = collections.Counter()  # notification id -> deliveries
+        self.bad = []  # why a request was refused
+        self.server = None
+        self.thread = None
+
+    def start(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                ts = self.headers.get("X-Incidentd-Timestamp", "")
+                sig = self.headers.get("X-Incidentd-Signature", "")
+                nid = self.headers.get("X-Incidentd-Notification-Id", "")
+                want = "sha256=" + hmac.new(SECRET, ts.encode() + b"." + body,
+                                            hashlib.sha256).hexdigest()
+                problem = None
+                if not hmac.compare_digest(sig, want):
+                    problem = f"bad signature for {nid}"
+                elif not ts.isdigit() or abs(time.time() - int(ts)) > MAX_SKEW_S:
+                    problem = f"stale timestamp {ts!r} for {nid}"
+                else:
+                    payload = json.loads(body)
+                    if payload.get("notification_id") != nid or not payload.get("text"):
+                        problem = f"body does not match header for {nid}"
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
+                with receiver.lock:
+                    if problem:
+                        receiver.bad.append(problem)
+                    else:
+                        receiver.received[nid] += 1
+                self.send_response(401 if problem else 204)
+                self.end_headers()
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        kt.log(f"receiver up on 127.0.0.1:{self.port}")
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+            kt.log("receiver down")
+
+    def snapshot(self):
+        with self.lock:
+            return collections.Counter(self.received), list(self.bad)
+
+
+def write_config(args, work, broker, receiver_port):
+    path = os.path.join(work, "incidentd.toml")
+    kt.write_config(args.source_dir, path, broker, "webhook-test", "opinion.events.dlq")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = text.replace("http://127.0.0.1:18080", f"http://127.0.0.1:{receiver_port}")
+    for key, value in (("retry_base", "200ms"), ("retry_max", "1s"), ("fallback_after", "1h"),
+                       ("send_timeout", "2s"), ("poll_every", "200ms")):
+        text, n = re.subn(rf'^{key} = "[^"]*"', f'{key} = "{value}"', text, count=1,
+                          flags=re.MULTILINE)
+        kt.check(n == 1, f"config/incidentd.toml has no {key} line in [notify]")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def webhook_rows(db):
+    """(notification_id, state, attempts) of the outbox rows that went by webhook."""
+    return kt.db_query(db, "SELECT notification_id, state, attempts FROM outbox "
+                           "WHERE channel = 'webhook' ORDER BY notification_id")
+
+
+def produce_due_incidents(broker, prefix, n):
+    # Detected 2 h 1 min ago: first_release's 2 h warning is due at once.
+    detected = kt.rfc3339(datetime.now(timezone.utc) - timedelta(hours=2, minutes=1))
+    broker.produce(kt.EVENTS, [(f"{prefix}-{i}".encode(),
+                                kt.event(f"{prefix}-e{i}", f"{prefix}-{i}", detected_at=detected))
+                               for i in range(n)])
+
+
+def start_daemon(args, work, config, db):
+    d = kt.Daemon(args.incidentd, config, db, os.path.join(work, "incidentd.log"))
+    d.start()
+    d.wait_log(r"open incidents", 60)
+    return d
+
+
+def check_all_delivered(receiver, db, max_copies):
+    rows = kt.wait_for("every webhook row delivered",
+                       lambda: (lambda r: r if r and all(s == "delivered" for _, s, _ in r)
+                                else None)(webhook_rows(db)), 120, interval=0.2)
+    received, bad = receiver.snapshot()
+    kt.check(not bad, f"the receiver refused requests: {bad[:5]}")
+    ids = [nid for nid, _, _ in rows]
+    missing = [nid for nid in ids if received[nid] == 0]
+    kt.check(not missing, f"{len(missing)} delivered rows never reached the receiver: {missing[:5]}")
+    unknown = set(received) - set(ids)
+    kt.check(not unknown, f"the receiver got ids the outbox does not have: {sorted(unknown)[:5]}")
+    too_many = {nid: c for nid, c in received.items() if c > max_copies}
+    kt.check(not too_many, f"notifications received more than {max_copies} times: {too_many}")
+    duplicates = sum(c - 1 for c in received.values())
+    kt.log(f"{len(ids)} webhook notifications delivered, {duplicates} duplicates")
+    return rows, received, duplicates
+
+
+def case_receiver_outage(args, work, broker):
+    receiver = Receiver(kt.free_port())
+    db = os.path.join(work, "incidentd.db")
+    broker.start()
+    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
+    config = write_config(args, work, broker, receiver.port)
+    daemon = start_daemon(args, work, config, db)
+    try:
+        produce_due_incidents(broker, "outage", 5)
+        # Receiver down: attempts fail and are retried (attempts >= 3 on every row).
+        kt.wait_for("webhook rows retried while the receiver is down",
+                    lambda: (lambda r: len(r) >= 5 and all(a >= 3 and s == "pending"
+                                                           for _, s, a in r))(webhook_rows(db)),
+                    120, interval=0.2)
+        retries = kt.db_query(db, "SELECT COUNT(*) FROM timeline WHERE action = 'delivery' "
+                                  "AND body LIKE '%\"outcome\":\"retry\"%'")[0][0]
+        kt.check(retries >= 10, f"expected the failed attempts in the timeline, found {retries}")
+        receiver.start()
+        rows, received, duplicates = check_all_delivered(receiver, db, max_copies=1)
+        kt.check(duplicates == 0, "no daemon crash here, yet duplicates arrived")
+        delivered_records = kt.db_query(db, "SELECT COUNT(*) FROM timeline WHERE action = "
+                                            "'delivery' AND body LIKE '%\"outcome\":\"delivered\"%' "
+                                            "AND body LIKE '%\"channel\":\"webhook\"%'")[0][0]
+        kt.check(delivered_records == len(rows),
+                 f"{delivered_records} 'delivered' records for {len(rows)} rows (want one each)")
+        kt.check(daemon.stop() == 0, "incidentd did not stop cleanly")
+    finally:
+        daemon.cleanup()
+        receiver.stop()
+
+
+def case_sigkill(args, work, broker):
+    receiver = Receiver(kt.free_port(), delay_s=0.05)
+    db = os.path.join(work, "incidentd.db")
+    broker.start()
+    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
+    config = write_config(args, work, broker, receiver.port)
+    receiver.start()
+    daemon = start_daemon(args, work, config, db)
+    try:
+        produce_due_incidents(broker, "kill", 150)
+        kt.wait_for("some webhook deliveries",
+                    lambda: sum(receiver.snapshot()[0].values()) >= 20, 120, interval=0.05)
+        daemon.kill()
+        before, _ = receiver.snapshot()
+        pending = [r for r in webhook_rows(db) if r[1] == "pending"]
+        kt.log(f"killed with {sum(before.values())} received, {len(pending)} rows pending")
+        kt.check(pending, "nothing was left to deliver at the kill; the case proves nothing")
+        daemon = start_daemon(args, work, config, db)
+        check_all_delivered(receiver, db, max_copies=2)
+        kt.check(daemon.stop() == 0, "incidentd did not stop cleanly")
+    finally:
+        daemon.cleanup()
+        receiver.stop()
+
+
+CASES = {"receiver_outage": case_receiver_outage, "sigkill": case_sigkill}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("case", choices=[*CASES, "all"])
+    parser.add_argument("--incidentd", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    for tool in ("kcat", "java"):
+        if shutil.which(tool) is None:
+            print(f"webhook_test: {tool} not found (scripts/install-deps.sh installs it)")
+            return 1
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(kt.Failure("SIGTERM")))
+    failed = False
+    for name in CASES if args.case == "all" else [args.case]:
+        kt.BUDGET = kt.Budget(kt.CASE_BUDGET_S)
+        work = tempfile.mkdtemp(prefix=f"incidentd-webhook-{name}-")
+        broker = kt.Broker(args.source_dir, work)
+        started = time.monotonic()
+        kt.log(f"{name}: work directory {work}")
+        try:
+            CASES[name](args, work, broker)
+            kt.log(f"{name}: PASSED in {time.monotonic() - started:.1f} s")
+        except Exception as e:  # noqa: BLE001
+            failed = True
+            kt.log(f"{name}: FAILED after {time.monotonic() - started:.1f} s: {e}")
+            if not isinstance(e, kt.Failure):
+                traceback.print_exc()
+            log_path = os.path.join(work, "incidentd.log")
+            if os.path.exists(log_path):
+                with open(log_path, errors="replace") as f:
+                    print(f"----- incidentd.log (tail) -----\n{f.read()[-4000:]}")
+        finally:
+            try:
+                broker.stop()
+            finally:
+                if failed or args.keep:
+                    kt.log(f"{name}: kept {work}")
+                else:
+                    shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

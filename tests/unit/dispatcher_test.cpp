@@ -1,0 +1,357 @@
+// The outbox dispatcher on a real SQLite store, a virtual clock and fake channels that fail on
+// request: every attempt is in the timeline before the send and its result after; transient
+// failures back off; a channel down for fallback_after hands the row to the next channel; a
+// crash between send and record re-sends once with the same id; a row is delivered once.
+#include "notify/dispatcher.hpp"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ctl/virtual_time.hpp"
+#include "support/test_config.hpp"
+
+namespace incidentd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Status = SendResult::Status;
+
+const TimePoint kStart{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}};
+
+class FakeChannel final : public Channel {
+ public:
+  explicit FakeChannel(std::string name) : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
+
+  void send(const OutgoingNotification& n, std::function<void(SendResult)> done) override {
+    sent.push_back(n);
+    if (hold) {
+      held.push_back(std::move(done));
+      return;
+    }
+    Status status = Status::delivered;
+    if (!script.empty()) {
+      status = script.front();
+      script.pop_front();
+    } else if (always) {
+      status = *always;
+    }
+    done(SendResult{status, "fake " + name_});
+  }
+
+  std::string name_;
+  std::vector<OutgoingNotification> sent;
+  std::deque<Status> script;  // outcomes of the next sends, then `always`, then ok
+  std::optional<Status> always;
+  bool hold = false;  // keep the callbacks instead of answering
+  std::vector<std::function<void(SendResult)>> held;
+};
+
+struct Harness {
+  fs::path dir = fs::temp_directory_path() /
+                 ("dispatcher_test_" +
+                  std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  Config config = testing::small_config();
+  VirtualTime time{kStart};
+  std::unique_ptr<SqliteStore> store;
+  FakeChannel sms{"sms"};
+  FakeChannel webhook{"webhook"};
+  std::unique_ptr<Dispatcher> dispatcher;
+
+  Harness() {
+    fs::create_directories(dir);
+    config.notify.retry_base = 10s;
+    config.notify.retry_max = 5min;
+    config.notify.jitter = 0.2;
+    config.notify.fallback_after = 2min;
+    config.notify.send_timeout = 10s;
+    config.notify.poll_every = 1s;
+    config.notify.max_in_flight = 8;
+    store = std::make_unique<SqliteStore>((dir / "db.sqlite").string());
+  }
+  ~Harness() {
+    dispatcher.reset();
+    store.reset();
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+
+  void start_dispatcher() {
+    dispatcher = std::make_unique<Dispatcher>(
+        *store, config, time, std::vector<Channel*>{&sms, &webhook},
+        [](const OutboxRow& row, std::string_view channel) {
+          return "text for " + row.recipient + " by " + std::string(channel);
+        },
+        [] { return 0.5; });  // the middle of the jitter range: waits are exactly the backoff
+    dispatcher->start();
+  }
+
+  void add_notification(const std::string& id, const std::string& recipient,
+                        const std::string& channel, TimePoint at) {
+    Changeset c;
+    Action a;
+    a.at = at;
+    a.incident_key = "inc-1";
+    a.kind = ActionKind::notification;
+    a.milestone = Milestone::first_release;
+    a.level = 0;
+    a.recipient = recipient;
+    a.unit = config.unit_of_person(recipient)->id;
+    a.channel = channel;
+    a.notification_id = id;
+    a.cause = ActionKind::warning;
+    a.send = 1;
+    c.actions.push_back(a);
+    store->commit(c);
+  }
+
+  OutboxRow row(const std::string& id) {
+    for (const OutboxRow& r : store->outbox("inc-1")) {
+      if (r.notification_id == id) return r;
+    }
+    FAIL("no outbox row " << id);
+    return {};
+  }
+
+  // "kind outcome channel attempt" of the dispatcher's timeline entries, in order.
+  std::vector<std::string> records() {
+    std::vector<std::string> out;
+    for (const Action& a : store->timeline("inc-1")) {
+      if (a.kind == ActionKind::delivery) {
+        out.push_back("delivery " + a.outcome + " " + a.channel + " " + std::to_string(a.attempt));
+      } else if (a.kind == ActionKind::channel_fallback) {
+        out.push_back("fallback " + a.previous_channel + " -> " + a.channel);
+      }
+    }
+    return out;
+  }
+
+  bool chain_intact() {
+    std::string prev(SqliteStore::kGenesisHash);
+    bool ok = true;
+    store->scan_timeline("", [&](const TimelineRow& r) {
+      ok = ok && r.prev_hash == prev && SqliteStore::chain_hash(prev, r) == r.hash;
+      prev = r.hash;
+      return true;
+    });
+    return ok;
+  }
+};
+
+TEST_CASE(
+    "a due notification is sent once, with the attempt recorded before and the result after") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+
+  REQUIRE(h.sms.sent.size() == 1);
+  const OutgoingNotification& n = h.sms.sent[0];
+  CHECK(n.notification_id == "n1");
+  CHECK(n.address == h.config.find_person("a-duty1")->phone);
+  CHECK(n.text == "text for a-duty1 by sms");
+  CHECK(n.attempt == 1);
+  CHECK(h.records() ==
+        std::vector<std::string>{"delivery sending sms 1", "delivery delivered sms 1"});
+  const OutboxRow r = h.row("n1");
+  CHECK(r.state == "delivered");
+  CHECK(r.attempts == 1);
+  CHECK(r.delivered_at == kStart);
+  CHECK(h.chain_intact());
+
+  h.time.advance_by(1h);
+  CHECK(h.sms.sent.size() == 1);
+}
+
+TEST_CASE("nothing is sent before the row is due") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart + 1min);
+  h.start_dispatcher();
+  h.time.advance_to(kStart + 1min - 1ms);
+  CHECK(h.sms.sent.empty());
+  h.time.advance_to(kStart + 1min);
+  CHECK(h.sms.sent.size() == 1);
+}
+
+TEST_CASE("transient failures are retried with exponential backoff until delivered") {
+  Harness h;
+  h.sms.script = {Status::transient, Status::transient};
+  h.config.notify.fallback_after = 1h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  CHECK(h.row("n1").state == "pending");
+  CHECK(h.row("n1").last_error == "fake sms");
+
+  h.time.advance_to(kStart + 10s - 1ms);  // the first wait is retry_base
+  CHECK(h.sms.sent.size() == 1);
+  h.time.advance_to(kStart + 10s);
+  CHECK(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].attempt == 2);
+  CHECK(h.sms.sent[1].notification_id == "n1");
+
+  h.time.advance_to(kStart + 30s - 1ms);  // then twice that
+  CHECK(h.sms.sent.size() == 2);
+  h.time.advance_to(kStart + 30s);
+  CHECK(h.sms.sent.size() == 3);
+  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").attempts == 3);
+  CHECK(h.records() == std::vector<std::string>{"delivery sending sms 1", "delivery retry sms 1",
+                                                "delivery sending sms 2", "delivery retry sms 2",
+                                                "delivery sending sms 3",
+                                                "delivery delivered sms 3"});
+  CHECK(h.webhook.sent.empty());
+  CHECK(h.dispatcher->counters().outcomes.at({"sms", "retry"}) == 2);
+  CHECK(h.dispatcher->counters().outcomes.at({"sms", "delivered"}) == 1);
+  CHECK(h.chain_intact());
+}
+
+TEST_CASE("a channel down longer than fallback_after hands the notification to the next channel") {
+  Harness h;
+  h.sms.always = Status::transient;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_to(kStart + 2min - 1ms);
+  CHECK(h.webhook.sent.empty());
+  CHECK(h.row("n1").channel == "sms");
+  h.time.advance_to(kStart + 10min);
+  REQUIRE(h.webhook.sent.size() == 1);
+  CHECK(h.webhook.sent[0].notification_id == "n1");
+  CHECK(h.webhook.sent[0].address == h.config.find_person("a-duty1")->webhook);
+  CHECK(h.webhook.sent[0].text == "text for a-duty1 by webhook");
+  const OutboxRow r = h.row("n1");
+  CHECK(r.state == "delivered");
+  CHECK(r.channel == "webhook");
+  const auto rec = h.records();
+  REQUIRE(rec.size() >= 4);
+  CHECK(rec[rec.size() - 3] == "fallback sms -> webhook");
+  CHECK(rec.back().rfind("delivery delivered webhook", 0) == 0);
+  bool fallback_says_why = false;
+  for (const Action& a : h.store->timeline("inc-1")) {
+    if (a.kind == ActionKind::channel_fallback) {
+      fallback_says_why = a.detail.find("sms down since") != std::string::npos;
+    }
+  }
+  CHECK(fallback_says_why);
+  CHECK(h.chain_intact());
+}
+
+TEST_CASE("a notification refused on every channel ends failed, and says why") {
+  Harness h;
+  h.sms.always = Status::permanent;
+  h.webhook.always = Status::permanent;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(1min);
+  CHECK(h.sms.sent.size() == 1);
+  CHECK(h.webhook.sent.size() == 1);
+  CHECK(h.row("n1").state == "failed");
+  CHECK(h.records() == std::vector<std::string>{"delivery sending sms 1", "delivery failed sms 1",
+                                                "fallback sms -> webhook",
+                                                "delivery sending webhook 2",
+                                                "delivery failed webhook 2"});
+  h.time.advance_by(1h);
+  CHECK(h.sms.sent.size() == 1);
+}
+
+TEST_CASE("a crash between send and record re-sends once with the same id, and loses nothing") {
+  Harness h;
+  h.sms.hold = true;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  CHECK(h.row("n1").attempts == 1);  // recorded before the send
+  // The process dies: the send went out, its result was never recorded.
+  h.dispatcher.reset();
+  h.sms.held.clear();
+  h.sms.hold = false;
+  h.store = std::make_unique<SqliteStore>((h.dir / "db.sqlite").string());
+
+  h.start_dispatcher();
+  h.time.advance_by(1s);
+  CHECK(h.sms.sent.size() == 1);  // the lease of the interrupted attempt has not run out
+  h.time.advance_by(1min);
+  REQUIRE(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].notification_id == "n1");
+  CHECK(h.sms.sent[1].attempt == 2);
+  CHECK(h.row("n1").state == "delivered");
+  h.time.advance_by(1h);
+  CHECK(h.sms.sent.size() == 2);
+  CHECK(h.chain_intact());
+}
+
+TEST_CASE("a row is marked delivered once, even when told twice") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  OutboxUpdate u;
+  u.notification_id = "n1";
+  u.state = "delivered";
+  u.channel = "sms";
+  u.attempts = 1;
+  u.next_attempt_at = kStart;
+  u.delivered_at = kStart;
+  Action a;
+  a.at = kStart;
+  a.incident_key = "inc-1";
+  a.kind = ActionKind::delivery;
+  a.notification_id = "n1";
+  a.outcome = "delivered";
+  u.timeline.push_back(a);
+  CHECK(h.store->record_outbox({u}) == std::vector<bool>{true});
+  CHECK(h.store->record_outbox({u}) == std::vector<bool>{false});
+  CHECK(h.records().size() == 1);
+  CHECK(h.chain_intact());
+}
+
+TEST_CASE("no more than max_in_flight sends are outstanding, and the rest follow") {
+  Harness h;
+  h.config.notify.max_in_flight = 3;
+  h.sms.hold = true;
+  for (int i = 0; i < 7; ++i) {
+    h.add_notification("n" + std::to_string(i), "a-duty1", "sms", kStart);
+  }
+  h.start_dispatcher();
+  h.time.advance_by(2s);
+  CHECK(h.sms.sent.size() == 3);
+  CHECK(h.dispatcher->in_flight() == 3);
+  for (int round = 0; round < 5 && h.sms.sent.size() < 7; ++round) {
+    auto held = std::move(h.sms.held);
+    h.sms.held.clear();
+    for (auto& done : held) done(SendResult::delivered());
+    h.time.advance_by(0ms);
+    CHECK(h.dispatcher->in_flight() <= 3);
+  }
+  for (auto& done : h.sms.held) done(SendResult::delivered());
+  h.sms.held.clear();
+  h.time.advance_by(0ms);
+  CHECK(h.sms.sent.size() == 7);
+  for (int i = 0; i < 7; ++i) CHECK(h.row("n" + std::to_string(i)).state == "delivered");
+}
+
+TEST_CASE("a recipient without an address on the channel goes by the next channel") {
+  Harness h;
+  h.config.find_person("a-duty1");
+  for (Unit& u : h.config.units) {
+    for (Person& p : u.people) {
+      if (p.id == "a-duty1") p.phone.clear();
+    }
+  }
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(1s);
+  CHECK(h.sms.sent.empty());
+  REQUIRE(h.webhook.sent.size() == 1);
+  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.records().front() == "fallback sms -> webhook");
+}
+
+}  // namespace
+}  // namespace incidentd

@@ -1,0 +1,667 @@
+// The HTTP API over real sockets: a Server on 127.0.0.1 (a free port) with the API installed,
+// its loop on a thread of its own as in the daemon, an engine on a MemoryStore and a virtual
+// clock, used ack links in a real SQLite file. One test per rejection (no token, wrong unit,
+// forged, replayed and expired links, oversize body, malformed JSON) and the success paths.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+
+#include "http/api.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
+
+#include "ctl/virtual_time.hpp"
+#include "http/ack_link.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "incidentd/engine.hpp"
+#include "store/sqlite_store.hpp"
+#include "support/memory_store.hpp"
+#include "support/test_config.hpp"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using namespace incidentd;
+using incidentd::http::AckLink;
+using incidentd::http::AckLinkSigner;
+
+const std::string kTokenA = "token-of-unit-a";
+const std::string kTokenB = "token-of-unit-b";
+const std::string kTokenOperator = "token-of-the-operator";
+const std::string kLinkKey = "a link key of at least thirty-two bytes, for tests";
+const std::string kIncident = "zt-landslide";
+// 2 h 10 min after detection: the first warning (2 h) has gone to the duty officers.
+const TimePoint kDetected = *parse_rfc3339("2026-11-26T08:00:00+08:00");
+const TimePoint kNow = kDetected + 2h + 10min;
+
+std::string http_toml() {
+  std::string out = "\n[http]\nenabled = true\n";
+  const auto token = [&out](const std::string& name, const std::string& unit,
+                            const std::string& secret) {
+    out += "\n[[http.tokens]]\nname = \"" + name + "\"\n";
+    if (!unit.empty()) out += "unit = \"" + unit + "\"\n";
+    out += "sha256 = \"" + incidentd::http::token_sha256(secret) + "\"\n";
+  };
+  token("desk-a", "a", kTokenA);
+  token("desk-b", "b", kTokenB);
+  token("incidentctl", "", kTokenOperator);
+  return out;
+}
+
+std::string temp_path(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("http-api-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  json json_body() const { return json::parse(body); }
+};
+
+// A server with the API, its loop on its own thread; the engine is touched only on that thread.
+class ApiServer {
+ public:
+  explicit ApiServer(std::string links_db = temp_path("links.db"), http::ServerOptions options = {})
+      : config_(testing::config_from_toml(testing::small_config_toml() + http_toml())),
+        time_(kNow),
+        engine_(config_, store_, time_),
+        links_(links_db),
+        signer_(kLinkKey),
+        server_(io_, std::move(options)) {
+    Event e;
+    e.event_id = "ev-1";
+    e.incident_key = kIncident;
+    e.kind = EventKind::detected;
+    e.level = Level::II;
+    e.title = "山体滑坡";
+    e.lead_unit = "a";
+    e.units = {"a", "b"};
+    e.detected_at = kDetected;
+    REQUIRE(engine_.handle(e).status == Outcome::Status::accepted);
+    engine_.run_due();
+    engine_.flush();
+
+    http::ApiContext context;
+    context.config = &config_;
+    context.engine = &engine_;
+    context.store = &store_;
+    context.time = &time_;
+    context.timeline = [this](const std::string& key) {
+      std::vector<Action> out;
+      for (const Action& a : store_.timeline()) {
+        if (a.incident_key == key) out.push_back(a);
+      }
+      return out;
+    };
+    context.links = &signer_;
+    context.link_used = [this](const std::string& id) { return links_.is_link_used(id); };
+    context.record_link = [this](const std::string& id, const std::string& key, TimePoint at) {
+      return links_.record_used_link(id, key, at);
+    };
+    context.ready = [this] { return ready.load(); };
+    context.sample = [] {
+      http::MetricsSample s;
+      s.deadline_breaches = 3;
+      s.notifications[{"sms", "delivered"}] = 7;
+      s.notifications[{"webhook", "failed"}] = 2;
+      s.consumer_lag = 12;
+      s.dead_letters = 1;
+      return s;
+    };
+    http::install_api(server_, std::move(context));
+    server_.start();
+    port_ = server_.port();
+    loop_ = std::thread([this] { io_.run(); });
+  }
+
+  ~ApiServer() {
+    on_loop([this] { server_.stop(); });
+    work_.reset();
+    io_.stop();
+    loop_.join();
+  }
+
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Runs fn on the loop thread and returns its result.
+  template <typename F>
+  auto on_loop(F fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    net::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  unsigned short port() const { return port_; }
+  const AckLinkSigner& signer() const { return signer_; }
+
+  std::string link(const std::string& recipient, TimePoint expires) const {
+    return signer_.sign({kIncident, recipient, kIncident + "/1/" + recipient + "/1", expires});
+  }
+
+  std::size_t acknowledgements_by(const std::string& recipient) {
+    return on_loop([&] {
+      std::size_t n = 0;
+      for (const auto& a : store_.acknowledgements()) n += a.recipient == recipient ? 1 : 0;
+      return n;
+    });
+  }
+
+  std::optional<TimePoint> met_at(Milestone m) {
+    return on_loop([&] { return engine_.find(kIncident)->milestone(m).met_at; });
+  }
+
+  std::size_t confirmations() {
+    return on_loop([&] { return store_.confirmations().size(); });
+  }
+
+  std::atomic<bool> ready{true};
+
+ private:
+  net::io_context io_;
+  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
+  Config config_;
+  testing::MemoryStore store_;
+  VirtualTime time_;
+  Engine engine_;
+  SqliteStore links_;
+  AckLinkSigner signer_;
+  http::Server server_;
+  unsigned short port_ = 0;
+  std::thread loop_;
+};
+
+Reply call(unsigned short port, bhttp::verb method, const std::string& target,
+           const std::string& token = "", const std::string& body = "") {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  bhttp::request<bhttp::string_body> request(method, target, 11);
+  request.set(bhttp::field::host, "127.0.0.1");
+  if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);
+  if (!body.empty() || method == bhttp::verb::post) {
+    request.set(bhttp::field::content_type, "application/json");
+    request.body() = body;
+    request.prepare_payload();
+  }
+  bhttp::write(stream, request);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  bhttp::read(stream, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body(),
+          std::string(response[bhttp::field::content_type])};
+}
+
+// Sends raw bytes and reads whatever comes back until the server closes.
+std::string raw(unsigned short port, const std::string& bytes) {
+  net::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  net::write(socket, net::buffer(bytes));
+  std::string out;
+  std::array<char, 4096> chunk{};
+  beast::error_code ec;
+  for (;;) {
+    const std::size_t n = socket.read_some(net::buffer(chunk), ec);
+    if (ec) break;
+    out.append(chunk.data(), n);
+  }
+  return out;
+}
+
+std::string release(const std::string& unit, const std::string& id) {
+  return json{{"confirmation_id", id},
+              {"milestone", "first_release"},
+              {"unit", unit},
+              {"released_at", "2026-11-26T10:05:00+08:00"},
+              {"channel", "weibo"},
+              {"url", "https://example.org/release/1"},
+              {"speaker", "spokesperson"}}
+      .dump();
+}
+
+// A self-signed certificate for "localhost" (P-256, one day), written as PEM files.
+struct TestCertificate {
+  std::string cert_path = temp_path("cert.pem");
+  std::string key_path = temp_path("key.pem");
+
+  TestCertificate() {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    REQUIRE(key != nullptr);
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 24L * 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost");
+    REQUIRE(san != nullptr);
+    X509_add_ext(cert, san, -1);
+    X509_EXTENSION_free(san);
+    REQUIRE(X509_sign(cert, key, EVP_sha256()) > 0);
+    FILE* c = std::fopen(cert_path.c_str(), "w");
+    FILE* k = std::fopen(key_path.c_str(), "w");
+    REQUIRE((c != nullptr && k != nullptr));
+    PEM_write_X509(c, cert);
+    PEM_write_PrivateKey(k, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(c);
+    std::fclose(k);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+};
+
+const std::string kAckPath = "/v1/incidents/" + kIncident + "/ack";
+const std::string kReleasePath = "/v1/incidents/" + kIncident + "/releases";
+
+}  // namespace
+
+// ---- health, routing, limits ---------------------------------------------------------------
+
+TEST_CASE("healthz answers alive and readyz follows the readiness check", "[http]") {
+  ApiServer api;
+  const Reply alive = call(api.port(), bhttp::verb::get, "/healthz");
+  CHECK(alive.status == 200);
+  CHECK(alive.json_body()["status"] == "alive");
+  CHECK(call(api.port(), bhttp::verb::get, "/readyz").status == 200);
+  api.ready = false;
+  const Reply not_ready = call(api.port(), bhttp::verb::get, "/readyz");
+  CHECK(not_ready.status == 503);
+  CHECK(not_ready.json_body()["error"] == "not_ready");
+}
+
+TEST_CASE("an unknown path is 404 and a wrong method 405, both as JSON", "[http]") {
+  ApiServer api;
+  const Reply missing = call(api.port(), bhttp::verb::get, "/v2/nothing");
+  CHECK(missing.status == 404);
+  CHECK(missing.json_body()["error"] == "not_found");
+  const Reply wrong = call(api.port(), bhttp::verb::delete_, "/healthz");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.json_body()["detail"].get<std::string>().find("GET") != std::string::npos);
+}
+
+TEST_CASE("a body over the limit is refused with 413 before it is read", "[http][rejection]") {
+  ApiServer api;
+  const std::string response =
+      raw(api.port(), "POST " + kReleasePath + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          kTokenA + "\r\nContent-Length: 100000\r\n\r\n");
+  CHECK(response.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(response.find("\"error\":\"body_too_large\"") != std::string::npos);
+  CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a chunked body growing over the limit is refused with 413", "[http][rejection]") {
+  ApiServer api;
+  const std::string chunk(60 * 1024, 'x');
+  std::ostringstream request;
+  request << "POST " << kReleasePath << " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " << kTokenA
+          << "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 2; ++i) request << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
+  request << "0\r\n\r\n";
+  const std::string response = raw(api.port(), request.str());
+  CHECK(response.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a malformed request line gets 400 and the connection closes", "[http][rejection]") {
+  ApiServer api;
+  const std::string response = raw(api.port(), "THIS IS NOT HTTP\r\n\r\n");
+  CHECK(response.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(response.find("bad_request") != std::string::npos);
+}
+
+TEST_CASE("a client that sends nothing is disconnected after the header timeout", "[http]") {
+  http::ServerOptions options;
+  options.header_timeout = 200ms;
+  ApiServer api(temp_path("links.db"), options);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string response = raw(api.port(), "GET /healthz HTTP/1.1\r\n");  // never finished
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(response.empty());
+  CHECK(waited >= 150ms);
+  CHECK(waited < 5s);
+}
+
+TEST_CASE("a kept-alive connection serves several requests", "[http]") {
+  ApiServer api;
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), api.port()));
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 3; ++i) {
+    bhttp::request<bhttp::string_body> request(bhttp::verb::get, "/healthz", 11);
+    request.set(bhttp::field::host, "127.0.0.1");
+    bhttp::write(stream, request);
+    bhttp::response<bhttp::string_body> response;
+    bhttp::read(stream, buffer, response);
+    CHECK(response.result_int() == 200);
+    CHECK(response.keep_alive());
+  }
+}
+
+// ---- authentication ------------------------------------------------------------------------
+
+TEST_CASE("a request without a token is 401", "[http][rejection]") {
+  ApiServer api;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kAckPath, "", json{{"recipient", "a-duty1"}}.dump());
+  CHECK(r.status == 401);
+  CHECK(r.json_body()["error"] == "unauthorized");
+  CHECK(r.json_body()["detail"].get<std::string>().find("no bearer token") != std::string::npos);
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents").status == 401);
+}
+
+TEST_CASE("an unknown token is 401", "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/incidents", "not-a-token");
+  CHECK(r.status == 401);
+  CHECK(r.json_body()["detail"] == "the bearer token is not recognised");
+}
+
+TEST_CASE("a unit's token cannot acknowledge for another unit's person", "[http][rejection]") {
+  ApiServer api;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenB, json{{"recipient", "a-duty1"}}.dump());
+  CHECK(r.status == 403);
+  CHECK(r.json_body()["error"] == "wrong_unit");
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+}
+
+TEST_CASE("a unit's token cannot confirm a release for another unit", "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, release("b", "r-1"));
+  CHECK(r.status == 403);
+  CHECK(r.json_body()["error"] == "wrong_unit");
+  CHECK(api.confirmations() == 0);
+}
+
+// ---- bodies --------------------------------------------------------------------------------
+
+TEST_CASE("malformed JSON is 400 and changes nothing", "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, "{\"unit\": \"a\",");
+  CHECK(r.status == 400);
+  CHECK(r.json_body()["error"] == "malformed_json");
+  const Reply array = call(api.port(), bhttp::verb::post, kAckPath, kTokenA, "[1, 2]");
+  CHECK(array.status == 400);
+  CHECK(array.json_body()["detail"] == "the request body must be a JSON object");
+  CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a confirmation missing a field is 422 naming the field", "[http][rejection]") {
+  ApiServer api;
+  json body = json::parse(release("a", "r-1"));
+  body.erase("released_at");
+  const Reply r = call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, body.dump());
+  CHECK(r.status == 422);
+  CHECK(r.json_body()["error"] == "invalid_confirmation");
+  CHECK(r.json_body()["detail"].get<std::string>().find("released_at") != std::string::npos);
+}
+
+TEST_CASE("acting on an unknown incident is 404", "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::post, "/v1/incidents/nope/ack", kTokenA,
+                       json{{"recipient", "a-duty1"}}.dump());
+  CHECK(r.status == 404);
+  CHECK(r.json_body()["error"] == "unknown_incident");
+}
+
+// ---- success paths -------------------------------------------------------------------------
+
+TEST_CASE("a duty officer acknowledges with the unit's token", "[http]") {
+  ApiServer api;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, json{{"recipient", "a-duty1"}}.dump());
+  REQUIRE(r.status == 200);
+  CHECK(r.json_body()["status"] == "acknowledged");
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
+}
+
+TEST_CASE("confirmations from both units meet the milestone, a repeat is a duplicate", "[http]") {
+  ApiServer api;
+  const Reply first =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, release("a", "r-a"));
+  REQUIRE(first.status == 201);
+  CHECK(first.json_body()["milestone_met"] == false);
+  CHECK_FALSE(api.met_at(Milestone::first_release));
+
+  const Reply second =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenB, release("b", "r-b"));
+  REQUIRE(second.status == 201);
+  CHECK(second.json_body()["milestone_met"] == true);
+  CHECK(api.met_at(Milestone::first_release) == *parse_rfc3339("2026-11-26T10:05:00+08:00"));
+
+  const Reply again =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenB, release("b", "r-b"));
+  CHECK(again.status == 200);
+  CHECK(again.json_body()["status"] == "duplicate");
+  CHECK(api.confirmations() == 2);
+}
+
+TEST_CASE("the operator token confirms for any unit", "[http]") {
+  ApiServer api;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenOperator, release("b", "r-op"));
+  CHECK(r.status == 201);
+  CHECK(api.confirmations() == 1);
+}
+
+TEST_CASE("list shows the open incident with its milestones and next step", "[http]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/incidents", kTokenA);
+  REQUIRE(r.status == 200);
+  const json incidents = r.json_body()["incidents"];
+  REQUIRE(incidents.size() == 1);
+  const json& incident = incidents[0];
+  CHECK(incident["incident_key"] == kIncident);
+  CHECK(incident["level"] == "II");
+  CHECK(incident["clock_start"] == "2026-11-26T08:00:00+08:00");
+  const json& first = incident["milestones"][0];
+  CHECK(first["milestone"] == "first_release");
+  CHECK(first["target"] == "2026-11-26T11:00:00+08:00");
+  CHECK(first["deadline"] == "2026-11-26T13:00:00+08:00");
+  CHECK(first["next_step"]["at"] == "2026-11-26T10:30:00+08:00");
+  CHECK(first["next_step"]["action"] == "warning");
+  CHECK(incident["unacknowledged_notifications"].get<int>() > 0);
+}
+
+TEST_CASE("show gives the incident's timeline, an unknown key is 404", "[http]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/incidents/" + kIncident, kTokenB);
+  REQUIRE(r.status == 200);
+  const json timeline = r.json_body()["timeline"];
+  REQUIRE(timeline.size() >= 2);
+  CHECK(timeline[0]["action"] == "incident_opened");
+  bool warned = false;
+  for (const json& a : timeline) warned = warned || a["action"] == "warning";
+  CHECK(warned);
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents/nope", kTokenB).status == 404);
+}
+
+TEST_CASE("metrics are Prometheus text with the sampled figures", "[http]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/metrics");
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
+  const std::regex sample(R"(^([a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9]+)$)");
+  const std::regex comment(R"(^# (HELP|TYPE) [a-z_]+ .+$)");
+  std::map<std::string, std::string> values;
+  std::istringstream lines(r.body);
+  std::string line;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (std::regex_match(line, comment)) continue;
+    REQUIRE(std::regex_match(line, m, sample));
+    values[m[1].str() + m[2].str()] = m[4].str();
+    ++samples;
+  }
+  CHECK(samples >= 7);
+  CHECK(values["incidentd_incidents_open"] == "1");
+  CHECK(values["incidentd_deadline_breaches_total"] == "3");
+  CHECK(values["incidentd_notifications_total{channel=\"sms\",outcome=\"delivered\"}"] == "7");
+  CHECK(values["incidentd_notifications_total{channel=\"webhook\",outcome=\"failed\"}"] == "2");
+  CHECK(values["incidentd_consumer_lag"] == "12");
+  CHECK(values["incidentd_dead_letters_total"] == "1");
+}
+
+// ---- one-click ack links -------------------------------------------------------------------
+
+TEST_CASE("an ack link acknowledges once", "[http]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + api.link("a-duty2", kNow + 1h));
+  REQUIRE(r.status == 200);
+  CHECK(r.json_body()["recipient"] == "a-duty2");
+  CHECK(api.acknowledgements_by("a-duty2") == 1);
+}
+
+TEST_CASE("a replayed ack link is 409, also after a restart", "[http][rejection]") {
+  const std::string db = temp_path("links.db");
+  const std::string token = [&] {
+    ApiServer api(db);
+    const std::string t = api.link("a-duty2", kNow + 1h);
+    REQUIRE(call(api.port(), bhttp::verb::get, "/v1/ack/" + t).status == 200);
+    const Reply replay = call(api.port(), bhttp::verb::get, "/v1/ack/" + t);
+    CHECK(replay.status == 409);
+    CHECK(replay.json_body()["error"] == "link_used");
+    CHECK(api.acknowledgements_by("a-duty2") == 1);
+    return t;
+  }();
+  ApiServer restarted(db);
+  const Reply replay = call(restarted.port(), bhttp::verb::get, "/v1/ack/" + token);
+  CHECK(replay.status == 409);
+  CHECK(restarted.acknowledgements_by("a-duty2") == 0);
+}
+
+TEST_CASE("a forged ack link is 403", "[http][rejection]") {
+  ApiServer api;
+  const AckLinkSigner impostor("somebody else's key, long enough to be accepted");
+  const std::string forged =
+      impostor.sign({kIncident, "a-duty1", kIncident + "/1/a-duty1/1", kNow + 1h});
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + forged);
+  CHECK(r.status == 403);
+  CHECK(r.json_body()["error"] == "invalid_link");
+  // A genuine link for a-duty2 with its payload swapped for a-duty1's.
+  const std::string genuine = api.link("a-duty2", kNow + 1h);
+  const std::string spliced =
+      forged.substr(0, forged.find('.')) + genuine.substr(genuine.find('.'));
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/ack/" + spliced).status == 403);
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+}
+
+TEST_CASE("an expired ack link is 410", "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + api.link("a-duty1", kNow));
+  CHECK(r.status == 410);
+  CHECK(r.json_body()["error"] == "link_expired");
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+}
+
+// ---- incidentctl's client, TLS -------------------------------------------------------------
+
+TEST_CASE("the incidentctl client acknowledges and reads errors through the API", "[http]") {
+  ApiServer api;
+  http::ClientRequest request;
+  request.base_url = "http://127.0.0.1:" + std::to_string(api.port());
+  request.method = "POST";
+  request.target = kAckPath;
+  request.bearer_token = kTokenOperator;
+  request.body = json{{"recipient", "b-duty1"}}.dump();
+  const http::ClientReply ok = http::send_request(request);
+  CHECK(ok.status == 200);
+  CHECK(api.acknowledgements_by("b-duty1") == 1);
+  request.bearer_token = kTokenA;
+  const http::ClientReply denied = http::send_request(request);
+  CHECK(denied.status == 403);
+  CHECK(json::parse(denied.body)["error"] == "wrong_unit");
+}
+
+TEST_CASE("with a certificate the server speaks TLS and the client verifies it", "[http][tls]") {
+  const TestCertificate certificate;
+  http::ServerOptions options;
+  options.tls_cert = certificate.cert_path;
+  options.tls_key = certificate.key_path;
+  ApiServer api(temp_path("links.db"), options);
+  http::ClientRequest request;
+  request.base_url = "https://localhost:" + std::to_string(api.port());
+  request.target = "/v1/incidents";
+  request.bearer_token = kTokenB;
+  request.ca_file = certificate.cert_path;
+  const http::ClientReply reply = http::send_request(request);
+  CHECK(reply.status == 200);
+  CHECK(json::parse(reply.body)["incidents"].size() == 1);
+  // Without trusting the certificate the client refuses the connection.
+  request.ca_file.clear();
+  CHECK_THROWS_AS(http::send_request(request), std::runtime_error);
+  // Plain HTTP to a TLS port gets no HTTP answer.
+  CHECK(raw(api.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) ==
+        std::string::npos);
+}
+
+// ---- [http] configuration ------------------------------------------------------------------
+
+TEST_CASE("[http] tokens are checked against the roster and must be hashes", "[http][config]") {
+  const std::string toml = testing::small_config_toml() +
+                           "\n[http]\nenabled = true\nport = 70000\ntls_cert = \"c.pem\"\n"
+                           "\n[[http.tokens]]\nname = \"x\"\nunit = \"nope\"\nsha256 = \"" +
+                           http::token_sha256("t") +
+                           "\"\n\n[[http.tokens]]\nname = \"y\"\nsha256 = \"plain-token\"\n";
+  const ConfigResult result = parse_config(toml, "t.toml");
+  REQUIRE_FALSE(result.config);
+  std::string all;
+  for (const ConfigError& e : result.errors) all += e.message + "\n";
+  CHECK_THAT(all, Catch::Contains("http.port: must be 1 to 65535"));
+  CHECK_THAT(all, Catch::Contains("tls_cert and tls_key go together"));
+  CHECK_THAT(all, Catch::Contains("http.tokens: unknown unit \"nope\""));
+  CHECK_THAT(all, Catch::Contains("http.tokens[2].sha256: expected 64 hex digits"));
+}
+
+TEST_CASE("the shipped configuration keeps the API off", "[http][config]") {
+  const Config config = testing::load_example_config();
+  CHECK_FALSE(config.http.enabled);
+  CHECK(config.http.address == "127.0.0.1");
+  CHECK(config.http.tokens.empty());
+  CHECK(config.http.link_secret_file.empty());
+}

@@ -1,0 +1,125 @@
+// SqliteStore::is_processed answers new ids from an in-memory filter (no query per event): the
+// answers must stay exactly those of the processed table — after commits, after a failed commit,
+// after a reopen, past the size the filter was built for, and when another connection writes.
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include "store/sqlite_store.hpp"
+
+namespace incidentd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() / ("incidentd-processed-test-" + std::to_string(random()) +
+                                         "-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+Changeset processed(const std::vector<std::string>& ids) {
+  Changeset c;
+  for (const auto& id : ids) c.processed.push_back({id, "k", TimePoint{}});
+  return c;
+}
+
+std::vector<std::string> ids(const std::string& prefix, int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+TEST_CASE("is_processed knows every committed id and no other", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  {
+    SqliteStore store(path);
+    store.commit(processed(ids("e", 0, 1000)));
+    for (const auto& id : ids("e", 0, 1000)) REQUIRE(store.is_processed(id));
+    for (const auto& id : ids("f", 0, 1000)) REQUIRE_FALSE(store.is_processed(id));
+
+    // A commit that fails leaves its ids unprocessed.
+    auto bad = processed({"g1", "g2", "e5"});
+    CHECK_THROWS_AS(store.commit(bad), StoreError);
+    CHECK_FALSE(store.is_processed("g1"));
+    CHECK_FALSE(store.is_processed("g2"));
+  }
+  // Reopened: the filter is built from the table.
+  SqliteStore store(path);
+  for (const auto& id : ids("e", 0, 1000)) REQUIRE(store.is_processed(id));
+  CHECK_FALSE(store.is_processed("g1"));
+  CHECK_FALSE(store.is_processed("f7"));
+}
+
+TEST_CASE("is_processed stays exact past the size its filter was built for", "[store][sqlite]") {
+  TempDir dir;
+  SqliteStore store(dir.file("incidentd.db"));
+  // The first filter is sized for a million ids; this goes past it, so it is rebuilt larger.
+  constexpr int kBatches = 21;  // 1,050,000 ids
+  constexpr int kPerBatch = 50'000;
+  for (int b = 0; b < kBatches; ++b) {
+    store.commit(processed(ids("id-" + std::to_string(b) + "-", 0, kPerBatch)));
+  }
+  CHECK(store.count("processed") == static_cast<std::size_t>(kBatches * kPerBatch));
+  for (int b = 0; b < kBatches; b += 7) {
+    for (const auto& id : ids("id-" + std::to_string(b) + "-", 0, kPerBatch)) {
+      REQUIRE(store.is_processed(id));
+    }
+  }
+  int false_answers = 0;
+  for (const auto& id : ids("other-", 0, 10'000)) false_answers += store.is_processed(id) ? 1 : 0;
+  CHECK(false_answers == 0);
+}
+
+TEST_CASE("is_processed sees what another connection committed once this one commits",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  store.commit(processed({"mine-1"}));
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec("INSERT INTO processed(id, incident_key, at) VALUES ('theirs-1', 'k', 0)");
+  }
+  // Our next commit notices the other writer (PRAGMA data_version) and rebuilds the filter.
+  store.commit(processed({"mine-2"}));
+  CHECK(store.is_processed("theirs-1"));
+  CHECK(store.is_processed("mine-1"));
+  CHECK(store.is_processed("mine-2"));
+  // An id the other writer processed can never be committed twice: the whole commit fails.
+  CHECK_THROWS_AS(store.commit(processed({"mine-3", "theirs-1"})), StoreError);
+  CHECK_FALSE(store.is_processed("mine-3"));
+}
+
+TEST_CASE("a read-only store asks the table, so it sees the writer's commits at once",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore writer(path);
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  CHECK_FALSE(reader.is_processed("e1"));
+  writer.commit(processed({"e1"}));
+  CHECK(reader.is_processed("e1"));
+}
+
+}  // namespace
+}  // namespace incidentd
