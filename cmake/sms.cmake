@@ -21,4 +21,14 @@ if(INCIDENTD_BUILD_TESTS)
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/kannel_test.py
             --kannel-send $<TARGET_FILE:kannel_send> --source-dir ${PROJECT_SOURCE_DIR})
   set_tests_properties(kannel.sms_roundtrip PROPERTIES LABELS integration TIMEOUT 300)
+  # The whole path with the real daemon: a drill incident through a real Kafka broker, its
+  # warning through a real Kannel to fakesmsc, replies back through Kannel's get-url.
+  if(EXISTS ${PROJECT_SOURCE_DIR}/tests/integration/kannel_daemon_test.py)
+    add_test(NAME kannel.daemon_e2e
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/kannel_daemon_test.py
+              --incidentd $<TARGET_FILE:incidentd> --incidentctl $<TARGET_FILE:incidentctl>
+              --source-dir ${PROJECT_SOURCE_DIR})
+    set_tests_properties(kannel.daemon_e2e PROPERTIES LABELS integration TIMEOUT 600
+      FIXTURES_REQUIRED kafka_jars)
+  endif()
 endif()

@@ -62,7 +62,10 @@ SmsReplyOutcome SmsService::handle_reply(std::string_view from, std::string_view
   if (outcome.confirmation) applied = engine_.handle(*outcome.confirmation);
   if (applied) {
     if (applied->status == Outcome::Status::rejected) {
+      // The code was good when it was looked up, but the engine would not take it (the incident
+      // closed in between): the sender must not be told it was recorded.
       spdlog::warn("sms: the engine refused the reply from {}: {}", from, applied->reason);
+      outcome.answer = "您的回复未被记录：事件状态已变化（可能已结束），请联系值班室。";
     }
     engine_.flush();
   }
