@@ -20,6 +20,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "local_run.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +44,12 @@
 #include <nlohmann/json.hpp>
 
 namespace {
+
+using incidentd::bench::free_port;
+using incidentd::bench::load_average;
+using incidentd::bench::LocalBroker;
+using incidentd::bench::read_file;
+using incidentd::bench::spawn;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::system_clock;
@@ -85,14 +93,6 @@ double self_cpu_seconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-// The first three fields of /proc/loadavg: a busy machine makes both rates meaningless.
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
 // The broker this run started (0 with --brokers): its CPU time is part of what each side costs.
 pid_t broker_pid = 0;
 
@@ -109,26 +109,6 @@ void print_cpu(const char* who, double own, double broker, std::size_t events) {
       "caps it at %.0f/s\n",
       who, own, broker, 1e6 * (own + broker) / n, cores,
       static_cast<double>(cores) * n / (own + broker));
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    die("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::unique_ptr<RdKafka::Conf> conf(const std::map<std::string, std::string>& props) {
@@ -313,13 +293,6 @@ double raw_consume(const std::string& brokers, std::size_t n) {
 // ---------------------------------------------------------------------------------------------
 // incidentd end to end
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void write_config(const fs::path& source_dir, const fs::path& out, const std::string& brokers,
                   const std::string& group) {
   std::string text = read_file(source_dir / "config" / "incidentd.toml");
@@ -335,22 +308,6 @@ void write_config(const fs::path& source_dir, const fs::path& out, const std::st
   set("releases", kReleases);
   set("dead_letter", kDeadLetters);
   std::ofstream(out) << text;
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid < 0) die("fork failed");
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    std::_Exit(127);
-  }
-  return pid;
 }
 
 // The daemon logs "[2026-11-26 15:45:24.313] [info] kafka: assigned ..." in local time.
@@ -454,7 +411,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::size_t events = 1'000'000;
   std::size_t incidents = 10'000;
   fs::path dir;
@@ -502,9 +459,6 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   const int port = external.empty() ? free_port() : 0;
   const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
-  const std::string kafka_sh = (source_dir / "scripts" / "kafka.sh").string();
-  const std::string kafka_dir = (dir / "kafka").string();
-
   const Stream stream = make_stream(events, incidents);
   std::printf(
       "kafka_ingest_bench: %zu events (%zu distinct, %.0f bytes on average) over %zu incidents, "
@@ -513,25 +467,14 @@ int main(int argc, char** argv) {
       static_cast<double>(stream.bytes) / static_cast<double>(stream.messages.size()), incidents,
       kPartitions, brokers.c_str(), load_average().c_str());
   std::fflush(stdout);
-  if (external.empty() &&
-      std::system((shell_quote(kafka_sh) + " start --port " + std::to_string(port) + " --dir " +
-                   shell_quote(kafka_dir) + " --partitions " + std::to_string(kPartitions) + " >&2")
-                      .c_str()) != 0) {
-    die("the broker did not start");
-  }
-  if (external.empty()) {
-    std::ifstream pid_file(fs::path(kafka_dir) / "kafka.pid");
-    pid_file >> broker_pid;
-  }
   double raw = 0;
   double daemon = 0;
   {
-    struct StopBroker {
-      std::string cmd;
-      ~StopBroker() { (void)std::system(cmd.c_str()); }
-    } stop{external.empty()
-               ? shell_quote(kafka_sh) + " stop --dir " + shell_quote(kafka_dir) + " >&2"
-               : std::string("true")};
+    std::optional<LocalBroker> broker;
+    if (external.empty()) {
+      broker.emplace(source_dir, dir / "kafka", port, kPartitions);
+      broker_pid = broker->pid();
+    }
     produce(brokers, stream);
     std::fflush(stdout);
     raw = raw_consume(brokers, stream.messages.size());
@@ -542,4 +485,13 @@ int main(int argc, char** argv) {
               load_average().c_str());
   if (!keep) fs::remove_all(dir);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kafka_ingest_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -431,13 +431,20 @@ class ConfigParser {
     check_keys(sms,
                {"enabled", "gateway", "url", "credentials_file", "sender", "method", "params",
                 "success_contains", "timeout", "max_parts", "reply_code_digits",
-                "reply_code_reuse_after", "templates"},
+                "reply_code_reuse_after", "ack_links", "templates"},
                "sms");
     if (const toml::node* node = sms.get("enabled")) {
       if (const auto* b = node->as_boolean()) {
         out.enabled = b->get();
       } else {
         wrong_type(*node, "sms.enabled", "a boolean");
+      }
+    }
+    if (const toml::node* node = sms.get("ack_links")) {
+      if (const auto* b = node->as_boolean()) {
+        out.ack_links = b->get();
+      } else {
+        wrong_type(*node, "sms.ack_links", "a boolean");
       }
     }
     if (auto v = get_string(sms, "gateway", "sms", false, "\"kannel\" or \"http\"")) {
@@ -510,7 +517,7 @@ class ConfigParser {
     // The same names as kSmsTemplateKeys (check_keys takes a list).
     check_keys(*templates,
                {"warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
-                "drill", "reply_hint"},
+                "drill", "reply_hint", "ack_hint"},
                "sms.templates");
     for (auto&& [key, value] : *templates) {
       const std::string name(key.str());

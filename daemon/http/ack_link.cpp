@@ -163,4 +163,13 @@ AckLinkSigner::Verified AckLinkSigner::verify(std::string_view token, TimePoint 
   return result;
 }
 
+std::function<std::string(const std::string&, const std::string&, const std::string&, TimePoint)>
+notification_link_maker(const AckLinkSigner& signer, std::string public_url, Duration ttl) {
+  return [&signer, public_url = std::move(public_url), ttl](
+             const std::string& incident_key, const std::string& recipient,
+             const std::string& notification_id, TimePoint issued_at) {
+    return signer.url(public_url, {incident_key, recipient, notification_id, issued_at + ttl});
+  };
+}
+
 }  // namespace incidentd::http

@@ -5,6 +5,7 @@
 // once is the caller's part: it records the link id (the notification id) when it is used.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,14 @@ class AckLinkSigner {
   std::string mac(std::string_view payload) const;
   std::string secret_;
 };
+
+// The links put into notifications (notify/channel.hpp AckLinkMaker, which this matches):
+// <public_url>/v1/ack/<token> for that incident, recipient and notification, expiring `ttl` after
+// the notification was issued. It depends on nothing else, so the text and the webhook's ack_url
+// of one notification, and every retry of it, carry the same link. `signer` must outlive it.
+std::function<std::string(const std::string& incident_key, const std::string& recipient,
+                          const std::string& notification_id, TimePoint issued_at)>
+notification_link_maker(const AckLinkSigner& signer, std::string public_url, Duration ttl);
 
 std::string base64url_encode(std::string_view bytes);
 std::optional<std::string> base64url_decode(std::string_view text);

@@ -56,7 +56,8 @@ Response json_response(int status, const json& j) {
 
 class Api {
  public:
-  explicit Api(ApiContext context) : c_(std::move(context)) {}
+  Api(ApiContext context, std::shared_ptr<const std::vector<HttpToken>> tokens)
+      : c_(std::move(context)), tokens_(std::move(tokens)) {}
 
   std::variant<Principal, Response> authenticate(const Request& request) const {
     const std::string& header = request.header("authorization");
@@ -73,7 +74,7 @@ class Api {
     // Every configured hash is compared, each in constant time, so the timing says nothing about
     // which token was close.
     const HttpToken* found = nullptr;
-    for (const HttpToken& token : c_.config->http.tokens) {
+    for (const HttpToken& token : *tokens_) {
       if (token.sha256.size() == presented.size() &&
           CRYPTO_memcmp(token.sha256.data(), presented.data(), presented.size()) == 0) {
         found = &token;
@@ -373,12 +374,26 @@ class Api {
 
  private:
   ApiContext c_;
+  // Read by every request, replaced by ApiControl on a reload; both on the loop thread.
+  std::shared_ptr<const std::vector<HttpToken>> tokens_;
 };
 
 }  // namespace
 
-void install_api(Server& server, ApiContext context) {
-  auto api = std::make_shared<Api>(std::move(context));
+ApiControl::ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens)
+    : tokens_(std::move(tokens)) {}
+
+void ApiControl::replace_tokens(std::vector<HttpToken> tokens) {
+  *tokens_ = std::move(tokens);
+}
+
+std::size_t ApiControl::token_count() const {
+  return tokens_->size();
+}
+
+ApiControl install_api(Server& server, ApiContext context) {
+  auto tokens = std::make_shared<std::vector<HttpToken>>(context.config->http.tokens);
+  auto api = std::make_shared<Api>(std::move(context), tokens);
   server.route("GET", "/healthz",
                [](const Request&) { return Response::json_text(200, R"({"status":"alive"})"); });
   server.route("GET", "/readyz", [api](const Request&) { return api->ready(); });
@@ -390,6 +405,7 @@ void install_api(Server& server, ApiContext context) {
   server.route("POST", "/v1/incidents/{key}/releases",
                [api](const Request& r) { return api->confirm(r); });
   server.route("GET", "/v1/ack/{token}", [api](const Request& r) { return api->ack_link(r); });
+  return ApiControl(std::move(tokens));
 }
 
 }  // namespace incidentd::http

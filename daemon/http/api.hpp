@@ -9,11 +9,13 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/time.hpp"
 
@@ -21,7 +23,6 @@ namespace incidentd {
 class Engine;
 class Store;
 class TimeSource;
-struct Config;
 }  // namespace incidentd
 
 namespace incidentd::http {
@@ -39,7 +40,8 @@ struct MetricsSample {
 };
 
 struct ApiContext {
-  const Config* config = nullptr;  // roster and [http] tokens; outlives the server
+  // The roster and the initial [http] tokens (ApiControl replaces them); outlives the server.
+  const Config* config = nullptr;
   Engine* engine = nullptr;
   Store* store = nullptr;  // closed incidents for GET /v1/incidents/{key}
   TimeSource* time = nullptr;
@@ -59,8 +61,23 @@ struct ApiContext {
   std::function<void(const std::exception&)> on_store_failure;
 };
 
-// Registers every route of the API on the server.
-void install_api(Server& server, ApiContext context);
+// What the daemon may change in the running API. Like every handler, it is used on the loop
+// thread, so a change lands between two requests and needs no lock.
+class ApiControl {
+ public:
+  // The bearer tokens accepted from now on (SIGHUP: [[http.tokens]] of the reloaded file); a
+  // token left out is refused with 401 at its next request.
+  void replace_tokens(std::vector<HttpToken> tokens);
+  std::size_t token_count() const;
+
+ private:
+  friend ApiControl install_api(Server& server, ApiContext context);
+  explicit ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens);
+  std::shared_ptr<std::vector<HttpToken>> tokens_;  // shared with the routes
+};
+
+// Registers every route of the API on the server. The tokens start as config->http.tokens.
+ApiControl install_api(Server& server, ApiContext context);
 
 // Hex SHA-256 of a token, as written in [http] tokens sha256 (same as `sha256sum`).
 std::string token_sha256(std::string_view token);

@@ -153,17 +153,34 @@ int main(int argc, char** argv) {
     engine.run_due();
     spdlog::info("incidentd: {} open incidents, {} pending deadlines, database {}",
                  engine.open_incidents(), engine.pending_deadlines(), config.database);
+    // One-click ack links (docs/http-api.md) need the API to open them, the key to sign them and
+    // the public URL to put in front; without all three, notifications carry none.
+    std::optional<incidentd::http::AckLinkSigner> ack_links;
+    if (config.http.enabled && !config.http.link_secret_file.empty()) {
+      ack_links.emplace(incidentd::http::AckLinkSigner::from_file(config.http.link_secret_file));
+    }
+    incidentd::AckLinkMaker link_maker;
+    if (ack_links && !config.http.public_url.empty()) {
+      link_maker = incidentd::http::notification_link_maker(*ack_links, config.http.public_url,
+                                                            config.http.link_ttl);
+    } else if (ack_links) {
+      spdlog::warn(
+          "incidentd: [http] link_secret_file is set but public_url is not: ack links work, but "
+          "notifications carry none");
+    }
     // The outbox dispatcher sends what the engine decided (docs/notifications.md): by SMS when
-    // [sms] is on, by webhook to whoever has one; texts from the Chinese templates.
+    // [sms] is on, by webhook to whoever has one; texts from the Chinese templates, each with its
+    // ack link. Answers to SMS replies are retried on the real clock, also in a drill.
     std::optional<incidentd::SmsService> sms;
-    if (config.sms.enabled) sms.emplace(io, config, engine, store, time);
+    if (config.sms.enabled) sms.emplace(io, config, engine, store, time, real_time);
     std::vector<incidentd::Channel*> channels;
     if (sms) channels.push_back(&sms->channel());
     const incidentd::MessageTemplates templates(config.sms.templates, config.sms.max_parts);
     incidentd::NotifyService notify(
         io, store, config, time, channels,
         incidentd::template_renderer(templates, config, time,
-                                     incidentd::incident_titles(engine, store)));
+                                     incidentd::incident_titles(engine, store), link_maker),
+        link_maker);
     notify.start();
 
     // The loop must keep turning while the consumer waits for Kafka, timers or not.
@@ -182,6 +199,8 @@ int main(int argc, char** argv) {
         status->start();
       });
     };
+    // Warnings decided in a batch go out at once rather than at the dispatcher's next poll.
+    options.on_batch_durable = [&notify] { notify.wake(); };
     incidentd::Ingest ingest(config, engine, post_to_loop, options);
     status.emplace(io, notifier, [&] {
       return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
@@ -189,12 +208,9 @@ int main(int argc, char** argv) {
     });
 
     // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
-    std::optional<incidentd::http::AckLinkSigner> ack_links;
     std::optional<incidentd::http::Server> http_server;
+    std::optional<incidentd::http::ApiControl> api_control;  // SIGHUP replaces the tokens
     if (config.http.enabled) {
-      if (!config.http.link_secret_file.empty()) {
-        ack_links.emplace(incidentd::http::AckLinkSigner::from_file(config.http.link_secret_file));
-      }
       incidentd::http::ServerOptions http_options;
       http_options.address = config.http.address;
       http_options.port = static_cast<unsigned short>(config.http.port);
@@ -231,7 +247,7 @@ int main(int argc, char** argv) {
         spdlog::critical("incidentd: {}", e.what());
         std::_Exit(1);
       };
-      incidentd::http::install_api(*http_server, std::move(api));
+      api_control.emplace(incidentd::http::install_api(*http_server, std::move(api)));
       if (sms) {
         // Kannel's sms-service get-url (docs/notifications.md): from=%p&to=%P&text=%a. Only the
         // gateway on this machine may call it: a reply acknowledges and confirms.
@@ -260,14 +276,22 @@ int main(int argc, char** argv) {
       http_server->start();
       spdlog::info("incidentd: HTTP API on {}://{}:{}{}", http_server->tls() ? "https" : "http",
                    config.http.address, http_server->port(),
-                   ack_links ? "" : " (one-click ack links off: no link_secret_file)");
+                   !ack_links   ? " (one-click ack links off: no link_secret_file)"
+                   : link_maker ? " (one-click ack links in notifications)"
+                                : " (ack links not put in notifications: no public_url)");
     }
 
     // SIGHUP: a good file changes the roster and the policy for new incidents at once (running
-    // clocks keep their deadlines); a bad one is refused and logged, and the daemon runs on.
+    // clocks keep their deadlines) and the API's bearer tokens; a bad one is refused and logged,
+    // and the daemon runs on. The callback runs on the loop (SighupReload waits for the signal
+    // there), the thread of every API handler, so the tokens change between two requests.
     incidentd::ConfigReloader reloader(config_path, config, [&](const incidentd::Config& next) {
       engine.reload(next);
       ingest.reload(next);
+      if (api_control) {
+        api_control->replace_tokens(next.http.tokens);
+        spdlog::info("reload: the HTTP API accepts {} token(s)", api_control->token_count());
+      }
       status->refresh();
     });
     incidentd::SighupReload sighup(io, reloader, notifier);

@@ -269,6 +269,7 @@ struct Ingest::Impl {
     post_to_loop([this, job = std::move(job)] {
       try {
         job->outcome = apply_batch(engine, job->inbound);
+        if (options.on_batch_durable) options.on_batch_durable();
       } catch (const std::exception& e) {
         job->error = e.what();
       }

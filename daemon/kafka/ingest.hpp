@@ -34,6 +34,9 @@ struct IngestOptions {
   std::optional<double> time_scale;                        // drill mode: only drill events
   // Called on the consumer thread once the subscription is made (the daemon says READY then).
   std::function<void()> on_subscribed;
+  // Called on the loop thread after a batch is durable in SQLite (the daemon wakes the
+  // notification dispatcher then, so a new warning does not wait for its next poll).
+  std::function<void()> on_batch_durable;
 };
 
 struct IngestStats {

@@ -7,7 +7,16 @@
 #include <string>
 #include <string_view>
 
+#include "incidentd/time.hpp"
+
 namespace incidentd {
+
+// The signed one-click ack link of one notification, `<[http] public_url>/v1/ack/<token>`
+// (main() binds http::notification_link_maker), or "" when links are off. A pure function of its
+// arguments: every rendering and every retry of one notification carries the same link.
+using AckLinkMaker =
+    std::function<std::string(const std::string& incident_key, const std::string& recipient,
+                              const std::string& notification_id, TimePoint issued_at)>;
 
 // One send of one outbox row, with everything the channel needs already resolved from the
 // roster and the message templates.
@@ -19,6 +28,7 @@ struct OutgoingNotification {
   std::string address;    // phone number (sms) or URL (webhook)
   std::string text;       // the rendered message, UTF-8
   std::string body_json;  // the notification action as stored in the outbox (JSON)
+  std::string ack_url;    // the one-click ack link; empty when links are off
   int attempt = 1;        // 1 for the first try of this row
 };
 

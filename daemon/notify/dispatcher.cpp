@@ -46,7 +46,7 @@ std::string original_channel_of(const OutboxRow& row) {
 
 Dispatcher::Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
                        std::vector<Channel*> channels, NotificationRenderer renderer,
-                       std::function<double()> random_unit)
+                       std::function<double()> random_unit, AckLinkMaker ack_links)
     : store_(store),
       config_(config),
       time_(time),
@@ -55,6 +55,7 @@ Dispatcher::Dispatcher(SqliteStore& store, const Config& config, TimeSystem& tim
       channels_(std::move(channels)),
       renderer_(std::move(renderer)),
       random_unit_(std::move(random_unit)),
+      ack_links_(std::move(ack_links)),
       timer_(time.create_timer()) {}
 
 Dispatcher::~Dispatcher() {
@@ -228,6 +229,10 @@ void Dispatcher::send_claimed(const Claimed& c) {
   n.body_json = c.row.body;
   n.attempt = c.attempt;
   try {
+    if (ack_links_) {
+      n.ack_url =
+          ack_links_(c.row.incident_key, c.row.recipient, c.row.notification_id, c.row.created_at);
+    }
     OutboxRow for_channel = c.row;
     for_channel.channel = c.channel;
     n.text = renderer_(for_channel, c.channel);

@@ -37,10 +37,11 @@ struct DispatcherCounters {
 class Dispatcher {
  public:
   // `random_unit` returns numbers in [0, 1) for the jitter; `channels` are not owned and must
-  // outlive the dispatcher. Nothing happens until start().
+  // outlive the dispatcher. `ack_links` (unset: none) gives each send its ack_url. Nothing
+  // happens until start().
   Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
              std::vector<Channel*> channels, NotificationRenderer renderer,
-             std::function<double()> random_unit);
+             std::function<double()> random_unit, AckLinkMaker ack_links = {});
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -74,6 +75,7 @@ class Dispatcher {
   std::vector<Channel*> channels_;
   NotificationRenderer renderer_;
   std::function<double()> random_unit_;
+  AckLinkMaker ack_links_;
   std::unique_ptr<Timer> timer_;
   std::optional<TimePoint> armed_at_;
   ChannelHealth health_;

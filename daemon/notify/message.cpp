@@ -99,6 +99,8 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
       {"deputy", "（{deputy_of}未回复，现转告您）"},
       {"reply_hint",
        "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2或“已发布”，可附链接。"},
+      // Last in the text, so that nothing follows the URL.
+      {"ack_hint", "一键确认收到：{ack_link}"},
   };
   return kDefaults;
 }
@@ -143,7 +145,7 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
     main = n.reminder > 0 ? "overdue" : "deadline_breached";
 
   // Everything but the title first: for SMS the title is what gets shortened to fit the parts.
-  const auto compose = [&](const std::string& title) {
+  const auto compose = [&](const std::string& title, bool with_link) {
     values["title"] = title;
     std::string text;
     if (n.drill) text += fill(get("drill"), values);
@@ -151,24 +153,38 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
     if (n.send > 1) text += fill(get("resend"), values);
     if (!n.deputy_of.empty()) text += fill(get("deputy"), values);
     if (!context.reply_code.empty()) text += fill(get("reply_hint"), values);
+    if (with_link && !get("ack_hint").empty()) {
+      text += (channel == "sms" ? "" : "\n") + fill(get("ack_hint"), values);
+    }
     return text;
   };
+  values["ack_link"] = context.ack_link;
+  const bool link = !context.ack_link.empty();
   const std::string title = context.title.empty() ? n.incident_key : context.title;
-  std::string text = compose(title);
+  std::string text = compose(title, link);
   if (channel != "sms") return text;
 
   const auto parts = static_cast<std::size_t>(std::max(1, max_sms_parts_));
   if (ucs2_segment_count(text) <= parts) return ucs2_safe(text);
   const std::size_t limit = parts == 1 ? kUcs2SingleSmsChars : parts * kUcs2ConcatenatedPartChars;
-  const std::size_t without_title = ucs2_length(compose(""));
-  if (without_title < limit) {
-    // Keep at least a few characters of the title, cut with an ellipsis.
+  // The text with the title cut (keeping at least one character and an ellipsis) to fit; nullopt
+  // when even that is too long.
+  const auto shortened = [&](bool with_link) -> std::optional<std::string> {
+    const std::size_t without_title = ucs2_length(compose("", with_link));
+    if (without_title + 2 > limit) return std::nullopt;
     const std::u16string full = utf8_to_ucs2(title);
     const std::size_t room = limit - without_title;
-    if (room >= 2) {
-      text = compose(ucs2_to_utf8(std::u16string_view(full).substr(0, room - 1)) + "…");
+    return compose(ucs2_to_utf8(std::u16string_view(full).substr(0, room - 1)) + "…", with_link);
+  };
+  if (link) {
+    // A link cut short does not work: keep it whole or leave it out.
+    if (auto fitted = shortened(true); fitted && ucs2_segment_count(*fitted) <= parts) {
+      return ucs2_safe(*fitted);
     }
+    text = compose(title, false);
+    if (ucs2_segment_count(text) <= parts) return ucs2_safe(text);
   }
+  if (auto fitted = shortened(false)) text = std::move(*fitted);
   return fit_ucs2_parts(text, parts);
 }
 

@@ -23,6 +23,7 @@ struct MessageContext {
   std::string deputy_of_name;  // {deputy_of}: whom this deputy stands in for
   std::string unit_name;       // {unit}: the recipient's unit
   std::string reply_code;      // empty: no reply hint (a channel that cannot be answered)
+  std::string ack_link;        // {ack_link}, the one-click ack link; empty: no ack_hint
   TimePoint now{};             // "how long is left" counts from here
   std::chrono::minutes utc_offset{8 * 60};
 };
@@ -40,7 +41,10 @@ class MessageTemplates {
 
   static const std::map<std::string, std::string>& defaults();
 
-  // The text of one notification action (ActionKind::notification).
+  // The text of one notification action (ActionKind::notification). The ack_hint (with the link)
+  // comes last, on a line of its own outside SMS, so nothing is glued to the end of the URL. For
+  // "sms" the link is kept whole: when the text is too long the title is shortened first, and if
+  // the link still does not fit it is left out (the reply code still works).
   std::string render(const Action& notification, const MessageContext& context,
                      std::string_view channel = "sms") const;
   // The same from an outbox row's body (the notification action as JSON). For "sms" the text is

@@ -21,10 +21,11 @@ std::string plain_notification_text(const OutboxRow& row, std::string_view chann
 class NotifyService {
  public:
   // `extra_channels` (not owned) join the webhook channel; `renderer` defaults to
-  // plain_notification_text. Throws when a webhook secret file cannot be read.
+  // plain_notification_text; `ack_links` (unset: none) gives every send its one-click ack link.
+  // Throws when a webhook secret file cannot be read.
   NotifyService(boost::asio::io_context& io, SqliteStore& store, const Config& config,
                 TimeSystem& time, std::vector<Channel*> extra_channels = {},
-                NotificationRenderer renderer = {});
+                NotificationRenderer renderer = {}, AckLinkMaker ack_links = {});
   ~NotifyService();
   NotifyService(const NotifyService&) = delete;
   NotifyService& operator=(const NotifyService&) = delete;

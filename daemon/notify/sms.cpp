@@ -235,6 +235,8 @@ class Session final : public SessionBase {
       if (!SSL_set_tlsext_host_name(stream_.native_handle(), exchange_.url.host.c_str())) {
         return finish(SendResult::permanent("TLS: cannot set the server name"));
       }
+      // The certificate must name the gateway's host: the request carries its credentials.
+      stream_.set_verify_callback(asio::ssl::host_name_verification(exchange_.url.host));
       tcp().expires_after(exchange_.timeout);
       stream_.async_handshake(asio::ssl::stream_base::client,
                               [self = shared()](beast::error_code ec) {
@@ -429,6 +431,7 @@ std::optional<std::string> SmsComposer::compose(const OutgoingNotification& n, s
   MessageContext context;
   context.title = title_of_ ? title_of_(n.incident_key) : std::string();
   context.reply_code = code.code;
+  if (config_.sms.ack_links) context.ack_link = n.ack_url;
   context.now = now;
   context.utc_offset = config_.utc_offset;
   if (const Person* p = config_.find_person(n.recipient)) context.recipient_name = p->name;

@@ -1,6 +1,8 @@
 #include "notify/sms_service.hpp"
 
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -21,11 +23,16 @@ std::function<std::string(const std::string&)> incident_titles(const Engine& eng
 
 NotificationRenderer template_renderer(const MessageTemplates& templates, const Config& config,
                                        const TimeSource& time,
-                                       std::function<std::string(const std::string&)> title_of) {
-  return [&templates, offset = config.utc_offset, &time, title_of = std::move(title_of)](
-             const OutboxRow& row, std::string_view channel) {
+                                       std::function<std::string(const std::string&)> title_of,
+                                       AckLinkMaker ack_links) {
+  return [&templates, offset = config.utc_offset, &time, title_of = std::move(title_of),
+          ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
     MessageContext context;
     context.title = title_of(row.incident_key);
+    if (ack_links) {
+      context.ack_link =
+          ack_links(row.incident_key, row.recipient, row.notification_id, row.created_at);
+    }
     context.now = time.now();
     context.utc_offset = offset;
     auto rendered = templates.render_outbox_body(row.body, context, channel);
@@ -34,8 +41,104 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, const 
   };
 }
 
+SmsAnswerSender::SmsAnswerSender(SmsGateway& gateway, TimeSystem& time, RetrySettings retry,
+                                 std::function<double()> random_unit, Duration max_age)
+    : gateway_(gateway),
+      time_(time),
+      retry_(retry),
+      random_unit_(std::move(random_unit)),
+      max_age_(max_age),
+      timer_(time.create_timer()) {}
+
+SmsAnswerSender::~SmsAnswerSender() {
+  *alive_ = false;
+  timer_->cancel();
+  if (!answers_.empty()) {
+    spdlog::warn("sms: {} answer(s) not sent at shutdown are dropped", answers_.size());
+  }
+}
+
+void SmsAnswerSender::send(const std::string& phone, const std::string& text) {
+  const std::uint64_t id = next_id_++;
+  const TimePoint now = time_.now();
+  answers_.emplace(id, Answer{phone, text, now, now, 0, false});
+  attempt(id);
+}
+
+void SmsAnswerSender::attempt(std::uint64_t id) {
+  const auto it = answers_.find(id);
+  if (it == answers_.end()) return;
+  it->second.in_flight = true;
+  const SmsMessage message{it->second.phone, it->second.text, "answer-" + std::to_string(id)};
+  std::weak_ptr<bool> alive = alive_;
+  // The gateway may answer at once (a refused URL) or later, but always exactly once.
+  gateway_.send(message, [this, alive, id](const SendResult& result) {
+    const auto still = alive.lock();
+    if (!still || !*still) return;
+    on_result(id, result);
+  });
+}
+
+void SmsAnswerSender::on_result(std::uint64_t id, const SendResult& result) {
+  const auto it = answers_.find(id);
+  if (it == answers_.end()) return;
+  Answer& answer = it->second;
+  answer.in_flight = false;
+  if (result.status == SendResult::Status::delivered) {
+    if (answer.failures > 0) {
+      spdlog::info("sms: the answer to {} was sent at attempt {}", answer.phone,
+                   answer.failures + 1);
+    }
+    answers_.erase(it);
+    return;
+  }
+  ++answer.failures;
+  if (result.status == SendResult::Status::permanent) {
+    spdlog::warn("sms: the answer to {} was refused (attempt {}): {}; not retried", answer.phone,
+                 answer.failures, result.detail);
+    answers_.erase(it);
+    return;
+  }
+  const TimePoint now = time_.now();
+  const TimePoint next =
+      now + retry_delay(retry_, answer.failures, random_unit_ ? random_unit_() : 0.5);
+  if (next - answer.first_at > max_age_) {
+    spdlog::warn("sms: the answer to {} was not sent (attempt {}): {}; given up, older than {}",
+                 answer.phone, answer.failures, result.detail, format_duration(max_age_));
+    answers_.erase(it);
+    return;
+  }
+  spdlog::warn("sms: the answer to {} was not sent (attempt {}): {}; next attempt at {}",
+               answer.phone, answer.failures, result.detail,
+               format_rfc3339(next, std::chrono::minutes{0}));
+  answer.next_at = next;
+  arm();
+}
+
+void SmsAnswerSender::arm() {
+  std::optional<TimePoint> earliest;
+  for (const auto& [id, answer] : answers_) {
+    if (!answer.in_flight && (!earliest || answer.next_at < *earliest)) earliest = answer.next_at;
+  }
+  if (!earliest) {
+    timer_->cancel();
+    return;
+  }
+  timer_->arm(*earliest, [this] { on_timer(); });
+}
+
+void SmsAnswerSender::on_timer() {
+  const TimePoint now = time_.now();
+  std::vector<std::uint64_t> due;
+  for (const auto& [id, answer] : answers_) {
+    if (!answer.in_flight && answer.next_at <= now) due.push_back(id);
+  }
+  for (const std::uint64_t id : due) attempt(id);
+  arm();
+}
+
 SmsService::SmsService(boost::asio::io_context& io, const Config& config, Engine& engine,
-                       SqliteStore& store, const TimeSource& time)
+                       SqliteStore& store, const TimeSource& time, TimeSystem& answer_clock)
     : engine_(engine),
       gateway_(make_sms_gateway(io, config.sms)),
       codes_(std::make_unique<ReplyCodeStore>(config.database, config.sms.reply_code_digits,
@@ -45,7 +148,12 @@ SmsService::SmsService(boost::asio::io_context& io, const Config& config, Engine
                                               incident_titles(engine, store))),
       channel_(std::make_unique<SmsChannel>(*gateway_, composer_.get())),
       replies_(std::make_unique<SmsReplyHandler>(*codes_, time, config.sms.reply_code_digits,
-                                                 config.sms.reply_code_reuse_after)) {}
+                                                 config.sms.reply_code_reuse_after)) {
+  auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
+  answers_ = std::make_unique<SmsAnswerSender>(
+      *gateway_, answer_clock, RetrySettings::from(config.notify),
+      [random] { return std::uniform_real_distribution<double>(0.0, 1.0)(*random); });
+}
 
 SmsService::~SmsService() = default;
 
@@ -69,14 +177,7 @@ SmsReplyOutcome SmsService::handle_reply(std::string_view from, std::string_view
     }
     engine_.flush();
   }
-  if (!outcome.answer.empty()) {
-    const std::string phone(from);
-    gateway_->send({phone, outcome.answer, "reply"}, [phone](const SendResult& result) {
-      if (result.status != SendResult::Status::delivered) {
-        spdlog::warn("sms: the answer to {} was not sent: {}", phone, result.detail);
-      }
-    });
-  }
+  if (!outcome.answer.empty()) answers_->send(std::string(from), outcome.answer);
   return outcome;
 }
 

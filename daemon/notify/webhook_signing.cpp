@@ -113,6 +113,7 @@ WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
                    {"unit", n.unit},
                    {"attempt", n.attempt},
                    {"text", n.text}};
+      if (!n.ack_url.empty()) body["ack_url"] = n.ack_url;
       json action = json::parse(n.body_json, nullptr, false);
       if (!action.is_discarded()) body["notification"] = std::move(action);
       r.body = body.dump();

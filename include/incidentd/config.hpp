@@ -116,15 +116,18 @@ struct SmsSettings {
   int reply_code_digits = 4;  // reply codes are this many digits, the first not 0
   Duration reply_code_reuse_after = std::chrono::hours(72);  // after the incident closed
   std::map<std::string, std::string> templates;              // overrides, by kSmsTemplateKeys
+  // The one-click ack link in SMS texts too. Off by default: the link is about 220 characters,
+  // which takes a two-part warning to five or six UCS-2 parts; SMS recipients answer by code.
+  bool ack_links = false;
 };
 
 // The message templates one can override in [sms.templates], and the placeholders they may use.
 inline constexpr std::string_view kSmsTemplateKeys[] = {
     "warning", "target_missed", "deadline_breached", "overdue", "resend",
-    "deputy",  "drill",         "reply_hint"};
+    "deputy",  "drill",         "reply_hint",        "ack_hint"};
 inline constexpr std::string_view kSmsTemplatePlaceholders[] = {
-    "title", "incident_key", "milestone", "due",       "remaining", "late", "level",
-    "round", "reminder",     "send",      "recipient", "deputy_of", "code", "unit"};
+    "title",    "incident_key", "milestone", "due",       "remaining", "late", "level",   "round",
+    "reminder", "send",         "recipient", "deputy_of", "code",      "unit", "ack_link"};
 
 // Where a person's webhook URL is delivered in which format, and with which secret. The route
 // with the longest `match` prefix of the URL wins; a URL no route matches gets an unsigned

@@ -63,6 +63,7 @@ struct Harness {
   FakeChannel sms{"sms"};
   FakeChannel webhook{"webhook"};
   std::unique_ptr<Dispatcher> dispatcher;
+  AckLinkMaker ack_links;  // unset: no links
 
   Harness() {
     fs::create_directories(dir);
@@ -88,7 +89,8 @@ struct Harness {
         [](const OutboxRow& row, std::string_view channel) {
           return "text for " + row.recipient + " by " + std::string(channel);
         },
-        [] { return 0.5; });  // the middle of the jitter range: waits are exactly the backoff
+        [] { return 0.5; },  // the middle of the jitter range: waits are exactly the backoff
+        ack_links);
     dispatcher->start();
   }
 
@@ -167,6 +169,33 @@ TEST_CASE(
 
   h.time.advance_by(1h);
   CHECK(h.sms.sent.size() == 1);
+}
+
+TEST_CASE("each send carries the ack link made for its row, the same on a retry") {
+  Harness h;
+  h.ack_links = [](const std::string& key, const std::string& recipient, const std::string& id,
+                   TimePoint issued) {
+    return key + "|" + recipient + "|" + id + "|" + format_rfc3339(issued, std::chrono::minutes{0});
+  };
+  h.sms.script = {Status::transient};
+  h.add_notification("n1", "a-duty1", "sms", kStart + 1min);
+  h.start_dispatcher();
+  h.time.advance_by(1min);
+  h.time.advance_by(10s);
+  REQUIRE(h.sms.sent.size() == 2);
+  const std::string expected =
+      "inc-1|a-duty1|n1|" + format_rfc3339(kStart + 1min, std::chrono::minutes{0});
+  CHECK(h.sms.sent[0].ack_url == expected);
+  CHECK(h.sms.sent[1].ack_url == expected);
+}
+
+TEST_CASE("without an ack link maker sends carry no link") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  CHECK(h.sms.sent[0].ack_url.empty());
 }
 
 TEST_CASE("nothing is sent before the row is due") {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -36,6 +37,7 @@
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "incidentd/engine.hpp"
+#include "service/reload.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_config.hpp"
@@ -61,17 +63,22 @@ const std::string kIncident = "zt-landslide";
 const TimePoint kDetected = *parse_rfc3339("2026-11-26T08:00:00+08:00");
 const TimePoint kNow = kDetected + 2h + 10min;
 
-std::string http_toml() {
+struct TokenSpec {
+  std::string name;
+  std::string unit;  // empty: operator
+  std::string secret;
+};
+
+std::string http_toml(const std::vector<TokenSpec>& tokens = {
+                          {"desk-a", "a", kTokenA},
+                          {"desk-b", "b", kTokenB},
+                          {"incidentctl", "", kTokenOperator}}) {
   std::string out = "\n[http]\nenabled = true\n";
-  const auto token = [&out](const std::string& name, const std::string& unit,
-                            const std::string& secret) {
-    out += "\n[[http.tokens]]\nname = \"" + name + "\"\n";
-    if (!unit.empty()) out += "unit = \"" + unit + "\"\n";
-    out += "sha256 = \"" + incidentd::http::token_sha256(secret) + "\"\n";
-  };
-  token("desk-a", "a", kTokenA);
-  token("desk-b", "b", kTokenB);
-  token("incidentctl", "", kTokenOperator);
+  for (const TokenSpec& token : tokens) {
+    out += "\n[[http.tokens]]\nname = \"" + token.name + "\"\n";
+    if (!token.unit.empty()) out += "unit = \"" + token.unit + "\"\n";
+    out += "sha256 = \"" + incidentd::http::token_sha256(token.secret) + "\"\n";
+  }
   return out;
 }
 
@@ -141,7 +148,7 @@ class ApiServer {
       s.dead_letters = 1;
       return s;
     };
-    http::install_api(server_, std::move(context));
+    control_.emplace(http::install_api(server_, std::move(context)));
     server_.start();
     port_ = server_.port();
     loop_ = std::thread([this] { io_.run(); });
@@ -189,6 +196,22 @@ class ApiServer {
     return on_loop([&] { return store_.confirmations().size(); });
   }
 
+  // SIGHUP as the daemon wires it: the file is re-read and its tokens replace the API's, on the
+  // loop. Returns whether the reload was applied.
+  bool reload_with_tokens(const std::vector<TokenSpec>& tokens) {
+    const std::string path = temp_path("reloaded.toml");
+    {
+      std::ofstream out(path);
+      out << testing::small_config_toml() << http_toml(tokens);
+    }
+    return on_loop([&] {
+      ConfigReloader reloader(path, config_, [this](const Config& next) {
+        control_->replace_tokens(next.http.tokens);
+      });
+      return reloader.reload().applied;
+    });
+  }
+
   std::atomic<bool> ready{true};
 
  private:
@@ -201,6 +224,7 @@ class ApiServer {
   SqliteStore links_;
   AckLinkSigner signer_;
   http::Server server_;
+  std::optional<http::ApiControl> control_;
   unsigned short port_ = 0;
   std::thread loop_;
 };
@@ -415,6 +439,35 @@ TEST_CASE("a unit's token cannot confirm a release for another unit", "[http][re
   CHECK(r.status == 403);
   CHECK(r.json_body()["error"] == "wrong_unit");
   CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a reload replaces the tokens: an added one is accepted, a removed one is 401",
+          "[http][rejection]") {
+  ApiServer api;
+  const std::string kNewTokenA = "a new token of unit a";
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents", kNewTokenA).status == 401);
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents", kTokenA).status == 200);
+
+  // desk-a gets a new token; desk-b keeps its own; the operator token is gone.
+  REQUIRE(api.reload_with_tokens({{"desk-a", "a", kNewTokenA}, {"desk-b", "b", kTokenB}}));
+
+  const Reply removed = call(api.port(), bhttp::verb::get, "/v1/incidents", kTokenA);
+  CHECK(removed.status == 401);
+  CHECK(removed.json_body()["error"] == "unauthorized");
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents", kTokenOperator).status == 401);
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents", kTokenB).status == 200);
+  CHECK(
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, json{{"recipient", "a-duty1"}}.dump())
+          .status == 401);
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+
+  // The added token acts for its unit, and for its unit only.
+  const Reply added = call(api.port(), bhttp::verb::post, kAckPath, kNewTokenA,
+                           json{{"recipient", "a-duty1"}}.dump());
+  CHECK(added.status == 200);
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
+  CHECK(call(api.port(), bhttp::verb::post, kReleasePath, kNewTokenA, release("b", "r-1")).status ==
+        403);
 }
 
 // ---- bodies --------------------------------------------------------------------------------

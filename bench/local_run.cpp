@@ -1,0 +1,89 @@
+#include "local_run.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace incidentd::bench {
+
+namespace fs = std::filesystem;
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw std::runtime_error("cannot find a free port");
+  return ntohs(addr.sin_port);
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+LocalBroker::LocalBroker(const fs::path& source_dir, fs::path dir, int port, int partitions)
+    : kafka_sh_((source_dir / "scripts" / "kafka.sh").string()), dir_(std::move(dir)), port_(port) {
+  std::string start = shell_quote(kafka_sh_) + " start --port " + std::to_string(port_) +
+                      " --dir " + shell_quote(dir_.string());
+  if (partitions > 0) start += " --partitions " + std::to_string(partitions);
+  if (std::system((start + " >&2").c_str()) != 0) {
+    throw std::runtime_error("the broker did not start (" + start + ")");
+  }
+  running_ = true;
+  std::ifstream(dir_ / "kafka.pid") >> pid_;
+}
+
+LocalBroker::~LocalBroker() {
+  stop();
+}
+
+void LocalBroker::stop() {
+  if (!running_) return;
+  running_ = false;
+  const std::string cmd = shell_quote(kafka_sh_) + " stop --dir " + shell_quote(dir_.string());
+  (void)std::system((cmd + " >&2").c_str());
+}
+
+}  // namespace incidentd::bench

@@ -1,0 +1,44 @@
+// What the benchmarks that run the real daemon share: processes, ports, files, and a local Kafka
+// broker started and stopped through scripts/kafka.sh. Failures throw std::runtime_error.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace incidentd::bench {
+
+std::string shell_quote(const std::string& s);
+// The first three fields of /proc/loadavg: a busy machine makes any figure meaningless.
+std::string load_average();
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port();
+std::string read_file(const std::filesystem::path& p);
+// Starts argv[0] (a path) with stdout and stderr to `log`.
+pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
+// A single-node broker of scripts/kafka.sh on 127.0.0.1:port, data in `dir`, stopped by stop()
+// or the destructor.
+class LocalBroker {
+ public:
+  LocalBroker(const std::filesystem::path& source_dir, std::filesystem::path dir, int port,
+              int partitions = 0);
+  ~LocalBroker();
+  LocalBroker(const LocalBroker&) = delete;
+  LocalBroker& operator=(const LocalBroker&) = delete;
+
+  std::string brokers() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  void stop();
+
+ private:
+  std::string kafka_sh_;
+  std::filesystem::path dir_;
+  int port_;
+  pid_t pid_ = 0;
+  bool running_ = false;
+};
+
+}  // namespace incidentd::bench
