@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "bench_roster.hpp"
 #include "ctl/simulate.hpp"
 #include "incidentd/config.hpp"
 #include "store/sqlite_store.hpp"
@@ -20,31 +21,9 @@
 namespace {
 
 using namespace incidentd;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-Config bench_config() {
-  Config config;
-  const char* roles[] = {"duty", "duty", "leader", "principal"};
-  for (const char* id : {"u1", "u2", "u3", "office"}) {
-    Unit unit{.id = id, .name = id, .people = {}};
-    int n = 0;
-    for (const char* role : roles) {
-      Person p;
-      p.id = std::string(id) + "-" + role + std::to_string(++n);
-      p.role = role;
-      p.phone = "+8613800000000";
-      p.channels = {"sms"};
-      unit.people.push_back(p);
-    }
-    config.units.push_back(unit);
-  }
-  config.policy.escalation.back().supervision_units = {"office"};
-  return config;
-}
+using bench::bench_config;
+using bench::Clock;
+using bench::seconds_since;
 
 Event detected(int i, TimePoint at, Level level) {
   Event e;
