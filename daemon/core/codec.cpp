@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/event_fast_path.hpp"
+
 namespace incidentd {
 namespace {
 
@@ -108,7 +110,6 @@ constexpr ActionKind kActionKinds[] = {
 };
 constexpr std::string_view kSpeakers[] = {"principal", "deputy", "spokesperson"};
 constexpr std::string_view kSpeakerList = "principal, deputy, spokesperson";
-constexpr std::int64_t kSchemaVersion = 1;
 
 std::optional<std::int64_t> as_int64(const json& j) {
   if (j.is_number_unsigned()) {
@@ -159,9 +160,9 @@ class Fields {
     if (!version) {
       return reject("field \"schema\" must be an integer (got " + type_of(*v) + ")");
     }
-    if (*version != kSchemaVersion) {
+    if (*version != kMessageSchemaVersion) {
       return reject("unknown schema version " + std::to_string(*version) +
-                    " (this incidentd understands " + std::to_string(kSchemaVersion) + ")");
+                    " (this incidentd understands " + std::to_string(kMessageSchemaVersion) + ")");
     }
     return true;
   }
@@ -448,6 +449,11 @@ bool describes_incident(ActionKind kind) {
 }  // namespace
 
 Parsed<Event> parse_event(std::string_view text, const Config& config) {
+  if (auto event = parse_event_fast(text, config)) return ok(std::move(*event));
+  return parse_event_reference(text, config);
+}
+
+Parsed<Event> parse_event_reference(std::string_view text, const Config& config) {
   std::string error;
   auto j = parse_json(text, error);
   if (!j) return fail<Event>(std::move(error));

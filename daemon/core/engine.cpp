@@ -1,6 +1,5 @@
 #include "incidentd/engine.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -613,11 +612,13 @@ std::optional<TimePoint> Engine::earliest_due(const IncidentState& s) const {
 }
 
 void Engine::reschedule(const IncidentState& s) {
+  const auto due = earliest_due(s);
   if (auto it = scheduled_at_.find(s.key); it != scheduled_at_.end()) {
+    if (due == it->second) return;  // most events move no deadline
     schedule_.erase(Due{it->second, s.key});
     scheduled_at_.erase(it);
   }
-  if (auto due = earliest_due(s)) {
+  if (due) {
     schedule_.insert(Due{*due, s.key});
     scheduled_at_.emplace(s.key, *due);
   }
@@ -631,7 +632,8 @@ void Engine::emit(IncidentState& s, Action a) {
 
 void Engine::touched(IncidentState& s) {
   dirty_.insert(s.key);
-  step_touched_.insert(s.key);
+  // A repeat further back is harmless: rescheduling is idempotent.
+  if (step_touched_.empty() || step_touched_.back() != s.key) step_touched_.push_back(s.key);
 }
 
 void Engine::after_step() {

@@ -743,7 +743,14 @@ struct SqliteStore::Impl {
     for (const auto& a : c.actions) write_action(a);
     const std::int64_t seq = staged_head.seq;
     for (const auto& st : c.incidents) write_incident(st, seq);
-    for (const auto& p : c.processed) write_processed(p);
+    // In key order: a batch's ids then land page after page in the b-tree instead of at random
+    // (a third of a batch's commit time went to these inserts in random order).
+    std::vector<const ProcessedId*> by_id;
+    by_id.reserve(c.processed.size());
+    for (const auto& p : c.processed) by_id.push_back(&p);
+    std::sort(by_id.begin(), by_id.end(),
+              [](const ProcessedId* a, const ProcessedId* b) { return a->id < b->id; });
+    for (const ProcessedId* p : by_id) write_processed(*p);
     for (const auto& conf : c.confirmations) write_confirmation(conf);
     for (const auto& ack : c.acknowledgements) write_ack(ack);
     tx.commit();

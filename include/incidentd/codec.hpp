@@ -3,6 +3,8 @@
 // reason that names the field, so a dead-letter record or an operator can act on it.
 #pragma once
 
+#include <cstdint>
+
 #include <string>
 #include <string_view>
 #include <variant>
@@ -23,6 +25,8 @@ struct Parsed {
 
 // The largest message accepted; anything longer is rejected before parsing.
 inline constexpr std::size_t kMaxMessageBytes = std::size_t{64} * 1024;
+// The "schema" every event and confirmation carries (docs/contract.md).
+inline constexpr std::int64_t kMessageSchemaVersion = 1;
 
 Parsed<Event> parse_event(std::string_view text, const Config& config);
 Parsed<Confirmation> parse_confirmation(std::string_view text, const Config& config);

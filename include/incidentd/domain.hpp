@@ -64,6 +64,7 @@ struct Event {
   TimePoint detected_at{};
   bool drill = false;
   std::optional<TimePoint> arrived_at;  // scenario files only
+  friend bool operator==(const Event&, const Event&) = default;
 };
 
 struct Confirmation {

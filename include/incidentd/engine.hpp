@@ -15,7 +15,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
@@ -102,12 +104,12 @@ class Engine {
   Store& store_;
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
-  std::map<std::string, IncidentState> incidents_;  // open incidents
+  std::unordered_map<std::string, IncidentState> incidents_;  // open incidents, never iterated
   std::set<Due> schedule_;                          // next due instant per incident
-  std::map<std::string, TimePoint> scheduled_at_;
+  std::unordered_map<std::string, TimePoint> scheduled_at_;
   Changeset pending_;
   std::set<std::string> dirty_;         // changed since the last flush
-  std::set<std::string> step_touched_;  // changed in the current step
+  std::vector<std::string> step_touched_;  // changed in the current step (one or two)
   std::optional<TimePoint> armed_at_;
   std::unordered_set<std::string> pending_ids_;
   std::function<void(const Action&)> listener_;

@@ -11,28 +11,17 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/contract_examples.hpp"
+
 namespace incidentd {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// The contract's example event and confirmation, verbatim.
-constexpr const char* kExampleEvent = R"({
-  "schema": 1,
-  "event_id": "yq-20261126-0001",
-  "incident_key": "zt-landslide-20261126",
-  "kind": "detected",
-  "level": "II",
-  "title": "昭通市某县山体滑坡引发网络关注",
-  "category": "disaster",
-  "region": "530600",
-  "lead_unit": "zhaotong-gov",
-  "units": ["zhaotong-gov", "prov-emergency", "prov-cac"],
-  "detected_at": "2026-11-26T08:00:00+08:00",
-  "source": {"platform": "weibo", "url": "https://example.org/post/1"}
-})";
+using test::kExampleEvent;
 
+// The contract's example confirmation, verbatim.
 constexpr const char* kExampleConfirmation =
     R"({"schema": 1, "confirmation_id": "rel-0001", "incident_key": "zt-landslide-20261126",
  "milestone": "first_release", "unit": "zhaotong-gov",
