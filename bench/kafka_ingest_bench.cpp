@@ -45,6 +45,7 @@
 
 namespace {
 
+using incidentd::bench::DaemonRun;
 using incidentd::bench::free_port;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
@@ -414,49 +415,23 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
 int run(int argc, char** argv) {
   std::size_t events = 1'000'000;
   std::size_t incidents = 10'000;
-  fs::path dir;
-  bool keep = false;
-  std::string incidentd = INCIDENTD_BINARY;
-  fs::path source_dir = INCIDENTD_SOURCE_DIR;
-  std::string log_level = "info";
-  std::string external;
   std::size_t batch = 10000;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&] {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (a == "--events") {
-      events = std::stoul(value());
-    } else if (a == "--incidents") {
-      incidents = std::stoul(value());
-    } else if (a == "--dir") {
-      dir = value();
-    } else if (a == "--keep") {
-      keep = true;
-    } else if (a == "--incidentd") {
-      incidentd = value();
-    } else if (a == "--source-dir") {
-      source_dir = value();
-    } else if (a == "--log-level") {
-      log_level = value();
-    } else if (a == "--brokers") {
-      external = value();
-    } else if (a == "--batch") {
-      batch = std::stoul(value());
-    } else {
-      die("unknown argument " + a +
-          " (--events N --incidents M --dir DIR --keep --incidentd PATH --source-dir DIR "
-          "--log-level L --brokers HOST:PORT --batch N)");
-    }
-  }
-  if (dir.empty()) {
-    char tmpl[] = "/tmp/incidentd-kafka-bench-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) die("mkdtemp failed");
-    dir = tmpl;
-  }
-  fs::create_directories(dir);
+  DaemonRun opts;
+  opts.incidentd = INCIDENTD_BINARY;
+  opts.source_dir = INCIDENTD_SOURCE_DIR;
+  CLI::App app("Kafka ingestion: raw librdkafka against incidentd end to end",
+               "kafka_ingest_bench");
+  app.add_option("--events", events, "messages to publish")->capture_default_str();
+  app.add_option("--incidents", incidents, "incident keys they spread over")->capture_default_str();
+  app.add_option("--batch", batch, "incidentd --batch")->capture_default_str();
+  add_options(app, opts);
+  CLI11_PARSE(app, argc, argv);
+  const fs::path dir = run_dir(opts, "incidentd-kafka-bench");
+  const std::string& external = opts.external_brokers;
+  const std::string& incidentd = opts.incidentd;
+  const fs::path& source_dir = opts.source_dir;
+  const std::string& log_level = opts.log_level;
+  const bool keep = opts.keep;
   const int port = external.empty() ? free_port() : 0;
   const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
   const Stream stream = make_stream(events, incidents);

@@ -63,6 +63,28 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   return pid;
 }
 
+void add_options(CLI::App& app, DaemonRun& run) {
+  app.add_option("--dir", run.dir, "folder for the broker, the database and the logs");
+  app.add_flag("--keep", run.keep, "keep that folder afterwards");
+  app.add_option("--incidentd", run.incidentd, "the incidentd binary")->capture_default_str();
+  app.add_option("--source-dir", run.source_dir, "the source tree (config, scripts/kafka.sh)")
+      ->capture_default_str();
+  app.add_option("--log-level", run.log_level, "incidentd --log-level")->capture_default_str();
+  app.add_option("--brokers", run.external_brokers,
+                 "a running broker that auto-creates topics, instead of a new one");
+}
+
+fs::path run_dir(const DaemonRun& run, const std::string& prefix) {
+  fs::path dir = run.dir;
+  if (dir.empty()) {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+  }
+  fs::create_directories(dir);
+  return dir;
+}
+
 LocalBroker::LocalBroker(const fs::path& source_dir, fs::path dir, int port, int partitions)
     : kafka_sh_((source_dir / "scripts" / "kafka.sh").string()), dir_(std::move(dir)), port_(port) {
   std::string start = shell_quote(kafka_sh_) + " start --port " + std::to_string(port_) +

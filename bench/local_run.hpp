@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 namespace incidentd::bench {
 
 std::string shell_quote(const std::string& s);
@@ -18,6 +20,19 @@ int free_port();
 std::string read_file(const std::filesystem::path& p);
 // Starts argv[0] (a path) with stdout and stderr to `log`.
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
+// The options of a bench that runs the real daemon on a broker of its own (or --brokers).
+struct DaemonRun {
+  std::filesystem::path dir;  // empty: a fresh folder under /tmp
+  bool keep = false;          // leave the folder
+  std::string incidentd;      // the daemon's binary
+  std::filesystem::path source_dir;
+  std::string log_level = "info";
+  std::string external_brokers;  // empty: start a broker
+};
+void add_options(CLI::App& app, DaemonRun& run);
+// The run's folder: --dir, or a new one named after `prefix`.
+std::filesystem::path run_dir(const DaemonRun& run, const std::string& prefix);
 
 // A single-node broker of scripts/kafka.sh on 127.0.0.1:port, data in `dir`, stopped by stop()
 // or the destructor.

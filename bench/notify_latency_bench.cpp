@@ -53,6 +53,7 @@
 
 namespace {
 
+using incidentd::bench::DaemonRun;
 using incidentd::bench::free_port;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
@@ -307,49 +308,25 @@ double percentile(const std::vector<double>& sorted, double q) {
 int run(int argc, char** argv) {
   std::size_t events = 200;
   long spacing_ms = 50;
-  fs::path dir;
-  bool keep = false;
-  std::string incidentd = INCIDENTD_BINARY;
-  fs::path source_dir = INCIDENTD_SOURCE_DIR;
-  std::string log_level = "info";
-  std::string external;
+  DaemonRun opts;
+  opts.incidentd = INCIDENTD_BINARY;
+  opts.source_dir = INCIDENTD_SOURCE_DIR;
   std::string command_line = argv[0];
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&] {
-      if (i + 1 >= argc) die(a + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (a == "--events") {
-      events = std::stoul(value());
-    } else if (a == "--spacing-ms") {
-      spacing_ms = std::stol(value());
-    } else if (a == "--dir") {
-      dir = value();
-    } else if (a == "--keep") {
-      keep = true;
-    } else if (a == "--incidentd") {
-      incidentd = value();
-    } else if (a == "--source-dir") {
-      source_dir = value();
-    } else if (a == "--log-level") {
-      log_level = value();
-    } else if (a == "--brokers") {
-      external = value();
-    } else {
-      die("unknown argument " + a +
-          " (--events N --spacing-ms MS --dir DIR --keep --incidentd PATH --source-dir DIR "
-          "--log-level L --brokers HOST:PORT)");
-    }
-  }
-  if (events == 0) die("--events must be at least 1");
-  if (dir.empty()) {
-    char tmpl[] = "/tmp/incidentd-latency-bench-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) die("mkdtemp failed");
-    dir = tmpl;
-  }
-  fs::create_directories(dir);
+  CLI::App app("Event in -> first notification on the wire, with the real daemon and broker",
+               "notify_latency_bench");
+  app.add_option("--events", events, "new incidents, one event each")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+  app.add_option("--spacing-ms", spacing_ms, "time between two events")->capture_default_str();
+  add_options(app, opts);
+  CLI11_PARSE(app, argc, argv);
+  const fs::path dir = run_dir(opts, "incidentd-latency-bench");
+  const std::string& external = opts.external_brokers;
+  const std::string& incidentd = opts.incidentd;
+  const fs::path& source_dir = opts.source_dir;
+  const std::string& log_level = opts.log_level;
+  bool keep = opts.keep;  // a failed run keeps its folder
   const int port = external.empty() ? free_port() : 0;
   const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
 

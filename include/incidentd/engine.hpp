@@ -105,10 +105,10 @@ class Engine {
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
   std::unordered_map<std::string, IncidentState> incidents_;  // open incidents, never iterated
-  std::set<Due> schedule_;                          // next due instant per incident
+  std::set<Due> schedule_;                                    // next due instant per incident
   std::unordered_map<std::string, TimePoint> scheduled_at_;
   Changeset pending_;
-  std::set<std::string> dirty_;         // changed since the last flush
+  std::set<std::string> dirty_;            // changed since the last flush
   std::vector<std::string> step_touched_;  // changed in the current step (one or two)
   std::optional<TimePoint> armed_at_;
   std::unordered_set<std::string> pending_ids_;
