@@ -36,6 +36,7 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,9 +64,9 @@ const std::string kEvents = "bench.events." + kRun;
 const std::string kReleases = "bench.releases." + kRun;
 const std::string kDeadLetters = "bench.dlq." + kRun;
 
+// Thrown, not exit(): the broker is stopped on the way out (main prints the reason).
 [[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "kafka_ingest_bench: %s\n", why.c_str());
-  std::exit(1);
+  throw std::runtime_error(why);
 }
 
 double seconds(Clock::duration d) {
@@ -371,7 +372,11 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   while (!committed_to(*probe, ends)) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) die("incidentd exited early; see " + log.string());
-    if (Clock::now() > give_up) die("incidentd: timed out; see " + log.string());
+    if (Clock::now() > give_up) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      die("incidentd: timed out; see " + log.string());
+    }
     std::this_thread::sleep_for(20ms);
   }
   const auto done = Clock::now();
