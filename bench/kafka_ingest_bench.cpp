@@ -48,8 +48,10 @@ namespace {
 
 using incidentd::bench::DaemonRun;
 using incidentd::bench::free_port;
+using incidentd::bench::kafka_conf;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
+using incidentd::bench::producer_with_topics;
 using incidentd::bench::read_file;
 using incidentd::bench::spawn;
 
@@ -111,15 +113,6 @@ void print_cpu(const char* who, double own, double broker, std::size_t events) {
       "caps it at %.0f/s\n",
       who, own, broker, 1e6 * (own + broker) / n, cores,
       static_cast<double>(cores) * n / (own + broker));
-}
-
-std::unique_ptr<RdKafka::Conf> conf(const std::map<std::string, std::string>& props) {
-  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : props) {
-    if (c->set(k, v, err) != RdKafka::Conf::CONF_OK) die(k + ": " + err);
-  }
-  return c;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,31 +183,14 @@ Stream make_stream(std::size_t n, std::size_t incidents) {
 }
 
 void produce(const std::string& brokers, const Stream& s) {
-  std::string err;
-  auto c = conf({{"bootstrap.servers", brokers},
-                 {"linger.ms", "50"},
-                 {"batch.size", "1000000"},
-                 {"queue.buffering.max.messages", "1000000"},
-                 {"queue.buffering.max.kbytes", "1048576"},
-                 {"acks", "all"}});
-  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
-  if (!p) die("producer: " + err);
   // Metadata requests create the topics (the local broker auto-creates with 3 partitions).
-  for (const auto& topic : {kEvents, kReleases, kDeadLetters}) {
-    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
-    for (int attempt = 0;; ++attempt) {
-      RdKafka::Metadata* md = nullptr;
-      const auto rc = p->metadata(false, t.get(), &md, 5000);
-      std::size_t parts = 0;
-      if (rc == RdKafka::ERR_NO_ERROR && !md->topics()->empty()) {
-        parts = (*md->topics())[0]->partitions()->size();
-      }
-      delete md;
-      if (parts == kPartitions) break;
-      if (attempt > 100) die("topic " + topic + " did not appear");
-      std::this_thread::sleep_for(200ms);
-    }
-  }
+  const auto p = producer_with_topics({{"bootstrap.servers", brokers},
+                                       {"linger.ms", "50"},
+                                       {"batch.size", "1000000"},
+                                       {"queue.buffering.max.messages", "1000000"},
+                                       {"queue.buffering.max.kbytes", "1048576"},
+                                       {"acks", "all"}},
+                                      {kEvents, kReleases, kDeadLetters}, kPartitions);
   const auto start = Clock::now();
   for (const auto& [key, value] : s.messages) {
     for (;;) {
@@ -252,11 +228,11 @@ class AssignTime final : public RdKafka::RebalanceCb {
 
 double raw_consume(const std::string& brokers, std::size_t n) {
   AssignTime assign;
-  auto c = conf({{"bootstrap.servers", brokers},
-                 {"group.id", "bench-raw-" + std::to_string(::getpid())},
-                 {"auto.offset.reset", "earliest"},
-                 {"enable.auto.commit", "false"},
-                 {"enable.partition.eof", "false"}});
+  auto c = kafka_conf({{"bootstrap.servers", brokers},
+                       {"group.id", "bench-raw-" + std::to_string(::getpid())},
+                       {"auto.offset.reset", "earliest"},
+                       {"enable.auto.commit", "false"},
+                       {"enable.partition.eof", "false"}});
   std::string err;
   if (c->set("rebalance_cb", &assign, err) != RdKafka::Conf::CONF_OK) die(err);
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(c.get(), err));
@@ -358,7 +334,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 
   std::string err;
-  auto c = conf({{"bootstrap.servers", brokers}, {"group.id", group}});
+  auto c = kafka_conf({{"bootstrap.servers", brokers}, {"group.id", group}});
   std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(c.get(), err));
   if (!probe) die("probe consumer: " + err);
   const auto ends = end_offsets(*probe);

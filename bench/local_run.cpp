@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace incidentd::bench {
 
@@ -61,6 +62,40 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
     std::_Exit(127);
   }
   return pid;
+}
+
+std::unique_ptr<RdKafka::Conf> kafka_conf(const std::map<std::string, std::string>& props) {
+  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (c->set(k, v, err) != RdKafka::Conf::CONF_OK) throw std::runtime_error(k + ": " + err);
+  }
+  return c;
+}
+
+std::unique_ptr<RdKafka::Producer> producer_with_topics(
+    const std::map<std::string, std::string>& props, const std::vector<std::string>& topics,
+    std::size_t partitions) {
+  std::string err;
+  const auto c = kafka_conf(props);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
+  if (!p) throw std::runtime_error("producer: " + err);
+  for (const auto& topic : topics) {
+    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
+    for (int attempt = 0;; ++attempt) {
+      RdKafka::Metadata* md = nullptr;
+      const auto rc = p->metadata(false, t.get(), &md, 5000);
+      std::size_t parts = 0;
+      if (rc == RdKafka::ERR_NO_ERROR && !md->topics()->empty()) {
+        parts = (*md->topics())[0]->partitions()->size();
+      }
+      delete md;
+      if (parts >= partitions) break;
+      if (attempt > 100) throw std::runtime_error("topic " + topic + " did not appear");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  return p;
 }
 
 void add_options(CLI::App& app, DaemonRun& run) {

@@ -4,10 +4,14 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <librdkafka/rdkafkacpp.h>
 #include <CLI/CLI.hpp>
 
 namespace incidentd::bench {
@@ -20,6 +24,14 @@ int free_port();
 std::string read_file(const std::filesystem::path& p);
 // Starts argv[0] (a path) with stdout and stderr to `log`.
 pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
+// A librdkafka configuration from properties; an unknown property or value throws.
+std::unique_ptr<RdKafka::Conf> kafka_conf(const std::map<std::string, std::string>& props);
+// A producer on those properties that has seen each topic with at least `partitions` partitions
+// (its metadata requests make the local broker auto-create them).
+std::unique_ptr<RdKafka::Producer> producer_with_topics(
+    const std::map<std::string, std::string>& props, const std::vector<std::string>& topics,
+    std::size_t partitions);
 
 // The options of a bench that runs the real daemon on a broker of its own (or --brokers).
 struct DaemonRun {

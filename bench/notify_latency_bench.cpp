@@ -57,6 +57,7 @@ using incidentd::bench::DaemonRun;
 using incidentd::bench::free_port;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
+using incidentd::bench::producer_with_topics;
 using incidentd::bench::read_file;
 using incidentd::bench::spawn;
 
@@ -231,32 +232,10 @@ void write_config(const fs::path& source_dir, const fs::path& out, const std::st
 // ---------------------------------------------------------------------------------------------
 // The events
 
+// One event at a time, sent at once: no producer-side batching in the figure.
 std::unique_ptr<RdKafka::Producer> make_producer(const std::string& brokers) {
-  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  // One event at a time, sent at once: no producer-side batching in the figure.
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", brokers}, {"linger.ms", "0"}, {"acks", "all"}}) {
-    if (c->set(k, v, err) != RdKafka::Conf::CONF_OK) die(k + ": " + err);
-  }
-  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(c.get(), err));
-  if (!p) die("producer: " + err);
-  for (const auto& topic : {kEvents, kReleases, kDeadLetters}) {
-    std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
-    for (int attempt = 0;; ++attempt) {
-      RdKafka::Metadata* md = nullptr;
-      const auto rc = p->metadata(false, t.get(), &md, 5000);
-      std::size_t parts = 0;
-      if (rc == RdKafka::ERR_NO_ERROR && !md->topics()->empty()) {
-        parts = (*md->topics())[0]->partitions()->size();
-      }
-      delete md;
-      if (parts > 0) break;
-      if (attempt > 100) die("topic " + topic + " did not appear");
-      std::this_thread::sleep_for(200ms);
-    }
-  }
-  return p;
+  return producer_with_topics({{"bootstrap.servers", brokers}, {"linger.ms", "0"}, {"acks", "all"}},
+                              {kEvents, kReleases, kDeadLetters}, 1);
 }
 
 std::string event_json(const std::string& key, const char* level, const std::string& detected) {
