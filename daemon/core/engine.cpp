@@ -1,5 +1,6 @@
 #include "incidentd/engine.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -34,8 +35,9 @@ Engine::Engine(const Config& config, Store& store, TimeSystem& time)
     : config_(config), store_(store), time_(time), timer_(time.create_timer()) {
   for (auto& state : store_.load_open_incidents()) {
     const std::string key = state.key;
-    incidents_.emplace(key, std::move(state));
-    reschedule(incidents_.at(key));
+    Slot& slot = incidents_[key];
+    slot.state = std::move(state);
+    reschedule(slot);
   }
   rearm_timer();
 }
@@ -50,7 +52,7 @@ void Engine::reload(const Config& config) {
 
 const IncidentState* Engine::find(const std::string& key) const {
   auto it = incidents_.find(key);
-  return it == incidents_.end() ? nullptr : &it->second;
+  return it == incidents_.end() ? nullptr : &it->second.state;
 }
 
 std::optional<TimePoint> Engine::next_due() const {
@@ -58,10 +60,10 @@ std::optional<TimePoint> Engine::next_due() const {
   return schedule_.begin()->at;
 }
 
-IncidentState* Engine::lookup(const std::string& key, bool& closed) {
+Engine::Slot* Engine::lookup(const std::string& key, bool& closed) {
   closed = false;
   if (auto it = incidents_.find(key); it != incidents_.end()) {
-    closed = it->second.closed;  // closed but not yet flushed
+    closed = it->second.state.closed;  // closed but not yet flushed
     return closed ? nullptr : &it->second;
   }
   auto stored = store_.load_incident(key);
@@ -71,8 +73,9 @@ IncidentState* Engine::lookup(const std::string& key, bool& closed) {
     return nullptr;
   }
   // Open incidents are all loaded at start; one found only now was written by another writer.
-  auto [it, inserted] = incidents_.emplace(key, std::move(*stored));
-  return &it->second;
+  Slot& slot = incidents_[key];
+  slot.state = std::move(*stored);
+  return &slot;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,26 +86,26 @@ Outcome Engine::handle(const Event& event) {
     return Outcome::duplicate();
   }
   const TimePoint now = time_.now();
+  const std::size_t actions_before = pending_.actions.size();
   bool closed = false;
-  IncidentState* s = lookup(event.incident_key, closed);
+  Slot* slot = lookup(event.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + event.incident_key + "\" is closed");
-  if (s == nullptr) {
+  if (slot == nullptr) {
     if (event.kind == EventKind::closed) {
       return Outcome::rejected("closed event for unknown incident \"" + event.incident_key + "\"");
     }
-    open_incident(event);
-    s = &incidents_.at(event.incident_key);
+    slot = &open_incident(event);
   } else {
-    act_due(*s, now);
+    act_due(slot->state, now);
     if (event.kind == EventKind::closed) {
-      close_incident(*s, event);
+      close_incident(slot->state, event);
     } else {
-      update_incident(*s, event);
+      update_incident(slot->state, event);
     }
   }
-  pending_.processed.push_back({event.event_id, event.incident_key, now});
+  slot->processed.push_back({event.event_id, event.incident_key, now});
   pending_ids_.insert(event.event_id);
-  touched(*s);
+  touched(*slot, actions_before);
   after_step();
   return Outcome::accepted();
 }
@@ -113,9 +116,11 @@ Outcome Engine::handle(const Confirmation& c) {
     return Outcome::duplicate();
   }
   bool closed = false;
-  IncidentState* s = lookup(c.incident_key, closed);
+  Slot* slot = lookup(c.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + c.incident_key + "\" is closed");
-  if (s == nullptr) return Outcome::rejected("unknown incident \"" + c.incident_key + "\"");
+  if (slot == nullptr) return Outcome::rejected("unknown incident \"" + c.incident_key + "\"");
+  IncidentState* s = &slot->state;
+  const std::size_t actions_before = pending_.actions.size();
   if (!contains(s->units, c.unit)) {
     return Outcome::rejected("unit \"" + c.unit + "\" is not responsible for incident \"" +
                              c.incident_key + "\"");
@@ -150,18 +155,20 @@ Outcome Engine::handle(const Confirmation& c) {
   check_met(*s, c.milestone, now);
 
   pending_.confirmations.push_back(c);
-  pending_.processed.push_back({processed_id, c.incident_key, now});
+  slot->processed.push_back({processed_id, c.incident_key, now});
   pending_ids_.insert(processed_id);
-  touched(*s);
+  touched(*slot, actions_before);
   after_step();
   return Outcome::accepted();
 }
 
 Outcome Engine::handle(const Acknowledgement& ack) {
   bool closed = false;
-  IncidentState* s = lookup(ack.incident_key, closed);
+  Slot* slot = lookup(ack.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + ack.incident_key + "\" is closed");
-  if (s == nullptr) return Outcome::rejected("unknown incident \"" + ack.incident_key + "\"");
+  if (slot == nullptr) return Outcome::rejected("unknown incident \"" + ack.incident_key + "\"");
+  IncidentState* s = &slot->state;
+  const std::size_t actions_before = pending_.actions.size();
   if (!s->notified.contains(ack.recipient)) {
     return Outcome::rejected("\"" + ack.recipient + "\" was never notified about incident \"" +
                              ack.incident_key + "\"");
@@ -176,6 +183,8 @@ Outcome Engine::handle(const Acknowledgement& ack) {
     }
   }
   if (acknowledged == 0) {
+    // Acting on what fell due may still have changed it.
+    if (pending_.actions.size() != actions_before) touched(*slot, actions_before);
     after_step();
     return Outcome::duplicate();
   }
@@ -184,7 +193,7 @@ Outcome Engine::handle(const Acknowledgement& ack) {
   a.via = ack.via;
   emit(*s, std::move(a));
   pending_.acknowledgements.push_back(ack);
-  touched(*s);
+  touched(*slot, actions_before);
   after_step();
   return Outcome::accepted();
 }
@@ -192,7 +201,7 @@ Outcome Engine::handle(const Acknowledgement& ack) {
 // ---------------------------------------------------------------------------------------------
 // Incident lifecycle
 
-void Engine::open_incident(const Event& e) {
+Engine::Slot& Engine::open_incident(const Event& e) {
   const TimePoint now = time_.now();
   IncidentState s;
   s.key = e.incident_key;
@@ -205,7 +214,9 @@ void Engine::open_incident(const Event& e) {
   s.drill = e.drill;
   s.opened_at = e.detected_at;
   for (Milestone m : kMilestones) s.milestone(m).milestone = m;
-  auto& state = incidents_.emplace(e.incident_key, std::move(s)).first->second;
+  Slot& slot = incidents_[e.incident_key];
+  slot.state = std::move(s);
+  IncidentState& state = slot.state;
 
   const bool clock = config_.policy.clock_levels.contains(e.level);
   Action a = action_for(state.key, ActionKind::incident_opened, now);
@@ -218,6 +229,7 @@ void Engine::open_incident(const Event& e) {
   emit(state, std::move(a));
   if (clock) start_clock(state, e.detected_at);
   act_due(state, now);
+  return slot;
 }
 
 void Engine::update_incident(IncidentState& s, const Event& e) {
@@ -391,12 +403,12 @@ void Engine::check_met(IncidentState& s, Milestone m, TimePoint now) {
 void Engine::run_due() {
   const TimePoint now = time_.now();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {
-    const std::string key = schedule_.begin()->key;
-    IncidentState& s = incidents_.at(key);
-    act_due(s, now);
-    touched(s);
-    reschedule(s);
-    if (auto next = scheduled_at_.find(key); next != scheduled_at_.end() && next->second <= now) {
+    Slot& slot = incidents_.at(schedule_.begin()->key);
+    const std::size_t actions_before = pending_.actions.size();
+    act_due(slot.state, now);
+    touched(slot, actions_before);
+    reschedule(slot);
+    if (slot.scheduled_at && *slot.scheduled_at <= now) {
       invariant_broken("an incident is still due after acting on it");
     }
   }
@@ -611,17 +623,12 @@ std::optional<TimePoint> Engine::earliest_due(const IncidentState& s) const {
   return earliest;
 }
 
-void Engine::reschedule(const IncidentState& s) {
-  const auto due = earliest_due(s);
-  if (auto it = scheduled_at_.find(s.key); it != scheduled_at_.end()) {
-    if (due == it->second) return;  // most events move no deadline
-    schedule_.erase(Due{it->second, s.key});
-    scheduled_at_.erase(it);
-  }
-  if (due) {
-    schedule_.insert(Due{*due, s.key});
-    scheduled_at_.emplace(s.key, *due);
-  }
+void Engine::reschedule(Slot& slot) {
+  const auto due = earliest_due(slot.state);
+  if (due == slot.scheduled_at) return;  // most events move no deadline
+  if (slot.scheduled_at) schedule_.erase(Due{*slot.scheduled_at, slot.state.key});
+  if (due) schedule_.insert(Due{*due, slot.state.key});
+  slot.scheduled_at = due;
 }
 
 void Engine::emit(IncidentState& s, Action a) {
@@ -630,41 +637,81 @@ void Engine::emit(IncidentState& s, Action a) {
   pending_.actions.push_back(std::move(a));
 }
 
-void Engine::touched(IncidentState& s) {
-  dirty_.insert(s.key);
+void Engine::touched(Slot& slot, std::size_t actions_before) {
+  if (!slot.dirty) {
+    slot.dirty = true;
+    dirty_.push_back(&slot);
+  }
+  if (!slot.acted && (pending_.actions.size() != actions_before || flush_each_step_)) {
+    slot.acted = true;
+    acted_.push_back(&slot);
+  }
   // A repeat further back is harmless: rescheduling is idempotent.
-  if (step_touched_.empty() || step_touched_.back() != s.key) step_touched_.push_back(s.key);
+  if (step_touched_.empty() || step_touched_.back() != &slot) step_touched_.push_back(&slot);
 }
 
 void Engine::after_step() {
-  for (const auto& key : step_touched_) reschedule(incidents_.at(key));
+  for (Slot* slot : step_touched_) reschedule(*slot);
   step_touched_.clear();
-  if (flush_each_step_) flush();
+  if (flush_each_step_) flush_acted();
   rearm_timer();
 }
 
 void Engine::flush() {
-  if (dirty_.empty() && pending_.empty()) return;
-  pending_.incidents.reserve(dirty_.size());  // a batch snapshots thousands: copy each once
-  for (const auto& key : dirty_) pending_.incidents.push_back(incidents_.at(key));
+  commit(true);
+}
+
+void Engine::flush_acted() {
+  commit(false);
+}
+
+void Engine::commit(bool everything) {
+  const std::vector<Slot*>& slots = everything ? dirty_ : acted_;
+  if (slots.empty() && pending_.empty()) return;
+  pending_.incidents.reserve(slots.size());  // a batch snapshots thousands: copy each once
+  for (Slot* slot : slots) {
+    pending_.incidents.push_back(slot->state);
+    for (auto& p : slot->processed) pending_.processed.push_back(std::move(p));
+  }
   try {
     store_.commit(pending_);
   } catch (...) {
-    pending_.incidents.clear();  // re-snapshotted on the next attempt
+    // As it was, so a retry commits the same.
+    auto moved = pending_.processed.begin();
+    for (Slot* slot : slots) {
+      for (auto& p : slot->processed) p = std::move(*moved++);
+    }
+    pending_.processed.clear();
+    pending_.incidents.clear();
     throw;
   }
-  // Closed incidents leave memory once their closing is durable; the store still answers for
-  // them (a late event for a closed incident is rejected from there).
-  for (const auto& key : dirty_) {
-    auto it = incidents_.find(key);
-    if (it != incidents_.end() && it->second.closed) {
-      reschedule(it->second);
-      incidents_.erase(it);
-    }
+  // The ids of uncommitted events only; the store knows the rest.
+  if (everything || dirty_.size() == slots.size()) {
+    pending_ids_.clear();
+  } else {
+    for (const auto& p : pending_.processed) pending_ids_.erase(p.id);
   }
   pending_ = Changeset{};
-  dirty_.clear();
-  pending_ids_.clear();
+  std::vector<std::string> closed;
+  for (Slot* slot : slots) {
+    slot->processed.clear();
+    slot->dirty = false;
+    slot->acted = false;
+    if (slot->state.closed) closed.push_back(slot->state.key);
+  }
+  if (everything) {
+    dirty_.clear();
+  } else {
+    std::erase_if(dirty_, [](const Slot* slot) { return !slot->dirty; });
+  }
+  acted_.clear();
+  // Closed incidents leave memory once their closing is durable; the store still answers for
+  // them (a late event for a closed incident is rejected from there).
+  for (const auto& key : closed) {
+    auto it = incidents_.find(key);
+    reschedule(it->second);
+    incidents_.erase(it);
+  }
 }
 
 void Engine::rearm_timer() {

@@ -58,7 +58,7 @@ Inbound classify(const KafkaRecord& record, const Config& config, const IngestRu
                     "topic \"" + record.topic + "\" is not one incidentd consumes"}};
 }
 
-BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch) {
+BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, BatchCommit commit) {
   BatchOutcome out;
   engine.set_flush_each_step(false);
   // Whatever happens, timer wake-ups between batches flush on their own again.
@@ -92,7 +92,11 @@ BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch) {
     }
   }
   const auto handled = std::chrono::steady_clock::now();
-  engine.flush();
+  if (commit == BatchCommit::everything) {
+    engine.flush();
+  } else {
+    engine.flush_acted();
+  }
   out.engine_time = handled - started;
   out.flush_time = std::chrono::steady_clock::now() - handled;
   out.cpu_time = thread_cpu_time() - cpu_started;

@@ -71,9 +71,19 @@ struct BatchOutcome {
   std::chrono::nanoseconds cpu_time{};
 };
 
-// On the engine's thread: every item in order, then one flush (one SQLite transaction). Throws
-// StoreError from the flush; the engine is then ahead of its store and must not be used again.
-BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch);
+// What apply_batch() commits at its end (one SQLite transaction either way).
+enum class BatchCommit {
+  // What the engine acted on (Engine::flush_acted): incidents that events only re-described stay
+  // in memory, so their messages' offsets must wait for a later `everything`.
+  acted,
+  // Everything changed so far (Engine::flush): every message handled until now is durable.
+  everything,
+};
+
+// On the engine's thread: every item in order, then one commit. Throws StoreError from the
+// commit; the engine is then ahead of its store and must not be used again.
+BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch,
+                         BatchCommit commit = BatchCommit::everything);
 
 // CPU time consumed so far by the calling thread.
 std::chrono::nanoseconds thread_cpu_time();

@@ -83,6 +83,7 @@ struct Ingest::Impl {
 
   // One batch on its way through the loop.
   struct Job {
+    BatchCommit commit = BatchCommit::everything;
     std::vector<KafkaRecord> records;
     std::vector<Inbound> inbound;
     BatchOutcome outcome;
@@ -195,6 +196,7 @@ struct Ingest::Impl {
             start(std::move(job));
           } else {
             finish_inflight();
+            checkpoint();
             note_idle();
           }
           if (txn.open && SteadyClock::now() - txn.opened >= options.commit_every) {
@@ -203,6 +205,7 @@ struct Ingest::Impl {
           after_poll();
         }
         finish_inflight();
+        checkpoint();
         if (commit_open(CommitMode::stopping)) {
           spdlog::info("kafka: stopping: offsets committed for every message handled");
         }
@@ -258,17 +261,22 @@ struct Ingest::Impl {
     job->inbound.reserve(records.size());
     const auto current = current_roster();
     for (const auto& r : records) job->inbound.push_back(classify(r, *current, rules));
+    const bool full = records.size() >= options.max_batch;
     job->records = std::move(records);
+    if (full && SteadyClock::now() - last_checkpoint < options.checkpoint_every) {
+      job->commit = BatchCommit::acted;
+    }
     classify_time += SteadyClock::now() - t0;
     return job;
   }
 
   void start(std::shared_ptr<Job> job) {
+    if (job->commit == BatchCommit::everything) last_checkpoint = SteadyClock::now();
     inflight_done = job->done.get_future();
     inflight = job;
     post_to_loop([this, job = std::move(job)] {
       try {
-        job->outcome = apply_batch(engine, job->inbound);
+        job->outcome = apply_batch(engine, job->inbound, job->commit);
         if (options.on_batch_durable) options.on_batch_durable();
       } catch (const std::exception& e) {
         job->error = e.what();
@@ -329,7 +337,27 @@ struct Ingest::Impl {
     }
     spdlog::debug("kafka: batch of {}: {} accepted, {} duplicates, {} rejected", records.size(),
                   outcome.accepted, outcome.duplicates, rejected.size());
-    add_to_txn(std::move(letters), offsets);
+    for (auto& letter : letters) awaiting.letters.push_back(std::move(letter));
+    for (const auto& [tp, next] : offsets) {
+      auto& stored = awaiting.offsets[tp];
+      stored = std::max(stored, next);
+    }
+    if (job->commit == BatchCommit::everything) release_held();
+  }
+
+  // Everything handled so far is durable: what was held joins the open Kafka transaction.
+  void release_held() {
+    if (awaiting.letters.empty() && awaiting.offsets.empty()) return;
+    add_to_txn(std::move(awaiting.letters), awaiting.offsets);
+    awaiting = Held{};
+  }
+
+  // Commits everything the engine holds (an empty batch that commits everything), so the held
+  // dead letters and offsets can go to Kafka: when the stream pauses, at shutdown, on revocation.
+  void checkpoint() {
+    if (awaiting.letters.empty() && awaiting.offsets.empty()) return;
+    start(std::make_shared<Job>());
+    finish_inflight();
   }
 
   std::string time_report() const {
@@ -497,6 +525,7 @@ struct Ingest::Impl {
       discard_open();
     } else {
       finish_inflight();  // its offsets may be among the revoked ones
+      checkpoint();
       commit_open(CommitMode::revoking);
     }
   }
@@ -571,6 +600,14 @@ struct Ingest::Impl {
   std::atomic<bool> loop_stopped{false};
 
   // The consumer thread's own.
+  // Dead letters and offsets of batches handled since the last batch that committed everything:
+  // not yet durable in SQLite as a whole, so not yet for Kafka.
+  struct Held {
+    std::vector<Letter> letters;
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> offsets;
+  };
+  Held awaiting;
+  SteadyClock::time_point last_checkpoint = SteadyClock::now();
   std::shared_ptr<Job> inflight;
   std::future<void> inflight_done;
   SteadyClock::duration poll_time{}, classify_time{}, engine_time{}, flush_time{}, loop_wait_time{},

@@ -5,6 +5,11 @@
 // event is a no-op in the engine) and exactly-once for dead letters; nothing is committed to
 // Kafka before it is durable in SQLite. While Kafka is away it says what it is waiting for,
 // and the engine's clocks, which live on the loop, keep running.
+//
+// Under a backlog, Kafka is the journal: a full batch commits only what the engine acted on
+// (timeline, notifications, new incidents), and its dead letters and offsets wait for the next
+// batch that commits everything (checkpoint_every). After a crash the messages since then are
+// redelivered; what was committed is deduplicated and the rest re-describes its incidents.
 #pragma once
 
 #include <chrono>
@@ -29,6 +34,10 @@ struct IngestOptions {
   Duration poll_wait = std::chrono::milliseconds(500);     // waiting for a batch's first
   Duration linger = std::chrono::milliseconds(20);         // filling a batch after it
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
+  // While batches come full (a backlog), most commit only what the engine acted on
+  // (BatchCommit::acted) and one commits everything this often; its offsets are committed then.
+  // A batch that is not full commits everything: a stream that keeps up is durable at once.
+  Duration checkpoint_every = std::chrono::seconds(1);
   Duration stop_commit_grace = std::chrono::seconds(15);   // at shutdown, then give up
   Duration idle_warning_after = std::chrono::seconds(10);  // no partitions: complain after
   std::optional<double> time_scale;                        // drill mode: only drill events

@@ -8,10 +8,13 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -159,6 +162,21 @@ CREATE TABLE reply_codes (
 CREATE UNIQUE INDEX reply_codes_incident ON reply_codes(phone, incident_key);
 CREATE INDEX reply_codes_code ON reply_codes(code);
 )sql"},
+    // Processed ids are appended in commit order and never looked up by id in the table (the
+    // writer holds them in memory, ProcessedIds): keyed by id, every event cost a write to a
+    // random page of a large b-tree, and a batch rewrote most of it.
+    {5, R"sql(
+CREATE TABLE processed_log (
+  seq          INTEGER PRIMARY KEY,
+  id           TEXT NOT NULL,
+  incident_key TEXT NOT NULL,
+  at           INTEGER NOT NULL
+);
+INSERT INTO processed_log(id, incident_key, at)
+  SELECT id, incident_key, at FROM processed ORDER BY at, id;
+DROP TABLE processed;
+ALTER TABLE processed_log RENAME TO processed;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -262,6 +280,7 @@ constexpr std::array<std::string_view, 7> kTables = {
 // Deadline rows are inserted this many to a statement: one statement per row costs about half
 // again as much on the hot path.
 constexpr std::size_t kDeadlinesPerInsert = 8;
+constexpr std::size_t kProcessedPerInsert = 64;
 
 std::int64_t millis(TimePoint t) {
   return t.time_since_epoch().count();
@@ -362,6 +381,12 @@ std::uint64_t pending_deadlines(const IncidentState& st, std::vector<DeadlineRow
   return hash;
 }
 
+std::string insert_processed_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO processed(id, incident_key, at) VALUES ";
+  for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?, ?, ?)" : ", (?, ?, ?)";
+  return sql;
+}
+
 std::string insert_deadlines_sql(std::size_t rows) {
   std::string sql =
       "INSERT OR ROLLBACK INTO deadlines(incident_key, milestone, round, at, action, level, due) "
@@ -371,23 +396,17 @@ std::string insert_deadlines_sql(std::size_t rows) {
   return sql;
 }
 
-// A Bloom filter over the ids in the processed table, so that is_processed() answers "no" for
-// a new id without a query: a query per event (each one taking and dropping a WAL read lock)
-// was a fifth of the daemon's work on a Kafka batch. It can only err towards "maybe": those ids
-// are looked up in the table as before. Sized at 16 bits an id (under 0.1% false positives with
-// 8 probes); once it holds more ids than it was sized for it is rebuilt twice as large from
-// the table.
-class ProcessedFilter {
+// Every id in the processed table, held by the writer: is_processed() is answered without a
+// query, and the table is only appended to. The ids live in large blocks (an id costs its length
+// plus the set's node, about 60 bytes in all) and are never removed.
+class ProcessedIds {
  public:
   void rebuild(SQLite::Database& db) {
-    const auto rows =
-        static_cast<std::size_t>(db.execAndGet("SELECT COUNT(*) FROM processed").getInt64());
-    std::size_t bits = std::size_t{1} << 24;  // 2 MiB: a million ids
-    while (bits / kBitsPerId < 2 * rows) bits *= 2;
-    words_.assign(bits / 64, 0);
-    mask_ = bits - 1;
-    capacity_ = bits / kBitsPerId;
-    size_ = 0;
+    ids_.clear();
+    blocks_.clear();
+    free_ = {};
+    const auto rows = db.execAndGet("SELECT COUNT(*) FROM processed").getInt64();
+    ids_.reserve(static_cast<std::size_t>(rows) * 2);
     SQLite::Statement all(db, "SELECT id FROM processed");
     while (all.executeStep()) {
       const SQLite::Column id = all.getColumn(0);
@@ -396,45 +415,29 @@ class ProcessedFilter {
     }
   }
 
-  bool may_contain(std::string_view id) const {
-    const auto [h1, h2] = hashes(id);
-    for (std::uint64_t i = 0; i < kProbes; ++i) {
-      const std::uint64_t bit = (h1 + i * h2) & mask_;
-      if ((words_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+  bool contains(std::string_view id) const { return ids_.contains(id); }
+
+  // False when the id was there already.
+  bool add(std::string_view id) {
+    if (free_.size() < id.size()) {
+      const std::size_t size = std::max(kBlockSize, id.size());
+      blocks_.push_back(std::make_unique<char[]>(size));
+      free_ = std::span<char>(blocks_.back().get(), size);
     }
+    std::copy(id.begin(), id.end(), free_.begin());
+    if (!ids_.insert(std::string_view(free_.data(), id.size())).second) return false;
+    free_ = free_.subspan(id.size());
     return true;
   }
 
-  void add(std::string_view id) {
-    const auto [h1, h2] = hashes(id);
-    for (std::uint64_t i = 0; i < kProbes; ++i) {
-      const std::uint64_t bit = (h1 + i * h2) & mask_;
-      words_[bit / 64] |= std::uint64_t{1} << (bit % 64);
-    }
-    ++size_;
-  }
-
-  bool full() const { return size_ > capacity_; }
+  // Takes back ids added by a commit that failed (their bytes stay in the block, unused).
+  void remove(std::string_view id) { ids_.erase(id); }
 
  private:
-  static constexpr std::size_t kBitsPerId = 16;
-  static constexpr std::uint64_t kProbes = 8;
-
-  // Two independent 64-bit hashes (Kirsch-Mitzenmacher double hashing); the second is odd, so
-  // the probes of one id never repeat a bit within the power-of-two table.
-  static std::pair<std::uint64_t, std::uint64_t> hashes(std::string_view id) {
-    const std::uint64_t h = std::hash<std::string_view>{}(id);
-    std::uint64_t g = h ^ 0x9e3779b97f4a7c15ULL;  // splitmix64 finaliser
-    g = (g ^ (g >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    g = (g ^ (g >> 27)) * 0x94d049bb133111ebULL;
-    g ^= g >> 31;
-    return {h, g | 1U};
-  }
-
-  std::vector<std::uint64_t> words_;
-  std::uint64_t mask_ = 0;
-  std::size_t capacity_ = 0;
-  std::size_t size_ = 0;
+  static constexpr std::size_t kBlockSize = 1 << 20;
+  std::unordered_set<std::string_view> ids_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::span<char> free_;
 };
 
 }  // namespace
@@ -466,8 +469,7 @@ struct SqliteStore::Impl {
               "lead_unit = excluded.lead_unit, state = excluded.state, "
               "updated_seq = excluded.updated_seq"),
           delete_deadlines(db, "DELETE FROM deadlines WHERE incident_key = ?"),
-          insert_processed(
-              db, "INSERT OR ROLLBACK INTO processed(id, incident_key, at) VALUES (?, ?, ?)"),
+          insert_processed(db, "INSERT INTO processed(id, incident_key, at) VALUES (?, ?, ?)"),
           insert_confirmation(
               db,
               "INSERT OR ROLLBACK INTO confirmations(confirmation_id, incident_key, "
@@ -502,6 +504,7 @@ struct SqliteStore::Impl {
     SQLite::Statement select_incident_timeline;
     // [k - 1] inserts k deadline rows; prepared on first use.
     std::array<std::optional<SQLite::Statement>, kDeadlinesPerInsert> insert_deadlines;
+    std::optional<SQLite::Statement> insert_processed_many;  // kProcessedPerInsert rows
   };
 
   Impl(const std::string& p, Mode m)
@@ -534,8 +537,8 @@ struct SqliteStore::Impl {
     }
     statements.emplace(db);
     if (m == Mode::read_write) {
-      processed_filter.emplace();
-      processed_filter->rebuild(db);
+      processed_ids.emplace();
+      processed_ids->rebuild(db);
       data_version = read_data_version();
     }
   }
@@ -689,12 +692,44 @@ struct SqliteStore::Impl {
     staged_deadlines[st.key] = st.closed ? std::nullopt : std::optional(fingerprint);
   }
 
-  void write_processed(const ProcessedId& p) {
-    Use s(statements->insert_processed);
-    s.text(1, p.id);
-    s.text(2, p.incident_key);
-    s.instant(3, p.at);
-    s->exec();
+  // Appended: kProcessedPerInsert rows to a statement, the rest one by one.
+  void write_processed(const std::vector<ProcessedId>& processed) {
+    std::size_t i = 0;
+    if (processed.size() >= kProcessedPerInsert) {
+      auto& many = statements->insert_processed_many;
+      if (!many) many.emplace(db, insert_processed_sql(kProcessedPerInsert));
+      for (; i + kProcessedPerInsert <= processed.size(); i += kProcessedPerInsert) {
+        Use s(*many);
+        for (std::size_t j = 0; j < kProcessedPerInsert; ++j) {
+          const ProcessedId& p = processed[i + j];
+          const int base = static_cast<int>(3 * j);
+          s.text(base + 1, p.id);
+          s.text(base + 2, p.incident_key);
+          s.instant(base + 3, p.at);
+        }
+        s->exec();
+      }
+    }
+    for (; i < processed.size(); ++i) {
+      const ProcessedId& p = processed[i];
+      Use s(statements->insert_processed);
+      s.text(1, p.id);
+      s.text(2, p.incident_key);
+      s.instant(3, p.at);
+      s->exec();
+    }
+  }
+
+  // An id is processed once: one already in the table, or twice in `c`, fails the commit. The
+  // ids are added to the set here; `added` counts them, for taking them back if the commit fails.
+  void add_new_ids(const Changeset& c, std::size_t& added) {
+    if (!processed_ids) return;
+    for (const auto& p : c.processed) {
+      if (!processed_ids->add(p.id)) {
+        throw StoreError("commit (" + path + "): id '" + p.id + "' is already processed");
+      }
+      ++added;
+    }
   }
 
   void write_confirmation(const Confirmation& c) {
@@ -721,6 +756,16 @@ struct SqliteStore::Impl {
   }
 
   void commit(const Changeset& c) {
+    std::size_t added = 0;
+    try {
+      commit(c, added);
+    } catch (...) {
+      for (std::size_t i = 0; i < added; ++i) processed_ids->remove(c.processed[i].id);
+      throw;
+    }
+  }
+
+  void commit(const Changeset& c, std::size_t& added) {
     staged_deadlines.clear();
     // IMMEDIATE takes the write lock up front, so a reader never makes us fail half-way.
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -734,31 +779,21 @@ struct SqliteStore::Impl {
         staged_head = {s->getColumn(0).getInt64(), s->getColumn(1).getString()};
       }
     }
-    if (processed_filter) {
+    if (processed_ids) {
       if (const std::int64_t version = read_data_version(); version != data_version) {
-        processed_filter->rebuild(db);  // another connection committed since our last commit
+        processed_ids->rebuild(db);  // another connection committed since our last commit
         data_version = version;
       }
     }
+    add_new_ids(c, added);
     for (const auto& a : c.actions) write_action(a);
     const std::int64_t seq = staged_head.seq;
     for (const auto& st : c.incidents) write_incident(st, seq);
-    // In key order: a batch's ids then land page after page in the b-tree instead of at random
-    // (a third of a batch's commit time went to these inserts in random order).
-    std::vector<const ProcessedId*> by_id;
-    by_id.reserve(c.processed.size());
-    for (const auto& p : c.processed) by_id.push_back(&p);
-    std::sort(by_id.begin(), by_id.end(),
-              [](const ProcessedId* a, const ProcessedId* b) { return a->id < b->id; });
-    for (const ProcessedId* p : by_id) write_processed(*p);
+    write_processed(c.processed);
     for (const auto& conf : c.confirmations) write_confirmation(conf);
     for (const auto& ack : c.acknowledgements) write_ack(ack);
     tx.commit();
     head = std::move(staged_head);
-    if (processed_filter) {
-      for (const auto& p : c.processed) processed_filter->add(p.id);
-      if (processed_filter->full()) processed_filter->rebuild(db);
-    }
     // Only now does the table hold what was staged.
     for (auto& [key, fingerprint] : staged_deadlines) {
       if (fingerprint) {
@@ -798,10 +833,10 @@ struct SqliteStore::Impl {
   ChainHead head;                 // the last committed row of the hash chain
   ChainHead staged_head;          // the last row written by the commit in progress
   // The ids this connection committed, and those it found in the table (read_write only). Another
-  // connection's commits are noticed at our next commit (PRAGMA data_version) and the filter is
+  // connection's commits are noticed at our next commit (PRAGMA data_version) and the set is
   // rebuilt then; until that commit an id only they processed can look new, and the engine's
-  // step for it then fails at the processed table's primary key, rolling the whole commit back.
-  std::optional<ProcessedFilter> processed_filter;
+  // step for it then fails that commit's check_new(), rolling the whole commit back.
+  std::optional<ProcessedIds> processed_ids;
   std::int64_t data_version = 0;
 };
 
@@ -853,8 +888,8 @@ std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) 
 
 bool SqliteStore::is_processed(const std::string& id) {
   try {
-    if (impl_->processed_filter && !impl_->processed_filter->may_contain(id)) return false;
-    Use s(impl_->statements->select_processed);
+    if (impl_->processed_ids) return impl_->processed_ids->contains(id);
+    Use s(impl_->statements->select_processed);  // read-only: a scan, for tools
     s.text(1, id);
     return s->executeStep();
   } catch (const SQLite::Exception& e) {

@@ -54,8 +54,19 @@ class Engine {
   // Commits what changed since the last flush. Throws StoreError; after a failed flush the
   // in-memory state is ahead of the store and the owner must restart from the store.
   void flush();
-  // Flush after every handle() and every timer wake-up (simulation); off for batched ingestion.
+  // Commits what the engine decided since the last flush: every incident that took an action
+  // (a timeline entry, a notification), with the events and confirmations applied to it. An
+  // incident that events only re-described (title, units, region) stays uncommitted until
+  // flush(), and so do those events: they are not yet marked processed, so their source must be
+  // able to deliver them again after a crash (Kafka: offsets are committed only after flush()).
+  // Re-applied, such an event gives the same description, so nothing is lost and nothing acts
+  // twice. Throws StoreError like flush().
+  void flush_acted();
+  // After every handle() and every timer wake-up, commit what that step touched (simulation,
+  // API, timers); off for batched ingestion.
   void set_flush_each_step(bool on) { flush_each_step_ = on; }
+  // Incidents changed and not yet committed (flush() writes them).
+  std::size_t uncommitted_incidents() const { return dirty_.size(); }
 
   // Policy for incidents opened from now on; running clocks keep what they opened with.
   void reload(const Config& config);
@@ -74,10 +85,18 @@ class Engine {
     std::string key;
     friend auto operator<=>(const Due&, const Due&) = default;
   };
+  // An open incident with the engine's bookkeeping about it, which is not part of its state.
+  struct Slot {
+    IncidentState state;
+    std::optional<TimePoint> scheduled_at;  // its entry in schedule_
+    bool dirty = false;                     // changed since it was last committed
+    bool acted = false;                     // to be committed by the next flush_acted()
+    std::vector<ProcessedId> processed;     // applied to it since it was last committed
+  };
 
   // The open incident with this key, or nullptr; `closed` tells a closed one from an unknown one.
-  IncidentState* lookup(const std::string& key, bool& closed);
-  void open_incident(const Event& e);
+  Slot* lookup(const std::string& key, bool& closed);
+  Slot& open_incident(const Event& e);
   void update_incident(IncidentState& s, const Event& e);
   void close_incident(IncidentState& s, const Event& e);
   void start_clock(IncidentState& s, TimePoint start);
@@ -95,21 +114,28 @@ class Engine {
   std::set<std::string> owing_units(const IncidentState& s, const MilestoneState& ms) const;
   std::optional<TimePoint> earliest_due(const IncidentState& s) const;
   void emit(IncidentState& s, Action a);
-  void touched(IncidentState& s);
-  void reschedule(const IncidentState& s);
+  // This step changed the incident; `acted` when it took actions (actions_before is the number
+  // of pending actions when the step began).
+  void touched(Slot& slot, std::size_t actions_before);
+  void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();
+  // Commits the slots in `slots` (the dirty ones when everything), with the events applied to
+  // them and every pending action, confirmation and acknowledgement.
+  void commit(bool everything);
 
   Config config_;
   Store& store_;
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
-  std::unordered_map<std::string, IncidentState> incidents_;  // open incidents, never iterated
-  std::set<Due> schedule_;                                    // next due instant per incident
-  std::unordered_map<std::string, TimePoint> scheduled_at_;
-  Changeset pending_;
-  std::set<std::string> dirty_;            // changed since the last flush
-  std::vector<std::string> step_touched_;  // changed in the current step (one or two)
+  std::unordered_map<std::string, Slot> incidents_;  // open incidents, never iterated
+  std::set<Due> schedule_;                           // next due instant per incident
+  Changeset pending_;                                // actions and the like, not yet committed
+  std::vector<Slot*> dirty_;                         // the slots marked dirty
+  // The slots that must be committed before what they decided is acted on: they took an action
+  // (which the outbox will send), or changed outside a batch whose source redelivers.
+  std::vector<Slot*> acted_;
+  std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
   std::optional<TimePoint> armed_at_;
   std::unordered_set<std::string> pending_ids_;
   std::function<void(const Action&)> listener_;

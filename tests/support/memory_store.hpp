@@ -35,6 +35,7 @@ class MemoryStore final : public Store {
   const std::map<std::string, IncidentState>& incidents() const { return incidents_; }
   const std::vector<Confirmation>& confirmations() const { return confirmations_; }
   const std::vector<Acknowledgement>& acknowledgements() const { return acknowledgements_; }
+  const std::map<std::string, ProcessedId>& processed() const { return processed_; }
   // Commits applied. An empty changeset is ignored (no transaction, as SqliteStore) and neither
   // counts nor consumes an injected failure.
   std::size_t commits() const { return commits_; }

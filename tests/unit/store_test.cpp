@@ -614,10 +614,18 @@ TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store]
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   const IncidentState a = pending_state("a");
-  store.commit(event_changes(a, {opened("a", at(0))}, "e1"));
+  Changeset first = event_changes(a, {opened("a", at(0))}, "e1");
+  Confirmation released;
+  released.confirmation_id = "rel-1";
+  released.incident_key = "a";
+  released.unit = "zhaotong-gov";
+  released.released_at = at(0, 30);
+  released.via = "kafka";
+  first.confirmations.push_back(released);
+  store.commit(first);
 
-  // Snapshot, deadlines, timeline and outbox rows are written before the processed ids, the
-  // second of which was already stored: the primary key fails the commit there.
+  // Snapshot, deadlines, timeline, outbox and processed rows are written before the
+  // confirmations, the last of which was already stored: the primary key fails the commit there.
   IncidentState a_later = a;
   a_later.milestone(Milestone::first_release).next_step = 4;
   Changeset bad = event_changes(
@@ -625,9 +633,10 @@ TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store]
       {opened("b", at(1)), warning("a", at(2), at(3), 0), notification("a", at(2), "zt-duty-1", 1)},
       "e2");
   bad.incidents.push_back(a_later);
-  bad.processed.push_back({"e1", "a", at(0)});
+  bad.confirmations.push_back(released);
   bad.acknowledgements.push_back({"a", "zt-duty-1", at(2, 5), "sms"});
-  CHECK_THROWS_WITH(store.commit(bad), Contains("commit") && Contains("processed.id"));
+  CHECK_THROWS_WITH(store.commit(bad),
+                    Contains("commit") && Contains("confirmations.confirmation_id"));
 
   CHECK_FALSE(store.load_incident("b"));
   CHECK(store.load_incident("a") == a);
@@ -638,8 +647,17 @@ TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store]
   CHECK(store.count("acknowledgements") == 0);
   CHECK_FALSE(store.is_processed("e2"));
 
+  // An id processed before fails the commit too, before anything is written.
+  Changeset again = bad;
+  again.confirmations.clear();
+  again.processed.push_back({"e1", "a", at(0)});
+  CHECK_THROWS_WITH(store.commit(again),
+                    Contains("commit") && Contains("'e1' is already processed"));
+  CHECK_FALSE(store.is_processed("e2"));
+  CHECK(store.count("timeline") == 1);
+
   // The store is still usable: the same changeset without the duplicate commits in full.
-  bad.processed.pop_back();
+  bad.confirmations.clear();
   store.commit(bad);
   CHECK(store.load_incident("b") == pending_state("b"));
   CHECK(store.count("timeline") == 4);

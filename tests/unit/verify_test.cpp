@@ -277,6 +277,7 @@ CREATE TABLE outbox (notification_id TEXT PRIMARY KEY, incident_key TEXT NOT NUL
 INSERT INTO timeline(incident_key, at, action, milestone, body) VALUES
   ('a', 60000, 'incident_opened', NULL, '{"action":"incident_opened"}'),
   ('a', 120000, 'warning', 'first_release', '{"action":"warning"}');
+INSERT INTO processed(id, incident_key, at) VALUES ('e-old-2', 'a', 120000), ('e-old-1', 'a', 60000);
 PRAGMA user_version = 1;
 )sql");
   }
@@ -285,7 +286,16 @@ PRAGMA user_version = 1;
   {
     SqliteStore writer(path);
     CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
+    // Version 5 appends processed ids in commit order: the old ones are carried over in time
+    // order and still known.
+    CHECK(writer.is_processed("e-old-1"));
+    CHECK(writer.is_processed("e-old-2"));
+    CHECK_FALSE(writer.is_processed("e-new"));
     writer.commit(changes({opened("b", 3)}));
+    SQLite::Database raw(path, SQLite::OPEN_READONLY);
+    CHECK(
+        raw.execAndGet("SELECT group_concat(id, ' ') FROM (SELECT id FROM processed ORDER BY seq)")
+            .getString() == "e-old-1 e-old-2");
   }
   SqliteStore reader(path, SqliteStore::Mode::read_only);
   const auto result = verify_chain(reader);
