@@ -32,14 +32,18 @@ Event retitled(Event e, std::string id, std::string title) {
   return e;
 }
 
-TEST_CASE("flush_acted commits a new incident and leaves a re-description for flush",
-          "[engine][deferred]") {
-  const Config config = roster_config();
+// The engine as the Kafka consumer drives it: no commit per step.
+struct Batched {
+  Batched() { engine.set_flush_each_step(false); }
+  Config config = roster_config();
   MemoryStore store;
-  VirtualTime time(kStart);
-  Engine engine(config, store, time);
-  engine.set_flush_each_step(false);
+  VirtualTime time{kStart};
+  Engine engine{config, store, time};
+};
 
+TEST_CASE_METHOD(Batched,
+                 "flush_acted commits a new incident and leaves a re-description for flush",
+                 "[engine][deferred]") {
   const Event opened = event("e1", "k", Level::II, {"a", "b"}, kStart);
   REQUIRE(engine.handle(opened).status == Outcome::Status::accepted);
   engine.flush_acted();
@@ -74,13 +78,8 @@ TEST_CASE("flush_acted commits a new incident and leaves a re-description for fl
   }
 }
 
-TEST_CASE("flush_acted commits an incident whose event acted, with all its events",
-          "[engine][deferred]") {
-  const Config config = roster_config();
-  MemoryStore store;
-  VirtualTime time(kStart);
-  Engine engine(config, store, time);
-  engine.set_flush_each_step(false);
+TEST_CASE_METHOD(Batched, "flush_acted commits an incident whose event acted, with all its events",
+                 "[engine][deferred]") {
   const Event opened = event("e1", "k", Level::III, {"a"}, kStart);
   engine.handle(opened);
   engine.flush_acted();
