@@ -47,8 +47,8 @@
 
 namespace {
 
+using incidentd::bench::broker_address;
 using incidentd::bench::DaemonRun;
-using incidentd::bench::free_port;
 using incidentd::bench::kafka_conf;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
@@ -344,13 +344,11 @@ int run(int argc, char** argv) {
   add_options(app, opts);
   CLI11_PARSE(app, argc, argv);
   const fs::path dir = run_dir(opts, "incidentd-kafka-bench");
-  const std::string& external = opts.external_brokers;
   const std::string& incidentd = opts.incidentd;
   const fs::path& source_dir = opts.source_dir;
   const std::string& log_level = opts.log_level;
   const bool keep = opts.keep;
-  const int port = external.empty() ? free_port() : 0;
-  const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
+  const auto [port, brokers] = broker_address(opts);
   const Stream stream = make_stream(events, incidents);
   std::printf(
       "kafka_ingest_bench: %zu events (%zu distinct, %.0f bytes on average) over %zu incidents, "
@@ -363,7 +361,7 @@ int run(int argc, char** argv) {
   double daemon = 0;
   {
     std::optional<LocalBroker> broker;
-    if (external.empty()) {
+    if (port != 0) {
       broker.emplace(source_dir, dir / "kafka", port, kPartitions);
       broker_pid = broker->pid();
     }

@@ -109,6 +109,12 @@ void add_options(CLI::App& app, DaemonRun& run) {
                  "a running broker that auto-creates topics, instead of a new one");
 }
 
+BrokerAddress broker_address(const DaemonRun& run) {
+  if (!run.external_brokers.empty()) return {0, run.external_brokers};
+  const int port = free_port();
+  return {port, "127.0.0.1:" + std::to_string(port)};
+}
+
 fs::path run_dir(const DaemonRun& run, const std::string& prefix) {
   fs::path dir = run.dir;
   if (dir.empty()) {

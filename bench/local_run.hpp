@@ -45,6 +45,12 @@ struct DaemonRun {
 void add_options(CLI::App& app, DaemonRun& run);
 // The run's folder: --dir, or a new one named after `prefix`.
 std::filesystem::path run_dir(const DaemonRun& run, const std::string& prefix);
+// Where the run's broker listens: --brokers, or a free local port for the broker it starts.
+struct BrokerAddress {
+  int port = 0;         // 0 with --brokers: nothing to start
+  std::string brokers;  // bootstrap.servers
+};
+BrokerAddress broker_address(const DaemonRun& run);
 
 // A single-node broker of scripts/kafka.sh on 127.0.0.1:port, data in `dir`, stopped by stop()
 // or the destructor.

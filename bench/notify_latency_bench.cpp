@@ -53,8 +53,8 @@
 
 namespace {
 
+using incidentd::bench::broker_address;
 using incidentd::bench::DaemonRun;
-using incidentd::bench::free_port;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
 using incidentd::bench::producer_with_topics;
@@ -301,13 +301,11 @@ int run(int argc, char** argv) {
   add_options(app, opts);
   CLI11_PARSE(app, argc, argv);
   const fs::path dir = run_dir(opts, "incidentd-latency-bench");
-  const std::string& external = opts.external_brokers;
   const std::string& incidentd = opts.incidentd;
   const fs::path& source_dir = opts.source_dir;
   const std::string& log_level = opts.log_level;
   bool keep = opts.keep;  // a failed run keeps its folder
-  const int port = external.empty() ? free_port() : 0;
-  const std::string brokers = external.empty() ? "127.0.0.1:" + std::to_string(port) : external;
+  const auto [port, brokers] = broker_address(opts);
 
   std::printf("notify_latency_bench: %s\n", command_line.c_str());
   std::printf(
@@ -316,7 +314,7 @@ int run(int argc, char** argv) {
       events, spacing_ms, brokers.c_str(), load_average().c_str());
   std::fflush(stdout);
   std::optional<LocalBroker> broker;
-  if (external.empty()) broker.emplace(source_dir, dir / "kafka", port);
+  if (port != 0) broker.emplace(source_dir, dir / "kafka", port);
 
   auto producer = make_producer(brokers);
   Receiver receiver;

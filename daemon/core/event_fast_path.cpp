@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -55,6 +56,16 @@ bool string_of(dom::element v, std::string_view& out) {
   return v.get(out) == simdjson::SUCCESS;
 }
 
+// A string the contract gives a closed form to (a kind, a level, an instant).
+template <typename T>
+bool parsed_string(dom::element v, std::optional<T> (*parse)(std::string_view), T& out) {
+  std::string_view s;
+  if (!string_of(v, s)) return false;
+  const auto value = parse(s);
+  if (value) out = *value;
+  return value.has_value();
+}
+
 bool non_empty_string(dom::element v, std::string& out) {
   std::string_view s;
   if (!string_of(v, s) || s.empty()) return false;
@@ -94,7 +105,6 @@ bool units_of(dom::element v, std::vector<std::string>& out) {
 }
 
 bool read_field(Field field, dom::element v, Event& e) {
-  std::string_view s;
   switch (field) {
     case kSchema:
       return schema_ok(v);
@@ -102,28 +112,16 @@ bool read_field(Field field, dom::element v, Event& e) {
       return non_empty_string(v, e.event_id);
     case kIncidentKey:
       return non_empty_string(v, e.incident_key);
-    case kKind: {
-      if (!string_of(v, s)) return false;
-      const auto kind = parse_event_kind(s);
-      if (kind) e.kind = *kind;
-      return kind.has_value();
-    }
-    case kLevel: {
-      if (!string_of(v, s)) return false;
-      const auto level = parse_level(s);
-      if (level) e.level = *level;
-      return level.has_value();
-    }
+    case kKind:
+      return parsed_string(v, parse_event_kind, e.kind);
+    case kLevel:
+      return parsed_string(v, parse_level, e.level);
     case kLeadUnit:
       return non_empty_string(v, e.lead_unit);
     case kUnits:
       return units_of(v, e.units);
-    case kDetectedAt: {
-      if (!string_of(v, s)) return false;
-      const auto t = parse_rfc3339(s);
-      if (t) e.detected_at = *t;
-      return t.has_value();
-    }
+    case kDetectedAt:
+      return parsed_string(v, parse_rfc3339, e.detected_at);
     case kTitle:
       return optional_string(v, e.title);
     case kCategory:

@@ -40,6 +40,7 @@
 #include "service/reload.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/memory_store.hpp"
+#include "support/run_on.hpp"
 #include "support/test_config.hpp"
 
 namespace {
@@ -167,10 +168,7 @@ class ApiServer {
   // Runs fn on the loop thread and returns its result.
   template <typename F>
   auto on_loop(F fn) -> decltype(fn()) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto result = task.get_future();
-    net::post(io_, [&task] { task(); });
-    return result.get();
+    return testing::run_on(io_, std::move(fn));
   }
 
   unsigned short port() const { return port_; }

@@ -53,6 +53,7 @@
 #include "notify/sms.hpp"
 #include "notify/webhook.hpp"
 #include "support/memory_store.hpp"
+#include "support/run_on.hpp"
 #include "support/test_config.hpp"
 
 namespace {
@@ -283,10 +284,7 @@ class Loop {
 
   template <typename F>
   auto on_loop(F fn) -> decltype(fn()) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto result = task.get_future();
-    net::post(io_, [&task] { task(); });
-    return result.get();
+    return testing::run_on(io_, std::move(fn));
   }
 
   net::io_context& io() { return io_; }
@@ -440,6 +438,16 @@ TEST_CASE("a webhook over HTTPS to 127.0.0.1 is delivered when the certificate n
   CHECK(loop.received().size() == 1);
 }
 
+// A send refused at the TLS handshake: transient, like every failure before the request was
+// written (a retry is safe), and nothing reached the receiver.
+void check_refused_at_handshake(const SendResult& r, Loop& loop) {
+  INFO(r.detail);
+  CHECK(r.status == SendResult::Status::transient);
+  CHECK_THAT(r.detail,
+             Catch::StartsWith("TLS handshake: ") && Catch::Contains("certificate verify failed"));
+  CHECK(loop.received().empty());
+}
+
 // Classification: a failed TLS handshake is reported like every other failure before the request
 // was written (resolve, connect): transient. Nothing reached the receiver, so a retry is safe;
 // the dispatcher retries with backoff and, if the certificate stays bad for fallback_after, moves
@@ -451,12 +459,7 @@ TEST_CASE("a webhook to a self-signed server is refused before anything is sent,
   const Pki pki;
   const TrustOnly trust(pki);
   Loop loop(pki.self_signed);
-  const SendResult r = send_webhook(loop, base(loop) + "/hook");
-  INFO(r.detail);
-  CHECK(r.status == SendResult::Status::transient);
-  CHECK_THAT(r.detail,
-             Catch::StartsWith("TLS handshake: ") && Catch::Contains("certificate verify failed"));
-  CHECK(loop.received().empty());
+  check_refused_at_handshake(send_webhook(loop, base(loop) + "/hook"), loop);
 }
 
 TEST_CASE("a webhook to a server whose certificate names another host is refused",
@@ -464,12 +467,7 @@ TEST_CASE("a webhook to a server whose certificate names another host is refused
   const Pki pki;
   const TrustOnly trust(pki);
   Loop loop(pki.wrong_name);
-  const SendResult r = send_webhook(loop, base(loop) + "/hook");
-  INFO(r.detail);
-  CHECK(r.status == SendResult::Status::transient);
-  CHECK_THAT(r.detail,
-             Catch::StartsWith("TLS handshake: ") && Catch::Contains("certificate verify failed"));
-  CHECK(loop.received().empty());
+  check_refused_at_handshake(send_webhook(loop, base(loop) + "/hook"), loop);
 }
 
 TEST_CASE("without the CA in the trust store a valid chain is refused too", "[tls][webhook]") {
@@ -477,11 +475,7 @@ TEST_CASE("without the CA in the trust store a valid chain is refused too", "[tl
   const Pki other;  // a second, unrelated CA is the only one trusted
   const TrustOnly trust(other);
   Loop loop(pki.good);
-  const SendResult r = send_webhook(loop, base(loop) + "/hook");
-  INFO(r.detail);
-  CHECK(r.status == SendResult::Status::transient);
-  CHECK_THAT(r.detail, Catch::Contains("certificate verify failed"));
-  CHECK(loop.received().empty());
+  check_refused_at_handshake(send_webhook(loop, base(loop) + "/hook"), loop);
 }
 
 // ---- the cloud SMS gateway -----------------------------------------------------------------
@@ -505,12 +499,7 @@ TEST_CASE("the cloud SMS gateway refuses a self-signed server, as transient", "[
   const Pki pki;
   const TrustOnly trust(pki);
   Loop loop(pki.self_signed);
-  const SendResult r = send_sms(loop, base(loop) + "/sms");
-  INFO(r.detail);
-  CHECK(r.status == SendResult::Status::transient);
-  CHECK_THAT(r.detail,
-             Catch::StartsWith("TLS handshake: ") && Catch::Contains("certificate verify failed"));
-  CHECK(loop.received().empty());
+  check_refused_at_handshake(send_sms(loop, base(loop) + "/sms"), loop);
 }
 
 // The request carries the gateway's credentials: a certificate for another host is refused
@@ -520,11 +509,7 @@ TEST_CASE("the cloud SMS gateway refuses a server whose certificate names anothe
   const Pki pki;
   const TrustOnly trust(pki);
   Loop loop(pki.wrong_name);
-  const SendResult r = send_sms(loop, base(loop) + "/sms");
-  INFO(r.detail);
-  CHECK(r.status == SendResult::Status::transient);
-  CHECK_THAT(r.detail, Catch::Contains("certificate verify failed"));
-  CHECK(loop.received().empty());
+  check_refused_at_handshake(send_sms(loop, base(loop) + "/sms"), loop);
 }
 
 // ---- the HTTP API server with tls_cert / tls_key, and incidentctl's client -----------------
