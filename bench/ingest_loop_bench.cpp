@@ -17,6 +17,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
 #include "kafka/batch.hpp"
+#include "kafka/ingest.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -33,7 +34,9 @@ int run(int argc, char** argv) {
   std::size_t events = 1'000'000;
   std::size_t incidents = 10'000;
   std::size_t batch = 10'000;
-  int checkpoint_ms = 1000;
+  auto checkpoint_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(IngestOptions{}.checkpoint_every)
+          .count());
   std::string dir = fs::temp_directory_path() / "incidentd-ingest-loop-bench";
   std::string source_dir = INCIDENTD_SOURCE_DIR;
   CLI::App app("The daemon's ingestion loop without Kafka: classify, engine, SQLite",

@@ -8,6 +8,7 @@ packages=(
   clang-format clang-tidy
   libboost-dev librdkafka-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
+  robin-map-dev
   libcli11-dev libsystemd-dev libssl-dev libhowardhinnant-date-dev
   libbenchmark-dev
   # Kafka broker for tests and the demo (fetched from Maven Central by scripts/kafka.sh), kcat

@@ -35,7 +35,7 @@ Engine::Engine(const Config& config, Store& store, TimeSystem& time)
     : config_(config), store_(store), time_(time), timer_(time.create_timer()) {
   for (auto& state : store_.load_open_incidents()) {
     const std::string key = state.key;
-    Slot& slot = incidents_[key];
+    Slot& slot = slot_for(key);
     slot.state = std::move(state);
     reschedule(slot);
   }
@@ -52,7 +52,13 @@ void Engine::reload(const Config& config) {
 
 const IncidentState* Engine::find(const std::string& key) const {
   auto it = incidents_.find(key);
-  return it == incidents_.end() ? nullptr : &it->second.state;
+  return it == incidents_.end() ? nullptr : &it->second->state;
+}
+
+Engine::Slot& Engine::slot_for(const std::string& key) {
+  std::unique_ptr<Slot>& slot = incidents_[key];
+  if (!slot) slot = std::make_unique<Slot>();
+  return *slot;
 }
 
 std::optional<TimePoint> Engine::next_due() const {
@@ -63,8 +69,8 @@ std::optional<TimePoint> Engine::next_due() const {
 Engine::Slot* Engine::lookup(const std::string& key, bool& closed) {
   closed = false;
   if (auto it = incidents_.find(key); it != incidents_.end()) {
-    closed = it->second.state.closed;  // closed but not yet flushed
-    return closed ? nullptr : &it->second;
+    closed = it->second->state.closed;  // closed but not yet flushed
+    return closed ? nullptr : it->second.get();
   }
   auto stored = store_.load_incident(key);
   if (!stored) return nullptr;
@@ -73,7 +79,7 @@ Engine::Slot* Engine::lookup(const std::string& key, bool& closed) {
     return nullptr;
   }
   // Open incidents are all loaded at start; one found only now was written by another writer.
-  Slot& slot = incidents_[key];
+  Slot& slot = slot_for(key);
   slot.state = std::move(*stored);
   return &slot;
 }
@@ -214,7 +220,7 @@ Engine::Slot& Engine::open_incident(const Event& e) {
   s.drill = e.drill;
   s.opened_at = e.detected_at;
   for (Milestone m : kMilestones) s.milestone(m).milestone = m;
-  Slot& slot = incidents_[e.incident_key];
+  Slot& slot = slot_for(e.incident_key);
   slot.state = std::move(s);
   IncidentState& state = slot.state;
 
@@ -403,7 +409,7 @@ void Engine::check_met(IncidentState& s, Milestone m, TimePoint now) {
 void Engine::run_due() {
   const TimePoint now = time_.now();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {
-    Slot& slot = incidents_.at(schedule_.begin()->key);
+    Slot& slot = *incidents_.at(schedule_.begin()->key);
     const std::size_t actions_before = pending_.actions.size();
     act_due(slot.state, now);
     touched(slot, actions_before);
@@ -709,7 +715,7 @@ void Engine::commit(bool everything) {
   // them (a late event for a closed incident is rejected from there).
   for (const auto& key : closed) {
     auto it = incidents_.find(key);
-    reschedule(it->second);
+    reschedule(*it->second);
     incidents_.erase(it);
   }
 }

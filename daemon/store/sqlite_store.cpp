@@ -14,12 +14,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <openssl/evp.h>
+#include <tsl/robin_set.h>
 
 #include <nlohmann/json.hpp>
 
@@ -397,8 +397,9 @@ std::string insert_deadlines_sql(std::size_t rows) {
 }
 
 // Every id in the processed table, held by the writer: is_processed() is answered without a
-// query, and the table is only appended to. The ids live in large blocks (an id costs its length
-// plus the set's node, about 60 bytes in all) and are never removed.
+// query, and the table is only appended to. The ids live in large blocks and are never removed;
+// the set over them is open-addressed with each id's hash stored next to it (24-byte slots), so a
+// lookup rarely touches more than one slot, and never an id's bytes unless the hashes agree.
 class ProcessedIds {
  public:
   void rebuild(SQLite::Database& db) {
@@ -435,7 +436,9 @@ class ProcessedIds {
 
  private:
   static constexpr std::size_t kBlockSize = 1 << 20;
-  std::unordered_set<std::string_view> ids_;
+  tsl::robin_set<std::string_view, std::hash<std::string_view>, std::equal_to<std::string_view>,
+                 std::allocator<std::string_view>, true>
+      ids_;
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::span<char> free_;
 };
@@ -468,6 +471,11 @@ struct SqliteStore::Impl {
               "closed_at = excluded.closed_at, title = excluded.title, "
               "lead_unit = excluded.lead_unit, state = excluded.state, "
               "updated_seq = excluded.updated_seq"),
+          update_incident(db,
+                          "UPDATE OR ROLLBACK incidents SET level = ?2, drill = ?3, "
+                          "opened_at = ?5, clock_start = ?6, closed_at = ?7, title = ?8, "
+                          "lead_unit = ?9, state = ?10, updated_seq = ?11 "
+                          "WHERE incident_key = ?1 AND closed = ?4"),
           delete_deadlines(db, "DELETE FROM deadlines WHERE incident_key = ?"),
           insert_processed(db, "INSERT INTO processed(id, incident_key, at) VALUES (?, ?, ?)"),
           insert_confirmation(
@@ -492,6 +500,7 @@ struct SqliteStore::Impl {
     SQLite::Statement insert_outbox;
     SQLite::Statement last_row;
     SQLite::Statement upsert_incident;
+    SQLite::Statement update_incident;
     SQLite::Statement delete_deadlines;
     SQLite::Statement insert_processed;
     SQLite::Statement insert_confirmation;
@@ -636,7 +645,7 @@ struct SqliteStore::Impl {
 
   void write_incident(const IncidentState& st, std::int64_t seq) {
     const std::string state = state_to_json_text(st);
-    {
+    if (update_incident(st, state, seq) == 0) {
       Use s(statements->upsert_incident);
       s.text(1, st.key);
       s.text(2, name(st.level));
@@ -652,6 +661,25 @@ struct SqliteStore::Impl {
       s->exec();
     }
     write_deadlines(st);
+  }
+
+  // Rewrites a stored incident that stays as open or closed as it was, and says how many rows
+  // that was (0: a new one, or one that opens or closes). Leaving `closed` alone spares SQLite the
+  // partial index on it, which the upsert rewrites on every snapshot.
+  int update_incident(const IncidentState& st, const std::string& state, std::int64_t seq) {
+    Use s(statements->update_incident);
+    s.text(1, st.key);
+    s.text(2, name(st.level));
+    s.integer(3, st.drill ? 1 : 0);
+    s.integer(4, st.closed ? 1 : 0);
+    s.instant(5, st.opened_at);
+    s.instant(6, st.clock_start);
+    s.instant(7, st.closed_at);
+    s.text(8, st.title);
+    s.text(9, st.lead_unit);
+    s.text(10, state);
+    s.integer(11, seq);
+    return s->exec();
   }
 
   // Most snapshots (a re-send, an acknowledgement, a confirmation) leave the pending steps as

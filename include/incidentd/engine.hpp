@@ -15,9 +15,10 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
+
+#include <tsl/robin_map.h>
+#include <tsl/robin_set.h>
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
@@ -96,6 +97,7 @@ class Engine {
 
   // The open incident with this key, or nullptr; `closed` tells a closed one from an unknown one.
   Slot* lookup(const std::string& key, bool& closed);
+  Slot& slot_for(const std::string& key);  // the slot, created empty when there is none
   Slot& open_incident(const Event& e);
   void update_incident(IncidentState& s, const Event& e);
   void close_incident(IncidentState& s, const Event& e);
@@ -128,16 +130,24 @@ class Engine {
   Store& store_;
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
-  std::unordered_map<std::string, Slot> incidents_;  // open incidents, never iterated
-  std::set<Due> schedule_;                           // next due instant per incident
-  Changeset pending_;                                // actions and the like, not yet committed
-  std::vector<Slot*> dirty_;                         // the slots marked dirty
+  // Looked up for every event: open addressing with the hash stored, one probe in the common
+  // case. Slots are held by pointer so the Slot* lists below survive a rehash.
+  template <typename Value>
+  using StringMap =
+      tsl::robin_map<std::string, Value, std::hash<std::string>, std::equal_to<std::string>,
+                     std::allocator<std::pair<std::string, Value>>, true>;
+  using StringSet = tsl::robin_set<std::string, std::hash<std::string>, std::equal_to<std::string>,
+                                   std::allocator<std::string>, true>;
+  StringMap<std::unique_ptr<Slot>> incidents_;  // open incidents, never iterated
+  std::set<Due> schedule_;                      // next due instant per incident
+  Changeset pending_;                           // actions and the like, not yet committed
+  std::vector<Slot*> dirty_;                    // the slots marked dirty
   // The slots that must be committed before what they decided is acted on: they took an action
   // (which the outbox will send), or changed outside a batch whose source redelivers.
   std::vector<Slot*> acted_;
   std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
   std::optional<TimePoint> armed_at_;
-  std::unordered_set<std::string> pending_ids_;
+  StringSet pending_ids_;  // ids applied and not yet committed
   std::function<void(const Action&)> listener_;
   bool flush_each_step_ = true;
 };
