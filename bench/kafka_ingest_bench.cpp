@@ -93,6 +93,16 @@ double process_cpu_seconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// Peak resident memory of a process so far in MiB (VmHWM), from /proc; 0 when it cannot be read.
+double peak_rss_mib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmHWM:")) return std::stod(line.substr(6)) / 1024;  // in kB
+  }
+  return 0;
+}
+
 double self_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -294,6 +304,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const auto done = Clock::now();
   const double broker = broker_cpu_seconds() - broker0;
   const double daemon_cpu = process_cpu_seconds(pid);  // before the shutdown, like the clock
+  const double daemon_peak_mib = peak_rss_mib(pid);
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -319,6 +330,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
       s.messages.size(), took, static_cast<double>(s.messages.size()) / took, durable,
       static_cast<long long>(incidents), static_cast<long long>(timeline), seconds(done - started));
   print_cpu("incidentd", daemon_cpu, broker, s.messages.size());
+  std::printf("  incidentd's peak resident memory: %.0f MiB\n", daemon_peak_mib);
   // The daemon's own account of its threads (logged when its consumer closes).
   const std::string text = read_file(log);
   if (const auto at = text.rfind("time spent: "); at != std::string::npos) {
