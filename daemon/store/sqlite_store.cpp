@@ -407,7 +407,7 @@ class ProcessedIds {
     blocks_.clear();
     free_ = {};
     const auto rows = db.execAndGet("SELECT COUNT(*) FROM processed").getInt64();
-    ids_.reserve(static_cast<std::size_t>(rows) * 2);
+    ids_.reserve(static_cast<std::size_t>(rows));
     SQLite::Statement all(db, "SELECT id FROM processed");
     while (all.executeStep()) {
       const SQLite::Column id = all.getColumn(0);

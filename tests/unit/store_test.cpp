@@ -411,6 +411,40 @@ TEST_CASE("a later snapshot of an incident replaces the earlier one", "[store][s
   CHECK(store.load_incident("k") == s);
 }
 
+// A snapshot of an incident that stays open or closed is an UPDATE; one that opens or closes
+// goes through the upsert. Each kind must leave the row and the open set as the snapshot says.
+TEST_CASE("an incident rewritten open, then closed, then again, keeps the latest of everything",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  IncidentState s = pending_state("k");
+  store.commit(event_changes(s, {}, "e1"));
+  s.title = "second title";
+  s.level = Level::I;
+  store.commit(event_changes(s, {}, "e2"));
+  REQUIRE(store.load_open_incidents().size() == 1);
+  CHECK(store.load_open_incidents()[0] == s);
+
+  s.closed = true;
+  s.closed_at = at(90);
+  store.commit(event_changes(s, {}, "e3"));
+  CHECK(store.load_open_incidents().empty());
+  CHECK(store.load_incident("k") == s);
+
+  s.title = "closed, renamed";
+  store.commit(event_changes(s, {}, "e4"));
+  CHECK(store.count("incidents") == 1);
+  CHECK(store.load_incident("k") == s);
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(raw, "SELECT level, closed, closed_at, title FROM incidents");
+  REQUIRE(q.executeStep());
+  CHECK(q.getColumn(0).getString() == "I");
+  CHECK(q.getColumn(1).getInt() == 1);
+  CHECK(q.getColumn(2).getInt64() == ms(at(90)));
+  CHECK(q.getColumn(3).getString() == "closed, renamed");
+}
+
 TEST_CASE("the incidents table mirrors the snapshot's columns", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.file("incidentd.db");
