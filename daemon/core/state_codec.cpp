@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include <simdjson.h>
 #include <nlohmann/json.hpp>
 
 namespace incidentd {
@@ -335,78 +336,50 @@ class TextWriter {
   // the other control characters, everything else verbatim. Invalid UTF-8 is not handled here:
   // the caller falls back to nlohmann, whose replacement rules are then the ones that apply.
   void string(std::string_view s) {
-    if (!valid_utf8(s)) ok_ = false;
+    if (!simdjson::validate_utf8(s.data(), s.size())) ok_ = false;
     out_ += '"';
-    for (const char c : s) {
-      switch (c) {
-        case '"':
-          out_ += "\\\"";
-          break;
-        case '\\':
-          out_ += "\\\\";
-          break;
-        case '\b':
-          out_ += "\\b";
-          break;
-        case '\f':
-          out_ += "\\f";
-          break;
-        case '\n':
-          out_ += "\\n";
-          break;
-        case '\r':
-          out_ += "\\r";
-          break;
-        case '\t':
-          out_ += "\\t";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            out_ += "\\u00";
-            out_ += kHex[(c >> 4) & 0xf];
-            out_ += kHex[c & 0xf];
-          } else {
-            out_ += c;
-          }
-      }
+    std::size_t verbatim = 0;  // where the run of characters copied as they are begins
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.substr(verbatim, i - verbatim));
+      escape(c);
+      verbatim = i + 1;
     }
+    out_.append(s.substr(verbatim));
     out_ += '"';
   }
 
-  // Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-  static bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-      const auto byte = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-      const unsigned char c = byte(i);
-      if (c < 0x80) {
-        ++i;
-        continue;
+  void escape(unsigned char c) {
+    switch (c) {
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\b':
+        out_ += "\\b";
+        break;
+      case '\f':
+        out_ += "\\f";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\r':
+        out_ += "\\r";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out_ += "\\u00";
+        out_ += kHex[(c >> 4U) & 0xfU];
+        out_ += kHex[c & 0xfU];
       }
-      std::size_t n = 0;
-      unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
-      if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-      } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-        if (c == 0xe0) low = 0xa0;
-        if (c == 0xed) high = 0x9f;
-      } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-        if (c == 0xf0) low = 0x90;
-        if (c == 0xf4) high = 0x8f;
-      } else {
-        return false;
-      }
-      if (n >= s.size() - i) return false;  // truncated
-      if (byte(i + 1) < low || byte(i + 1) > high) return false;
-      for (std::size_t k = 2; k <= n; ++k) {
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return false;
-      }
-      i += n + 1;
     }
-    return true;
   }
 
   std::string& out_;
