@@ -645,29 +645,19 @@ struct SqliteStore::Impl {
 
   void write_incident(const IncidentState& st, std::int64_t seq) {
     const std::string state = state_to_json_text(st);
-    if (update_incident(st, state, seq) == 0) {
-      Use s(statements->upsert_incident);
-      s.text(1, st.key);
-      s.text(2, name(st.level));
-      s.integer(3, st.drill ? 1 : 0);
-      s.integer(4, st.closed ? 1 : 0);
-      s.instant(5, st.opened_at);
-      s.instant(6, st.clock_start);
-      s.instant(7, st.closed_at);
-      s.text(8, st.title);
-      s.text(9, st.lead_unit);
-      s.text(10, state);
-      s.integer(11, seq);
-      s->exec();
+    // An incident that stays open (or closed) is updated in place: leaving `closed` alone spares
+    // SQLite the partial index on it, which the upsert rewrites every time. A new incident, or one
+    // that opens or closes, changes no row there and goes through the upsert.
+    if (exec_incident(statements->update_incident, st, state, seq) == 0) {
+      exec_incident(statements->upsert_incident, st, state, seq);
     }
     write_deadlines(st);
   }
 
-  // Rewrites a stored incident that stays as open or closed as it was, and says how many rows
-  // that was (0: a new one, or one that opens or closes). Leaving `closed` alone spares SQLite the
-  // partial index on it, which the upsert rewrites on every snapshot.
-  int update_incident(const IncidentState& st, const std::string& state, std::int64_t seq) {
-    Use s(statements->update_incident);
+  // Both incident statements number their parameters alike. Returns the rows changed.
+  static int exec_incident(SQLite::Statement& statement, const IncidentState& st,
+                           const std::string& state, std::int64_t seq) {
+    Use s(statement);
     s.text(1, st.key);
     s.text(2, name(st.level));
     s.integer(3, st.drill ? 1 : 0);
