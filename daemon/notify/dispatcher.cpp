@@ -242,11 +242,11 @@ void Dispatcher::send_claimed(const Claimed& c) {
   }
   ++counters_.in_flight;
   std::weak_ptr<bool> alive = alive_;
-  channel->send(n, [this, alive, c](SendResult result) {
+  channel->send(n, [this, alive, c](const SendResult& result) {
     const auto still = alive.lock();
     if (!still || !*still) return;
     --counters_.in_flight;
-    on_result(c, std::move(result));
+    on_result(c, result);
   });
 }
 
@@ -254,7 +254,7 @@ void Dispatcher::count(const std::string& channel, const std::string& outcome) {
   ++counters_.outcomes[{channel, outcome}];
 }
 
-void Dispatcher::on_result(const Claimed& c, SendResult result) {
+void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   const TimePoint now = time_.now();
   in_flight_.erase(c.row.notification_id);
   const SendOutcome outcome = outcome_of(result.status);

@@ -62,7 +62,7 @@ class Dispatcher {
   void run_pass();
   void schedule(TimePoint at);
   void send_claimed(const Claimed& claimed);
-  void on_result(const Claimed& claimed, SendResult result);
+  void on_result(const Claimed& claimed, const SendResult& result);
   void count(const std::string& channel, const std::string& outcome);
   Action record_of(const Claimed& claimed, std::string outcome, std::string detail) const;
   Channel* channel_named(std::string_view name) const;
