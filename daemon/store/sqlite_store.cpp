@@ -853,7 +853,7 @@ struct SqliteStore::Impl {
   // The ids this connection committed, and those it found in the table (read_write only). Another
   // connection's commits are noticed at our next commit (PRAGMA data_version) and the set is
   // rebuilt then; until that commit an id only they processed can look new, and the engine's
-  // step for it then fails that commit's check_new(), rolling the whole commit back.
+  // step for it then fails that commit's add_new_ids(), rolling the whole commit back.
   std::optional<ProcessedIds> processed_ids;
   std::int64_t data_version = 0;
 };

@@ -122,7 +122,7 @@ class Engine {
   void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();
-  // Commits the slots in `slots` (the dirty ones when everything), with the events applied to
+  // Commits the acted slots (every dirty one when `everything`), with the events applied to
   // them and every pending action, confirmation and acknowledgement.
   void commit(bool everything);
 
@@ -132,16 +132,16 @@ class Engine {
   std::unique_ptr<Timer> timer_;
   // Looked up for every event: open addressing with the hash stored, one probe in the common
   // case. Slots are held by pointer so the Slot* lists below survive a rehash.
-  template <typename Value>
-  using StringMap =
-      tsl::robin_map<std::string, Value, std::hash<std::string>, std::equal_to<std::string>,
-                     std::allocator<std::pair<std::string, Value>>, true>;
+  using SlotMap =
+      tsl::robin_map<std::string, std::unique_ptr<Slot>, std::hash<std::string>,
+                     std::equal_to<std::string>,
+                     std::allocator<std::pair<std::string, std::unique_ptr<Slot>>>, true>;
   using StringSet = tsl::robin_set<std::string, std::hash<std::string>, std::equal_to<std::string>,
                                    std::allocator<std::string>, true>;
-  StringMap<std::unique_ptr<Slot>> incidents_;  // open incidents, never iterated
-  std::set<Due> schedule_;                      // next due instant per incident
-  Changeset pending_;                           // actions and the like, not yet committed
-  std::vector<Slot*> dirty_;                    // the slots marked dirty
+  SlotMap incidents_;         // open incidents, never iterated
+  std::set<Due> schedule_;    // next due instant per incident
+  Changeset pending_;         // actions and the like, not yet committed
+  std::vector<Slot*> dirty_;  // the slots marked dirty
   // The slots that must be committed before what they decided is acted on: they took an action
   // (which the outbox will send), or changed outside a batch whose source redelivers.
   std::vector<Slot*> acted_;
