@@ -1,7 +1,8 @@
 // Kafka ingestion benchmark, in one run against a local broker it starts (scripts/kafka.sh):
 //   1. produces N monitoring events of about 500 bytes (default 1,000,000) to a 3-partition topic;
 //   2. raw librdkafka: one group consumer reads the whole topic, doing nothing with it;
-//   3. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
+//   3. the same with incidentd's classify() on each message: the floor of its consumer thread;
+//   4. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
 //      durable in SQLite, offsets committed) until its group's committed offsets reach the end;
 // and prints both rates and their ratio. Rates count from the moment the consumer was assigned
 // its partitions, so joining the group is left out of both.
@@ -20,6 +21,9 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "incidentd/config.hpp"
+#include "kafka/batch.hpp"
+
 #include "event_stream.hpp"
 #include "local_run.hpp"
 
@@ -29,6 +33,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -40,6 +45,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -172,10 +178,14 @@ class AssignTime final : public RdKafka::RebalanceCb {
   std::optional<Clock::time_point> at;
 };
 
-double raw_consume(const std::string& brokers, std::size_t n) {
+// What a pass does with each message besides counting it: nothing (raw), or classify() it.
+using OnMessage = std::function<void(const RdKafka::Message&)>;
+
+double consume_all(const std::string& brokers, std::size_t n, const char* who,
+                   const OnMessage& on_message) {
   AssignTime assign;
   auto c = kafka_conf({{"bootstrap.servers", brokers},
-                       {"group.id", "bench-raw-" + std::to_string(::getpid())},
+                       {"group.id", std::string("bench-") + who + "-" + std::to_string(::getpid())},
                        {"auto.offset.reset", "earliest"},
                        {"enable.auto.commit", "false"},
                        {"enable.partition.eof", "false"}});
@@ -196,10 +206,11 @@ double raw_consume(const std::string& brokers, std::size_t n) {
       if (!first) first = Clock::now();
       ++got;
       bytes += m->len();
+      if (on_message) on_message(*m);
     } else if (m->err() != RdKafka::ERR__TIMED_OUT) {
-      std::fprintf(stderr, "raw consume: %s\n", m->errstr().c_str());
+      std::fprintf(stderr, "%s consume: %s\n", who, m->errstr().c_str());
     }
-    if (Clock::now() > give_up) die("raw consumer: timed out");
+    if (Clock::now() > give_up) die(std::string(who) + " consumer: timed out");
   }
   const auto last = Clock::now();
   const double cpu = self_cpu_seconds() - cpu0;
@@ -207,11 +218,32 @@ double raw_consume(const std::string& brokers, std::size_t n) {
   consumer->close();
   const double took = seconds(last - *assign.at);
   std::printf(
-      "raw librdkafka: %zu messages (%zu bytes) in %.2f s from assignment (%.0f/s); "
+      "%s: %zu messages (%zu bytes) in %.2f s from assignment (%.0f/s); "
       "%.2f s from the first message\n",
-      got, bytes, took, static_cast<double>(got) / took, seconds(last - *first));
-  print_cpu("raw", cpu, broker, got);
+      on_message ? "librdkafka + classify()" : "raw librdkafka", got, bytes, took,
+      static_cast<double>(got) / took, seconds(last - *first));
+  print_cpu(who, cpu, broker, got);
   return static_cast<double>(got) / took;
+}
+
+// The consumer thread's floor: each message copied out of the client and classified as incidentd
+// does (parsed, validated against the contract and the roster), on one thread, and nothing
+// else: no engine, no SQLite, no offsets. No daemon that validates on one thread is faster.
+double classify_consume(const std::string& brokers, std::size_t n, const fs::path& source_dir) {
+  auto loaded = incidentd::load_config_file((source_dir / "config" / "incidentd.toml").string());
+  if (!loaded.config) die("config/incidentd.toml: " + loaded.errors.front().message);
+  const incidentd::Config& config = *loaded.config;
+  const incidentd::IngestRules rules{kEvents, kReleases, std::nullopt};
+  std::size_t invalid = 0;
+  const double rate = consume_all(brokers, n, "classify", [&](const RdKafka::Message& m) {
+    incidentd::KafkaRecord record{m.topic_name(), m.partition(), m.offset(), std::nullopt,
+                                  std::string(static_cast<const char*>(m.payload()), m.len())};
+    if (m.key() != nullptr) record.key = *m.key();
+    const auto inbound = incidentd::classify(record, config, rules);
+    if (std::holds_alternative<incidentd::Rejection>(inbound.item)) ++invalid;
+  });
+  if (invalid != 0) die("classify: " + std::to_string(invalid) + " of the bench's events refused");
+  return rate;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,6 +402,7 @@ int run(int argc, char** argv) {
       kPartitions, brokers.c_str(), load_average().c_str());
   std::fflush(stdout);
   double raw = 0;
+  double validated = 0;
   double daemon = 0;
   {
     std::optional<LocalBroker> broker;
@@ -379,12 +412,16 @@ int run(int argc, char** argv) {
     }
     produce(brokers, stream);
     std::fflush(stdout);
-    raw = raw_consume(brokers, stream.messages.size());
+    raw = consume_all(brokers, stream.messages.size(), "raw", nullptr);
+    std::fflush(stdout);
+    validated = classify_consume(brokers, stream.messages.size(), source_dir);
     std::fflush(stdout);
     daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
   }
   std::printf("ratio incidentd / raw: %.2f (load average %s)\n", daemon / raw,
               load_average().c_str());
+  std::printf("  classify() alone / raw: %.2f (the ceiling of one validating consumer thread)\n",
+              validated / raw);
   if (!keep) fs::remove_all(dir);
   return 0;
 }
