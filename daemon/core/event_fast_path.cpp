@@ -93,6 +93,7 @@ bool schema_ok(dom::element v) {
 bool units_of(dom::element v, std::vector<std::string>& out) {
   dom::array array;
   if (v.get(array) != simdjson::SUCCESS) return false;
+  out.reserve(array.size());  // one allocation, not one per doubling
   for (dom::element element : array) {
     std::string_view s;
     if (!string_of(element, s) || s.empty()) return false;
