@@ -347,7 +347,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   if (!assigned) die("no assignment line in " + log.string());
   SQLite::Database sqlite(db.string(), SQLite::OPEN_READONLY);
   const auto durable =
-      static_cast<std::size_t>(sqlite.execAndGet("SELECT COUNT(*) FROM processed").getInt64());
+      static_cast<std::size_t>(sqlite.execAndGet("SELECT SUM(ids) FROM processed").getInt64());
   const auto incidents = sqlite.execAndGet("SELECT COUNT(*) FROM incidents").getInt64();
   const auto timeline = sqlite.execAndGet("SELECT COUNT(*) FROM timeline").getInt64();
   if (durable != s.distinct_ids) {

@@ -41,6 +41,7 @@ struct Migration {
 };
 
 void chain_existing_rows(SQLite::Database& db);
+void pack_processed_rows(SQLite::Database& db);
 
 constexpr Migration kMigrations[] = {
     {1, R"sql(
@@ -177,6 +178,17 @@ INSERT INTO processed_log(id, incident_key, at)
 DROP TABLE processed;
 ALTER TABLE processed_log RENAME TO processed;
 )sql"},
+    // Processed ids are written one row per commit (encode_processed): inserting a row per id was
+    // up to a quarter of a commit of everything (100,000 ids) under a backlog. The rows of
+    // version 5 are packed in `after`, which then replaces the table.
+    {6, R"sql(
+CREATE TABLE processed_blocks (
+  seq   INTEGER PRIMARY KEY,
+  ids   INTEGER NOT NULL,  -- how many ids the block holds
+  block BLOB NOT NULL      -- encode_processed: per id its id, incident_key and at
+);
+)sql",
+     pack_processed_rows},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -280,7 +292,6 @@ constexpr std::array<std::string_view, 7> kTables = {
 // Deadline rows are inserted this many to a statement: one statement per row costs about half
 // again as much on the hot path.
 constexpr std::size_t kDeadlinesPerInsert = 8;
-constexpr std::size_t kProcessedPerInsert = 64;
 
 std::int64_t millis(TimePoint t) {
   return t.time_since_epoch().count();
@@ -381,12 +392,6 @@ std::uint64_t pending_deadlines(const IncidentState& st, std::vector<DeadlineRow
   return hash;
 }
 
-std::string insert_processed_sql(std::size_t rows) {
-  std::string sql = "INSERT INTO processed(id, incident_key, at) VALUES ";
-  for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?, ?, ?)" : ", (?, ?, ?)";
-  return sql;
-}
-
 std::string insert_deadlines_sql(std::size_t rows) {
   std::string sql =
       "INSERT OR ROLLBACK INTO deadlines(incident_key, milestone, round, at, action, level, due) "
@@ -394,6 +399,94 @@ std::string insert_deadlines_sql(std::size_t rows) {
   for (std::size_t i = 0; i < rows; ++i)
     sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
   return sql;
+}
+
+// A block of the processed table, byte for byte: for each id in the order it was processed, the
+// id, then its incident_key (each an unsigned LEB128 byte count and the bytes), then `at` in
+// milliseconds since the epoch (LEB128 of its two's complement). Ids are kept exactly as they
+// came, valid UTF-8 or not.
+void put_varint(std::string& out, std::uint64_t v) {
+  for (; v >= 0x80; v >>= 7U) out += static_cast<char>((v & 0x7fU) | 0x80U);
+  out += static_cast<char>(v);
+}
+
+void put_bytes(std::string& out, std::string_view bytes) {
+  put_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+std::string encode_processed(const std::vector<ProcessedId>& processed) {
+  std::string out;
+  std::size_t size = 0;
+  for (const auto& p : processed) size += p.id.size() + p.incident_key.size() + 12;
+  out.reserve(size);
+  for (const auto& p : processed) {
+    put_bytes(out, p.id);
+    put_bytes(out, p.incident_key);
+    put_varint(out, static_cast<std::uint64_t>(millis(p.at)));
+  }
+  return out;
+}
+
+// Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError.
+template <typename Visit>
+void decode_processed(const SQLite::Column& column, Visit visit) {
+  const auto* data = static_cast<const unsigned char*>(column.getBlob());
+  std::span<const unsigned char> rest(data, static_cast<std::size_t>(column.getBytes()));
+  const auto varint = [&rest]() {
+    std::uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      if (rest.empty()) break;
+      const unsigned char byte = rest.front();
+      rest = rest.subspan(1);
+      v |= static_cast<std::uint64_t>(byte & 0x7fU) << shift;
+      if ((byte & 0x80U) == 0) return v;
+    }
+    throw StoreError("the processed table holds a damaged block");
+  };
+  const auto bytes = [&]() {
+    const std::uint64_t n = varint();
+    if (n > rest.size()) throw StoreError("the processed table holds a damaged block");
+    const std::string_view out(reinterpret_cast<const char*>(rest.data()),
+                               static_cast<std::size_t>(n));
+    rest = rest.subspan(static_cast<std::size_t>(n));
+    return out;
+  };
+  while (!rest.empty()) {
+    const std::string_view id = bytes();
+    bytes();   // incident_key
+    varint();  // at
+    visit(id);
+  }
+}
+
+// The rows of schema version 5, one per id, packed into blocks of 100,000 in the same order.
+void pack_processed_rows(SQLite::Database& db) {
+  constexpr std::size_t kIdsPerBlock = 100'000;
+  SQLite::Statement insert(db, "INSERT INTO processed_blocks(ids, block) VALUES (?, ?)");
+  std::vector<ProcessedId> block;
+  const auto flush = [&]() {
+    if (block.empty()) return;
+    const std::string bytes = encode_processed(block);
+    insert.bind(1, static_cast<std::int64_t>(block.size()));
+    insert.bindNoCopy(2, bytes.data(), static_cast<int>(bytes.size()));
+    insert.exec();
+    insert.reset();
+    block.clear();
+  };
+  {
+    SQLite::Statement rows(db, "SELECT id, incident_key, at FROM processed ORDER BY seq");
+    while (rows.executeStep()) {
+      const SQLite::Column id = rows.getColumn(0);
+      block.push_back({std::string(static_cast<const char*>(id.getBlob()),
+                                   static_cast<std::size_t>(id.getBytes())),
+                       rows.getColumn(1).getString(),
+                       TimePoint(std::chrono::milliseconds(rows.getColumn(2).getInt64()))});
+      if (block.size() == kIdsPerBlock) flush();
+    }
+  }
+  flush();
+  db.exec("DROP TABLE processed; ALTER TABLE processed_blocks RENAME TO processed;");
 }
 
 // Every id in the processed table, held by the writer: is_processed() is answered without a
@@ -406,13 +499,11 @@ class ProcessedIds {
     ids_.clear();
     blocks_.clear();
     free_ = {};
-    const auto rows = db.execAndGet("SELECT COUNT(*) FROM processed").getInt64();
-    ids_.reserve(static_cast<std::size_t>(rows));
-    SQLite::Statement all(db, "SELECT id FROM processed");
+    const auto ids = db.execAndGet("SELECT COALESCE(SUM(ids), 0) FROM processed").getInt64();
+    ids_.reserve(static_cast<std::size_t>(ids));
+    SQLite::Statement all(db, "SELECT block FROM processed");
     while (all.executeStep()) {
-      const SQLite::Column id = all.getColumn(0);
-      add(std::string_view(static_cast<const char*>(id.getBlob()),
-                           static_cast<std::size_t>(id.getBytes())));
+      decode_processed(all.getColumn(0), [this](std::string_view id) { add(id); });
     }
   }
 
@@ -477,7 +568,7 @@ struct SqliteStore::Impl {
                           "lead_unit = ?9, state = ?10, updated_seq = ?11 "
                           "WHERE incident_key = ?1 AND closed = ?4"),
           delete_deadlines(db, "DELETE FROM deadlines WHERE incident_key = ?"),
-          insert_processed(db, "INSERT INTO processed(id, incident_key, at) VALUES (?, ?, ?)"),
+          insert_processed(db, "INSERT INTO processed(ids, block) VALUES (?, ?)"),
           insert_confirmation(
               db,
               "INSERT OR ROLLBACK INTO confirmations(confirmation_id, incident_key, "
@@ -490,7 +581,7 @@ struct SqliteStore::Impl {
                       "SELECT incident_key, state FROM incidents WHERE closed = 0 "
                       "ORDER BY incident_key"),
           select_incident(db, "SELECT state FROM incidents WHERE incident_key = ?"),
-          select_processed(db, "SELECT 1 FROM processed WHERE id = ?"),
+          select_processed(db, "SELECT block FROM processed ORDER BY seq"),
           data_version(db, "PRAGMA data_version"),
           select_timeline(db, "SELECT seq, body FROM timeline ORDER BY seq"),
           select_incident_timeline(
@@ -513,7 +604,6 @@ struct SqliteStore::Impl {
     SQLite::Statement select_incident_timeline;
     // [k - 1] inserts k deadline rows; prepared on first use.
     std::array<std::optional<SQLite::Statement>, kDeadlinesPerInsert> insert_deadlines;
-    std::optional<SQLite::Statement> insert_processed_many;  // kProcessedPerInsert rows
   };
 
   Impl(const std::string& p, Mode m)
@@ -710,32 +800,14 @@ struct SqliteStore::Impl {
     staged_deadlines[st.key] = st.closed ? std::nullopt : std::optional(fingerprint);
   }
 
-  // Appended: kProcessedPerInsert rows to a statement, the rest one by one.
+  // One row for all of a commit's ids.
   void write_processed(const std::vector<ProcessedId>& processed) {
-    std::size_t i = 0;
-    if (processed.size() >= kProcessedPerInsert) {
-      auto& many = statements->insert_processed_many;
-      if (!many) many.emplace(db, insert_processed_sql(kProcessedPerInsert));
-      for (; i + kProcessedPerInsert <= processed.size(); i += kProcessedPerInsert) {
-        Use s(*many);
-        for (std::size_t j = 0; j < kProcessedPerInsert; ++j) {
-          const ProcessedId& p = processed[i + j];
-          const int base = static_cast<int>(3 * j);
-          s.text(base + 1, p.id);
-          s.text(base + 2, p.incident_key);
-          s.instant(base + 3, p.at);
-        }
-        s->exec();
-      }
-    }
-    for (; i < processed.size(); ++i) {
-      const ProcessedId& p = processed[i];
-      Use s(statements->insert_processed);
-      s.text(1, p.id);
-      s.text(2, p.incident_key);
-      s.instant(3, p.at);
-      s->exec();
-    }
+    if (processed.empty()) return;
+    const std::string block = encode_processed(processed);
+    Use s(statements->insert_processed);
+    s.integer(1, static_cast<std::int64_t>(processed.size()));
+    s->bindNoCopy(2, block.data(), static_cast<int>(block.size()));
+    s->exec();
   }
 
   // An id is processed once: one already in the table, or twice in `c`, fails the commit. The
@@ -908,8 +980,12 @@ bool SqliteStore::is_processed(const std::string& id) {
   try {
     if (impl_->processed_ids) return impl_->processed_ids->contains(id);
     Use s(impl_->statements->select_processed);  // read-only: a scan, for tools
-    s.text(1, id);
-    return s->executeStep();
+    bool found = false;
+    while (!found && s->executeStep()) {
+      decode_processed(s->getColumn(0),
+                       [&](std::string_view seen) { found = found || seen == id; });
+    }
+    return found;
   } catch (const SQLite::Exception& e) {
     throw impl_->error("is_processed", e);
   }
@@ -949,7 +1025,10 @@ std::size_t SqliteStore::count(std::string_view table) {
   for (auto t : kTables) known = known || t == table;
   if (!known) throw StoreError("count: unknown table '" + std::string(table) + "'");
   try {
-    const auto n = impl_->db.execAndGet("SELECT COUNT(*) FROM " + std::string(table)).getInt64();
+    // The processed table holds a block of ids per row.
+    const std::string what = table == "processed" ? "COALESCE(SUM(ids), 0)" : "COUNT(*)";
+    const auto n =
+        impl_->db.execAndGet("SELECT " + what + " FROM " + std::string(table)).getInt64();
     return static_cast<std::size_t>(n);
   } catch (const SQLite::Exception& e) {
     throw impl_->error("count", e);

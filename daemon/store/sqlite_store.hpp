@@ -92,7 +92,7 @@ class SqliteStore final : public Store {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =

@@ -294,8 +294,27 @@ def db_query(path, sql, args=()):
 
 
 def db_count(path, table):
+    if table == "processed":
+        return db_processed(path)
     rows = db_query(path, f"SELECT COUNT(*) FROM {table}")
     return rows[0][0] if rows else 0
+
+
+def db_processed(path):
+    """Processed ids: since schema version 6 a row holds a commit's ids and their number. A fresh
+    database passes through the earlier versions' layouts (with no ids yet) while incidentd
+    migrates it, so the version is read in the same snapshot."""
+    if not os.path.exists(path):
+        return 0
+    con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        con.execute("PRAGMA query_only = 1")
+        con.execute("BEGIN")
+        if con.execute("PRAGMA user_version").fetchone()[0] < 6:
+            return 0
+        return con.execute("SELECT COALESCE(SUM(ids), 0) FROM processed").fetchone()[0]
+    finally:
+        con.close()
 
 
 def timeline_kinds(path):

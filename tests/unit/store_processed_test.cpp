@@ -70,6 +70,45 @@ TEST_CASE("is_processed knows every committed id and no other", "[store][sqlite]
   CHECK_FALSE(store.is_processed("f7"));
 }
 
+TEST_CASE("processed ids are kept byte for byte, one row per commit", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  // A NUL, a newline, bytes that are not UTF-8, and ids long enough for two-byte lengths.
+  const std::vector<std::string> odd = {std::string("nul\0inside", 10), "line\nbreak", "\xff\xfe",
+                                        std::string(200, 'x'), std::string(20000, 'y')};
+  {
+    SqliteStore store(path);
+    store.commit(processed(odd));
+    store.commit(processed(ids("e", 0, 500)));
+    store.commit(Changeset{});  // nothing processed: no row
+  }
+  SqliteStore store(path);
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  for (const auto& id : odd) {
+    CHECK(store.is_processed(id));
+    CHECK(reader.is_processed(id));
+  }
+  CHECK_FALSE(store.is_processed("nul"));
+  CHECK_FALSE(store.is_processed(std::string(199, 'x')));
+  CHECK_FALSE(reader.is_processed(std::string(20001, 'y')));
+  CHECK(store.count("processed") == odd.size() + 500);
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("SELECT COUNT(*) FROM processed").getInt() == 2);
+}
+
+TEST_CASE("a damaged block of processed ids stops the store from opening, saying so",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  { SqliteStore store(path); }
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    // An id said to be 5 bytes long, with 3 left in the block.
+    raw.exec("INSERT INTO processed(ids, block) VALUES (1, X'05616263')");
+  }
+  CHECK_THROWS_WITH(SqliteStore(path), Catch::Contains("damaged block"));
+}
+
 TEST_CASE("is_processed stays exact past the size its filter was built for", "[store][sqlite]") {
   TempDir dir;
   SqliteStore store(dir.file("incidentd.db"));
@@ -98,7 +137,8 @@ TEST_CASE("is_processed sees what another connection committed once this one com
   store.commit(processed({"mine-1"}));
   {
     SQLite::Database other(path, SQLite::OPEN_READWRITE);
-    other.exec("INSERT INTO processed(id, incident_key, at) VALUES ('theirs-1', 'k', 0)");
+    // One block (schema version 6): "theirs-1" and "k", each after its length, then at = 0.
+    other.exec("INSERT INTO processed(ids, block) VALUES (1, X'087468656972732D31016B00')");
   }
   // Our next commit notices the other writer (PRAGMA data_version) and rebuilds the filter.
   store.commit(processed({"mine-2"}));

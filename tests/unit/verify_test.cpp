@@ -286,16 +286,18 @@ PRAGMA user_version = 1;
   {
     SqliteStore writer(path);
     CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
-    // Version 5 appends processed ids in commit order: the old ones are carried over in time
-    // order and still known.
+    // Version 5 appends processed ids in commit order, and version 6 packs them a block per
+    // commit: the old ones are carried over in time order and still known.
     CHECK(writer.is_processed("e-old-1"));
     CHECK(writer.is_processed("e-old-2"));
     CHECK_FALSE(writer.is_processed("e-new"));
+    CHECK(writer.count("processed") == 2);
     writer.commit(changes({opened("b", 3)}));
     SQLite::Database raw(path, SQLite::OPEN_READONLY);
-    CHECK(
-        raw.execAndGet("SELECT group_concat(id, ' ') FROM (SELECT id FROM processed ORDER BY seq)")
-            .getString() == "e-old-1 e-old-2");
+    // Each id after its byte count, its incident_key likewise, then `at` in LEB128:
+    // 60000 ms is E0 D4 03 and 120000 ms is C0 A9 07.
+    CHECK(raw.execAndGet("SELECT group_concat(ids || ':' || hex(block), ' ') FROM processed")
+              .getString() == "2:07652D6F6C642D310161E0D40307652D6F6C642D320161C0A907");
   }
   SqliteStore reader(path, SqliteStore::Mode::read_only);
   const auto result = verify_chain(reader);
