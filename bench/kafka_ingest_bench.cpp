@@ -346,8 +346,12 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const auto assigned = logged_assignment(log);
   if (!assigned) die("no assignment line in " + log.string());
   SQLite::Database sqlite(db.string(), SQLite::OPEN_READONLY);
-  const auto durable =
-      static_cast<std::size_t>(sqlite.execAndGet("SELECT SUM(ids) FROM processed").getInt64());
+  // A row per id before schema version 6 (--incidentd may be an older build, for an A/B).
+  const bool blocks = sqlite.execAndGet("PRAGMA user_version").getInt() >= 6;
+  const auto durable = static_cast<std::size_t>(
+      sqlite
+          .execAndGet(blocks ? "SELECT SUM(ids) FROM processed" : "SELECT COUNT(*) FROM processed")
+          .getInt64());
   const auto incidents = sqlite.execAndGet("SELECT COUNT(*) FROM incidents").getInt64();
   const auto timeline = sqlite.execAndGet("SELECT COUNT(*) FROM timeline").getInt64();
   if (durable != s.distinct_ids) {
