@@ -229,8 +229,8 @@ class Sha256 {
     unsigned int size = 0;
     if (EVP_DigestFinal_ex(ctx_, digest, &size) != 1) throw StoreError("OpenSSL: digest final");
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(2 * size, '0');
-    for (unsigned int i = 0; i < size; ++i) {
+    std::string out(2 * std::size_t{size}, '0');
+    for (std::size_t i = 0; i < size; ++i) {
       out[2 * i] = kHex[digest[i] >> 4];
       out[2 * i + 1] = kHex[digest[i] & 0xfU];
     }
@@ -311,12 +311,12 @@ int user_version(SQLite::Database& db) {
 // bound without a copy.
 template <typename E, E kLast>
 const std::string& name_of(E value) {
-  static const auto names = [] {
+  static const auto kNames = [] {
     std::array<std::string, static_cast<std::size_t>(kLast) + 1> all;
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = std::string(to_string(static_cast<E>(i)));
     return all;
   }();
-  return names.at(static_cast<std::size_t>(value));
+  return kNames.at(static_cast<std::size_t>(value));
 }
 const std::string& name(Level v) {
   return name_of<Level, Level::IV>(v);
@@ -428,12 +428,16 @@ std::string encode_processed(const std::vector<ProcessedId>& processed) {
   return out;
 }
 
-// Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError.
+// Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError that
+// names the file (`path`).
 template <typename Visit>
-void decode_processed(const SQLite::Column& column, Visit visit) {
+void decode_processed(const SQLite::Column& column, const std::string& path, Visit visit) {
+  const auto damaged = [&path]() {
+    return StoreError("open (" + path + "): the processed table holds a damaged block");
+  };
   const auto* data = static_cast<const unsigned char*>(column.getBlob());
   std::span<const unsigned char> rest(data, static_cast<std::size_t>(column.getBytes()));
-  const auto varint = [&rest]() {
+  const auto varint = [&rest, &damaged]() {
     std::uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
       if (rest.empty()) break;
@@ -442,11 +446,11 @@ void decode_processed(const SQLite::Column& column, Visit visit) {
       v |= static_cast<std::uint64_t>(byte & 0x7fU) << shift;
       if ((byte & 0x80U) == 0) return v;
     }
-    throw StoreError("the processed table holds a damaged block");
+    throw damaged();
   };
   const auto bytes = [&]() {
     const std::uint64_t n = varint();
-    if (n > rest.size()) throw StoreError("the processed table holds a damaged block");
+    if (n > rest.size()) throw damaged();
     const std::string_view out(reinterpret_cast<const char*>(rest.data()),
                                static_cast<std::size_t>(n));
     rest = rest.subspan(static_cast<std::size_t>(n));
@@ -495,7 +499,7 @@ void pack_processed_rows(SQLite::Database& db) {
 // lookup rarely touches more than one slot, and never an id's bytes unless the hashes agree.
 class ProcessedIds {
  public:
-  void rebuild(SQLite::Database& db) {
+  void rebuild(SQLite::Database& db, const std::string& path) {
     ids_.clear();
     blocks_.clear();
     free_ = {};
@@ -503,7 +507,7 @@ class ProcessedIds {
     ids_.reserve(static_cast<std::size_t>(ids));
     SQLite::Statement all(db, "SELECT block FROM processed");
     while (all.executeStep()) {
-      decode_processed(all.getColumn(0), [this](std::string_view id) { add(id); });
+      decode_processed(all.getColumn(0), path, [this](std::string_view id) { add(id); });
     }
   }
 
@@ -637,7 +641,7 @@ struct SqliteStore::Impl {
     statements.emplace(db);
     if (m == Mode::read_write) {
       processed_ids.emplace();
-      processed_ids->rebuild(db);
+      processed_ids->rebuild(db, path);
       data_version = read_data_version();
     }
   }
@@ -871,7 +875,7 @@ struct SqliteStore::Impl {
     }
     if (processed_ids) {
       if (const std::int64_t version = read_data_version(); version != data_version) {
-        processed_ids->rebuild(db);  // another connection committed since our last commit
+        processed_ids->rebuild(db, path);  // another connection committed since our last commit
         data_version = version;
       }
     }
@@ -982,7 +986,7 @@ bool SqliteStore::is_processed(const std::string& id) {
     Use s(impl_->statements->select_processed);  // read-only: a scan, for tools
     bool found = false;
     while (!found && s->executeStep()) {
-      decode_processed(s->getColumn(0),
+      decode_processed(s->getColumn(0), impl_->path,
                        [&](std::string_view seen) { found = found || seen == id; });
     }
     return found;
