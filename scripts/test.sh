@@ -28,9 +28,9 @@ ninja -C build/release -j"$jobs"
 step "systemd unit: systemd-analyze security --offline=true systemd/incidentd.service"
 systemd-analyze security --offline=true systemd/incidentd.service | grep 'Overall exposure level'
 
-step "lint: clang-tidy on the domain core"
-mapfile -t core < <(git ls-files 'daemon/core/*.cpp')
-clang-tidy --quiet -p build/release "${core[@]}" 2>/dev/null
+step "lint: clang-tidy on the domain core and the store"
+mapfile -t linted < <(git ls-files 'daemon/core/*.cpp' 'daemon/store/*.cpp')
+clang-tidy --quiet -p build/release "${linted[@]}" 2>/dev/null
 
 step "tests"
 ctest --test-dir build/release -j"$jobs" --timeout 600
