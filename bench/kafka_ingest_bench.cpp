@@ -4,8 +4,8 @@
 //   3. the same with incidentd's classify() on each message: the floor of its consumer thread;
 //   4. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
 //      durable in SQLite, offsets committed) until its group's committed offsets reach the end;
-// and prints both rates and their ratio. Rates count from the moment the consumer was assigned
-// its partitions, so joining the group is left out of both.
+// and prints the rates and their ratios to raw. Rates count from the moment the consumer was
+// assigned its partitions, so joining the group is left out of all three.
 //
 //   build/release/bench/kafka_ingest_bench [--events N] [--incidents M] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
