@@ -399,11 +399,17 @@ TEST_CASE("committed states are loaded back by a new store on the same file", "[
   CHECK_FALSE(store.load_incident("unknown"));
 }
 
-TEST_CASE("a later snapshot of an incident replaces the earlier one", "[store][sqlite]") {
+// A store on a new file that holds one open incident, pending_state("k"), committed with "e1".
+struct StoredPendingIncident {
   TempDir dir;
-  SqliteStore store(dir.file("incidentd.db"));
+  std::string path = dir.file("incidentd.db");
+  SqliteStore store{path};
   IncidentState s = pending_state("k");
-  store.commit(event_changes(s, {}, "e1"));
+  StoredPendingIncident() { store.commit(event_changes(s, {}, "e1")); }
+};
+
+TEST_CASE_METHOD(StoredPendingIncident, "a later snapshot of an incident replaces the earlier one",
+                 "[store][sqlite]") {
   s.level = Level::II;
   s.milestone(Milestone::first_release).next_step = 4;
   store.commit(event_changes(s, {}, "e2"));
@@ -413,13 +419,10 @@ TEST_CASE("a later snapshot of an incident replaces the earlier one", "[store][s
 
 // A snapshot of an incident that stays open or closed is an UPDATE; one that opens or closes
 // goes through the upsert. Each kind must leave the row and the open set as the snapshot says.
-TEST_CASE("an incident rewritten open, then closed, then again, keeps the latest of everything",
-          "[store][sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("incidentd.db");
-  SqliteStore store(path);
-  IncidentState s = pending_state("k");
-  store.commit(event_changes(s, {}, "e1"));
+TEST_CASE_METHOD(
+    StoredPendingIncident,
+    "an incident rewritten open, then closed, then again, keeps the latest of everything",
+    "[store][sqlite]") {
   s.title = "second title";
   s.level = Level::I;
   store.commit(event_changes(s, {}, "e2"));
@@ -568,13 +571,9 @@ TEST_CASE("confirmations and acknowledgements are stored as rows", "[store][sqli
   CHECK(store.count("acknowledgements") == 2);
 }
 
-TEST_CASE("the deadlines table lists the pending steps of armed unmet milestones",
-          "[store][sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("incidentd.db");
-  SqliteStore store(path);
-  IncidentState s = pending_state("k");
-  store.commit(event_changes(s, {}, "e1"));
+TEST_CASE_METHOD(StoredPendingIncident,
+                 "the deadlines table lists the pending steps of armed unmet milestones",
+                 "[store][sqlite]") {
   // first_release from its third step on, all of press_conference, nothing of the unarmed
   // follow_up.
   const std::vector<DeadlineRow> pending = {
