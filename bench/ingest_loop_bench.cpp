@@ -4,6 +4,8 @@
 // a change to the engine or the store can be measured in seconds, without a broker.
 //
 //   build/release/bench/ingest_loop_bench [--events N] [--incidents M] [--batch B] [--dir DIR]
+//   [--keep]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -48,6 +50,8 @@ int run(int argc, char** argv) {
                  "ms between batches that commit everything (the others commit what acted)")
       ->capture_default_str();
   app.add_option("--dir", dir, "where the database goes (removed first)")->capture_default_str();
+  bool keep = false;
+  app.add_flag("--keep", keep, "leave the database in --dir, to inspect it");
   app.add_option("--source-dir", source_dir, "for config/incidentd.toml")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -80,6 +84,7 @@ int run(int argc, char** argv) {
   Engine engine(config, store, time);
 
   std::chrono::nanoseconds engine_wall{}, flush_wall{}, loop_cpu{}, full_commits{};
+  std::chrono::nanoseconds longest_acted{};  // the loop's longest pause for a commit of what acted
   std::size_t accepted = 0, duplicates = 0, rejected = 0, batches = 0, checkpoints = 0;
   const auto started = Steady::now();
   auto last_checkpoint = started;
@@ -99,7 +104,11 @@ int run(int argc, char** argv) {
         apply_batch(engine, slice, everything ? BatchCommit::everything : BatchCommit::acted);
     engine_wall += out.engine_time;
     flush_wall += out.flush_time;
-    if (everything) full_commits += out.flush_time;
+    if (everything) {
+      full_commits += out.flush_time;
+    } else {
+      longest_acted = std::max(longest_acted, out.flush_time);
+    }
     loop_cpu += out.cpu_time;
     accepted += out.accepted;
     duplicates += out.duplicates;
@@ -120,10 +129,11 @@ int run(int argc, char** argv) {
       took, batches, checkpoints, static_cast<double>(n) / took, us_per(engine_wall, n),
       us_per(flush_wall, n), us_per(loop_cpu, n));
   std::printf(
-      "  commits of everything: %.3f s each; of what acted: %.3f s each\n",
+      "  commits of everything: %.3f s each; of what acted: %.3f s each, the longest %.3f s\n",
       std::chrono::duration<double>(full_commits).count() / static_cast<double>(checkpoints),
       std::chrono::duration<double>(flush_wall - full_commits).count() /
-          static_cast<double>(std::max<std::size_t>(batches - checkpoints, 1)));
+          static_cast<double>(std::max<std::size_t>(batches - checkpoints, 1)),
+      std::chrono::duration<double>(longest_acted).count());
   std::printf("  %zu accepted, %zu duplicates, %zu rejected; %zu incidents, %zu processed ids\n",
               accepted, duplicates, rejected, store.count("incidents"), store.count("processed"));
   {
@@ -139,7 +149,7 @@ int run(int argc, char** argv) {
         std::chrono::duration<double>(opened - opening).count(),
         std::chrono::duration<double>(ready - opened).count());
   }
-  fs::remove_all(dir);
+  if (!keep) fs::remove_all(dir);
   return 0;
 }
 

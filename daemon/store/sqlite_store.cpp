@@ -2,23 +2,28 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 #include <tsl/robin_set.h>
 
 #include <nlohmann/json.hpp>
@@ -538,6 +543,77 @@ class ProcessedIds {
   std::span<char> free_;
 };
 
+// Copies the WAL back into the database file on a thread and a connection of its own, when a
+// commit asks. SQLite's automatic checkpoint runs inside the COMMIT that crosses
+// wal_autocheckpoint: under a backlog that stalled the loop thread (timers, the API, ingestion)
+// for 125-160 ms every 64 MB of WAL, about a tenth of its time in ingest_loop_bench. SQLite's
+// documentation proposes this split for applications that cannot take that pause
+// (https://sqlite.org/wal.html, "Application-Initiated Checkpoints"). A PASSIVE checkpoint never
+// waits for the writer or for readers, and the writer restarts the WAL from its beginning at its
+// next transaction once every frame is back in the database file. As with SQLite's own automatic
+// checkpoint, one that fails is retried at the next request and the WAL grows meanwhile.
+class WalCheckpointer {
+ public:
+  explicit WalCheckpointer(const std::string& path) : db_(path, SQLite::OPEN_READWRITE) {
+    // A connection learns that the database is in WAL mode when it first reads it; until then a
+    // checkpoint through it does nothing.
+    db_.execAndGet("SELECT count(*) FROM sqlite_schema");
+    thread_ = std::thread([this] { run(); });
+  }
+  ~WalCheckpointer() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  void request() {
+    {
+      const std::lock_guard lock(mutex_);
+      requested_ = true;
+    }
+    wake_.notify_one();
+  }
+  void wait_idle() {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return !requested_ && !running_; });
+  }
+  std::uint64_t done() const { return done_.load(); }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return requested_ || stopping_; });
+      if (stopping_) return;
+      requested_ = false;
+      running_ = true;
+      lock.unlock();
+      int wal_pages = -1;  // stays -1 when the connection does not see the WAL
+      const int rc = sqlite3_wal_checkpoint_v2(db_.getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                               &wal_pages, nullptr);
+      if (rc == SQLITE_OK && wal_pages >= 0) ++done_;
+      lock.lock();
+      running_ = false;
+      idle_.notify_all();
+    }
+  }
+
+  SQLite::Database db_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool requested_ = false;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> done_{0};
+  std::thread thread_;
+};
+
 }  // namespace
 
 // Every write in commit() says OR ROLLBACK (the outbox: OR IGNORE) and the one foreign key is
@@ -610,12 +686,13 @@ struct SqliteStore::Impl {
     std::array<std::optional<SQLite::Statement>, kDeadlinesPerInsert> insert_deadlines;
   };
 
-  Impl(const std::string& p, Mode m)
+  Impl(const std::string& p, Mode m, WalCheckpoints when)
       : path(p),
         db(p,
            m == Mode::read_only ? SQLite::OPEN_READONLY
                                 : SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
-           kBusyTimeoutMs) {
+           kBusyTimeoutMs),
+        checkpoints(when) {
     if (m == Mode::read_write) {
       const std::string journal = db.execAndGet("PRAGMA journal_mode = WAL").getString();
       if (journal != "wal" && journal != "memory") {
@@ -627,14 +704,15 @@ struct SqliteStore::Impl {
       // commit(): those events would be lost for good. A batched commit pays the fsync once.
       db.exec("PRAGMA synchronous = FULL");
       db.exec("PRAGMA foreign_keys = ON");
-      // A batch of hundreds of events writes megabytes: with the default 2 MB cache and
-      // 1000-page (4 MB) checkpoints nearly every commit would also checkpoint. Temporary
+      // A batch of hundreds of events writes megabytes: the default cache is 2 MB. Temporary
       // b-trees stay in memory rather than in files under /var/tmp.
       db.exec("PRAGMA cache_size = -65536");
       db.exec("PRAGMA temp_store = MEMORY");
-      db.exec("PRAGMA wal_autocheckpoint = 16384");
       migrate();
       load_head();
+      // Replaces SQLite's automatic checkpoint (wal_autocheckpoint is this same hook).
+      if (checkpoints.background_after > 0) checkpointer.emplace(path);
+      sqlite3_wal_hook(db.getHandle(), &Impl::after_wal_commit, this);
     } else {
       check_readable_version();
     }
@@ -644,6 +722,20 @@ struct SqliteStore::Impl {
       processed_ids->rebuild(db, path);
       data_version = read_data_version();
     }
+  }
+
+  // After every commit of this connection, with the WAL's length in pages.
+  static int after_wal_commit(void* self, sqlite3* handle, const char* schema, int pages) {
+    auto& impl = *static_cast<Impl*>(self);
+    if (pages >= impl.checkpoints.foreground_after) {
+      // The thread has fallen behind, or there is none: the WAL does not grow on unchecked.
+      const int rc =
+          sqlite3_wal_checkpoint_v2(handle, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc == SQLITE_OK) ++impl.foreground_checkpoints;
+    } else if (pages >= impl.checkpoints.background_after && impl.checkpointer) {
+      impl.checkpointer->request();
+    }
+    return SQLITE_OK;  // an error here would fail a COMMIT that has already happened
   }
 
   void migrate() {
@@ -919,7 +1011,8 @@ struct SqliteStore::Impl {
   static constexpr int kBusyTimeoutMs = 5000;
 
   std::string path;
-  SQLite::Database db;                   // declared before the statements: outlives them
+  SQLite::Database db;  // declared before the statements: outlives them
+  WalCheckpoints checkpoints;
   std::optional<Statements> statements;  // prepared once the schema exists
   std::unordered_map<std::string, std::uint64_t> written_deadlines;                // committed
   std::unordered_map<std::string, std::optional<std::uint64_t>> staged_deadlines;  // this commit
@@ -932,17 +1025,26 @@ struct SqliteStore::Impl {
   // step for it then fails that commit's add_new_ids(), rolling the whole commit back.
   std::optional<ProcessedIds> processed_ids;
   std::int64_t data_version = 0;
+  std::uint64_t foreground_checkpoints = 0;
+  // Declared after db: stopped and closed before the writer's connection, whose close then
+  // checkpoints what is left and removes the WAL.
+  std::optional<WalCheckpointer> checkpointer;
 };
 
-SqliteStore::SqliteStore(const std::string& path, Mode mode) {
+SqliteStore::SqliteStore(const std::string& path, Mode mode, WalCheckpoints checkpoints) {
   try {
-    impl_ = std::make_unique<Impl>(path, mode);
+    impl_ = std::make_unique<Impl>(path, mode, checkpoints);
   } catch (const SQLite::Exception& e) {
     throw StoreError("open (" + path + "): " + e.what());
   }
 }
 
 SqliteStore::~SqliteStore() = default;
+
+SqliteStore::WalCheckpointCounts SqliteStore::wal_checkpoints(bool settle) {
+  if (impl_->checkpointer && settle) impl_->checkpointer->wait_idle();
+  return {impl_->checkpointer ? impl_->checkpointer->done() : 0, impl_->foreground_checkpoints};
+}
 
 void SqliteStore::commit(const Changeset& changes) {
   if (changes.empty()) return;  // no transaction, no fsync

@@ -87,6 +87,15 @@ struct IncidentRow {
   std::optional<TimePoint> clock_start;
 };
 
+// When a read_write SqliteStore copies its WAL back into the database file, in pages of the WAL
+// after a commit. From `background_after` on, a thread of the store's checkpoints while the
+// committer goes on (0: no thread); from `foreground_after` on (the thread has fallen behind, or
+// a reader holds old pages), the commit checkpoints before it returns.
+struct WalCheckpoints {
+  int background_after = 16384;  // 64 MB of 4 KB pages
+  int foreground_after = 65536;  // 256 MB
+};
+
 class SqliteStore final : public Store {
  public:
   enum class Mode { read_write, read_only };
@@ -103,7 +112,8 @@ class SqliteStore final : public Store {
 
   // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a
   // database at exactly kSchemaVersion. Both refuse a newer schema. Throws StoreError.
-  explicit SqliteStore(const std::string& path, Mode mode = Mode::read_write);
+  explicit SqliteStore(const std::string& path, Mode mode = Mode::read_write,
+                       WalCheckpoints checkpoints = {});
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -119,6 +129,14 @@ class SqliteStore final : public Store {
   // processed, timeline, outbox. Any other name is a StoreError.
   std::size_t count(std::string_view table);
   int schema_version();
+
+  // Checkpoints that completed, on the store's thread and in commits. `settle` first waits
+  // for the thread to finish what was asked of it.
+  struct WalCheckpointCounts {
+    std::uint64_t background = 0;
+    std::uint64_t foreground = 0;
+  };
+  WalCheckpointCounts wal_checkpoints(bool settle = false);
 
   // Read-only queries for reports, statistics and verification. Each runs in one read
   // transaction (a consistent snapshot); in WAL mode it never blocks the writer.

@@ -1,0 +1,118 @@
+// SqliteStore copies its WAL back into the database file on a thread of its own, so a commit does
+// not pay for it; when that thread cannot keep up (or there is none), the commit does it. Either
+// way the WAL stays bounded under commits that never stop, and nothing committed is lost.
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "store/sqlite_store.hpp"
+
+namespace incidentd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device random;
+    path_ = fs::temp_directory_path() /
+            ("incidentd-wal-test-" + std::to_string(random()) + "-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+constexpr int kCommits = 120;
+constexpr int kIdsPerCommit = 2000;
+constexpr std::uintmax_t kFrameBytes = 24 + 4096;  // a WAL frame: its header and one page
+
+// About 30 pages of WAL: one block of processed ids with 60-byte ids.
+Changeset commit_number(int n) {
+  Changeset c;
+  const std::string padding(48, 'x');
+  for (int i = 0; i < kIdsPerCommit; ++i) {
+    c.processed.push_back(
+        {padding + std::to_string(n) + "-" + std::to_string(i), "k", TimePoint{}});
+  }
+  return c;
+}
+
+// Commits kCommits blocks; `between` runs after each commit. Returns the WAL file's largest size.
+template <typename Between>
+std::uintmax_t commit_all(SqliteStore& store, const std::string& path, Between between) {
+  std::uintmax_t largest = 0;
+  for (int n = 0; n < kCommits; ++n) {
+    store.commit(commit_number(n));
+    between();
+    largest = std::max(largest, fs::file_size(path + "-wal"));
+  }
+  return largest;
+}
+
+std::size_t processed_in(const std::string& path) {
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  return reader.count("processed");
+}
+
+TEST_CASE("the store's own thread checkpoints the WAL, which stays bounded", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  const WalCheckpoints when{.background_after = 64, .foreground_after = 1 << 30};
+  {
+    SqliteStore store(path, SqliteStore::Mode::read_write, when);
+    // Waiting for the thread after each commit: the next commit finds the WAL copied back and
+    // starts it over, as a live daemon does when its thread keeps up.
+    const auto largest = commit_all(store, path, [&store] { store.wal_checkpoints(true); });
+    const auto counts = store.wal_checkpoints(true);
+    CHECK(counts.background >= 10);
+    CHECK(counts.foreground == 0);
+    // Never checkpointed, the WAL would hold every commit: about 3,600 pages.
+    CHECK(largest < 400 * kFrameBytes);
+    CHECK(store.count("processed") == std::size_t{kCommits} * kIdsPerCommit);
+  }
+  CHECK(processed_in(path) == std::size_t{kCommits} * kIdsPerCommit);
+}
+
+TEST_CASE("without the thread, a commit checkpoints the WAL itself", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  const WalCheckpoints when{.background_after = 0, .foreground_after = 64};
+  {
+    SqliteStore store(path, SqliteStore::Mode::read_write, when);
+    const auto largest = commit_all(store, path, [] {});
+    const auto counts = store.wal_checkpoints(true);
+    CHECK(counts.background == 0);
+    CHECK(counts.foreground >= 10);
+    CHECK(largest < 400 * kFrameBytes);
+  }
+  CHECK(processed_in(path) == std::size_t{kCommits} * kIdsPerCommit);
+}
+
+TEST_CASE("a commit checkpoints the WAL itself once it reaches foreground_after",
+          "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("incidentd.db");
+  // The thread is asked from 64 pages on, but nobody waits for it: whether it keeps up or not,
+  // the WAL never passes foreground_after by more than one commit.
+  const WalCheckpoints when{.background_after = 64, .foreground_after = 256};
+  SqliteStore store(path, SqliteStore::Mode::read_write, when);
+  const auto largest = commit_all(store, path, [] {});
+  CHECK(largest < (256 + 100) * kFrameBytes);
+  CHECK(store.count("processed") == std::size_t{kCommits} * kIdsPerCommit);
+}
+
+}  // namespace
+}  // namespace incidentd
