@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 namespace incidentd {
@@ -11,7 +12,9 @@ namespace incidentd {
 // One row this dispatcher has taken on: everything the send and its result record need.
 struct Dispatcher::Claimed {
   OutboxRow row;
-  const Person* person = nullptr;
+  // A copy, not a pointer into the roster: a reload (SIGHUP) replaces the roster while the send
+  // is in flight, and its result is decided after.
+  std::optional<Person> person;
   std::string channel;
   std::string original_channel;  // the engine's choice, from the stored action
   std::string address;
@@ -139,11 +142,11 @@ void Dispatcher::run_pass() {
         if (in_flight_.count(row.notification_id) != 0) continue;
         Claimed c;
         c.row = row;
-        c.person = config_.find_person(row.recipient);
+        if (const Person* p = config_.find_person(row.recipient)) c.person = *p;
         c.channel = row.channel;
         c.original_channel = original_channel_of(row);
         c.attempt = row.attempts + 1;
-        if (c.person == nullptr) {
+        if (!c.person) {
           c.unsendable = "recipient " + row.recipient + " is not in the roster";
         } else if (c.address = address_of(*c.person, c.channel); c.address.empty()) {
           c.unsendable = "recipient has no address for " + c.channel;
@@ -266,8 +269,8 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   facts.original_channel = c.original_channel;
   facts.channel_down_since = health_.down_since(c.channel, c.address);
   facts.now = now;
-  const DeliveryDecision d =
-      decide_after_attempt(retry_, c.person, facts, random_unit_ ? random_unit_() : 0.5);
+  const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
+                                                  random_unit_ ? random_unit_() : 0.5);
 
   OutboxUpdate u;
   u.notification_id = c.row.notification_id;

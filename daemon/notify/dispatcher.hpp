@@ -38,7 +38,8 @@ class Dispatcher {
  public:
   // `random_unit` returns numbers in [0, 1) for the jitter; `channels` are not owned and must
   // outlive the dispatcher. `ack_links` (unset: none) gives each send its ack_url. Nothing
-  // happens until start().
+  // happens until start(). The roster is read from `config` at every claim, so a reload that
+  // replaces config.units on the loop thread reaches the next send; [notify] is read once, here.
   Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
              std::vector<Channel*> channels, NotificationRenderer renderer,
              std::function<double()> random_unit, AckLinkMaker ack_links = {});

@@ -317,6 +317,40 @@ TEST_CASE("a crash between send and record re-sends once with the same id, and l
   CHECK(h.chain_intact());
 }
 
+TEST_CASE(
+    "a roster reloaded while a send is in flight: its result is decided, the retry goes "
+    "to the new number") {
+  Harness h;
+  h.sms.hold = true;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  const std::string new_phone = "+8613900000099";
+  REQUIRE(h.sms.sent[0].address != new_phone);
+  // What the daemon's SIGHUP does (daemon/incidentd/main.cpp): the roster is replaced on the
+  // loop. Moved in, the old people are freed: a pointer kept into them would now dangle.
+  std::vector<Unit> next = h.config.units;
+  for (Unit& u : next) {
+    for (Person& p : u.people) {
+      if (p.id == "a-duty1") p.phone = new_phone;
+    }
+  }
+  h.config.units = std::move(next);
+  // The send in flight fails: its retry (or fallback) is decided with the person it claimed.
+  h.sms.hold = false;
+  auto held = std::move(h.sms.held);
+  h.sms.held.clear();
+  held.at(0)(SendResult::transient("gateway busy"));
+  h.time.advance_by(1min);
+  REQUIRE(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].address == new_phone);
+  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.records() == std::vector<std::string>{"delivery sending sms 1", "delivery retry sms 1",
+                                                "delivery sending sms 2",
+                                                "delivery delivered sms 2"});
+}
+
 TEST_CASE("a row is marked delivered once, even when told twice") {
   Harness h;
   h.add_notification("n1", "a-duty1", "sms", kStart);
