@@ -284,10 +284,14 @@ int main(int argc, char** argv) {
     // SIGHUP: a good file changes the roster and the policy for new incidents at once (running
     // clocks keep their deadlines) and the API's bearer tokens; a bad one is refused and logged,
     // and the daemon runs on. The callback runs on the loop (SighupReload waits for the signal
-    // there), the thread of every API handler, so the tokens change between two requests.
+    // there), the thread of every API handler, so the tokens change between two requests. The
+    // dispatcher, the SMS texts and the API read the roster from `config`, on this same thread,
+    // whenever they need a person or a unit: replacing its units reaches their next use. The
+    // engine and the consumer thread keep copies of their own.
     incidentd::ConfigReloader reloader(config_path, config, [&](const incidentd::Config& next) {
       engine.reload(next);
       ingest.reload(next);
+      config.units = next.units;
       if (api_control) {
         api_control->replace_tokens(next.http.tokens);
         spdlog::info("reload: the HTTP API accepts {} token(s)", api_control->token_count());

@@ -3,7 +3,7 @@
 
     webhook_test.py CASE --incidentd PATH --source-dir DIR [--keep]
 
-CASE is receiver_outage, sigkill or all.
+CASE is receiver_outage, sigkill, roster_reload or all.
 
 Events go in through Kafka (scripts/kafka.sh, as in kafka_test.py) with detected_at in the
 past, so the first warning falls due at once and its notifications reach the outbox. People of
@@ -15,6 +15,9 @@ request's HMAC-SHA256 signature (docs/notifications.md) and records its notifica
   dispatcher retries; once it is up every webhook notification arrives, signed, none lost.
 - sigkill: the daemon is SIGKILLed while deliveries are in flight and restarted: every webhook
   notification arrives, none more than twice (one duplicate at most, found by notification id).
+- roster_reload: the people's webhook URLs change in the file and the daemon gets SIGHUP: the
+  notifications of incidents that arrive after the reload go to the new URLs, those before it
+  went to the old ones.
 Every wait polls a condition against a deadline. Standard library only.
 """
 
@@ -50,6 +53,7 @@ class Receiver:
         self.delay_s = delay_s
         self.lock = threading.Lock()
         self.received = collections.Counter()  # notification id -> deliveries
+        self.paths = {}  # notification id -> the path it was last posted to
         self.bad = []  # why a request was refused
         self.server = None
         self.thread = None
@@ -84,6 +88,7 @@ class Receiver:
                         receiver.bad.append(problem)
                     else:
                         receiver.received[nid] += 1
+                        receiver.paths[nid] = self.path
                 self.send_response(401 if problem else 204)
                 self.end_headers()
 
@@ -103,6 +108,10 @@ class Receiver:
     def snapshot(self):
         with self.lock:
             return collections.Counter(self.received), list(self.bad)
+
+    def paths_snapshot(self):
+        with self.lock:
+            return dict(self.paths)
 
 
 def write_config(args, work, broker, receiver_port):
@@ -216,7 +225,53 @@ def case_sigkill(args, work, broker):
         receiver.stop()
 
 
-CASES = {"receiver_outage": case_receiver_outage, "sigkill": case_sigkill}
+def case_roster_reload(args, work, broker):
+    receiver = Receiver(kt.free_port())
+    db = os.path.join(work, "incidentd.db")
+    broker.start()
+    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
+    config = write_config(args, work, broker, receiver.port)
+    receiver.start()
+    daemon = start_daemon(args, work, config, db)
+    try:
+        produce_due_incidents(broker, "before", 3)
+        check_all_delivered(receiver, db, max_copies=1)
+        # The people's webhooks move to new paths on the same receiver; the [notify.webhooks]
+        # route matches by prefix, so they are still signed with its secret.
+        with open(config, encoding="utf-8") as f:
+            text = f.read()
+        moved = text.replace("/hooks/", "/hooks/reloaded-")
+        kt.check(moved != text, "the example roster has no /hooks/ webhooks to move")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(moved)
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_log(r"reload: applied", 30)
+        produce_due_incidents(broker, "after", 3)
+        kt.wait_for("notifications of the incidents after the reload",
+                    lambda: kt.db_query(db, "SELECT COUNT(*) FROM outbox WHERE channel = "
+                                            "'webhook' AND incident_key LIKE 'after-%'")[0][0] > 0,
+                    60, interval=0.2)
+        check_all_delivered(receiver, db, max_copies=1)
+        paths = receiver.paths_snapshot()
+        rows = kt.db_query(db, "SELECT notification_id, incident_key FROM outbox "
+                               "WHERE channel = 'webhook'")
+        before = [paths[nid] for nid, key in rows if key.startswith("before-")]
+        after = [paths[nid] for nid, key in rows if key.startswith("after-")]
+        kt.check(before and after, f"{len(before)} notifications before, {len(after)} after")
+        stale = [p for p in after if not p.startswith("/hooks/reloaded-")]
+        kt.check(not stale, f"after the reload, {len(stale)} of {len(after)} notifications went "
+                            f"to the old URLs: {stale[:3]}")
+        early = [p for p in before if p.startswith("/hooks/reloaded-")]
+        kt.check(not early, f"notifications delivered before the reload went to new URLs: {early}")
+        kt.log(f"{len(before)} notifications to the old URLs, {len(after)} to the new ones")
+        kt.check(daemon.stop() == 0, "incidentd did not stop cleanly")
+    finally:
+        daemon.cleanup()
+        receiver.stop()
+
+
+CASES = {"receiver_outage": case_receiver_outage, "sigkill": case_sigkill,
+         "roster_reload": case_roster_reload}
 
 
 def main():
