@@ -27,6 +27,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/engine_harness.hpp"
 #include "support/memory_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -48,27 +49,6 @@ std::vector<std::string> describe(const std::vector<Action>& timeline) {
   for (const auto& a : timeline) out.push_back(full_line(a));
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ =
-        std::filesystem::temp_directory_path() /
-        ("incidentd-engine-recovery-" + std::to_string(random()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 Event arriving(Event e, Duration when) {
   e.arrived_at = at(when);
@@ -177,7 +157,7 @@ std::set<ActionKind> kinds_of(const std::vector<Action>& timeline) {
 }  // namespace
 
 TEST_CASE("the uninterrupted scenario exercises every kind of action and doubles nothing") {
-  TempDir dir;
+  TempDir dir{"incidentd-engine-recovery"};
   const Config config = roster_config();
   const auto a = run_uninterrupted(dir.file("a.db"), config);
   CHECK(kinds_of(a.timeline) ==
@@ -211,7 +191,7 @@ TEST_CASE("the uninterrupted scenario exercises every kind of action and doubles
 TEST_CASE(
     "an engine rebuilt from its database at a cut point continues exactly as if never "
     "interrupted") {
-  TempDir dir;
+  TempDir dir{"incidentd-engine-recovery"};
   const Config config = roster_config();
   const auto uninterrupted = run_uninterrupted(dir.file("a.db"), config);
   REQUIRE(uninterrupted.timeline.size() > 100);
@@ -247,7 +227,7 @@ TEST_CASE(
 TEST_CASE("after downtime the engine acts once per milestone on the latest due step") {
   // Down from 1h50 to 3h10: the 2h and 2h30 warnings and the 3h target fell due; only the
   // target_missed is acted on, at 3h10, as catch-up (rule 19), and it escalates (rule 9).
-  TempDir dir;
+  TempDir dir{"incidentd-engine-recovery"};
   const Config config = roster_config();
   const std::string path = dir.file("down.db");
   VirtualTime time(at(0h));
@@ -277,7 +257,7 @@ TEST_CASE("after downtime a re-send that fell due is sent once, then the cycle r
   // Down from 20h05 to 20h50: the 20h15 and 20h30 re-sends fell due; each person gets one
   // re-send at 20h50 (send 2), the next at 21h05 (send 3, and a-duty1's deputy after two
   // unanswered sends).
-  TempDir dir;
+  TempDir dir{"incidentd-engine-recovery"};
   const Config config = roster_config();
   const std::string path = dir.file("resend.db");
   VirtualTime time(at(0h));

@@ -23,29 +23,16 @@
 #include <catch2/catch.hpp>
 
 #include "service/notifier.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_config.hpp"
 
 namespace incidentd {
 namespace {
 
+using testing::TempDir;
+
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/incidentd-reload-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -72,7 +59,7 @@ name = "新增单位"
 )";
 
 struct Fixture {
-  TempDir dir;
+  TempDir dir{"incidentd-reload"};
   fs::path file = dir.path() / "incidentd.toml";
   std::string example = read_file(testing::example_config_path());
   Config running;

@@ -8,12 +8,15 @@
 #include <random>
 
 #include "store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_config.hpp"
 
 using namespace incidentd;
 namespace fs = std::filesystem;
 
 namespace {
+
+using testing::TempDir;
 
 TimePoint at(const char* rfc3339) {
   return *parse_rfc3339(rfc3339);
@@ -59,22 +62,6 @@ class FixedTime final : public TimeSource {
  public:
   TimePoint t{};
   TimePoint now() const override { return t; }
-};
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("reply-codes-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const char* name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
 };
 
 void add_incident(const std::string& db_path, const std::string& key,
@@ -210,7 +197,7 @@ TEST_CASE("foreign, unknown, closed and expired codes change nothing and say why
 }
 
 TEST_CASE("codes persist: one per phone and incident, reused only 72 h after the close") {
-  TempDir dir;
+  TempDir dir{"incidentd-reply-codes"};
   const std::string db = dir.file("incidentd.db");
   { SqliteStore store(db); }  // creates the schema, reply_codes included
   add_incident(db, "zt-1", std::nullopt);

@@ -10,8 +10,11 @@
 #include <filesystem>
 
 #include "report/fixture.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
+
+using incidentd::testing::TempDir;
 
 using namespace incidentd;
 using namespace incidentd::report;
@@ -59,19 +62,6 @@ const DeliveryReport& first_delivery_to(const IncidentReport& r, const std::stri
   REQUIRE(it != r.deliveries.end());
   return *it;
 }
-
-struct TempDir {
-  TempDir() {
-    path =
-        std::filesystem::temp_directory_path() /
-        ("incidentd-report-model-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-  std::filesystem::path path;
-  static inline int counter = 0;
-};
 
 TEST_CASE("an incident met on time shows both milestones early and no ladder", "[report]") {
   // rpt-ontime: S = 11-02 06:00; both units released by 07:30 (target 09:00, deadline 11:00);
@@ -260,7 +250,7 @@ TEST_CASE("phone numbers are masked in free text", "[report][privacy]") {
 
 TEST_CASE("delivery and failure recorded in the outbox are shown, errors de-identified",
           "[report]") {
-  TempDir dir;
+  TempDir dir{"incidentd-report-model"};
   const std::string path = dir.file("outbox.db");
   testing::copy_report_fixture(path);
   {

@@ -10,31 +10,14 @@
 #include <catch2/catch.hpp>
 
 #include "store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace incidentd {
 namespace {
 
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("incidentd-processed-test-" + std::to_string(random()) +
-                                         "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 Changeset processed(const std::vector<std::string>& ids) {
   Changeset c;
@@ -49,7 +32,7 @@ std::vector<std::string> ids(const std::string& prefix, int from, int to) {
 }
 
 TEST_CASE("is_processed knows every committed id and no other", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   const std::string path = dir.file("incidentd.db");
   {
     SqliteStore store(path);
@@ -71,7 +54,7 @@ TEST_CASE("is_processed knows every committed id and no other", "[store][sqlite]
 }
 
 TEST_CASE("processed ids are kept byte for byte, one row per commit", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   const std::string path = dir.file("incidentd.db");
   // A NUL, a newline, bytes that are not UTF-8, and ids long enough for two-byte lengths.
   const std::vector<std::string> odd = {std::string("nul\0inside", 10), "line\nbreak", "\xff\xfe",
@@ -98,7 +81,7 @@ TEST_CASE("processed ids are kept byte for byte, one row per commit", "[store][s
 
 TEST_CASE("a damaged block of processed ids stops the store from opening, saying so",
           "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   const std::string path = dir.file("incidentd.db");
   { SqliteStore store(path); }
   {
@@ -110,7 +93,7 @@ TEST_CASE("a damaged block of processed ids stops the store from opening, saying
 }
 
 TEST_CASE("is_processed stays exact past the size its filter was built for", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   SqliteStore store(dir.file("incidentd.db"));
   // The first filter is sized for a million ids; this goes past it, so it is rebuilt larger.
   constexpr int kBatches = 21;  // 1,050,000 ids
@@ -131,7 +114,7 @@ TEST_CASE("is_processed stays exact past the size its filter was built for", "[s
 
 TEST_CASE("is_processed sees what another connection committed once this one commits",
           "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   store.commit(processed({"mine-1"}));
@@ -152,7 +135,7 @@ TEST_CASE("is_processed sees what another connection committed once this one com
 
 TEST_CASE("a read-only store asks the table, so it sees the writer's commits at once",
           "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-processed-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore writer(path);
   SqliteStore reader(path, SqliteStore::Mode::read_only);

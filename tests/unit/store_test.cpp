@@ -18,9 +18,12 @@
 
 #include "incidentd/state_codec.hpp"
 #include "support/memory_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace incidentd {
 namespace {
+
+using testing::TempDir;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -35,26 +38,6 @@ TimePoint at(int hours, int minutes = 0) {
 std::int64_t ms(TimePoint t) {
   return t.time_since_epoch().count();
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("incidentd-store-test-" + std::to_string(random()) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Everything a state can hold: all three milestones armed with steps, confirmations, a breach,
 // deliveries with a deputy, a drill flag, millisecond instants.
@@ -332,7 +315,7 @@ TEST_CASE("the state codec rejects an unknown enum name", "[store][codec]") {
 }
 
 TEST_CASE("a new file is created at the current schema version in WAL mode", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   {
     SqliteStore store(path);
@@ -351,7 +334,7 @@ TEST_CASE("a new file is created at the current schema version in WAL mode", "[s
 }
 
 TEST_CASE("an existing empty file is migrated to the current version", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("empty.db");
   std::ofstream{path};
   REQUIRE(fs::file_size(path) == 0);
@@ -361,7 +344,7 @@ TEST_CASE("an existing empty file is migrated to the current version", "[store][
 }
 
 TEST_CASE("a schema newer than this build knows is refused", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("future.db");
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -375,7 +358,7 @@ TEST_CASE("a schema newer than this build knows is refused", "[store][sqlite]") 
 }
 
 TEST_CASE("committed states are loaded back by a new store on the same file", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   const IncidentState a = rich_state("a");
   const IncidentState b = pending_state("b");
@@ -401,7 +384,7 @@ TEST_CASE("committed states are loaded back by a new store on the same file", "[
 
 // A store on a new file that holds one open incident, pending_state("k"), committed with "e1".
 struct StoredPendingIncident {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   std::string path = dir.file("incidentd.db");
   SqliteStore store{path};
   IncidentState s = pending_state("k");
@@ -449,7 +432,7 @@ TEST_CASE_METHOD(
 }
 
 TEST_CASE("the incidents table mirrors the snapshot's columns", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   IncidentState s = rich_state("k");
@@ -474,7 +457,7 @@ TEST_CASE("the incidents table mirrors the snapshot's columns", "[store][sqlite]
 }
 
 TEST_CASE("processed ids are remembered across a reopen", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   {
     SqliteStore store(path);
@@ -492,7 +475,7 @@ TEST_CASE("processed ids are remembered across a reopen", "[store][sqlite]") {
 
 TEST_CASE("the timeline keeps commit order and content, per incident and overall",
           "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   const std::vector<Action> first = {opened("a", at(0)), opened("b", at(0, 1)),
                                      warning("a", at(2), at(3), 0),
@@ -521,7 +504,7 @@ TEST_CASE("the timeline keeps commit order and content, per incident and overall
 }
 
 TEST_CASE("each notification fills the outbox once per notification id", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   Changeset changes;
@@ -550,7 +533,7 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
 }
 
 TEST_CASE("confirmations and acknowledgements are stored as rows", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   SqliteStore store(dir.file("incidentd.db"));
   Changeset changes;
   Confirmation c;
@@ -613,7 +596,7 @@ TEST_CASE_METHOD(StoredPendingIncident,
 }
 
 TEST_CASE("the deadlines table follows the snapshots across a failed commit", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   const IncidentState before = pending_state("k");
@@ -643,7 +626,7 @@ TEST_CASE("the deadlines table follows the snapshots across a failed commit", "[
 }
 
 TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore store(path);
   const IncidentState a = pending_state("a");
@@ -701,7 +684,7 @@ TEST_CASE("a commit that fails midway leaves nothing of itself behind", "[store]
 }
 
 TEST_CASE("a read-only store reads while the writer runs and cannot write", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   const std::string path = dir.file("incidentd.db");
   SqliteStore writer(path);
   writer.commit(event_changes(pending_state("a"), {opened("a", at(0))}, "e1"));
@@ -723,7 +706,7 @@ TEST_CASE("a read-only store reads while the writer runs and cannot write", "[st
 }
 
 TEST_CASE("a read-only store needs an existing incidentd database", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   CHECK_THROWS_AS(SqliteStore(dir.file("missing.db"), SqliteStore::Mode::read_only), StoreError);
   CHECK_FALSE(fs::exists(dir.file("missing.db")));
   const std::string empty = dir.file("empty.db");
@@ -732,7 +715,7 @@ TEST_CASE("a read-only store needs an existing incidentd database", "[store][sql
 }
 
 TEST_CASE("count accepts only the store's tables", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-store-test"};
   SqliteStore store(dir.file("incidentd.db"));
   CHECK(store.count("processed") == 0);
   CHECK_THROWS_AS(store.count("sqlite_master"), StoreError);

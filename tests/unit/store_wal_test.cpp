@@ -9,31 +9,14 @@
 #include <catch2/catch.hpp>
 
 #include "store/sqlite_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace incidentd {
 namespace {
 
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("incidentd-wal-test-" + std::to_string(random()) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 constexpr int kCommits = 120;
 constexpr int kIdsPerCommit = 2000;
@@ -68,7 +51,7 @@ std::size_t processed_in(const std::string& path) {
 }
 
 TEST_CASE("the store's own thread checkpoints the WAL, which stays bounded", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-wal-test"};
   const std::string path = dir.file("incidentd.db");
   const WalCheckpoints when{.background_after = 64, .foreground_after = 1 << 30};
   {
@@ -87,7 +70,7 @@ TEST_CASE("the store's own thread checkpoints the WAL, which stays bounded", "[s
 }
 
 TEST_CASE("without the thread, a commit checkpoints the WAL itself", "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-wal-test"};
   const std::string path = dir.file("incidentd.db");
   const WalCheckpoints when{.background_after = 0, .foreground_after = 64};
   {
@@ -103,7 +86,7 @@ TEST_CASE("without the thread, a commit checkpoints the WAL itself", "[store][sq
 
 TEST_CASE("a commit checkpoints the WAL itself once it reaches foreground_after",
           "[store][sqlite]") {
-  TempDir dir;
+  TempDir dir{"incidentd-wal-test"};
   const std::string path = dir.file("incidentd.db");
   // The thread is asked from 64 pages on, but nobody waits for it: whether it keeps up or not,
   // the WAL never passes foreground_after by more than one commit.

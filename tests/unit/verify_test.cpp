@@ -10,29 +10,20 @@
 
 #include "incidentd/codec.hpp"
 #include "report/fixture.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
+
+using incidentd::testing::TempDir;
 
 using namespace incidentd;
 using namespace incidentd::report;
 using Catch::Matchers::Contains;
 
-struct TempDir {
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("incidentd-verify-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-  std::filesystem::path path;
-  static inline int counter = 0;
-};
-
 // A copy of the fixture, changed by `tamper` through a plain SQLite connection.
 template <typename F>
 VerifyResult verify_after(F tamper) {
-  TempDir dir;
+  TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("tampered.db");
   testing::copy_report_fixture(path);
   {
@@ -211,7 +202,7 @@ TEST_CASE("a row inserted in the middle, with a valid hash and the rest renumber
 }
 
 TEST_CASE("the chain continues across a reopen, and from another writer's rows", "[verify]") {
-  TempDir dir;
+  TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("chain.db");
   {
     SqliteStore store(path);
@@ -233,7 +224,7 @@ TEST_CASE("the chain continues across a reopen, and from another writer's rows",
 }
 
 TEST_CASE("a writer keeps chaining past rows cut from the end, so the cut shows", "[verify]") {
-  TempDir dir;
+  TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("cut.db");
   SqliteStore store(path);
   store.commit(changes({opened("a", 1), opened("b", 2)}));
@@ -249,7 +240,7 @@ TEST_CASE("a writer keeps chaining past rows cut from the end, so the cut shows"
 }
 
 TEST_CASE("a version 1 database is chained when it is migrated", "[verify]") {
-  TempDir dir;
+  TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("v1.db");
   {
     // The version 1 timeline, as a build before the hash chain left it.
