@@ -408,7 +408,7 @@ int run(int argc, char** argv) {
   double raw = 0;
   double validated = 0;
   double daemon = 0;
-  {
+  try {
     std::optional<LocalBroker> broker;
     if (port != 0) {
       broker.emplace(source_dir, dir / "kafka", port, kPartitions);
@@ -421,6 +421,11 @@ int run(int argc, char** argv) {
     validated = classify_consume(brokers, stream.messages.size(), source_dir);
     std::fflush(stdout);
     daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
+  } catch (...) {
+    // The broker's data and the daemon's log and database stay for a look; they are large.
+    std::fprintf(stderr, "kafka_ingest_bench: failed; %s is kept (remove it when done)\n",
+                 dir.c_str());
+    throw;
   }
   std::printf("ratio incidentd / raw: %.2f (load average %s)\n", daemon / raw,
               load_average().c_str());
