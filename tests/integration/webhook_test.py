@@ -151,6 +151,17 @@ def start_daemon(args, work, config, db):
     return d
 
 
+def start_all(args, work, broker, receiver, receiver_up=True):
+    """The broker and its topics, the receiver (unless it starts down), the daemon."""
+    db = os.path.join(work, "incidentd.db")
+    broker.start()
+    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
+    config = write_config(args, work, broker, receiver.port)
+    if receiver_up:
+        receiver.start()
+    return db, config, start_daemon(args, work, config, db)
+
+
 def check_all_delivered(receiver, db, max_copies):
     rows = kt.wait_for("every webhook row delivered",
                        lambda: (lambda r: r if r and all(s == "delivered" for _, s, _ in r)
@@ -171,11 +182,7 @@ def check_all_delivered(receiver, db, max_copies):
 
 def case_receiver_outage(args, work, broker):
     receiver = Receiver(kt.free_port())
-    db = os.path.join(work, "incidentd.db")
-    broker.start()
-    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
-    config = write_config(args, work, broker, receiver.port)
-    daemon = start_daemon(args, work, config, db)
+    db, _, daemon = start_all(args, work, broker, receiver, receiver_up=False)
     try:
         produce_due_incidents(broker, "outage", 5)
         # Receiver down: attempts fail and are retried (attempts >= 3 on every row).
@@ -202,12 +209,7 @@ def case_receiver_outage(args, work, broker):
 
 def case_sigkill(args, work, broker):
     receiver = Receiver(kt.free_port(), delay_s=0.05)
-    db = os.path.join(work, "incidentd.db")
-    broker.start()
-    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
-    config = write_config(args, work, broker, receiver.port)
-    receiver.start()
-    daemon = start_daemon(args, work, config, db)
+    db, config, daemon = start_all(args, work, broker, receiver)
     try:
         produce_due_incidents(broker, "kill", 150)
         kt.wait_for("some webhook deliveries",
@@ -227,12 +229,7 @@ def case_sigkill(args, work, broker):
 
 def case_roster_reload(args, work, broker):
     receiver = Receiver(kt.free_port())
-    db = os.path.join(work, "incidentd.db")
-    broker.start()
-    broker.ensure_topics(kt.EVENTS, kt.RELEASES)
-    config = write_config(args, work, broker, receiver.port)
-    receiver.start()
-    daemon = start_daemon(args, work, config, db)
+    db, config, daemon = start_all(args, work, broker, receiver)
     try:
         produce_due_incidents(broker, "before", 3)
         check_all_delivered(receiver, db, max_copies=1)

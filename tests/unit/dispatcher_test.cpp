@@ -113,6 +113,15 @@ struct Harness {
     store->commit(c);
   }
 
+  // n1, for a-duty1 by SMS, is claimed and sent; the channel keeps its answer back.
+  void send_n1_and_hold() {
+    sms.hold = true;
+    add_notification("n1", "a-duty1", "sms", kStart);
+    start_dispatcher();
+    time.advance_by(std::chrono::milliseconds(0));
+    REQUIRE(sms.sent.size() == 1);
+  }
+
   OutboxRow row(const std::string& id) {
     for (const OutboxRow& r : store->outbox("inc-1")) {
       if (r.notification_id == id) return r;
@@ -292,11 +301,7 @@ TEST_CASE("a notification refused on every channel ends failed, and says why") {
 
 TEST_CASE("a crash between send and record re-sends once with the same id, and loses nothing") {
   Harness h;
-  h.sms.hold = true;
-  h.add_notification("n1", "a-duty1", "sms", kStart);
-  h.start_dispatcher();
-  h.time.advance_by(0ms);
-  REQUIRE(h.sms.sent.size() == 1);
+  h.send_n1_and_hold();
   CHECK(h.row("n1").attempts == 1);  // recorded before the send
   // The process dies: the send went out, its result was never recorded.
   h.dispatcher.reset();
@@ -321,11 +326,7 @@ TEST_CASE(
     "a roster reloaded while a send is in flight: its result is decided, the retry goes "
     "to the new number") {
   Harness h;
-  h.sms.hold = true;
-  h.add_notification("n1", "a-duty1", "sms", kStart);
-  h.start_dispatcher();
-  h.time.advance_by(0ms);
-  REQUIRE(h.sms.sent.size() == 1);
+  h.send_n1_and_hold();
   const std::string new_phone = "+8613900000099";
   REQUIRE(h.sms.sent[0].address != new_phone);
   // What the daemon's SIGHUP does (daemon/incidentd/main.cpp): the roster is replaced on the
