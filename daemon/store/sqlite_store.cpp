@@ -554,7 +554,8 @@ class ProcessedIds {
 // checkpoint, one that fails is retried at the next request and the WAL grows meanwhile.
 class WalCheckpointer {
  public:
-  explicit WalCheckpointer(const std::string& path) : db_(path, SQLite::OPEN_READWRITE) {
+  WalCheckpointer(const std::string& path, int busy_timeout_ms)
+      : db_(path, SQLite::OPEN_READWRITE, busy_timeout_ms) {
     // A connection learns that the database is in WAL mode when it first reads it; until then a
     // checkpoint through it does nothing.
     db_.execAndGet("SELECT count(*) FROM sqlite_schema");
@@ -711,7 +712,7 @@ struct SqliteStore::Impl {
       migrate();
       load_head();
       // Replaces SQLite's automatic checkpoint (wal_autocheckpoint is this same hook).
-      if (checkpoints.background_after > 0) checkpointer.emplace(path);
+      if (checkpoints.background_after > 0) checkpointer.emplace(path, kBusyTimeoutMs);
       sqlite3_wal_hook(db.getHandle(), &Impl::after_wal_commit, this);
     } else {
       check_readable_version();
