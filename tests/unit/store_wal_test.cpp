@@ -84,18 +84,5 @@ TEST_CASE("without the thread, a commit checkpoints the WAL itself", "[store][sq
   CHECK(processed_in(path) == std::size_t{kCommits} * kIdsPerCommit);
 }
 
-TEST_CASE("a commit checkpoints the WAL itself once it reaches foreground_after",
-          "[store][sqlite]") {
-  TempDir dir{"incidentd-wal-test"};
-  const std::string path = dir.file("incidentd.db");
-  // The thread is asked from 64 pages on, but nobody waits for it: whether it keeps up or not,
-  // the WAL never passes foreground_after by more than one commit.
-  const WalCheckpoints when{.background_after = 64, .foreground_after = 256};
-  SqliteStore store(path, SqliteStore::Mode::read_write, when);
-  const auto largest = commit_all(store, path, [] {});
-  CHECK(largest < (256 + 100) * kFrameBytes);
-  CHECK(store.count("processed") == std::size_t{kCommits} * kIdsPerCommit);
-}
-
 }  // namespace
 }  // namespace incidentd
