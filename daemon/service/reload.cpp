@@ -51,6 +51,21 @@ ReloadResult ConfigReloader::reload() {
     result.needs_restart.emplace_back("kafka");
     next.kafka = current_.kafka;
   }
+  // The dispatcher, its channels and the HTTP server are built from these at start-up.
+  if (!(next.notify == current_.notify)) {
+    result.needs_restart.emplace_back("notify");
+    next.notify = current_.notify;
+  }
+  if (!(next.sms == current_.sms)) {
+    result.needs_restart.emplace_back("sms");
+    next.sms = current_.sms;
+  }
+  HttpSettings http = current_.http;
+  http.tokens = next.http.tokens;  // the tokens do apply at once
+  if (!(next.http == http)) {
+    result.needs_restart.emplace_back("http");
+    next.http = std::move(http);
+  }
   try {
     apply_(next);
   } catch (const std::exception& e) {

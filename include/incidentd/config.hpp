@@ -81,6 +81,7 @@ struct HttpToken {
   std::string name;    // who holds it, for logs ("zhaotong-duty-desk", "incidentctl")
   std::string unit;    // unit id; empty for an operator token
   std::string sha256;  // 64 lowercase hex digits
+  friend bool operator==(const HttpToken&, const HttpToken&) = default;
 };
 
 // The HTTP API (docs/http-api.md). Off unless enabled; 127.0.0.1 unless told otherwise.
@@ -97,6 +98,7 @@ struct HttpSettings {
   Duration header_timeout = std::chrono::seconds(10);
   Duration body_timeout = std::chrono::seconds(30);
   std::vector<HttpToken> tokens;
+  friend bool operator==(const HttpSettings&, const HttpSettings&) = default;
 };
 
 // SMS (docs/notifications.md, "SMS"): the gateway the daemon sends through, the sender number,
@@ -119,6 +121,7 @@ struct SmsSettings {
   // The one-click ack link in SMS texts too. Off by default: the link is about 220 characters,
   // which takes a two-part warning to five or six UCS-2 parts; SMS recipients answer by code.
   bool ack_links = false;
+  friend bool operator==(const SmsSettings&, const SmsSettings&) = default;
 };
 
 // The message templates one can override in [sms.templates], and the placeholders they may use.
@@ -137,6 +140,7 @@ struct WebhookRoute {
   std::string format = "generic";  // "generic", "dingtalk", "wecom" or "feishu"
   std::string secret;              // inline secret (tests, demos); secret_file is preferred
   std::string secret_file;         // a file holding the secret on its first line
+  friend bool operator==(const WebhookRoute&, const WebhookRoute&) = default;
 };
 
 // The outbox dispatcher (docs/notifications.md): retries, fallback to the next channel, timeouts.
@@ -149,6 +153,7 @@ struct NotifySettings {
   Duration poll_every = std::chrono::seconds(1);       // how often the outbox is looked at
   int max_in_flight = 64;                              // sends at the same time
   std::vector<WebhookRoute> webhooks;
+  friend bool operator==(const NotifySettings&, const NotifySettings&) = default;
 };
 
 struct Config {

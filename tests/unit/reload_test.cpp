@@ -147,6 +147,33 @@ TEST_CASE("database and kafka keep their running values until a restart", "[relo
   CHECK(f.last->kafka.brokers == "127.0.0.1:9092");
 }
 
+TEST_CASE("notify, sms and http keep their running values, but the API's tokens apply",
+          "[reload]") {
+  Fixture f;
+  ConfigReloader reloader(f.file.string(), f.running, f.apply());
+  std::string changed = f.example;
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"retry_base = \"5s\"", "retry_base = \"1s\""},
+        {"max_parts = 6", "max_parts = 3"},
+        {"port = 8480", "port = 8481"}}) {
+    REQUIRE(changed.find(from) != std::string::npos);
+    changed.replace(changed.find(from), from.size(), to);
+  }
+  changed +=
+      "\n[[http.tokens]]\nname = \"incidentctl\"\nsha256 = \"" + std::string(64, 'a') + "\"\n";
+
+  write_file(f.file, changed);
+  auto result = reloader.reload();
+  CHECK(result.applied);
+  CHECK(result.needs_restart == std::vector<std::string>{"notify", "sms", "http"});
+  REQUIRE(f.last);
+  CHECK(f.last->notify == f.running.notify);
+  CHECK(f.last->sms == f.running.sms);
+  CHECK(f.last->http.port == f.running.http.port);
+  REQUIRE(f.last->http.tokens.size() == f.running.http.tokens.size() + 1);
+  CHECK(f.last->http.tokens.back().name == "incidentctl");
+}
+
 // systemd's side of the protocol, as in notifier_test: a datagram socket named by NOTIFY_SOCKET.
 class NotifySocket {
  public:
