@@ -51,7 +51,13 @@ ReloadResult ConfigReloader::reload() {
     result.needs_restart.emplace_back("kafka");
     next.kafka = current_.kafka;
   }
-  // The dispatcher, its channels and the HTTP server are built from these at start-up.
+  // The dispatcher, its channels and the HTTP server are built from these at start-up, and the
+  // time zone is in every text and answer they format.
+  if (next.timezone != current_.timezone) {
+    result.needs_restart.emplace_back("timezone");
+    next.timezone = current_.timezone;
+    next.utc_offset = current_.utc_offset;
+  }
   if (!(next.notify == current_.notify)) {
     result.needs_restart.emplace_back("notify");
     next.notify = current_.notify;

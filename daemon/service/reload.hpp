@@ -2,8 +2,8 @@
 // every error is logged and the running configuration stays. A good file goes to the daemon's
 // callback: the roster, the API's tokens and the policy for new incidents apply at once (running
 // clocks keep their deadlines, see Engine::reload). Settings bound at start-up (database,
-// [kafka], [notify], [sms], the rest of [http]) keep their running values, and the log says
-// which of them changed.
+// timezone, [kafka], [notify], [sms], the rest of [http]) keep their running values, and the log
+// says which of them changed.
 #pragma once
 
 #include <functional>

@@ -147,7 +147,7 @@ TEST_CASE("database and kafka keep their running values until a restart", "[relo
   CHECK(f.last->kafka.brokers == "127.0.0.1:9092");
 }
 
-TEST_CASE("notify, sms and http keep their running values, but the API's tokens apply",
+TEST_CASE("timezone, notify, sms and http keep their running values, but the API's tokens apply",
           "[reload]") {
   Fixture f;
   ConfigReloader reloader(f.file.string(), f.running, f.apply());
@@ -155,7 +155,8 @@ TEST_CASE("notify, sms and http keep their running values, but the API's tokens 
   for (const auto& [from, to] :
        {std::pair<std::string, std::string>{"retry_base = \"5s\"", "retry_base = \"1s\""},
         {"max_parts = 6", "max_parts = 3"},
-        {"port = 8480", "port = 8481"}}) {
+        {"port = 8480", "port = 8481"},
+        {"timezone = \"Asia/Shanghai\"", "timezone = \"UTC\""}}) {
     REQUIRE(changed.find(from) != std::string::npos);
     changed.replace(changed.find(from), from.size(), to);
   }
@@ -165,8 +166,10 @@ TEST_CASE("notify, sms and http keep their running values, but the API's tokens 
   write_file(f.file, changed);
   auto result = reloader.reload();
   CHECK(result.applied);
-  CHECK(result.needs_restart == std::vector<std::string>{"notify", "sms", "http"});
+  CHECK(result.needs_restart == std::vector<std::string>{"timezone", "notify", "sms", "http"});
   REQUIRE(f.last);
+  CHECK(f.last->timezone == "Asia/Shanghai");
+  CHECK(f.last->utc_offset == f.running.utc_offset);
   CHECK(f.last->notify == f.running.notify);
   CHECK(f.last->sms == f.running.sms);
   CHECK(f.last->http.port == f.running.http.port);
