@@ -434,11 +434,13 @@ std::string encode_processed(const std::vector<ProcessedId>& processed) {
 }
 
 // Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError that
-// names the file (`path`).
+// names the operation reading it and the file (`path`).
 template <typename Visit>
-void decode_processed(const SQLite::Column& column, const std::string& path, Visit visit) {
-  const auto damaged = [&path]() {
-    return StoreError("open (" + path + "): the processed table holds a damaged block");
+void decode_processed(const SQLite::Column& column, std::string_view operation,
+                      const std::string& path, Visit visit) {
+  const auto damaged = [operation, &path]() {
+    return StoreError(std::string(operation) + " (" + path +
+                      "): the processed table holds a damaged block");
   };
   const auto* data = static_cast<const unsigned char*>(column.getBlob());
   std::span<const unsigned char> rest(data, static_cast<std::size_t>(column.getBytes()));
@@ -504,7 +506,7 @@ void pack_processed_rows(SQLite::Database& db) {
 // lookup rarely touches more than one slot, and never an id's bytes unless the hashes agree.
 class ProcessedIds {
  public:
-  void rebuild(SQLite::Database& db, const std::string& path) {
+  void rebuild(SQLite::Database& db, std::string_view operation, const std::string& path) {
     ids_.clear();
     blocks_.clear();
     free_ = {};
@@ -512,7 +514,7 @@ class ProcessedIds {
     ids_.reserve(static_cast<std::size_t>(ids));
     SQLite::Statement all(db, "SELECT block FROM processed");
     while (all.executeStep()) {
-      decode_processed(all.getColumn(0), path, [this](std::string_view id) { add(id); });
+      decode_processed(all.getColumn(0), operation, path, [this](std::string_view id) { add(id); });
     }
   }
 
@@ -720,7 +722,7 @@ struct SqliteStore::Impl {
     statements.emplace(db);
     if (m == Mode::read_write) {
       processed_ids.emplace();
-      processed_ids->rebuild(db, path);
+      processed_ids->rebuild(db, "open", path);
       data_version = read_data_version();
     }
   }
@@ -968,7 +970,8 @@ struct SqliteStore::Impl {
     }
     if (processed_ids) {
       if (const std::int64_t version = read_data_version(); version != data_version) {
-        processed_ids->rebuild(db, path);  // another connection committed since our last commit
+        // Another connection committed since our last commit.
+        processed_ids->rebuild(db, "commit", path);
         data_version = version;
       }
     }
@@ -1089,7 +1092,7 @@ bool SqliteStore::is_processed(const std::string& id) {
     Use s(impl_->statements->select_processed);  // read-only: a scan, for tools
     bool found = false;
     while (!found && s->executeStep()) {
-      decode_processed(s->getColumn(0), impl_->path,
+      decode_processed(s->getColumn(0), "is_processed", impl_->path,
                        [&](std::string_view seen) { found = found || seen == id; });
     }
     return found;
