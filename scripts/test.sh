@@ -28,9 +28,10 @@ ninja -C build/release -j"$jobs"
 step "systemd unit: systemd-analyze security --offline=true systemd/incidentd.service"
 systemd-analyze security --offline=true systemd/incidentd.service | grep 'Overall exposure level'
 
-step "lint: clang-tidy on the domain core and the store"
-mapfile -t linted < <(git ls-files 'daemon/core/*.cpp' 'daemon/store/*.cpp')
-clang-tidy --quiet -p build/release "${linted[@]}" 2>/dev/null
+# Every daemon source, a few files per clang-tidy and one clang-tidy per core: about 4 minutes
+# on the 2-core CI machine. xargs fails the step when any clang-tidy does.
+step "lint: clang-tidy on every daemon source"
+git ls-files 'daemon/*.cpp' | xargs -P"$jobs" -n4 clang-tidy --quiet -p build/release 2>/dev/null
 
 step "tests"
 ctest --test-dir build/release -j"$jobs" --timeout 600

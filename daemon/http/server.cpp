@@ -406,7 +406,7 @@ Server::~Server() {
   stop();
 }
 
-void Server::route(std::string method, std::string pattern, Handler handler) {
+void Server::route(std::string method, const std::string& pattern, Handler handler) {
   impl_->routes.push_back({std::move(method), split_path(pattern), std::move(handler)});
 }
 

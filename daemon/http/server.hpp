@@ -72,7 +72,7 @@ class Server {
   // Registers a route. `pattern` is a path whose segments are literal or "{name}" (one segment,
   // delivered in Request::params), e.g. "/v1/incidents/{key}/ack". The first match wins; a path
   // that matches with another method gets 405.
-  void route(std::string method, std::string pattern, Handler handler);
+  void route(std::string method, const std::string& pattern, Handler handler);
 
   // Binds and listens; throws std::runtime_error naming the address when it cannot (or when the
   // TLS files do not load).

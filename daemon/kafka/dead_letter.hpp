@@ -15,7 +15,7 @@ namespace incidentd {
 
 // Originals larger than this are cut (raw_truncated: true) so the record stays under the
 // broker's default 1 MiB message limit after base64; raw_size always gives the full length.
-inline constexpr std::size_t kDeadLetterRawLimit = 512 * 1024;
+inline constexpr std::size_t kDeadLetterRawLimit = std::size_t{512} * 1024;
 
 std::string dead_letter_value(const KafkaRecord& record, const Rejection& rejection,
                               TimePoint dead_lettered_at);

@@ -96,8 +96,8 @@ struct Ingest::Impl {
         roster(std::make_shared<const Config>(c)),
         engine(e),
         post_to_loop(std::move(post)),
-        options(o),
-        rules(IngestRules::from(c.kafka, o.time_scale)),
+        options(std::move(o)),
+        rules(IngestRules::from(c.kafka, options.time_scale)),
         limit(15s) {
     consumer = std::make_unique<KafkaConsumer>(config.kafka, hooks());
     producer = std::make_unique<TransactionalProducer>(
@@ -628,7 +628,7 @@ struct Ingest::Impl {
 };
 
 Ingest::Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options)
-    : impl_(std::make_unique<Impl>(config, engine, std::move(post_to_loop), options)) {}
+    : impl_(std::make_unique<Impl>(config, engine, std::move(post_to_loop), std::move(options))) {}
 
 Ingest::~Ingest() {
   request_stop();

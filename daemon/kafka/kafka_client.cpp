@@ -20,7 +20,7 @@ std::string code_name(RdKafka::ErrorCode code) {
 }
 
 int millis(Duration d) {
-  return static_cast<int>(std::clamp<Duration::rep>(d.count(), 0, 24 * 3600 * 1000));
+  return static_cast<int>(std::clamp<Duration::rep>(d.count(), 0, Duration::rep{24} * 3600 * 1000));
 }
 
 // Routes librdkafka's events (from its own threads too) to the hooks.
@@ -75,12 +75,12 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaSettings& settings,
 }
 
 const std::map<std::string, std::string>& common_defaults() {
-  static const std::map<std::string, std::string> defaults = {
+  static const std::map<std::string, std::string> kDefaults = {
       {"client.id", "incidentd"},
       // An idle connection closed by the broker is not news.
       {"log.connection.close", "false"},
   };
-  return defaults;
+  return kDefaults;
 }
 
 std::vector<PartitionOffset> to_offsets(const std::vector<RdKafka::TopicPartition*>& parts) {
@@ -97,9 +97,7 @@ TxnResult translate(RdKafka::Error* raw) {
   out.message = error->name() + ": " + error->str();
   if (error->is_fatal()) {
     out.kind = TxnError::Kind::fatal;
-  } else if (error->txn_requires_abort()) {
-    out.kind = TxnError::Kind::abortable;
-  } else if (error->is_retriable()) {
+  } else if (error->is_retriable() && !error->txn_requires_abort()) {
     out.kind = TxnError::Kind::retriable;
   } else {
     out.kind = TxnError::Kind::abortable;
@@ -110,7 +108,7 @@ TxnResult translate(RdKafka::Error* raw) {
 }  // namespace
 
 const std::map<std::string, std::string>& managed_kafka_properties() {
-  static const std::map<std::string, std::string> managed = {
+  static const std::map<std::string, std::string> kManaged = {
       {"bootstrap.servers", "use kafka.brokers"},
       {"metadata.broker.list", "use kafka.brokers"},
       {"group.id", "use kafka.group"},
@@ -119,7 +117,7 @@ const std::map<std::string, std::string>& managed_kafka_properties() {
       {"transactional.id", "derived from kafka.group"},
       {"enable.idempotence", "the dead-letter producer is transactional"},
   };
-  return managed;
+  return kManaged;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -172,6 +172,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   }
 
  protected:
+  explicit SessionBase(Completion done) : done_(std::move(done)) {}
   void finish(SendResult result) {
     if (!done_) return;
     auto done = std::move(done_);
@@ -187,12 +188,11 @@ class Session final : public SessionBase {
  public:
   Session(asio::io_context& io, Stream stream, HttpExchange exchange, std::string success,
           Completion done)
-      : resolver_(io),
+      : SessionBase(std::move(done)),
+        resolver_(io),
         stream_(std::move(stream)),
         exchange_(std::move(exchange)),
-        success_(std::move(success)) {
-    done_ = std::move(done);
-  }
+        success_(std::move(success)) {}
 
   void start() {
     request_.method(exchange_.method);

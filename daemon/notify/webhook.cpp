@@ -28,7 +28,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::uint64_t kMaxResponseBytes = 64 * 1024;
+constexpr std::uint64_t kMaxResponseBytes = std::uint64_t{64} * 1024;
 
 struct ParsedUrl {
   bool tls = false;

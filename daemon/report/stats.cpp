@@ -266,6 +266,7 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
   }
 
   std::vector<const PerIncident*> all;
+  all.reserve(per.size());
   for (const auto& p : per) all.push_back(&p);
   s.total = aggregate("all", all, s);
 
@@ -403,7 +404,7 @@ std::string scope_line(const StatsResult& s) {
          " Generated " + local_time(s.query.generated_at, s.utc_offset) + ".";
 }
 
-const char* kDefinitions =
+constexpr const char* kDefinitions =
     "Shares count an unmet milestone as not within. Times to first release are over the "
     "incidents whose first release was met; time to acknowledge runs from a person's first "
     "notification about an incident to their first acknowledgement after it. A breach is the "
