@@ -41,6 +41,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/memory_store.hpp"
 #include "support/run_on.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_config.hpp"
 
 namespace {
@@ -83,13 +84,11 @@ std::string http_toml(const std::vector<TokenSpec>& tokens = {
   return out;
 }
 
+// A new file name on each call, in one directory removed when the test program exits.
 std::string temp_path(const std::string& name) {
+  static const testing::TempDir dir("http-api-test");
   static std::atomic<int> counter{0};
-  const auto dir =
-      std::filesystem::temp_directory_path() /
-      ("http-api-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  return dir.file(std::to_string(counter++) + "-" + name);
 }
 
 struct Reply {
