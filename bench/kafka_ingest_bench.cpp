@@ -181,8 +181,14 @@ class AssignTime final : public RdKafka::RebalanceCb {
 // What a pass does with each message besides counting it: nothing (raw), or classify() it.
 using OnMessage = std::function<void(const RdKafka::Message&)>;
 
-double consume_all(const std::string& brokers, std::size_t n, const char* who,
-                   const OnMessage& on_message) {
+// A consuming pass: its rate, and the CPU it took with the broker's share.
+struct Pass {
+  double rate = 0;
+  double cpu_seconds = 0;
+};
+
+Pass consume_all(const std::string& brokers, std::size_t n, const char* who,
+                 const OnMessage& on_message) {
   AssignTime assign;
   auto c = kafka_conf({{"bootstrap.servers", brokers},
                        {"group.id", std::string("bench-") + who + "-" + std::to_string(::getpid())},
@@ -223,19 +229,19 @@ double consume_all(const std::string& brokers, std::size_t n, const char* who,
       on_message ? "librdkafka + classify()" : "raw librdkafka", got, bytes, took,
       static_cast<double>(got) / took, seconds(last - *first));
   print_cpu(who, cpu, broker, got);
-  return static_cast<double>(got) / took;
+  return {static_cast<double>(got) / took, cpu + broker};
 }
 
 // The consumer thread's floor: each message copied out of the client and classified as incidentd
 // does (parsed, validated against the contract and the roster), on one thread, and nothing
 // else: no engine, no SQLite, no offsets. No daemon that validates on one thread is faster.
-double classify_consume(const std::string& brokers, std::size_t n, const fs::path& source_dir) {
+Pass classify_consume(const std::string& brokers, std::size_t n, const fs::path& source_dir) {
   auto loaded = incidentd::load_config_file((source_dir / "config" / "incidentd.toml").string());
   if (!loaded.config) die("config/incidentd.toml: " + loaded.errors.front().message);
   const incidentd::Config& config = *loaded.config;
   const incidentd::IngestRules rules{kEvents, kReleases, std::nullopt};
   std::size_t invalid = 0;
-  const double rate = consume_all(brokers, n, "classify", [&](const RdKafka::Message& m) {
+  const Pass pass = consume_all(brokers, n, "classify", [&](const RdKafka::Message& m) {
     incidentd::KafkaRecord record{m.topic_name(), m.partition(), m.offset(), std::nullopt,
                                   std::string(static_cast<const char*>(m.payload()), m.len())};
     if (m.key() != nullptr) record.key = *m.key();
@@ -243,7 +249,7 @@ double classify_consume(const std::string& brokers, std::size_t n, const fs::pat
     if (std::holds_alternative<incidentd::Rejection>(inbound.item)) ++invalid;
   });
   if (invalid != 0) die("classify: " + std::to_string(invalid) + " of the bench's events refused");
-  return rate;
+  return pass;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,8 +411,8 @@ int run(int argc, char** argv) {
       static_cast<double>(stream.bytes) / static_cast<double>(stream.messages.size()), incidents,
       kPartitions, brokers.c_str(), load_average().c_str());
   std::fflush(stdout);
-  double raw = 0;
-  double validated = 0;
+  Pass raw;
+  Pass validated;
   double daemon = 0;
   try {
     std::optional<LocalBroker> broker;
@@ -427,10 +433,20 @@ int run(int argc, char** argv) {
                  dir.c_str());
     throw;
   }
-  std::printf("ratio incidentd / raw: %.2f (load average %s)\n", daemon / raw,
+  std::printf("ratio incidentd / raw: %.2f (load average %s)\n", daemon / raw.rate,
               load_average().c_str());
   std::printf("  classify() alone / raw: %.2f (the ceiling of one validating consumer thread)\n",
-              validated / raw);
+              validated.rate / raw.rate);
+  // The target (half the raw rate) as CPU: what the machine's cores give in the time it allows,
+  // less what consuming and validating alone cost with the broker's share.
+  const double n = static_cast<double>(stream.messages.size());
+  const auto cores = static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+  const double budget = cores * n / (raw.rate / 2);
+  std::printf(
+      "  half the raw rate allows %.2f s of CPU on %.0f cores for these events; consuming and "
+      "validating alone took %.2f s, which leaves %.2f us per event for the engine and the "
+      "durable commit\n",
+      budget, cores, validated.cpu_seconds, 1e6 * (budget - validated.cpu_seconds) / n);
   if (!keep) fs::remove_all(dir);
   return 0;
 }
