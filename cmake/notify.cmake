@@ -40,3 +40,11 @@ if(INCIDENTD_BUILD_BENCH AND EXISTS ${PROJECT_SOURCE_DIR}/bench/notify_bench.cpp
   target_link_libraries(notify_bench PRIVATE incidentd_notify incidentd_asio incidentd_store
     Boost::headers)
 endif()
+
+# Timeline rows and bytes per notification during a receiver outage, on a virtual clock.
+if(INCIDENTD_BUILD_BENCH AND EXISTS ${PROJECT_SOURCE_DIR}/bench/outage_bench.cpp)
+  add_executable(outage_bench bench/outage_bench.cpp)
+  target_link_libraries(outage_bench PRIVATE incidentd_notify incidentd_sim incidentd_store
+    SQLiteCpp CLI11::CLI11)
+  target_compile_definitions(outage_bench PRIVATE INCIDENTD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+endif()

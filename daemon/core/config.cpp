@@ -190,6 +190,7 @@ class ConfigParser {
     parse_units(root, config);
     parse_policy(root, config);
     check_supervision_units(config);
+    check_operators(config);
     check_http_tokens(config);
     return finish(std::move(config));
   }
@@ -517,7 +518,7 @@ class ConfigParser {
     // The same names as kSmsTemplateKeys (check_keys takes a list).
     check_keys(*templates,
                {"warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
-                "drill", "reply_hint", "ack_hint"},
+                "drill", "reply_hint", "ack_hint", "unreached"},
                "sms.templates");
     for (auto&& [key, value] : *templates) {
       const std::string name(key.str());
@@ -597,7 +598,7 @@ class ConfigParser {
   void parse_notify(const toml::table& notify, NotifySettings& out) {
     check_keys(notify,
                {"retry_base", "retry_max", "jitter", "fallback_after", "send_timeout", "poll_every",
-                "max_in_flight", "webhooks"},
+                "max_in_flight", "give_up_after", "operator", "webhooks"},
                "notify");
     read_duration(notify, "retry_base", "notify", out.retry_base);
     if (const toml::node* node = read_duration(notify, "retry_max", "notify", out.retry_max)) {
@@ -618,6 +619,16 @@ class ConfigParser {
     read_duration(notify, "fallback_after", "notify", out.fallback_after);
     read_duration(notify, "send_timeout", "notify", out.send_timeout);
     read_duration(notify, "poll_every", "notify", out.poll_every);
+    if (const toml::node* node =
+            read_duration(notify, "give_up_after", "notify", out.give_up_after)) {
+      if (out.give_up_after < out.fallback_after) {
+        error(*node, "notify.give_up_after: must not be shorter than notify.fallback_after");
+      }
+    }
+    // Checked against the roster once it is parsed (check_operators).
+    pending_operators_ =
+        get_string_array(notify, "operator", "notify", "person ids from [[units]]");
+    for (const auto& [id, node] : pending_operators_) out.operators.push_back(id);
     if (auto v = get_integer(notify, "max_in_flight", "notify", false, "sends, 1 to 10000")) {
       if (*v < 1 || *v > 10000) {
         error(*notify.get("max_in_flight"),
@@ -1346,6 +1357,15 @@ class ConfigParser {
     }
   }
 
+  void check_operators(const Config& config) {
+    if (config.units.empty()) return;  // already reported as an empty roster
+    for (const auto& [id, node] : pending_operators_) {
+      if (config.find_person(id) == nullptr) {
+        error(*node, "notify.operator: no person with id " + quote(id) + " in the roster");
+      }
+    }
+  }
+
   struct PendingSupervision {
     std::string unit;
     int level = 0;
@@ -1356,6 +1376,7 @@ class ConfigParser {
   std::vector<Located> errors_;
   std::vector<PendingSupervision> pending_supervision_;
   std::vector<std::pair<std::string, const toml::node*>> pending_token_units_;
+  std::vector<std::pair<std::string, const toml::node*>> pending_operators_;
 };
 
 }  // namespace

@@ -186,6 +186,12 @@ int run_verify(Source& src) {
   }
   std::cout << src.database << ": intact: " << result.rows << " rows; chain head seq "
             << result.head->seq << " sha256 " << result.head->hash << '\n';
+  for (const incidentd::ChainRewrite& r : result.rewrites) {
+    std::cout << src.database << ": rewritten "
+              << incidentd::format_rfc3339(r.at, std::chrono::minutes{0}) << " (" << r.reason
+              << "): " << r.rows_changed << " rows changed; head before seq " << r.old_head.seq
+              << " sha256 " << r.old_head.hash << ", after sha256 " << r.new_head_hash << '\n';
+  }
   return 0;
 }
 

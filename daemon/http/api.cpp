@@ -363,6 +363,12 @@ class Api {
       out << "incidentd_notifications_total{channel=\"" << label(key.first) << "\",outcome=\""
           << label(key.second) << "\"} " << count << '\n';
     }
+    metric("incidentd_notification_attempts_total", "counter",
+           "Delivery attempts since start by channel and outcome.");
+    for (const auto& [key, count] : sample.attempts) {
+      out << "incidentd_notification_attempts_total{channel=\"" << label(key.first)
+          << "\",outcome=\"" << label(key.second) << "\"} " << count << '\n';
+    }
     metric("incidentd_consumer_lag", "gauge", "Kafka messages not yet consumed.");
     if (sample.consumer_lag) out << "incidentd_consumer_lag " << *sample.consumer_lag << '\n';
     metric("incidentd_dead_letters_total", "counter", "Events sent to the dead-letter topic.");

@@ -35,6 +35,9 @@ struct MetricsSample {
   std::uint64_t deadline_breaches = 0;  // deadline_breached actions taken
   // (channel, outcome) -> notifications, e.g. ("sms", "delivered"), ("webhook", "failed")
   std::map<std::pair<std::string, std::string>, std::uint64_t> notifications;
+  // (channel, outcome) -> attempts since start: "delivered", "retry", "fallback", "gave_up",
+  // "superseded" (the dispatcher's counters; the timeline keeps only the first of each kind).
+  std::map<std::pair<std::string, std::string>, std::uint64_t> attempts;
   std::optional<std::int64_t> consumer_lag;  // messages behind, summed over partitions
   std::uint64_t dead_letters = 0;
 };

@@ -237,6 +237,7 @@ int main(int argc, char** argv) {
         incidentd::http::MetricsSample sample;
         sample.deadline_breaches = deadline_breaches;
         sample.notifications = store.outbox_counts();
+        sample.attempts = notify.dispatcher().counters().outcomes;
         const auto stats = ingest.stats();
         sample.consumer_lag = stats.lag;
         sample.dead_letters = stats.dead_lettered;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "incidentd/codec.hpp"
+
 namespace incidentd {
 
 // One row this dispatcher has taken on: everything the send and its result record need.
@@ -16,7 +18,6 @@ struct Dispatcher::Claimed {
   // is in flight, and its result is decided after.
   std::optional<Person> person;
   std::string channel;
-  std::string original_channel;  // the engine's choice, from the stored action
   std::string address;
   int attempt = 0;
   std::string unsendable;  // why it cannot even be tried on this channel (then no send)
@@ -36,13 +37,14 @@ SendOutcome outcome_of(SendResult::Status status) {
   return SendOutcome::permanent;
 }
 
-std::string original_channel_of(const OutboxRow& row) {
-  const auto j = nlohmann::json::parse(row.body, nullptr, false);
-  if (j.is_object()) {
-    const auto it = j.find("channel");
-    if (it != j.end() && it->is_string()) return it->get<std::string>();
+// The channels that refused this row for good, from its once-only marks.
+std::vector<std::string> dead_channels_of(const Person* person, const std::string& recorded) {
+  std::vector<std::string> dead;
+  if (person == nullptr) return dead;
+  for (const std::string& channel : person->channels) {
+    if (is_marked(recorded, dead_mark(channel))) dead.push_back(channel);
   }
-  return row.channel;
+  return dead;
 }
 
 }  // namespace
@@ -126,27 +128,34 @@ void Dispatcher::run_pass() {
       const TimePoint now = time_.now();
       const std::size_t limit = static_cast<std::size_t>(std::max(0, settings_.max_in_flight));
       const std::size_t capacity = in_flight_.size() >= limit ? 0 : limit - in_flight_.size();
-      // Rows still in flight (a lease that ran out before the channel answered) come back too.
-      const std::vector<OutboxRow> rows =
-          capacity == 0 ? std::vector<OutboxRow>{}
-                        : store_.due_notifications(now, capacity + in_flight_.size());
-      std::vector<Claimed> batch;
-      std::vector<Claimed> unsendable;
       // Results waiting since the last pass go in the same transaction as the new claims: one
       // commit (one fsync) per pass, however many sends completed meanwhile.
       std::vector<OutboxUpdate> marks = std::move(pending_results_);
       pending_results_.clear();
       const std::size_t results = marks.size();
+      std::set<std::string> decided;  // rows whose result is in `marks`: their row is stale
+      for (const OutboxUpdate& m : marks) decided.insert(m.notification_id);
+      // Rows still in flight (a lease that ran out before the channel answered) come back too.
+      const std::vector<OutboxRow> rows =
+          capacity == 0 ? std::vector<OutboxRow>{}
+                        : store_.due_notifications(now, capacity + in_flight_.size() + results);
+      std::vector<Claimed> batch;
+      std::vector<Claimed> unsendable;
       for (const OutboxRow& row : rows) {
         if (batch.size() + unsendable.size() >= capacity) break;
         if (in_flight_.count(row.notification_id) != 0) continue;
+        if (decided.count(row.notification_id) != 0) {
+          pass_again_ = true;  // due again once its result is recorded, in this same pass
+          continue;
+        }
         Claimed c;
         c.row = row;
         if (const Person* p = config_.find_person(row.recipient)) c.person = *p;
         c.channel = row.channel;
-        c.original_channel = original_channel_of(row);
         c.attempt = row.attempts + 1;
-        if (!c.person) {
+        if (!row.superseded_by.empty()) {
+          c.unsendable = "superseded by " + row.superseded_by;
+        } else if (!c.person) {
           c.unsendable = "recipient " + row.recipient + " is not in the roster";
         } else if (c.address = address_of(*c.person, c.channel); c.address.empty()) {
           c.unsendable = "recipient has no address for " + c.channel;
@@ -158,14 +167,16 @@ void Dispatcher::run_pass() {
           unsendable.push_back(std::move(c));
           continue;
         }
-        // Marked before the send: a crash after the send re-sends once when the lease runs out.
+        // Leased before the send: a crash after the send re-sends once when the lease runs out.
+        // The attempt is state in the row, not a timeline entry.
         OutboxUpdate mark;
         mark.notification_id = row.notification_id;
         mark.channel = c.channel;
         mark.attempts = c.attempt;
         mark.next_attempt_at = now + 2 * settings_.send_timeout + settings_.poll_every;
         mark.last_error = row.last_error;
-        mark.timeline.push_back(record_of(c, "sending", c.address));
+        mark.failing_since = row.failing_since;
+        mark.recorded = row.recorded;
         marks.push_back(std::move(mark));
         batch.push_back(std::move(c));
       }
@@ -232,7 +243,7 @@ void Dispatcher::send_claimed(const Claimed& c) {
   n.body_json = c.row.body;
   n.attempt = c.attempt;
   try {
-    if (ack_links_) {
+    if (ack_links_ && c.row.purpose == "alert") {
       n.ack_url =
           ack_links_(c.row.incident_key, c.row.recipient, c.row.notification_id, c.row.created_at);
     }
@@ -257,62 +268,154 @@ void Dispatcher::count(const std::string& channel, const std::string& outcome) {
   ++counters_.outcomes[{channel, outcome}];
 }
 
+std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::string& recorded,
+                                                   TimePoint now) const {
+  std::vector<OutboxRow> rows;
+  if (c.row.purpose != "alert") return rows;  // nobody is told that the operator was not told
+  std::vector<const Person*> desk;
+  for (const std::string& id : settings_.operators) {
+    if (const Person* p = config_.find_person(id)) desk.push_back(p);
+  }
+  if (settings_.operators.empty()) {
+    std::set<std::string> units;
+    for (const EscalationLevel& level : config_.policy.escalation) {
+      units.insert(level.supervision_units.begin(), level.supervision_units.end());
+    }
+    for (const std::string& unit_id : units) {
+      if (const Unit* unit = config_.find_unit(unit_id)) {
+        for (const Person& p : unit->people) {
+          if (p.role == "duty") desk.push_back(&p);
+        }
+      }
+    }
+  }
+  for (const Person* p : desk) {
+    if (p->id == c.row.recipient) continue;
+    // On a channel that has not just failed for the person nobody reached, when there is one.
+    std::string channel;
+    for (const std::string& candidate : p->channels) {
+      if (address_of(*p, candidate).empty()) continue;
+      if (channel.empty()) channel = candidate;
+      if (!is_marked(recorded, failure_mark(candidate))) {
+        channel = candidate;
+        break;
+      }
+    }
+    if (channel.empty()) continue;
+    const Unit* unit = config_.unit_of_person(p->id);
+    Action alert;
+    alert.at = now;
+    alert.incident_key = c.row.incident_key;
+    alert.kind = ActionKind::notification;
+    alert.cause = ActionKind::delivery;  // "nobody reached": MessageTemplates' "unreached"
+    alert.milestone = parse_milestone(c.row.milestone);
+    alert.level = c.row.level;
+    alert.recipient = p->id;
+    alert.unit = unit != nullptr ? unit->id : "";
+    alert.channel = channel;
+    alert.detail = c.row.recipient;  // who could not be reached (an id, never an address)
+    // One per incident, person and operator: an outage that fails many alerts tells each
+    // operator once about each person.
+    alert.notification_id = "unreached/" + c.row.incident_key + "/" + c.row.recipient + "/" + p->id;
+    alert.send = 1;
+    OutboxRow row;
+    row.notification_id = alert.notification_id;
+    row.incident_key = alert.incident_key;
+    row.recipient = alert.recipient;
+    row.unit = alert.unit;
+    row.channel = channel;
+    row.level = alert.level;
+    row.body = to_json(alert, std::chrono::minutes{0}).dump();
+    row.created_at = now;
+    row.next_attempt_at = now;
+    row.milestone = c.row.milestone;
+    row.purpose = "unreached";
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   const TimePoint now = time_.now();
   in_flight_.erase(c.row.notification_id);
   const SendOutcome outcome = outcome_of(result.status);
-  if (c.unsendable.empty()) health_.record(c.channel, c.address, outcome, now);
-  AttemptFacts facts;
-  facts.outcome = outcome;
-  facts.attempts = std::max(1, c.attempt);
-  facts.channel = c.channel;
-  facts.original_channel = c.original_channel;
-  facts.channel_down_since = health_.down_since(c.channel, c.address);
-  facts.now = now;
-  const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
-                                                  random_unit_ ? random_unit_() : 0.5);
+  const bool sent = c.unsendable.empty();
+  if (sent) health_.record(c.channel, c.address, outcome, now);
+  const std::string detail = scrub_address(
+      result.detail.empty() ? std::string(to_string(result.status)) : result.detail, c.address);
 
   OutboxUpdate u;
   u.notification_id = c.row.notification_id;
-  u.channel = d.channel;
+  u.channel = c.channel;
   u.attempts = c.attempt;
-  u.next_attempt_at = d.next_attempt_at;
-  const std::string detail =
-      result.detail.empty() ? std::string(to_string(result.status)) : result.detail;
+  u.recorded = c.row.recorded;
+  u.failing_since = c.row.failing_since;
+  u.next_attempt_at = now;
   std::string counted;
-  switch (d.step) {
-    case DeliveryDecision::Step::done:
-      u.state = "delivered";
-      u.delivered_at = now;
-      counted = "delivered";
-      if (c.unsendable.empty()) u.timeline.push_back(record_of(c, "delivered", detail));
-      break;
-    case DeliveryDecision::Step::retry:
-      u.last_error = detail;
-      counted = "retry";
-      u.timeline.push_back(
-          record_of(c, "retry",
-                    detail + "; next attempt at " +
-                        format_rfc3339(d.next_attempt_at, std::chrono::minutes{0})));
-      break;
-    case DeliveryDecision::Step::fallback: {
-      u.last_error = detail;
-      counted = "fallback";
-      if (c.unsendable.empty()) u.timeline.push_back(record_of(c, "failed", detail));
-      Action fb = record_of(c, "", d.reason + (c.unsendable.empty() ? "" : ": " + detail));
-      fb.kind = ActionKind::channel_fallback;
-      fb.attempt = 0;
-      fb.previous_channel = c.channel;
-      fb.channel = d.channel;
-      u.timeline.push_back(std::move(fb));
-      break;
+  if (!c.row.superseded_by.empty()) {
+    u.state = "superseded";
+    u.last_error = detail;
+    counted = "superseded";
+    u.timeline.push_back(record_of(c, "gave_up", detail));
+  } else {
+    if (outcome != SendOutcome::delivered) {
+      if (!u.failing_since) u.failing_since = now;
+      if (outcome == SendOutcome::permanent)
+        u.recorded = with_mark(u.recorded, dead_mark(c.channel));
+      // The first failure on each channel is history; the ones after it are state.
+      if (!is_marked(u.recorded, failure_mark(c.channel))) {
+        u.recorded = with_mark(u.recorded, failure_mark(c.channel));
+        u.timeline.push_back(record_of(c, "failed", detail));
+      }
     }
-    case DeliveryDecision::Step::give_up:
-      u.state = "failed";
-      u.last_error = detail;
-      counted = "failed";
-      u.timeline.push_back(record_of(c, "failed", detail + "; " + d.reason));
-      break;
+    AttemptFacts facts;
+    facts.outcome = outcome;
+    facts.failures = std::max(1, c.attempt);
+    facts.channel = c.channel;
+    facts.dead_channels = dead_channels_of(c.person ? &*c.person : nullptr, u.recorded);
+    facts.channel_down_since = health_.down_since(c.channel, c.address);
+    facts.failing_since = u.failing_since;
+    facts.now = now;
+    const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
+                                                    random_unit_ ? random_unit_() : 0.5);
+    u.channel = d.channel;
+    u.next_attempt_at = d.next_attempt_at;
+    switch (d.step) {
+      case DeliveryDecision::Step::done:
+        u.state = "delivered";
+        u.delivered_at = now;
+        counted = "delivered";
+        u.timeline.push_back(record_of(c, "delivered", detail));
+        break;
+      case DeliveryDecision::Step::retry:
+        u.last_error = detail;
+        counted = "retry";
+        break;
+      case DeliveryDecision::Step::fallback:
+        u.last_error = detail;
+        counted = "fallback";
+        if (!is_marked(u.recorded, fallback_mark(d.channel))) {
+          u.recorded = with_mark(u.recorded, fallback_mark(d.channel));
+          Action fb = record_of(c, "", d.reason + (sent ? "" : ": " + detail));
+          fb.kind = ActionKind::channel_fallback;
+          fb.attempt = 0;
+          fb.previous_channel = c.channel;
+          fb.channel = d.channel;
+          u.timeline.push_back(std::move(fb));
+        }
+        break;
+      case DeliveryDecision::Step::give_up: {
+        u.state = "failed";
+        u.last_error = detail + "; " + d.reason;
+        counted = "gave_up";
+        u.new_rows = operator_alerts(c, u.recorded, now);
+        std::string told;
+        for (const OutboxRow& row : u.new_rows) told += (told.empty() ? "" : ", ") + row.recipient;
+        if (!told.empty()) u.last_error += "; operator desk told: " + told;
+        u.timeline.push_back(record_of(c, "gave_up", u.last_error));
+        break;
+      }
+    }
   }
   count(c.channel, counted);
   // Recorded by the next pass, with the other results and the next claims. Until then the row

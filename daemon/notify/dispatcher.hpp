@@ -1,9 +1,12 @@
 // The outbox dispatcher: sends what the engine put in the outbox. On the daemon's loop thread
 // (the engine's and the store's), it claims due rows, resolves each recipient's address from the
-// roster, renders the text, sends it through the row's channel and records every attempt and its
-// result in the timeline (docs/notifications.md). The attempt is recorded before the send and the
-// result after it, so a crash in between re-sends once (same notification id) and loses nothing.
-// Retry, backoff and fallback decisions are the domain core's (incidentd/delivery_policy.hpp).
+// roster, renders the text and sends it through the row's channel (docs/notifications.md). The
+// attempt is leased in the row before the send and its result recorded after, so a crash in
+// between re-sends once (same notification id) and loses nothing. Attempts are state in the row;
+// the timeline gets only what a report needs (first failure per channel, fallbacks, delivered,
+// given up), never an address. A notification given up tells the operator desk who was not
+// reached. Retry, backoff, fallback and give-up decisions are the domain core's
+// (incidentd/delivery_policy.hpp).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +32,8 @@ using NotificationRenderer =
 
 // Sends and outcomes by channel, for the metrics endpoint.
 struct DispatcherCounters {
-  // (channel, outcome) -> count; outcome is "delivered", "retry", "failed" or "fallback".
+  // (channel, outcome) -> attempts; outcome is "delivered", "retry", "fallback", "gave_up" or
+  // "superseded" (given up unsent: a newer alert to the same person replaced it).
   std::map<std::pair<std::string, std::string>, std::uint64_t> outcomes;
   std::uint64_t in_flight = 0;
 };
@@ -66,6 +70,10 @@ class Dispatcher {
   void on_result(const Claimed& claimed, const SendResult& result);
   void count(const std::string& channel, const std::string& outcome);
   Action record_of(const Claimed& claimed, std::string outcome, std::string detail) const;
+  // The operator desk's "nobody reached" alerts for a row given up ([notify] operator, else the
+  // supervision units' duty officers), each on a channel that did not just fail when it can.
+  std::vector<OutboxRow> operator_alerts(const Claimed& claimed, const std::string& recorded,
+                                         TimePoint now) const;
   Channel* channel_named(std::string_view name) const;
 
   SqliteStore& store_;

@@ -96,6 +96,10 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
        "【舆情处置超期提醒·第{reminder}次】{title}（{incident_key}）：{milestone}最后时限{due}"
        "已过{late}，仍未确认发布。"},
       {"resend", "（第{send}次通知，尚未收到您的回复）"},
+      // To the operator desk when every channel to a person failed (docs/notifications.md).
+      {"unreached",
+       "【通知未能送达】{title}（{incident_key}）：{milestone}提醒无法送达{unreached}，"
+       "各渠道均已失败，请设法另行联系。"},
       {"deputy", "（{deputy_of}未回复，现转告您）"},
       {"reply_hint",
        "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2或“已发布”，可附链接。"},
@@ -132,6 +136,7 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
       {"deputy_of", context.deputy_of_name.empty() ? n.deputy_of : context.deputy_of_name},
       {"unit", context.unit_name.empty() ? n.unit : context.unit_name},
       {"code", context.reply_code},
+      {"unreached", context.unreached_name.empty() ? n.detail : context.unreached_name},
   };
   if (n.due) {
     values["due"] = chinese_month_day_time(*n.due, context.utc_offset);
@@ -140,6 +145,7 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
   }
 
   std::string_view main = "warning";
+  if (cause == ActionKind::delivery) main = "unreached";
   if (cause == ActionKind::target_missed) main = "target_missed";
   if (cause == ActionKind::deadline_breached)
     main = n.reminder > 0 ? "overdue" : "deadline_breached";

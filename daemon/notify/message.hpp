@@ -24,6 +24,7 @@ struct MessageContext {
   std::string unit_name;       // {unit}: the recipient's unit
   std::string reply_code;      // empty: no reply hint (a channel that cannot be answered)
   std::string ack_link;        // {ack_link}, the one-click ack link; empty: no ack_hint
+  std::string unreached_name;  // {unreached}: who could not be reached (an operator's alert)
   TimePoint now{};             // "how long is left" counts from here
   std::chrono::minutes utc_offset{8 * 60};
 };

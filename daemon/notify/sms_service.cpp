@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "incidentd/engine.hpp"
 #include "notify/message.hpp"
@@ -25,10 +26,19 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, const 
                                        const TimeSource& time,
                                        std::function<std::string(const std::string&)> title_of,
                                        AckLinkMaker ack_links) {
-  return [&templates, offset = config.utc_offset, &time, title_of = std::move(title_of),
+  return [&templates, &config, offset = config.utc_offset, &time, title_of = std::move(title_of),
           ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
     MessageContext context;
     context.title = title_of(row.incident_key);
+    if (row.purpose == "unreached") {
+      // The operator's alert names the person by name and unit (its body holds the id only).
+      const auto body = nlohmann::json::parse(row.body, nullptr, false);
+      const std::string id = body.is_object() ? body.value("detail", "") : "";
+      if (const Person* p = config.find_person(id)) {
+        const Unit* unit = config.unit_of_person(id);
+        context.unreached_name = p->name + "（" + (unit != nullptr ? unit->name : id) + "）";
+      }
+    }
     if (ack_links) {
       context.ack_link =
           ack_links(row.incident_key, row.recipient, row.notification_id, row.created_at);

@@ -467,7 +467,9 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         if (row.delivered_at && (!d.delivered_at || *row.delivered_at < *d.delivered_at)) {
           d.delivered_at = row.delivered_at;
         }
-      } else if (row.state == "failed" || row.state == "dead") {
+      } else if (row.state == "failed" || row.state == "dead" || row.state == "superseded") {
+        // Given up (the note says why, and whether the operator desk was told), or replaced by
+        // a later alert to the same person before it got through.
         failed = true;
         d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
       }

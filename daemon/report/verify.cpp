@@ -99,6 +99,7 @@ VerifyResult verify_chain(SqliteStore& store) {
     return fail(row.seq, "altered", at + " was altered: its content does not match its hash");
   });
   if (result.intact && result.rows > 0) result.head = prev;
+  result.rewrites = store.chain_rewrites();
   // Rows cut from the end leave the number SQLite handed out above the last row.
   if (result.intact) {
     const std::int64_t issued = store.last_seq_issued();

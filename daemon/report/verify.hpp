@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/sqlite_store.hpp"
 
@@ -21,6 +22,8 @@ struct VerifyResult {
   std::int64_t seq = 0;  // the row it is about
   std::string kind;      // "altered", "inserted", "removed"
   std::string detail;    // one sentence for the operator
+  // Rewrites by migrations (not tampering: recorded by the migration that made them).
+  std::vector<ChainRewrite> rewrites;
 };
 
 VerifyResult verify_chain(SqliteStore& store);

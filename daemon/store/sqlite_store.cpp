@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "incidentd/codec.hpp"
+#include "incidentd/delivery_policy.hpp"
 #include "incidentd/state_codec.hpp"
 
 namespace incidentd {
@@ -47,6 +48,7 @@ struct Migration {
 
 void chain_existing_rows(SQLite::Database& db);
 void pack_processed_rows(SQLite::Database& db);
+void remove_addresses(SQLite::Database& db);
 
 constexpr Migration kMigrations[] = {
     {1, R"sql(
@@ -194,6 +196,30 @@ CREATE TABLE processed_blocks (
 );
 )sql",
      pack_processed_rows},
+    // Delivery attempts are state in the outbox row, not history in the timeline (issue 16): the
+    // row keeps when it started failing, which once-only entries it wrote, its milestone (a newer
+    // alert to the same person about it supersedes it) and its purpose. Timeline rows written
+    // before carry addresses (a "sending" row per attempt, and channels' answers): `after` takes
+    // them out and re-chains, and chain_rewrites keeps the old head so a head printed before can
+    // still be accounted for (docs/reports.md, "Rewrites of the chain").
+    {8, R"sql(
+ALTER TABLE outbox ADD COLUMN milestone TEXT;
+ALTER TABLE outbox ADD COLUMN purpose TEXT NOT NULL DEFAULT 'alert';
+ALTER TABLE outbox ADD COLUMN failing_since INTEGER;
+ALTER TABLE outbox ADD COLUMN recorded TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET milestone = json_extract(body, '$.milestone');
+CREATE INDEX outbox_recipient ON outbox(incident_key, recipient, milestone, created_at);
+CREATE TABLE chain_rewrites (
+  seq           INTEGER PRIMARY KEY,
+  at            INTEGER NOT NULL,
+  reason        TEXT NOT NULL,
+  rows_changed  INTEGER NOT NULL,
+  old_head_seq  INTEGER,
+  old_head_hash TEXT,
+  new_head_hash TEXT
+);
+)sql",
+     remove_addresses},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -290,9 +316,9 @@ void chain_existing_rows(SQLite::Database& db) {
   }
 }
 
-constexpr std::array<std::string_view, 7> kTables = {
+constexpr std::array<std::string_view, 8> kTables = {
     "incidents", "deadlines", "confirmations", "acknowledgements",
-    "processed", "timeline",  "outbox"};
+    "processed", "timeline",  "outbox",        "chain_rewrites"};
 
 // Deadline rows are inserted this many to a statement: one statement per row costs about half
 // again as much on the hot path.
@@ -306,6 +332,77 @@ std::int64_t millis(TimePoint t) {
 // that fails on every retry and stalls the partition.
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Migration 8: no addresses in the timeline (seed item 95). A "sending" row's detail was the
+// address itself; other delivery and fallback rows keep their words with addresses scrubbed
+// (scrub_address: URLs and phone-like digit runs). Changed rows are rewritten and the whole chain
+// re-hashed; chain_rewrites records the head before and after.
+void remove_addresses(SQLite::Database& db) {
+  std::int64_t old_seq = 0;
+  std::string old_hash;
+  {
+    SQLite::Statement head(db, "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1");
+    if (head.executeStep()) {
+      old_seq = head.getColumn(0).getInt64();
+      old_hash = head.getColumn(1).getString();
+    }
+  }
+  SQLite::Statement select(db,
+                           "SELECT seq, body FROM timeline WHERE action IN "
+                           "('delivery', 'channel_fallback') ORDER BY seq");
+  SQLite::Statement update(db, "UPDATE timeline SET body = ? WHERE seq = ?");
+  std::int64_t changed = 0;
+  while (select.executeStep()) {
+    json body = json::parse(select.getColumn(1).getString(), nullptr, false);
+    if (!body.is_object()) continue;
+    const auto detail = body.find("detail");
+    if (detail == body.end() || !detail->is_string()) continue;
+    const std::string before = detail->get<std::string>();
+    if (body.value("outcome", "") == "sending") {
+      body.erase("detail");
+    } else {
+      const std::string after = scrub_address(before, "");
+      if (after == before) continue;
+      *detail = after;
+    }
+    update.reset();
+    update.bind(1, dump(body));
+    update.bind(2, select.getColumn(0).getInt64());
+    update.exec();
+    ++changed;
+  }
+  SQLite::Statement errors(db,
+                           "SELECT notification_id, last_error FROM outbox "
+                           "WHERE last_error IS NOT NULL AND last_error != ''");
+  SQLite::Statement fix(db, "UPDATE outbox SET last_error = ? WHERE notification_id = ?");
+  while (errors.executeStep()) {
+    const std::string before = errors.getColumn(1).getString();
+    const std::string after = scrub_address(before, "");
+    if (after == before) continue;
+    fix.reset();
+    fix.bind(1, after);
+    fix.bind(2, errors.getColumn(0).getString());
+    fix.exec();
+  }
+  if (changed == 0) return;
+  chain_existing_rows(db);
+  SQLite::Statement head(db, "SELECT hash FROM timeline ORDER BY seq DESC LIMIT 1");
+  head.executeStep();
+  SQLite::Statement record(db,
+                           "INSERT INTO chain_rewrites(at, reason, rows_changed, old_head_seq, "
+                           "old_head_hash, new_head_hash) VALUES (?, ?, ?, ?, ?, ?)");
+  // The store's one read of the wall clock: a migration runs before any clock is wired, and this
+  // instant only says when the rewrite happened.
+  record.bind(1, static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count()));
+  record.bind(2, "schema 8: addresses removed from delivery records (seed item 95)");
+  record.bind(3, changed);
+  record.bind(4, old_seq);
+  record.bind(5, old_hash);
+  record.bind(6, head.getColumn(0).getString());
+  record.exec();
 }
 
 int user_version(SQLite::Database& db) {
@@ -631,8 +728,8 @@ struct SqliteStore::Impl {
                           "milestone, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
           insert_outbox(db,
                         "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, "
-                        "unit, channel, level, body, created_at, next_attempt_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                        "unit, channel, level, body, created_at, next_attempt_at, milestone, "
+                        "purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
           last_row(db, "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1"),
           upsert_incident(
               db,
@@ -829,6 +926,12 @@ struct SqliteStore::Impl {
     s.text(7, body);
     s.instant(8, a.at);
     s.instant(9, a.at);
+    if (a.milestone) {
+      s->bind(10, std::string(to_string(*a.milestone)));
+    } else {
+      s->bind(10);
+    }
+    s->bind(11, "alert");
     s->exec();
   }
 
@@ -1292,6 +1395,27 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
   return out;
 }
 
+std::vector<ChainRewrite> SqliteStore::chain_rewrites() {
+  std::vector<ChainRewrite> out;
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT at, reason, rows_changed, old_head_seq, old_head_hash, "
+                        "new_head_hash FROM chain_rewrites ORDER BY seq");
+    while (s.executeStep()) {
+      ChainRewrite r;
+      r.at = instant_of(s.getColumn(0).getInt64());
+      r.reason = s.getColumn(1).getString();
+      r.rows_changed = s.getColumn(2).getInt64();
+      r.old_head = {s.getColumn(3).getInt64(), s.getColumn(4).getString()};
+      r.new_head_hash = s.getColumn(5).getString();
+      out.push_back(std::move(r));
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("chain_rewrites", e);
+  }
+  return out;
+}
+
 std::optional<ChainHead> SqliteStore::chain_head(const std::string& incident_key) {
   try {
     SQLite::Statement s(impl_->db, incident_key.empty()
@@ -1365,11 +1489,23 @@ std::vector<OutboxRow> SqliteStore::due_notifications(TimePoint now, std::size_t
   std::vector<OutboxRow> out;
   try {
     // In the order of the outbox_pending index, so LIMIT stops early: no sort of every due row.
-    SQLite::Statement s(impl_->db,
-                        "SELECT notification_id, recipient, unit, channel, state, attempts, "
-                        "delivered_at, last_error, incident_key, level, body, created_at, "
-                        "next_attempt_at FROM outbox WHERE state = 'pending' AND "
-                        "next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?");
+    // superseded_by looks up the newest later alert on the outbox_recipient index.
+    SQLite::Statement s(
+        impl_->db,
+        "SELECT o.notification_id, o.recipient, o.unit, o.channel, o.state, "
+        "o.attempts, o.delivered_at, o.last_error, o.incident_key, o.level, "
+        "o.body, o.created_at, o.next_attempt_at, o.milestone, o.purpose, "
+        "o.failing_since, o.recorded, "
+        "CASE WHEN o.purpose = 'alert' THEN (SELECT n.notification_id FROM outbox n "
+        "WHERE n.incident_key = o.incident_key AND n.recipient = o.recipient AND "
+        "n.milestone IS o.milestone AND n.created_at > o.created_at AND "
+        "n.purpose = 'alert' ORDER BY n.created_at DESC LIMIT 1) END, "
+        "(SELECT MIN(p.failing_since) FROM outbox p WHERE p.incident_key = "
+        "o.incident_key AND p.recipient = o.recipient AND p.milestone IS "
+        "o.milestone AND p.created_at <= o.created_at AND p.purpose = o.purpose "
+        "AND p.state IN ('pending', 'superseded')) "
+        "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
+        "ORDER BY o.next_attempt_at LIMIT ?");
     s.bind(1, static_cast<std::int64_t>(millis(now)));
     s.bind(2, static_cast<std::int64_t>(limit));
     while (s.executeStep()) {
@@ -1387,6 +1523,12 @@ std::vector<OutboxRow> SqliteStore::due_notifications(TimePoint now, std::size_t
       row.body = s.getColumn(10).getString();
       row.created_at = instant_of(s.getColumn(11).getInt64());
       row.next_attempt_at = instant_of(s.getColumn(12).getInt64());
+      row.milestone = s.getColumn(13).getString();
+      row.purpose = s.getColumn(14).getString();
+      if (!s.getColumn(15).isNull()) row.failing_since = instant_of(s.getColumn(15).getInt64());
+      row.recorded = s.getColumn(16).getString();
+      row.superseded_by = s.getColumn(17).getString();
+      if (!s.getColumn(18).isNull()) row.failing_since = instant_of(s.getColumn(18).getInt64());
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
@@ -1422,8 +1564,13 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
     }
     SQLite::Statement update(im.db,
                              "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
-                             "next_attempt_at = ?, delivered_at = ?, last_error = ? "
+                             "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
+                             "failing_since = ?, recorded = ? "
                              "WHERE notification_id = ? AND state = 'pending'");
+    SQLite::Statement insert(im.db,
+                             "INSERT OR IGNORE INTO outbox(notification_id, incident_key, "
+                             "recipient, unit, channel, level, body, created_at, next_attempt_at, "
+                             "milestone, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const OutboxUpdate& u : updates) {
       Use s(update);
       s.text(1, u.state);
@@ -1432,11 +1579,32 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
       s.instant(4, u.next_attempt_at);
       s.instant(5, u.delivered_at);
       s.text(6, u.last_error);
-      s.text(7, u.notification_id);
+      s.instant(7, u.failing_since);
+      s.text(8, u.recorded);
+      s.text(9, u.notification_id);
       const bool changed = s->exec() == 1;
       applied.push_back(changed);
       if (!changed) continue;
       for (const Action& a : u.timeline) im.write_action(a);
+      for (const OutboxRow& row : u.new_rows) {
+        Use n(insert);
+        n.text(1, row.notification_id);
+        n.text(2, row.incident_key);
+        n.text(3, row.recipient);
+        n.text(4, row.unit);
+        n.text(5, row.channel);
+        if (row.level) {
+          n.integer(6, *row.level);
+        } else {
+          n->bind(6);
+        }
+        n.text(7, row.body);
+        n.instant(8, row.created_at);
+        n.instant(9, row.next_attempt_at);
+        n.text(10, row.milestone);
+        n.text(11, row.purpose);
+        n->exec();
+      }
     }
     tx.commit();
     im.head = std::move(im.staged_head);

@@ -50,7 +50,10 @@ struct OutboxRow {
   std::string recipient;
   std::string unit;
   std::string channel;
-  std::string state;  // "pending" until a dispatcher records more
+  // "pending" until a dispatcher records "delivered", "failed" (given up) or "superseded" (given
+  // up unsent or unfinished: a newer alert to the same person about the same milestone replaced
+  // it, and carries on its failing_since).
+  std::string state;
   int attempts = 0;
   std::optional<TimePoint> delivered_at;
   std::string last_error;
@@ -60,19 +63,33 @@ struct OutboxRow {
   std::string body;  // the notification action as JSON
   TimePoint created_at{};
   TimePoint next_attempt_at{};
+  std::string milestone;          // of the alert; empty when it has none
+  std::string purpose = "alert";  // "alert" (the engine's) or "unreached" (an operator's)
+  // The first failed attempt of this row or of an older one it superseded; due_notifications()
+  // gives the earliest of that chain.
+  std::optional<TimePoint> failing_since;
+  std::string recorded;  // the once-only timeline entries written (delivery_policy.hpp marks)
+  // due_notifications() only: a newer alert to the same person about the same milestone of the
+  // same incident, which makes this one obsolete (it is given up, not sent).
+  std::string superseded_by;
 };
 
 // What the dispatcher records about one outbox row, with the timeline entries that say so.
 // Applied only while the row is still 'pending' (so a row is marked delivered exactly once).
 struct OutboxUpdate {
   std::string notification_id;
-  std::string state = "pending";  // "pending", "delivered" or "failed"
+  std::string state = "pending";  // "pending", "delivered", "failed" or "superseded"
   std::string channel;            // the channel the row now goes by (changes on fallback)
   int attempts = 0;
   TimePoint next_attempt_at{};
   std::optional<TimePoint> delivered_at;
   std::string last_error;
+  std::optional<TimePoint> failing_since;
+  std::string recorded;
   std::vector<Action> timeline;  // delivery / channel_fallback entries, chained like any other
+  // Rows to add when this update applies (the operator desk's "nobody reached" alerts); a row
+  // whose notification_id exists already is left alone, so each is sent once.
+  std::vector<OutboxRow> new_rows;
 };
 
 // The columns of an incident that statistics group and filter by.
@@ -85,6 +102,16 @@ struct IncidentRow {
   bool drill = false;
   bool closed = false;
   std::optional<TimePoint> clock_start;
+};
+
+// A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records):
+// the head before it, so a head printed before can still be accounted for.
+struct ChainRewrite {
+  TimePoint at{};
+  std::string reason;
+  std::int64_t rows_changed = 0;
+  ChainHead old_head;
+  std::string new_head_hash;
 };
 
 // When a read_write SqliteStore copies its WAL back into the database file, in pages of the WAL
@@ -101,7 +128,7 @@ class SqliteStore final : public Store {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 8;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =
@@ -126,7 +153,7 @@ class SqliteStore final : public Store {
   // The timeline in commit order, of one incident or (empty key) of all.
   std::vector<Action> timeline(const std::string& incident_key = "");
   // Rows in one of the store's tables: incidents, deadlines, confirmations, acknowledgements,
-  // processed, timeline, outbox. Any other name is a StoreError.
+  // processed, timeline, outbox, chain_rewrites. Any other name is a StoreError.
   std::size_t count(std::string_view table);
   int schema_version();
 
@@ -156,6 +183,8 @@ class SqliteStore final : public Store {
   std::vector<OutboxRow> outbox(const std::string& incident_key);
   // The last row of the timeline (of all incidents, or of one).
   std::optional<ChainHead> chain_head(const std::string& incident_key = "");
+  // Rewrites of the chain by migrations, oldest first.
+  std::vector<ChainRewrite> chain_rewrites();
   // The highest seq ever handed out (AUTOINCREMENT's record): above the last row's seq when
   // rows were removed from the end.
   std::int64_t last_seq_issued();

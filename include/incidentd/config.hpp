@@ -126,11 +126,12 @@ struct SmsSettings {
 
 // The message templates one can override in [sms.templates], and the placeholders they may use.
 inline constexpr std::string_view kSmsTemplateKeys[] = {
-    "warning", "target_missed", "deadline_breached", "overdue", "resend",
-    "deputy",  "drill",         "reply_hint",        "ack_hint"};
+    "warning", "target_missed", "deadline_breached", "overdue",  "resend",
+    "deputy",  "drill",         "reply_hint",        "ack_hint", "unreached"};
 inline constexpr std::string_view kSmsTemplatePlaceholders[] = {
-    "title",    "incident_key", "milestone", "due",       "remaining", "late", "level",   "round",
-    "reminder", "send",         "recipient", "deputy_of", "code",      "unit", "ack_link"};
+    "title", "incident_key", "milestone", "due",      "remaining", "late",
+    "level", "round",        "reminder",  "send",     "recipient", "deputy_of",
+    "code",  "unit",         "ack_link",  "unreached"};
 
 // Where a person's webhook URL is delivered in which format, and with which secret. The route
 // with the longest `match` prefix of the URL wins; a URL no route matches gets an unsigned
@@ -152,6 +153,12 @@ struct NotifySettings {
   Duration send_timeout = std::chrono::seconds(10);    // one attempt, connect to response
   Duration poll_every = std::chrono::seconds(1);       // how often the outbox is looked at
   int max_in_flight = 64;                              // sends at the same time
+  // A notification that has failed this long (counting from its first failed attempt, carried
+  // over to the alert that supersedes it) is given up and the operator desk is told.
+  Duration give_up_after = std::chrono::hours(1);
+  // Who is told when a notification reached nobody: person ids from the roster. Empty: the duty
+  // officers of the policy's supervision units (the provincial office's supervision desk).
+  std::vector<std::string> operators;
   std::vector<WebhookRoute> webhooks;
   friend bool operator==(const NotifySettings&, const NotifySettings&) = default;
 };

@@ -293,6 +293,42 @@ def db_query(path, sql, args=()):
         con.close()
 
 
+def roster_addresses(config_path):
+    """Every phone number (with and without its country code), webhook URL and webhook secret of
+    a configuration: what must never appear in the timeline or an API response (plan item 95)."""
+    import tomllib  # Python 3.11, Debian 12's python3
+    with open(config_path, "rb") as f:
+        config = tomllib.load(f)
+    found = set()
+    for unit in config.get("units", []):
+        for person in unit.get("people", []):
+            phone = person.get("phone", "")
+            if phone:
+                found.add(phone)
+                found.add(phone.removeprefix("+86"))
+            if person.get("webhook"):
+                found.add(person["webhook"])
+    for route in config.get("notify", {}).get("webhooks", []):
+        if route.get("secret"):
+            found.add(route["secret"])
+    return sorted(found)
+
+
+def check_no_addresses(db, config_path, api_bodies=()):
+    """No roster address in the timeline, the outbox's bodies and errors, or the API bodies given."""
+    addresses = roster_addresses(config_path)
+    check(addresses, f"{config_path} names no phone or webhook: the check would prove nothing")
+    rows = db_query(db, "SELECT body FROM timeline UNION ALL "
+                        "SELECT body || COALESCE(last_error, '') FROM outbox")
+    texts = [("the timeline or the outbox", "\n".join(r[0] for r in rows))]
+    texts += [(f"API response {i + 1}", body) for i, body in enumerate(api_bodies)]
+    for where, text in texts:
+        leaked = [a for a in addresses if a in text]
+        check(not leaked, f"{where} carries roster addresses: {leaked[:5]}")
+    log(f"no roster address ({len(addresses)} searched) in {len(rows)} timeline and outbox rows "
+        f"or {len(api_bodies)} API responses")
+
+
 def db_count(path, table):
     if table == "processed":
         return db_processed(path)

@@ -1,6 +1,7 @@
 // The dispatcher's decisions on injected time and randomness: exponential backoff capped and
-// jittered within bounds, fallback to the next channel exactly when a channel has been down for
-// fallback_after (one tick before: not yet), permanent failures moving on or giving up.
+// jittered within bounds and carried across fallbacks, fallback to the next channel exactly when
+// a channel has been down for fallback_after (one tick before: not yet), permanent failures moving
+// on to channels that have not refused, giving up after give_up_after, and addresses scrubbed.
 #include "incidentd/delivery_policy.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,6 +20,7 @@ RetrySettings settings() {
   s.max = 10min;
   s.jitter = 0.2;
   s.fallback_after = 10min;
+  s.give_up_after = 1h;
   return s;
 }
 
@@ -32,12 +34,13 @@ Person person(std::vector<std::string> channels, std::string phone = "+861380000
   return p;
 }
 
-AttemptFacts facts(SendOutcome outcome, std::string channel, int attempts = 1) {
+AttemptFacts facts(SendOutcome outcome, std::string channel, int failures = 1) {
   AttemptFacts f;
   f.outcome = outcome;
-  f.attempts = attempts;
+  f.failures = failures;
   f.channel = channel;
-  f.original_channel = "sms";
+  if (outcome == SendOutcome::permanent) f.dead_channels.push_back(f.channel);
+  if (outcome != SendOutcome::delivered) f.failing_since = kNow;
   f.now = kNow;
   return f;
 }
@@ -117,17 +120,25 @@ TEST_CASE("a transient failure retries with backoff until the channel was down f
   d = decide_after_attempt(settings(), &p, f, 0.5);
   CHECK(d.step == DeliveryDecision::Step::fallback);
   CHECK(d.channel == "webhook");
-  CHECK(d.next_attempt_at == kNow);
+  // The backoff goes on across the fallback: bouncing between two dead channels is not faster
+  // than retrying one.
+  CHECK(d.next_attempt_at == kNow + 20s);
   CHECK_THAT(d.reason, Catch::Matchers::Contains("sms down since"));
 }
 
-TEST_CASE("with one channel a transient failure retries for ever") {
+TEST_CASE("failing for give_up_after gives up, one tick before it does not") {
   const Person p = person({"sms"});
   AttemptFacts f = facts(SendOutcome::transient, "sms", 50);
   f.channel_down_since = kNow - 48h;
-  const auto d = decide_after_attempt(settings(), &p, f, 0.5);
+  f.failing_since = kNow - 1h + 1ms;
+  auto d = decide_after_attempt(settings(), &p, f, 0.5);
   CHECK(d.step == DeliveryDecision::Step::retry);
   CHECK(d.next_attempt_at == kNow + 10min);
+
+  f.failing_since = kNow - 1h;
+  d = decide_after_attempt(settings(), &p, f, 0.5);
+  CHECK(d.step == DeliveryDecision::Step::give_up);
+  CHECK_THAT(d.reason, Catch::Matchers::Contains("not delivered since"));
 }
 
 TEST_CASE("a permanent failure moves on at once, and gives up when every channel refused") {
@@ -137,8 +148,11 @@ TEST_CASE("a permanent failure moves on at once, and gives up when every channel
   CHECK(d.channel == "webhook");
   CHECK(d.next_attempt_at == kNow);
 
-  d = decide_after_attempt(settings(), &p, facts(SendOutcome::permanent, "webhook"), 0.5);
+  AttemptFacts f = facts(SendOutcome::permanent, "webhook");
+  f.dead_channels = {"sms", "webhook"};
+  d = decide_after_attempt(settings(), &p, f, 0.5);
   CHECK(d.step == DeliveryDecision::Step::give_up);
+  CHECK_THAT(d.reason, Catch::Matchers::Contains("every channel"));
 
   const Person only_sms = person({"sms"});
   d = decide_after_attempt(settings(), &only_sms, facts(SendOutcome::permanent, "sms"), 0.5);
@@ -146,10 +160,50 @@ TEST_CASE("a permanent failure moves on at once, and gives up when every channel
   CHECK_THAT(d.reason, Catch::Matchers::Contains("no other channel"));
 }
 
+TEST_CASE("a channel that refused for good is never gone back to, so nothing bounces") {
+  const Person p = person({"sms", "webhook"});
+  // sms refused this notification; webhook is down long enough to fall back: there is nowhere.
+  AttemptFacts f = facts(SendOutcome::transient, "webhook", 4);
+  f.dead_channels = {"sms"};
+  f.channel_down_since = kNow - 1h;
+  f.failing_since = kNow - 30min;
+  const auto d = decide_after_attempt(settings(), &p, f, 0.5);
+  CHECK(d.step == DeliveryDecision::Step::retry);
+  CHECK(d.channel == "webhook");
+  CHECK(d.next_attempt_at == kNow + 40s);
+}
+
 TEST_CASE("a recipient missing from the roster cannot fall back") {
   const auto d =
       decide_after_attempt(settings(), nullptr, facts(SendOutcome::permanent, "sms"), 0.5);
   CHECK(d.step == DeliveryDecision::Step::give_up);
+}
+
+TEST_CASE("a channel's answer loses the address, its parts and phone-like numbers") {
+  const std::string url = "https://oapi.dingtalk.com/robot/send?access_token=abc123secret";
+  CHECK(scrub_address("POST " + url + " refused", url) == "POST <address> refused");
+  CHECK(scrub_address("TLS: cannot set the server name oapi.dingtalk.com", url) ==
+        "TLS: cannot set the server name <address>");
+  CHECK(scrub_address("bad token access_token=abc123secret", url) == "bad token <address>");
+  CHECK(scrub_address("gateway said 400 for +8613900001001", "+8613900001001") ==
+        "gateway said 400 for <address>");
+  CHECK(scrub_address("redirected to http://evil.example/x?k=1, gave up", "") ==
+        "redirected to <address>, gave up");
+  CHECK(scrub_address("number 13900001001 unknown", "") == "number **** unknown");
+  CHECK(scrub_address("HTTP 503 after 10 s", url) == "HTTP 503 after 10 s");
+}
+
+TEST_CASE("once-only marks are a set in the order written") {
+  std::string r;
+  CHECK_FALSE(is_marked(r, failure_mark("sms")));
+  r = with_mark(r, failure_mark("sms"));
+  r = with_mark(r, fallback_mark("webhook"));
+  r = with_mark(r, failure_mark("sms"));
+  CHECK(r == "failed:sms,fallback:webhook");
+  CHECK(is_marked(r, "failed:sms"));
+  CHECK(is_marked(r, "fallback:webhook"));
+  CHECK_FALSE(is_marked(r, "failed:webhook"));
+  CHECK_FALSE(is_marked(r, "failed:sm"));
 }
 
 }  // namespace

@@ -768,3 +768,104 @@ TEST_CASE("the memory store keeps one outbox entry per notification id", "[store
 
 }  // namespace
 }  // namespace incidentd
+
+namespace incidentd {
+namespace {
+
+// Schema 8 takes addresses out of what schema 7 and before wrote into the timeline (a "sending"
+// row per attempt, with the phone or the webhook URL; channels' answers naming them), re-chains
+// the timeline and records the rewrite, and adds the outbox's delivery state.
+TEST_CASE("a database of the previous schema migrates: addresses out, the chain still verifies",
+          "[store][sqlite][migration]") {
+  TempDir dir("store-migration");
+  const std::string path = dir.file("old.db");
+  const std::string phone = "+8613900001001";
+  const std::string url = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef";
+  std::string old_head;
+  {
+    SqliteStore store(path);
+    Changeset c;
+    Action n;
+    n.at = kStart;
+    n.incident_key = "inc-1";
+    n.kind = ActionKind::notification;
+    n.milestone = Milestone::first_release;
+    n.recipient = "zt-duty1";
+    n.unit = "zhaotong-gov";
+    n.channel = "sms";
+    n.notification_id = "n1";
+    n.level = 0;
+    c.actions.push_back(n);
+    store.commit(c);
+    // What the dispatcher of schema 7 wrote for two attempts.
+    OutboxUpdate u;
+    u.notification_id = "n1";
+    u.channel = "webhook";
+    u.attempts = 2;
+    u.next_attempt_at = kStart;
+    u.last_error = "POST " + url + " refused";
+    for (const auto& [outcome, detail] :
+         std::vector<std::pair<std::string, std::string>>{{"sending", phone},
+                                                          {"retry", "gateway refused " + phone},
+                                                          {"sending", url},
+                                                          {"retry", "POST " + url + " refused"}}) {
+      Action a;
+      a.at = kStart;
+      a.incident_key = "inc-1";
+      a.kind = ActionKind::delivery;
+      a.notification_id = "n1";
+      a.channel = "sms";
+      a.outcome = outcome;
+      a.detail = detail;
+      u.timeline.push_back(a);
+    }
+    REQUIRE(store.record_outbox({u}) == std::vector<bool>{true});
+    old_head = store.chain_head()->hash;
+  }
+  {
+    // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec(
+        "DROP INDEX outbox_recipient; DROP TABLE chain_rewrites; "
+        "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
+        "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
+        "PRAGMA user_version = 7");
+  }
+
+  SqliteStore store(path);
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+  std::string all;
+  std::string prev(SqliteStore::kGenesisHash);
+  bool chained = true;
+  store.scan_timeline("", [&](const TimelineRow& r) {
+    all += r.body + "\n";
+    chained = chained && r.prev_hash == prev && SqliteStore::chain_hash(prev, r) == r.hash;
+    prev = r.hash;
+    return true;
+  });
+  CHECK(chained);
+  CHECK(store.count("timeline") == 5);  // rows stay; their addresses go
+  CHECK(all.find(phone) == std::string::npos);
+  CHECK(all.find("dingtalk") == std::string::npos);
+  CHECK(all.find("0123456789abcdef") == std::string::npos);
+  CHECK(all.find("gateway refused +****") != std::string::npos);
+  for (const OutboxRow& r : store.outbox("inc-1")) {
+    CHECK(r.last_error == "POST <address> refused");
+  }
+  // The rewrite is on record with the head a report printed before it.
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  SQLite::Statement rewrite(raw,
+                            "SELECT rows_changed, old_head_hash, new_head_hash "
+                            "FROM chain_rewrites");
+  REQUIRE(rewrite.executeStep());
+  CHECK(rewrite.getColumn(0).getInt() == 4);
+  CHECK(rewrite.getColumn(1).getString() == old_head);
+  CHECK(rewrite.getColumn(2).getString() == store.chain_head()->hash);
+  CHECK(store.chain_head()->hash != old_head);
+  // The notification's milestone was filled from its body.
+  CHECK(raw.execAndGet("SELECT milestone FROM outbox WHERE notification_id = 'n1'").getString() ==
+        "first_release");
+}
+
+}  // namespace
+}  // namespace incidentd
