@@ -703,7 +703,7 @@ TEST_CASE("an expired ack link is 410", "[http][rejection]") {
 
 // ---- read scope ----------------------------------------------------------------------------
 
-TEST_CASE("a unit token reads only its unit's incidents; another's is 404 as if unknown",
+TEST_CASE("a unit token reads only its unit's incidents, another's is 404 as if unknown",
           "[http][rejection]") {
   ApiServer api;  // the incident's units are a and b; "office" is not one of them
   const auto listed = [&](const std::string& token) {
@@ -793,7 +793,7 @@ Reply get_from(const std::string& from, unsigned short port, const std::string& 
 
 }  // namespace
 
-TEST_CASE("one address's idle sockets take its own slots only; the SMS listener stays served",
+TEST_CASE("one address's idle sockets take its own slots only, the SMS listener stays served",
           "[http][rejection]") {
   http::ServerOptions options;
   options.max_connections_per_address = 4;
