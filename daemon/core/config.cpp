@@ -420,7 +420,17 @@ class ConfigParser {
     }
     if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
     if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
-    if (const toml::table* sms = get_table(root, "sms", "")) parse_sms(*sms, config.sms);
+    if (const toml::table* sms = get_table(root, "sms", "")) {
+      parse_sms(*sms, config.sms);
+      // Two listeners cannot share one address and port: the daemon would fail to bind.
+      if (config.http.enabled && config.sms.callback_port == config.http.port &&
+          config.sms.callback_address == config.http.address) {
+        error(*sms->get("callback_port"),
+              "sms.callback_port: the API listens on " + config.http.address + ":" +
+                  std::to_string(config.http.port) +
+                  " already (leave callback_port out to serve the callback there)");
+      }
+    }
     if (const toml::table* notify = get_table(root, "notify", "")) {
       parse_notify(*notify, config.notify);
     }

@@ -895,6 +895,13 @@ TEST_CASE("[sms] callback_secret_file must be readable and long enough", "[http]
   CHECK(errors("callback_address = \"127.0.0.1\"\n").size() == 1);
   CHECK(errors("callback_port = 0\n").size() == 1);
   CHECK(errors("callback_port = 8481\n").empty());
+  const auto clash = parse_config(testing::small_config_toml() +
+                                      "\n[http]\nenabled = true\nport = 8481\n[sms]\n"
+                                      "callback_port = 8481\n",
+                                  "test.toml")
+                         .errors;
+  REQUIRE(clash.size() == 1);
+  CHECK(clash[0].message.find("the API listens on 127.0.0.1:8481") != std::string::npos);
   CHECK(parse_config(testing::small_config_toml() + "\n[http]\nmax_connections_per_address = 0\n",
                      "test.toml")
             .errors.size() == 1);
