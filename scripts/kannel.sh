@@ -9,6 +9,7 @@
 # client at a time, so the receiver cannot share it).
 #
 # Usage:
+#   scripts/kannel.sh start  --dir DIR [--callback BASE_URL --callback-secret-file FILE]
 #   scripts/kannel.sh start  --dir DIR [--get-url URL]
 #   scripts/kannel.sh stop   --dir DIR
 #   scripts/kannel.sh status --dir DIR
@@ -18,8 +19,11 @@
 #                                                    DATA", UDH and DATA %-encoded bytes)
 #   scripts/kannel.sh inject --dir DIR FROM TO TEXT (one MO SMS; TEXT is UTF-8, sent as UCS-2)
 #
-# --get-url is the sms-service callback for MO messages; Kannel replaces %p (sender), %P
-# (receiver) and %a (text, UTF-8). Without it, MO messages are answered by nobody.
+# --callback is the daemon's base URL (e.g. http://127.0.0.1:8480, or its [sms] callback_port):
+# MO messages go to BASE_URL/sms/kannel?secret=SECRET&from=%p&to=%P&text=%a, SECRET read from
+# FILE (the daemon's [sms] callback_secret_file). --get-url gives the sms-service callback as it
+# is; Kannel replaces %p (sender), %P (receiver) and %a (text, UTF-8). Without either, MO
+# messages are answered by nobody.
 #
 # Environment:
 #   KANNEL_START_TIMEOUT  seconds to wait for each box to answer (default 30)
@@ -298,17 +302,34 @@ command=$1
 shift
 dir=""
 get_url=""
+callback=""
+callback_secret_file=""
 args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --dir) dir=$2; shift 2 ;;
     --get-url) get_url=$2; shift 2 ;;
+    --callback) callback=$2; shift 2 ;;
+    --callback-secret-file) callback_secret_file=$2; shift 2 ;;
     -h | --help) usage ;;
     *) args+=("$1"); shift ;;
   esac
 done
 [[ -n $dir ]] || die "--dir DIR is required"
 dir=$(realpath -m "$dir")
+if [[ -n $callback || -n $callback_secret_file ]]; then
+  [[ -n $callback && -n $callback_secret_file ]] ||
+    die "--callback and --callback-secret-file go together"
+  [[ -z $get_url ]] || die "--get-url excludes --callback"
+  [[ -r $callback_secret_file ]] || die "cannot read $callback_secret_file"
+  # As the daemon reads it: trailing whitespace dropped; URL-safe, so it goes into get-url as it
+  # is (a "%" would be a Kannel placeholder).
+  secret=$(<"$callback_secret_file")
+  secret=${secret%"${secret##*[![:space:]]}"}
+  [[ $secret =~ ^[A-Za-z0-9._~-]{32,}$ ]] ||
+    die "$callback_secret_file: the secret must be 32 or more of A-Z a-z 0-9 - . _ ~"
+  get_url="${callback%/}/sms/kannel?secret=$secret&from=%p&to=%P&text=%a"
+fi
 
 case $command in
   start) cmd_start "$get_url" ;;

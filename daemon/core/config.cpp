@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -420,7 +421,17 @@ class ConfigParser {
     }
     if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
     if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
-    if (const toml::table* sms = get_table(root, "sms", "")) parse_sms(*sms, config.sms);
+    if (const toml::table* sms = get_table(root, "sms", "")) {
+      parse_sms(*sms, config.sms);
+      // Two listeners cannot share one address and port: the daemon would fail to bind.
+      if (config.http.enabled && config.sms.callback_port == config.http.port &&
+          config.sms.callback_address == config.http.address) {
+        error(*sms->get("callback_port"),
+              "sms.callback_port: the API listens on " + config.http.address + ":" +
+                  std::to_string(config.http.port) +
+                  " already (leave callback_port out to serve the callback there)");
+      }
+    }
     if (const toml::table* notify = get_table(root, "notify", "")) {
       parse_notify(*notify, config.notify);
     }
@@ -429,11 +440,12 @@ class ConfigParser {
   // ---- [sms] ---------------------------------------------------------------------------------
 
   void parse_sms(const toml::table& sms, SmsSettings& out) {
-    check_keys(sms,
-               {"enabled", "gateway", "url", "credentials_file", "sender", "method", "params",
-                "success_contains", "timeout", "max_parts", "reply_code_digits",
-                "reply_code_reuse_after", "ack_links", "templates"},
-               "sms");
+    check_keys(
+        sms,
+        {"enabled", "gateway", "url", "credentials_file", "sender", "method", "params",
+         "success_contains", "timeout", "max_parts", "reply_code_digits", "reply_code_reuse_after",
+         "ack_links", "templates", "callback_secret_file", "callback_address", "callback_port"},
+        "sms");
     if (const toml::node* node = sms.get("enabled")) {
       if (const auto* b = node->as_boolean()) {
         out.enabled = b->get();
@@ -509,6 +521,30 @@ class ConfigParser {
     }
     if (out.enabled && out.url.empty()) {
       error(sms, "sms: enabled needs url (Kannel's sendsms URL or the SMS API's)");
+    }
+    if (auto v = get_string(sms, "callback_secret_file", "sms", false,
+                            "a file holding the secret of the SMS reply callback")) {
+      out.callback_secret_file = *v;
+      // Checked here, as the daemon reads it at start, so check-config refuses what it would.
+      if (const SecretFile file = read_sms_callback_secret(*v); !file.error.empty()) {
+        error(*sms.get("callback_secret_file"), "sms.callback_secret_file: " + file.error);
+      }
+    }
+    if (auto v = get_string(sms, "callback_address", "sms", false, "an IP address to listen on")) {
+      out.callback_address = *v;
+    }
+    if (auto v = get_integer(sms, "callback_port", "sms", false, "a TCP port, 1 to 65535")) {
+      if (*v < 1 || *v > 65535) {
+        error(*sms.get("callback_port"),
+              "sms.callback_port: must be 1 to 65535, got " + std::to_string(*v));
+      } else {
+        out.callback_port = static_cast<int>(*v);
+      }
+    }
+    if (sms.get("callback_address") != nullptr && sms.get("callback_port") == nullptr) {
+      error(*sms.get("callback_address"),
+            "sms.callback_address: needs callback_port (without it the callback is served on the "
+            "API's listener)");
     }
     if (out.enabled && out.gateway == "http" && out.params.empty()) {
       error(sms, "sms: gateway \"http\" needs [sms.params] (at least the phone and the text)");
@@ -671,11 +707,11 @@ class ConfigParser {
   }
 
   void parse_http(const toml::table& http, HttpSettings& out) {
-    check_keys(
-        http,
-        {"enabled", "address", "port", "tls_cert", "tls_key", "link_secret_file", "public_url",
-         "link_ttl", "max_body_bytes", "header_timeout", "body_timeout", "tokens"},
-        "http");
+    check_keys(http,
+               {"enabled", "address", "port", "tls_cert", "tls_key", "link_secret_file",
+                "public_url", "link_ttl", "max_body_bytes", "header_timeout", "body_timeout",
+                "max_connections_per_address", "tokens"},
+               "http");
     if (const toml::node* node = http.get("enabled")) {
       if (const auto* b = node->as_boolean()) {
         out.enabled = b->get();
@@ -723,6 +759,15 @@ class ConfigParser {
               "http.max_body_bytes: must be 1024 to 16777216, got " + std::to_string(*v));
       } else {
         out.max_body_bytes = static_cast<std::size_t>(*v);
+      }
+    }
+    if (auto v = get_integer(http, "max_connections_per_address", "http", false,
+                             "connections, 1 to 256")) {
+      if (*v < 1 || *v > 256) {
+        error(*http.get("max_connections_per_address"),
+              "http.max_connections_per_address: must be 1 to 256, got " + std::to_string(*v));
+      } else {
+        out.max_connections_per_address = static_cast<std::size_t>(*v);
       }
     }
     const toml::array* tokens = get_table_array(http, "tokens", "http");
@@ -1383,6 +1428,32 @@ class ConfigParser {
 
 ConfigResult parse_config(std::string_view toml_text, std::string_view source_name) {
   return ConfigParser(source_name).run(toml_text);
+}
+
+SecretFile read_sms_callback_secret(const std::string& path) {
+  SecretFile out;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.error = "cannot open \"" + path + "\": " + std::strerror(errno);
+    return out;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  out.secret = text.str();
+  while (!out.secret.empty() && std::isspace(static_cast<unsigned char>(out.secret.back())) != 0) {
+    out.secret.pop_back();
+  }
+  const auto url_safe = [](unsigned char ch) {
+    return std::isalnum(ch) != 0 || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+  };
+  if (out.secret.size() < kMinSmsCallbackSecret ||
+      !std::all_of(out.secret.begin(), out.secret.end(),
+                   [&](char ch) { return url_safe(static_cast<unsigned char>(ch)); })) {
+    out.error = "\"" + path + "\" must hold at least " + std::to_string(kMinSmsCallbackSecret) +
+                " characters of A-Z a-z 0-9 - . _ ~ (make one with: openssl rand -hex 32 > FILE)";
+    out.secret.clear();
+  }
+  return out;
 }
 
 ConfigResult load_config_file(const std::string& path) {

@@ -2,7 +2,10 @@
 // release confirmations mapped onto the engine, one-click ack links, health, readiness and
 // Prometheus metrics. Handlers run on the loop thread that owns the engine and the store, so
 // they call the engine and flush() directly. Bearer tokens are checked against the SHA-256
-// hashes in [http] tokens, in constant time; a unit token acts for its own unit only.
+// hashes in [http] tokens, in constant time; a unit token reads only the incidents its unit is
+// responsible for (any other is 404, as if it did not exist) and acts for its own unit only.
+// An ack link's GET (and HEAD) shows a page and changes nothing; only the POST from that page
+// acknowledges, and not when its Origin is another site's.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +53,7 @@ struct ApiContext {
   TimeSource* time = nullptr;
   // The timeline of one incident (SqliteStore::timeline); unset: GET shows no timeline.
   std::function<std::vector<Action>(const std::string& incident_key)> timeline;
-  // One-click ack links; null signer: GET /v1/ack/... answers 404 "ack links are off".
+  // One-click ack links; null signer: /v1/ack/... answers 404 "ack links are off".
   const AckLinkSigner* links = nullptr;
   std::function<bool(const std::string& link_id)> link_used;  // SqliteStore::is_link_used
   // SqliteStore::record_used_link: false when the link was used already.

@@ -133,14 +133,26 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::vector<Route> routes;
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::ssl::context> ssl;
-  std::map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections;
+  struct Open {
+    std::weak_ptr<ConnectionBase> connection;
+    std::string remote;
+  };
+  std::map<std::uint64_t, Open> connections;
+  std::map<std::string, std::size_t> per_address;  // open connections by client address
   std::uint64_t next_id = 0;
   std::size_t served = 0;
+  std::size_t refused = 0;
   bool stopped = false;
   unsigned short bound_port = 0;
 
   void accept();
-  void forget(std::uint64_t id) { connections.erase(id); }
+  void forget(std::uint64_t id) {
+    const auto it = connections.find(id);
+    if (it == connections.end()) return;
+    const auto count = per_address.find(it->second.remote);
+    if (count != per_address.end() && --count->second == 0) per_address.erase(count);
+    connections.erase(it);
+  }
 
   Response handle(Request& request) {
     ++served;
@@ -167,12 +179,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       return Response::error(400, "bad_request", "the request target must be an absolute path");
     }
     const std::vector<std::string> segments = split_path(request.path);
+    // HEAD is the GET route without its body (write() leaves it out).
+    const std::string method = request.method == "HEAD" ? std::string("GET") : request.method;
     bool path_known = false;
     std::string allowed;
     for (const Route& route : routes) {
       std::map<std::string, std::string> params;
       if (!match(route, segments, params)) continue;
-      if (route.method != request.method) {
+      if (route.method != method) {
         path_known = true;
         if (!allowed.empty()) allowed += ", ";
         allowed += route.method;
@@ -290,6 +304,16 @@ class Connection final : public ConnectionBase,
 
   void dispatch() {
     auto message = parser_->release();
+    // Two of these and the handler would see one of them (the map keeps the last): refuse
+    // rather than guess which the client meant.
+    for (const auto field :
+         {bhttp::field::authorization, bhttp::field::origin, bhttp::field::host}) {
+      if (message.count(field) > 1) {
+        return reject_and_close(Response::error(
+            400, "duplicate_header",
+            "the " + std::string(bhttp::to_string(field)) + " header is sent more than once"));
+      }
+    }
     Request request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
@@ -301,6 +325,7 @@ class Connection final : public ConnectionBase,
     request.body = std::move(message.body());
     request.remote = remote_;
     const bool keep_alive = message.keep_alive();
+    head_ = message.method() == bhttp::verb::head;
     write(server_->handle(request), keep_alive);
   }
 
@@ -317,9 +342,15 @@ class Connection final : public ConnectionBase,
     response_.set(bhttp::field::content_type, r.content_type);
     response_.set(bhttp::field::cache_control, "no-store");
     for (const auto& [name, value] : r.headers) response_.set(name, value);
-    response_.body() = std::move(r.body);
     response_.keep_alive(keep_alive && !server_->stopped);
-    response_.prepare_payload();
+    if (head_) {
+      // The length the GET would have, and no body (RFC 9110, 9.3.2).
+      response_.content_length(r.body.size());
+      head_ = false;
+    } else {
+      response_.body() = std::move(r.body);
+      response_.prepare_payload();
+    }
     lowest().expires_after(server_->options.body_timeout);
     bhttp::async_write(stream_, response_,
                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -364,6 +395,7 @@ class Connection final : public ConnectionBase,
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;
   bool linger_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
   static constexpr std::size_t kMaxDrainBytes = std::size_t{1} << 20;
   std::array<char, 4096> scratch_{};
   std::size_t drained_ = 0;
@@ -378,19 +410,25 @@ void Server::Impl::accept() {
       beast::error_code peer_ec;
       const auto peer = socket.remote_endpoint(peer_ec);
       const std::string remote = peer_ec ? std::string("?") : peer.address().to_string();
-      if (self->connections.size() >= self->options.max_connections) {
-        socket.close(peer_ec);  // over the limit: refuse rather than queue
+      std::size_t& from_here = self->per_address[remote];
+      if (self->connections.size() >= self->options.max_connections ||
+          from_here >= self->options.max_connections_per_address) {
+        // Over a limit: refuse at once rather than queue, so the client learns it now.
+        if (from_here == 0) self->per_address.erase(remote);
+        ++self->refused;
+        socket.close(peer_ec);
       } else {
+        ++from_here;
         const std::uint64_t id = self->next_id++;
         if (self->ssl) {
           auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
               self, id, remote, std::move(socket), *self->ssl);
-          self->connections[id] = c;
+          self->connections[id] = {c, remote};
           c->run();
         } else {
           auto c =
               std::make_shared<Connection<beast::tcp_stream>>(self, id, remote, std::move(socket));
-          self->connections[id] = c;
+          self->connections[id] = {c, remote};
           c->run();
         }
       }
@@ -447,8 +485,9 @@ void Server::stop() {
   beast::error_code ignored;
   impl_->acceptor->close(ignored);
   auto connections = std::move(impl_->connections);
-  for (auto& [id, weak] : connections) {
-    if (auto c = weak.lock()) c->close();
+  impl_->per_address.clear();
+  for (auto& [id, open] : connections) {
+    if (auto c = open.connection.lock()) c->close();
   }
 }
 
@@ -462,6 +501,10 @@ bool Server::tls() const {
 
 std::size_t Server::requests_served() const {
   return impl_->served;
+}
+
+std::size_t Server::connections_refused() const {
+  return impl_->refused;
 }
 
 }  // namespace incidentd::http

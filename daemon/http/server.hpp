@@ -1,8 +1,11 @@
 // A small HTTP/1.1 server on the daemon's Asio loop (Boost.Beast), plain or TLS. Handlers run on
 // the loop thread, so they may call the engine directly. Limits are enforced before a handler
-// sees anything: header and body read timeouts, a body size limit; every error the server
-// produces itself is a JSON body {"error": "...", "detail": "..."}. Beast stays out of this
-// header: it takes tens of seconds to compile.
+// sees anything: connections in all and per client address (a connection over either is closed
+// at once, unanswered), header and body read timeouts, a body size limit, and a repeated
+// Authorization, Origin or Host header (400: which one would count is ambiguous). HEAD is
+// answered by the GET route with the body left out, so a GET handler must not act. Every error
+// the server produces itself is a JSON body {"error": "...", "detail": "..."}. Beast stays out
+// of this header: it takes tens of seconds to compile.
 #pragma once
 
 #include <cstddef>
@@ -60,6 +63,8 @@ struct ServerOptions {
   Duration header_timeout = std::chrono::seconds(10);  // to receive the headers (also idle)
   Duration body_timeout = std::chrono::seconds(30);    // to receive the body after them
   std::size_t max_connections = 256;
+  // Open connections from one client address; one client's idle sockets cannot take every slot.
+  std::size_t max_connections_per_address = 32;
 };
 
 class Server {
@@ -84,6 +89,8 @@ class Server {
 
   // Requests answered (any status), for metrics.
   std::size_t requests_served() const;
+  // Connections refused because a limit was reached (in all or per address), for metrics.
+  std::size_t connections_refused() const;
 
   // Defined in server.cpp; public only so its connection classes can name it.
   struct Impl;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -26,6 +27,7 @@
 #include "http/ack_link.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "http/sms_callback.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/scaled_time.hpp"
@@ -207,6 +209,38 @@ int main(int argc, char** argv) {
                                       ingest.stats().lag};
     });
 
+    // Kannel's sms-service get-url (docs/notifications.md): a reply acknowledges and confirms, so
+    // the caller must show [sms] callback_secret_file's secret. Without one, replies are off.
+    std::optional<incidentd::http::Server> sms_listener;  // [sms] callback_port: its own slots
+    const auto serve_sms_replies = [&](incidentd::http::Server& server) {
+      if (config.sms.callback_secret_file.empty()) {
+        spdlog::warn("incidentd: SMS replies are not accepted: no [sms] callback_secret_file");
+        return;
+      }
+      auto secret = incidentd::read_sms_callback_secret(config.sms.callback_secret_file);
+      if (!secret.error.empty()) {
+        throw std::runtime_error("sms.callback_secret_file: " + secret.error);
+      }
+      incidentd::http::install_sms_callback(
+          server, secret.secret,
+          [&sms](const std::string& from, const std::string& to, const std::string& text) {
+            try {
+              sms->handle_reply(from, to, text);
+            } catch (const incidentd::StoreError& e) {
+              // The engine is ahead of the database: restart from the database (systemd).
+              spdlog::critical("incidentd: {}", e.what());
+              std::_Exit(1);
+            }
+          });
+    };
+    if (sms && config.sms.callback_port != 0) {
+      sms_listener.emplace(io, incidentd::http::sms_callback_listener(config.sms));
+      serve_sms_replies(*sms_listener);
+      sms_listener->start();
+      spdlog::info("incidentd: SMS reply callback on http://{}:{}/sms/kannel",
+                   config.sms.callback_address, sms_listener->port());
+    }
+
     // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
     std::optional<incidentd::http::Server> http_server;
     std::optional<incidentd::http::ApiControl> api_control;  // SIGHUP replaces the tokens
@@ -219,6 +253,7 @@ int main(int argc, char** argv) {
       http_options.max_body_bytes = config.http.max_body_bytes;
       http_options.header_timeout = config.http.header_timeout;
       http_options.body_timeout = config.http.body_timeout;
+      http_options.max_connections_per_address = config.http.max_connections_per_address;
       http_server.emplace(io, http_options);
       incidentd::http::ApiContext api;
       api.config = &config;
@@ -249,31 +284,7 @@ int main(int argc, char** argv) {
         std::_Exit(1);
       };
       api_control.emplace(incidentd::http::install_api(*http_server, std::move(api)));
-      if (sms) {
-        // Kannel's sms-service get-url (docs/notifications.md): from=%p&to=%P&text=%a. Only the
-        // gateway on this machine may call it: a reply acknowledges and confirms.
-        http_server->route("GET", "/sms/kannel", [&sms](const incidentd::http::Request& r) {
-          using incidentd::http::Response;
-          if (r.remote != "127.0.0.1" && r.remote != "::1") {
-            return Response::error(403, "forbidden",
-                                   "SMS replies are accepted from 127.0.0.1 only");
-          }
-          const auto from = r.query.find("from");
-          const auto text = r.query.find("text");
-          if (from == r.query.end() || text == r.query.end()) {
-            return Response::error(400, "missing_parameter", "from and text are required");
-          }
-          const auto to = r.query.find("to");
-          try {
-            sms->handle_reply(from->second, to == r.query.end() ? "" : to->second, text->second);
-          } catch (const incidentd::StoreError& e) {
-            // The engine is ahead of the database: restart from the database (systemd).
-            spdlog::critical("incidentd: {}", e.what());
-            std::_Exit(1);
-          }
-          return Response::text(200, "");
-        });
-      }
+      if (sms && config.sms.callback_port == 0) serve_sms_replies(*http_server);
       http_server->start();
       spdlog::info("incidentd: HTTP API on {}://{}:{}{}", http_server->tls() ? "https" : "http",
                    config.http.address, http_server->port(),

@@ -97,6 +97,9 @@ struct HttpSettings {
   std::size_t max_body_bytes = std::size_t{64} * 1024;
   Duration header_timeout = std::chrono::seconds(10);
   Duration body_timeout = std::chrono::seconds(30);
+  // Open connections from one client address (of 256 in all): one client's idle sockets cannot
+  // shut the others out.
+  std::size_t max_connections_per_address = 32;
   std::vector<HttpToken> tokens;
   friend bool operator==(const HttpSettings&, const HttpSettings&) = default;
 };
@@ -121,6 +124,12 @@ struct SmsSettings {
   // The one-click ack link in SMS texts too. Off by default: the link is about 220 characters,
   // which takes a two-part warning to five or six UCS-2 parts; SMS recipients answer by code.
   bool ack_links = false;
+  // The secret Kannel's get-url carries to GET /sms/kannel (read_sms_callback_secret); empty:
+  // the daemon accepts no SMS replies.
+  std::string callback_secret_file;
+  // A listener of its own for the callback when callback_port is set; 0: the API's listener.
+  std::string callback_address = "127.0.0.1";
+  int callback_port = 0;
   friend bool operator==(const SmsSettings&, const SmsSettings&) = default;
 };
 
@@ -178,6 +187,16 @@ struct Config {
   const Person* find_person(std::string_view id) const;
   const Unit* unit_of_person(std::string_view person_id) const;
 };
+
+// The SMS callback secret in `path`: the file's text less trailing whitespace, which must be at
+// least kMinSmsCallbackSecret characters of A-Z a-z 0-9 - . _ ~ (it goes into Kannel's get-url
+// as it is: no "%", which Kannel would take for a placeholder). `error` says why not, else empty.
+inline constexpr std::size_t kMinSmsCallbackSecret = 32;
+struct SecretFile {
+  std::string secret;
+  std::string error;
+};
+SecretFile read_sms_callback_secret(const std::string& path);
 
 struct ConfigError {
   std::string where;  // "file:line:col" or "file"

@@ -21,7 +21,8 @@ Kafka. Checks, in order:
      sender gets "回复码…不是发给本号码的" by SMS;
   3. an unknown code "<code>2 URL": no release confirmation, answer "回复码…不存在或已失效";
   4. "<code>1" from zt-duty1's phone: an `acknowledged` action for zt-duty1 (via sms), answer
-     "已确认您收到…";
+     "已确认您收到…"; then "<code>2 URL" sent to /sms/kannel directly, without the callback
+     secret or with a wrong one (Kannel's get-url carries it): 403 and no confirmation;
   5. "<code>2 https://…" from zt-duty1's phone: `release_confirmed` (zhaotong-gov, via sms,
      with the URL) and `milestone_met` for first_release, also as the HTTP API shows the
      incident; answer "已记录zhaotong-gov完成首次权威信息发布…";
@@ -48,6 +49,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -78,6 +80,7 @@ class Stack:
         self.db = os.path.join(work, "incidentd.db")
         self.config = os.path.join(work, "incidentd.toml")
         self.http_port = kt.free_port()
+        self.callback_secret = os.path.join(work, "sms-callback-secret")
         self.token = secrets.token_urlsafe(32)
         self.kannel = {}
         self.origin_ms = None
@@ -85,13 +88,19 @@ class Stack:
     # ---- Kannel ------------------------------------------------------------------------------
 
     def start_kannel(self):
-        get_url = f"http://127.0.0.1:{self.http_port}/sms/kannel?from=%p&to=%P&text=%a"
+        # The callback secret, shared by the daemon ([sms] callback_secret_file) and Kannel's
+        # get-url (kannel.sh --callback-secret-file).
+        fd = os.open(self.callback_secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
         self.kannel_started = True  # stop even if start fails half-way
-        r = subprocess.run([self.kannel_sh, "start", "--dir", self.kannel_dir, "--get-url",
-                            get_url], capture_output=True, text=True, timeout=120)
+        r = subprocess.run([self.kannel_sh, "start", "--dir", self.kannel_dir, "--callback",
+                            f"http://127.0.0.1:{self.http_port}", "--callback-secret-file",
+                            self.callback_secret], capture_output=True, text=True, timeout=120)
         kt.check(r.returncode == 0, f"kannel.sh start failed:\n{r.stdout}\n{r.stderr}")
         self.kannel = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
-        kt.log(f"kannel up: sendsms {self.kannel['KANNEL_SENDSMS_URL']}, get-url {get_url}")
+        kt.log(f"kannel up: sendsms {self.kannel['KANNEL_SENDSMS_URL']}, get-url to "
+               f"http://127.0.0.1:{self.http_port}/sms/kannel with the callback secret")
 
     def received(self):
         """Every complete SMS fakesmsc got so far, as [(to, text, parts)], in arrival order."""
@@ -144,6 +153,9 @@ class Stack:
         setting("sms", "url", f'"{self.kannel["KANNEL_SENDSMS_URL"]}"')
         setting("sms", "credentials_file", f'"{credentials}"')
         setting("sms", "sender", f'"{self.kannel["KANNEL_SENDER"]}"')
+        commented = '# callback_secret_file = "/etc/incidentd/sms-callback-secret"'
+        kt.check(commented in text, "config/incidentd.toml has no callback_secret_file line")
+        text = text.replace(commented, f'callback_secret_file = "{self.callback_secret}"')
         # An operator token (no unit) for GET /v1/incidents/{key}; only its SHA-256 is stored.
         digest = hashlib.sha256(self.token.encode()).hexdigest()
         text += f'\n[[http.tokens]]\nname = "kannel-e2e-operator"\nsha256 = "{digest}"\n'
@@ -326,6 +338,16 @@ def run(args, stack):
     kt.check(acks[0].get("via") == "sms", f"acknowledged not via sms: {acks[0]}")
     kt.check(acks[0].get("drill") is True, f"the drill's acknowledgement is not marked: {acks[0]}")
     kt.log(f"4. {code1}1 from {DUTY1_PHONE}: acknowledged for {DUTY1}, answered in {took:.1f} s")
+
+    # 4b. The same callback Kannel calls, forged from this machine without the secret (or with
+    # another): 403, and the release it claims is not recorded.
+    forged = urllib.parse.urlencode({"from": DUTY1_PHONE, "to": stack.kannel["KANNEL_SENDER"],
+                                     "text": f"{code1}2 {RELEASE_URL}"})
+    for query in (forged, "secret=" + "0" * 64 + "&" + forged):
+        status, _ = stack.http("/sms/kannel?" + query)
+        kt.check(status == 403, f"a forged SMS callback got {status}, not 403")
+    kt.check(not actions(db, "release_confirmed"), "a forged SMS callback confirmed a release")
+    kt.log("4b. forged /sms/kannel requests without the secret: 403, nothing recorded")
 
     # 5. zt-duty1 confirms the release: the single responsible unit, so the milestone is met.
     kt.check(not actions(db, "release_confirmed") and not actions(db, "milestone_met"),

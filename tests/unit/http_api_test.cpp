@@ -36,6 +36,7 @@
 #include "http/ack_link.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
+#include "http/sms_callback.hpp"
 #include "incidentd/engine.hpp"
 #include "service/reload.hpp"
 #include "store/sqlite_store.hpp"
@@ -59,6 +60,7 @@ using incidentd::http::AckLinkSigner;
 const std::string kTokenA = "token-of-unit-a";
 const std::string kTokenB = "token-of-unit-b";
 const std::string kTokenOperator = "token-of-the-operator";
+const std::string kTokenOffice = "token-of-the-supervision-office";
 const std::string kLinkKey = "a link key of at least thirty-two bytes, for tests";
 const std::string kIncident = "zt-landslide";
 // 2 h 10 min after detection: the first warning (2 h) has gone to the duty officers.
@@ -74,6 +76,7 @@ struct TokenSpec {
 std::string http_toml(const std::vector<TokenSpec>& tokens = {
                           {"desk-a", "a", kTokenA},
                           {"desk-b", "b", kTokenB},
+                          {"desk-office", "office", kTokenOffice},
                           {"incidentctl", "", kTokenOperator}}) {
   std::string out = "\n[http]\nenabled = true\n";
   for (const TokenSpec& token : tokens) {
@@ -227,13 +230,15 @@ class ApiServer {
 };
 
 Reply call(unsigned short port, bhttp::verb method, const std::string& target,
-           const std::string& token = "", const std::string& body = "") {
+           const std::string& token = "", const std::string& body = "",
+           const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   net::io_context io;
   beast::tcp_stream stream(io);
   stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   bhttp::request<bhttp::string_body> request(method, target, 11);
   request.set(bhttp::field::host, "127.0.0.1");
   if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);
+  for (const auto& [name, value] : headers) request.insert(name, value);
   if (!body.empty() || method == bhttp::verb::post) {
     request.set(bhttp::field::content_type, "application/json");
     request.body() = body;
@@ -599,30 +604,74 @@ TEST_CASE("metrics are Prometheus text with the sampled figures", "[http]") {
 
 // ---- one-click ack links -------------------------------------------------------------------
 
-TEST_CASE("an ack link acknowledges once", "[http]") {
+// A form POST from the link's page, as a browser sends it (its Origin is the page's).
+Reply press_button(unsigned short port, const std::string& token,
+                   const std::string& origin = "http://127.0.0.1") {
+  return call(port, bhttp::verb::post, "/v1/ack/" + token, "", "",
+              {{"Origin", origin}, {"Content-Type", "application/x-www-form-urlencoded"}});
+}
+
+TEST_CASE("an ack link's GET and HEAD show a page and acknowledge nothing, its POST does",
+          "[http]") {
   ApiServer api;
-  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + api.link("a-duty2", kNow + 1h));
-  REQUIRE(r.status == 200);
-  CHECK(r.json_body()["recipient"] == "a-duty2");
+  const std::string token = api.link("a-duty2", kNow + 1h);
+  const Reply page = call(api.port(), bhttp::verb::get, "/v1/ack/" + token);
+  REQUIRE(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK(page.body.find("山体滑坡") != std::string::npos);  // the incident's title
+  CHECK(page.body.find(kIncident) != std::string::npos);   // its key
+  CHECK(page.body.find("a duty2") != std::string::npos);   // the recipient's name
+  CHECK(page.body.find("确认收到") < page.body.find("Acknowledge an alert"));  // Chinese first
+  // One button, posting back to the link itself.
+  CHECK(page.body.find("<form method=\"post\" action=\"./" + token + "\">") != std::string::npos);
+  CHECK(page.body.find("<button") == page.body.rfind("<button"));
+  const std::string head = raw(
+      api.port(), "HEAD /v1/ack/" + token + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(head.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(head.find("<html") == std::string::npos);  // no body
+  CHECK(api.acknowledgements_by("a-duty2") == 0);
+
+  const Reply english = call(api.port(), bhttp::verb::get, "/v1/ack/" + token + "?lang=en");
+  CHECK(english.status == 200);
+  CHECK(english.body.find("确认收到") == std::string::npos);
+  CHECK(english.body.find("action=\"./" + token + "?lang=en\"") != std::string::npos);
+  CHECK(api.acknowledgements_by("a-duty2") == 0);
+
+  const Reply done = press_button(api.port(), token);
+  CHECK(done.status == 200);
+  CHECK(done.body.find("已确认收到") != std::string::npos);
   CHECK(api.acknowledgements_by("a-duty2") == 1);
 }
 
-TEST_CASE("a replayed ack link is 409, also after a restart", "[http][rejection]") {
+TEST_CASE("a used ack link is 409, also after a restart", "[http][rejection]") {
   const std::string db = temp_path("links.db");
   const std::string token = [&] {
     ApiServer api(db);
     const std::string t = api.link("a-duty2", kNow + 1h);
-    REQUIRE(call(api.port(), bhttp::verb::get, "/v1/ack/" + t).status == 200);
-    const Reply replay = call(api.port(), bhttp::verb::get, "/v1/ack/" + t);
+    REQUIRE(press_button(api.port(), t).status == 200);
+    const Reply replay = press_button(api.port(), t);
     CHECK(replay.status == 409);
-    CHECK(replay.json_body()["error"] == "link_used");
+    CHECK(replay.body.find("链接已使用") != std::string::npos);
+    CHECK(call(api.port(), bhttp::verb::get, "/v1/ack/" + t).status == 409);
     CHECK(api.acknowledgements_by("a-duty2") == 1);
     return t;
   }();
   ApiServer restarted(db);
-  const Reply replay = call(restarted.port(), bhttp::verb::get, "/v1/ack/" + token);
-  CHECK(replay.status == 409);
+  CHECK(press_button(restarted.port(), token).status == 409);
   CHECK(restarted.acknowledgements_by("a-duty2") == 0);
+}
+
+TEST_CASE("a POST from another site's page acknowledges nothing", "[http][rejection]") {
+  ApiServer api;
+  const std::string token = api.link("a-duty1", kNow + 1h);
+  const Reply r = press_button(api.port(), token, "https://attacker.example");
+  CHECK(r.status == 403);
+  CHECK(r.content_type == "text/html; charset=utf-8");
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+  // The link still works from its own page; a client that sends no Origin is not a browser
+  // on another site.
+  CHECK(call(api.port(), bhttp::verb::post, "/v1/ack/" + token).status == 200);
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
 }
 
 TEST_CASE("a forged ack link is 403", "[http][rejection]") {
@@ -632,21 +681,230 @@ TEST_CASE("a forged ack link is 403", "[http][rejection]") {
       impostor.sign({kIncident, "a-duty1", kIncident + "/1/a-duty1/1", kNow + 1h});
   const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + forged);
   CHECK(r.status == 403);
-  CHECK(r.json_body()["error"] == "invalid_link");
+  CHECK(r.body.find("链接无效") != std::string::npos);
+  CHECK(press_button(api.port(), forged).status == 403);
   // A genuine link for a-duty2 with its payload swapped for a-duty1's.
   const std::string genuine = api.link("a-duty2", kNow + 1h);
   const std::string spliced =
       forged.substr(0, forged.find('.')) + genuine.substr(genuine.find('.'));
-  CHECK(call(api.port(), bhttp::verb::get, "/v1/ack/" + spliced).status == 403);
+  CHECK(press_button(api.port(), spliced).status == 403);
   CHECK(api.acknowledgements_by("a-duty1") == 0);
 }
 
 TEST_CASE("an expired ack link is 410", "[http][rejection]") {
   ApiServer api;
-  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + api.link("a-duty1", kNow));
+  const std::string token = api.link("a-duty1", kNow);
+  const Reply r = call(api.port(), bhttp::verb::get, "/v1/ack/" + token);
   CHECK(r.status == 410);
-  CHECK(r.json_body()["error"] == "link_expired");
+  CHECK(r.body.find("链接已过期") != std::string::npos);
+  CHECK(press_button(api.port(), token).status == 410);
   CHECK(api.acknowledgements_by("a-duty1") == 0);
+}
+
+// ---- read scope ----------------------------------------------------------------------------
+
+TEST_CASE("a unit token reads only its unit's incidents, another's is 404 as if unknown",
+          "[http][rejection]") {
+  ApiServer api;  // the incident's units are a and b; "office" is not one of them
+  const auto listed = [&](const std::string& token) {
+    return call(api.port(), bhttp::verb::get, "/v1/incidents", token)
+        .json_body()["incidents"]
+        .size();
+  };
+  CHECK(listed(kTokenA) == 1);
+  CHECK(listed(kTokenB) == 1);
+  CHECK(listed(kTokenOperator) == 1);
+  CHECK(listed(kTokenOffice) == 0);
+  CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents/" + kIncident, kTokenA).status == 200);
+  const Reply hidden =
+      call(api.port(), bhttp::verb::get, "/v1/incidents/" + kIncident, kTokenOffice);
+  const Reply unknown = call(api.port(), bhttp::verb::get, "/v1/incidents/nope", kTokenOffice);
+  CHECK(hidden.status == 404);
+  CHECK(unknown.status == 404);
+  CHECK(hidden.json_body()["error"] == unknown.json_body()["error"]);
+  // Acting on it is 404 too, whatever the body, before the body is read.
+  const Reply ack = call(api.port(), bhttp::verb::post, kAckPath, kTokenOffice,
+                         json{{"recipient", "office-duty1"}}.dump());
+  CHECK(ack.status == 404);
+  CHECK(call(api.port(), bhttp::verb::post, kAckPath, kTokenOffice, "not json").status == 404);
+  CHECK(call(api.port(), bhttp::verb::post, kReleasePath, kTokenOffice, release("office", "r-1"))
+            .status == 404);
+  CHECK(api.acknowledgements_by("office-duty1") == 0);
+  CHECK(api.confirmations() == 0);
+  // /healthz and /metrics need no token, as before.
+  CHECK(call(api.port(), bhttp::verb::get, "/healthz").status == 200);
+  CHECK(call(api.port(), bhttp::verb::get, "/metrics").status == 200);
+}
+
+// ---- header and connection limits ----------------------------------------------------------
+
+TEST_CASE("two Authorization headers are refused with 400", "[http][rejection]") {
+  ApiServer api;
+  const std::string response = raw(api.port(),
+                                   "GET /v1/incidents HTTP/1.1\r\nHost: x\r\n"
+                                   "Authorization: Bearer " +
+                                       kTokenOffice +
+                                       "\r\n"
+                                       "Authorization: Bearer " +
+                                       kTokenA + "\r\n\r\n");
+  CHECK(response.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(response.find("duplicate_header") != std::string::npos);
+  CHECK(response.find(kIncident) == std::string::npos);
+}
+
+namespace {
+
+// A connection from `from` that sends nothing: one idle slot taken.
+tcp::socket idle_socket(net::io_context& io, unsigned short port, const std::string& from) {
+  tcp::socket socket(io);
+  socket.open(tcp::v4());
+  socket.bind(tcp::endpoint(net::ip::make_address(from), 0));
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  return socket;
+}
+
+// Whether the server closes this connection, unanswered, within `limit`.
+bool closed_unanswered(tcp::socket& socket, std::chrono::milliseconds limit) {
+  auto& io = static_cast<net::io_context&>(socket.get_executor().context());
+  std::array<char, 64> chunk{};
+  bool closed = false;
+  socket.async_read_some(net::buffer(chunk), [&](beast::error_code ec, std::size_t n) {
+    closed = ec == net::error::eof || ec == net::error::connection_reset;
+    CHECK(n == 0);
+  });
+  io.restart();
+  io.run_for(limit);
+  if (!closed) socket.cancel();
+  return closed;
+}
+
+Reply get_from(const std::string& from, unsigned short port, const std::string& target) {
+  net::io_context io;
+  beast::tcp_stream stream(idle_socket(io, port, from));
+  bhttp::request<bhttp::string_body> request(bhttp::verb::get, target, 11);
+  request.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(stream, request);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  bhttp::read(stream, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body(),
+          std::string(response[bhttp::field::content_type])};
+}
+
+}  // namespace
+
+TEST_CASE("one address's idle sockets take its own slots only, the SMS listener stays served",
+          "[http][rejection]") {
+  http::ServerOptions options;
+  options.max_connections_per_address = 4;
+  ApiServer api(temp_path("links.db"), options);
+  // The SMS callback on a listener of its own, as with [sms] callback_port.
+  const std::string secret(40, 'k');
+  std::atomic<int> replies{0};
+  net::io_context sms_io;
+  http::ServerOptions sms_options;
+  sms_options.max_connections_per_address = 4;
+  http::Server sms_server(sms_io, sms_options);
+  http::install_sms_callback(
+      sms_server, secret,
+      [&](const std::string&, const std::string&, const std::string&) { ++replies; });
+  sms_server.start();
+  auto sms_work = net::make_work_guard(sms_io);
+  std::thread sms_loop([&] { sms_io.run(); });
+
+  net::io_context io;
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(idle_socket(io, api.port(), "127.0.0.1"));
+  tcp::socket over = idle_socket(io, api.port(), "127.0.0.1");
+  CHECK(closed_unanswered(over, 2s));
+  // Another address still gets in, and so does the gateway on its own listener.
+  CHECK(get_from("127.0.0.2", api.port(), "/healthz").status == 200);
+  CHECK(get_from("127.0.0.1", sms_server.port(),
+                 "/sms/kannel?secret=" + secret + "&from=%2B8613900001001&to=10690000&text=1")
+            .status == 200);
+  CHECK(replies == 1);
+  CHECK(get_from("127.0.0.2", api.port(), "/metrics")
+            .body.find("incidentd_http_connections_refused_total 1\n") != std::string::npos);
+  // A slot freed is a slot again, once the server has seen the close (a connection of the same
+  // address may race it and be refused meanwhile).
+  idle.pop_back();
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    try {
+      served = get_from("127.0.0.1", api.port(), "/healthz").status == 200;
+    } catch (const boost::system::system_error&) {
+      // refused: the close not seen yet
+    }
+  }
+  CHECK(served);
+
+  net::post(sms_io, [&] { sms_server.stop(); });
+  sms_work.reset();
+  sms_loop.join();
+}
+
+// ---- the SMS reply callback ----------------------------------------------------------------
+
+TEST_CASE("the SMS callback refuses a request without the secret or with another one",
+          "[http][rejection][sms]") {
+  const std::string secret = "0123456789abcdef0123456789abcdef-secret";
+  std::vector<std::string> texts;  // what reached the reply handler
+  net::io_context io;
+  http::Server server(io, {});
+  http::install_sms_callback(server, secret,
+                             [&](const std::string&, const std::string&, const std::string& text) {
+                               texts.push_back(text);
+                             });
+  server.start();
+  auto work = net::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  const std::string query = "from=%2B8613900001001&to=10690000&text=%E5%B7%B2%E5%8F%91%E5%B8%83";
+  const auto status = [&](const std::string& target) {
+    return call(server.port(), bhttp::verb::get, target).status;
+  };
+  CHECK(status("/sms/kannel?" + query) == 403);
+  CHECK(status("/sms/kannel?secret=&" + query) == 403);
+  CHECK(status("/sms/kannel?secret=" + secret.substr(1) + "&" + query) == 403);
+  CHECK(status("/sms/kannel?secret=" + secret + "x&" + query) == 403);
+  CHECK(status("/sms/kannel?secret=" + secret.substr(0, 31) + "X&" + query) == 403);
+  testing::run_on(io, [&] { CHECK(texts.empty()); });
+  CHECK(status("/sms/kannel?secret=" + secret + "&" + query) == 200);
+  testing::run_on(io, [&] { CHECK(texts == std::vector<std::string>{"已发布"}); });
+  net::post(io, [&] { server.stop(); });
+  work.reset();
+  loop.join();
+}
+
+TEST_CASE("[sms] callback_secret_file must be readable and long enough", "[http][config][sms]") {
+  const std::string good = temp_path("callback.secret");
+  std::ofstream(good) << std::string(64, 'a') << "\n";
+  const std::string short_one = temp_path("short.secret");
+  std::ofstream(short_one) << "abc\n";
+  const std::string percent = temp_path("percent.secret");
+  std::ofstream(percent) << std::string(40, 'a') << "%p\n";
+  const auto errors = [](const std::string& sms) {
+    return parse_config(testing::small_config_toml() + "\n[sms]\n" + sms, "test.toml").errors;
+  };
+  CHECK(errors("callback_secret_file = \"" + good + "\"\n").empty());
+  CHECK(read_sms_callback_secret(good).secret == std::string(64, 'a'));
+  for (const std::string& bad : {short_one, percent, temp_path("missing.secret")}) {
+    const auto e = errors("callback_secret_file = \"" + bad + "\"\n");
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].message.find("sms.callback_secret_file") != std::string::npos);
+  }
+  CHECK(errors("callback_address = \"127.0.0.1\"\n").size() == 1);
+  CHECK(errors("callback_port = 0\n").size() == 1);
+  CHECK(errors("callback_port = 8481\n").empty());
+  const auto clash = parse_config(testing::small_config_toml() +
+                                      "\n[http]\nenabled = true\nport = 8481\n[sms]\n"
+                                      "callback_port = 8481\n",
+                                  "test.toml")
+                         .errors;
+  REQUIRE(clash.size() == 1);
+  CHECK(clash[0].message.find("the API listens on 127.0.0.1:8481") != std::string::npos);
+  CHECK(parse_config(testing::small_config_toml() + "\n[http]\nmax_connections_per_address = 0\n",
+                     "test.toml")
+            .errors.size() == 1);
 }
 
 // ---- incidentctl's client, TLS -------------------------------------------------------------
