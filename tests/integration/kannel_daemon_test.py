@@ -27,7 +27,9 @@ Kafka. Checks, in order:
      with the URL) and `milestone_met` for first_release, also as the HTTP API shows the
      incident; answer "已记录zhaotong-gov完成首次权威信息发布…";
   6. the incident is closed by a Kafka event; zt-duty2 replies "<its own code>1": nothing is
-     recorded, answer "事件…已结束，回复码…已失效".
+     recorded, answer "事件…已结束，回复码…已失效";
+  7. no phone number, webhook URL or webhook secret of the roster is in the timeline, the
+     outbox or the API's answers (GET /v1/incidents/{key}, /v1/incidents, /metrics).
 
 Each reply is injected through fakesmsc (kannel.sh inject) and goes bearerbox -> smsbox ->
 get-url -> incidentd; each answer is looked for at fakesmsc. Every wait polls a condition
@@ -396,6 +398,17 @@ def run(args, stack):
     final = recorded_answers(db)
     kt.check(final == {"acknowledged": 1, "release_confirmed": 1, "milestone_met": 1},
              f"final record: {final}")
+    # 7. Privacy (plan item 95): after SMS and its replies, no roster phone number, webhook URL
+    # or webhook secret in the timeline, the outbox, or what the API answers.
+    bodies = []
+    for path in (f"/v1/incidents/{INCIDENT}", "/v1/incidents", "/metrics"):
+        status, body = stack.http(path, stack.token)
+        kt.check(status == 200, f"GET {path}: {status}")
+        bodies.append(body.decode("utf-8", errors="replace"))
+    kt.check(any(a.get("action") == "delivery" for a in json.loads(bodies[0])["timeline"]),
+             "the API's timeline shows no delivery record: the privacy check proves nothing")
+    kt.check_no_addresses(db, stack.config, bodies)
+    kt.log("7. no roster address in the database's timeline or the API's answers")
     rc = stack.stop_daemon()
     kt.check(rc == 0, f"incidentd exited {rc} on SIGTERM")
     report = subprocess.run([args.incidentctl, "report", INCIDENT, "--database", db, "--format",

@@ -290,6 +290,40 @@ TEST_CASE("delivery and failure recorded in the outbox are shown, errors de-iden
             .delivery_note == "SMSC rejected +8613800000102");
 }
 
+TEST_CASE("a report shows who nobody reached and that the operator desk was told", "[report]") {
+  TempDir dir{"incidentd-report-unreached"};
+  const std::string path = dir.file("unreached.db");
+  testing::copy_report_fixture(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    const auto alert = db.execAndGet(
+                             "SELECT notification_id FROM outbox WHERE incident_key = "
+                             "'rpt-late' AND recipient = 'zt-duty2' ORDER BY created_at "
+                             "LIMIT 1")
+                           .getString();
+    const std::string prefix = alert.substr(0, alert.size() - std::string("/1").size());
+    // What the dispatcher records when it gives up (docs/notifications.md), and a later send of
+    // the same alert superseded before it got through.
+    SQLite::Statement gave_up(db,
+                              "UPDATE outbox SET state = 'failed', attempts = 9, last_error = "
+                              "'connect: Connection refused; not delivered since "
+                              "2026-11-05T02:00:00Z, 1h or longer; operator desk told: "
+                              "prov-office-duty1' WHERE notification_id = ?");
+    gave_up.bind(1, prefix + "/1");
+    CHECK(gave_up.exec() == 1);
+    SQLite::Statement superseded(db,
+                                 "UPDATE outbox SET state = 'superseded', last_error = "
+                                 "'superseded by n9' WHERE notification_id = ?");
+    superseded.bind(1, prefix + "/2");
+    CHECK(superseded.exec() == 1);
+  }
+  const auto& duty2 =
+      first_delivery_to(report_of("rpt-late", false, path), "duty officer 2, zhaotong-gov");
+  CHECK(duty2.delivery == "failed");
+  CHECK_THAT(duty2.delivery_note,
+             Catch::Matchers::Contains("operator desk told: prov-office-duty1"));
+}
+
 TEST_CASE("a report prints the chain head of the database and of the incident", "[report]") {
   SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
   const auto head = store.chain_head();
