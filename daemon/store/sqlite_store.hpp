@@ -101,7 +101,7 @@ class SqliteStore final : public Store {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =
@@ -122,6 +122,9 @@ class SqliteStore final : public Store {
   std::vector<IncidentState> load_open_incidents() override;
   std::optional<IncidentState> load_incident(const std::string& key) override;
   bool is_processed(const std::string& id) override;
+  std::optional<Confirmation> find_confirmation(const std::string& incident_key,
+                                                const std::string& unit,
+                                                const std::string& confirmation_id) override;
 
   // The timeline in commit order, of one incident or (empty key) of all.
   std::vector<Action> timeline(const std::string& incident_key = "");
