@@ -97,8 +97,7 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
        "已过{late}，仍未确认发布。"},
       {"resend", "（第{send}次通知，尚未收到您的回复）"},
       {"deputy", "（{deputy_of}未回复，现转告您）"},
-      {"reply_hint",
-       "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2或“已发布”，可附链接。"},
+      {"reply_hint", "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2，可附链接。"},
       // Last in the text, so that nothing follows the URL.
       {"ack_hint", "一键确认收到：{ack_link}"},
   };
