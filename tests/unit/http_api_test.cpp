@@ -530,7 +530,7 @@ TEST_CASE("confirmations from both units meet the milestone, a repeat is a dupli
   CHECK(api.confirmations() == 2);
 }
 
-TEST_CASE("two units' rel-0001 both count; one unit's rel-0001 with other content is 409",
+TEST_CASE("two units' rel-0001 both count, one unit's rel-0001 with other content is 409",
           "[http]") {
   ApiServer api;
   const Reply a =
