@@ -14,6 +14,8 @@ target_include_directories(incidentd_http_client PUBLIC daemon)
 target_link_libraries(incidentd_http_client PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto CLI11::CLI11 nlohmann_json::nlohmann_json)
 target_link_libraries(incidentctl PRIVATE incidentd_http_client)
+# check-config reads the ack link key as the daemon does (AckLinkSigner::from_file).
+target_link_libraries(incidentctl PRIVATE incidentd_http)
 
 if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(http_api_test PRIVATE incidentd_http incidentd_http_client OpenSSL::SSL

@@ -319,6 +319,14 @@ std::optional<json> parse_json(std::string_view text, std::string& error) {
             std::to_string(kMaxMessageBytes);
     return std::nullopt;
   }
+  // A message is exactly one JSON value, with only whitespace around it. nlohmann's lexer takes
+  // a NUL byte for the end of its input, so `{...}\0garbage` would parse as `{...}`; no JSON text
+  // holds a raw NUL (not even in a string), so any NUL makes the message invalid.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    error = "not JSON at byte " + std::to_string(nul + 1) +
+            ": a NUL byte (a message is exactly one JSON value, nothing may follow it)";
+    return std::nullopt;
+  }
   json j;
   try {
     j = json::parse(text.begin(), text.end());
@@ -328,7 +336,11 @@ std::optional<json> parse_json(std::string_view text, std::string& error) {
     std::string_view what = e.what();
     const auto colon = what.find(": ");
     const std::string_view detail = colon == std::string_view::npos ? what : what.substr(colon + 2);
-    error = "not JSON at byte " + std::to_string(e.byte) + ": " + one_line(detail, kMaxDetailBytes);
+    // nlohmann words a second value or garbage after the first as "expected end of input".
+    const bool trailing = detail.find("expected end of input") != std::string_view::npos;
+    error = "not JSON at byte " + std::to_string(e.byte) + ": " +
+            (trailing ? "trailing bytes after the JSON value (a message is exactly one JSON value)"
+                      : one_line(detail, kMaxDetailBytes));
     return std::nullopt;
   }
   if (!j.is_object()) {

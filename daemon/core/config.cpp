@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -164,6 +165,11 @@ bool valid_url(std::string_view url) {
 
 enum class Sign { positive, any };
 
+// The shortest retry and outbox poll, and the shortest timeout, that make sense
+// (docs/configuration.md, "Limits").
+constexpr Duration kMinRetry = std::chrono::milliseconds(100);
+constexpr Duration kMinSendTimeout = std::chrono::seconds(1);
+
 struct Located {
   int line = 0;
   int column = 0;
@@ -174,7 +180,8 @@ struct Located {
 // an administrator fixes a file in one pass (as `amtool check-config` does).
 class ConfigParser {
  public:
-  explicit ConfigParser(std::string_view source_name) : source_name_(source_name) {}
+  ConfigParser(std::string_view source_name, ConfigChecks checks)
+      : source_name_(source_name), checks_(std::move(checks)) {}
 
   ConfigResult run(std::string_view text) {
     toml::table root;
@@ -193,6 +200,7 @@ class ConfigParser {
     check_supervision_units(config);
     check_operators(config);
     check_http_tokens(config);
+    check_files(config);
     return finish(std::move(config));
   }
 
@@ -365,11 +373,21 @@ class ConfigParser {
   }
 
   // Reads a duration into `out` when the key is present and valid; returns the node, if any.
+  // `min` is the shortest that makes sense for the key (docs/configuration.md, "Limits"): a retry
+  // or a reminder every millisecond only floods the timeline, the outbox or the log.
   const toml::node* read_duration(const toml::table& table, std::string_view key,
-                                  std::string_view path, Duration& out) {
+                                  std::string_view path, Duration& out,
+                                  Duration min = Duration(1)) {
     const toml::node* node = table.get(key);
     if (node == nullptr) return nullptr;
-    if (auto d = to_duration(*node, join(path, key), Sign::positive)) out = *d;
+    if (auto d = to_duration(*node, join(path, key), Sign::positive)) {
+      if (*d < min) {
+        error(*node, join(path, key) + ": must be at least " + format_duration(min) + ", got " +
+                         quote(node->as_string()->get()));
+      } else {
+        out = *d;
+      }
+    }
     return node;
   }
 
@@ -502,8 +520,9 @@ class ConfigParser {
     if (auto v = get_string(sms, "success_contains", "sms", false, "text a success reply holds")) {
       out.success_contains = *v;
     }
-    read_duration(sms, "timeout", "sms", out.timeout);
-    read_duration(sms, "reply_code_reuse_after", "sms", out.reply_code_reuse_after);
+    read_duration(sms, "timeout", "sms", out.timeout, kMinSendTimeout);
+    read_duration(sms, "reply_code_reuse_after", "sms", out.reply_code_reuse_after,
+                  std::chrono::hours(1));
     if (auto v = get_integer(sms, "max_parts", "sms", false, "1 to 10 message parts")) {
       if (*v < 1 || *v > 10) {
         error(*sms.get("max_parts"), "sms.max_parts: must be 1 to 10, got " + std::to_string(*v));
@@ -620,7 +639,12 @@ class ConfigParser {
     }
     if (const toml::table* properties = get_table(kafka, "properties", "kafka")) {
       for (auto&& [key, value] : *properties) {
-        if (const auto* s = value.as_string()) {
+        const std::string name(key.str());
+        if (auto it = managed_kafka_properties().find(name);
+            it != managed_kafka_properties().end()) {
+          error(value,
+                "kafka.properties." + name + ": set by incidentd (" + it->second + "); remove it");
+        } else if (const auto* s = value.as_string()) {
           out.properties[std::string(key.str())] = s->get();
         } else {
           wrong_type(value, "kafka.properties." + std::string(key.str()),
@@ -636,8 +660,9 @@ class ConfigParser {
                {"retry_base", "retry_max", "jitter", "fallback_after", "send_timeout", "poll_every",
                 "max_in_flight", "give_up_after", "operator", "webhooks"},
                "notify");
-    read_duration(notify, "retry_base", "notify", out.retry_base);
-    if (const toml::node* node = read_duration(notify, "retry_max", "notify", out.retry_max)) {
+    read_duration(notify, "retry_base", "notify", out.retry_base, kMinRetry);
+    if (const toml::node* node =
+            read_duration(notify, "retry_max", "notify", out.retry_max, kMinRetry)) {
       if (out.retry_max < out.retry_base) {
         error(*node, "notify.retry_max: must not be shorter than notify.retry_base");
       }
@@ -646,17 +671,21 @@ class ConfigParser {
       const std::optional<double> v = node->value<double>();
       if (!v || node->is_boolean()) {
         wrong_type(*node, "notify.jitter", "a number from 0 to 1 (a fraction of each wait)");
+      } else if (!std::isfinite(*v)) {
+        // nan compares false with everything, so a range check alone would let it through.
+        error(*node, "notify.jitter: must be a finite number from 0 to 1, got " +
+                         std::string(std::isnan(*v) ? "nan" : "inf"));
       } else if (*v < 0 || *v > 1) {
         error(*node, "notify.jitter: must be from 0 to 1, got " + std::to_string(*v));
       } else {
         out.jitter = *v;
       }
     }
-    read_duration(notify, "fallback_after", "notify", out.fallback_after);
-    read_duration(notify, "send_timeout", "notify", out.send_timeout);
-    read_duration(notify, "poll_every", "notify", out.poll_every);
-    if (const toml::node* node =
-            read_duration(notify, "give_up_after", "notify", out.give_up_after)) {
+    read_duration(notify, "fallback_after", "notify", out.fallback_after, std::chrono::seconds(1));
+    read_duration(notify, "send_timeout", "notify", out.send_timeout, kMinSendTimeout);
+    read_duration(notify, "poll_every", "notify", out.poll_every, kMinRetry);
+    if (const toml::node* node = read_duration(notify, "give_up_after", "notify",
+                                               out.give_up_after, std::chrono::seconds(1))) {
       if (out.give_up_after < out.fallback_after) {
         error(*node, "notify.give_up_after: must not be shorter than notify.fallback_after");
       }
@@ -741,6 +770,7 @@ class ConfigParser {
     if (auto v = get_string(http, "link_secret_file", "http", false,
                             "a file holding the key of the one-click ack links")) {
       out.link_secret_file = *v;
+      link_secret_node_ = http.get("link_secret_file");
     }
     if (auto v = get_string(http, "public_url", "http", false, "the base URL of ack links")) {
       if (valid_url(*v)) {
@@ -750,9 +780,9 @@ class ConfigParser {
               "http.public_url: expected an http:// or https:// URL, got " + quote(*v));
       }
     }
-    read_duration(http, "link_ttl", "http", out.link_ttl);
-    read_duration(http, "header_timeout", "http", out.header_timeout);
-    read_duration(http, "body_timeout", "http", out.body_timeout);
+    read_duration(http, "link_ttl", "http", out.link_ttl, std::chrono::minutes(1));
+    read_duration(http, "header_timeout", "http", out.header_timeout, kMinSendTimeout);
+    read_duration(http, "body_timeout", "http", out.body_timeout, kMinSendTimeout);
     if (auto v = get_integer(http, "max_body_bytes", "http", false, "bytes, 1024 to 16777216")) {
       if (*v < 1024 || *v > std::int64_t{16} * 1024 * 1024) {
         error(*http.get("max_body_bytes"),
@@ -810,7 +840,10 @@ class ConfigParser {
       } else {
         ok = false;
       }
-      if (ok) out.tokens.push_back(std::move(token));
+      if (ok) {
+        out.tokens.push_back(std::move(token));
+        token_nodes_.push_back(t.get("sha256"));
+      }
     }
   }
 
@@ -819,6 +852,27 @@ class ConfigParser {
       if (config.find_unit(unit) == nullptr) {
         error(*node, "http.tokens: unknown unit " + quote(unit) +
                          " (leave unit out for an operator token that acts for any unit)");
+      }
+    }
+    // A token is known by its hash: two entries with one hash would make one token act as
+    // whichever entry was found first.
+    std::map<std::string, std::string, std::less<>> names;
+    for (std::size_t i = 0; i < config.http.tokens.size() && i < token_nodes_.size(); ++i) {
+      const HttpToken& token = config.http.tokens[i];
+      if (auto [it, inserted] = names.emplace(token.sha256, token.name); !inserted) {
+        error(*token_nodes_[i], "http.tokens: token " + quote(token.name) +
+                                    " has the same sha256 as token " + quote(it->second) +
+                                    " (each holder needs a token of their own)");
+      }
+    }
+  }
+
+  // What the configuration names outside itself, checked only when asked (check-config, the
+  // daemon's start): a report run by another user may not be able to read the daemon's keys.
+  void check_files(const Config& config) {
+    if (checks_.link_secret_file && config.http.enabled && link_secret_node_ != nullptr) {
+      if (auto problem = checks_.link_secret_file(config.http.link_secret_file)) {
+        error(*link_secret_node_, "http.link_secret_file: " + *problem);
       }
     }
   }
@@ -919,6 +973,11 @@ class ConfigParser {
         error(*t.get("phone"), path + ".phone: " + quote(*phone) +
                                    " is not an E.164 number (expected \"+\" and 8 to 15 digits, "
                                    "like \"+8613800000001\")");
+      } else if (auto [it, inserted] = phones_.emplace(*phone, t.get("phone")); !inserted) {
+        // Reply codes are bound to a phone: a shared number could not tell who answered.
+        error(*t.get("phone"), path + ".phone: " + quote(*phone) +
+                                   " is already the phone of another person (at line:column " +
+                                   position(*it->second) + "); each person needs their own");
       }
       person.phone = *phone;
     }
@@ -1027,7 +1086,7 @@ class ConfigParser {
                                       "\"lead\": the lead unit alone)");
       }
     }
-    read_duration(*p, "overdue_every", "policy", policy.overdue_every);
+    read_duration(*p, "overdue_every", "policy", policy.overdue_every, std::chrono::minutes(5));
 
     DurationNodes nodes;
     if (const toml::table* t = get_table(*p, "first_release", "policy")) {
@@ -1052,12 +1111,13 @@ class ConfigParser {
     }
     if (const toml::table* t = get_table(*p, "follow_up", "policy")) {
       check_keys(*t, {"every"}, "policy.follow_up");
-      nodes.follow_up_every =
-          read_duration(*t, "every", "policy.follow_up", policy.follow_up_every);
+      nodes.follow_up_every = read_duration(*t, "every", "policy.follow_up", policy.follow_up_every,
+                                            std::chrono::hours(1));
     }
     if (const toml::table* t = get_table(*p, "delivery", "policy")) {
       check_keys(*t, {"resend_after", "deputy_after_sends"}, "policy.delivery");
-      read_duration(*t, "resend_after", "policy.delivery", policy.resend_after);
+      read_duration(*t, "resend_after", "policy.delivery", policy.resend_after,
+                    std::chrono::minutes(1));
       if (auto n = get_integer(*t, "deputy_after_sends", "policy.delivery", false,
                                "how many unanswered sends bring in the deputy")) {
         if (*n < 1 || *n > 1000) {
@@ -1422,12 +1482,17 @@ class ConfigParser {
   std::vector<PendingSupervision> pending_supervision_;
   std::vector<std::pair<std::string, const toml::node*>> pending_token_units_;
   std::vector<std::pair<std::string, const toml::node*>> pending_operators_;
+  std::vector<const toml::node*> token_nodes_;  // the sha256 of each token in config.http.tokens
+  const toml::node* link_secret_node_ = nullptr;
+  std::map<std::string, const toml::node*, std::less<>> phones_;  // first use of each number
+  ConfigChecks checks_;
 };
 
 }  // namespace
 
-ConfigResult parse_config(std::string_view toml_text, std::string_view source_name) {
-  return ConfigParser(source_name).run(toml_text);
+ConfigResult parse_config(std::string_view toml_text, std::string_view source_name,
+                          const ConfigChecks& checks) {
+  return ConfigParser(source_name, checks).run(toml_text);
 }
 
 SecretFile read_sms_callback_secret(const std::string& path) {
@@ -1456,7 +1521,7 @@ SecretFile read_sms_callback_secret(const std::string& path) {
   return out;
 }
 
-ConfigResult load_config_file(const std::string& path) {
+ConfigResult load_config_file(const std::string& path, const ConfigChecks& checks) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ConfigResult result;
@@ -1470,7 +1535,20 @@ ConfigResult load_config_file(const std::string& path) {
     result.errors.push_back({path, std::string("cannot read the file: ") + std::strerror(errno)});
     return result;
   }
-  return parse_config(text.str(), path);
+  return parse_config(text.str(), path, checks);
+}
+
+const std::map<std::string, std::string>& managed_kafka_properties() {
+  static const std::map<std::string, std::string> kManaged = {
+      {"bootstrap.servers", "use kafka.brokers"},
+      {"metadata.broker.list", "use kafka.brokers"},
+      {"group.id", "use kafka.group"},
+      {"enable.auto.commit", "offsets are committed with the dead letters, in one transaction"},
+      {"enable.auto.offset.store", "offsets are committed with the dead letters"},
+      {"transactional.id", "derived from kafka.group"},
+      {"enable.idempotence", "the dead-letter producer is transactional"},
+  };
+  return kManaged;
 }
 
 }  // namespace incidentd

@@ -116,11 +116,64 @@ Outcome Engine::handle(const Event& event) {
   return Outcome::accepted();
 }
 
-Outcome Engine::handle(const Confirmation& c) {
-  const std::string processed_id = "release:" + c.confirmation_id;
-  if (pending_ids_.contains(processed_id) || store_.is_processed(processed_id)) {
-    return Outcome::duplicate();
+namespace {
+
+// A confirmation's identity is (incident_key, unit, confirmation_id); the id alone is not unique,
+// as units choose their ids independently. The key is length-prefixed so no two triples meet,
+// and its prefix differs from the "release:" + id of databases before version 7.
+std::string confirmation_key(const Confirmation& c) {
+  std::string key = "confirmation:";
+  for (const std::string* part : {&c.incident_key, &c.unit}) {
+    key += std::to_string(part->size());
+    key += ':';
+    key += *part;
   }
+  key += c.confirmation_id;
+  return key;
+}
+
+// What a unit says about its release; how it reached us (via, arrived_at) is not part of it.
+std::string confirmation_difference(const Confirmation& was, const Confirmation& now) {
+  std::string fields;
+  const auto differs = [&](bool d, const char* name) {
+    if (!d) return;
+    if (!fields.empty()) fields += ", ";
+    fields += name;
+  };
+  differs(was.milestone != now.milestone, "milestone");
+  differs(was.released_at != now.released_at, "released_at");
+  differs(was.channel != now.channel, "channel");
+  differs(was.url != now.url, "url");
+  differs(was.speaker != now.speaker, "speaker");
+  return fields;
+}
+
+}  // namespace
+
+std::optional<Confirmation> Engine::recorded_confirmation(const Confirmation& c) {
+  if (pending_ids_.contains(confirmation_key(c))) {
+    for (const auto& p : pending_.confirmations) {
+      if (p.incident_key == c.incident_key && p.unit == c.unit &&
+          p.confirmation_id == c.confirmation_id) {
+        return p;
+      }
+    }
+  }
+  // Confirmations are few (a handful per incident): the store's own record is the set, so a
+  // database written before identities were triples needs no rewrite of its processed ids.
+  return store_.find_confirmation(c.incident_key, c.unit, c.confirmation_id);
+}
+
+Outcome Engine::handle(const Confirmation& c) {
+  if (auto recorded = recorded_confirmation(c)) {
+    const std::string differs = confirmation_difference(*recorded, c);
+    if (differs.empty()) return Outcome::duplicate();
+    return Outcome::conflicting("confirmation \"" + c.confirmation_id + "\" of unit \"" + c.unit +
+                                "\" for incident \"" + c.incident_key +
+                                "\" was already recorded with another " + differs +
+                                "; a changed confirmation needs a new confirmation_id");
+  }
+  const std::string processed_id = confirmation_key(c);
   bool closed = false;
   Slot* slot = lookup(c.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + c.incident_key + "\" is closed");

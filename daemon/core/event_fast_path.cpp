@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -143,6 +144,8 @@ bool read_field(Field field, dom::element v, Event& e) {
 
 std::optional<Event> parse_event_fast(std::string_view text, const Config& config) {
   if (text.size() > kMaxMessageBytes) return std::nullopt;
+  // A NUL byte is never part of a JSON text; the reference says why the message is refused.
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr) return std::nullopt;
   // One parser per thread: it keeps its buffers, so a message costs no allocation there.
   thread_local dom::parser parser;
   dom::object object;

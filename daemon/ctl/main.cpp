@@ -5,13 +5,17 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "ctl/simulate.hpp"
 #include "ctl/timeline_text.hpp"
+#include "http/ack_link.hpp"
 #include "http/ctl_commands.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
@@ -62,7 +66,19 @@ int run_simulate(const std::string& config_path, const std::string& scenario_pat
 }
 
 int run_check_config(const std::string& path) {
-  auto config = load_or_report(path);
+  // Also what the daemon checks only when it starts: the ack link key must be there and usable.
+  incidentd::ConfigChecks checks;
+  checks.link_secret_file = [](const std::string& file) -> std::optional<std::string> {
+    try {
+      (void)incidentd::http::AckLinkSigner::from_file(file);
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+  };
+  auto loaded = incidentd::load_config_file(path, checks);
+  for (const auto& e : loaded.errors) std::cerr << e.where << ": " << e.message << '\n';
+  auto& config = loaded.config;
   if (!config) return 1;
   std::size_t people = 0;
   for (const auto& unit : config->units) people += unit.people.size();

@@ -210,6 +210,10 @@ class Api {
   }
 
   static std::optional<Response> parse_object(const Request& request, json& out) {
+    // nlohmann stops at a NUL byte; a body is one JSON value with nothing after it (codec.cpp).
+    if (request.body.find('\0') != std::string::npos) {
+      return Response::error(400, "malformed_json", "the request body holds a NUL byte");
+    }
     out = json::parse(request.body, nullptr, false);
     if (out.is_discarded()) {
       return Response::error(400, "malformed_json", "the request body is not valid JSON");
@@ -292,6 +296,7 @@ class Api {
     const int round_before = c_.engine->find(key)->milestone(confirmation.milestone).round;
     const Outcome outcome = c_.engine->handle(confirmation);
     if (outcome.status == Outcome::Status::rejected) {
+      if (outcome.conflict) return Response::error(409, "confirmation_conflict", outcome.reason);
       return Response::error(422, "confirmation_rejected", outcome.reason);
     }
     if (auto failed = flush()) return *failed;

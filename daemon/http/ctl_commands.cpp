@@ -99,8 +99,9 @@ ApiCommands::ApiCommands(CLI::App& app) : options_(std::make_unique<Options>()) 
   o.confirm->add_option("--released-at", o.released_at, "RFC 3339 instant of the release")
       ->required();
   o.confirm->add_option("--id", o.confirmation_id,
-                        "confirmation id; the same id twice counts once (default: derived from "
-                        "incident, milestone, unit and time)");
+                        "confirmation id; the unit's same id for the same incident counts once, "
+                        "and is refused with other content (default: derived from incident, "
+                        "milestone, unit and time)");
   o.confirm->add_option("--channel", o.channel, "where it was published (weibo, website, ...)");
   o.confirm->add_option("--release-url", o.release_url, "evidence: the release's URL");
   o.confirm->add_option("--speaker", o.speaker, "principal, deputy or spokesperson")

@@ -107,19 +107,6 @@ TxnResult translate(RdKafka::Error* raw) {
 
 }  // namespace
 
-const std::map<std::string, std::string>& managed_kafka_properties() {
-  static const std::map<std::string, std::string> kManaged = {
-      {"bootstrap.servers", "use kafka.brokers"},
-      {"metadata.broker.list", "use kafka.brokers"},
-      {"group.id", "use kafka.group"},
-      {"enable.auto.commit", "offsets are committed with the dead letters, in one transaction"},
-      {"enable.auto.offset.store", "offsets are committed with the dead letters"},
-      {"transactional.id", "derived from kafka.group"},
-      {"enable.idempotence", "the dead-letter producer is transactional"},
-  };
-  return kManaged;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Consumer
 

@@ -44,9 +44,6 @@ struct KafkaHooks {
   std::function<void(const std::vector<PartitionOffset>&)> revoking;
 };
 
-// The librdkafka properties incidentd sets itself; [kafka.properties] may not name them.
-const std::map<std::string, std::string>& managed_kafka_properties();
-
 class KafkaConsumer {
  public:
   // Throws KafkaSetupError naming the property librdkafka refused.

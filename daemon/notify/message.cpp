@@ -101,8 +101,7 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
        "【通知未能送达】{title}（{incident_key}）：{milestone}提醒无法送达{unreached}，"
        "各渠道均已失败，请设法另行联系。"},
       {"deputy", "（{deputy_of}未回复，现转告您）"},
-      {"reply_hint",
-       "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2或“已发布”，可附链接。"},
+      {"reply_hint", "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2，可附链接。"},
       // Last in the text, so that nothing follows the URL.
       {"ack_hint", "一键确认收到：{ack_link}"},
   };

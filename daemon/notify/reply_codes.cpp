@@ -161,7 +161,16 @@ ReplyDecision decide_reply(std::string_view from, std::string_view text, int cod
   if (!reply) {
     decision.answer =
         "未能识别您的回复，未作处理。请回复短信中的回复码加1表示收到，加2表示已发布"
-        "（可附链接），例如“12341”；或回复“收到”“已发布”。";
+        "（可附链接），例如“12341”；或回复“收到”。";
+    return decision;
+  }
+  // A release confirmation meets a milestone and stops the escalation, so it needs the code that
+  // was sent to this phone: a bare 已发布 carries nothing a forger of the sender could not know.
+  // A code-less 收到 only stops re-sends to this person (it never meets a milestone).
+  if (reply->code.empty() && reply->intent == ReplyIntent::confirm_release) {
+    decision.answer =
+        "确认发布须附回复码，未作处理。请回复通知短信中的回复码加2（可附链接），例如“12342 "
+        "https://...”。";
     return decision;
   }
   std::optional<ReplyCode> code;

@@ -1,8 +1,9 @@
 // SMS reply codes. Each notification sent by SMS carries a short numeric code bound to the
 // recipient's phone (one code per phone and incident, so re-sends and later alerts about the same
-// incident show the same code). A reply "<code>1" or "收到" acknowledges; "<code>2 [URL]" or
-// "已发布 [URL]" confirms the release of the notification's milestone for the recipient's own
-// unit. A reply counts only from the phone the code was sent to; a code is not reused for that
+// incident show the same code). A reply "<code>1" or "收到" acknowledges; "<code>2 [URL]"
+// confirms the release of the notification's milestone for the recipient's own unit (a bare
+// "已发布" is answered with a request for the code and changes nothing: a release needs the code).
+// A reply counts only from the phone the code was sent to; a code is not reused for that
 // phone until `reuse_after` (72 h) after its incident closed; an unknown, foreign or closed code
 // gets an answer saying so and changes nothing.
 // parse_reply, choose_code and decide_reply are pure; ReplyCodeStore keeps the codes in the
@@ -27,7 +28,9 @@ namespace incidentd {
 enum class ReplyIntent { acknowledge, confirm_release };
 
 struct ParsedReply {
-  std::string code;  // empty for the code-less forms 收到 / 已发布 (the phone's latest code)
+  // Empty for the code-less forms 收到 / 已发布; 收到 then means the phone's latest code, and
+  // 已发布 is refused (decide_reply).
+  std::string code;
   ReplyIntent intent = ReplyIntent::acknowledge;
   std::string url;  // confirm_release: evidence URL, optional
 };

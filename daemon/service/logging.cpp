@@ -63,24 +63,17 @@ class PriorityFlag final : public spdlog::custom_flag_formatter {
 };
 
 // Rewrites the message before any formatter sees it, so no sink and no pattern can leak a
-// number. In journal style a multi-line message repeats its prefix on every line, or journald
-// would file the continuation lines at the default priority.
+// number, and escapes it there too: every message is one line (a newline is escaped like any
+// control), which is also what journald needs to file the whole of it at its priority. This is
+// the one place input-derived text meets the log, whoever formatted it.
 class MaskingSink final : public spdlog::sinks::sink {
  public:
-  MaskingSink(spdlog::sink_ptr inner, LogStyle style) : inner_(std::move(inner)), style_(style) {}
+  explicit MaskingSink(spdlog::sink_ptr inner) : inner_(std::move(inner)) {}
 
   void log(const spdlog::details::log_msg& msg) override {
     if (!inner_->should_log(msg.level)) return;
-    std::string text = mask_phone_numbers(std::string_view(msg.payload.data(), msg.payload.size()));
-    if (style_ == LogStyle::journal && text.find('\n') != std::string::npos) {
-      std::string prefixed;
-      const auto prefix = priority_prefix(msg.level);
-      for (char c : text) {
-        prefixed += c;
-        if (c == '\n') prefixed += prefix;
-      }
-      text = std::move(prefixed);
-    }
+    const std::string text = escape_log_text(
+        mask_phone_numbers(std::string_view(msg.payload.data(), msg.payload.size())));
     spdlog::details::log_msg masked = msg;
     masked.payload = spdlog::string_view_t(text.data(), text.size());
     inner_->log(masked);
@@ -92,8 +85,44 @@ class MaskingSink final : public spdlog::sinks::sink {
 
  private:
   spdlog::sink_ptr inner_;
-  LogStyle style_;
 };
+
+void append_escape(std::string& out, char kind, std::uint32_t value, int digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '\\';
+  out += kind;
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += kHex[(value >> shift) & 0xfU];
+}
+
+bool is_bidi_control(std::uint32_t cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// The length of the well-formed UTF-8 sequence at text[i] (overlongs, surrogates and code points
+// past U+10FFFF are not well-formed), with its code point; 0 when there is none.
+std::size_t utf8_sequence(std::string_view text, std::size_t i, std::uint32_t& cp) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  const unsigned char b0 = byte(0);
+  std::size_t n = 0;
+  std::uint32_t min = 0;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2, cp = b0 & 0x1FU, min = 0x80;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3, cp = b0 & 0x0FU, min = 0x800;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4, cp = b0 & 0x07U, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(k) & 0xC0U) != 0x80U) return 0;
+    cp = (cp << 6) | (byte(k) & 0x3FU);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
 
 std::unique_ptr<spdlog::formatter> make_formatter(LogStyle style) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
@@ -135,6 +164,32 @@ std::string mask_phone_numbers(std::string_view text) {
   return out;
 }
 
+std::string escape_log_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b >= 0x20 && b < 0x7F) {
+      out += text[i++];
+      continue;
+    }
+    std::uint32_t cp = 0;
+    const std::size_t n = b < 0x80 ? 0 : utf8_sequence(text, i, cp);
+    if (n == 0) {  // C0, DEL, or a byte that is not UTF-8
+      append_escape(out, 'x', b, 2);
+      ++i;
+    } else if ((cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp)) {
+      append_escape(out, 'u', cp, 4);
+      i += n;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 bool stderr_is_journal_stream() {
   const char* env = std::getenv("JOURNAL_STREAM");
   if (env == nullptr) return false;
@@ -164,7 +219,7 @@ LogStyle detect_log_style() {
 std::shared_ptr<spdlog::logger> make_logger(std::string name, spdlog::sink_ptr out,
                                             LogStyle style) {
   out->set_formatter(make_formatter(style));
-  auto sink = std::make_shared<MaskingSink>(std::move(out), style);
+  auto sink = std::make_shared<MaskingSink>(std::move(out));
   return std::make_shared<spdlog::logger>(std::move(name), std::move(sink));
 }
 

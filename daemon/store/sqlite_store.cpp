@@ -196,6 +196,30 @@ CREATE TABLE processed_blocks (
 );
 )sql",
      pack_processed_rows},
+    // A confirmation is identified by its incident, unit and confirmation_id together
+    // (docs/contract.md): units choose their ids independently, so the id alone must not be the
+    // key. Rows of version 6 had unique ids, so every one of them keeps its place; the table keeps
+    // its columns and their order, and the key serves as the by-incident index.
+    {7, R"sql(
+CREATE TABLE confirmations_v7 (
+  confirmation_id TEXT NOT NULL,
+  incident_key    TEXT NOT NULL,
+  milestone       TEXT NOT NULL,
+  unit            TEXT NOT NULL,
+  released_at     INTEGER NOT NULL,
+  channel         TEXT NOT NULL,
+  url             TEXT NOT NULL,
+  speaker         TEXT NOT NULL,
+  via             TEXT NOT NULL,
+  PRIMARY KEY (incident_key, unit, confirmation_id)
+);
+INSERT INTO confirmations_v7(rowid, confirmation_id, incident_key, milestone, unit, released_at,
+                             channel, url, speaker, via)
+  SELECT rowid, confirmation_id, incident_key, milestone, unit, released_at, channel, url, speaker,
+         via FROM confirmations ORDER BY rowid;
+DROP TABLE confirmations;
+ALTER TABLE confirmations_v7 RENAME TO confirmations;
+)sql"},
     // Delivery attempts are state in the outbox row, not history in the timeline (issue 16): the
     // row keeps when it started failing, which once-only entries it wrote, its milestone (a newer
     // alert to the same person about it supersedes it) and its purpose. Timeline rows written
@@ -1186,6 +1210,40 @@ std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) 
     return impl_->decode_state("load_incident", key, s->getColumn(0).getText());
   } catch (const SQLite::Exception& e) {
     throw impl_->error("load_incident", e);
+  }
+}
+
+std::optional<Confirmation> SqliteStore::find_confirmation(const std::string& incident_key,
+                                                           const std::string& unit,
+                                                           const std::string& confirmation_id) {
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT milestone, released_at, channel, url, speaker, via "
+                        "FROM confirmations "
+                        "WHERE incident_key = ? AND unit = ? AND confirmation_id = ?");
+    s.bind(1, incident_key);
+    s.bind(2, unit);
+    s.bind(3, confirmation_id);
+    if (!s.executeStep()) return std::nullopt;
+    Confirmation c;
+    c.confirmation_id = confirmation_id;
+    c.incident_key = incident_key;
+    c.unit = unit;
+    const std::string milestone = s.getColumn(0).getString();
+    const auto m = parse_milestone(milestone);
+    if (!m) {
+      throw StoreError("find_confirmation (" + impl_->path + "): unknown milestone '" + milestone +
+                       "'");
+    }
+    c.milestone = *m;
+    c.released_at = TimePoint(Duration(s.getColumn(1).getInt64()));
+    c.channel = s.getColumn(2).getString();
+    c.url = s.getColumn(3).getString();
+    c.speaker = s.getColumn(4).getString();
+    c.via = s.getColumn(5).getString();
+    return c;
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("find_confirmation", e);
   }
 }
 

@@ -149,6 +149,9 @@ class SqliteStore final : public Store {
   std::vector<IncidentState> load_open_incidents() override;
   std::optional<IncidentState> load_incident(const std::string& key) override;
   bool is_processed(const std::string& id) override;
+  std::optional<Confirmation> find_confirmation(const std::string& incident_key,
+                                                const std::string& unit,
+                                                const std::string& confirmation_id) override;
 
   // The timeline in commit order, of one incident or (empty key) of all.
   std::vector<Action> timeline(const std::string& incident_key = "");

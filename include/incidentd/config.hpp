@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -208,7 +209,20 @@ struct ConfigResult {
   std::vector<ConfigError> errors;  // empty when config is set
 };
 
-ConfigResult load_config_file(const std::string& path);
-ConfigResult parse_config(std::string_view toml_text, std::string_view source_name);
+// Checks of what the configuration names outside itself, made only when one is given (each
+// returns what is wrong, or nullopt): `incidentctl check-config` refuses what the daemon would
+// refuse at start, while a report run by another user need not read the daemon's keys.
+struct ConfigChecks {
+  // [http] link_secret_file, when [http] is enabled: the file can be read and holds a valid key.
+  std::function<std::optional<std::string>(const std::string& path)> link_secret_file;
+};
+
+ConfigResult load_config_file(const std::string& path, const ConfigChecks& checks = {});
+ConfigResult parse_config(std::string_view toml_text, std::string_view source_name,
+                          const ConfigChecks& checks = {});
+
+// The librdkafka properties incidentd sets itself, with what to use instead; [kafka.properties]
+// may not name them.
+const std::map<std::string, std::string>& managed_kafka_properties();
 
 }  // namespace incidentd

@@ -32,9 +32,13 @@ struct Outcome {
   enum class Status { accepted, duplicate, rejected };
   Status status = Status::accepted;
   std::string reason;  // for rejected
+  // Rejected because it reuses the identity of something already recorded with other content
+  // (a confirmation's incident, unit and id): the API answers 409 instead of 422.
+  bool conflict = false;
   static Outcome accepted() { return {}; }
   static Outcome duplicate() { return {Status::duplicate, {}}; }
   static Outcome rejected(std::string why) { return {Status::rejected, std::move(why)}; }
+  static Outcome conflicting(std::string why) { return {Status::rejected, std::move(why), true}; }
 };
 
 class Engine {
@@ -95,6 +99,8 @@ class Engine {
     std::vector<ProcessedId> processed;     // applied to it since it was last committed
   };
 
+  // The confirmation already recorded (committed or pending) under c's incident, unit and id.
+  std::optional<Confirmation> recorded_confirmation(const Confirmation& c);
   // The open incident with this key, or nullptr; `closed` tells a closed one from an unknown one.
   Slot* lookup(const std::string& key, bool& closed);
   Slot& slot_for(const std::string& key);  // the slot, created empty when there is none

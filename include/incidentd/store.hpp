@@ -14,7 +14,7 @@
 namespace incidentd {
 
 struct ProcessedId {
-  std::string id;  // event_id, or "release:" + confirmation_id
+  std::string id;  // event_id ("release:" + confirmation_id in databases before version 7)
   std::string incident_key;
   TimePoint at{};
 };
@@ -43,6 +43,11 @@ class Store {
   virtual std::vector<IncidentState> load_open_incidents() = 0;
   virtual std::optional<IncidentState> load_incident(const std::string& key) = 0;
   virtual bool is_processed(const std::string& id) = 0;
+  // The committed confirmation with this identity (incident, unit and id together: units choose
+  // their ids independently), if any.
+  virtual std::optional<Confirmation> find_confirmation(const std::string& incident_key,
+                                                        const std::string& unit,
+                                                        const std::string& confirmation_id) = 0;
 };
 
 }  // namespace incidentd

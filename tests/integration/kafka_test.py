@@ -408,15 +408,30 @@ def case_malformed_and_duplicates(args, work, broker):
         add_bad(EVENTS, b"inc-x5", event("x5", "inc-x5", kind="closed"), "engine",
                 r'closed event for unknown incident "inc-x5"'),
         add_bad(EVENTS, b"inc-x6", b"[1,2,3]", "validation", r"must be a JSON object"),
+        # One JSON value and nothing after it: a NUL and garbage, or a second value, are invalid.
+        add_bad(EVENTS, b"inc-x7", event("x7", "inc-x7") + b"\x00x", "validation",
+                r"^not JSON at byte \d+: a NUL byte"),
+        add_bad(EVENTS, b"inc-x8", event("x8", "inc-x8") + event("x9", "inc-x8"), "validation",
+                r"^not JSON at byte \d+: trailing bytes after the JSON value"),
     ]
     bulk = [f"inc-bulk-{i:02d}" for i in range(30)]
     for i, key in enumerate(bulk):
         e = event(f"bulk-{i}", key)
         events_stream += [(key.encode(), e), (key.encode(), e)]
 
+    # Built once: released_at is taken from the clock, and a repeat must be the same content.
+    r1 = confirmation("r1", "inc-a")
     releases_stream = [
-        (b"inc-a", confirmation("r1", "inc-a")),
-        (b"inc-a", confirmation("r1", "inc-a")),  # duplicate
+        (b"inc-a", r1),
+        (b"inc-a", r1),  # duplicate
+        # Another unit's r1 for the same incident is its own confirmation (and meets the
+        # milestone); the first unit's r1 with another URL is refused, not dropped.
+        (b"inc-a", confirmation("r1", "inc-a", unit="prov-emergency")),
+        add_bad(RELEASES, b"inc-a", r1.replace(b"release/r1", b"other/r1"),
+                "engine", r'confirmation "r1" of unit "zhaotong-gov" for incident "inc-a" was '
+                r'already recorded with another url'),
+        add_bad(RELEASES, b"inc-a", confirmation("r5", "inc-a") + b"\x00x", "validation",
+                r"a NUL byte"),
         add_bad(RELEASES, b"inc-nope", confirmation("r2", "inc-nope"), "engine",
                 r'unknown incident "inc-nope"'),
         add_bad(RELEASES, b"inc-a", confirmation("r3", "inc-a", unit="prov-cac"), "engine",
@@ -435,7 +450,7 @@ def case_malformed_and_duplicates(args, work, broker):
         broker.produce(RELEASES, releases_stream)
         wait_for("every dead letter", lambda: len(broker.dead_letters("dlq.one")) >= len(bad), 90,
                  interval=0.5)
-        wait_for("the confirmation to be durable", lambda: db_count(db, "processed") >= 37, 30)
+        wait_for("the confirmations to be durable", lambda: db_count(db, "processed") >= 38, 30)
         wait_for("the dead-letter counter in the log",
                  lambda: last_dlq_total(daemon.output()) >= len(bad), 30)
     finally:
@@ -448,11 +463,12 @@ def case_malformed_and_duplicates(args, work, broker):
     expected = {"inc-a": ("I", 0), "inc-b": ("II", 1), "inc-c": ("IV", 0)}
     expected.update({k: ("II", 0) for k in bulk})
     check(incidents == expected, f"incidents: got {incidents}, expected {expected}")
-    check(db_count(db, "processed") == 37, f"processed ids: {db_count(db, 'processed')}, not 37")
+    check(db_count(db, "processed") == 38, f"processed ids: {db_count(db, 'processed')}, not 38")
 
     # Timeline: every action once; duplicates and rejections left no trace.
     kinds = timeline_kinds(db)
-    want = {"inc-a": ["incident_opened", "level_changed", "release_confirmed"],
+    want = {"inc-a": ["incident_opened", "level_changed", "release_confirmed", "release_confirmed",
+                      "milestone_met"],
             "inc-b": ["incident_opened", "level_changed", "incident_closed"],
             "inc-c": ["incident_opened"]}
     want.update({k: ["incident_opened"] for k in bulk})

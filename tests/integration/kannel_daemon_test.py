@@ -269,7 +269,7 @@ def run(args, stack):
                                   lambda: first_warning(DUTY1_PHONE), 90, interval=0.2)
     kt.log(f"1. warning at fakesmsc for {to} after {time.monotonic() - t_event:.1f} s "
            f"({parts} part(s)): {text}")
-    m = re.search(r"还剩[^。]+。回复(\d{4})1或“收到”表示已知悉；本单位已发布请回复(\d{4})2或“已发布”", text)
+    m = re.search(r"还剩[^。]+。回复(\d{4})1或“收到”表示已知悉；本单位已发布请回复(\d{4})2，", text)
     kt.check(m and m.group(1) == m.group(2), f"no remaining time or reply hint in {text!r}")
     code1 = m.group(1)
     kt.check(code1[0] != "0", f"reply code {code1} starts with 0")
@@ -330,6 +330,16 @@ def run(args, stack):
              f"a reply with an unknown code changed the record: {state} -> {recorded_answers(db)}")
     refused(DUTY1_PHONE, answer)
     kt.log(f"3. unknown code {unknown}: answered in {took:.1f} s, nothing recorded")
+
+    # 3b. A bare 已发布 from the roster phone itself: a release needs the code, so it is answered
+    #     with a request for it and records nothing (a sender's number is easy to forge).
+    answer = ("确认发布须附回复码，未作处理。请回复通知短信中的回复码加2（可附链接），"
+              "例如“12342 https://...”。")
+    took = reply(DUTY1_PHONE, f"已发布 {RELEASE_URL}", answer, "a release without its code")
+    kt.check(recorded_answers(db) == state,
+             f"a release without a code changed the record: {state} -> {recorded_answers(db)}")
+    refused(DUTY1_PHONE, answer)
+    kt.log(f"3b. 已发布 without a code: answered in {took:.1f} s, nothing recorded")
 
     # 4. zt-duty1 acknowledges.
     took = reply(DUTY1_PHONE, f"{code1}1", f"已确认您收到事件{INCIDENT}的通知，将不再重复提醒您。",

@@ -1,6 +1,7 @@
 #include "support/memory_store.hpp"
 
 #include <set>
+#include <tuple>
 
 namespace incidentd::testing {
 
@@ -19,10 +20,10 @@ void MemoryStore::commit(const Changeset& changes) {
       throw StoreError("commit (memory): processed id '" + p.id + "' stored twice");
     }
   }
-  std::set<std::string> confirmation_ids;
+  std::set<std::tuple<std::string, std::string, std::string>> confirmation_ids;
   for (const auto& c : changes.confirmations) {
-    if (confirmation_ids_.count(c.confirmation_id) != 0 ||
-        !confirmation_ids.insert(c.confirmation_id).second) {
+    const auto id = std::make_tuple(c.incident_key, c.unit, c.confirmation_id);
+    if (confirmation_ids_.count(id) != 0 || !confirmation_ids.insert(id).second) {
       ++failed_commits_;
       throw StoreError("commit (memory): confirmation '" + c.confirmation_id + "' stored twice");
     }
@@ -55,6 +56,17 @@ std::optional<IncidentState> MemoryStore::load_incident(const std::string& key) 
   auto it = incidents_.find(key);
   if (it == incidents_.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<Confirmation> MemoryStore::find_confirmation(const std::string& incident_key,
+                                                           const std::string& unit,
+                                                           const std::string& confirmation_id) {
+  for (const auto& c : confirmations_) {
+    if (c.incident_key == incident_key && c.unit == unit && c.confirmation_id == confirmation_id) {
+      return c;
+    }
+  }
+  return std::nullopt;
 }
 
 bool MemoryStore::is_processed(const std::string& id) {

@@ -1,6 +1,7 @@
 // A Store kept in memory for engine unit tests, with the same semantics as the SQLite store
-// (all-or-nothing commits, a processed id or confirmation id stored twice is an error, the outbox
-// keeps one entry per notification_id) and fault injection: fail_next_commits(n).
+// (all-or-nothing commits, a processed id or a confirmation's (incident, unit, id) stored twice is
+// an error, the outbox keeps one entry per notification_id) and fault injection:
+// fail_next_commits(n).
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "incidentd/domain.hpp"
@@ -26,6 +28,9 @@ class MemoryStore final : public Store {
   std::vector<IncidentState> load_open_incidents() override;
   std::optional<IncidentState> load_incident(const std::string& key) override;
   bool is_processed(const std::string& id) override;
+  std::optional<Confirmation> find_confirmation(const std::string& incident_key,
+                                                const std::string& unit,
+                                                const std::string& confirmation_id) override;
 
   // The next n commits throw StoreError and apply nothing.
   void fail_next_commits(int n) { fail_next_ = n; }
@@ -48,7 +53,7 @@ class MemoryStore final : public Store {
   std::set<std::string> outbox_ids_;
   std::map<std::string, ProcessedId> processed_;
   std::vector<Confirmation> confirmations_;
-  std::set<std::string> confirmation_ids_;
+  std::set<std::tuple<std::string, std::string, std::string>> confirmation_ids_;
   std::vector<Acknowledgement> acknowledgements_;
   int fail_next_ = 0;
   std::size_t commits_ = 0;

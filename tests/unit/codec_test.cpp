@@ -364,6 +364,40 @@ TEST_CASE("a not-JSON reason stays one line of valid UTF-8 whatever the input ho
   CHECK(long_token.error.size() < 400);
 }
 
+TEST_CASE("an event or a confirmation is exactly one JSON value: trailing bytes are rejected",
+          "[codec][event][confirmation][reject]") {
+  const Config config = example_config();
+  for (const std::string& text : {std::string(kExampleEvent), std::string(kExampleConfirmation)}) {
+    const bool event = text == kExampleEvent;
+    const auto parse = [&](const std::string& t) {
+      return event ? parse_event(t, config).error : parse_confirmation(t, config).error;
+    };
+    REQUIRE(parse(text).empty());
+    REQUIRE(parse(text + " \n\t").empty());  // whitespace after the value is JSON's own
+
+    CHECK(parse(text + std::string("\0x", 2)) ==
+          "not JSON at byte " + std::to_string(text.size() + 1) +
+              ": a NUL byte (a message is exactly one JSON value, nothing may follow it)");
+    CHECK(parse(text + std::string(1, '\0')) ==
+          "not JSON at byte " + std::to_string(text.size() + 1) +
+              ": a NUL byte (a message is exactly one JSON value, nothing may follow it)");
+    CHECK(parse(text + text) ==
+          "not JSON at byte " + std::to_string(text.size() + 1) +
+              ": trailing bytes after the JSON value (a message is exactly one JSON value)");
+    CHECK(parse(text + " x") ==
+          "not JSON at byte " + std::to_string(text.size() + 2) +
+              ": trailing bytes after the JSON value (a message is exactly one JSON value)");
+    // A NUL inside a string is no better than one after the value.
+    std::string inner = text;
+    inner.insert(inner.find("zt-landslide") + 2, 1, '\0');
+    CHECK_THAT(parse(inner), Catch::Contains("a NUL byte"));
+  }
+  // Scenario lines go through the same parser.
+  const auto line = parse_scenario_line(std::string(kExampleEvent) + std::string("\0x", 2), config);
+  REQUIRE_FALSE(line);
+  CHECK_THAT(line.error, Catch::Contains("a NUL byte"));
+}
+
 TEST_CASE("JSON that is not an object is rejected", "[codec][event][reject]") {
   auto array = parse_event(R"([{"schema": 1}])", example_config());
   REQUIRE_FALSE(array);

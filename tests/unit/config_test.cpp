@@ -2,8 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "support/test_config.hpp"
@@ -588,6 +590,129 @@ resend_after = "-15m"
 )"),
                     "t.toml:2:16",
                     "policy.delivery.resend_after: must be a positive duration, got \"-15m\"");
+}
+
+TEST_CASE("durations below their key's minimum are rejected with the minimum named") {
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"[policy]\noverdue_every = \"1ms\"\n", "t.toml:2:17",
+       "policy.overdue_every: must be at least 5m, got \"1ms\""},
+      {"[policy.delivery]\nresend_after = \"1ms\"\n", "t.toml:2:16",
+       "policy.delivery.resend_after: must be at least 1m, got \"1ms\""},
+      {"[policy.follow_up]\nevery = \"59m\"\n", "t.toml:2:9",
+       "policy.follow_up.every: must be at least 1h, got \"59m\""},
+      {"[notify]\nretry_base = \"1ms\"\n", "t.toml:2:14",
+       "notify.retry_base: must be at least 100ms, got \"1ms\""},
+      {"[notify]\npoll_every = \"99ms\"\n", "t.toml:2:14",
+       "notify.poll_every: must be at least 100ms, got \"99ms\""},
+      {"[notify]\nsend_timeout = \"500ms\"\n", "t.toml:2:16",
+       "notify.send_timeout: must be at least 1s, got \"500ms\""},
+      {"[notify]\nfallback_after = \"1ms\"\n", "t.toml:2:18",
+       "notify.fallback_after: must be at least 1s, got \"1ms\""},
+      {"[http]\nheader_timeout = \"1ms\"\n", "t.toml:2:18",
+       "http.header_timeout: must be at least 1s, got \"1ms\""},
+      {"[http]\nlink_ttl = \"1s\"\n", "t.toml:2:12",
+       "http.link_ttl: must be at least 1m, got \"1s\""},
+      {"[sms]\ntimeout = \"1ms\"\n", "t.toml:2:11",
+       "sms.timeout: must be at least 1s, got \"1ms\""},
+  };
+  for (const auto& [text, where, message] : cases)
+    require_one_error(with_roster(text), where, message);
+  // At the minimum is fine.
+  const Config config =
+      parsed(with_roster("[notify]\nretry_base = \"100ms\"\npoll_every = \"100ms\"\n"));
+  CHECK(config.notify.poll_every == std::chrono::milliseconds(100));
+}
+
+TEST_CASE("a jitter that is not a finite number is rejected") {
+  require_one_error(with_roster("[notify]\njitter = nan\n"), "t.toml:2:10",
+                    "notify.jitter: must be a finite number from 0 to 1, got nan");
+  require_one_error(with_roster("[notify]\njitter = -nan\n"), "t.toml:2:10",
+                    "notify.jitter: must be a finite number from 0 to 1, got nan");
+  require_one_error(with_roster("[notify]\njitter = inf\n"), "t.toml:2:10",
+                    "notify.jitter: must be a finite number from 0 to 1, got inf");
+}
+
+TEST_CASE("two people with one phone number are rejected at the second") {
+  require_one_error(
+      doc(R"(
+[[units]]
+id = "prov-office"
+name = "省政府办公厅"
+
+  [[units.people]]
+  id = "office-duty1"
+  name = "值班员甲"
+  role = "duty"
+  phone = "+8613800000001"
+  channels = ["sms"]
+
+  [[units.people]]
+  id = "office-duty2"
+  name = "值班员乙"
+  role = "duty"
+  phone = "+8613800000001"
+  channels = ["sms"]
+)"),
+      "t.toml:16:11",
+      "units[prov-office].people[office-duty2].phone: \"+8613800000001\" is already "
+      "the phone of another person (at line:column 9:11); each person needs their own");
+}
+
+TEST_CASE("two http tokens with one hash are rejected at the second") {
+  const std::string hash(64, 'a');
+  require_one_error(with_roster(R"(
+[[http.tokens]]
+name = "first"
+sha256 = ")" + hash + R"("
+
+[[http.tokens]]
+name = "second"
+sha256 = ")" + std::string(64, 'A') +
+                                R"("
+)"),
+                    "t.toml:7:10",
+                    "http.tokens: token \"second\" has the same sha256 as token \"first\" (each "
+                    "holder needs a token of their own)");
+}
+
+TEST_CASE("kafka.properties may not set what incidentd sets itself") {
+  for (const char* name :
+       {"group.id", "bootstrap.servers", "enable.auto.commit", "transactional.id"}) {
+    INFO(name);
+    const std::vector<ConfigError> errors =
+        errors_of(with_roster("[kafka.properties]\n\"" + std::string(name) + "\" = \"x\"\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].where == "t.toml:2:" + std::to_string(std::string(name).size() + 6));
+    CHECK_THAT(errors[0].message, Catch::StartsWith("kafka.properties." + std::string(name) +
+                                                    ": set by incidentd (") &&
+                                      Catch::EndsWith("); remove it"));
+  }
+}
+
+TEST_CASE("the link key file is checked only when asked, and only with [http] on") {
+  const std::string text = with_roster(R"(
+[http]
+enabled = true
+link_secret_file = "/nonexistent/key"
+)");
+  // A report reading the daemon's configuration need not read its keys.
+  CHECK(parse_config(text, "t.toml").config.has_value());
+  ConfigChecks checks;
+  std::vector<std::string> asked;
+  checks.link_secret_file = [&asked](const std::string& path) -> std::optional<std::string> {
+    asked.push_back(path);
+    return "cannot open the ack link key file \"" + path + "\"";
+  };
+  const ConfigResult checked = parse_config(text, "t.toml", checks);
+  REQUIRE(checked.errors.size() == 1);
+  CHECK(checked.errors[0].where == "t.toml:3:20");
+  CHECK(checked.errors[0].message ==
+        "http.link_secret_file: cannot open the ack link key file \"/nonexistent/key\"");
+  CHECK(asked == std::vector<std::string>{"/nonexistent/key"});
+  // With [http] off the daemon never reads it.
+  std::string off = text;
+  off.replace(off.find("enabled = true"), 14, "enabled = false");
+  CHECK(parse_config(off, "t.toml", checks).config.has_value());
 }
 
 TEST_CASE("a first_release or press_conference step before the clock's start is rejected") {

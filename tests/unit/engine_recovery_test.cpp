@@ -312,7 +312,7 @@ TEST_CASE("a failed commit of an input throws StoreError and leaves the store un
   CHECK(store.timeline() == timeline);
   CHECK(store.incidents() == incidents);
   CHECK(store.confirmations().size() == confirmations);
-  CHECK_FALSE(store.is_processed("release:r1"));
+  CHECK_FALSE(store.find_confirmation(kKey, "a", "r1"));
 
   // The owner restarts from the store; the confirmation was never durable, so it counts now.
   engine.reset();

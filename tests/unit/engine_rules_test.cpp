@@ -355,13 +355,88 @@ TEST_CASE("a confirmation delivered twice counts once") {
   Harness h;
   open_incident(h, Level::II, {"a", "b"});
   confirm(h, "r1", Milestone::first_release, "a", 1h);
-  // Same confirmation_id, now naming the other unit: a duplicate, so b still owes.
-  CHECK(duplicate(h.feed(confirmation("r1", kKey, Milestone::first_release, "b", at(1h + 10min)))));
+  // The same (incident, unit, id) with the same content, later and by another route: a duplicate.
+  Confirmation again = confirmation("r1", kKey, Milestone::first_release, "a", at(1h));
+  again.via = "http";
+  CHECK(duplicate(h.feed(again, at(1h + 10min))));
   h.advance_to(2h);
   CHECK(story(h) == std::vector<std::string>{"0h00 incident_opened II clock",
                                              "1h00 release_confirmed first_release a",
                                              "2h00 warning first_release L0 due 3h00"});
   CHECK(alerted_at(h, 2h) == std::vector<std::string>{"b-duty1", "b-duty2"});
+  CHECK(h.store.confirmations().size() == 1);
+}
+
+TEST_CASE("two units' rel-0001 on one incident both count: the id is the unit's own") {
+  Harness h;
+  open_incident(h, Level::II, {"a", "b"});
+  confirm(h, "rel-0001", Milestone::first_release, "a", 1h);
+  confirm(h, "rel-0001", Milestone::first_release, "b", 1h + 10min);
+  h.advance_to(2h);
+  CHECK(story(h) == std::vector<std::string>{
+                        "0h00 incident_opened II clock",
+                        "1h00 release_confirmed first_release a",
+                        "1h10 release_confirmed first_release b",
+                        "1h10 milestone_met first_release late=false released 1h10",
+                    });
+  CHECK(h.store.confirmations().size() == 2);
+}
+
+TEST_CASE("rel-0001 on two incidents counts for each") {
+  Harness h;
+  open_incident(h, Level::II, {"a"});
+  REQUIRE(accepted(h.feed(event("e2", "other", Level::II, {"a"}, at(10min)))));
+  confirm(h, "rel-0001", Milestone::first_release, "a", 1h);
+  REQUIRE(accepted(
+      h.feed(confirmation("rel-0001", "other", Milestone::first_release, "a", at(1h + 5min)))));
+  CHECK(h.engine.find(kKey)->milestone(Milestone::first_release).met_at == at(1h));
+  CHECK(h.engine.find("other")->milestone(Milestone::first_release).met_at == at(1h + 5min));
+}
+
+TEST_CASE("the same confirmation id of a unit with other content is refused with the reason") {
+  Harness h;
+  open_incident(h, Level::II, {"a", "b"});
+  confirm(h, "rel-0001", Milestone::first_release, "a", 1h);
+  const auto timeline = h.timeline().size();
+
+  Confirmation other = confirmation("rel-0001", kKey, Milestone::first_release, "a", at(1h));
+  other.url = "https://example.org/another";
+  const Outcome o = h.feed(other, at(1h + 5min));
+  CHECK(rejected(o));
+  CHECK(o.conflict);
+  CHECK(o.reason ==
+        "confirmation \"rel-0001\" of unit \"a\" for incident \"" + std::string(kKey) +
+            "\" was already recorded with another url; a changed confirmation needs a new "
+            "confirmation_id");
+
+  Confirmation moved = confirmation("rel-0001", kKey, Milestone::press_conference, "a", at(2h));
+  const Outcome m = h.feed(moved, at(2h));
+  CHECK(m.conflict);
+  CHECK_THAT(m.reason, Catch::Contains("another milestone, released_at;"));
+  // Nothing was recorded for either; the first confirmation stands.
+  CHECK(h.store.confirmations().size() == 1);
+  CHECK(lines(h.timeline(), [](const Action& a) {
+          return a.kind == ActionKind::release_confirmed;
+        }) == std::vector<std::string>{"1h00 release_confirmed first_release a"});
+  CHECK(h.timeline().size() >= timeline);
+}
+
+TEST_CASE("a conflicting or repeated confirmation is caught before it is committed too") {
+  Harness h;
+  open_incident(h, Level::II, {"a", "b"});
+  h.engine.set_flush_each_step(false);
+  confirm(h, "rel-0001", Milestone::first_release, "a", 1h);
+  REQUIRE(h.store.confirmations().empty());  // still pending
+  CHECK(duplicate(h.feed(confirmation("rel-0001", kKey, Milestone::first_release, "a", at(1h)))));
+  Confirmation other = confirmation("rel-0001", kKey, Milestone::first_release, "a", at(1h));
+  other.speaker = "principal";
+  const Outcome o = h.feed(other, at(1h));
+  CHECK(o.conflict);
+  CHECK_THAT(o.reason, Catch::Contains("another speaker;"));
+  // Another unit's rel-0001 in the same batch is its own.
+  confirm(h, "rel-0001", Milestone::first_release, "b", 1h);
+  h.engine.flush();
+  CHECK(h.store.confirmations().size() == 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -80,8 +80,12 @@ const std::vector<std::string> kNotFast = {
     R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z"})",
     R"({"schema":1,"event_id":"a","incident_key":"k","kind":"detected","level":"II","drill":"yes",)"
     R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z"})",
-    // trailing bytes, invalid UTF-8, a lone surrogate
+    // trailing bytes (garbage, a NUL, a second value), invalid UTF-8, a lone surrogate
     kEvent + " x",
+    kEvent + std::string("\0x", 2),
+    kEvent + std::string(1, '\0'),
+    kEvent + kEvent,
+    kEvent + "\n" + kEvent,
     std::string(R"({"schema":1,"event_id":"a)") + "\xff" +
         R"(","incident_key":"k","kind":"detected","level":"II","lead_unit":"prov-cac",)"
         R"("units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z"})",
@@ -113,6 +117,30 @@ TEST_CASE("what the fast path leaves alone gets the reference's answer and reaso
     CHECK(parsed.value.has_value() == reference.value.has_value());
     CHECK(parsed.error == reference.error);
   }
+}
+
+TEST_CASE("trailing bytes after the event make it invalid on both paths, with the reason") {
+  const Config config = roster();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {kEvent + std::string("\0x", 2), "a NUL byte"},
+      {kEvent + kEvent, "trailing bytes after the JSON value"},
+      {kEvent + " x", "trailing bytes after the JSON value"},
+  };
+  for (const auto& [text, reason] : cases) {
+    INFO(text.substr(text.size() - 10));
+    CHECK_FALSE(parse_event_fast(text, config).has_value());
+    const auto parsed = parse_event(text, config);
+    REQUIRE_FALSE(parsed);
+    CHECK_THAT(parsed.error, Catch::StartsWith("not JSON at byte ") && Catch::Contains(reason));
+  }
+  // The NUL is at the byte right after the value, counting from 1.
+  CHECK(parse_event(kEvent + std::string("\0x", 2), config).error ==
+        "not JSON at byte " + std::to_string(kEvent.size() + 1) +
+            ": a NUL byte (a message is exactly one JSON value, nothing may follow it)");
+  // Whitespace around the value is JSON's own: both paths accept it.
+  const std::string spaced = " \t\r\n" + kEvent + " \n\t\r ";
+  REQUIRE(parse_event_fast(spaced, config).has_value());
+  CHECK(*parse_event_fast(spaced, config) == *parse_event_reference(spaced, config).value);
 }
 
 // Random byte edits of a valid event (deletions, insertions, replacements drawn from JSON's

@@ -535,6 +535,40 @@ TEST_CASE("confirmations from both units meet the milestone, a repeat is a dupli
   CHECK(api.confirmations() == 2);
 }
 
+TEST_CASE("two units' rel-0001 both count, one unit's rel-0001 with other content is 409",
+          "[http]") {
+  ApiServer api;
+  const Reply a =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, release("a", "rel-0001"));
+  REQUIRE(a.status == 201);
+  const Reply b =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenB, release("b", "rel-0001"));
+  REQUIRE(b.status == 201);
+  CHECK(b.json_body()["milestone_met"] == true);
+  CHECK(api.confirmations() == 2);
+
+  json changed = json::parse(release("a", "rel-0001"));
+  changed["url"] = "https://example.org/release/2";
+  const Reply conflict = call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, changed.dump());
+  CHECK(conflict.status == 409);
+  CHECK(conflict.json_body()["error"] == "confirmation_conflict");
+  CHECK_THAT(conflict.json_body()["detail"].get<std::string>(),
+             Catch::Contains("confirmation \"rel-0001\" of unit \"a\"") &&
+                 Catch::Contains("already recorded with another url"));
+  CHECK(api.confirmations() == 2);
+}
+
+TEST_CASE("a body with a NUL byte after the JSON value is 400 and changes nothing",
+          "[http][rejection]") {
+  ApiServer api;
+  const Reply r = call(api.port(), bhttp::verb::post, kReleasePath, kTokenA,
+                       release("a", "r-nul") + std::string("\0x", 2));
+  CHECK(r.status == 400);
+  CHECK(r.json_body()["error"] == "malformed_json");
+  CHECK(r.json_body()["detail"] == "the request body holds a NUL byte");
+  CHECK(api.confirmations() == 0);
+}
+
 TEST_CASE("the operator token confirms for any unit", "[http]") {
   ApiServer api;
   const Reply r =

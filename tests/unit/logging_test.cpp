@@ -73,10 +73,43 @@ TEST_CASE("journal style prefixes each line with its syslog priority", "[logging
   CHECK(c->out.str() == "<7>d\n<6>i\n<4>w\n<3>e\n<2>c\n");
 }
 
-TEST_CASE("journal style repeats the priority on every line of a multi-line message", "[logging]") {
+TEST_CASE("a message is one line whatever it holds: a newline is escaped", "[logging]") {
   auto c = capture(LogStyle::journal);
   c->logger->error("first\nsecond");
-  CHECK(c->out.str() == "<3>first\n<3>second\n");
+  CHECK(c->out.str() == "<3>first\\x0asecond\n");
+  auto plain = capture(LogStyle::plain);
+  plain->logger->info("event for {}", "k\n[2026-11-26 08:00:00.000] [error] forged");
+  const std::string line = plain->out.str();
+  CHECK(line.find('\n') == line.size() - 1);
+  CHECK(line.find("event for k\\x0a[2026-11-26 08:00:00.000] [error] forged\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("control and bidi characters are escaped, other text is kept", "[logging]") {
+  // C0 (NUL, ESC, tab, CR), DEL
+  CHECK(escape_log_text(std::string("a\0b\x1b[31mc\td\re\x7f", 14)) ==
+        "a\\x00b\\x1b[31mc\\x09d\\x0de\\x7f");
+  // C1 (U+0085 NEL, U+009B CSI) as UTF-8
+  CHECK(escape_log_text("x\xc2\x85y\xc2\x9bz") == "x\\u0085y\\u009bz");
+  // every bidi control: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069
+  CHECK(escape_log_text("\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f") == "\\u061c\\u200e\\u200f");
+  CHECK(escape_log_text("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x80\xae") ==
+        "\\u202a\\u202b\\u202c\\u202d\\u202e");
+  CHECK(escape_log_text("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9") ==
+        "\\u2066\\u2067\\u2068\\u2069");
+  // bytes that are not UTF-8: a lone continuation, a truncated sequence, an overlong, a surrogate
+  CHECK(escape_log_text("\x80 \xe6\x98 \xc0\xaf \xed\xa0\x80") ==
+        "\\x80 \\xe6\\x98 \\xc0\\xaf \\xed\\xa0\\x80");
+  // Chinese, other non-ASCII, neighbours of the bidi range, backslashes and quotes stay
+  const std::string kept = "昭通市山体滑坡 zt-landslide \"q\" a\\b é \xe2\x80\x8d \xe2\x80\xaf 😀";
+  CHECK(escape_log_text(kept) == kept);
+}
+
+TEST_CASE("an incident key with a terminal escape and a bidi override reaches the log escaped",
+          "[logging]") {
+  auto c = capture(LogStyle::journal);
+  c->logger->warn("incident \"{}\" rejected", "zt\x1b]0;pwned\x07\xe2\x80\xaegpj.exe");
+  CHECK(c->out.str() == "<4>incident \"zt\\x1b]0;pwned\\x07\\u202egpj.exe\" rejected\n");
 }
 
 TEST_CASE("every message is masked, whichever style and pattern", "[logging]") {

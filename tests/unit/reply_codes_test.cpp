@@ -159,8 +159,34 @@ TEST_CASE("a reply from the phone the code was sent to acknowledges or confirms"
   CHECK(d.url == "https://example.org/r/1");
   CHECK(d.answer == "已记录zhaotong-gov完成首次权威信息发布（事件zt-1），谢谢。");
 
+  // A code-less 收到 acknowledges for the phone's latest code: it only stops re-sends.
   d = decide_reply("+8613800000101", "收到", 4, codes, now, k72h);
   CHECK(d.kind == ReplyDecision::Kind::acknowledge);
+  CHECK(d.code->code == "4827");
+}
+
+TEST_CASE("a release needs the code: a bare 已发布 from a roster phone records nothing") {
+  FakeCodes codes;
+  codes.codes.push_back(code("4827", "+8613800000101", "zt-1"));
+  const TimePoint now = at("2026-11-26T10:05:00+08:00");
+  const std::string asks_for_code =
+      "确认发布须附回复码，未作处理。请回复通知短信中的回复码加2（可附链接），例如“12342 "
+      "https://...”。";
+  for (const char* text : {"已发布", "已发布 https://attacker.example/r"}) {
+    INFO(text);
+    const auto d = decide_reply("+8613800000101", text, 4, codes, now, k72h);
+    CHECK(d.kind == ReplyDecision::Kind::rejected);
+    CHECK_FALSE(d.code);
+    CHECK(d.answer == asks_for_code);
+  }
+  // With the code, from the phone it was sent to, the same reply confirms.
+  const auto d =
+      decide_reply("+8613800000101", "4827已发布 https://example.org/r", 4, codes, now, k72h);
+  CHECK(d.kind == ReplyDecision::Kind::confirm_release);
+  CHECK(d.url == "https://example.org/r");
+  // The code from any other phone does not.
+  CHECK(decide_reply("+8613900000999", "48272", 4, codes, now, k72h).kind ==
+        ReplyDecision::Kind::rejected);
 }
 
 TEST_CASE("foreign, unknown, closed and expired codes change nothing and say why") {
@@ -266,6 +292,11 @@ TEST_CASE("the reply handler turns a reply into an acknowledgement or a confirma
   CHECK(out.acknowledgement->at == time.t);
 
   out = handler.handle_sms_reply("+8613800000101", "10690000", "已发布 https://example.org/r");
+  CHECK_FALSE(out.acknowledgement);
+  CHECK_FALSE(out.confirmation);
+  CHECK_THAT(out.answer, Catch::StartsWith("确认发布须附回复码，未作处理。"));
+
+  out = handler.handle_sms_reply("+8613800000101", "10690000", "48272 https://example.org/r");
   REQUIRE(out.confirmation);
   CHECK(out.confirmation->unit == "zhaotong-gov");
   CHECK(out.confirmation->milestone == Milestone::first_release);

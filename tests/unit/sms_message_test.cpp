@@ -53,7 +53,7 @@ TEST_CASE("a warning says what, which incident, how long is left and how to answ
   CHECK(text ==
         "【舆情处置时限预警】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
         "首次权威信息发布须在11月26日11:00前完成，还剩1小时。"
-        "回复48271或“收到”表示已知悉；本单位已发布请回复48272或“已发布”，可附链接。");
+        "回复48271或“收到”表示已知悉；本单位已发布请回复48272，可附链接。");
 }
 
 TEST_CASE("what is left rounds up to the minute, lateness down") {

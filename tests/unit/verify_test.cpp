@@ -296,4 +296,120 @@ PRAGMA user_version = 1;
   CHECK(result.rows == 3);
 }
 
+TEST_CASE("a version 6 database gets confirmations keyed by incident, unit and id, chain intact",
+          "[verify][store]") {
+  TempDir dir{"incidentd-verify"};
+  const std::string path = dir.file("v6.db");
+  {
+    // The schema as version 6 left it: confirmations keyed by confirmation_id alone.
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec(R"sql(
+CREATE TABLE incidents (incident_key TEXT PRIMARY KEY, level TEXT NOT NULL, drill INTEGER NOT NULL,
+  closed INTEGER NOT NULL, opened_at INTEGER NOT NULL, clock_start INTEGER, closed_at INTEGER,
+  title TEXT NOT NULL, lead_unit TEXT NOT NULL, state TEXT NOT NULL, updated_seq INTEGER NOT NULL);
+CREATE INDEX incidents_open ON incidents(incident_key) WHERE closed = 0;
+CREATE TABLE deadlines (incident_key TEXT NOT NULL REFERENCES incidents(incident_key)
+  ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, milestone TEXT NOT NULL,
+  round INTEGER NOT NULL, at INTEGER NOT NULL, action TEXT NOT NULL, level INTEGER NOT NULL,
+  due INTEGER NOT NULL);
+CREATE INDEX deadlines_at ON deadlines(at);
+CREATE INDEX deadlines_incident ON deadlines(incident_key);
+CREATE TABLE confirmations (confirmation_id TEXT PRIMARY KEY, incident_key TEXT NOT NULL,
+  milestone TEXT NOT NULL, unit TEXT NOT NULL, released_at INTEGER NOT NULL, channel TEXT NOT NULL,
+  url TEXT NOT NULL, speaker TEXT NOT NULL, via TEXT NOT NULL);
+CREATE INDEX confirmations_incident ON confirmations(incident_key);
+CREATE TABLE acknowledgements (id INTEGER PRIMARY KEY, incident_key TEXT NOT NULL,
+  recipient TEXT NOT NULL, at INTEGER NOT NULL, via TEXT NOT NULL);
+CREATE INDEX acknowledgements_incident ON acknowledgements(incident_key);
+CREATE TABLE timeline (seq INTEGER PRIMARY KEY AUTOINCREMENT, incident_key TEXT NOT NULL,
+  at INTEGER NOT NULL, action TEXT NOT NULL, milestone TEXT, body TEXT NOT NULL, prev_hash TEXT,
+  hash TEXT);
+CREATE INDEX timeline_incident ON timeline(incident_key, seq);
+CREATE TABLE outbox (notification_id TEXT PRIMARY KEY, incident_key TEXT NOT NULL,
+  recipient TEXT NOT NULL, unit TEXT NOT NULL, channel TEXT NOT NULL, level INTEGER,
+  body TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, delivered_at INTEGER,
+  last_error TEXT);
+CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE state = 'pending';
+CREATE TABLE used_links (link_id TEXT PRIMARY KEY, incident_key TEXT NOT NULL,
+  used_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE reply_codes (phone TEXT NOT NULL, code TEXT NOT NULL, incident_key TEXT NOT NULL,
+  recipient TEXT NOT NULL, unit TEXT NOT NULL, milestone TEXT, round INTEGER NOT NULL,
+  notification_id TEXT NOT NULL, issued_at INTEGER NOT NULL, PRIMARY KEY (phone, code))
+  WITHOUT ROWID;
+CREATE UNIQUE INDEX reply_codes_incident ON reply_codes(phone, incident_key);
+CREATE INDEX reply_codes_code ON reply_codes(code);
+CREATE TABLE processed (seq INTEGER PRIMARY KEY, ids INTEGER NOT NULL, block BLOB NOT NULL);
+INSERT INTO confirmations VALUES
+  ('rel-0001', 'a', 'first_release', 'zhaotong-gov', 9600000, 'weibo', 'https://example.org/1',
+   'principal', 'kafka'),
+  ('rel-0002', 'b', 'first_release', 'prov-cac', 9700000, '', '', '', 'http');
+PRAGMA user_version = 6;
+)sql");
+    // Two chained rows, as version 6 wrote them.
+    SQLite::Statement insert(raw,
+                             "INSERT INTO timeline(seq, incident_key, at, action, milestone, body, "
+                             "prev_hash, hash) VALUES (?, ?, ?, 'release_confirmed', "
+                             "'first_release', ?, ?, ?)");
+    std::string prev(SqliteStore::kGenesisHash);
+    for (const auto& [seq, key] : {std::pair<int, const char*>{1, "a"}, {2, "b"}}) {
+      TimelineRow row;
+      row.seq = seq;
+      row.incident_key = key;
+      row.at_ms = 9600000 + seq;
+      row.action = "release_confirmed";
+      row.milestone = "first_release";
+      row.body = R"({"action":"release_confirmed"})";
+      const std::string hash = SqliteStore::chain_hash(prev, row);
+      insert.reset();
+      insert.bind(1, seq);
+      insert.bind(2, key);
+      insert.bind(3, row.at_ms);
+      insert.bind(4, row.body);
+      insert.bind(5, prev);
+      insert.bind(6, hash);
+      insert.exec();
+      prev = hash;
+    }
+  }
+  {
+    SqliteStore writer(path);
+    CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
+    CHECK(writer.count("confirmations") == 2);
+    const auto kept = writer.find_confirmation("a", "zhaotong-gov", "rel-0001");
+    REQUIRE(kept);
+    CHECK(kept->milestone == Milestone::first_release);
+    CHECK(kept->released_at == TimePoint(std::chrono::milliseconds(9600000)));
+    CHECK(kept->channel == "weibo");
+    CHECK(kept->url == "https://example.org/1");
+    CHECK(kept->speaker == "principal");
+    CHECK(kept->via == "kafka");
+    CHECK(writer.find_confirmation("b", "prov-cac", "rel-0002"));
+    CHECK_FALSE(writer.find_confirmation("b", "zhaotong-gov", "rel-0002"));
+    CHECK_FALSE(writer.find_confirmation("a", "zhaotong-gov", "rel-0002"));
+
+    // Another unit's rel-0001 on the same incident, and rel-0001 on another incident: both new.
+    Changeset more = changes({opened("c", 200)});
+    Confirmation c;
+    c.confirmation_id = "rel-0001";
+    c.incident_key = "a";
+    c.unit = "prov-emergency";
+    c.released_at = TimePoint(std::chrono::minutes(170));
+    c.via = "kafka";
+    more.confirmations.push_back(c);
+    c.incident_key = "b";
+    more.confirmations.push_back(c);
+    writer.commit(more);
+    CHECK(writer.count("confirmations") == 4);
+    // The same triple again still fails the commit: the key is the identity.
+    Changeset again;
+    again.confirmations.push_back(c);
+    CHECK_THROWS_WITH(writer.commit(again), Contains("UNIQUE constraint failed"));
+  }
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.intact);
+  CHECK(result.rows == 3);
+}
+
 }  // namespace
