@@ -106,7 +106,7 @@ constexpr ActionKind kActionKinds[] = {
     ActionKind::target_missed,    ActionKind::deadline_breached, ActionKind::notification,
     ActionKind::escalated,        ActionKind::acknowledged,      ActionKind::release_confirmed,
     ActionKind::milestone_met,    ActionKind::incident_closed,   ActionKind::delivery,
-    ActionKind::channel_fallback,
+    ActionKind::channel_fallback, ActionKind::daemon_outage,
 };
 constexpr std::string_view kSpeakers[] = {"principal", "deputy", "spokesperson"};
 constexpr std::string_view kSpeakerList = "principal, deputy, spokesperson";
@@ -557,6 +557,8 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
   put_string("outcome", a.outcome);
   put_string("detail", a.detail);
   put_string("previous_channel", a.previous_channel);
+  put_time("from", a.from);
+  put_time("to", a.to);
   return j;
 }
 
@@ -611,7 +613,8 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
               f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill) &&
               f.optional_int("attempt", a.attempt) && f.optional_string("outcome", a.outcome) &&
               f.optional_string("detail", a.detail) &&
-              f.optional_string("previous_channel", a.previous_channel);
+              f.optional_string("previous_channel", a.previous_channel) &&
+              f.optional_time("from", a.from) && f.optional_time("to", a.to);
   if (!ok_so_far) return fail<Action>(f.error());
   return ok(std::move(a));
 }

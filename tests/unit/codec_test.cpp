@@ -815,7 +815,8 @@ TEST_CASE("malformed action JSON is rejected with the field named", "[codec][act
                      "action": "alarm"})") ==
         R"(field "action" must be one of incident_opened, level_changed, warning, )"
         R"(target_missed, deadline_breached, notification, escalated, acknowledged, )"
-        R"(release_confirmed, milestone_met, incident_closed, delivery, channel_fallback )"
+        R"(release_confirmed, milestone_met, incident_closed, delivery, channel_fallback, )"
+        R"(daemon_outage )"
         R"((got "alarm"))");
   CHECK(error_of(R"({"at": "2026-11-26T08:00:00+08:00", "incident_key": "k",
                      "action": "warning", "level": "II"})") ==
