@@ -119,14 +119,16 @@ DbCheck check_snapshots(SQLite::Database& db) {
     for (const MilestoneState& ms : st.milestones) {
       const int round = ms.milestone == Milestone::follow_up ? ms.round : 0;
       const auto met = f.met.find({ms.milestone, round});
-      const std::string what = std::string(to_string(ms.milestone)) +
-                               (round > 0 ? " round " + std::to_string(round) : "");
+      std::string what = who;
+      what += ": ";
+      what += to_string(ms.milestone);
+      if (round > 0) what += " round " + std::to_string(round);
       if (ms.met_at && (met == f.met.end() || met->second != ms.met_at)) {
-        fail(check, who + ": " + what + " is met in its state but not so in its timeline");
+        fail(check, what + " is met in its state but not so in its timeline");
       }
       // A follow-up round the state has moved past is met in the timeline only.
       if (!ms.met_at && met != f.met.end() && ms.milestone != Milestone::follow_up) {
-        fail(check, who + ": " + what + " is met in its timeline but not in its state");
+        fail(check, what + " is met in its timeline but not in its state");
       }
     }
   }
