@@ -8,7 +8,8 @@
 #
 # The corpus a run grows stays in build/fuzz/corpus/<target> (the seeds in tests/fuzz/corpus are
 # not touched); a crashing input is written to build/fuzz/crashes/<target>/ and the script exits
-# non-zero. Each crash becomes a regular test (tests/unit/fuzz_regressions_test.cpp).
+# non-zero. Each crash found becomes a regular test: a Catch2 case with the crashing input in the
+# unit test of the code it crashed (tests/unit/*_test.cpp), then the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ for seeds in tests/fuzz/corpus/*/; do
   target=$(basename "$seeds")
   corpus=build/fuzz/corpus/$target
   crashes=build/fuzz/crashes/$target
+  rm -rf "$crashes"  # what an earlier run found is reported by that run
   mkdir -p "$corpus" "$crashes"
   log=build/fuzz/$target.log
   start=$(date +%s)
