@@ -330,6 +330,15 @@ std::optional<json> parse_json(std::string_view text, std::string& error) {
     const std::string_view detail = colon == std::string_view::npos ? what : what.substr(colon + 2);
     error = "not JSON at byte " + std::to_string(e.byte) + ": " + one_line(detail, kMaxDetailBytes);
     return std::nullopt;
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1E400): nlohmann throws out_of_range, not parse_error.
+    // Uncaught, one such message ended the process (found by tests/fuzz).
+    std::string_view what = e.what();
+    const auto bracket = what.find("] ");
+    error =
+        "not JSON: " + one_line(bracket == std::string_view::npos ? what : what.substr(bracket + 2),
+                                kMaxDetailBytes);
+    return std::nullopt;
   }
   if (!j.is_object()) {
     error = "message must be a JSON object (got " + type_of(j) + ")";
