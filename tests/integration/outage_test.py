@@ -110,10 +110,12 @@ def run(args, work):
                  f"an outage of {until - since} ms is shorter than the {DOWN_S} s down")
 
         # A clean stop is no outage.
+        daemon.wait_log(r"kafka: assigned", 60)
         kt.check(daemon.stop() == 0, "incidentd did not stop cleanly")
         daemon = kt.Daemon(args.incidentd, config, db, logfile)
         daemon.start()
-        daemon.wait_log(r"open incidents", 60)
+        # A stop before the consumer has its partitions is not a clean one (exit status 1).
+        daemon.wait_log(r"kafka: assigned", 60)
         kt.check(daemon.stop() == 0, "incidentd did not stop cleanly")
         kt.check(len(outages(db, key)) == 1, "a clean stop was recorded as an outage")
 
