@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   clang-format clang-tidy
+  # libFuzzer targets (tests/fuzz, scripts/fuzz.sh): clang 14 and its runtime libraries
+  clang libclang-rt-14-dev
   libboost-dev librdkafka-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev catch2 libtomlplusplus-dev nlohmann-json3-dev libsimdjson-dev
   robin-map-dev

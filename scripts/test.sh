@@ -36,6 +36,11 @@ git ls-files 'daemon/*.cpp' | xargs -P"$jobs" -n4 clang-tidy --quiet -p build/re
 step "tests"
 ctest --test-dir build/release -j"$jobs" --timeout 600
 
+# --- fuzzing (issue 20): every libFuzzer target (tests/fuzz) for 30 s from its seed corpus; a
+# crash fails the step. scripts/fuzz.sh runs them for 10 M executions each.
+step "fuzz: each target 30 s (clang, ASan + UBSan)"
+bash scripts/fuzz.sh --time 30
+
 step "build under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINCIDENTD_SANITIZE=ON \
   -DINCIDENTD_BUILD_BENCH=OFF >/dev/null

@@ -106,7 +106,7 @@ constexpr ActionKind kActionKinds[] = {
     ActionKind::target_missed,    ActionKind::deadline_breached, ActionKind::notification,
     ActionKind::escalated,        ActionKind::acknowledged,      ActionKind::release_confirmed,
     ActionKind::milestone_met,    ActionKind::incident_closed,   ActionKind::delivery,
-    ActionKind::channel_fallback,
+    ActionKind::channel_fallback, ActionKind::daemon_outage,
 };
 constexpr std::string_view kSpeakers[] = {"principal", "deputy", "spokesperson"};
 constexpr std::string_view kSpeakerList = "principal, deputy, spokesperson";
@@ -342,6 +342,15 @@ std::optional<json> parse_json(std::string_view text, std::string& error) {
             (trailing ? "trailing bytes after the JSON value (a message is exactly one JSON value)"
                       : one_line(detail, kMaxDetailBytes));
     return std::nullopt;
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1E400): nlohmann throws out_of_range, not parse_error.
+    // Uncaught, one such message ended the process (found by tests/fuzz).
+    std::string_view what = e.what();
+    const auto bracket = what.find("] ");
+    error =
+        "not JSON: " + one_line(bracket == std::string_view::npos ? what : what.substr(bracket + 2),
+                                kMaxDetailBytes);
+    return std::nullopt;
   }
   if (!j.is_object()) {
     error = "message must be a JSON object (got " + type_of(j) + ")";
@@ -569,6 +578,8 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
   put_string("outcome", a.outcome);
   put_string("detail", a.detail);
   put_string("previous_channel", a.previous_channel);
+  put_time("from", a.from);
+  put_time("to", a.to);
   return j;
 }
 
@@ -623,7 +634,8 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
               f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill) &&
               f.optional_int("attempt", a.attempt) && f.optional_string("outcome", a.outcome) &&
               f.optional_string("detail", a.detail) &&
-              f.optional_string("previous_channel", a.previous_channel);
+              f.optional_string("previous_channel", a.previous_channel) &&
+              f.optional_time("from", a.from) && f.optional_time("to", a.to);
   if (!ok_so_far) return fail<Action>(f.error());
   return ok(std::move(a));
 }

@@ -39,7 +39,7 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 3> kKinds{{
     {EventKind::updated, "updated"},
     {EventKind::closed, "closed"},
 }};
-constexpr std::array<std::pair<ActionKind, std::string_view>, 13> kActions{{
+constexpr std::array<std::pair<ActionKind, std::string_view>, 14> kActions{{
     {ActionKind::incident_opened, "incident_opened"},
     {ActionKind::level_changed, "level_changed"},
     {ActionKind::warning, "warning"},
@@ -53,6 +53,7 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 13> kActions{{
     {ActionKind::incident_closed, "incident_closed"},
     {ActionKind::delivery, "delivery"},
     {ActionKind::channel_fallback, "channel_fallback"},
+    {ActionKind::daemon_outage, "daemon_outage"},
 }};
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "http/ctl_commands.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
+#include "report/check_db.hpp"
 #include "report/report.hpp"
 #include "report/stats.hpp"
 #include "report/verify.hpp"
@@ -211,6 +212,16 @@ int run_verify(Source& src) {
   return 0;
 }
 
+int run_check_db(Source& src) {
+  if (!src.resolve()) return 2;
+  const auto result = incidentd::report::check_database(src.database);
+  const std::string text = src.format == "json" ? incidentd::report::render_db_check_json(result)
+                                                : incidentd::report::render_db_check_text(result);
+  const int written = write_output(src.output, text);
+  if (written != 0) return written;
+  return result.ok() ? 0 : 1;
+}
+
 void add_source_options(CLI::App* cmd, Source& src) {
   cmd->add_option("--config", src.config_path,
                   std::string("configuration: database path, roster, time zone (default ") +
@@ -281,6 +292,17 @@ int main(int argc, char** argv) {
       "removed entry");
   add_source_options(verify, verify_src);
 
+  Source check_db_src;
+  auto* check_db = app.add_subcommand(
+      "check-db",
+      "Check that the database agrees with itself (snapshots and timeline, outbox, deadlines, "
+      "processed ids, hash chain); exit 1 when a check fails");
+  add_source_options(check_db, check_db_src);
+  check_db->add_option("--format", check_db_src.format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  check_db->add_option("-o,--output", check_db_src.output, "write to this file instead of stdout");
+
   // ack, confirm: through the daemon's HTTP API (docs/http-api.md).
   const incidentd::http::ApiCommands api_commands(app);
 
@@ -292,6 +314,7 @@ int main(int argc, char** argv) {
     if (*report) return run_report(report_src, report_key);
     if (*stats) return run_stats(stats_src, stats_query, stats_by);
     if (*verify) return run_verify(verify_src);
+    if (*check_db) return run_check_db(check_db_src);
   } catch (const incidentd::report::ReportError& e) {
     std::cerr << "incidentctl: " << e.what() << '\n';
     return 1;

@@ -73,6 +73,10 @@ std::string format_action_text(const Action& a, std::chrono::minutes utc_offset)
       line += " " + a.notification_id + " " + a.previous_channel + " -> " + a.channel;
       if (!a.detail.empty()) line += " (" + a.detail + ")";
       break;
+    case ActionKind::daemon_outage:
+      if (a.from) line += " from " + short_time(*a.from, utc_offset);
+      if (a.to) line += " to " + short_time(*a.to, utc_offset);
+      break;
   }
   if (a.catch_up) line += "  [catch-up]";
   if (a.drill) line += "  [DRILL]";

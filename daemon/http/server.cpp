@@ -117,6 +117,33 @@ bool match(const Route& route, const std::vector<std::string>& segments,
   return true;
 }
 
+// Two of these and the handler would see one of them (the map keeps the last): refuse rather
+// than guess which the client meant.
+std::optional<Response> duplicate_header(const bhttp::request<bhttp::string_body>& message) {
+  for (const auto field : {bhttp::field::authorization, bhttp::field::origin, bhttp::field::host}) {
+    if (message.count(field) > 1) {
+      return Response::error(
+          400, "duplicate_header",
+          "the " + std::string(bhttp::to_string(field)) + " header is sent more than once");
+    }
+  }
+  return std::nullopt;
+}
+
+Request request_from(bhttp::request<bhttp::string_body>&& message, const std::string& remote) {
+  Request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    request.headers[name] = std::string(field.value());
+  }
+  request.body = std::move(message.body());
+  request.remote = remote;
+  return request;
+}
+
 class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
@@ -304,28 +331,10 @@ class Connection final : public ConnectionBase,
 
   void dispatch() {
     auto message = parser_->release();
-    // Two of these and the handler would see one of them (the map keeps the last): refuse
-    // rather than guess which the client meant.
-    for (const auto field :
-         {bhttp::field::authorization, bhttp::field::origin, bhttp::field::host}) {
-      if (message.count(field) > 1) {
-        return reject_and_close(Response::error(
-            400, "duplicate_header",
-            "the " + std::string(bhttp::to_string(field)) + " header is sent more than once"));
-      }
-    }
-    Request request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-      request.headers[name] = std::string(field.value());
-    }
-    request.body = std::move(message.body());
-    request.remote = remote_;
+    if (auto refused = duplicate_header(message)) return reject_and_close(std::move(*refused));
     const bool keep_alive = message.keep_alive();
     head_ = message.method() == bhttp::verb::head;
+    Request request = request_from(std::move(message), remote_);
     write(server_->handle(request), keep_alive);
   }
 
@@ -497,6 +506,29 @@ unsigned short Server::port() const {
 
 bool Server::tls() const {
   return impl_->ssl.has_value();
+}
+
+std::optional<Response> Server::handle_bytes_for_test(std::string_view raw,
+                                                      const std::string& remote) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(impl_->options.max_header_bytes));
+  parser.body_limit(impl_->options.max_body_bytes);
+  parser.eager(true);
+  beast::error_code ec;
+  net::const_buffer rest(raw.data(), raw.size());
+  while (rest.size() > 0 && !parser.is_done()) {
+    const std::size_t used = parser.put(rest, ec);
+    if (ec == bhttp::error::need_more) return std::nullopt;  // the connection would wait
+    if (ec == bhttp::error::body_limit) return Response::error(413, "body_too_large", "");
+    if (ec == bhttp::error::header_limit) return Response::error(431, "headers_too_large", "");
+    if (ec) return Response::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+    if (used == 0) return std::nullopt;
+    rest += used;
+  }
+  if (!parser.is_done()) return std::nullopt;
+  if (auto refused = duplicate_header(parser.get())) return refused;
+  Request request = request_from(parser.release(), remote);
+  return impl_->handle(request);
 }
 
 std::size_t Server::requests_served() const {

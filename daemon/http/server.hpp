@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,11 @@ class Server {
   void stop();
   unsigned short port() const;
   bool tls() const;
+
+  // One request given as the bytes a client sent, parsed as a connection parses it (Beast,
+  // the same limits) and answered by the routes, without a socket: the fuzz target's way in
+  // (tests/fuzz/http_request_fuzz.cpp). nullopt when the bytes end before the request does.
+  std::optional<Response> handle_bytes_for_test(std::string_view raw, const std::string& remote);
 
   // Requests answered (any status), for metrics.
   std::size_t requests_served() const;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -51,6 +52,9 @@ using namespace std::chrono_literals;
 // that does not answer) the daemon exits anyway: what it handled is durable in SQLite, and the
 // uncommitted messages come again and are deduplicated.
 constexpr auto kShutdownGrace = 40s;
+
+// How often the daemon records that it is alive: an outage after a crash is known to this much.
+constexpr auto kHeartbeatEvery = 5s;
 
 std::string format_scale(double factor) {
   if (factor == std::floor(factor)) return std::to_string(static_cast<long long>(factor));
@@ -143,6 +147,32 @@ int main(int argc, char** argv) {
           "DRILL MODE: only events with \"drill\": true are accepted; any other goes to {}",
           config.kafka.dlq_topic);
     }
+
+    // The start marker; after an unclean stop, the outage goes into the timeline of every open
+    // incident before anything that fell due meanwhile acts (docs/reliability.md).
+    if (const auto outage = store.begin_run(time.now())) {
+      spdlog::warn(
+          "incidentd: the last run did not stop cleanly: down from {} (last known alive) to {}; "
+          "recorded as daemon_outage on {} open incident(s)",
+          incidentd::format_rfc3339(outage->from, config.utc_offset),
+          incidentd::format_rfc3339(outage->to, config.utc_offset), outage->incidents);
+    }
+    // The proof of life the next start measures an outage from.
+    boost::asio::steady_timer heartbeat(io);
+    std::function<void()> beat = [&] {
+      heartbeat.expires_after(kHeartbeatEvery);
+      heartbeat.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        try {
+          store.heartbeat(time.now());
+        } catch (const incidentd::StoreError& e) {
+          // Not fatal: the outage after a crash would merely start earlier.
+          spdlog::warn("incidentd: {}", e.what());
+        }
+        beat();
+      });
+    };
+    beat();
 
     incidentd::Engine engine(config, store, time);
     std::uint64_t deadline_breaches = 0;  // for GET /metrics
@@ -338,6 +368,7 @@ int main(int argc, char** argv) {
                 std::chrono::duration_cast<std::chrono::seconds>(kShutdownGrace).count());
             try {
               engine.flush();
+              store.end_run(time.now());
             } catch (const std::exception& e) {
               spdlog::critical("incidentd: {}", e.what());
               std::_Exit(1);
@@ -366,7 +397,15 @@ int main(int argc, char** argv) {
       throw;
     }
     ingest.join();
+    heartbeat.cancel();
     if (ingest_ok) engine.flush();
+    // The clean-stop marker, only for a stop that was asked for and finished; any other end is
+    // an outage from now, the last instant this run knew itself alive.
+    if (ingest_ok && stopping) {
+      store.end_run(time.now());
+    } else {
+      store.heartbeat(time.now());
+    }
     const auto stats = ingest.stats();
     spdlog::info(
         "incidentd: stopped; {} messages consumed, {} accepted, {} duplicates, {} dead-lettered",

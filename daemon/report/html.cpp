@@ -191,7 +191,10 @@ class Chart {
              "\" height=\"" + fmt(height - kTop - kBottom + 4) +
              "\" fill=\"#9e9e9e\" fill-opacity=\"0.25\" stroke=\"#757575\" "
              "stroke-dasharray=\"3 2\"><title>" +
-             html_escape(g.kind == "late_event" ? "late event" : "outage") + "</title></rect>\n";
+             html_escape(g.kind == "late_event"      ? "late event"
+                         : g.kind == "daemon_outage" ? "incidentd down (recorded)"
+                                                     : "outage") +
+             "</title></rect>\n";
     }
     return out;
   }

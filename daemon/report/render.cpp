@@ -470,6 +470,10 @@ std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryR
 
 std::string gap_line(const IncidentReport& r, const Gap& g) {
   const auto off = r.utc_offset;
+  if (g.kind == "daemon_outage" && g.since && g.delay) {
+    return "Outage of incidentd from " + local_time(*g.since, off) + " to " +
+           local_time(g.at, off) + " (" + human_duration(*g.delay) + "): " + g.what + ".";
+  }
   std::string line = std::string(g.kind == "late_event" ? "Late event" : "Outage") + " at " +
                      local_time(g.at, off);
   if (g.since && g.delay) {

@@ -84,6 +84,10 @@ std::string unit_display(const Config* config, const std::string& id) {
   return id + " (" + unit->name + ")";
 }
 
+// How long after a recorded restart the engine's catch-up may still come: loading the incidents
+// and acting on what fell due takes well under this.
+constexpr Duration kRestartCatchUp = std::chrono::minutes(1);
+
 bool is_ladder(ActionKind k) {
   return k == ActionKind::warning || k == ActionKind::target_missed ||
          k == ActionKind::deadline_breached;
@@ -391,6 +395,7 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
       case ActionKind::incident_closed:
       case ActionKind::delivery:  // the dispatcher's records: the outbox table says the same
       case ActionKind::channel_fallback:
+      case ActionKind::daemon_outage:  // a gap, below
         break;
     }
   }
@@ -485,6 +490,31 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
     }
   }
 
+  // ---- gaps: outages the daemon recorded at its restart ----------------------------------------
+  std::vector<std::size_t> recorded;  // indexes into r.gaps
+  for (const auto& [seq, a] : entries) {
+    if (a.kind != ActionKind::daemon_outage || !a.from || !a.to) continue;
+    Gap g;
+    g.seq = seq;
+    g.at = *a.to;
+    g.kind = "daemon_outage";
+    g.since = a.from;
+    g.delay = *a.to - *a.from;
+    g.what =
+        "incidentd was not running: from the last instant it had recorded itself alive to "
+        "its restart, which recorded the gap";
+    recorded.push_back(r.gaps.size());
+    r.gaps.push_back(std::move(g));
+  }
+  // The catch-up just after a recorded restart: part of that outage, not a guess of its own.
+  const auto recorded_outage_of = [&](TimePoint at) -> Gap* {
+    for (const std::size_t k : recorded) {
+      Gap& g = r.gaps[k];
+      if (at >= g.at && at - g.at <= kRestartCatchUp) return &g;
+    }
+    return nullptr;
+  };
+
   // ---- gaps: the engine acting late ---------------------------------------------------------
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Action& a = entries[i].action;
@@ -513,6 +543,9 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
     if (arrival) {
       g.kind = "late_event";
       g.what = "what fell due before a late arrival was acted on when it arrived (" + steps + ")";
+    } else if (Gap* outage = recorded_outage_of(a.at)) {
+      outage->what += "; acted on at the restart: " + steps;
+      continue;
     } else {
       g.kind = "outage";
       g.what = "the engine acted late (daemon down or stalled); only the latest due step acted (" +

@@ -106,11 +106,13 @@ struct DeliveryReport {
   std::optional<Duration> time_to_ack;  // from the first send of this alert to this person
 };
 
-// Something that did not happen when it should have: a late event or the engine catching up.
+// Something that did not happen when it should have: a late event, the engine catching up
+// (guessed from late steps), or an outage the daemon recorded at its restart ("daemon_outage":
+// `since` the last instant it knew itself alive, `at` its start; its catch-up is folded in).
 struct Gap {
   std::int64_t seq = 0;
   TimePoint at{};
-  std::string kind;  // "late_event", "outage"
+  std::string kind;  // "late_event", "outage", "daemon_outage"
   std::optional<TimePoint> since;
   std::optional<Duration> delay;
   std::string what;

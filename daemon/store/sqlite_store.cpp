@@ -244,6 +244,17 @@ CREATE TABLE chain_rewrites (
 );
 )sql",
      remove_addresses},
+    // The daemon's runs (begin_run, heartbeat, end_run): a start marker, the last instant the run
+    // knew itself alive, and a clean-stop marker. A run without a clean stop is an outage, which
+    // the next start records in the timeline.
+    {9, R"sql(
+CREATE TABLE daemon_runs (
+  run        INTEGER PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  alive_at   INTEGER NOT NULL,  -- the last heartbeat (or the start): durable proof of life
+  stopped_at INTEGER            -- set by a clean stop only
+);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -340,9 +351,9 @@ void chain_existing_rows(SQLite::Database& db) {
   }
 }
 
-constexpr std::array<std::string_view, 8> kTables = {
-    "incidents", "deadlines", "confirmations", "acknowledgements",
-    "processed", "timeline",  "outbox",        "chain_rewrites"};
+constexpr std::array<std::string_view, 9> kTables = {
+    "incidents", "deadlines", "confirmations",  "acknowledgements", "processed",
+    "timeline",  "outbox",    "chain_rewrites", "daemon_runs"};
 
 // Deadline rows are inserted this many to a statement: one statement per row costs about half
 // again as much on the hot path.
@@ -451,7 +462,7 @@ const std::string& name(Milestone v) {
   return name_of<Milestone, Milestone::follow_up>(v);
 }
 const std::string& name(ActionKind v) {
-  return name_of<ActionKind, ActionKind::channel_fallback>(v);  // the last kind
+  return name_of<ActionKind, ActionKind::daemon_outage>(v);  // the last kind
 }
 
 // Resets the statement before use (a failed step leaves it unreset) and after, so that no read
@@ -554,18 +565,12 @@ std::string encode_processed(const std::vector<ProcessedId>& processed) {
   return out;
 }
 
-// Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError that
-// names the operation reading it and the file (`path`).
+// Calls visit(id, incident_key, at_ms) for each id in a block; false when the block is cut short
+// or overlong (what was visited before stays visited).
 template <typename Visit>
-void decode_processed(const SQLite::Column& column, std::string_view operation,
-                      const std::string& path, Visit visit) {
-  const auto damaged = [operation, &path]() {
-    return StoreError(std::string(operation) + " (" + path +
-                      "): the processed table holds a damaged block");
-  };
-  const auto* data = static_cast<const unsigned char*>(column.getBlob());
-  std::span<const unsigned char> rest(data, static_cast<std::size_t>(column.getBytes()));
-  const auto varint = [&rest, &damaged]() {
+bool decode_block(std::span<const unsigned char> rest, Visit visit) {
+  bool ok = true;
+  const auto varint = [&rest, &ok]() {
     std::uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
       if (rest.empty()) break;
@@ -574,11 +579,15 @@ void decode_processed(const SQLite::Column& column, std::string_view operation,
       v |= static_cast<std::uint64_t>(byte & 0x7fU) << shift;
       if ((byte & 0x80U) == 0) return v;
     }
-    throw damaged();
+    ok = false;
+    return std::uint64_t{0};
   };
   const auto bytes = [&]() {
     const std::uint64_t n = varint();
-    if (n > rest.size()) throw damaged();
+    if (!ok || n > rest.size()) {
+      ok = false;
+      return std::string_view();
+    }
     const std::string_view out(reinterpret_cast<const char*>(rest.data()),
                                static_cast<std::size_t>(n));
     rest = rest.subspan(static_cast<std::size_t>(n));
@@ -586,9 +595,25 @@ void decode_processed(const SQLite::Column& column, std::string_view operation,
   };
   while (!rest.empty()) {
     const std::string_view id = bytes();
-    bytes();   // incident_key
-    varint();  // at
-    visit(id);
+    const std::string_view key = ok ? bytes() : std::string_view();
+    const std::uint64_t at = ok ? varint() : 0;
+    if (!ok) return false;
+    visit(id, key, static_cast<std::int64_t>(at));
+  }
+  return true;
+}
+
+// Calls visit(id) for each id in a block; a block cut short or overlong is a StoreError that
+// names the operation reading it and the file (`path`).
+template <typename Visit>
+void decode_processed(const SQLite::Column& column, std::string_view operation,
+                      const std::string& path, Visit visit) {
+  const auto* data = static_cast<const unsigned char*>(column.getBlob());
+  const std::span<const unsigned char> block(data, static_cast<std::size_t>(column.getBytes()));
+  if (!decode_block(block,
+                    [&visit](std::string_view id, std::string_view, std::int64_t) { visit(id); })) {
+    throw StoreError(std::string(operation) + " (" + path +
+                     "): the processed table holds a damaged block");
   }
 }
 
@@ -1150,6 +1175,7 @@ struct SqliteStore::Impl {
   std::vector<DeadlineRow> rows;  // scratch, reused
   ChainHead head;                 // the last committed row of the hash chain
   ChainHead staged_head;          // the last row written by the commit in progress
+  std::int64_t run = 0;           // this process's row in daemon_runs (begin_run), 0 before
   // The ids this connection committed, and those it found in the table (read_write only). Another
   // connection's commits are noticed at our next commit (PRAGMA data_version) and the set is
   // rebuilt then; until that commit an id only they processed can look new, and the engine's
@@ -1672,6 +1698,107 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
     throw im.error("record_outbox", e);
   }
   return applied;
+}
+
+bool decode_processed_block(
+    std::string_view block,
+    const std::function<void(std::string_view id, std::string_view incident_key, TimePoint at)>&
+        visit) {
+  const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(block.data()),
+                                             block.size());
+  return decode_block(bytes, [&visit](std::string_view id, std::string_view key, std::int64_t at) {
+    visit(id, key, instant_of(at));
+  });
+}
+
+std::optional<SqliteStore::Outage> SqliteStore::begin_run(TimePoint now) {
+  Impl& im = *impl_;
+  std::optional<Outage> outage;
+  try {
+    SQLite::Transaction tx(im.db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::optional<TimePoint> last_alive;
+    {
+      SQLite::Statement last(im.db,
+                             "SELECT alive_at, stopped_at FROM daemon_runs ORDER BY run DESC "
+                             "LIMIT 1");
+      if (last.executeStep() && last.getColumn(1).isNull()) {
+        last_alive = instant_of(last.getColumn(0).getInt64());
+      }
+    }
+    if (last_alive) {
+      // A commit after the last heartbeat also proves the daemon was up: the latest timeline
+      // instant not in the future is a bound too.
+      SQLite::Statement latest(im.db, "SELECT MAX(at) FROM timeline WHERE at <= ?");
+      latest.bind(1, static_cast<std::int64_t>(millis(now)));
+      if (latest.executeStep() && !latest.getColumn(0).isNull()) {
+        last_alive = std::max(*last_alive, instant_of(latest.getColumn(0).getInt64()));
+      }
+      outage = Outage{std::min(*last_alive, now), now, 0};
+      im.staged_head = im.head;
+      {
+        Use s(im.statements->last_row);
+        if (s->executeStep() && s->getColumn(0).getInt64() > im.staged_head.seq) {
+          im.staged_head = {s->getColumn(0).getInt64(), s->getColumn(1).getString()};
+        }
+      }
+      std::vector<std::string> open;
+      {
+        Use s(im.statements->select_open);
+        while (s->executeStep()) open.push_back(s->getColumn(0).getString());
+      }
+      for (const std::string& key : open) {
+        Action a;
+        a.at = now;
+        a.incident_key = key;
+        a.kind = ActionKind::daemon_outage;
+        a.from = outage->from;
+        a.to = outage->to;
+        im.write_action(a);
+      }
+      outage->incidents = open.size();
+    }
+    SQLite::Statement insert(im.db, "INSERT INTO daemon_runs(started_at, alive_at) VALUES (?, ?)");
+    insert.bind(1, static_cast<std::int64_t>(millis(now)));
+    insert.bind(2, static_cast<std::int64_t>(millis(now)));
+    insert.exec();
+    const std::int64_t run = im.db.getLastInsertRowid();
+    tx.commit();
+    im.run = run;
+    if (outage) im.head = std::move(im.staged_head);
+  } catch (const SQLite::Exception& e) {
+    throw im.error("begin_run", e);
+  } catch (const json::exception& e) {
+    throw im.error("begin_run", e);
+  }
+  return outage;
+}
+
+void SqliteStore::heartbeat(TimePoint now) {
+  if (impl_->run == 0) return;
+  try {
+    // MAX: a wall clock stepped back must not move the proof of life backwards.
+    SQLite::Statement s(impl_->db,
+                        "UPDATE daemon_runs SET alive_at = MAX(alive_at, ?) WHERE run = ?");
+    s.bind(1, static_cast<std::int64_t>(millis(now)));
+    s.bind(2, impl_->run);
+    s.exec();
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("heartbeat", e);
+  }
+}
+
+void SqliteStore::end_run(TimePoint now) {
+  if (impl_->run == 0) return;
+  try {
+    SQLite::Statement s(impl_->db,
+                        "UPDATE daemon_runs SET alive_at = MAX(alive_at, ?1), stopped_at = ?1 "
+                        "WHERE run = ?2");
+    s.bind(1, static_cast<std::int64_t>(millis(now)));
+    s.bind(2, impl_->run);
+    s.exec();
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("end_run", e);
+  }
 }
 
 int SqliteStore::schema_version() {

@@ -123,12 +123,19 @@ struct WalCheckpoints {
   int foreground_after = 65536;  // 256 MB
 };
 
+// One block of the processed table (a row's `block`): visit is called for each id in the order
+// it was processed. False when the block is cut short or overlong (incidentctl check-db).
+bool decode_processed_block(
+    std::string_view block,
+    const std::function<void(std::string_view id, std::string_view incident_key, TimePoint at)>&
+        visit);
+
 class SqliteStore final : public Store {
  public:
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =
@@ -156,7 +163,7 @@ class SqliteStore final : public Store {
   // The timeline in commit order, of one incident or (empty key) of all.
   std::vector<Action> timeline(const std::string& incident_key = "");
   // Rows in one of the store's tables: incidents, deadlines, confirmations, acknowledgements,
-  // processed, timeline, outbox, chain_rewrites. Any other name is a StoreError.
+  // processed, timeline, outbox, chain_rewrites, daemon_runs. Any other name is a StoreError.
   std::size_t count(std::string_view table);
   int schema_version();
 
@@ -207,6 +214,23 @@ class SqliteStore final : public Store {
   // Applies the updates and appends their timeline entries to the hash chain, all in one
   // transaction. Returns, per update, whether it applied (false: the row was no longer pending).
   std::vector<bool> record_outbox(const std::vector<OutboxUpdate>& updates);
+
+  // ---- The daemon's runs: start, heartbeat and clean-stop markers (table daemon_runs) --------
+  // An outage: the daemon was not running from `from` (the last instant it had recorded itself
+  // alive: a heartbeat, or a timeline entry after it) to `to` (its next start).
+  struct Outage {
+    TimePoint from{};
+    TimePoint to{};
+    std::size_t incidents = 0;  // open incidents whose timeline records it
+  };
+  // Records a run starting at `now`. When the run before it did not stop cleanly, appends a
+  // daemon_outage entry (from, to) to the timeline of every open incident, chained, in the same
+  // transaction, and returns the outage. Call it before the engine acts on what fell due.
+  std::optional<Outage> begin_run(TimePoint now);
+  // This run is alive at `now`: the daemon calls it every few seconds. No-op before begin_run.
+  void heartbeat(TimePoint now);
+  // This run stopped cleanly at `now`: the next start records no outage.
+  void end_run(TimePoint now);
 
  private:
   struct Impl;

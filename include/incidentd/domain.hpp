@@ -30,6 +30,9 @@ enum class ActionKind {
   // The outbox dispatcher's records (docs/notifications.md), not the engine's decisions.
   delivery,          // one attempt to deliver a notification, and its outcome
   channel_fallback,  // a notification moves to the recipient's next channel
+  // The daemon's own record (docs/reliability.md): it was down, from the last instant it knew
+  // itself alive to its next start, while this incident was open. Never from the engine.
+  daemon_outage,
 };
 // How late a milestone was met: not, after the target, after the hard deadline.
 enum class Lateness { on_time, target, deadline };
@@ -117,10 +120,12 @@ struct Action {
   bool catch_up = false;  // acted on late, at arrival or after downtime (catch-up rule)
   bool drill = false;
   // delivery, channel_fallback (the dispatcher's records of a notification, by notification_id)
-  int attempt = 0;               // delivery: 1 for the first attempt of the notification
-  std::string outcome;           // delivery: "sending", "delivered", "retry", "failed"
-  std::string detail;            // delivery: what the other side said; fallback: why
-  std::string previous_channel;  // channel_fallback: the channel given up on
+  int attempt = 0;                // delivery: 1 for the first attempt of the notification
+  std::string outcome;            // delivery: "sending", "delivered", "retry", "failed"
+  std::string detail;             // delivery: what the other side said; fallback: why
+  std::string previous_channel;   // channel_fallback: the channel given up on
+  std::optional<TimePoint> from;  // daemon_outage: the last instant the daemon knew it was up
+  std::optional<TimePoint> to;    // daemon_outage: when it started again
 
   friend bool operator==(const Action&, const Action&) = default;
 };

@@ -208,6 +208,7 @@ std::string line(const Action& a) {
     case ActionKind::incident_closed:
     case ActionKind::delivery:  // the dispatcher's, never the engine's
     case ActionKind::channel_fallback:
+    case ActionKind::daemon_outage:
       break;
   }
   if (a.round != 0) out += " round " + std::to_string(a.round);

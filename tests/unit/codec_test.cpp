@@ -849,7 +849,8 @@ TEST_CASE("malformed action JSON is rejected with the field named", "[codec][act
                      "action": "alarm"})") ==
         R"(field "action" must be one of incident_opened, level_changed, warning, )"
         R"(target_missed, deadline_breached, notification, escalated, acknowledged, )"
-        R"(release_confirmed, milestone_met, incident_closed, delivery, channel_fallback )"
+        R"(release_confirmed, milestone_met, incident_closed, delivery, channel_fallback, )"
+        R"(daemon_outage )"
         R"((got "alarm"))");
   CHECK(error_of(R"({"at": "2026-11-26T08:00:00+08:00", "incident_key": "k",
                      "action": "warning", "level": "II"})") ==
@@ -861,6 +862,35 @@ TEST_CASE("malformed action JSON is rejected with the field named", "[codec][act
                      "action": "milestone_met", "late": true})") ==
         R"(field "late" must be false, "target" or "deadline" (got true))");
   CHECK(error_of("[]") == "action must be a JSON object (got array)");
+}
+
+// Found by tests/fuzz (confirmation_parser_fuzz, event_parser_fuzz): a number too large for a
+// double made nlohmann throw out_of_range, which parse_json did not catch, so one such message on
+// the topic ended the daemon. The crashing inputs, byte for byte, and the smallest such message.
+TEST_CASE("a number too large for a double is rejected as not JSON, not a crash", "[codec][fuzz]") {
+  const Config config = example_config();
+  const std::string confirmation_crash(
+      "77111111.1111111111111000000000000000000"
+      "0000000000000000000000000000000000000000"
+      "E00000000000000003170534137696875189-111"
+      "11{\042sc'''''''''\323\330\330\330\330\330\330\322111.1111111111111"
+      "0000000000011110000000000000000000000000"
+      "0000000000000000000000000111\265{s000000000"
+      "000000000000'0000000000000560920772",
+      275);
+  const std::string event_crash(
+      "7205655E054450levelkkkuk\377\377\377\377\377\377\377\377\377\377\377\377\377kkk"
+      "kdetecte\377\377\377\377\37708:01:00+09:00\042}",
+      69);
+  for (const std::string& text : {confirmation_crash, event_crash, std::string("1E400"),
+                                  std::string(R"({"schema": 1e999999})")}) {
+    const auto confirmation = parse_confirmation(text, config);
+    REQUIRE_FALSE(confirmation);
+    CHECK(confirmation.error.find("not JSON") == 0);
+    const auto event = parse_event(text, config);
+    REQUIRE_FALSE(event);
+    CHECK(event.error.find("not JSON") == 0);
+  }
 }
 
 }  // namespace

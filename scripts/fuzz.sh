@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz, clang with ASan + UBSan) and runs each from its seed
+# corpus, printing per target the executions, the coverage (cov: edges, ft: features, from
+# libFuzzer's final stats) and the crashes found.
+#
+#   scripts/fuzz.sh [N]            N executions per target (-runs=N), default 10,000,000
+#   scripts/fuzz.sh --time S       S seconds per target (-max_total_time=S) instead
+#
+# The corpus a run grows stays in build/fuzz/corpus/<target> (the seeds in tests/fuzz/corpus are
+# not touched); a crashing input is written to build/fuzz/crashes/<target>/ and the script exits
+# non-zero. Each crash found becomes a regular test: a Catch2 case with the crashing input in the
+# unit test of the code it crashed (tests/unit/*_test.cpp), then the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+limit=(-runs="${1:-10000000}")
+if [[ ${1:-} == --time ]]; then
+  limit=(-max_total_time="${2:?--time needs seconds}")
+fi
+
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DINCIDENTD_FUZZ=ON >/dev/null
+ninja -C build/fuzz -j"$(nproc)" fuzz_targets >/dev/null
+
+failed=0
+printf '%-28s %12s %8s %8s %8s %8s\n' target executions cov ft crashes seconds
+for seeds in tests/fuzz/corpus/*/; do
+  target=$(basename "$seeds")
+  corpus=build/fuzz/corpus/$target
+  crashes=build/fuzz/crashes/$target
+  rm -rf "$crashes"  # what an earlier run found is reported by that run
+  mkdir -p "$corpus" "$crashes"
+  log=build/fuzz/$target.log
+  start=$(date +%s)
+  rc=0
+  # -print_final_stats: stat::number_of_executed_units; the last "#N ... cov: C ft: F" line.
+  # halt_on_error: the first sanitizer report stops the target, as a crash.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "build/fuzz/tests/fuzz/$target" "${limit[@]}" -print_final_stats=1 -artifact_prefix="$crashes/" \
+    "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
+  seconds=$(($(date +%s) - start))
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  found=$(find "$crashes" -type f | wc -l)
+  printf '%-28s %12s %8s %8s %8s %8s\n' "$target" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$found" \
+    "$seconds"
+  if ((rc != 0 || found > 0)); then
+    failed=1
+    echo "  $target: exit $rc; see $log and $crashes/" >&2
+  fi
+done
+exit "$failed"
