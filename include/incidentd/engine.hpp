@@ -110,7 +110,7 @@ class Engine {
   void fire_step(IncidentState& s, MilestoneState& ms, const ScheduledStep& step, int reminder,
                  TimePoint now, bool catch_up);
   void notify(IncidentState& s, const MilestoneState& ms, ActionKind cause, int level,
-              TimePoint due, int reminder, TimePoint now);
+              TimePoint due, int reminder, TimePoint now, bool opening);
   void send(IncidentState& s, PendingDelivery& d, TimePoint now);
   void check_met(IncidentState& s, Milestone m, TimePoint now);
   std::set<std::string> owing_units(const IncidentState& s, const MilestoneState& ms) const;
