@@ -3,7 +3,7 @@
 # server on 127.0.0.1 (tests/unit/http_api_test.cpp, ack_link_test.cpp).
 find_package(OpenSSL REQUIRED)
 add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
-  daemon/http/ack_link.cpp)
+  daemon/http/ack_link.cpp daemon/http/stream.cpp)
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
@@ -19,6 +19,7 @@ if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(http_api_test PRIVATE incidentd_http incidentd_http_client OpenSSL::SSL
     OpenSSL::Crypto)
   target_link_libraries(ack_link_test PRIVATE incidentd_http)
+  target_link_libraries(http_stream_test PRIVATE incidentd_http)
 endif()
 
 # The daemon serves the API on its loop (daemon/incidentd/main.cpp).

@@ -702,6 +702,7 @@ void Engine::commit(bool everything) {
     pending_.incidents.clear();
     throw;
   }
+  if (commit_listener_) commit_listener_(pending_.incidents);
   // The ids of uncommitted events only; the store knows the rest.
   if (everything || dirty_.size() == slots.size()) {
     pending_ids_.clear();
