@@ -321,7 +321,7 @@ class Connection final : public ConnectionBase,
                                          " streams open, its limit; try again later"),
                      keep_alive);
       }
-      return start_stream(std::move(response));
+      return start_stream(response);
     }
     write(std::move(response), keep_alive);
   }
@@ -344,7 +344,7 @@ class Connection final : public ConnectionBase,
     std::weak_ptr<Connection> connection_;
   };
 
-  void start_stream(Response r) {
+  void start_stream(const Response& r) {
     ++server_->streams;
     streaming_ = true;
     // No timeouts from here on: the stream is meant to stay open, and a peer that stops reading
@@ -352,7 +352,8 @@ class Connection final : public ConnectionBase,
     lowest().expires_never();
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + r.content_type +
                        "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
-    for (const auto& [name, value] : r.headers) head += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : r.headers)
+      head.append(name).append(": ").append(value).append("\r\n");
     head += "\r\n";
     stream_send(std::move(head));
     r.on_stream(std::make_shared<Sink>(this->weak_from_this()));
