@@ -70,12 +70,14 @@ json incident_view(const IncidentState& s, const Config& config, TimePoint now,
     if (m.target) mj["target"] = time(*m.target);
     if (m.met_at) mj["met_at"] = time(*m.met_at);
     if (m.breached_at) mj["breached_at"] = time(*m.breached_at);
-    // met; breached (past the deadline, unmet); late (past the target, unmet); pending.
+    // met; breached (past the deadline, unmet); late (past the target, unmet); pending. A closed
+    // incident's milestones are judged as they stood when it closed.
+    const TimePoint judged = s.closed_at.value_or(now);
     if (m.met_at) {
       mj["state"] = "met";
-    } else if (m.breached_at || now >= m.deadline) {
+    } else if (m.breached_at || judged >= m.deadline) {
       mj["state"] = "breached";
-    } else if (m.target && now >= *m.target) {
+    } else if (m.target && judged >= *m.target) {
       mj["state"] = "late";
     } else {
       mj["state"] = "pending";
