@@ -317,11 +317,17 @@ def db_processed(path):
         con.close()
 
 
+# The outbox dispatcher's records of each send (docs/notifications.md): how many there are depends
+# on timing (retries against an absent receiver), so runs are compared on the engine's actions.
+DISPATCHER_ACTIONS = ("delivery", "channel_fallback")
+
+
 def timeline_kinds(path):
-    """{incident_key: [action, ...]} in commit order."""
+    """{incident_key: [action, ...]} in commit order, the engine's actions only."""
     out = collections.defaultdict(list)
     for key, action in db_query(path, "SELECT incident_key, action FROM timeline ORDER BY seq"):
-        out[key].append(action)
+        if action not in DISPATCHER_ACTIONS:
+            out[key].append(action)
     return dict(out)
 
 
@@ -414,12 +420,13 @@ def case_malformed_and_duplicates(args, work, broker):
     check(incidents == expected, f"incidents: got {incidents}, expected {expected}")
     check(db_count(db, "processed") == 37, f"processed ids: {db_count(db, 'processed')}, not 37")
 
-    # Timeline: every action once; duplicates and rejections left no trace.
-    kinds = timeline_kinds(db)
-    want = {"inc-a": ["incident_opened", "level_changed", "release_confirmed"],
-            "inc-b": ["incident_opened", "level_changed", "incident_closed"],
+    # Timeline: every action once; duplicates and rejections left no trace. Each clock opens with
+    # the alert at open (one warning; its notifications are counted apart, by the roster).
+    kinds = {k: [a for a in v if a != "notification"] for k, v in timeline_kinds(db).items()}
+    want = {"inc-a": ["incident_opened", "warning", "level_changed", "release_confirmed"],
+            "inc-b": ["incident_opened", "level_changed", "warning", "incident_closed"],
             "inc-c": ["incident_opened"]}
-    want.update({k: ["incident_opened"] for k in bulk})
+    want.update({k: ["incident_opened", "warning"] for k in bulk})
     check(kinds == want, f"timeline: got {kinds}, expected {want}")
 
     # One dead letter per bad message, with its reason, stage, origin and exact bytes.
@@ -543,7 +550,8 @@ def case_sigkill_mid_stream(args, work, broker):
         letters[name] = broker.dead_letters(f"dlq.{name}")
         summary[name] = {
             "incidents": db_count(db, "incidents"),
-            "timeline": db_count(db, "timeline"),
+            "timeline": db_query(db, "SELECT COUNT(*) FROM timeline WHERE action NOT IN "
+                                     "('delivery', 'channel_fallback')")[0][0],
             "processed": db_count(db, "processed"),
             "dead letters": len(letters[name]),
             "distinct dead-letter origins": len({(d["topic"], d["partition"], d["offset"])
