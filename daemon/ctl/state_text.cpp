@@ -264,7 +264,7 @@ std::string short_duration(Duration d, Lang lang) {
   const auto total = std::chrono::duration_cast<minutes>(d < Duration{0} ? -d : d).count();
   const bool zh = lang == Lang::zh;
   if (total < 1) return zh ? "不到1分" : "<1m";
-  constexpr decltype(total) kMinutesPerDay = 60 * 24;
+  constexpr decltype(total) kMinutesPerDay = 24 * 60L;
   const auto days = total / kMinutesPerDay;
   const auto hours = (total / 60) % 24;
   const auto mins = total % 60;

@@ -242,7 +242,7 @@ TEST_CASE("the stream starts with the token's incidents, as GET /v1/incidents li
   CHECK(incident["milestones"][0]["state"] == "pending");
 }
 
-TEST_CASE("a change in the token's scope reaches the stream; one outside it does not") {
+TEST_CASE("a change in the token's scope reaches the stream, one outside it does not") {
   StreamServer server;
   SseClient a(server.port(), kTokenA);
   SseClient b(server.port(), kTokenB);
