@@ -130,7 +130,7 @@ class Api {
     if (auto denied = std::get_if<Response>(&who)) return *denied;
     std::string unit = std::get<Principal>(who).unit;
     std::weak_ptr<EventHub> weak = hub;
-    return Response::stream("text/event-stream; charset=utf-8",
+    return Response::stream("text/event-stream",
                             [weak, unit = std::move(unit)](std::shared_ptr<StreamSink> sink) {
                               if (auto h = weak.lock()) h->add(std::move(sink), unit);
                             });

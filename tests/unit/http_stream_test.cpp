@@ -225,7 +225,7 @@ TEST_CASE("the stream starts with the token's incidents, as GET /v1/incidents li
   StreamServer server;
   SseClient client(server.port(), kTokenA);
   CHECK(client.head.rfind("HTTP/1.1 200", 0) == 0);
-  CHECK(client.head.find("Content-Type: text/event-stream") != std::string::npos);
+  CHECK(client.head.find("Content-Type: text/event-stream\r\n") != std::string::npos);
   CHECK(client.head.find("Cache-Control: no-cache") != std::string::npos);
   const auto first = client.next();
   REQUIRE(first);
