@@ -3,7 +3,7 @@
 # server on 127.0.0.1 (tests/unit/http_api_test.cpp, ack_link_test.cpp).
 find_package(OpenSSL REQUIRED)
 add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
-  daemon/http/ack_link.cpp daemon/http/sms_callback.cpp)
+  daemon/http/ack_link.cpp daemon/http/sms_callback.cpp daemon/http/stream.cpp)
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
@@ -17,10 +17,20 @@ target_link_libraries(incidentctl PRIVATE incidentd_http_client)
 # check-config reads the ack link key as the daemon does (AckLinkSigner::from_file).
 target_link_libraries(incidentctl PRIVATE incidentd_http)
 
+# incidentctl list / show / watch (daemon/ctl/state_*): the API's view of the incidents, for
+# people. Its text is tested on its own (tests/unit/state_text_test.cpp).
+add_library(incidentd_ctl_state STATIC daemon/ctl/state_text.cpp daemon/ctl/state_commands.cpp)
+target_include_directories(incidentd_ctl_state PUBLIC daemon)
+target_link_libraries(incidentd_ctl_state PUBLIC incidentd_core
+  PRIVATE incidentd_http_client incidentd_store CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(incidentctl PRIVATE incidentd_ctl_state)
+
 if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(http_api_test PRIVATE incidentd_http incidentd_http_client OpenSSL::SSL
     OpenSSL::Crypto)
   target_link_libraries(ack_link_test PRIVATE incidentd_http)
+  target_link_libraries(http_stream_test PRIVATE incidentd_http)
+  target_link_libraries(state_text_test PRIVATE incidentd_ctl_state)
 endif()
 
 # The daemon serves the API on its loop (daemon/incidentd/main.cpp).

@@ -26,6 +26,7 @@ Policy Policy::defaults() {
   using std::chrono::minutes;
   Policy p;
   p.ladder = {
+      {Milestone::first_release, hours(0), ActionKind::warning, 0},
       {Milestone::first_release, hours(2), ActionKind::warning, 0},
       {Milestone::first_release, hours(2) + minutes(30), ActionKind::warning, 0},
       {Milestone::first_release, hours(3), ActionKind::target_missed, 1},
@@ -572,8 +573,8 @@ class ConfigParser {
     if (templates == nullptr) return;
     // The same names as kSmsTemplateKeys (check_keys takes a list).
     check_keys(*templates,
-               {"warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
-                "drill", "reply_hint", "ack_hint", "unreached"},
+               {"opened", "warning", "target_missed", "deadline_breached", "overdue", "resend",
+                "deputy", "drill", "reply_hint", "ack_hint", "unreached"},
                "sms.templates");
     for (auto&& [key, value] : *templates) {
       const std::string name(key.str());
@@ -684,8 +685,8 @@ class ConfigParser {
     read_duration(notify, "fallback_after", "notify", out.fallback_after, std::chrono::seconds(1));
     read_duration(notify, "send_timeout", "notify", out.send_timeout, kMinSendTimeout);
     read_duration(notify, "poll_every", "notify", out.poll_every, kMinRetry);
-    if (const toml::node* node = read_duration(notify, "give_up_after", "notify",
-                                               out.give_up_after, std::chrono::seconds(1))) {
+    if (const toml::node* node = read_duration(notify, "give_up_after", "notify", out.give_up_after,
+                                               std::chrono::seconds(1))) {
       if (out.give_up_after < out.fallback_after) {
         error(*node, "notify.give_up_after: must not be shorter than notify.fallback_after");
       }

@@ -155,6 +155,8 @@ class SqliteStore final : public Store {
   void commit(const Changeset& changes) override;
   std::vector<IncidentState> load_open_incidents() override;
   std::optional<IncidentState> load_incident(const std::string& key) override;
+  // Every incident, open and closed, by key (incidentctl list --all).
+  std::vector<IncidentState> load_all_incidents();
   bool is_processed(const std::string& id) override;
   std::optional<Confirmation> find_confirmation(const std::string& incident_key,
                                                 const std::string& unit,

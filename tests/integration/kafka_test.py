@@ -353,12 +353,18 @@ def db_processed(path):
         con.close()
 
 
+# The outbox dispatcher's records of each send (docs/notifications.md): how many there are depends
+# on timing (retries against an absent receiver), so runs are compared on the engine's actions.
+DISPATCHER_ACTIONS = ("delivery", "channel_fallback")
+
+
 def timeline_kinds(path):
-    """{incident_key: [action, ...]} in commit order."""
+    """{incident_key: [action, ...]} in commit order, the engine's actions only."""
     out = collections.defaultdict(list)
     for key, action in db_query(path, "SELECT incident_key, action FROM timeline "
                                       "WHERE action != 'daemon_outage' ORDER BY seq"):
-        out[key].append(action)
+        if action not in DISPATCHER_ACTIONS:
+            out[key].append(action)
     return dict(out)
 
 
@@ -466,13 +472,14 @@ def case_malformed_and_duplicates(args, work, broker):
     check(incidents == expected, f"incidents: got {incidents}, expected {expected}")
     check(db_count(db, "processed") == 38, f"processed ids: {db_count(db, 'processed')}, not 38")
 
-    # Timeline: every action once; duplicates and rejections left no trace.
-    kinds = timeline_kinds(db)
-    want = {"inc-a": ["incident_opened", "level_changed", "release_confirmed", "release_confirmed",
-                      "milestone_met"],
-            "inc-b": ["incident_opened", "level_changed", "incident_closed"],
+    # Timeline: every action once; duplicates and rejections left no trace. Each clock opens with
+    # the alert at open (one warning; its notifications are counted apart, by the roster).
+    kinds = {k: [a for a in v if a != "notification"] for k, v in timeline_kinds(db).items()}
+    want = {"inc-a": ["incident_opened", "warning", "level_changed", "release_confirmed",
+                      "release_confirmed", "milestone_met"],
+            "inc-b": ["incident_opened", "level_changed", "warning", "incident_closed"],
             "inc-c": ["incident_opened"]}
-    want.update({k: ["incident_opened"] for k in bulk})
+    want.update({k: ["incident_opened", "warning"] for k in bulk})
     check(kinds == want, f"timeline: got {kinds}, expected {want}")
 
     # One dead letter per bad message, with its reason, stage, origin and exact bytes.
@@ -598,8 +605,8 @@ def case_sigkill_mid_stream(args, work, broker):
             "incidents": db_count(db, "incidents"),
             # A start after a SIGKILL records the outage on every open incident (daemon_outage,
             # docs/reliability.md): the killed run has those on top, counted apart below.
-            "timeline": db_query(db, "SELECT COUNT(*) FROM timeline "
-                                     "WHERE action != 'daemon_outage'")[0][0],
+            "timeline": db_query(db, "SELECT COUNT(*) FROM timeline WHERE action NOT IN "
+                                     "('delivery', 'channel_fallback', 'daemon_outage')")[0][0],
             "processed": db_count(db, "processed"),
             "dead letters": len(letters[name]),
             "distinct dead-letter origins": len({(d["topic"], d["partition"], d["offset"])
@@ -656,8 +663,9 @@ def case_broker_outage(args, work, broker):
         wait_for("the first events durable", lambda: db_count(db, "processed") >= 201, 60)
         wait_for("the refused live event's dead letter",
                  lambda: len(broker.dead_letters("dlq.three")) >= 1, 30, interval=0.3)
+        # The alert at open (the 0 h warning, "opening": true) fired at once; the 2 h one not yet.
         check(not db_query(db, "SELECT 1 FROM timeline WHERE incident_key = 'drill-1' AND "
-                               "action = 'warning'"),
+                               "action = 'warning' AND body NOT LIKE '%\"opening\":true%'"),
               "the 2 h warning fired before the outage began; the scale is too fast for this "
               "machine")
 
@@ -668,7 +676,8 @@ def case_broker_outage(args, work, broker):
         warned = wait_for(
             "the drill's 2 h warning while the broker is down",
             lambda: db_query(db, "SELECT body FROM timeline WHERE incident_key = 'drill-1' AND "
-                                 "action = 'warning'"), 30)
+                                 "action = 'warning' AND body NOT LIKE '%\"opening\":true%'"),
+            30)
         check(time.monotonic() - down_at < 30, "the warning came after the outage")
         due = json.loads(warned[0][0])
         log(f"warning fired while the broker was down: at {due['at']}, due {due['due']}")
