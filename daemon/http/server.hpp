@@ -82,11 +82,10 @@ struct ServerOptions {
   std::size_t max_header_bytes = std::size_t{16} * 1024;
   Duration header_timeout = std::chrono::seconds(10);  // to receive the headers (also idle)
   Duration body_timeout = std::chrono::seconds(30);    // to receive the body after them
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;                   // streams included
   // Open connections from one client address; one client's idle sockets cannot take every slot.
   std::size_t max_connections_per_address = 32;
-  std::size_t max_connections = 256;  // streams included
-  std::size_t max_streams = 32;       // open streaming responses, within max_connections
+  std::size_t max_streams = 32;  // open streaming responses, within max_connections
   std::size_t max_stream_backlog = std::size_t{1} << 20;  // unsent bytes before a cut-off
 };
 

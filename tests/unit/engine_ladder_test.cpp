@@ -484,8 +484,7 @@ TEST_CASE("after the alert at open the ladder goes on as before, the 2 h warning
 TEST_CASE("an incident raised to II is alerted at the moment of the raise") {
   Harness h;
   with_opening_row(h);
-  REQUIRE(h.feed(event("e1", kKey, Level::III, {"a"}, at(0h))).status ==
-          Outcome::Status::accepted);
+  REQUIRE(h.feed(event("e1", kKey, Level::III, {"a"}, at(0h))).status == Outcome::Status::accepted);
   CHECK(first_of(h, ActionKind::warning) == nullptr);  // no clock, no alert
   REQUIRE(h.feed(event("e2", kKey, Level::II, {"a"}, at(1h), EventKind::updated)).status ==
           Outcome::Status::accepted);

@@ -282,8 +282,8 @@ TEST_CASE("changes in quick succession come at most one event every 250 ms") {
   // Six commits within a few milliseconds: the last list holds all six, in at most a few events.
   while (events.empty() || keys_of(events.back()).size() < 7) {
     auto e = client.next("incidents");
-    INFO("events so far: " << events.size() << ", last: "
-                           << (events.empty() ? std::string() : events.back().data));
+    INFO("events so far: " << events.size()
+                           << ", last: " << (events.empty() ? std::string() : events.back().data));
     REQUIRE(e);
     events.push_back(*e);
   }

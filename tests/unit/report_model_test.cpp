@@ -317,8 +317,8 @@ TEST_CASE("a report shows who nobody reached and that the operator desk was told
     superseded.bind(1, prefix + "/2");
     CHECK(superseded.exec() == 1);
   }
-  const auto& duty2 =
-      first_delivery_to(report_of("rpt-late", false, path), "duty officer 2, zhaotong-gov");
+  const auto r = report_of("rpt-late", false, path);
+  const auto& duty2 = first_delivery_to(r, "duty officer 2, zhaotong-gov");
   CHECK(duty2.delivery == "failed");
   CHECK_THAT(duty2.delivery_note,
              Catch::Matchers::Contains("operator desk told: prov-office-duty1"));

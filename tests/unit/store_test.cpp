@@ -775,8 +775,9 @@ namespace {
 // Schema 8 takes addresses out of what schema 7 and before wrote into the timeline (a "sending"
 // row per attempt, with the phone or the webhook URL; channels' answers naming them), re-chains
 // the timeline and records the rewrite, and adds the outbox's delivery state.
-TEST_CASE("a database of the previous schema migrates: addresses out, the chain still verifies",
-          "[store][sqlite][migration]") {
+TEST_CASE(
+    "a database of the previous schema migrates with its addresses out and its chain verifying",
+    "[store][sqlite][migration]") {
   TempDir dir("store-migration");
   const std::string path = dir.file("old.db");
   const std::string phone = "+8613900001001";
@@ -823,10 +824,11 @@ TEST_CASE("a database of the previous schema migrates: addresses out, the chain 
     old_head = store.chain_head()->hash;
   }
   {
-    // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites.
+    // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites (8), no
+    // daemon_runs (9).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP INDEX outbox_recipient; DROP TABLE chain_rewrites; "
+        "DROP TABLE daemon_runs; DROP INDEX outbox_recipient; DROP TABLE chain_rewrites; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
         "PRAGMA user_version = 7");
