@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cctype>
 #include <memory>
 #include <sstream>
 #include <variant>
@@ -45,6 +46,21 @@ struct Principal {
   std::string unit;  // empty: operator scope, any unit
   bool may_act_for(const std::string& u) const { return unit.empty() || unit == u; }
 };
+
+// "application/json", optionally with parameters ("; charset=utf-8"), in any letter case.
+bool is_json_media_type(std::string_view value) {
+  const std::string_view type = value.substr(0, value.find(';'));
+  const auto first = type.find_first_not_of(" \t");
+  const auto last = type.find_last_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  const std::string_view trimmed = type.substr(first, last - first + 1);
+  constexpr std::string_view kJson = "application/json";
+  if (trimmed.size() != kJson.size()) return false;
+  for (std::size_t i = 0; i < kJson.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(trimmed[i])) != kJson[i]) return false;
+  }
+  return true;
+}
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -186,6 +202,13 @@ class Api {
   }
 
   static std::optional<Response> parse_object(const Request& request, json& out) {
+    // With the bearer token in a header, this is what keeps other sites out: an HTML form can
+    // send neither, and a cross-site script cannot without a CORS preflight, which this server
+    // never grants (docs/http-api.md).
+    if (!is_json_media_type(request.header("content-type"))) {
+      return Response::error(415, "unsupported_media_type",
+                             "send the body with \"Content-Type: application/json\"");
+    }
     out = json::parse(request.body, nullptr, false);
     if (out.is_discarded()) {
       return Response::error(400, "malformed_json", "the request body is not valid JSON");

@@ -25,6 +25,7 @@
 #include "ctl/timeline_text.hpp"
 #include "http/ack_link.hpp"
 #include "http/api.hpp"
+#include "http/board.hpp"
 #include "http/server.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
@@ -248,6 +249,7 @@ int main(int argc, char** argv) {
         std::_Exit(1);
       };
       api_control.emplace(incidentd::http::install_api(*http_server, std::move(api)));
+      incidentd::http::install_board(*http_server);
       if (sms) {
         // Kannel's sms-service get-url (docs/notifications.md): from=%p&to=%P&text=%a. Only the
         // gateway on this machine may call it: a reply acknowledges and confirms.
