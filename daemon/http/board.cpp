@@ -44,8 +44,8 @@ BoardPage build() {
 }  // namespace
 
 const BoardPage& board_page() {
-  static const BoardPage page = build();
-  return page;
+  static const BoardPage kPage = build();
+  return kPage;
 }
 
 void install_board(Server& server) {
