@@ -200,6 +200,24 @@ def png_size(path):
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
+def confirmations(db, key):
+    rows = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? "
+                           "ORDER BY seq", (key, "release_confirmed"))
+    return [json.loads(body) for (body,) in rows]
+
+
+def has_stream(stack):
+    """Whether this daemon serves GET /v1/stream (its headers only; the body never ends)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{stack.http_port}/v1/stream")
+    req.add_header("Authorization", f"Bearer {stack.operator_token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status == 200 and resp.headers.get("Content-Type", "").startswith(
+                "text/event-stream")
+    except (urllib.error.HTTPError, OSError):
+        return False
+
+
 def acknowledgements(db, key):
     rows = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? "
                            "ORDER BY seq", (key, "acknowledged"))
@@ -256,6 +274,11 @@ def case_live(stack):
     kt.check(cards[told]["state"] == "ok", f"the card 55 min from its target: {cards[told]}")
     kt.check(cards[late]["first_target"].startswith("已超时"),
              f"the late card's clock: {cards[late]['first_target']}")
+    # Live from the event stream where the daemon has one, else polling.
+    expected = "live" if has_stream(stack) else "polling"
+    kt.wait_for(f"the board to be {expected}",
+                lambda: stack.js("return document.body.dataset.connection;") == expected, 10, 0.1)
+    kt.log(f"the board reads the daemon by {expected}")
 
     # A new event shows within 2 s of kcat's return.
     fresh = "board-fresh"
@@ -273,12 +296,11 @@ def case_live(stack):
                 3, 0.1)
 
     # The acknowledge button of the told incident records an acknowledgement.
-    button = kt.wait_for("an acknowledge button on the told incident's card", lambda: stack.js(
-        "return document.querySelector(`.card[data-key='${arguments[0]}'] button.ack`);", told),
-        10, 0.1)
-    person = button.get_attribute("data-person")
     kt.check(not acknowledgements(stack.db, told), "acknowledged before the button was pressed")
-    button.click()
+    # Found and pressed in one step: a card rebuilt in between would leave a stale reference.
+    person = kt.wait_for("an acknowledge button on the told incident's card", lambda: stack.js(
+        "const b = document.querySelector(`.card[data-key='${arguments[0]}'] button.ack`);"
+        "if (!b) return null; b.click(); return b.dataset.person;", told), 10, 0.1)
     acks = kt.wait_for("the acknowledgement in the database",
                        lambda: acknowledgements(stack.db, told), 10, 0.1)
     kt.check(acks[0].get("recipient") == person, f"acknowledged {acks[0]}, not {person}")
@@ -288,6 +310,22 @@ def case_live(stack):
         10, 0.1)
     kt.log(f"acknowledged {person} from the board; the database has it")
 
+    # A release confirmed from the card's form.
+    stack.js("""
+        const form = document.querySelector(`.card[data-key='${arguments[0]}'] form.confirm`);
+        form.elements.milestone.value = 'first_release';
+        form.elements.unit.value = 'zhaotong-gov';
+        form.elements.url.value = 'https://example.org/release/board-1';
+        form.requestSubmit();""", told)
+    rel = kt.wait_for("the confirmation in the database", lambda: confirmations(stack.db, told),
+                      10, 0.1)
+    kt.check(rel[0].get("unit") == "zhaotong-gov" and rel[0].get("via") == "http",
+             f"confirmed {rel[0]}")
+    kt.wait_for("the card to show the unit's confirmation", lambda: stack.js(
+        "return [...document.querySelectorAll(`.card[data-key='${arguments[0]}'] "
+        "table.confirmations td.ok`)].length;", told) == 1, 10, 0.1)
+    kt.log("confirmed a release from the board; the database has it")
+
     stack.screenshot("board-1920x1080.png", 1920, 1080)
     stack.screenshot("board-390x844.png", 390, 844)
     stack.js("document.getElementById('lang').click();")
@@ -295,6 +333,25 @@ def case_live(stack):
         " left"), 3, 0.1)
     stack.screenshot("board-en-1920x1080.png", 1920, 1080)
     stack.js("document.getElementById('lang').click();")
+
+    # On A4 paper: the cards, without buttons or forms.
+    import base64
+    pdf = base64.b64decode(stack.driver.execute_cdp_cmd("Page.printToPDF", {
+        "preferCSSPageSize": True, "printBackground": False})["data"])
+    pdf_path = os.path.join(stack.args.artifacts, "board-a4.pdf")
+    with open(pdf_path, "wb") as f:
+        f.write(pdf)
+    info = subprocess.run(["pdfinfo", pdf_path], capture_output=True, text=True, timeout=30)
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info.stdout)
+    kt.check(size and abs(float(size.group(1)) - 595.3) < 3 and abs(float(size.group(2)) - 841.9) < 3,
+             f"the printed board is not A4: {info.stdout}")
+    text = subprocess.run(["pdftotext", "-layout", pdf_path, "-"], capture_output=True,
+                          text=True, timeout=30).stdout
+    kt.check("红河州某地暴雨引发网络关注" in text and "首次发布·目标时限" in text,
+             f"the printed board lacks its cards: {text[:500]!r}")
+    kt.check("确认发布" not in text and "English" not in text,
+             "the printed board shows its buttons")
+    kt.log(f"printed on A4: {pdf_path}")
 
     # The daemon goes away: the page says so; it comes back: the same cards.
     before = set(stack.cards())
@@ -371,9 +428,9 @@ def main():
     except Exception as e:  # noqa: BLE001 - report every failure the same way
         if not isinstance(e, kt.Failure):
             traceback.print_exc()
-        print(f"FAIL: {e}", file=sys.stderr)
         if stack.daemon:
             print(stack.daemon.output(since_start=False)[-3000:], file=sys.stderr)
+        print(f"FAIL: {e}", file=sys.stderr)  # last, where a reader of the log looks first
         rc = 1
     finally:
         stack.cleanup()

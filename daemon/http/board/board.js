@@ -118,6 +118,7 @@
 
   function showLogin(message) {
     stopAll();
+    lastBody = "";
     token = "";
     sessionStorage.removeItem("incidentd.board.token");
     $("login").hidden = false;
@@ -268,7 +269,13 @@
 
   // ---- the data ---------------------------------------------------------------------------
 
+  // Cards are rebuilt only when what they show changed, so a button is not replaced under a
+  // pointer by a poll that brought nothing new.
+  let lastBody = "";
   function update(body) {
+    const text = JSON.stringify(body);
+    if (text === lastBody) return;
+    lastBody = text;
     incidents = (body && body.incidents) || [];
     const zone = incidents.length ? /([+-])(\d\d):(\d\d)$/.exec(incidents[0].opened_at || "") : null;
     if (zone) zoneOffset = (zone[1] === "-" ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3]));
@@ -307,7 +314,9 @@
       }
       const entry = details.get(key);
       if (!entry || entry.json !== json) return;  // a newer list came in meanwhile
-      entry.people = [...people.values()];
+      const fresh = [...people.values()];
+      if (JSON.stringify(fresh) === JSON.stringify(entry.people)) return;
+      entry.people = fresh;
       render();
     } catch (e) {
       // The next update tries again.
