@@ -9,10 +9,11 @@
 //   4. for each incident takes the arrival of its first notification at the receiver (matched by
 //      incident_key in the generic webhook body) and prints count, p50, p90, p99 and max.
 //
-// Which notification: under the default policy a new incident notifies nobody at once; the first
-// notification is first_release's warning at detected_at + 2h (level 0: the responsible units'
-// duty officers). The events are therefore detected 2 h 1 min before they are published, so that
-// warning is due on arrival and goes out at once (a late arrival acts on its latest due step).
+// Which notification: the events are detected 2 h 1 min before they are published, so
+// first_release's 2 h warning (level 0: the responsible units' duty officers) is due on arrival
+// and goes out at once, and it alone (a late arrival acts on its latest due step, which
+// supersedes the alert at open). The bench was written before the 0 h row; a fresh event's alert
+// at open takes the same path.
 //
 //   build/release/bench/notify_latency_bench [--events N] [--spacing-ms MS] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]

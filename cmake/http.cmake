@@ -13,7 +13,7 @@ add_custom_command(OUTPUT ${board_assets}
           ${PROJECT_SOURCE_DIR}/cmake/embed_board.cmake
   COMMENT "Embedding the duty board")
 add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
-  daemon/http/ack_link.cpp daemon/http/board.cpp ${board_assets})
+  daemon/http/ack_link.cpp daemon/http/stream.cpp daemon/http/board.cpp ${board_assets})
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
@@ -25,10 +25,20 @@ target_link_libraries(incidentd_http_client PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto CLI11::CLI11 nlohmann_json::nlohmann_json)
 target_link_libraries(incidentctl PRIVATE incidentd_http_client)
 
+# incidentctl list / show / watch (daemon/ctl/state_*): the API's view of the incidents, for
+# people. Its text is tested on its own (tests/unit/state_text_test.cpp).
+add_library(incidentd_ctl_state STATIC daemon/ctl/state_text.cpp daemon/ctl/state_commands.cpp)
+target_include_directories(incidentd_ctl_state PUBLIC daemon)
+target_link_libraries(incidentd_ctl_state PUBLIC incidentd_core
+  PRIVATE incidentd_http_client incidentd_store CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(incidentctl PRIVATE incidentd_ctl_state)
+
 if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(http_api_test PRIVATE incidentd_http incidentd_http_client OpenSSL::SSL
     OpenSSL::Crypto)
   target_link_libraries(ack_link_test PRIVATE incidentd_http)
+  target_link_libraries(http_stream_test PRIVATE incidentd_http)
+  target_link_libraries(state_text_test PRIVATE incidentd_ctl_state)
 endif()
 
 # The daemon serves the API on its loop (daemon/incidentd/main.cpp).

@@ -10,8 +10,9 @@
 #
 # The program's `notification` lines are dropped; the rest must match the expected lines one to
 # one, in order. Only the keys present in an expected line are compared, so fields the program
-# adds do not break a scenario. `catch_up: false`, `drill: false`, `reminder: 0` and `round: 0`
-# in an expected line also match a line that leaves the key out (the program omits defaults).
+# adds do not break a scenario. `catch_up: false`, `drill: false`, `opening: false`, `reminder: 0`
+# and `round: 0` in an expected line also match a line that leaves the key out (the program omits
+# defaults).
 # Anything on stderr (a rejected or unparsable line) fails the scenario.
 set -eu
 
@@ -34,10 +35,10 @@ expected_path = base + ".expected.jsonl"
 until_path = base + ".until"
 
 # Keys the program leaves out when they hold their default value.
-DEFAULTS = {"catch_up": False, "drill": False, "reminder": 0, "round": 0}
+DEFAULTS = {"catch_up": False, "drill": False, "opening": False, "reminder": 0, "round": 0}
 # Keys shown for program lines that have no expected counterpart.
 SUMMARY_KEYS = ["at", "incident_key", "action", "milestone", "level", "due", "reminder",
-                "round", "catch_up", "late"]
+                "round", "catch_up", "opening", "late"]
 
 
 def fail(message):

@@ -517,6 +517,7 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
     if (a.previous_level) j["previous_level"] = *a.previous_level;
   }
   put_time("due", a.due);
+  put_time("deadline", a.deadline);
   if (a.late) {
     switch (*a.late) {
       case Lateness::on_time:
@@ -552,6 +553,7 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
   if (a.kind == ActionKind::notification) j["send"] = a.send;
   if (a.round > 0) j["round"] = a.round;
   if (a.catch_up) j["catch_up"] = true;
+  if (a.opening) j["opening"] = true;
   if (a.drill) j["drill"] = true;
   if (a.attempt > 0) j["attempt"] = a.attempt;
   put_string("outcome", a.outcome);
@@ -598,8 +600,9 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
     }
   }
 
-  ok_so_far = f.optional_time("due", a.due) && f.optional_string("recipient", a.recipient) &&
-              f.optional_string("unit", a.unit) && f.optional_string("channel", a.channel) &&
+  ok_so_far = f.optional_time("due", a.due) && f.optional_time("deadline", a.deadline) &&
+              f.optional_string("recipient", a.recipient) && f.optional_string("unit", a.unit) &&
+              f.optional_string("channel", a.channel) &&
               f.optional_string("notification_id", a.notification_id) &&
               f.optional_string("deputy_of", a.deputy_of) &&
               f.optional_enum("cause", parse_action_kind, action_kind_list(), a.cause) &&
@@ -608,9 +611,9 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
               f.optional_string("url", a.url) && f.optional_string("speaker", a.speaker) &&
               f.optional_string("via", a.via) && f.optional_int("reminder", a.reminder) &&
               f.optional_int("send", a.send) && f.optional_int("round", a.round) &&
-              f.optional_bool("catch_up", a.catch_up) && f.optional_bool("drill", a.drill) &&
-              f.optional_int("attempt", a.attempt) && f.optional_string("outcome", a.outcome) &&
-              f.optional_string("detail", a.detail) &&
+              f.optional_bool("catch_up", a.catch_up) && f.optional_bool("opening", a.opening) &&
+              f.optional_bool("drill", a.drill) && f.optional_int("attempt", a.attempt) &&
+              f.optional_string("outcome", a.outcome) && f.optional_string("detail", a.detail) &&
               f.optional_string("previous_channel", a.previous_channel);
   if (!ok_so_far) return fail<Action>(f.error());
   return ok(std::move(a));

@@ -24,6 +24,7 @@ Policy Policy::defaults() {
   using std::chrono::minutes;
   Policy p;
   p.ladder = {
+      {Milestone::first_release, hours(0), ActionKind::warning, 0},
       {Milestone::first_release, hours(2), ActionKind::warning, 0},
       {Milestone::first_release, hours(2) + minutes(30), ActionKind::warning, 0},
       {Milestone::first_release, hours(3), ActionKind::target_missed, 1},
@@ -526,8 +527,8 @@ class ConfigParser {
     if (templates == nullptr) return;
     // The same names as kSmsTemplateKeys (check_keys takes a list).
     check_keys(*templates,
-               {"warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
-                "drill", "reply_hint", "ack_hint"},
+               {"opened", "warning", "target_missed", "deadline_breached", "overdue", "resend",
+                "deputy", "drill", "reply_hint", "ack_hint"},
                "sms.templates");
     for (auto&& [key, value] : *templates) {
       const std::string name(key.str());

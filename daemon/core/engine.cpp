@@ -471,6 +471,11 @@ void Engine::fire_step(IncidentState& s, MilestoneState& ms, const ScheduledStep
   a.due = step.due;
   a.reminder = reminder;
   a.catch_up = catch_up;
+  // The alert at open: a first_release warning at the clock's start (the ladder's 0 h row), even
+  // when acted on at a late arrival, as long as no later step superseded it.
+  a.opening = ms.milestone == Milestone::first_release && step.action == ActionKind::warning &&
+              reminder == 0 && s.clock_start && step.at == *s.clock_start;
+  const bool opening = a.opening;
   if (ms.milestone == Milestone::follow_up) a.round = ms.round;
   emit(s, std::move(a));
 
@@ -484,11 +489,11 @@ void Engine::fire_step(IncidentState& s, MilestoneState& ms, const ScheduledStep
     emit(s, std::move(e));
   }
   ms.escalation = std::max(ms.escalation, step.level);
-  notify(s, ms, step.action, step.level, step.due, reminder, now);
+  notify(s, ms, step.action, step.level, step.due, reminder, now, opening);
 }
 
 void Engine::notify(IncidentState& s, const MilestoneState& ms, ActionKind cause, int level,
-                    TimePoint due, int reminder, TimePoint now) {
+                    TimePoint due, int reminder, TimePoint now, bool opening) {
   const Policy& p = config_.policy;
   // The highest escalation entry at or below this level says who is reached.
   const EscalationLevel* reach = nullptr;
@@ -543,6 +548,7 @@ void Engine::notify(IncidentState& s, const MilestoneState& ms, ActionKind cause
     d.due = due;
     d.round = ms.milestone == Milestone::follow_up ? ms.round : 0;
     d.reminder = reminder;
+    d.opening = opening;
     s.deliveries.push_back(std::move(d));
     send(s, s.deliveries.back(), now);
   }
@@ -556,6 +562,11 @@ void Engine::send(IncidentState& s, PendingDelivery& d, TimePoint now) {
   a.milestone = d.milestone;
   a.level = d.level;
   a.due = d.due;
+  // A message about the target also names the hard deadline behind it.
+  if (const MilestoneState& ms = s.milestone(d.milestone); ms.target && d.due == *ms.target) {
+    a.deadline = ms.deadline;
+  }
+  a.opening = d.opening;
   a.cause = d.cause;
   a.recipient = d.recipient;
   a.unit = d.unit;
@@ -691,6 +702,7 @@ void Engine::commit(bool everything) {
     pending_.incidents.clear();
     throw;
   }
+  if (commit_listener_) commit_listener_(pending_.incidents);
   // The ids of uncommitted events only; the store knows the rest.
   if (everything || dirty_.size() == slots.size()) {
     pending_ids_.clear();

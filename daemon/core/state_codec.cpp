@@ -133,6 +133,7 @@ json delivery_to_json(const PendingDelivery& d) {
   j["next_send"] = millis(d.next_send);
   j["deputy_added"] = d.deputy_added;
   j["acknowledged"] = d.acknowledged;
+  if (d.opening) j["opening"] = true;
   return j;
 }
 
@@ -153,6 +154,7 @@ PendingDelivery delivery_from_json(const json& j) {
   d.next_send = instant(j.at("next_send"));
   d.deputy_added = j.at("deputy_added").get<bool>();
   d.acknowledged = j.at("acknowledged").get<bool>();
+  d.opening = j.value("opening", false);  // absent in states written before the 0 h row
   return d;
 }
 
@@ -288,6 +290,10 @@ class TextWriter {
     string(to_string(d.milestone));
     key("next_send");
     number(millis(d.next_send));
+    if (d.opening) {
+      key("opening");
+      boolean(true);
+    }
     key("recipient");
     string(d.recipient);
     key("reminder");

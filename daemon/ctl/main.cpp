@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctl/simulate.hpp"
+#include "ctl/state_commands.hpp"
 #include "ctl/timeline_text.hpp"
 #include "http/ctl_commands.hpp"
 #include "incidentd/codec.hpp"
@@ -273,10 +274,13 @@ int main(int argc, char** argv) {
 
   // ack, confirm: through the daemon's HTTP API (docs/http-api.md).
   const incidentd::http::ApiCommands api_commands(app);
+  // list, show, watch: the state, from the API or the database (docs/man/incidentctl.1).
+  const incidentd::ctl::StateCommands state_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (auto code = api_commands.run()) return *code;
+    if (auto code = state_commands.run()) return *code;
     if (*simulate) return run_simulate(config_path, scenario_path, until, format);
     if (*check) return run_check_config(check_path);
     if (*report) return run_report(report_src, report_key);

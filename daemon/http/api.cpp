@@ -5,18 +5,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <variant>
 
 #include "http/ack_link.hpp"
 #include "http/server.hpp"
+#include "http/stream.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/incident.hpp"
+#include "incidentd/incident_view.hpp"
 #include "incidentd/store.hpp"
 
 namespace incidentd::http {
@@ -105,54 +109,47 @@ class Api {
   // ---- reads ------------------------------------------------------------------------------
 
   json incident_json(const IncidentState& s) const {
-    const auto offset = c_.config->utc_offset;
-    const auto time = [offset](TimePoint t) { return format_rfc3339(t, offset); };
-    json j = {{"incident_key", s.key},
-              {"title", s.title},
-              {"level", to_string(s.level)},
-              {"lead_unit", s.lead_unit},
-              {"units", s.units},
-              {"drill", s.drill},
-              {"closed", s.closed},
-              {"opened_at", time(s.opened_at)}};
-    if (s.clock_start) j["clock_start"] = time(*s.clock_start);
-    if (s.closed_at) j["closed_at"] = time(*s.closed_at);
-    json milestones = json::array();
-    for (const MilestoneState& m : s.milestones) {
-      if (!m.armed && !m.met_at) continue;
-      json mj = {{"milestone", to_string(m.milestone)},
-                 {"round", m.round},
-                 {"deadline", time(m.deadline)},
-                 {"met", m.met_at.has_value()}};
-      if (m.target) mj["target"] = time(*m.target);
-      if (m.met_at) mj["met_at"] = time(*m.met_at);
-      if (m.breached_at) mj["breached_at"] = time(*m.breached_at);
-      json confirmed = json::object();
-      for (const auto& [unit, at] : m.confirmed_units) confirmed[unit] = time(at);
-      mj["confirmed_units"] = std::move(confirmed);
-      if (!m.met_at && m.next_step < m.steps.size()) {
-        const ScheduledStep& next = m.steps[m.next_step];
-        mj["next_step"] = {
-            {"at", time(next.at)}, {"action", to_string(next.action)}, {"level", next.level}};
-      }
-      milestones.push_back(std::move(mj));
+    if (!c_.timeline) return incident_view(s, *c_.config, c_.time->now(), nullptr);
+    const std::vector<Action> timeline = c_.timeline(s.key);
+    return incident_view(s, *c_.config, c_.time->now(), &timeline);
+  }
+
+  // The body of GET /v1/incidents for a token of `unit` ("" = operator): the open incidents
+  // that unit is responsible for. Also each `incidents` event of GET /v1/stream.
+  std::string list_body(const std::string& unit, bool all = false) const {
+    json incidents = json::array();
+    for (const IncidentState& s :
+         all&& c_.all_incidents ? c_.all_incidents() : c_.store->load_open_incidents()) {
+      const IncidentState* live = c_.engine->find(s.key);
+      const IncidentState& state = live != nullptr ? *live : s;
+      if (!in_scope(state, unit)) continue;
+      incidents.push_back(incident_json(state));
     }
-    j["milestones"] = std::move(milestones);
-    std::size_t waiting = 0;
-    for (const PendingDelivery& d : s.deliveries) waiting += d.acknowledged ? 0 : 1;
-    j["unacknowledged_notifications"] = waiting;
-    return j;
+    return dump({{"incidents", std::move(incidents)}});
+  }
+
+  static bool in_scope(const IncidentState& s, const std::string& unit) {
+    return unit.empty() || std::find(s.units.begin(), s.units.end(), unit) != s.units.end();
   }
 
   Response list(const Request& request) const {
     const auto who = authenticate(request);
     if (auto denied = std::get_if<Response>(&who)) return *denied;
-    json incidents = json::array();
-    for (const IncidentState& s : c_.store->load_open_incidents()) {
-      const IncidentState* live = c_.engine->find(s.key);
-      incidents.push_back(incident_json(live != nullptr ? *live : s));
-    }
-    return json_response(200, {{"incidents", std::move(incidents)}});
+    const auto all = request.query.find("all");
+    const bool everything = all != request.query.end() && all->second != "0";
+    return Response::json_text(200, list_body(std::get<Principal>(who).unit, everything));
+  }
+
+  // Server-sent events: the list now, then again after every change in scope (EventHub).
+  Response stream(const Request& request, const std::shared_ptr<EventHub>& hub) const {
+    const auto who = authenticate(request);
+    if (auto denied = std::get_if<Response>(&who)) return *denied;
+    std::string unit = std::get<Principal>(who).unit;
+    std::weak_ptr<EventHub> weak = hub;
+    return Response::stream("text/event-stream; charset=utf-8",
+                            [weak, unit = std::move(unit)](std::shared_ptr<StreamSink> sink) {
+                              if (auto h = weak.lock()) h->add(std::move(sink), unit);
+                            });
   }
 
   Response show(const Request& request) const {
@@ -165,7 +162,9 @@ class Api {
     } else {
       state = c_.store->load_incident(key);
     }
-    if (!state) return Response::error(404, "unknown_incident", "no incident \"" + key + "\"");
+    if (!state || !in_scope(*state, std::get<Principal>(who).unit)) {
+      return Response::error(404, "unknown_incident", "no incident \"" + key + "\"");
+    }
     json j = incident_json(*state);
     if (c_.timeline) {
       json timeline = json::array();
@@ -356,7 +355,7 @@ class Api {
     return json_response(200, {{"status", "ready"}});
   }
 
-  Response metrics(std::size_t requests) const {
+  Response metrics(std::size_t requests, std::size_t streams) const {
     const MetricsSample sample = c_.sample ? c_.sample() : MetricsSample{};
     std::ostringstream out;
     const auto metric = [&out](std::string_view name, std::string_view type,
@@ -392,6 +391,8 @@ class Api {
     out << "incidentd_dead_letters_total " << sample.dead_letters << '\n';
     metric("incidentd_http_requests_total", "counter", "HTTP requests answered.");
     out << "incidentd_http_requests_total " << requests << '\n';
+    metric("incidentd_http_streams_open", "gauge", "Clients of GET /v1/stream.");
+    out << "incidentd_http_streams_open " << streams << '\n';
     return Response::text(200, out.str(), "text/plain; version=0.0.4; charset=utf-8");
   }
 
@@ -403,8 +404,25 @@ class Api {
 
 }  // namespace
 
-ApiControl::ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens)
-    : tokens_(std::move(tokens)) {}
+ApiControl::ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens,
+                       std::shared_ptr<EventHub> hub)
+    : tokens_(std::move(tokens)), hub_(std::move(hub)) {}
+
+void ApiControl::incidents_changed(const std::vector<IncidentState>& committed) {
+  if (hub_->subscribers() == 0) return;
+  std::vector<std::vector<std::string>> units;
+  units.reserve(committed.size());
+  for (const IncidentState& s : committed) units.push_back(s.units);
+  hub_->changed(units);
+}
+
+void ApiControl::source_status(bool silent, std::optional<TimePoint> since) {
+  hub_->status(SourceStatus{silent, since});
+}
+
+void ApiControl::stop_streams() {
+  hub_->stop();
+}
 
 void ApiControl::replace_tokens(std::vector<HttpToken> tokens) {
   *tokens_ = std::move(tokens);
@@ -416,19 +434,26 @@ std::size_t ApiControl::token_count() const {
 
 ApiControl install_api(Server& server, ApiContext context) {
   auto tokens = std::make_shared<std::vector<HttpToken>>(context.config->http.tokens);
+  const auto offset = context.config->utc_offset;
   auto api = std::make_shared<Api>(std::move(context), tokens);
+  EventHub::Options hub_options;
+  hub_options.utc_offset = offset;
+  auto hub = std::make_shared<EventHub>(
+      server.io(), [api](const std::string& unit) { return api->list_body(unit); }, hub_options);
   server.route("GET", "/healthz",
                [](const Request&) { return Response::json_text(200, R"({"status":"alive"})"); });
   server.route("GET", "/readyz", [api](const Request&) { return api->ready(); });
-  server.route("GET", "/metrics",
-               [api, &server](const Request&) { return api->metrics(server.requests_served()); });
+  server.route("GET", "/metrics", [api, &server](const Request&) {
+    return api->metrics(server.requests_served(), server.open_streams());
+  });
   server.route("GET", "/v1/incidents", [api](const Request& r) { return api->list(r); });
+  server.route("GET", "/v1/stream", [api, hub](const Request& r) { return api->stream(r, hub); });
   server.route("GET", "/v1/incidents/{key}", [api](const Request& r) { return api->show(r); });
   server.route("POST", "/v1/incidents/{key}/ack", [api](const Request& r) { return api->ack(r); });
   server.route("POST", "/v1/incidents/{key}/releases",
                [api](const Request& r) { return api->confirm(r); });
   server.route("GET", "/v1/ack/{token}", [api](const Request& r) { return api->ack_link(r); });
-  return ApiControl(std::move(tokens));
+  return ApiControl(std::move(tokens), std::move(hub));
 }
 
 }  // namespace incidentd::http

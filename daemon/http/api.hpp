@@ -17,6 +17,7 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
+#include "incidentd/incident.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -29,6 +30,7 @@ namespace incidentd::http {
 
 class Server;
 class AckLinkSigner;
+class EventHub;
 
 // What the API cannot see itself; the daemon's wiring fills it in for GET /metrics.
 struct MetricsSample {
@@ -44,6 +46,9 @@ struct ApiContext {
   const Config* config = nullptr;
   Engine* engine = nullptr;
   Store* store = nullptr;  // closed incidents for GET /v1/incidents/{key}
+  // Every incident, closed ones too, for GET /v1/incidents?all=1 (SqliteStore::
+  // load_all_incidents); unset: ?all=1 lists the open ones.
+  std::function<std::vector<IncidentState>()> all_incidents;
   TimeSource* time = nullptr;
   // The timeline of one incident (SqliteStore::timeline); unset: GET shows no timeline.
   std::function<std::vector<Action>(const std::string& incident_key)> timeline;
@@ -69,11 +74,20 @@ class ApiControl {
   // token left out is refused with 401 at its next request.
   void replace_tokens(std::vector<HttpToken> tokens);
   std::size_t token_count() const;
+  // After a store commit (Engine::on_commit): GET /v1/stream clients whose scope holds one of
+  // these incidents get the list again (coalesced).
+  void incidents_changed(const std::vector<IncidentState>& committed);
+  // The source heartbeat ([ingest] source_silence) changed: a `status` event to every client
+  // of GET /v1/stream, and incidentd_source_silent in /metrics.
+  void source_status(bool silent, std::optional<TimePoint> since);
+  // Ends every stream (before the server stops).
+  void stop_streams();
 
  private:
   friend ApiControl install_api(Server& server, ApiContext context);
-  explicit ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens);
+  ApiControl(std::shared_ptr<std::vector<HttpToken>> tokens, std::shared_ptr<EventHub> hub);
   std::shared_ptr<std::vector<HttpToken>> tokens_;  // shared with the routes
+  std::shared_ptr<EventHub> hub_;
 };
 
 // Registers every route of the API on the server. The tokens start as config->http.tokens.

@@ -2,7 +2,9 @@
 // (the peer's certificate is verified against the system's CAs, or a given CA file).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "incidentd/time.hpp"
 
@@ -25,5 +27,19 @@ struct ClientRequest {
 
 // Throws std::runtime_error saying what failed (bad URL, connect, TLS, timeout).
 ClientReply send_request(const ClientRequest& request);
+
+// A GET whose answer streams (server-sent events): `on_bytes` gets the body as it arrives. The
+// read blocks without a timeout; a signal that interrupts it (SIGALRM for a tick, SIGINT) calls
+// `keep_going`, and the stream ends when that returns false, or when `on_bytes` does, or when
+// the server closes. The reply's status is the server's; its body holds what a non-200 answer
+// said. Throws std::runtime_error when the daemon cannot be reached.
+struct StreamEnd {
+  int status = 0;
+  std::string body;
+  bool stopped = false;  // ended by keep_going() or on_bytes(), not by the server
+};
+StreamEnd stream_request(const ClientRequest& request,
+                         const std::function<bool(std::string_view)>& on_bytes,
+                         const std::function<bool()>& keep_going);
 
 }  // namespace incidentd::http

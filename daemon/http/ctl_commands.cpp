@@ -25,8 +25,6 @@ struct ApiCommands::Options {
                                speaker;
 };
 
-namespace {
-
 std::string read_token(const std::string& file) {
   if (!file.empty()) {
     std::ifstream in(file);
@@ -44,7 +42,6 @@ std::string read_token(const std::string& file) {
   return env;
 }
 
-// Percent-encodes a path segment (incident keys are usually safe already).
 std::string path_segment(const std::string& s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -60,6 +57,8 @@ std::string path_segment(const std::string& s) {
   }
   return out;
 }
+
+namespace {
 
 int report(const ClientReply& reply) {
   if (reply.status >= 200 && reply.status < 300) {

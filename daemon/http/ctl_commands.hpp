@@ -5,12 +5,19 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
 class App;
 }
 
 namespace incidentd::http {
+
+// The API token: the first line of `file`, or INCIDENTD_TOKEN when `file` is empty. Throws
+// std::runtime_error saying which is missing.
+std::string read_token(const std::string& file);
+// Percent-encodes one path segment (an incident key) for a request target.
+std::string path_segment(const std::string& s);
 
 class ApiCommands {
  public:

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -12,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -32,6 +34,14 @@ const std::string& Request::header(const std::string& name) const {
 Response Response::error(int status, std::string_view error, std::string_view detail) {
   nlohmann::json j = {{"error", error}, {"detail", detail}};
   return json_text(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Response Response::stream(std::string content_type,
+                          std::function<void(std::shared_ptr<StreamSink>)> on_open) {
+  Response r;
+  r.content_type = std::move(content_type);
+  r.on_stream = std::move(on_open);
+  return r;
 }
 
 Response Response::json_text(int status, std::string body) {
@@ -136,6 +146,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::map<std::uint64_t, std::weak_ptr<ConnectionBase>> connections;
   std::uint64_t next_id = 0;
   std::size_t served = 0;
+  std::size_t streams = 0;
   bool stopped = false;
   unsigned short bound_port = 0;
 
@@ -224,6 +235,7 @@ class Connection final : public ConnectionBase,
   }
 
   void close() override {
+    end_stream();
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     lowest().close();
@@ -301,7 +313,103 @@ class Connection final : public ConnectionBase,
     request.body = std::move(message.body());
     request.remote = remote_;
     const bool keep_alive = message.keep_alive();
-    write(server_->handle(request), keep_alive);
+    Response response = server_->handle(request);
+    if (response.on_stream && response.status == 200) {
+      if (server_->streams >= server_->options.max_streams) {
+        return write(Response::error(503, "too_many_streams",
+                                     "the server has " + std::to_string(server_->streams) +
+                                         " streams open, its limit; try again later"),
+                     keep_alive);
+      }
+      return start_stream(response);
+    }
+    write(std::move(response), keep_alive);
+  }
+
+  // ---- streaming responses ----------------------------------------------------------------
+
+  class Sink final : public StreamSink {
+   public:
+    explicit Sink(std::weak_ptr<Connection> connection) : connection_(std::move(connection)) {}
+    bool send(std::string bytes) override {
+      auto c = connection_.lock();
+      return c && c->stream_send(std::move(bytes));
+    }
+    bool open() const override {
+      auto c = connection_.lock();
+      return c && c->streaming_;
+    }
+
+   private:
+    std::weak_ptr<Connection> connection_;
+  };
+
+  void start_stream(const Response& r) {
+    ++server_->streams;
+    streaming_ = true;
+    // No timeouts from here on: the stream is meant to stay open, and a peer that stops reading
+    // is cut off by the backlog bound instead (the keepalive comments keep data flowing).
+    lowest().expires_never();
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + r.content_type +
+                       "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [name, value] : r.headers)
+      head.append(name).append(": ").append(value).append("\r\n");
+    head += "\r\n";
+    stream_send(std::move(head));
+    r.on_stream(std::make_shared<Sink>(this->weak_from_this()));
+    watch_stream_peer();
+  }
+
+  bool stream_send(std::string bytes) {
+    if (!streaming_) return false;
+    backlog_ += bytes.size();
+    if (backlog_ > server_->options.max_stream_backlog) {
+      end_stream();
+      close();
+      return false;
+    }
+    outbox_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+    return true;
+  }
+
+  void write_next() {
+    if (outbox_.empty() || !streaming_) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_, net::buffer(outbox_.front()),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                       (void)n;
+                       self->backlog_ -= self->outbox_.front().size();
+                       self->outbox_.pop_front();
+                       if (ec) return self->stream_failed();
+                       self->write_next();
+                     });
+  }
+
+  // A client of a stream sends nothing more; a read completes only when it leaves.
+  void watch_stream_peer() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->stream_failed();
+                              self->watch_stream_peer();
+                            });
+  }
+
+  // Once per stream, whichever of its reads and writes fails first.
+  void stream_failed() {
+    if (stream_finished_) return;
+    stream_finished_ = true;
+    end_stream();
+    finish();
+  }
+
+  void end_stream() {
+    if (!streaming_) return;
+    streaming_ = false;
+    --server_->streams;
   }
 
   void reject_and_close(Response response) {
@@ -367,6 +475,11 @@ class Connection final : public ConnectionBase,
   static constexpr std::size_t kMaxDrainBytes = std::size_t{1} << 20;
   std::array<char, 4096> scratch_{};
   std::size_t drained_ = 0;
+  bool streaming_ = false;
+  bool stream_finished_ = false;
+  bool writing_ = false;
+  std::deque<std::string> outbox_;  // stream bytes not yet written, front = being written
+  std::size_t backlog_ = 0;         // bytes in outbox_
 };
 
 }  // namespace
@@ -462,6 +575,14 @@ bool Server::tls() const {
 
 std::size_t Server::requests_served() const {
   return impl_->served;
+}
+
+std::size_t Server::open_streams() const {
+  return impl_->streams;
+}
+
+net::io_context& Server::io() const {
+  return impl_->io;
 }
 
 }  // namespace incidentd::http

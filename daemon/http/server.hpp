@@ -35,6 +35,17 @@ struct Request {
   const std::string& header(const std::string& name) const;
 };
 
+// The open end of a streaming response (server-sent events): what a handler keeps to send more
+// after the headers. Used on the loop thread only.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Queues bytes for the client. False once the client has gone, or fell so far behind that it
+  // was cut off (more than ServerOptions::max_stream_backlog unsent bytes); drop the sink then.
+  virtual bool send(std::string bytes) = 0;
+  virtual bool open() const = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -43,7 +54,15 @@ struct Response {
 
   // {"error": error, "detail": detail}: `error` is a stable machine word, `detail` says what is
   // wrong for a person.
+  // A streaming response (status 200): the headers go out with `content_type`, `Cache-Control:
+  // no-cache` and no length (the body ends when the connection does), then the server calls
+  // `on_stream` once with the sink the handler sends the rest through. Over
+  // ServerOptions::max_streams open streams the client gets 503 instead.
+  std::function<void(std::shared_ptr<StreamSink>)> on_stream;
+
   static Response error(int status, std::string_view error, std::string_view detail);
+  static Response stream(std::string content_type,
+                         std::function<void(std::shared_ptr<StreamSink>)> on_open);
   static Response json_text(int status, std::string body);
   static Response text(int status, std::string body, std::string content_type = "text/plain");
 };
@@ -59,7 +78,9 @@ struct ServerOptions {
   std::size_t max_header_bytes = std::size_t{16} * 1024;
   Duration header_timeout = std::chrono::seconds(10);  // to receive the headers (also idle)
   Duration body_timeout = std::chrono::seconds(30);    // to receive the body after them
-  std::size_t max_connections = 256;
+  std::size_t max_connections = 256;                   // streams included
+  std::size_t max_streams = 32;  // open streaming responses, within max_connections
+  std::size_t max_stream_backlog = std::size_t{1} << 20;  // unsent bytes before a cut-off
 };
 
 class Server {
@@ -84,6 +105,10 @@ class Server {
 
   // Requests answered (any status), for metrics.
   std::size_t requests_served() const;
+  // Streaming responses open now.
+  std::size_t open_streams() const;
+  // The loop the server runs on, for handlers that arm timers (the event stream's).
+  boost::asio::io_context& io() const;
 
   // Defined in server.cpp; public only so its connection classes can name it.
   struct Impl;

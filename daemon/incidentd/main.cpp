@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
       api.store = &store;
       api.time = &time;
       api.timeline = [&store](const std::string& key) { return store.timeline(key); };
+      api.all_incidents = [&store] { return store.load_all_incidents(); };
       api.links = ack_links ? &*ack_links : nullptr;
       api.link_used = [&store](const std::string& id) { return store.is_link_used(id); };
       api.record_link = [&store](const std::string& id, const std::string& key,
@@ -250,6 +251,10 @@ int main(int argc, char** argv) {
       };
       api_control.emplace(incidentd::http::install_api(*http_server, std::move(api)));
       incidentd::http::install_board(*http_server);
+      // GET /v1/stream: its clients hear of a change once it is durable.
+      engine.on_commit([&api_control](const std::vector<incidentd::IncidentState>& committed) {
+        api_control->incidents_changed(committed);
+      });
       if (sms) {
         // Kannel's sms-service get-url (docs/notifications.md): from=%p&to=%P&text=%a. Only the
         // gateway on this machine may call it: a reply acknowledges and confirms.

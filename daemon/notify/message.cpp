@@ -83,6 +83,11 @@ std::string chinese_milestone(Milestone milestone, int round) {
 const std::map<std::string, std::string>& MessageTemplates::defaults() {
   static const std::map<std::string, std::string> kDefaults = {
       {"drill", "【演练】"},
+      // The alert at open (the ladder's 0 h row): the target and the hard deadline both.
+      {"opened",
+       "【重大舆情处置计时开始】{title}（{incident_key}）：{milestone}目标时限{due}（还剩{"
+       "remaining}"
+       "），最迟{deadline}前必须发布。"},
       {"warning",
        "【舆情处置时限预警】{title}（{incident_key}）：{milestone}须在{due}前完成，还剩{remaining}"
        "。"},
@@ -138,8 +143,12 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
     values["remaining"] = chinese_duration(*n.due - context.now, true);
     values["late"] = chinese_duration(context.now - *n.due, false);
   }
+  // Without a separate deadline the due instant is the deadline.
+  if (const auto deadline = n.deadline ? n.deadline : n.due) {
+    values["deadline"] = chinese_month_day_time(*deadline, context.utc_offset);
+  }
 
-  std::string_view main = "warning";
+  std::string_view main = n.opening ? "opened" : "warning";
   if (cause == ActionKind::target_missed) main = "target_missed";
   if (cause == ActionKind::deadline_breached)
     main = n.reminder > 0 ? "overdue" : "deadline_breached";

@@ -1075,6 +1075,22 @@ std::vector<IncidentState> SqliteStore::load_open_incidents() {
   return out;
 }
 
+std::vector<IncidentState> SqliteStore::load_all_incidents() {
+  std::vector<IncidentState> out;
+  try {
+    // For tools (incidentctl list --all), not the daemon's path: no prepared statement.
+    SQLite::Statement s(impl_->db,
+                        "SELECT incident_key, state FROM incidents ORDER BY incident_key");
+    while (s.executeStep()) {
+      out.push_back(impl_->decode_state("load_all_incidents", s.getColumn(0).getString(),
+                                        s.getColumn(1).getText()));
+    }
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("load_all_incidents", e);
+  }
+  return out;
+}
+
 std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) {
   try {
     Use s(impl_->statements->select_incident);

@@ -121,6 +121,8 @@ class SqliteStore final : public Store {
   void commit(const Changeset& changes) override;
   std::vector<IncidentState> load_open_incidents() override;
   std::optional<IncidentState> load_incident(const std::string& key) override;
+  // Every incident, open and closed, by key (incidentctl list --all).
+  std::vector<IncidentState> load_all_incidents();
   bool is_processed(const std::string& id) override;
 
   // The timeline in commit order, of one incident or (empty key) of all.

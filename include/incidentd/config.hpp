@@ -126,11 +126,12 @@ struct SmsSettings {
 
 // The message templates one can override in [sms.templates], and the placeholders they may use.
 inline constexpr std::string_view kSmsTemplateKeys[] = {
-    "warning", "target_missed", "deadline_breached", "overdue", "resend",
-    "deputy",  "drill",         "reply_hint",        "ack_hint"};
+    "opened", "warning", "target_missed", "deadline_breached", "overdue",
+    "resend", "deputy",  "drill",         "reply_hint",        "ack_hint"};
 inline constexpr std::string_view kSmsTemplatePlaceholders[] = {
-    "title",    "incident_key", "milestone", "due",       "remaining", "late", "level",   "round",
-    "reminder", "send",         "recipient", "deputy_of", "code",      "unit", "ack_link"};
+    "title", "incident_key", "milestone", "due",     "remaining", "late",
+    "level", "round",        "reminder",  "send",    "recipient", "deputy_of",
+    "code",  "unit",         "ack_link",  "deadline"};
 
 // Where a person's webhook URL is delivered in which format, and with which secret. The route
 // with the longest `match` prefix of the URL wins; a URL no route matches gets an unsigned

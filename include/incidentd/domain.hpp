@@ -96,6 +96,7 @@ struct Action {
   std::optional<int> level;             // ladder level: warning..breach, escalated, notification
   std::optional<int> previous_level;    // escalated: the ladder level before
   std::optional<TimePoint> due;         // warning, target_missed, deadline_breached
+  std::optional<TimePoint> deadline;    // notification about a target: the deadline behind it
   std::optional<Level> incident_level;  // incident_opened, level_changed (new level)
   std::optional<Level> previous_incident_level;  // level_changed
   std::optional<Lateness> late;                  // milestone_met
@@ -115,6 +116,7 @@ struct Action {
   int round = 0;          // follow_up: 1 for the first follow-up release, 2 the next ...
   bool clock = false;     // incident_opened / level_changed: a clock runs for this incident
   bool catch_up = false;  // acted on late, at arrival or after downtime (catch-up rule)
+  bool opening = false;   // warning, notification: the alert at open (the ladder's 0 h row)
   bool drill = false;
   // delivery, channel_fallback (the dispatcher's records of a notification, by notification_id)
   int attempt = 0;               // delivery: 1 for the first attempt of the notification

@@ -74,6 +74,11 @@ class Engine {
 
   // Called with every action as it is taken (before it is durable).
   void on_action(std::function<void(const Action&)> listener) { listener_ = std::move(listener); }
+  // Called after every commit that succeeded, with the snapshots it wrote (the incidents it
+  // changed, a closed one included): readers of the store see the change from here on.
+  void on_commit(std::function<void(const std::vector<IncidentState>&)> listener) {
+    commit_listener_ = std::move(listener);
+  }
 
   std::optional<TimePoint> next_due() const;
   const IncidentState* find(const std::string& key) const;
@@ -110,7 +115,7 @@ class Engine {
   void fire_step(IncidentState& s, MilestoneState& ms, const ScheduledStep& step, int reminder,
                  TimePoint now, bool catch_up);
   void notify(IncidentState& s, const MilestoneState& ms, ActionKind cause, int level,
-              TimePoint due, int reminder, TimePoint now);
+              TimePoint due, int reminder, TimePoint now, bool opening);
   void send(IncidentState& s, PendingDelivery& d, TimePoint now);
   void check_met(IncidentState& s, Milestone m, TimePoint now);
   std::set<std::string> owing_units(const IncidentState& s, const MilestoneState& ms) const;
@@ -149,6 +154,7 @@ class Engine {
   std::optional<TimePoint> armed_at_;
   StringSet pending_ids_;  // ids applied and not yet committed
   std::function<void(const Action&)> listener_;
+  std::function<void(const std::vector<IncidentState>&)> commit_listener_;
   bool flush_each_step_ = true;
 };
 

@@ -58,6 +58,7 @@ struct PendingDelivery {
   int sends = 0;
   TimePoint next_send{};
   bool deputy_added = false;
+  bool opening = false;  // the alert at open: its message says the incident has just opened
   // Acknowledged deliveries are kept (not re-sent) until their alert ends, so the person is not
   // reached by the same alert again as someone's deputy.
   bool acknowledged = false;

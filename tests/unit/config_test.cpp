@@ -108,19 +108,20 @@ void check_same_policy(const Policy& actual, const Policy& expected) {
 
 TEST_CASE("the default ladder is the contract's table, row by row, in milestone and time order") {
   const Policy p = Policy::defaults();
-  REQUIRE(p.ladder.size() == 10);
+  REQUIRE(p.ladder.size() == 11);
   using M = Milestone;
   using A = ActionKind;
-  check_step(p.ladder[0], M::first_release, hours(2), A::warning, 0);
-  check_step(p.ladder[1], M::first_release, hours(2) + minutes(30), A::warning, 0);
-  check_step(p.ladder[2], M::first_release, hours(3), A::target_missed, 1);
-  check_step(p.ladder[3], M::first_release, hours(4) + minutes(30), A::warning, 1);
-  check_step(p.ladder[4], M::first_release, hours(5), A::deadline_breached, 2);
-  check_step(p.ladder[5], M::press_conference, hours(20), A::warning, 0);
-  check_step(p.ladder[6], M::press_conference, hours(23), A::warning, 1);
-  check_step(p.ladder[7], M::press_conference, hours(24), A::deadline_breached, 2);
-  check_step(p.ladder[8], M::follow_up, -hours(2), A::warning, 0);
-  check_step(p.ladder[9], M::follow_up, hours(0), A::deadline_breached, 1);
+  check_step(p.ladder[0], M::first_release, hours(0), A::warning, 0);  // the alert at open
+  check_step(p.ladder[1], M::first_release, hours(2), A::warning, 0);
+  check_step(p.ladder[2], M::first_release, hours(2) + minutes(30), A::warning, 0);
+  check_step(p.ladder[3], M::first_release, hours(3), A::target_missed, 1);
+  check_step(p.ladder[4], M::first_release, hours(4) + minutes(30), A::warning, 1);
+  check_step(p.ladder[5], M::first_release, hours(5), A::deadline_breached, 2);
+  check_step(p.ladder[6], M::press_conference, hours(20), A::warning, 0);
+  check_step(p.ladder[7], M::press_conference, hours(23), A::warning, 1);
+  check_step(p.ladder[8], M::press_conference, hours(24), A::deadline_breached, 2);
+  check_step(p.ladder[9], M::follow_up, -hours(2), A::warning, 0);
+  check_step(p.ladder[10], M::follow_up, hours(0), A::deadline_breached, 1);
 }
 
 TEST_CASE("the default policy has the contract's durations, levels and confirm rule") {

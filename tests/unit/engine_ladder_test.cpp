@@ -414,3 +414,114 @@ TEST_CASE("reminders stop when the incident closes") {
   CHECK(h.timeline().back().kind == ActionKind::incident_closed);
   CHECK(h.timeline().back().at == at(6h + 30min));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 0 h row: the alert at open (docs/contract.md). The tests above walk the table without it
+// (contract_policy predates the row); these add it, as Policy::defaults() has it.
+
+namespace {
+
+void with_opening_row(Harness& h) {
+  Config c = h.config;
+  c.policy.ladder.insert(c.policy.ladder.begin(),
+                         LadderStep{Milestone::first_release, 0h, ActionKind::warning, 0});
+  h.engine.reload(c);
+}
+
+const Action* first_of(const Harness& h, ActionKind kind) {
+  for (const auto& a : h.timeline()) {
+    if (a.kind == kind) return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("the alert at open fires with incident_opened, about the target, to the duty officers") {
+  Harness h;
+  with_opening_row(h);
+  open_level_two(h, {"a", "b"});
+  CHECK(story(h) == std::vector<std::string>{"0h00 incident_opened II clock",
+                                             "0h00 warning first_release L0 due 3h00"});
+  const Action* warning = first_of(h, ActionKind::warning);
+  REQUIRE(warning != nullptr);
+  CHECK(warning->opening);
+  CHECK_FALSE(warning->catch_up);
+  // Level 0: the duty officers of every responsible unit, at once.
+  CHECK(alerted_at(h, 0h) == std::vector<std::string>{"a-duty1", "a-duty2", "b-duty1", "b-duty2"});
+  const Action* n = find_notification(h, 0h, "a-duty1", 1);
+  REQUIRE(n != nullptr);
+  CHECK(n->opening);
+  CHECK(n->due == at(3h));
+  CHECK(n->deadline == at(5h));  // the message names the target and the deadline
+}
+
+TEST_CASE("after the alert at open the ladder goes on as before, the 2 h warning not an opening") {
+  Harness h;
+  with_opening_row(h);
+  open_level_two(h);
+  h.advance_to(2h - 1min);
+  CHECK(rungs(h, Milestone::first_release) ==
+        std::vector<std::string>{"0h00 warning first_release L0 due 3h00"});
+  h.advance_to(2h);
+  CHECK(rungs(h, Milestone::first_release) ==
+        std::vector<std::string>{"0h00 warning first_release L0 due 3h00",
+                                 "2h00 warning first_release L0 due 3h00"});
+  CHECK_FALSE(h.timeline().back().opening);
+  // The 2 h warning takes over the alert at open's deliveries (rule 17): at 2 h a-duty1 gets
+  // the new alert's first send, not also a re-send of the older one.
+  int to_duty1 = 0;
+  for (const auto& a : h.timeline()) {
+    if (a.kind == ActionKind::notification && a.at == at(2h) && a.recipient == "a-duty1") {
+      ++to_duty1;
+      CHECK(a.send == 1);
+      CHECK_FALSE(a.opening);
+    }
+  }
+  CHECK(to_duty1 == 1);
+}
+
+TEST_CASE("an incident raised to II is alerted at the moment of the raise") {
+  Harness h;
+  with_opening_row(h);
+  REQUIRE(h.feed(event("e1", kKey, Level::III, {"a"}, at(0h))).status ==
+          Outcome::Status::accepted);
+  CHECK(first_of(h, ActionKind::warning) == nullptr);  // no clock, no alert
+  REQUIRE(h.feed(event("e2", kKey, Level::II, {"a"}, at(1h), EventKind::updated)).status ==
+          Outcome::Status::accepted);
+  CHECK(story(h) == std::vector<std::string>{"0h00 incident_opened III no-clock",
+                                             "1h00 level_changed II from III clock",
+                                             "1h00 warning first_release L0 due 4h00"});
+  CHECK(first_of(h, ActionKind::warning)->opening);
+  CHECK(alerted_at(h, 1h) == std::vector<std::string>{"a-duty1", "a-duty2"});
+}
+
+TEST_CASE("catch-up: an event arriving before 2 h still alerts at open, after 2 h only warns") {
+  SECTION("arriving at 1 h 59: the alert at open, acted on late") {
+    Harness h;
+    with_opening_row(h);
+    REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h)), at(1h + 59min)).status ==
+            Outcome::Status::accepted);
+    CHECK(rungs(h, Milestone::first_release) ==
+          std::vector<std::string>{"1h59 warning first_release L0 due 3h00 catch_up"});
+    CHECK(first_of(h, ActionKind::warning)->opening);
+  }
+  SECTION("arriving at 2 h: the 2 h warning only") {
+    Harness h;
+    with_opening_row(h);
+    REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h)), at(2h)).status ==
+            Outcome::Status::accepted);
+    CHECK(rungs(h, Milestone::first_release) ==
+          std::vector<std::string>{"2h00 warning first_release L0 due 3h00 catch_up"});
+    CHECK_FALSE(first_of(h, ActionKind::warning)->opening);
+  }
+  SECTION("arriving at 2 h 01: the 2 h warning only") {
+    Harness h;
+    with_opening_row(h);
+    REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h)), at(2h + 1min)).status ==
+            Outcome::Status::accepted);
+    CHECK(rungs(h, Milestone::first_release) ==
+          std::vector<std::string>{"2h01 warning first_release L0 due 3h00 catch_up"});
+    CHECK_FALSE(first_of(h, ActionKind::warning)->opening);
+  }
+}

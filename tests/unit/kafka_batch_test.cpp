@@ -174,14 +174,17 @@ TEST_CASE("a batch goes through the engine in order and is committed once") {
   CHECK(store.commits() == 1);
   std::vector<ActionKind> kinds;
   for (const auto& a : store.timeline()) kinds.push_back(a.kind);
-  CHECK(kinds == std::vector<ActionKind>{ActionKind::incident_opened, ActionKind::release_confirmed,
+  // The alert at open (the 0 h warning) reaches the duty officers of a and b (two each).
+  const auto n = ActionKind::notification;
+  CHECK(kinds == std::vector<ActionKind>{ActionKind::incident_opened, ActionKind::warning, n, n, n,
+                                         n, ActionKind::release_confirmed,
                                          ActionKind::incident_closed});
 
   SECTION("the same batch again (a redelivery) changes nothing") {
     const BatchOutcome again = apply_batch(engine, batch);
     CHECK(again.accepted == 0);
     CHECK(again.duplicates == 4);
-    CHECK(store.timeline().size() == 3);
+    CHECK(store.timeline().size() == 8);
   }
 }
 
@@ -198,7 +201,8 @@ TEST_CASE("a failed commit surfaces as StoreError and the engine flushes each st
   // Flushing each step again: the next step commits at once, the pending batch with it.
   engine.run_due();
   CHECK(store.commits() == 1);
-  CHECK(store.timeline().size() == 1);
+  // incident_opened, and the alert at open with its four notifications.
+  CHECK(store.timeline().size() == 6);
 }
 
 TEST_CASE("a dead letter carries the reason, the origin and the exact original bytes") {

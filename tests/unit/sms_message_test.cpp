@@ -56,6 +56,24 @@ TEST_CASE("a warning says what, which incident, how long is left and how to answ
         "回复48271或“收到”表示已知悉；本单位已发布请回复48272或“已发布”，可附链接。");
 }
 
+TEST_CASE("the alert at open names the target, how long is left and the hard deadline") {
+  const MessageTemplates templates;
+  Action n = notification(ActionKind::warning, "2026-11-26T11:00:00+08:00");
+  n.at = at("2026-11-26T08:00:00+08:00");
+  n.opening = true;
+  n.deadline = at("2026-11-26T13:00:00+08:00");
+  const std::string text = templates.render(n, context("2026-11-26T08:00:00+08:00"));
+  CHECK(text ==
+        "【重大舆情处置计时开始】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
+        "首次权威信息发布目标时限11月26日11:00（还剩3小时），最迟11月26日13:00前必须发布。"
+        "回复48271或“收到”表示已知悉；本单位已发布请回复48272或“已发布”，可附链接。");
+  // Through the outbox: the notification's JSON keeps the flag and the deadline.
+  const RenderedMessage rendered = templates.render_outbox_body(
+      to_json(n, std::chrono::minutes(0)).dump(), context("2026-11-26T08:00:00+08:00"));
+  REQUIRE(rendered.text);
+  CHECK(*rendered.text == text);
+}
+
 TEST_CASE("what is left rounds up to the minute, lateness down") {
   CHECK(chinese_duration(std::chrono::minutes(90), true) == "1小时30分钟");
   CHECK(chinese_duration(std::chrono::seconds(61), true) == "2分钟");
