@@ -13,8 +13,8 @@ says it lost the daemon while it is stopped and shows the same cards once it is 
 Screenshots at 1920x1080 and 390x844 are kept in --artifacts.
 
 unit_scope: a unit's token sees only its unit's cards. The server does the scoping (the API's
-reads, issue 16): on a daemon whose GET /v1/incidents is not scoped the case reports itself
-skipped (exit 77) rather than pass.
+reads): on a daemon whose GET /v1/incidents is not scoped the case reports itself skipped
+(exit 77) rather than pass.
 
 Chromium is driven through Debian's chromium-driver and python3-selenium, hence /usr/bin/python3
 (the first python3 on PATH may not see Debian's modules). Every wait polls a condition against a

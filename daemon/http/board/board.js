@@ -286,8 +286,15 @@
       const json = JSON.stringify(inc);
       const known = details.get(inc.incident_key);
       if (!known || known.json !== json) {
-        details.set(inc.incident_key, {json, people: known ? known.people : null});
-        loadPeople(inc.incident_key, json);
+        if (Array.isArray(inc.notified)) {
+          // The API names who was told and who acknowledged ("notified").
+          details.set(inc.incident_key, {json, people: inc.notified.map((p) => (
+            {id: p.person, name: p.name || "", unit: p.unit || "", acked: p.acknowledged_at || ""}))});
+        } else {
+          // An older daemon: read them from the incident's timeline.
+          details.set(inc.incident_key, {json, people: known ? known.people : null});
+          loadPeople(inc.incident_key, json);
+        }
       }
     }
     render();
@@ -395,7 +402,7 @@
       if (!entry.people.length) people.append(el("li", {text: t("nobody_told")}));
       for (const p of entry.people) {
         people.append(el("li", {"data-person": p.id},
-          el("span", {text: p.id + (p.unit ? " (" + p.unit + ")" : "")}),
+          el("span", {text: (p.name ? p.name + " · " + p.id : p.id) + (p.unit ? " (" + p.unit + ")" : "")}),
           p.acked ? el("span", {class: "acked", text: t("acked", local(p.acked))})
                   : el("span", {class: "unacked"}, t("not_acked") + " ",
                        el("button", {type: "button", class: "ack", "data-person": p.id,
@@ -515,7 +522,7 @@
       await post("/v1/incidents/" + encodeURIComponent(key) + "/ack", {recipient: person});
       say(where, t("ack_done", person), true);
       const entry = details.get(key);
-      if (entry) loadPeople(key, entry.json);
+      if (entry && !Array.isArray(JSON.parse(entry.json).notified)) loadPeople(key, entry.json);
     } catch (e) {
       button.disabled = false;
       say(where, t("failed", e.message), false);
