@@ -2,8 +2,8 @@
 # Renders the html report of a fixture incident in headless Chromium to PNG and to PDF and
 # checks what a reader would see: the expected text in the page and in the PDF, a timeline
 # chart with real geometry, and a screenshot that is not blank; then the same report in Chinese
-# (the default language), whose headings must come out of the PDF as Chinese text, which they
-# only do when a CJK font rendered them. Chromium missing is a failure.
+# (the default language), whose headings must come out of the PDF as Chinese text. Chromium
+# missing is a failure.
 #   render_html_test.sh INCIDENTCTL REPORT_FIXTURE
 set -euo pipefail
 
@@ -19,6 +19,9 @@ fail() {
 chromium=$(command -v chromium || command -v chromium-browser || true)
 [[ -n $chromium ]] || fail "chromium is not installed (scripts/install-deps.sh installs it)"
 command -v pdftotext >/dev/null || fail "pdftotext is not installed (poppler-utils)"
+# Without a CJK font the Chinese report would print as boxes. (Which font Chromium embeds, and
+# how, varies: under load it has written the glyphs as unnamed Type 3 fonts.)
+[[ -n $(fc-list :lang=zh family) ]] || fail "no CJK font installed (fonts-wqy-microhei)"
 
 work=$(mktemp -d)
 cleanup() {
@@ -82,9 +85,6 @@ for needle in "事后评估报告：rpt-multi" "个人信息已去标识化" "�
   grep -qF "$needle" "$work/dom-zh.html" || fail "Chinese page lacks: $needle"
   grep -qF "$needle" "$work/report-zh.txt" || fail "Chinese PDF lacks: $needle"
 done
-# Chromium embeds the fonts it used: a CJK one must be among them, or the headings were boxes.
-pdffonts "$work/report-zh.pdf" | grep -qiE "wenquanyi|wqy|noto.*cjk|droid.*fallback" ||
-  fail "the Chinese PDF embeds no CJK font: $(pdffonts "$work/report-zh.pdf" | tail -n +3)"
 if grep -qF "After-action report" "$work/report-zh.txt"; then
   fail "the Chinese PDF still carries English headings"
 fi
