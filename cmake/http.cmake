@@ -2,8 +2,19 @@
 # routes over the engine, bearer tokens and signed one-click ack links. Its tests drive a real
 # server on 127.0.0.1 (tests/unit/http_api_test.cpp, ack_link_test.cpp).
 find_package(OpenSSL REQUIRED)
+# The duty board's page (daemon/http/board/) is compiled in: embed_board.cmake turns it into raw
+# strings at build time, so the daemon serves it without any file on disk.
+set(board_dir ${PROJECT_SOURCE_DIR}/daemon/http/board)
+set(board_assets ${CMAKE_CURRENT_BINARY_DIR}/generated/board_assets.cpp)
+add_custom_command(OUTPUT ${board_assets}
+  COMMAND ${CMAKE_COMMAND} -DSRC=${board_dir} -DOUT=${board_assets}
+          -P ${PROJECT_SOURCE_DIR}/cmake/embed_board.cmake
+  DEPENDS ${board_dir}/board.html ${board_dir}/board.css ${board_dir}/board.js
+          ${PROJECT_SOURCE_DIR}/cmake/embed_board.cmake
+  COMMENT "Embedding the duty board")
 add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
-  daemon/http/ack_link.cpp daemon/http/sms_callback.cpp daemon/http/stream.cpp)
+  daemon/http/ack_link.cpp daemon/http/sms_callback.cpp daemon/http/stream.cpp
+  daemon/http/board.cpp ${board_assets})
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
   PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)

@@ -22,6 +22,8 @@ packages=(
   dpkg-dev
   # report tests: PDF text and page checks; a CJK font so Chinese titles render in the html report
   poppler-utils fonts-wqy-microhei
+  # the duty board's browser test: Chromium driven through WebDriver (run with /usr/bin/python3)
+  chromium-driver python3-selenium
 )
 
 missing=()

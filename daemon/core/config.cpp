@@ -193,8 +193,9 @@ class ConfigParser {
       return finish(std::nullopt);
     }
     Config config;
-    check_keys(root, {"timezone", "database", "kafka", "http", "sms", "notify", "policy", "units"},
-               "");
+    check_keys(
+        root, {"timezone", "lang", "database", "kafka", "http", "sms", "notify", "policy", "units"},
+        "");
     parse_settings(root, config);
     parse_units(root, config);
     parse_policy(root, config);
@@ -432,6 +433,15 @@ class ConfigParser {
         } catch (const std::exception&) {
           error(*node, "timezone: unknown time zone " + quote(*tz) +
                            " (expected an IANA name like \"Asia/Shanghai\")");
+        }
+      }
+    }
+    if (const toml::node* node = root.get("lang")) {
+      if (auto lang = get_string(root, "lang", "", false, "\"zh\" or \"en\"")) {
+        if (*lang == "zh" || *lang == "en") {
+          config.lang = *lang;
+        } else {
+          error(*node, "lang: unknown language " + quote(*lang) + " (expected \"zh\" or \"en\")");
         }
       }
     }

@@ -102,6 +102,7 @@ struct Source {
   bool full = false;
   std::string format = "text";
   std::string output;
+  std::string lang;  // empty: the configuration's `lang` (Chinese by default)
 
   std::optional<Config> config;
   bool roster = false;  // a configuration was loaded (names, roles)
@@ -129,6 +130,12 @@ struct Source {
 
   std::optional<incidentd::report::Format> parsed_format() const {
     return incidentd::report::parse_format(format);
+  }
+
+  incidentd::report::Lang parsed_lang() const {
+    // --lang is checked by CLI11; the configuration's value by the configuration loader.
+    return incidentd::report::parse_lang(lang.empty() ? config->lang : lang)
+        .value_or(incidentd::report::Lang::zh);
   }
 };
 
@@ -171,6 +178,7 @@ int run_report(Source& src, const std::string& key) {
   options.roster = src.roster;
   options.generated_at = generated_at();
   options.database = src.database;
+  options.lang = src.parsed_lang();
   if (!src.roster) {
     std::cerr << "incidentctl: no configuration given: people are shown as \"person N in "
                  "<unit>\", times in Asia/Shanghai\n";
@@ -184,6 +192,7 @@ int run_stats(Source& src, incidentd::report::StatsQuery query, const std::strin
   const auto group = incidentd::report::parse_group_by(by);
   query.by = *group;
   query.generated_at = generated_at();
+  query.lang = src.parsed_lang();
   incidentd::SqliteStore store(src.database, incidentd::SqliteStore::Mode::read_only);
   const auto stats = incidentd::report::compute_stats(store, query, *src.config);
   return write_output(src.output, incidentd::report::render_stats(stats, *src.parsed_format()));
@@ -235,6 +244,9 @@ void add_format_options(CLI::App* cmd, Source& src) {
       ->check(CLI::IsMember({"text", "markdown", "json", "csv", "html"}))
       ->capture_default_str();
   cmd->add_option("-o,--output", src.output, "write to this file instead of stdout");
+  cmd->add_option("--lang", src.lang,
+                  "zh (Simplified Chinese) or en; default: the configuration's `lang`, else zh")
+      ->check(CLI::IsMember({"zh", "en"}));
 }
 
 }  // namespace

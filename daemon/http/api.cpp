@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -54,6 +55,21 @@ struct Principal {
            std::find(s.units.begin(), s.units.end(), unit) != s.units.end();
   }
 };
+
+// "application/json", optionally with parameters ("; charset=utf-8"), in any letter case.
+bool is_json_media_type(std::string_view value) {
+  const std::string_view type = value.substr(0, value.find(';'));
+  const auto first = type.find_first_not_of(" \t");
+  const auto last = type.find_last_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  const std::string_view trimmed = type.substr(first, last - first + 1);
+  constexpr std::string_view kJson = "application/json";
+  if (trimmed.size() != kJson.size()) return false;
+  for (std::size_t i = 0; i < kJson.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(trimmed[i])) != kJson[i]) return false;
+  }
+  return true;
+}
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -204,6 +220,13 @@ class Api {
   }
 
   static std::optional<Response> parse_object(const Request& request, json& out) {
+    // With the bearer token in a header, this is what keeps other sites out: an HTML form can
+    // send neither, and a cross-site script cannot without a CORS preflight, which this server
+    // never grants (docs/http-api.md).
+    if (!is_json_media_type(request.header("content-type"))) {
+      return Response::error(415, "unsupported_media_type",
+                             "send the body with \"Content-Type: application/json\"");
+    }
     // nlohmann stops at a NUL byte; a body is one JSON value with nothing after it (codec.cpp).
     if (request.body.find('\0') != std::string::npos) {
       return Response::error(400, "malformed_json", "the request body holds a NUL byte");

@@ -27,6 +27,7 @@
 #include "ctl/timeline_text.hpp"
 #include "http/ack_link.hpp"
 #include "http/api.hpp"
+#include "http/board.hpp"
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
 #include "incidentd/config.hpp"
@@ -315,6 +316,7 @@ int main(int argc, char** argv) {
         std::_Exit(1);
       };
       api_control.emplace(incidentd::http::install_api(*http_server, std::move(api)));
+      incidentd::http::install_board(*http_server);
       // GET /v1/stream: its clients hear of a change once it is durable.
       engine.on_commit([&api_control](const std::vector<incidentd::IncidentState>& committed) {
         api_control->incidents_changed(committed);

@@ -34,7 +34,7 @@ std::string offset_label(std::chrono::minutes utc_offset) {
   return out;
 }
 
-std::string human_duration(Duration d) {
+std::string human_duration(Duration d, Lang lang) {
   using namespace std::chrono;
   auto left = duration_cast<seconds>(d < Duration{0} ? -d : d);
   const auto days_part = duration_cast<days>(left);
@@ -44,22 +44,21 @@ std::string human_duration(Duration d) {
   const auto minutes_part = duration_cast<minutes>(left);
   left -= minutes_part;
   std::string out;
-  const auto add = [&out](long long n, const char* unit) {
+  const auto add = [&out, lang](long long n, std::string_view unit) {
     if (n == 0) return;
-    if (!out.empty()) out += ' ';
-    out += std::to_string(n) + ' ' + unit;
+    out += msgf(lang, out.empty() ? "duration.first" : "duration.next", n, msg(lang, unit));
   };
-  add(days_part.count(), "d");
-  add(hours_part.count(), "h");
-  add(minutes_part.count(), "min");
+  add(days_part.count(), "unit.d");
+  add(hours_part.count(), "unit.h");
+  add(minutes_part.count(), "unit.min");
   // Seconds only matter for short spans; a day-long delay is not read to the second.
-  if (days_part.count() == 0 && hours_part.count() == 0) add(left.count(), "s");
-  return out.empty() ? "0 min" : out;
+  if (days_part.count() == 0 && hours_part.count() == 0) add(left.count(), "unit.s");
+  return out.empty() ? std::string(msg(lang, "duration.zero")) : out;
 }
 
-std::string early_or_late(Duration d) {
-  if (d == Duration{0}) return "on the minute";
-  return human_duration(d) + (d < Duration{0} ? " early" : " late");
+std::string early_or_late(Duration d, Lang lang) {
+  if (d == Duration{0}) return std::string(msg(lang, "time.on_the_minute"));
+  return msgf(lang, d < Duration{0} ? "time.early" : "time.late", human_duration(d, lang));
 }
 
 long long minutes_of(Duration d) {
@@ -103,39 +102,46 @@ std::string csv_field(std::string_view text) {
   return out + '"';
 }
 
-std::string role_label(std::string_view role) {
-  if (role == "duty") return "duty officer";
-  if (role == "leader") return "unit leader";
-  if (role == "principal") return "principal leader";
-  if (role == "deputy") return "deputy";
+std::string role_label(std::string_view role, Lang lang) {
+  if (role == "duty" || role == "leader" || role == "principal" || role == "deputy") {
+    return std::string(msg(lang, "role." + std::string(role)));
+  }
   return std::string(role);
 }
 
-std::string milestone_label(Milestone m, int round) {
+std::string milestone_label(Milestone m, int round, Lang lang) {
   switch (m) {
     case Milestone::first_release:
-      return "first release";
+      return std::string(msg(lang, "milestone.first_release"));
     case Milestone::press_conference:
-      return "press conference";
+      return std::string(msg(lang, "milestone.press_conference"));
     case Milestone::follow_up:
-      return round > 0 ? "follow-up " + std::to_string(round) : "follow-up";
+      return round > 0 ? msgf(lang, "milestone.follow_up_round", round)
+                       : std::string(msg(lang, "milestone.follow_up"));
   }
   return std::string(to_string(m));
 }
 
-std::string action_label(ActionKind kind) {
+std::string action_label(ActionKind kind, Lang lang) {
   switch (kind) {
     case ActionKind::warning:
-      return "warning";
+      return std::string(msg(lang, "action.warning"));
     case ActionKind::target_missed:
-      return "target missed";
+      return std::string(msg(lang, "action.target_missed"));
     case ActionKind::deadline_breached:
-      return "deadline breached";
+      return std::string(msg(lang, "action.deadline_breached"));
     case ActionKind::escalated:
-      return "escalated";
+      return std::string(msg(lang, "action.escalated"));
     default:
       return std::string(to_string(kind));
   }
+}
+
+std::string level_label(std::string_view level, Lang lang) {
+  if (level == "I" || level == "II" || level == "III" || level == "IV") {
+    return msgf(lang, "level.named", level, msg(lang, "level." + std::string(level)));
+  }
+  return std::string(level);
 }
 
 }  // namespace incidentd::report

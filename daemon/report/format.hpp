@@ -9,6 +9,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/time.hpp"
+#include "report/messages.hpp"
 
 namespace incidentd::report {
 
@@ -17,10 +18,11 @@ std::string local_time(TimePoint t, std::chrono::minutes utc_offset);
 std::string local_time(const std::optional<TimePoint>& t, std::chrono::minutes utc_offset);
 // "+08:00"
 std::string offset_label(std::chrono::minutes utc_offset);
-// "1 h 30 min", "5 min", "2 d 3 h", "45 s", "0 min". The sign is dropped.
-std::string human_duration(Duration d);
+// "1 h 30 min", "5 min", "2 d 3 h", "45 s", "0 min" ("1小时30分钟" in Chinese). The sign is
+// dropped.
+std::string human_duration(Duration d, Lang lang);
 // "20 min early", "1 h 30 min late", "on the minute".
-std::string early_or_late(Duration d);
+std::string early_or_late(Duration d, Lang lang);
 // Whole minutes, rounded toward zero, for csv and json.
 long long minutes_of(Duration d);
 
@@ -28,8 +30,10 @@ std::string html_escape(std::string_view text);
 std::string csv_field(std::string_view text);
 
 // "duty officer", "unit leader", "principal leader", "deputy"; the role itself otherwise.
-std::string role_label(std::string_view role);
-std::string milestone_label(Milestone m, int round = 0);
-std::string action_label(ActionKind kind);
+std::string role_label(std::string_view role, Lang lang);
+std::string milestone_label(Milestone m, int round, Lang lang);
+std::string action_label(ActionKind kind, Lang lang);
+// "II", or "II 重大" in Chinese: the level with the plan's word for it.
+std::string level_label(std::string_view level, Lang lang);
 
 }  // namespace incidentd::report

@@ -61,15 +61,20 @@ bool is_instant(const std::string& cell) {
          cell[13] == ':';
 }
 
+// `statuses`: the model's English status of each row, coloured in `status_column`.
 std::string table_html(const std::vector<std::string>& header,
-                       const std::vector<std::vector<std::string>>& rows, int status_column = -1) {
+                       const std::vector<std::vector<std::string>>& rows, int status_column = -1,
+                       const std::vector<std::string>& statuses = {}) {
   std::string out = "<table><thead><tr>";
   for (const auto& h : header) out += "<th>" + html_escape(h) + "</th>";
   out += "</tr></thead><tbody>\n";
-  for (const auto& row : rows) {
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    const auto& row = rows[n];
     out += "<tr>";
     for (std::size_t i = 0; i < row.size(); ++i) {
-      std::string cls = static_cast<int>(i) == status_column ? cell_class(row[i]) : std::string();
+      std::string cls = static_cast<int>(i) == status_column && n < statuses.size()
+                            ? cell_class(statuses[n])
+                            : std::string();
       if (cls.empty() && is_instant(row[i])) cls = " class=\"t\"";
       out += "<td" + cls + ">" + html_escape(row[i]) + "</td>";
     }
@@ -112,17 +117,18 @@ class Chart {
     // A little room on the right for the last marker's label.
     t1_ += (t1_ - t0_) / 40;
 
-    lanes_.push_back({"Incident", nullptr});
+    lanes_.push_back({std::string(msg(r.lang, "report.incident")), nullptr});
     for (const auto& m : r.milestones)
-      lanes_.push_back({milestone_label(m.milestone, m.round), &m});
-    lanes_.push_back({"Notifications", nullptr});
+      lanes_.push_back({milestone_label(m.milestone, m.round, r.lang), &m});
+    lanes_.push_back({std::string(msg(r.lang, "report.notifications")), nullptr});
   }
 
   std::string svg() const {
     const double height = kTop + kLane * static_cast<double>(lanes_.size()) + kBottom;
     std::string out = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " +
-                      fmt(kWidth) + " " + fmt(height) +
-                      "\" role=\"img\" aria-label=\"Timeline of the incident clock\" "
+                      fmt(kWidth) + " " + fmt(height) + "\" role=\"img\" aria-label=\"" +
+                      std::string(msg(r_.lang, "chart.aria")) +
+                      "\" "
                       "font-family=\"DejaVu Sans, sans-serif\" font-size=\"12\">\n";
     out += "<rect x=\"0\" y=\"0\" width=\"" + fmt(kWidth) + "\" height=\"" + fmt(height) +
            "\" fill=\"#ffffff\"/>\n";
@@ -187,14 +193,14 @@ class Chart {
       if (!g.since) continue;
       const double gx = x(*g.since);
       const double w = std::max(2.0, x(g.at) - gx);
+      const char* title = g.kind == "late_event"      ? "chart.late_event"
+                          : g.kind == "daemon_outage" ? "chart.daemon_outage"
+                                                      : "chart.outage";
       out += "<rect x=\"" + fmt(gx) + "\" y=\"" + fmt(kTop - 4) + "\" width=\"" + fmt(w) +
              "\" height=\"" + fmt(height - kTop - kBottom + 4) +
              "\" fill=\"#9e9e9e\" fill-opacity=\"0.25\" stroke=\"#757575\" "
              "stroke-dasharray=\"3 2\"><title>" +
-             html_escape(g.kind == "late_event"      ? "late event"
-                         : g.kind == "daemon_outage" ? "incidentd down (recorded)"
-                                                     : "outage") +
-             "</title></rect>\n";
+             html_escape(msg(r_.lang, title)) + "</title></rect>\n";
     }
     return out;
   }
@@ -235,7 +241,7 @@ class Chart {
     if (i == 0) {
       for (const auto& l : r_.levels) {
         out += marker("circle", x(l.at), mid, "#5c6bc0",
-                      "level " + l.level + " recorded " + local_time(l.at, off));
+                      msgf(r_.lang, "chart.level_recorded", l.level, local_time(l.at, off)));
         out += "<text x=\"" + fmt(x(l.at) + 7) + "\" y=\"" + fmt(mid - 7) + "\" fill=\"#283593\">" +
                html_escape(l.level) + "</text>\n";
       }
@@ -247,7 +253,7 @@ class Chart {
       }
       if (r_.closed_at) {
         out += marker("square", x(*r_.closed_at), mid, "#616161",
-                      "closed " + local_time(*r_.closed_at, off));
+                      msgf(r_.lang, "chart.closed", local_time(*r_.closed_at, off)));
       }
       return out;
     }
@@ -259,19 +265,21 @@ class Chart {
         const double bx = x(start);
         const double bw = std::max(1.0, x(*m.deadline) - bx);
         out += "<rect x=\"" + fmt(bx) + "\" y=\"" + fmt(mid - 5) + "\" width=\"" + fmt(bw) +
-               "\" height=\"10\" fill=\"#e3f2fd\" stroke=\"#90caf9\"><title>running until the "
-               "deadline " +
-               html_escape(local_time(*m.deadline, off)) + "</title></rect>\n";
+               "\" height=\"10\" fill=\"#e3f2fd\" stroke=\"#90caf9\"><title>" +
+               html_escape(msgf(r_.lang, "chart.running_until", local_time(*m.deadline, off))) +
+               "</title></rect>\n";
         out += "<line x1=\"" + fmt(x(*m.deadline)) + "\" y1=\"" + fmt(y + 3) + "\" x2=\"" +
                fmt(x(*m.deadline)) + "\" y2=\"" + fmt(y + kLane - 3) +
-               "\" stroke=\"#c62828\" stroke-width=\"2.5\"><title>deadline " +
-               html_escape(local_time(*m.deadline, off)) + "</title></line>\n";
+               "\" stroke=\"#c62828\" stroke-width=\"2.5\"><title>" +
+               html_escape(msgf(r_.lang, "chart.deadline", local_time(*m.deadline, off))) +
+               "</title></line>\n";
       }
       if (m.target) {
         out += "<line x1=\"" + fmt(x(*m.target)) + "\" y1=\"" + fmt(y + 6) + "\" x2=\"" +
                fmt(x(*m.target)) + "\" y2=\"" + fmt(y + kLane - 6) +
-               "\" stroke=\"#ef6c00\" stroke-width=\"2\" stroke-dasharray=\"3 2\"><title>target " +
-               html_escape(local_time(*m.target, off)) + "</title></line>\n";
+               "\" stroke=\"#ef6c00\" stroke-width=\"2\" stroke-dasharray=\"3 2\"><title>" +
+               html_escape(msgf(r_.lang, "chart.target", local_time(*m.target, off))) +
+               "</title></line>\n";
       }
       for (const auto& e : r_.ladder) {
         if (e.milestone != m.milestone || e.round != m.round) continue;
@@ -281,26 +289,29 @@ class Chart {
                                                                  : "#e53935";
         out += marker(e.kind == ActionKind::deadline_breached ? "square" : "triangle", x(e.at), mid,
                       fill,
-                      action_label(e.kind) + " L" + std::to_string(e.level) + " at " +
-                          local_time(e.at, off) + (e.catch_up ? " (catch-up)" : ""));
+                      msgf(r_.lang, "chart.ladder", action_label(e.kind, r_.lang), e.level,
+                           local_time(e.at, off)) +
+                          (e.catch_up ? std::string(msg(r_.lang, "chart.catch_up")) : ""));
       }
       if (m.met_at) {
         const bool late = m.late && *m.late != Lateness::on_time;
         out += marker("diamond", x(*m.met_at), mid, late ? "#8e24aa" : "#43a047",
-                      "met, released " + local_time(*m.met_at, off) + " (" + m.status + ")");
+                      msgf(r_.lang, "chart.met", local_time(*m.met_at, off),
+                           status_label(m.status, r_.lang)));
       }
       return out;
     }
     // Notifications: a tick per first send, a dot per acknowledgement.
     for (const auto& d : r_.deliveries) {
       const double nx = x(d.first_sent);
-      out += "<rect x=\"" + fmt(nx - 1) + "\" y=\"" + fmt(mid - 9) +
-             "\" width=\"2\" height=\"12\" fill=\"#1e88e5\"><title>" +
-             html_escape("notified " + d.recipient + " " + local_time(d.first_sent, off)) +
-             "</title></rect>\n";
+      out +=
+          "<rect x=\"" + fmt(nx - 1) + "\" y=\"" + fmt(mid - 9) +
+          "\" width=\"2\" height=\"12\" fill=\"#1e88e5\"><title>" +
+          html_escape(msgf(r_.lang, "chart.notified", d.recipient, local_time(d.first_sent, off))) +
+          "</title></rect>\n";
       if (d.acknowledged_at) {
         out += marker("circle", x(*d.acknowledged_at), mid + 8, "#43a047",
-                      "acknowledged " + local_time(*d.acknowledged_at, off));
+                      msgf(r_.lang, "chart.acknowledged", local_time(*d.acknowledged_at, off)));
       }
     }
     return out;
@@ -317,18 +328,24 @@ class Chart {
 }  // namespace
 
 std::string render_html(const IncidentReport& r) {
-  std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
-      "After-action report " +
-      html_escape(r.key) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
-  out += "<h1>After-action report: " + html_escape(r.key) + "</h1>\n";
-  if (r.drill) out += "<p class=\"notice drill\">" + html_escape(drill_notice()) + "</p>\n";
+  const Lang lang = r.lang;
+  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
+  const auto heading = [&say](std::string_view id) {
+    return "<h2>" + html_escape(say(id)) + "</h2>\n";
+  };
+  std::string out = "<!DOCTYPE html>\n<html lang=\"" + say("html.lang") +
+                    "\">\n<head>\n<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<title>" +
+                    html_escape(msgf(lang, "report.title_short", r.key)) + "</title>\n<style>" +
+                    kStyle + "</style>\n</head>\n<body>\n";
+  out += "<h1>" + html_escape(msgf(lang, "report.title", r.key)) + "</h1>\n";
+  if (r.drill) out += "<p class=\"notice drill\">" + html_escape(drill_notice(lang)) + "</p>\n";
   out += "<p class=\"notice" + std::string(r.full ? " full" : "") + "\" id=\"privacy\">" +
          html_escape(privacy_notice(r)) + "</p>\n";
   out += "<p class=\"muted\">" + html_escape(times_notice(r)) + "</p>\n";
 
-  out += "<h2>Incident</h2>\n<table class=\"fields\"><tbody>\n";
+  out += heading("report.incident") + "<table class=\"fields\"><tbody>\n";
   for (const auto& f : incident_fields(r)) {
     const auto tab = f.find('\t');
     out += "<tr><th>" + html_escape(f.substr(0, tab)) + "</th><td>" +
@@ -336,64 +353,67 @@ std::string render_html(const IncidentReport& r) {
   }
   out += "</tbody></table>\n";
 
-  out += "<h2>Timeline chart</h2>\n" + Chart(r).svg();
-  out +=
-      "<p class=\"legend muted\"><span>▲ yellow: warning</span><span>▲ orange: target "
-      "missed</span><span>■ red: deadline breached</span><span>◆ green: met on time</span>"
-      "<span>◆ purple: met late</span><span>dashed orange: target</span><span>red bar: "
-      "deadline</span><span>blue ticks: notifications, green dots: acknowledged</span><span>grey "
-      "band: gap</span></p>\n";
+  out += heading("report.chart") + Chart(r).svg();
+  out += "<p class=\"legend muted\">";
+  for (const char* id : {"legend.warning", "legend.target_missed", "legend.breached",
+                         "legend.met_on_time", "legend.met_late", "legend.target",
+                         "legend.deadline", "legend.notifications", "legend.gap"}) {
+    out += "<span>" + html_escape(say(id)) + "</span>";
+  }
+  out += "</p>\n";
 
-  out += "<h2>Level history</h2>\n";
+  out += heading("report.level_history");
   std::vector<std::vector<std::string>> rows;
   for (const auto& l : r.levels) rows.push_back(level_cells(r, l));
-  out += table_html(level_header(), rows);
+  out += table_html(level_header(lang), rows);
 
-  out += "<h2>Legal clock</h2>\n";
+  out += heading("report.legal_clock");
   if (r.milestones.empty()) {
-    out += "<p>No clock ran for this incident (its level never opened one).</p>\n";
+    out += "<p>" + html_escape(say("report.no_clock")) + "</p>\n";
   } else {
     rows.clear();
-    for (const auto& m : r.milestones) rows.push_back(milestone_cells(r, m));
-    out += table_html(milestone_header(), rows, 6);
+    std::vector<std::string> statuses;
     for (const auto& m : r.milestones) {
-      out += "<p><b>" + html_escape(milestone_label(m.milestone, m.round)) + "</b></p><ul>\n";
+      rows.push_back(milestone_cells(r, m));
+      statuses.push_back(m.status);
+    }
+    out += table_html(milestone_header(lang), rows, 6, statuses);
+    for (const auto& m : r.milestones) {
+      out += "<p><b>" + html_escape(milestone_label(m.milestone, m.round, lang)) + "</b></p><ul>\n";
       for (const auto& line : release_lines(r, m)) out += "<li>" + html_escape(line) + "</li>\n";
       out += "</ul>\n";
     }
   }
 
-  out += "<h2>Ladder as it happened</h2>\n";
+  out += heading("report.ladder");
   if (r.ladder.empty()) {
-    out +=
-        "<p>No warning, missed target, breach or escalation: every milestone was met before "
-        "its first warning.</p>\n";
+    out += "<p>" + html_escape(say("report.no_ladder")) + "</p>\n";
   } else {
     rows.clear();
     for (const auto& e : r.ladder) rows.push_back(ladder_cells(r, e));
-    out += table_html(ladder_header(), rows);
+    out += table_html(ladder_header(lang), rows);
   }
 
-  out += "<h2>Notifications</h2>\n";
+  out += heading("report.notifications");
   if (r.deliveries.empty()) {
-    out += "<p>Nobody was notified.</p>\n";
+    out += "<p>" + html_escape(say("report.nobody_notified")) + "</p>\n";
   } else {
-    out += "<p class=\"muted\">" + html_escape(delivery_notice()) + "</p>\n";
+    out += "<p class=\"muted\">" + html_escape(delivery_notice(lang)) + "</p>\n";
     rows.clear();
     for (const auto& d : r.deliveries) rows.push_back(delivery_cells(r, d));
-    out += table_html(delivery_header(), rows);
+    out += table_html(delivery_header(lang), rows);
   }
 
-  out += "<h2>Gaps</h2>\n";
+  out += heading("report.gaps");
   if (r.gaps.empty()) {
-    out += "<p>None: every event arrived on time and the engine acted at every due instant.</p>\n";
+    out += "<p>" + html_escape(say("report.no_gaps")) + "</p>\n";
   } else {
     out += "<ul>\n";
     for (const auto& g : r.gaps) out += "<li>" + html_escape(gap_line(r, g)) + "</li>\n";
     out += "</ul>\n";
   }
 
-  out += "<h2>Tamper evidence</h2>\n";
+  out += heading("report.tamper");
   for (const auto& line : chain_lines(r))
     out += "<p class=\"hash\">" + html_escape(line) + "</p>\n";
   return out + "</body>\n</html>\n";

@@ -21,6 +21,15 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
+// The same, leaving out the empty parts.
+std::string join_present(const std::vector<std::string>& parts, const std::string& sep) {
+  std::vector<std::string> present;
+  for (const auto& p : parts) {
+    if (!p.empty()) present.push_back(p);
+  }
+  return join(present, sep);
+}
+
 std::string late_word(const std::optional<Lateness>& late) {
   if (!late) return "";
   switch (*late) {
@@ -34,19 +43,21 @@ std::string late_word(const std::optional<Lateness>& late) {
   return "";
 }
 
-std::string ladder_note(const LadderEntry& e) {
+std::string ladder_note(const LadderEntry& e, Lang lang) {
   std::vector<std::string> notes;
   if (e.kind == ActionKind::escalated && e.previous_level) {
-    notes.push_back("level " + std::to_string(*e.previous_level) + " → " + std::to_string(e.level));
+    notes.push_back(msgf(lang, "ladder.escalated_note", *e.previous_level, e.level));
   }
-  if (e.reminder > 0) notes.push_back("reminder " + std::to_string(e.reminder));
-  if (e.catch_up) notes.push_back("catch-up (acted late)");
-  return join(notes, "; ");
+  if (e.reminder > 0) notes.push_back(msgf(lang, "ladder.reminder", e.reminder));
+  if (e.catch_up) notes.push_back(std::string(msg(lang, "ladder.catch_up")));
+  return join(notes, std::string(msg(lang, "list.separator")));
 }
 
 // ---- text and markdown --------------------------------------------------------------------
 
 std::string render_text_like(const IncidentReport& r, bool markdown) {
+  const Lang lang = r.lang;
+  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
   std::string out;
   const auto heading = [&](const std::string& title) {
     out += markdown ? "\n## " + title + "\n\n" : "\n" + title + "\n";
@@ -56,36 +67,39 @@ std::string render_text_like(const IncidentReport& r, bool markdown) {
     out += markdown ? line + "\n\n" : "  " + line + "\n";
   };
 
-  out += markdown ? "# After-action report: " + r.key + "\n\n"
-                  : "AFTER-ACTION REPORT: " + r.key + "\n";
-  if (r.drill) out += markdown ? "**" + drill_notice() + "**\n\n" : drill_notice() + "\n";
+  out += markdown ? "# " + msgf(lang, "report.title", r.key) + "\n\n"
+                  : msgf(lang, "report.title_upper", r.key) + "\n";
+  if (r.drill) out += markdown ? "**" + drill_notice(lang) + "**\n\n" : drill_notice(lang) + "\n";
   out += markdown ? "**" + privacy_notice(r) + "**\n\n" : privacy_notice(r) + "\n";
   out += times_notice(r) + "\n";
 
-  heading("Incident");
-  Table fields({"Field", "Value"});
+  heading(say("report.incident"));
+  Table fields({say("report.field"), say("report.value")});
   for (const auto& f : incident_fields(r)) {
     const auto tab = f.find('\t');
     fields.add({f.substr(0, tab), f.substr(tab + 1)});
   }
   table(fields);
 
-  heading("Level history");
-  Table levels(level_header());
+  heading(say("report.level_history"));
+  Table levels(level_header(lang));
   for (const auto& l : r.levels) levels.add(level_cells(r, l));
   table(levels);
 
-  heading("Legal clock");
+  heading(say("report.legal_clock"));
   if (r.milestones.empty()) {
-    para("No clock ran for this incident (its level never opened one).");
+    para(say("report.no_clock"));
   } else {
-    Table ms(milestone_header());
+    Table ms(milestone_header(lang));
     for (const auto& m : r.milestones) ms.add(milestone_cells(r, m));
     table(ms);
     out += '\n';
     for (const auto& m : r.milestones) {
-      out += markdown ? "**" + milestone_label(m.milestone, m.round) + "**\n\n"
-                      : "  " + milestone_label(m.milestone, m.round) + ":\n";
+      out += markdown ? "**" + milestone_label(m.milestone, m.round, lang) + "**\n\n"
+                      : "  " +
+                            msgf(lang, "report.milestone_colon",
+                                 milestone_label(m.milestone, m.round, lang)) +
+                            "\n";
       for (const auto& line : release_lines(r, m)) {
         out += markdown ? "- " + line + "\n" : "    - " + line + "\n";
       }
@@ -93,35 +107,33 @@ std::string render_text_like(const IncidentReport& r, bool markdown) {
     }
   }
 
-  heading("Ladder as it happened");
+  heading(say("report.ladder"));
   if (r.ladder.empty()) {
-    para(
-        "No warning, missed target, breach or escalation: every milestone was met before its "
-        "first warning.");
+    para(say("report.no_ladder"));
   } else {
-    Table ladder(ladder_header());
+    Table ladder(ladder_header(lang));
     for (const auto& e : r.ladder) ladder.add(ladder_cells(r, e));
     table(ladder);
   }
 
-  heading("Notifications");
+  heading(say("report.notifications"));
   if (r.deliveries.empty()) {
-    para("Nobody was notified.");
+    para(say("report.nobody_notified"));
   } else {
-    para(delivery_notice());
-    Table deliveries(delivery_header());
+    para(delivery_notice(lang));
+    Table deliveries(delivery_header(lang));
     for (const auto& d : r.deliveries) deliveries.add(delivery_cells(r, d));
     table(deliveries);
   }
 
-  heading("Gaps");
+  heading(say("report.gaps"));
   if (r.gaps.empty()) {
-    para("None: every event arrived on time and the engine acted at every due instant.");
+    para(say("report.no_gaps"));
   } else {
     for (const auto& g : r.gaps) out += (markdown ? "- " : "  - ") + gap_line(r, g) + "\n";
   }
 
-  heading("Tamper evidence");
+  heading(say("report.tamper"));
   for (const auto& line : chain_lines(r)) para(line);
   return out;
 }
@@ -262,9 +274,8 @@ std::string render_json(const IncidentReport& r) {
 
 std::string render_csv(const IncidentReport& r) {
   const auto off = r.utc_offset;
-  std::string out =
-      "section,seq,at,milestone,kind,level,due,target,deadline,released_at,unit,person,channel,"
-      "sends,delivery,acknowledged_at,minutes,detail\r\n";
+  const Lang lang = r.lang;
+  std::string out = std::string(msg(lang, "csv.report_header")) + "\r\n";
   const auto row = [&](std::vector<std::string> cells) {
     cells.resize(18);
     for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -288,31 +299,35 @@ std::string render_csv(const IncidentReport& r) {
   for (const auto& l : r.levels) {
     row({"level", std::to_string(l.seq), t(l.at), "", l.previous.empty() ? "opened" : "changed",
          l.level, "", "", "", "", "", "", "", "", "", "", "",
-         (l.previous.empty() ? "" : "from " + l.previous) +
-             (l.clock_started ? " clock started" : "")});
+         join_present({l.previous.empty() ? "" : msgf(lang, "csv.from_level", l.previous),
+                       l.clock_started ? std::string(msg(lang, "csv.clock_started")) : ""},
+                      " ")});
   }
   for (const auto& m : r.milestones) {
-    row({"milestone", "", t(m.met_recorded_at), milestone_label(m.milestone, m.round), m.status, "",
-         "", t(m.target), t(m.deadline), t(m.met_at), "", "", "", "", "", "", mins(m.vs_deadline),
-         m.vs_target ? "against target: " + early_or_late(*m.vs_target) : ""});
+    row({"milestone", "", t(m.met_recorded_at), milestone_label(m.milestone, m.round, lang),
+         status_label(m.status, lang), "", "", t(m.target), t(m.deadline), t(m.met_at), "", "", "",
+         "", "", "", mins(m.vs_deadline),
+         m.vs_target ? msgf(lang, "csv.against_target", early_or_late(*m.vs_target, lang)) : ""});
     for (const auto& rel : m.releases) {
       row({"release", std::to_string(rel.seq), t(rel.recorded_at),
-           milestone_label(m.milestone, m.round), "release_confirmed", "", "", "", "",
+           milestone_label(m.milestone, m.round, lang), "release_confirmed", "", "", "", "",
            t(rel.released_at), rel.unit, rel.speaker, rel.channel, "", "", "", "", rel.url});
     }
   }
   for (const auto& e : r.ladder) {
-    row({"ladder", std::to_string(e.seq), t(e.at), milestone_label(e.milestone, e.round),
+    row({"ladder", std::to_string(e.seq), t(e.at), milestone_label(e.milestone, e.round, lang),
          std::string(to_string(e.kind)), std::to_string(e.level), t(e.due), "", "", "", "", "", "",
-         std::to_string(e.notified), "", "", "", ladder_note(e)});
+         std::to_string(e.notified), "", "", "", ladder_note(e, lang)});
   }
   for (const auto& d : r.deliveries) {
     row({"notification", std::to_string(d.first_seq), t(d.first_sent),
-         milestone_label(d.milestone, d.round), std::string(to_string(d.cause)),
+         milestone_label(d.milestone, d.round, lang), std::string(to_string(d.cause)),
          std::to_string(d.level), "", "", "", "", d.unit, d.recipient,
          d.contact.empty() ? d.channel : d.channel + " " + d.contact, std::to_string(d.sends),
-         d.delivery, t(d.acknowledged_at), mins(d.time_to_ack),
-         join({d.deputy_of.empty() ? "" : "deputy of " + d.deputy_of, d.delivery_note}, " ")});
+         delivery_label(d.delivery, lang), t(d.acknowledged_at), mins(d.time_to_ack),
+         join({d.deputy_of.empty() ? "" : msgf(lang, "delivery.deputy_of", d.deputy_of),
+               d.delivery_note.empty() ? "" : delivery_note_label(d.delivery_note, lang)},
+              " ")});
   }
   for (const auto& g : r.gaps) {
     row({"gap", std::to_string(g.seq), t(g.at), "", g.kind, "", "", "", "", "", "", "", "", "", "",
@@ -333,131 +348,168 @@ std::string render_csv(const IncidentReport& r) {
 
 // ---- shared wording -----------------------------------------------------------------------
 
-std::string privacy_notice(const IncidentReport& r) {
-  if (r.full) {
-    return "FULL REPORT: CONTAINS PERSONAL DATA (names, phone numbers, contact addresses). "
-           "For internal review only; de-identify before publication (plan item 95).";
+std::string status_label(const std::string& status, Lang lang) {
+  return std::string(msg(lang, "status." + status));
+}
+
+std::string delivery_label(const std::string& delivery, Lang lang) {
+  return std::string(msg(lang, "delivery." + delivery));
+}
+
+std::string delivery_note_label(const std::string& note, Lang lang) {
+  // The two notes the model writes itself are translated; a gateway's error text is shown as is.
+  if (note == "no delivery recorded yet" || note == "not in the outbox") {
+    return std::string(msg(lang, "delivery_note." + note));
   }
-  return "Personal data de-identified: people appear as role and unit, phone numbers are "
-         "masked (plan item 95)." +
-         std::string(r.roster_known ? "" : " No roster was given, so roles are unknown.");
+  return note;
 }
 
-std::string delivery_notice() {
-  return "One row per person and alert. Delivery is what the dispatcher recorded in the outbox: "
-         "\"pending\" means no delivery or failure has been recorded yet. Time to acknowledge "
-         "counts from the alert's first send to that person.";
+std::string privacy_notice(const IncidentReport& r) {
+  if (r.full) return std::string(msg(r.lang, "notice.full"));
+  return std::string(msg(r.lang, "notice.deidentified")) +
+         std::string(r.roster_known ? "" : msg(r.lang, "notice.no_roster"));
 }
 
-std::string drill_notice() {
-  return "DRILL: an exercise, not a real incident; left out of the statistics.";
+std::string delivery_notice(Lang lang) {
+  return std::string(msg(lang, "notice.delivery"));
+}
+
+std::string drill_notice(Lang lang) {
+  return std::string(msg(lang, "notice.drill"));
 }
 
 std::string times_notice(const IncidentReport& r) {
-  return "Times are in " + r.timezone + " (" + offset_label(r.utc_offset) + "). Generated " +
-         local_time(r.generated_at, r.utc_offset) + ".";
+  return msgf(r.lang, "notice.times", r.timezone, offset_label(r.utc_offset),
+              local_time(r.generated_at, r.utc_offset));
 }
 
 std::vector<std::string> incident_fields(const IncidentReport& r) {
   std::vector<std::string> f;
   const auto off = r.utc_offset;
-  f.push_back("Key\t" + r.key);
-  f.push_back("Title\t" + or_dash(r.title));
-  f.push_back("Level\t" + r.level + (r.levels.size() > 1 ? " (see level history)" : ""));
-  f.push_back("Category\t" + or_dash(r.category));
-  f.push_back("Region\t" + or_dash(r.region));
-  f.push_back("Lead unit\t" + r.lead_unit);
-  f.push_back("Units\t" + join(r.units, ", "));
-  f.push_back("Drill\t" + std::string(r.drill ? "yes" : "no"));
-  f.push_back("Detected\t" + local_time(r.detected_at, off));
-  f.push_back("First recorded\t" + local_time(r.first_recorded_at, off));
-  f.push_back("Clock\t" + (r.clock_start ? "started " + local_time(*r.clock_start, off)
-                                         : std::string("none (level never opened one)")));
-  f.push_back("Status\t" +
-              (r.closed ? "closed " + local_time(r.closed_at, off) : std::string("open")));
-  f.push_back("Timeline entries\t" + std::to_string(r.timeline_entries));
+  const Lang lang = r.lang;
+  const auto field = [&f, lang](std::string_view id, const std::string& value) {
+    f.push_back(std::string(msg(lang, id)) + "\t" + value);
+  };
+  field("field.key", r.key);
+  field("field.title", or_dash(r.title));
+  field("field.level", level_label(r.level, lang) +
+                           (r.levels.size() > 1 ? std::string(msg(lang, "field.see_levels")) : ""));
+  field("field.category", or_dash(r.category));
+  field("field.region", or_dash(r.region));
+  field("field.lead_unit", r.lead_unit);
+  field("field.units", join(r.units, std::string(msg(lang, "list.comma"))));
+  field("field.drill", std::string(msg(lang, r.drill ? "word.yes" : "word.no")));
+  field("field.detected", local_time(r.detected_at, off));
+  field("field.first_recorded", local_time(r.first_recorded_at, off));
+  field("field.clock", r.clock_start
+                           ? msgf(lang, "field.clock_started", local_time(*r.clock_start, off))
+                           : std::string(msg(lang, "field.no_clock")));
+  field("field.status", r.closed ? msgf(lang, "field.closed", local_time(r.closed_at, off))
+                                 : std::string(msg(lang, "field.open")));
+  field("field.timeline_entries", std::to_string(r.timeline_entries));
   return f;
 }
 
-std::vector<std::string> level_header() {
-  return {"Recorded", "Detected", "Level", "Change"};
+namespace {
+std::vector<std::string> header_of(Lang lang, std::initializer_list<std::string_view> ids) {
+  std::vector<std::string> out;
+  for (auto id : ids) out.emplace_back(msg(lang, id));
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> level_header(Lang lang) {
+  return header_of(lang, {"col.recorded", "col.detected", "col.level", "col.change"});
 }
 
 std::vector<std::string> level_cells(const IncidentReport& r, const LevelChange& l) {
-  std::string change = l.previous.empty() ? "opened" : l.previous + " → " + l.level;
-  if (l.clock_started) change += "; clock started";
-  return {local_time(l.at, r.utc_offset), local_time(l.detected_at, r.utc_offset), l.level, change};
+  std::string change =
+      l.previous.empty() ? std::string(msg(r.lang, "level.opened")) : l.previous + " → " + l.level;
+  if (l.clock_started) change += msg(r.lang, "level.clock_started");
+  return {local_time(l.at, r.utc_offset), local_time(l.detected_at, r.utc_offset),
+          level_label(l.level, r.lang), change};
 }
 
-std::vector<std::string> milestone_header() {
-  return {"Milestone",      "Target",           "Deadline", "Met (released)",
-          "Against target", "Against deadline", "Status"};
+std::vector<std::string> milestone_header(Lang lang) {
+  return header_of(lang, {"col.milestone", "col.target", "col.deadline", "col.met",
+                          "col.against_target", "col.against_deadline", "col.status"});
 }
 
 std::vector<std::string> milestone_cells(const IncidentReport& r, const MilestoneReport& m) {
   const auto off = r.utc_offset;
-  return {milestone_label(m.milestone, m.round),
+  return {milestone_label(m.milestone, m.round, r.lang),
           local_time(m.target, off),
           local_time(m.deadline, off),
           local_time(m.met_at, off),
-          m.vs_target ? early_or_late(*m.vs_target) : "—",
-          m.vs_deadline ? early_or_late(*m.vs_deadline) : "—",
-          m.status};
+          m.vs_target ? early_or_late(*m.vs_target, r.lang) : "—",
+          m.vs_deadline ? early_or_late(*m.vs_deadline, r.lang) : "—",
+          status_label(m.status, r.lang)};
 }
 
 std::vector<std::string> release_lines(const IncidentReport& r, const MilestoneReport& m) {
   std::vector<std::string> lines;
   const auto off = r.utc_offset;
+  const Lang lang = r.lang;
   for (const auto& rel : m.releases) {
-    std::string line = rel.unit + " released " + local_time(rel.released_at, off);
-    if (!rel.channel.empty()) line += " on " + rel.channel;
-    if (!rel.url.empty()) line += ", " + rel.url;
-    if (!rel.speaker.empty()) line += ", speaker: " + rel.speaker;
-    line += " (confirmed " + local_time(rel.recorded_at, off) +
-            (rel.via.empty() ? "" : " via " + rel.via) + ")";
+    std::string line = msgf(lang, "release.released", rel.unit, local_time(rel.released_at, off));
+    if (!rel.channel.empty()) line += msgf(lang, "release.on", rel.channel);
+    if (!rel.url.empty()) line += std::string(msg(lang, "list.comma")) + rel.url;
+    if (!rel.speaker.empty()) {
+      const bool known =
+          rel.speaker == "principal" || rel.speaker == "deputy" || rel.speaker == "spokesperson";
+      line += msgf(lang, "release.speaker",
+                   known ? std::string(msg(lang, "speaker." + rel.speaker)) : rel.speaker);
+    }
+    line += msgf(lang, rel.via.empty() ? "release.confirmed" : "release.confirmed_via",
+                 local_time(rel.recorded_at, off), rel.via);
     lines.push_back(line);
   }
-  if (lines.empty()) lines.push_back("no release confirmed");
+  if (lines.empty()) lines.emplace_back(msg(lang, "release.none"));
   if (m.milestone == Milestone::press_conference && !m.releases.empty()) {
-    lines.push_back(m.principal_spoke
-                        ? "The principal leader spoke in person, as the plan asks."
-                        : "The principal leader did not speak in person (the plan asks for it).");
+    lines.emplace_back(
+        msg(lang, m.principal_spoke ? "release.principal_spoke" : "release.principal_silent"));
   }
   return lines;
 }
 
-std::vector<std::string> ladder_header() {
-  return {"Time", "Milestone", "Action", "Level", "About (due)", "Notified", "Note"};
+std::vector<std::string> ladder_header(Lang lang) {
+  return header_of(lang, {"col.time", "col.milestone", "col.action", "col.level", "col.due",
+                          "col.notified", "col.note"});
 }
 
 std::vector<std::string> ladder_cells(const IncidentReport& r, const LadderEntry& e) {
   return {local_time(e.at, r.utc_offset),
-          milestone_label(e.milestone, e.round),
-          action_label(e.kind),
+          milestone_label(e.milestone, e.round, r.lang),
+          action_label(e.kind, r.lang),
           std::to_string(e.level),
           local_time(e.due, r.utc_offset),
           e.kind == ActionKind::escalated ? "" : std::to_string(e.notified),
-          ladder_note(e)};
+          ladder_note(e, r.lang)};
 }
 
-std::vector<std::string> delivery_header() {
-  return {"First sent", "Recipient", "Channel",      "Alert",
-          "Sends",      "Delivery",  "Acknowledged", "Time to ack"};
+std::vector<std::string> delivery_header(Lang lang) {
+  return header_of(lang, {"col.first_sent", "col.recipient", "col.channel", "col.alert",
+                          "col.sends", "col.delivery", "col.acknowledged", "col.time_to_ack"});
 }
 
 std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryReport& d) {
   const auto off = r.utc_offset;
+  const Lang lang = r.lang;
   std::string who = d.recipient;
-  if (!d.deputy_of.empty()) who += " (deputy of " + d.deputy_of + ")";
+  if (!d.deputy_of.empty()) who += msgf(lang, "delivery.deputy_of_paren", d.deputy_of);
   std::string channel = d.channel + (d.contact.empty() ? "" : " " + d.contact);
-  std::string alert = milestone_label(d.milestone, d.round) + " " + action_label(d.cause) + " L" +
-                      std::to_string(d.level) +
+  std::string alert = milestone_label(d.milestone, d.round, lang) + " " +
+                      action_label(d.cause, lang) + " L" + std::to_string(d.level) +
                       (d.reminder > 0 ? " r" + std::to_string(d.reminder) : "");
-  std::string delivery = d.delivery;
+  std::string delivery = delivery_label(d.delivery, lang);
   if (d.delivered_at) delivery += " " + local_time(*d.delivered_at, off);
   // "pending" is explained once above the table; a failure's reason is shown where it happened.
-  if (!d.delivery_note.empty() && d.delivery != "pending") delivery += " (" + d.delivery_note + ")";
-  if (d.delivery_note == "not in the outbox") delivery += " (not in the outbox)";
+  if (!d.delivery_note.empty() && d.delivery != "pending") {
+    delivery += " (" + delivery_note_label(d.delivery_note, lang) + ")";
+  }
+  if (d.delivery_note == "not in the outbox") {
+    delivery += " (" + delivery_note_label(d.delivery_note, lang) + ")";
+  }
   return {local_time(d.first_sent, off),
           who,
           channel,
@@ -465,36 +517,37 @@ std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryR
           std::to_string(d.sends),
           delivery,
           local_time(d.acknowledged_at, off),
-          d.time_to_ack ? human_duration(*d.time_to_ack) : "—"};
+          d.time_to_ack ? human_duration(*d.time_to_ack, lang) : "—"};
 }
 
 std::string gap_line(const IncidentReport& r, const Gap& g) {
   const auto off = r.utc_offset;
+  const Lang lang = r.lang;
   if (g.kind == "daemon_outage" && g.since && g.delay) {
-    return "Outage of incidentd from " + local_time(*g.since, off) + " to " +
-           local_time(g.at, off) + " (" + human_duration(*g.delay) + "): " + g.what + ".";
+    return msgf(lang, "gap.daemon_outage", local_time(*g.since, off), local_time(g.at, off),
+                human_duration(*g.delay, lang), g.what);
   }
-  std::string line = std::string(g.kind == "late_event" ? "Late event" : "Outage") + " at " +
-                     local_time(g.at, off);
+  std::string line = msgf(lang, g.kind == "late_event" ? "gap.late_event_at" : "gap.outage_at",
+                          local_time(g.at, off));
   if (g.since && g.delay) {
-    line += ", " + human_duration(*g.delay) + " after " + local_time(*g.since, off);
+    line += msgf(lang, "gap.after", human_duration(*g.delay, lang), local_time(*g.since, off));
   }
-  return line + ": " + g.what + ".";
+  return line + msgf(lang, "gap.what", g.what);
 }
 
 std::vector<std::string> chain_lines(const IncidentReport& r) {
   std::vector<std::string> lines;
+  const Lang lang = r.lang;
   if (r.database_head) {
-    lines.push_back("Chain head of the database: seq " + std::to_string(r.database_head->seq) +
-                    ", SHA-256 " + or_dash(r.database_head->hash));
+    lines.push_back(
+        msgf(lang, "chain.database_head", r.database_head->seq, or_dash(r.database_head->hash)));
   }
   if (r.incident_head) {
-    lines.push_back("Last entry of this incident: seq " + std::to_string(r.incident_head->seq) +
-                    ", SHA-256 " + or_dash(r.incident_head->hash));
+    lines.push_back(
+        msgf(lang, "chain.incident_head", r.incident_head->seq, or_dash(r.incident_head->hash)));
   }
-  lines.push_back("To check this report later, run `incidentctl verify --database " +
-                  (r.database.empty() ? std::string("PATH") : r.database) +
-                  "`: the chain must be intact and its row with this seq must carry this hash.");
+  lines.push_back(
+      msgf(lang, "chain.verify", r.database.empty() ? std::string("PATH") : r.database));
   return lines;
 }
 

@@ -37,7 +37,7 @@ std::string alert_of(const std::string& notification_id) {
 // appearance. Full: name and id as well.
 class People {
  public:
-  People(const Config* config, bool full) : config_(config), full_(full) {}
+  People(const Config* config, bool full, Lang lang) : config_(config), full_(full), lang_(lang) {}
 
   std::string display(const std::string& person_id, const std::string& unit_id) {
     const Person* person = config_ ? config_->find_person(person_id) : nullptr;
@@ -47,9 +47,9 @@ class People {
       if (full_) return person_id + " (" + unit_name + ")";
       auto& numbers = anonymous_[unit_name];
       auto [it, inserted] = numbers.try_emplace(person_id, numbers.size() + 1);
-      return "person " + std::to_string(it->second) + " in " + unit_name;
+      return msgf(lang_, "person.anonymous", it->second, unit_name);
     }
-    std::string role = role_label(person->role);
+    std::string role = role_label(person->role, lang_);
     int same_role = 0;
     int rank = 0;
     for (const auto& p : unit->people) {
@@ -58,8 +58,10 @@ class People {
       if (p.id == person->id) rank = same_role;
     }
     if (same_role > 1) role += " " + std::to_string(rank);
-    if (!full_) return role + ", " + unit_name;
-    return person->name + " (" + person->id + "), " + role + ", " + unit_name;
+    const std::string_view comma = msg(lang_, "list.comma");
+    if (!full_) return role + std::string(comma) + unit_name;
+    return person->name + " (" + person->id + ")" + std::string(comma) + role + std::string(comma) +
+           unit_name;
   }
 
   std::string contact(const std::string& person_id, const std::string& channel) const {
@@ -75,6 +77,7 @@ class People {
  private:
   const Config* config_;
   bool full_;
+  Lang lang_;
   std::map<std::string, std::map<std::string, std::size_t>> anonymous_;
 };
 
@@ -234,9 +237,10 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
   r.utc_offset = settings.utc_offset;
   r.generated_at = options.generated_at;
   r.database = options.database;
+  r.lang = options.lang;
   if (!entries.empty()) r.first_recorded_at = entries.front().action.at;
 
-  People people(config, options.full);
+  People people(config, options.full, options.lang);
   const Duration follow_up_every = settings.policy.follow_up_every;
   const std::optional<TimePoint> end =
       st.closed ? st.closed_at : std::optional<TimePoint>(options.generated_at);
@@ -298,9 +302,9 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
           g.kind = "late_event";
           g.since = a.detected_at;
           g.delay = a.at - *a.detected_at;
-          g.what = (a.kind == ActionKind::incident_opened ? std::string("the first event")
-                                                          : "the event raising it to " + lc.level) +
-                   " arrived late; the clock counts from its detection";
+          g.what = a.kind == ActionKind::incident_opened
+                       ? std::string(msg(r.lang, "gap.first_event_late"))
+                       : msgf(r.lang, "gap.raising_event_late", lc.level);
           r.gaps.push_back(std::move(g));
         }
         break;
@@ -500,9 +504,7 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
     g.kind = "daemon_outage";
     g.since = a.from;
     g.delay = *a.to - *a.from;
-    g.what =
-        "incidentd was not running: from the last instant it had recorded itself alive to "
-        "its restart, which recorded the gap";
+    g.what = msg(r.lang, "gap.daemon_outage_what");
     recorded.push_back(r.gaps.size());
     r.gaps.push_back(std::move(g));
   }
@@ -535,21 +537,21 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
       if (auto since = step_due_at[entries[j].seq]; since && (!g.since || *since < *g.since)) {
         g.since = since;
       }
-      if (!steps.empty()) steps += "; ";
-      steps += milestone_label(*c.milestone, c.round) + ": " + action_label(c.kind);
-      if (c.reminder > 0) steps += " (reminder " + std::to_string(c.reminder) + ")";
+      if (!steps.empty()) steps += msg(r.lang, "list.separator");
+      steps += msgf(r.lang, "gap.step", milestone_label(*c.milestone, c.round, r.lang),
+                    action_label(c.kind, r.lang));
+      if (c.reminder > 0) steps += msgf(r.lang, "gap.step_reminder", c.reminder);
     }
     if (g.since) g.delay = a.at - *g.since;
     if (arrival) {
       g.kind = "late_event";
-      g.what = "what fell due before a late arrival was acted on when it arrived (" + steps + ")";
+      g.what = msgf(r.lang, "gap.late_arrival_what", steps);
     } else if (Gap* outage = recorded_outage_of(a.at)) {
-      outage->what += "; acted on at the restart: " + steps;
+      outage->what += msgf(r.lang, "gap.daemon_outage_restart", steps);
       continue;
     } else {
       g.kind = "outage";
-      g.what = "the engine acted late (daemon down or stalled); only the latest due step acted (" +
-               steps + ")";
+      g.what = msgf(r.lang, "gap.outage_what", steps);
     }
     r.gaps.push_back(std::move(g));
   }

@@ -14,6 +14,7 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
+#include "report/messages.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd::report {
@@ -33,6 +34,7 @@ struct ReportOptions {
   bool roster = true;              // false: the configuration is the defaults, with no people
   TimePoint generated_at{};        // printed on the report
   std::string database;  // printed with the chain head, so the reader knows what to verify
+  Lang lang = Lang::zh;  // of every word of the report (json keys and values stay English)
 };
 
 struct LevelChange {
@@ -63,7 +65,8 @@ struct MilestoneReport {
   std::optional<Duration> vs_deadline;  // met_at - deadline
   std::vector<Release> releases;
   bool principal_spoke = false;  // a release of this milestone names the principal as speaker
-  std::string status;            // "met on time", "met after the target", "not met", ...
+  std::string status;  // "met on time", "met after the target", "not met yet", ...: stable English
+                       // words (json), rendered through the catalogue (status_label)
 };
 
 // A warning, missed target, breach or escalation, as it happened.
@@ -142,6 +145,7 @@ struct IncidentReport {
   std::chrono::minutes utc_offset{0};
   TimePoint generated_at{};
   std::string database;
+  Lang lang = Lang::zh;
 };
 
 // Throws ReportError for an unknown incident, StoreError for a store that cannot be read.

@@ -333,8 +333,8 @@ std::string share(int part, int whole) {
   return out;
 }
 
-std::string maybe_duration(const std::optional<Duration>& d) {
-  return d ? human_duration(*d) : "—";
+std::string maybe_duration(const std::optional<Duration>& d, Lang lang) {
+  return d ? human_duration(*d, lang) : "—";
 }
 
 std::string short_duration(Duration d) {
@@ -342,33 +342,41 @@ std::string short_duration(Duration d) {
 }
 
 std::vector<std::string> stats_header(const StatsResult& s, bool grouped) {
-  return {grouped ? "Group" : "Scope",
-          "Incidents",
-          "First release ≤ " + short_duration(s.target),
-          "≤ " + short_duration(s.deadline),
-          "Press conf. ≤ " + short_duration(s.press_deadline),
-          "Median to first release",
-          "P90 to first release",
-          "Median to acknowledge",
-          "Milestone breaches"};
+  const Lang lang = s.query.lang;
+  return {std::string(msg(lang, grouped ? "stats.group" : "stats.scope")),
+          std::string(msg(lang, "stats.incidents")),
+          msgf(lang, "stats.first_release_within", short_duration(s.target)),
+          msgf(lang, "stats.within", short_duration(s.deadline)),
+          msgf(lang, "stats.press_within", short_duration(s.press_deadline)),
+          std::string(msg(lang, "stats.median_first_release")),
+          std::string(msg(lang, "stats.p90_first_release")),
+          std::string(msg(lang, "stats.median_ack")),
+          std::string(msg(lang, "stats.breaches"))};
 }
 
-std::vector<std::string> stats_cells(const StatsRow& r) {
-  return {
-      r.group,
-      std::to_string(r.incidents),
-      share(r.within_target, r.incidents),
-      share(r.within_deadline, r.incidents),
-      share(r.press_within_deadline, r.incidents),
-      maybe_duration(r.median_first_release) + " (n=" + std::to_string(r.first_release_met) + ")",
-      maybe_duration(r.p90_first_release),
-      maybe_duration(r.median_time_to_ack) + " (" + std::to_string(r.acknowledged_people) + "/" +
-          std::to_string(r.notified_people) + " acknowledged)",
-      std::to_string(r.breaches)};
+std::vector<std::string> stats_cells(const StatsRow& r, Lang lang) {
+  return {r.group == "all"      ? std::string(msg(lang, "stats.all"))
+          : r.group == "(none)" ? std::string(msg(lang, "stats.none"))
+                                : r.group,
+          std::to_string(r.incidents),
+          share(r.within_target, r.incidents),
+          share(r.within_deadline, r.incidents),
+          share(r.press_within_deadline, r.incidents),
+          msgf(lang, "stats.median_n", maybe_duration(r.median_first_release, lang),
+               r.first_release_met),
+          maybe_duration(r.p90_first_release, lang),
+          msgf(lang, "stats.ack_share", maybe_duration(r.median_time_to_ack, lang),
+               r.acknowledged_people, r.notified_people),
+          std::to_string(r.breaches)};
 }
 
-std::vector<std::string> breach_header() {
-  return {"Unit", "Incidents", "First release", "Press conference", "Follow-up", "Total"};
+std::vector<std::string> breach_header(Lang lang) {
+  std::vector<std::string> out;
+  for (const char* id : {"stats.unit", "stats.incidents", "stats.col.first_release",
+                         "stats.col.press_conference", "stats.col.follow_up", "stats.total"}) {
+    out.emplace_back(msg(lang, id));
+  }
+  return out;
 }
 
 std::vector<std::string> breach_cells(const UnitBreaches& b) {
@@ -380,6 +388,7 @@ std::vector<std::string> breach_cells(const UnitBreaches& b) {
           std::to_string(b.total())};
 }
 
+// The grouping's name in json ("unit") and its heading in the report's language.
 std::string by_name(GroupBy by) {
   switch (by) {
     case GroupBy::unit:
@@ -396,43 +405,43 @@ std::string by_name(GroupBy by) {
   return "none";
 }
 
-std::string scope_line(const StatsResult& s) {
-  return "Incidents whose clock started from " + s.query.from + " to " + s.query.to +
-         " inclusive (" + s.timezone + ", " + offset_label(s.utc_offset) + "). " +
-         (s.query.include_drills ? "Drills included."
-                                 : "Drills left out: " + std::to_string(s.drills_left_out) + ".") +
-         " Generated " + local_time(s.query.generated_at, s.utc_offset) + ".";
+std::string by_heading(const StatsResult& s) {
+  return std::string(msg(s.query.lang, "stats.by." + by_name(s.query.by)));
 }
 
-constexpr const char* kDefinitions =
-    "Shares count an unmet milestone as not within. Times to first release are over the "
-    "incidents whose first release was met; time to acknowledge runs from a person's first "
-    "notification about an incident to their first acknowledgement after it. A breach is the "
-    "first deadline_breached of a milestone round, counted against each responsible unit its "
-    "alert reached (docs/reports.md).";
+std::string scope_line(const StatsResult& s) {
+  const Lang lang = s.query.lang;
+  return msgf(lang, "stats.scope_line", s.query.from, s.query.to, s.timezone,
+              offset_label(s.utc_offset)) +
+         (s.query.include_drills ? std::string(msg(lang, "stats.drills_included"))
+                                 : msgf(lang, "stats.drills_left_out", s.drills_left_out)) +
+         msgf(lang, "stats.generated", local_time(s.query.generated_at, s.utc_offset));
+}
 
 std::string render_stats_text(const StatsResult& s, bool markdown) {
-  std::string out = markdown ? "# Incident statistics\n\n" : "INCIDENT STATISTICS\n";
+  const Lang lang = s.query.lang;
+  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
+  std::string out = markdown ? "# " + say("stats.title") + "\n\n" : say("stats.title_upper") + "\n";
   out += scope_line(s) + "\n";
   const auto heading = [&](const std::string& t) {
     out += markdown ? "\n## " + t + "\n\n" : "\n" + t + "\n";
   };
   const auto table = [&](const Table& t) { out += markdown ? t.markdown() : t.text(); };
-  heading("Overall");
+  heading(say("stats.overall"));
   Table total(stats_header(s, false));
-  total.add(stats_cells(s.total));
+  total.add(stats_cells(s.total, lang));
   table(total);
   if (s.query.by != GroupBy::none) {
-    heading("By " + by_name(s.query.by));
+    heading(by_heading(s));
     Table groups(stats_header(s, true));
-    for (const auto& g : s.groups) groups.add(stats_cells(g));
+    for (const auto& g : s.groups) groups.add(stats_cells(g, lang));
     table(groups);
   }
-  heading("Breaches per unit");
-  Table breaches(breach_header());
+  heading(say("stats.breaches_per_unit"));
+  Table breaches(breach_header(lang));
   for (const auto& b : s.breaches) breaches.add(breach_cells(b));
   table(breaches);
-  out += (markdown ? "\n" : "\n  ") + std::string(kDefinitions) + "\n";
+  out += (markdown ? "\n" : "\n  ") + say("stats.definitions") + "\n";
   return out;
 }
 
@@ -495,11 +504,7 @@ std::string render_stats_json(const StatsResult& s) {
 }
 
 std::string render_stats_csv(const StatsResult& s) {
-  std::string out =
-      "section,group,incidents,first_release_met,within_target,within_deadline,"
-      "press_within_deadline,median_first_release_min,p90_first_release_min,notified_people,"
-      "acknowledged_people,median_time_to_ack_min,breaches,first_release_breaches,"
-      "press_conference_breaches,follow_up_breaches\r\n";
+  std::string out = std::string(msg(s.query.lang, "csv.stats_header")) + "\r\n";
   const auto mins = [](const std::optional<Duration>& d) {
     return d ? std::to_string(minutes_of(*d)) : std::string();
   };
@@ -534,28 +539,30 @@ std::string render_stats_html(const StatsResult& s) {
     }
     return out + "</tbody></table>\n";
   };
+  const Lang lang = s.query.lang;
+  const auto say = [lang](std::string_view id) { return html_escape(msg(lang, id)); };
   std::string out =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Incident "
-      "statistics " +
-      html_escape(s.query.from) + " to " + html_escape(s.query.to) +
+      "<!DOCTYPE html>\n<html lang=\"" + say("html.lang") +
+      "\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+      html_escape(msgf(lang, "stats.html_title", s.query.from, s.query.to)) +
       "</title>\n<style>\n@page { size: A4 landscape; margin: 12mm; }\nbody { font-family: "
-      "\"DejaVu Sans\", \"WenQuanYi Micro Hei\", sans-serif; font-size: 9.5pt; }\ntable { "
-      "border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; }\nth, td { border: 0.2mm "
-      "solid #999; padding: 0.6mm 1.2mm; text-align: left; }\nth { background: #eee; }\nh1 { "
-      "font-size: 15pt; }\nh2 { font-size: 11.5pt; border-bottom: 0.4mm solid #333; }\n"
-      "</style>\n</head>\n<body>\n<h1>Incident statistics</h1>\n<p>" +
-      html_escape(scope_line(s)) + "</p>\n<h2>Overall</h2>\n";
-  out += table(stats_header(s, false), {stats_cells(s.total)});
+      "\"DejaVu Sans\", \"WenQuanYi Micro Hei\", \"Noto Sans CJK SC\", sans-serif; font-size: "
+      "9.5pt; }\ntable { border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; }\nth, td { "
+      "border: 0.2mm solid #999; padding: 0.6mm 1.2mm; text-align: left; }\nth { background: "
+      "#eee; }\nh1 { font-size: 15pt; }\nh2 { font-size: 11.5pt; border-bottom: 0.4mm solid "
+      "#333; }\n</style>\n</head>\n<body>\n<h1>" +
+      say("stats.title") + "</h1>\n<p>" + html_escape(scope_line(s)) + "</p>\n<h2>" +
+      say("stats.overall") + "</h2>\n";
+  out += table(stats_header(s, false), {stats_cells(s.total, lang)});
   if (s.query.by != GroupBy::none) {
     std::vector<std::vector<std::string>> rows;
-    for (const auto& g : s.groups) rows.push_back(stats_cells(g));
-    out += "<h2>By " + html_escape(by_name(s.query.by)) + "</h2>\n" +
-           table(stats_header(s, true), rows);
+    for (const auto& g : s.groups) rows.push_back(stats_cells(g, lang));
+    out += "<h2>" + html_escape(by_heading(s)) + "</h2>\n" + table(stats_header(s, true), rows);
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& b : s.breaches) rows.push_back(breach_cells(b));
-  out += "<h2>Breaches per unit</h2>\n" + table(breach_header(), rows);
-  out += "<p>" + html_escape(kDefinitions) + "</p>\n</body>\n</html>\n";
+  out += "<h2>" + say("stats.breaches_per_unit") + "</h2>\n" + table(breach_header(lang), rows);
+  out += "<p>" + say("stats.definitions") + "</p>\n</body>\n</html>\n";
   return out;
 }
 

@@ -25,6 +25,7 @@ struct StatsQuery {
   GroupBy by = GroupBy::none;
   bool include_drills = false;
   TimePoint generated_at{};
+  Lang lang = Lang::zh;  // of the rendered words; json keys and csv section names stay English
 };
 
 struct StatsRow {

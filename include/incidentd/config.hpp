@@ -178,6 +178,7 @@ struct Config {
   std::vector<Unit> units;
   std::string timezone = "Asia/Shanghai";
   std::chrono::minutes utc_offset{8 * 60};  // of `timezone`, used to print instants
+  std::string lang = "zh";  // of what people read (reports, statistics): "zh" or "en"
   std::string database = "/var/lib/incidentd/incidentd.db";
   KafkaSettings kafka;
   HttpSettings http;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Renders the html report of a fixture incident in headless Chromium to PNG and to PDF and
 # checks what a reader would see: the expected text in the page and in the PDF, a timeline
-# chart with real geometry, and a screenshot that is not blank. Chromium missing is a failure.
+# chart with real geometry, and a screenshot that is not blank; then the same report in Chinese
+# (the default language), whose headings must come out of the PDF as Chinese text. Chromium
+# missing is a failure.
 #   render_html_test.sh INCIDENTCTL REPORT_FIXTURE
 set -euo pipefail
 
@@ -17,20 +19,25 @@ fail() {
 chromium=$(command -v chromium || command -v chromium-browser || true)
 [[ -n $chromium ]] || fail "chromium is not installed (scripts/install-deps.sh installs it)"
 command -v pdftotext >/dev/null || fail "pdftotext is not installed (poppler-utils)"
+# Without a CJK font the Chinese report would print as boxes. (Which font Chromium embeds, and
+# how, varies: under load it has written the glyphs as unnamed Type 3 fonts.)
+[[ -n $(fc-list :lang=zh family) ]] || fail "no CJK font installed (fonts-wqy-microhei)"
 
 work=$(mktemp -d)
 cleanup() {
   # INCIDENTD_KEEP_RENDER=DIR keeps what was rendered, to look at it.
   if [[ -n ${INCIDENTD_KEEP_RENDER:-} ]]; then
-    cp "$work"/report.* "$INCIDENTD_KEEP_RENDER"/ 2>/dev/null || true
+    cp "$work"/report.* "$work"/report-zh.* "$INCIDENTD_KEEP_RENDER"/ 2>/dev/null || true
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 "$fixture" "$work/fixture.db"
-SOURCE_DATE_EPOCH=1796086800 "$incidentctl" report rpt-multi --format html \
+SOURCE_DATE_EPOCH=1796086800 "$incidentctl" report rpt-multi --format html --lang en \
   --config "$here/fixture.toml" --database "$work/fixture.db" -o "$work/report.html"
+SOURCE_DATE_EPOCH=1796086800 "$incidentctl" report rpt-multi --format html \
+  --config "$here/fixture.toml" --database "$work/fixture.db" -o "$work/report-zh.html"
 
 run_chromium() {
   # A fresh profile per run; no network, no first-run or sync machinery.
@@ -67,6 +74,20 @@ size=$(pdfinfo "$work/report.pdf" | awk '/^Page size:/ {print $3, $5}')
 awk -v s="$size" 'BEGIN { split(s, d, " "); exit !(d[1] > 593 && d[1] < 598 && d[2] > 840 && d[2] < 844) }' ||
   fail "PDF page size is $size pt, not A4"
 ((pages >= 1)) || fail "PDF has no page"
+
+# The Chinese report: its headings and the plan's terms, in the page and in the PDF's text.
+run_chromium --no-pdf-header-footer --print-to-pdf="$work/report-zh.pdf" "file://$work/report-zh.html"
+run_chromium --dump-dom "file://$work/report-zh.html" >"$work/dom-zh.html"
+[[ -s $work/report-zh.pdf ]] || fail "no PDF of the Chinese report"
+pdftotext -layout "$work/report-zh.pdf" "$work/report-zh.txt"
+for needle in "事后评估报告：rpt-multi" "个人信息已去标识化" "法定时限" "预警与升级经过" "通知" \
+  "防篡改校验" "首次发布权威信息" "新闻发布会" "主要负责同志带头主动发声"; do
+  grep -qF "$needle" "$work/dom-zh.html" || fail "Chinese page lacks: $needle"
+  grep -qF "$needle" "$work/report-zh.txt" || fail "Chinese PDF lacks: $needle"
+done
+if grep -qF "After-action report" "$work/report-zh.txt"; then
+  fail "the Chinese PDF still carries English headings"
+fi
 
 # The chart and the screenshot, checked in python3 (standard library only).
 python3 - "$work/dom.html" "$work/report.png" <<'PY'

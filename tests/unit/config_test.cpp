@@ -171,6 +171,7 @@ TEST_CASE("the shipped example has the settings the contract names") {
   const Config config = testing::load_example_config();
   CHECK(config.timezone == "Asia/Shanghai");
   CHECK(config.utc_offset == minutes(8 * 60));
+  CHECK(config.lang == "zh");
   CHECK(config.database == "/var/lib/incidentd/incidentd.db");
   CHECK(config.kafka.events_topic == "opinion.events");
   CHECK(config.kafka.releases_topic == "opinion.releases");
@@ -1032,6 +1033,15 @@ timezone = "Asia/Kunming_City"
 timezone = "Asia/Shanghai"
 )"));
   CHECK(config.utc_offset == minutes(8 * 60));
+}
+
+TEST_CASE("the reports' language is zh or en, Chinese when not given") {
+  require_one_error(with_roster(R"(
+lang = "fr"
+)"),
+                    "t.toml:1:8", "lang: unknown language \"fr\" (expected \"zh\" or \"en\")");
+  CHECK(parsed(with_roster("lang = \"en\"\n")).lang == "en");
+  CHECK(parsed(with_roster("")).lang == "zh");
 }
 
 TEST_CASE("deputy_after_sends must be a whole number of at least 1") {

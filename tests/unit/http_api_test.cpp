@@ -34,6 +34,7 @@
 
 #include "ctl/virtual_time.hpp"
 #include "http/ack_link.hpp"
+#include "http/board.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
@@ -152,6 +153,7 @@ class ApiServer {
       return s;
     };
     control_.emplace(http::install_api(server_, std::move(context)));
+    http::install_board(server_);
     server_.start();
     port_ = server_.port();
     loop_ = std::thread([this] { io_.run(); });
@@ -483,6 +485,64 @@ TEST_CASE("malformed JSON is 400 and changes nothing", "[http][rejection]") {
   CHECK(array.status == 400);
   CHECK(array.json_body()["detail"] == "the request body must be a JSON object");
   CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a POST whose body is not declared application/json is 415 and changes nothing",
+          "[http][rejection]") {
+  // What an HTML form on another site can send: no JSON content type (nor a bearer token).
+  ApiServer api;
+  const std::string body = R"({"recipient": "a-duty1"})";
+  for (const std::string& type :
+       {std::string("Content-Type: text/plain\r\n"),
+        std::string("Content-Type: application/x-www-form-urlencoded\r\n"), std::string()}) {
+    INFO(type);
+    const std::string response =
+        raw(api.port(), "POST " + kAckPath + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                            "Authorization: Bearer " + kTokenA + "\r\n" + type +
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    CHECK(response.rfind("HTTP/1.1 415", 0) == 0);
+    CHECK(response.find("\"error\":\"unsupported_media_type\"") != std::string::npos);
+  }
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+  // A parameter and another letter case are still JSON.
+  const std::string ok =
+      raw(api.port(), "POST " + kAckPath + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                          "Authorization: Bearer " + kTokenA +
+                          "\r\nContent-Type: Application/JSON; charset=utf-8\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
+  CHECK(ok.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
+}
+
+TEST_CASE("the duty board is one page whose policy allows only its own style and script",
+          "[http][board]") {
+  ApiServer api;
+  const std::string response =
+      raw(api.port(), "GET /board HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  REQUIRE(response.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(response.find("Content-Type: text/html; charset=utf-8") != std::string::npos);
+  const auto sha256_base64 = [](std::string_view text) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    REQUIRE(EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) ==
+            1);
+    std::array<unsigned char, 64> encoded{};
+    const int n = EVP_EncodeBlock(encoded.data(), digest.data(), static_cast<int>(length));
+    return std::string(reinterpret_cast<const char*>(encoded.data()), static_cast<std::size_t>(n));
+  };
+  const std::string csp = "Content-Security-Policy: default-src 'self'; script-src 'sha256-" +
+                          sha256_base64(http::kBoardJs) + "'; style-src 'sha256-" +
+                          sha256_base64(http::kBoardCss) + "'";
+  CHECK(response.find(csp) != std::string::npos);
+  CHECK(response.find("unsafe-inline") == std::string::npos);
+  CHECK(response.find("frame-ancestors 'none'") != std::string::npos);
+  // The script and style the hashes name are the ones in the page, whole.
+  CHECK(response.find("<script>" + std::string(http::kBoardJs) + "</script>") != std::string::npos);
+  CHECK(response.find("<style>" + std::string(http::kBoardCss) + "</style>") != std::string::npos);
+  // Nothing is fetched from another site: no absolute URL in the page.
+  const std::string page = response.substr(response.find("\r\n\r\n"));
+  CHECK(page.find("https://") == std::string::npos);
+  CHECK(page.find("http://") == std::string::npos);
 }
 
 TEST_CASE("a confirmation missing a field is 422 naming the field", "[http][rejection]") {

@@ -38,6 +38,7 @@ IncidentReport report_of(const std::string& key, bool full = false,
   options.config = &fixture_config();
   options.generated_at = testing::report_fixture_generated_at();
   options.database = "fixture.db";
+  options.lang = Lang::en;  // the wording checked here; report_golden_test has both languages
   return build_incident_report(store, key, options);
 }
 
@@ -344,6 +345,7 @@ TEST_CASE("without a roster people are numbered within their unit", "[report][pr
   ReportOptions options;
   options.config = &fixture_config();
   options.roster = false;
+  options.lang = Lang::en;
   const auto r = build_incident_report(store, "rpt-late", options);
   CHECK(first_delivery_to(r, "person 1 in zhaotong-gov").time_to_ack == 5min);
   CHECK(first_delivery_to(r, "person 2 in zhaotong-gov").sends == 2);

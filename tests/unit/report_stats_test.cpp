@@ -27,6 +27,7 @@ StatsResult stats(GroupBy by = GroupBy::none, bool drills = false,
   if (!timezone.empty()) config.timezone = timezone;
   SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
   StatsQuery q;
+  q.lang = Lang::en;  // the wording checked here; report_golden_test has both languages
   q.from = from;
   q.to = to;
   q.by = by;
