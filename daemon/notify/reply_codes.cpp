@@ -393,9 +393,10 @@ SmsReplyOutcome SmsReplyHandler::handle_sms_reply(std::string_view from, std::st
       break;
     case ReplyDecision::Kind::confirm_release: {
       Confirmation c;
-      // Unique per reply: the same code may confirm again later (the next follow-up round).
+      // Unique per reply: the same code may confirm again later (the next follow-up round). The
+      // person's roster id, never the phone: the id goes into the timeline and the API.
       c.confirmation_id =
-          "sms-" + decision.code->phone + "-" + decision.code->code + "-" + millis_text(now);
+          "sms-" + decision.code->recipient + "-" + decision.code->code + "-" + millis_text(now);
       c.incident_key = decision.code->incident_key;
       c.milestone = *decision.code->milestone;
       c.unit = decision.code->unit;

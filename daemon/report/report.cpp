@@ -478,9 +478,13 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         }
       } else if (row.state == "failed" || row.state == "dead" || row.state == "superseded") {
         // Given up (the note says why, and whether the operator desk was told), or replaced by
-        // a later alert to the same person before it got through.
+        // a later alert to the same person before it got through: that says less, so a give-up's
+        // note is kept over it.
+        const bool replaced = row.state == "superseded";
+        if (!replaced || !failed || d.delivery_note.empty()) {
+          d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
+        }
         failed = true;
-        d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
       }
     }
     if (delivered) {

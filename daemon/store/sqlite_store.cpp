@@ -407,6 +407,38 @@ void remove_addresses(SQLite::Database& db) {
     update.exec();
     ++changed;
   }
+  // SMS confirmations of earlier builds were named "sms-<phone>-<code>-<ms>": the phone goes,
+  // replaced by a digest of it, in the timeline and in the confirmations table alike (the name
+  // stays unique, and the same phone gives the same digest).
+  SQLite::Statement sms(db,
+                        "SELECT seq, incident_key, body FROM timeline WHERE action = "
+                        "'release_confirmed' AND body LIKE '%\"confirmation_id\":\"sms-%'");
+  SQLite::Statement rename(db,
+                           "UPDATE confirmations SET confirmation_id = ? WHERE incident_key = ? "
+                           "AND confirmation_id = ?");
+  Sha256 sha;
+  while (sms.executeStep()) {
+    json body = json::parse(sms.getColumn(2).getString(), nullptr, false);
+    if (!body.is_object() || !body["confirmation_id"].is_string()) continue;
+    const std::string id = body["confirmation_id"].get<std::string>();
+    const std::size_t dash = id.find('-', 4);
+    const std::string phone = id.substr(4, dash == std::string::npos ? 0 : dash - 4);
+    if (phone.size() < 7 || phone.find_first_not_of("+0123456789") != std::string::npos) continue;
+    sha.begin();
+    sha.add(phone);
+    const std::string renamed = "sms-p" + sha.hex().substr(0, 16) + id.substr(dash);
+    body["confirmation_id"] = renamed;
+    update.reset();
+    update.bind(1, dump(body));
+    update.bind(2, sms.getColumn(0).getInt64());
+    update.exec();
+    rename.reset();
+    rename.bind(1, renamed);
+    rename.bind(2, sms.getColumn(1).getString());
+    rename.bind(3, id);
+    rename.exec();
+    ++changed;
+  }
   SQLite::Statement errors(db,
                            "SELECT notification_id, last_error FROM outbox "
                            "WHERE last_error IS NOT NULL AND last_error != ''");

@@ -137,6 +137,7 @@ TEST_CASE("the report shows the recorded outage with its true start and end", "[
   report::ReportOptions options;
   options.config = &config;
   options.generated_at = at(3h);
+  options.lang = report::Lang::en;
   const report::IncidentReport r = report::build_incident_report(reader, "slide", options);
   REQUIRE(r.gaps.size() == 1);  // the catch-up is part of the recorded outage, not a guess
   const report::Gap& g = r.gaps[0];
@@ -150,6 +151,12 @@ TEST_CASE("the report shows the recorded outage with its true start and end", "[
   CHECK_THAT(text, Contains("to 2026-11-26 10:40"));
   const std::string json = report::render_report(r, report::Format::json);
   CHECK_THAT(json, Contains("\"kind\": \"daemon_outage\""));
+  // The same in Chinese, the default.
+  options.lang = report::Lang::zh;
+  const std::string zh = report::render_report(
+      report::build_incident_report(reader, "slide", options), report::Format::text);
+  CHECK_THAT(zh, Contains("incidentd 停止运行：2026-11-26 08:30"));
+  CHECK_THAT(zh, Contains("重启时处置"));
 }
 
 TEST_CASE("a schema 6 database migrates with its chain intact and no outage invented",

@@ -821,6 +821,17 @@ TEST_CASE(
       u.timeline.push_back(a);
     }
     REQUIRE(store.record_outbox({u}) == std::vector<bool>{true});
+    // A release confirmed by SMS, named after the phone as earlier builds did.
+    Changeset confirmed;
+    Action rc;
+    rc.at = kStart;
+    rc.incident_key = "inc-1";
+    rc.kind = ActionKind::release_confirmed;
+    rc.milestone = Milestone::first_release;
+    rc.unit = "zhaotong-gov";
+    rc.confirmation_id = "sms-" + phone + "-4827-1796426564073";
+    confirmed.actions.push_back(rc);
+    store.commit(confirmed);
     old_head = store.chain_head()->hash;
   }
   {
@@ -846,7 +857,8 @@ TEST_CASE(
     return true;
   });
   CHECK(chained);
-  CHECK(store.count("timeline") == 5);  // rows stay; their addresses go
+  CHECK(store.count("timeline") == 6);  // rows stay; their addresses go
+  CHECK(all.find("sms-p") != std::string::npos);
   CHECK(all.find(phone) == std::string::npos);
   CHECK(all.find("dingtalk") == std::string::npos);
   CHECK(all.find("0123456789abcdef") == std::string::npos);
@@ -860,7 +872,7 @@ TEST_CASE(
                             "SELECT rows_changed, old_head_hash, new_head_hash "
                             "FROM chain_rewrites");
   REQUIRE(rewrite.executeStep());
-  CHECK(rewrite.getColumn(0).getInt() == 4);
+  CHECK(rewrite.getColumn(0).getInt() == 5);
   CHECK(rewrite.getColumn(1).getString() == old_head);
   CHECK(rewrite.getColumn(2).getString() == store.chain_head()->hash);
   CHECK(store.chain_head()->hash != old_head);
