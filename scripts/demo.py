@@ -13,7 +13,7 @@ first, everyone else by SMS.
 Then it plays a drill landslide and prints, as they happen: the daemon's actions, every SMS as
 fakesmsc gets it (to whom, what it says), every webhook as the receiver gets it. One duty officer
 acknowledges by SMS reply with the reply code the first message gave him. The webhook receiver is
-down for half an hour of clock around the 2 h warning: the retries and the recovery show in the
+down for 24 minutes of clock around the 2 h warning: the retries and the recovery show in the
 figures at the end. At the end: the database's size (under 10 MB), the timeline rows each
 notification wrote (at most ten), and a check that no phone number or webhook URL of the roster
 is in the timeline. Everything it started is stopped, also on Ctrl-C. Standard library only.
@@ -43,7 +43,7 @@ KEY_PREFIX = "drill-zt-landslide"
 TITLE = "昭通市某县山体滑坡引发网络关注（演练）"
 UNITS = ["zhaotong-gov", "prov-emergency", "prov-cac"]
 WEBHOOK_UNIT = "prov-cac"  # its people are reached by webhook first in the demo
-OUTAGE_HOURS = (1.9, 2.5)  # the receiver is down from 1 h 54 to 2 h 30 of clock
+OUTAGE_HOURS = (1.9, 2.3)  # the receiver is down from 1 h 54 to 2 h 18 of clock, over the 2 h step
 MAX_DB_BYTES = 10 * 1000 * 1000
 MAX_ROWS_PER_NOTIFICATION = 10
 
@@ -99,8 +99,9 @@ class Demo:
         self.people_by_phone = {p["phone"]: p["id"] for u in example["units"]
                                 for p in u.get("people", []) if p.get("phone")}
         route = example["notify"]["webhooks"][0]
+        # The daemon signs with its drill clock's time: only the signature can be checked.
         self.receiver = Receiver("127.0.0.1", self.receiver_port, route["secret"].encode(),
-                                 prefix="  webhook ->")
+                                 prefix="  webhook ->", max_skew_s=None)
 
     # ---- the parts ----------------------------------------------------------------------------
 
@@ -308,7 +309,7 @@ class Demo:
         self.receiver.stop()
         self.at_hour(OUTAGE_HOURS[1])
         self.receiver.start()
-        say(f"{OUTAGE_HOURS[1]} h: the webhook receiver is back; the waiting webhooks arrive")
+        say(f"{OUTAGE_HOURS[1]} h: the webhook receiver is back; the retried webhooks arrive")
         phone, code = self.code_for("zt-duty1")
         say(f"zt-duty1 acknowledges by SMS reply: {code}1")
         subprocess.run([self.kannel_sh, "inject", "--dir", self.kannel_dir, phone,
@@ -353,11 +354,13 @@ class Demo:
               f"(the limit is {MAX_ROWS_PER_NOTIFICATION}), "
               f"{sum(n for (n,) in per) / max(notifications, 1):.1f} on average")
         waited = q("SELECT attempts, state FROM outbox WHERE channel = 'webhook' AND attempts > 1")
-        if waited:
-            tries = sorted(a for a, _ in waited)
-            delivered = sum(1 for _, state in waited if state == "delivered")
-            print(f"webhooks that waited out the receiver's outage: {len(tries)}, "
-                  f"{tries[0]} to {tries[-1]} attempts each, {delivered} delivered")
+        if not waited:
+            fail("no webhook was retried: the receiver's outage showed nothing")
+        tries = sorted(a for a, _ in waited)
+        ended = ", ".join(f"{s} {sum(1 for _, x in waited if x == s)}"
+                          for s in sorted({x for _, x in waited}))
+        print(f"webhooks that waited out the receiver's outage: {len(tries)}, "
+              f"{tries[0]} to {tries[-1]} attempts each ({ended})")
         acks = q("SELECT recipient, via FROM acknowledgements")
         print(f"acknowledgements: {', '.join(f'{r} by {v}' for r, v in acks) or 'none'}")
         con.close()

@@ -4,7 +4,7 @@
 # Kannel with its fake SMSC, the project's webhook receiver, and incidentd with SMS and webhooks
 # on, on a drill clock of one hour per second (--time-scale 3600). It plays a drill landslide and
 # prints the daemon's actions and every SMS and webhook as it arrives; one duty officer answers
-# by SMS reply; the webhook receiver goes down for half an hour of clock and comes back. It ends
+# by SMS reply; the webhook receiver goes down for 24 minutes of clock and comes back. It ends
 # with the database's size and the timeline rows each notification wrote. About a minute and a
 # half; everything it started is stopped at the end, also on Ctrl-C.
 #
