@@ -504,6 +504,10 @@ class ConfigParser {
         error(*sms.get("url"), "sms.url: expected an http:// or https:// URL, got " + quote(*v));
       }
     }
+    if (const toml::node* node = sms.get("credentials_file");
+        node != nullptr && node->is_string()) {
+      read_files_.push_back({node, "sms.credentials_file", node->as_string()->get(), false});
+    }
     if (auto v = get_string(sms, "credentials_file", "sms", false,
                             "a file holding \"username:password\"")) {
       out.credentials_file = *v;
@@ -738,6 +742,7 @@ class ConfigParser {
       if (auto v = get_string(t, "secret", path, false, "the signing secret")) route.secret = *v;
       if (auto v = get_string(t, "secret_file", path, false, "a file holding the secret")) {
         route.secret_file = *v;
+        read_files_.push_back({t.get("secret_file"), path + ".secret_file", *v, true});
       }
       if (!route.secret.empty() && !route.secret_file.empty()) {
         error(t, path + ": secret and secret_file exclude each other (set one)");
@@ -771,9 +776,11 @@ class ConfigParser {
     }
     if (auto v = get_string(http, "tls_cert", "http", false, "a PEM certificate file")) {
       out.tls_cert = *v;
+      read_files_.push_back({http.get("tls_cert"), "http.tls_cert", *v, false});
     }
     if (auto v = get_string(http, "tls_key", "http", false, "a PEM private key file")) {
       out.tls_key = *v;
+      read_files_.push_back({http.get("tls_key"), "http.tls_key", *v, false});
     }
     if (out.tls_cert.empty() != out.tls_key.empty()) {
       error(http, "http: tls_cert and tls_key go together (set both for HTTPS, neither for HTTP)");
@@ -885,6 +892,15 @@ class ConfigParser {
       if (auto problem = checks_.link_secret_file(config.http.link_secret_file)) {
         error(*link_secret_node_, "http.link_secret_file: " + *problem);
       }
+    }
+    // The other files the daemon reads at start: TLS with [http] on, the gateway's credentials
+    // with [sms] on, a webhook route's secret always (any notification may use it).
+    if (!checks_.readable_file) return;
+    for (const NamedFile& f : read_files_) {
+      const bool used = f.always || (f.key.rfind("http.", 0) == 0 && config.http.enabled) ||
+                        (f.key.rfind("sms.", 0) == 0 && config.sms.enabled);
+      if (!used || f.path.empty()) continue;
+      if (auto problem = checks_.readable_file(f.path)) error(*f.node, f.key + ": " + *problem);
     }
   }
 
@@ -1495,6 +1511,14 @@ class ConfigParser {
   std::vector<std::pair<std::string, const toml::node*>> pending_operators_;
   std::vector<const toml::node*> token_nodes_;  // the sha256 of each token in config.http.tokens
   const toml::node* link_secret_node_ = nullptr;
+  // Files named by the configuration that the daemon reads at start (check_files).
+  struct NamedFile {
+    const toml::node* node;
+    std::string key;
+    std::string path;
+    bool always;  // read whatever is enabled
+  };
+  std::vector<NamedFile> read_files_;
   std::map<std::string, const toml::node*, std::less<>> phones_;  // first use of each number
   ConfigChecks checks_;
 };

@@ -3,8 +3,10 @@
 #include <utility>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -77,6 +79,11 @@ int run_check_config(const std::string& path) {
     } catch (const std::exception& e) {
       return std::string(e.what());
     }
+  };
+  checks.readable_file = [](const std::string& file) -> std::optional<std::string> {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return "cannot read \"" + file + "\": " + std::strerror(errno);
+    return std::nullopt;
   };
   auto loaded = incidentd::load_config_file(path, checks);
   for (const auto& e : loaded.errors) std::cerr << e.where << ": " << e.message << '\n';

@@ -216,6 +216,9 @@ struct ConfigResult {
 struct ConfigChecks {
   // [http] link_secret_file, when [http] is enabled: the file can be read and holds a valid key.
   std::function<std::optional<std::string>(const std::string& path)> link_secret_file;
+  // Every other file the daemon reads at start (TLS certificate and key, the SMS gateway's
+  // credentials, webhook secrets): nullopt when it can be read, else why not.
+  std::function<std::optional<std::string>(const std::string& path)> readable_file;
 };
 
 ConfigResult load_config_file(const std::string& path, const ConfigChecks& checks = {});

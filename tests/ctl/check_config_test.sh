@@ -90,4 +90,14 @@ head -c 32 /dev/urandom | base64 >"$key"
 sed -e "$on_with_key" "$example" >"$work/key_ok.toml"
 "$incidentctl" check-config "$work/key_ok.toml" >/dev/null ||
   fail "a readable 32-byte link key is refused"
+
+# The other files the daemon reads at start: a webhook route's secret always; the TLS key with
+# [http] on; the SMS gateway's credentials with [sms] on.
+refused webhook_secret_missing \
+  "s|^secret = \"demo-webhook-secret-change-me\"|secret_file = \"$work/no-such-secret\"|" \
+  '^secret_file' "notify.webhooks[1].secret_file: cannot read"
+tls_on="0,/^enabled = false/s//enabled = true/; s|^# tls_cert = .*|tls_cert = \"$work/no-cert.pem\"|; s|^# tls_key = .*|tls_key = \"$work/no-key.pem\"|"
+refused tls_cert_missing "$tls_on" '^tls_cert' "http.tls_cert: cannot read"
+sms_on="/^\[sms\]/,/^enabled/s/^enabled = false/enabled = true/; s|^credentials_file = .*|credentials_file = \"$work/no-credentials\"|"
+refused sms_credentials_missing "$sms_on" '^credentials_file' "sms.credentials_file: cannot read"
 echo "check_config_test: all refused where expected"
