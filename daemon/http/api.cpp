@@ -13,6 +13,7 @@
 #include <sstream>
 #include <variant>
 
+#include "core/html_escape.hpp"
 #include "http/ack_link.hpp"
 #include "http/server.hpp"
 #include "http/stream.hpp"
@@ -591,33 +592,6 @@ class Api {
     r.headers.emplace_back("Referrer-Policy", "no-referrer");
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return r;
-  }
-
-  static std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char ch : text) {
-      switch (ch) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out += ch;
-      }
-    }
-    return out;
   }
 
  public:

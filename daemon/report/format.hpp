@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/html_escape.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/time.hpp"
 #include "report/messages.hpp"
@@ -26,7 +27,7 @@ std::string early_or_late(Duration d, Lang lang);
 // Whole minutes, rounded toward zero, for csv and json.
 long long minutes_of(Duration d);
 
-std::string html_escape(std::string_view text);
+using incidentd::html_escape;  // core/html_escape.hpp
 std::string csv_field(std::string_view text);
 
 // "duty officer", "unit leader", "principal leader", "deputy"; the role itself otherwise.

@@ -15,33 +15,11 @@
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
 #include "notify/reply_codes.hpp"
+#include "one_code.hpp"
 
 namespace {
 
 using namespace incidentd;
-
-class OneCode final : public ReplyCodeLookup {
- public:
-  OneCode() {
-    code_.phone = "+8613800000101";
-    code_.code = "4827";
-    code_.incident_key = "zt-landslide-20261126";
-    code_.recipient = "zt-duty1";
-    code_.unit = "zhaotong-gov";
-    code_.milestone = Milestone::first_release;
-  }
-  std::vector<ReplyCode> with_code(const std::string& code) override {
-    if (code == code_.code) return {code_};
-    return {};
-  }
-  std::optional<ReplyCode> latest_open_for_phone(const std::string& phone) override {
-    if (phone == code_.phone) return code_;
-    return std::nullopt;
-  }
-
- private:
-  ReplyCode code_;
-};
 
 // The gateway's secret ([sms] callback_secret_file); inputs whose first byte is even carry it,
 // so the fuzzer reaches the reply handler as well as the refusal.
@@ -59,7 +37,7 @@ struct World {
           }
         });
   }
-  OneCode codes;
+  fuzz::OneCode codes;
   VirtualTime time;
   SmsReplyHandler handler{codes, time, 4, std::chrono::hours(72)};
   boost::asio::io_context io;

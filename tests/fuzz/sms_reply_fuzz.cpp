@@ -8,38 +8,10 @@
 
 #include "fuzz_support.hpp"
 #include "notify/reply_codes.hpp"
-
-namespace {
-
-using namespace incidentd;
-
-// One open code for one phone: enough for decide_reply to reach its every branch.
-class OneCode final : public ReplyCodeLookup {
- public:
-  OneCode() {
-    code_.phone = "+8613800000101";
-    code_.code = "4827";
-    code_.incident_key = "zt-landslide-20261126";
-    code_.recipient = "zt-duty1";
-    code_.unit = "zhaotong-gov";
-    code_.milestone = Milestone::first_release;
-  }
-  std::vector<ReplyCode> with_code(const std::string& code) override {
-    if (code == code_.code) return {code_};
-    return {};
-  }
-  std::optional<ReplyCode> latest_open_for_phone(const std::string& phone) override {
-    if (phone == code_.phone) return code_;
-    return std::nullopt;
-  }
-
- private:
-  ReplyCode code_;
-};
-
-}  // namespace
+#include "one_code.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace incidentd;
   const std::string_view bytes = fuzz::input(data, size);
   // The first line is the sender, the rest the text, so both are fuzzed.
   const std::size_t newline = bytes.find('\n');
@@ -61,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (c < '0' || c > '9') fuzz::broken("a normalized phone with a character other than a digit");
   }
 
-  OneCode codes;
+  fuzz::OneCode codes;
   const TimePoint now{std::chrono::hours(24 * 20600)};
   const ReplyDecision decision = decide_reply(from, text, 4, codes, now, std::chrono::hours(72));
   if (decision.answer.empty()) fuzz::broken("a reply without an answer");
