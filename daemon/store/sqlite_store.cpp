@@ -1699,10 +1699,6 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
                              "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
                              "failing_since = ?, recorded = ? "
                              "WHERE notification_id = ? AND state = 'pending'");
-    SQLite::Statement insert(im.db,
-                             "INSERT OR IGNORE INTO outbox(notification_id, incident_key, "
-                             "recipient, unit, channel, level, body, created_at, next_attempt_at, "
-                             "milestone, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const OutboxUpdate& u : updates) {
       Use s(update);
       s.text(1, u.state);
@@ -1718,8 +1714,9 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
       applied.push_back(changed);
       if (!changed) continue;
       for (const Action& a : u.timeline) im.write_action(a);
+      // The statement commit() fills the engine's notifications with: the same columns.
       for (const OutboxRow& row : u.new_rows) {
-        Use n(insert);
+        Use n(im.statements->insert_outbox);
         n.text(1, row.notification_id);
         n.text(2, row.incident_key);
         n.text(3, row.recipient);
