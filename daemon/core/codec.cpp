@@ -398,6 +398,15 @@ Parsed<Event> event_from_object(const json& j, const Config& config, bool scenar
       f.optional_bool("drill", e.drill) && f.optional_object("source") &&
       (!scenario || f.optional_time("arrived_at", e.arrived_at));
   if (!ok_so_far) return fail<Event>(f.error());
+  // `source` is the sender's own business (any shape inside): only string values are read.
+  if (const json* source = f.find("source")) {
+    const auto text_of = [source](const char* name, std::string& out) {
+      const auto it = source->find(name);
+      if (it != source->end() && it->is_string()) out = it->get<std::string>();
+    };
+    text_of("platform", e.source_platform);
+    text_of("by", e.source_by);
+  }
 
   // The roster checks come after the shape checks so that a malformed message is reported as
   // malformed, not as an unknown unit.
@@ -570,6 +579,8 @@ nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
     put_time("detected_at", a.detected_at);
     j["clock"] = a.clock;
   }
+  put_string("source", a.source);
+  put_string("by", a.by);
   if (a.reminder > 0) j["reminder"] = a.reminder;
   if (a.kind == ActionKind::notification) j["send"] = a.send;
   if (a.round > 0) j["round"] = a.round;
@@ -638,6 +649,7 @@ Parsed<Action> action_from_json(const nlohmann::json& j) {
               f.optional_bool("drill", a.drill) && f.optional_int("attempt", a.attempt) &&
               f.optional_string("outcome", a.outcome) && f.optional_string("detail", a.detail) &&
               f.optional_string("previous_channel", a.previous_channel) &&
+              f.optional_string("source", a.source) && f.optional_string("by", a.by) &&
               f.optional_time("from", a.from) && f.optional_time("to", a.to);
   if (!ok_so_far) return fail<Action>(f.error());
   return ok(std::move(a));

@@ -260,6 +260,17 @@ Outcome Engine::handle(const Acknowledgement& ack) {
 // ---------------------------------------------------------------------------------------------
 // Incident lifecycle
 
+namespace {
+
+// An incident entered by hand says who entered it, in its opening, level and closing entries.
+void mark_manual(Action& a, const Event& e) {
+  if (e.source_platform != kManualPlatform) return;
+  a.source = e.source_platform;
+  a.by = e.source_by;
+}
+
+}  // namespace
+
 Engine::Slot& Engine::open_incident(const Event& e) {
   const TimePoint now = time_.now();
   IncidentState s;
@@ -285,6 +296,7 @@ Engine::Slot& Engine::open_incident(const Event& e) {
   a.lead_unit = e.lead_unit;
   a.units = e.units;
   a.detected_at = e.detected_at;
+  mark_manual(a, e);
   emit(state, std::move(a));
   if (clock) start_clock(state, e.detected_at);
   act_due(state, now);
@@ -308,6 +320,7 @@ void Engine::update_incident(IncidentState& s, const Event& e) {
     a.clock = starts || s.clock_start.has_value();
     a.units = s.units;
     a.detected_at = e.detected_at;
+    mark_manual(a, e);
     emit(s, std::move(a));
     if (starts) start_clock(s, e.detected_at);
   }
@@ -316,12 +329,14 @@ void Engine::update_incident(IncidentState& s, const Event& e) {
   act_due(s, now);
 }
 
-void Engine::close_incident(IncidentState& s, const Event& /*e*/) {
+void Engine::close_incident(IncidentState& s, const Event& e) {
   const TimePoint now = time_.now();
   s.closed = true;
   s.closed_at = now;
   s.deliveries.clear();
-  emit(s, action_for(s.key, ActionKind::incident_closed, now));
+  Action a = action_for(s.key, ActionKind::incident_closed, now);
+  mark_manual(a, e);
+  emit(s, std::move(a));
 }
 
 void Engine::start_clock(IncidentState& s, TimePoint start) {

@@ -106,6 +106,25 @@ bool units_of(dom::element v, std::vector<std::string>& out) {
   return true;
 }
 
+// The strings parse_event() takes from `source`; any other member is the sender's business. A
+// repeated one goes to the slow path, whose JSON library decides which counts.
+bool source_of(dom::element v, Event& e) {
+  dom::object object;
+  if (v.get(object) != simdjson::SUCCESS) return false;
+  bool platform = false;
+  bool by = false;
+  for (dom::key_value_pair member : object) {
+    const bool is_platform = member.key == "platform";
+    if (!is_platform && member.key != "by") continue;
+    bool& seen = is_platform ? platform : by;
+    if (seen) return false;
+    seen = true;
+    std::string_view s;
+    if (string_of(member.value, s)) (is_platform ? e.source_platform : e.source_by).assign(s);
+  }
+  return true;
+}
+
 bool read_field(Field field, dom::element v, Event& e) {
   switch (field) {
     case kSchema:
@@ -135,7 +154,7 @@ bool read_field(Field field, dom::element v, Event& e) {
       return v.get(e.drill) == simdjson::SUCCESS;
     }
     case kSource:
-      return v.is_null() || v.is_object();
+      return v.is_null() || source_of(v, e);
   }
   return true;  // a field parse_event() does not read
 }

@@ -54,6 +54,9 @@ inline bool rises(Level from, Level to) {
   return static_cast<int>(to) < static_cast<int>(from);
 }
 
+// The source platform of an event entered by hand (incidentctl open, POST /v1/incidents).
+inline constexpr std::string_view kManualPlatform = "manual";
+
 struct Event {
   std::string event_id;
   std::string incident_key;
@@ -66,6 +69,10 @@ struct Event {
   std::vector<std::string> units;
   TimePoint detected_at{};
   bool drill = false;
+  // From the optional `source` object, when they are strings: who reported it. Only a manual
+  // source ("platform": "manual", an incident entered by hand) is carried into the timeline.
+  std::string source_platform;
+  std::string source_by;
   std::optional<TimePoint> arrived_at;  // scenario files only
   friend bool operator==(const Event&, const Event&) = default;
 };
@@ -113,7 +120,10 @@ struct Action {
   std::string deputy_of;                 // notification sent to a deputy
   std::string confirmation_id, url, speaker, via;  // release_confirmed / acknowledged
   std::string title, lead_unit;                    // incident_opened
-  std::vector<std::string> units;                  // incident_opened, level_changed
+  // incident_opened, level_changed, incident_closed of an event entered by hand: the event's
+  // source platform ("manual") and who entered it (its source's `by`).
+  std::string source, by;
+  std::vector<std::string> units;  // incident_opened, level_changed
   int reminder = 0;       // deadline_breached: 0 the breach itself, k the k-th overdue reminder
   int send = 0;           // notification: 1 first send, 2.. re-sends
   int round = 0;          // follow_up: 1 for the first follow-up release, 2 the next ...

@@ -110,8 +110,30 @@ TEST_CASE("the contract's example event parses with every field", "[codec][event
   CHECK(e.units == std::vector<std::string>{"zhaotong-gov", "prov-emergency", "prov-cac"});
   CHECK(e.detected_at == utc(2026, 11, 26, 0, 0));
   CHECK_FALSE(e.drill);
+  CHECK(e.source_platform == "weibo");
+  CHECK(e.source_by.empty());
   CHECK_FALSE(e.arrived_at.has_value());
   CHECK(parsed.error.empty());
+}
+
+TEST_CASE("a source's platform and by are read when they are strings, anything else is ignored",
+          "[codec][event]") {
+  const auto with_source = [](const std::string& source) {
+    return R"({"schema":1,"event_id":"a","incident_key":"k","kind":"detected","level":"II",)"
+           R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z",)"
+           R"("source":)" +
+           source + "}";
+  };
+  auto manual = parse_event(with_source(R"({"platform":"manual","by":"张伟","via":"http"})"),
+                            example_config());
+  REQUIRE(manual);
+  CHECK(manual.value->source_platform == "manual");
+  CHECK(manual.value->source_by == "张伟");
+  // The source is the sender's own object: odd members there never reject the event.
+  auto odd = parse_event(with_source(R"({"platform":7,"by":{"name":"x"}})"), example_config());
+  REQUIRE(odd);
+  CHECK(odd.value->source_platform.empty());
+  CHECK(odd.value->source_by.empty());
 }
 
 TEST_CASE("an event with only the required fields parses, optional ones left empty",
@@ -635,6 +657,22 @@ TEST_CASE("incident_opened carries the incident level as a string and the descri
   CHECK(to_json(a, 8h)["clock"] == false);
 }
 
+TEST_CASE("an entry of an incident entered by hand names its source and who entered it",
+          "[codec][action]") {
+  Action a;
+  a.at = utc(2026, 11, 26, 0, 0);
+  a.incident_key = "k";
+  a.kind = ActionKind::incident_closed;
+  a.source = "manual";
+  a.by = "zhang.wei";
+  CHECK(to_json(a, 8h) == json::parse(R"({"at": "2026-11-26T08:00:00+08:00", "incident_key": "k",
+    "action": "incident_closed", "source": "manual", "by": "zhang.wei"})"));
+  a.source.clear();
+  a.by.clear();
+  CHECK_FALSE(to_json(a, 8h).contains("source"));
+  CHECK_FALSE(to_json(a, 8h).contains("by"));
+}
+
 TEST_CASE("level_changed carries both incident levels as strings", "[codec][action]") {
   Action a;
   a.at = utc(2026, 11, 26, 1, 0);
@@ -737,6 +775,8 @@ std::vector<Action> fully_populated_actions() {
   opened.units = {"zhaotong-gov", "prov-emergency", "prov-cac"};
   opened.detected_at = t0 + std::chrono::milliseconds(7);
   opened.clock = true;
+  opened.source = "manual";
+  opened.by = "张伟";
   out.push_back(opened);
 
   Action changed = base(ActionKind::level_changed, 60);

@@ -292,6 +292,34 @@ TEST_CASE("closing cancels every pending step, reminder and re-send") {
   CHECK(h.store.incidents().at(kKey).closed);
 }
 
+TEST_CASE("an incident entered by hand names who opened, changed and closed it") {
+  Harness h;
+  const auto by_hand = [](Event e, std::string who) {
+    e.source_platform = std::string(kManualPlatform);
+    e.source_by = std::move(who);
+    return e;
+  };
+  REQUIRE(accepted(h.feed(by_hand(event("m1", kKey, Level::II, {"a"}, at(0h)), "zhang"))));
+  // Another system's update in between says nothing about who entered it.
+  Event weibo = event("w1", kKey, Level::III, {"a"}, at(1h), EventKind::updated);
+  weibo.source_platform = "weibo";
+  weibo.source_by = "crawler";
+  REQUIRE(accepted(h.feed(weibo)));
+  REQUIRE(accepted(h.feed(
+      by_hand(event("m2", kKey, Level::I, {"a"}, at(1h + 30min), EventKind::updated), "li"))));
+  REQUIRE(accepted(
+      h.feed(by_hand(event("m3", kKey, Level::I, {"a"}, at(2h), EventKind::closed), "wang"))));
+  std::vector<std::string> who;
+  for (const Action& a : h.timeline()) {
+    if (a.kind == ActionKind::incident_opened || a.kind == ActionKind::level_changed ||
+        a.kind == ActionKind::incident_closed) {
+      who.push_back(std::string(to_string(a.kind)) + " " + a.source + " " + a.by);
+    }
+  }
+  CHECK(who == std::vector<std::string>{"incident_opened manual zhang", "level_changed  ",
+                                        "level_changed manual li", "incident_closed manual wang"});
+}
+
 TEST_CASE("after a close, events, confirmations and acknowledgements are rejected") {
   Harness h;
   open_incident(h, Level::II);

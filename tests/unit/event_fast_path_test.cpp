@@ -48,6 +48,13 @@ const std::vector<std::string> kAccepted = {
     R"({"drill":true,"schema":1,"units":["prov-cac"],"event_id":"b","incident_key":"k",)"
     R"("kind":"detected","level":"III","lead_unit":"prov-cac","detected_at":"2026-11-26T08:00:00Z",)"
     R"("title":"","category":"","region":""})",
+    // an incident entered by hand: who entered it is read; odd source members are ignored
+    R"({"schema":1,"event_id":"m","incident_key":"k","kind":"detected","level":"II",)"
+    R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z",)"
+    R"("source":{"platform":"manual","by":"\u5f20\u4f1f","via":"incidentctl"}})",
+    R"({"schema":1,"event_id":"m","incident_key":"k","kind":"detected","level":"II",)"
+    R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z",)"
+    R"("source":{"platform":["manual"],"by":null,"url":"u"}})",
 };
 
 // Messages the reference rejects or reads in its own way: the fast path must not decide them.
@@ -92,6 +99,10 @@ const std::vector<std::string> kNotFast = {
     R"({"schema":1,"event_id":"\ud800","incident_key":"k","kind":"detected","level":"II",)"
     R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z"})",
     std::string(kMaxMessageBytes + 1, ' '),
+    // who entered it given twice: which one counts is the JSON library's business
+    R"({"schema":1,"event_id":"m","incident_key":"k","kind":"detected","level":"II",)"
+    R"("lead_unit":"prov-cac","units":["prov-cac"],"detected_at":"2026-11-26T08:00:00Z",)"
+    R"("source":{"platform":"manual","by":"a","by":"b"}})",
 };
 
 TEST_CASE("well-formed events take the fast path and read as the reference reads them") {
