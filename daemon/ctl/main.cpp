@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "ctl/manual_commands.hpp"
 #include "ctl/simulate.hpp"
 #include "ctl/state_commands.hpp"
 #include "ctl/timeline_text.hpp"
@@ -327,11 +328,14 @@ int main(int argc, char** argv) {
   const incidentd::http::ApiCommands api_commands(app);
   // list, show, watch: the state, from the API or the database (docs/man/incidentctl.1).
   const incidentd::ctl::StateCommands state_commands(app);
+  // open, close, level: incidents entered by hand, published to the events topic.
+  const incidentd::ctl::ManualCommands manual_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (auto code = api_commands.run()) return *code;
     if (auto code = state_commands.run()) return *code;
+    if (auto code = manual_commands.run()) return *code;
     if (*simulate) return run_simulate(config_path, scenario_path, until, format);
     if (*check) return run_check_config(check_path);
     if (*report) return run_report(report_src, report_key);

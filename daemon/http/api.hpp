@@ -5,7 +5,10 @@
 // hashes in [http] tokens, in constant time; a unit token reads only the incidents its unit is
 // responsible for (any other is 404, as if it did not exist) and acts for its own unit only.
 // An ack link's GET (and HEAD) shows a page and changes nothing; only the POST from that page
-// acknowledges, and not when its Origin is another site's.
+// acknowledges, and not when its Origin is another site's. An operator token may enter an
+// incident by hand (POST /v1/incidents, .../close, .../level): the daemon publishes the event
+// to the events topic and answers 202 once the broker has it; the engine acts on it when it is
+// consumed, like any other.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,19 @@ struct MetricsSample {
   std::uint64_t dead_letters = 0;
 };
 
+// The broker's answer to an event entered by hand (POST /v1/incidents and its close and level).
+struct PublishOutcome {
+  bool ok = false;
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string error;
+};
+// Publishes one event to the events topic, keyed by its incident; `done` must run once, on the
+// loop thread, with the broker's delivery report.
+using PublishEvent = std::function<void(const std::string& key, const std::string& value,
+                                        std::function<void(const PublishOutcome&)> done)>;
+
 struct ApiContext {
   // The roster and the initial [http] tokens (ApiControl replaces them); outlives the server.
   const Config* config = nullptr;
@@ -67,6 +83,8 @@ struct ApiContext {
   // /readyz: true when the consumer is subscribed and the store open. Unset: always ready.
   std::function<bool()> ready;
   std::function<MetricsSample()> sample;  // unset: zeros
+  // Incidents entered by hand, with an operator token; unset: those routes answer 503.
+  PublishEvent publish_event;
   // engine.flush() failed: the in-memory state is ahead of the store and the daemon must
   // restart from it. The request gets 503 either way.
   std::function<void(const std::exception&)> on_store_failure;

@@ -44,6 +44,12 @@ Response Response::stream(std::string content_type,
   return r;
 }
 
+Response Response::later(std::function<void(std::function<void(Response)>)> start) {
+  Response r;
+  r.on_later = std::move(start);
+  return r;
+}
+
 Response Response::json_text(int status, std::string body) {
   Response r;
   r.status = status;
@@ -356,6 +362,17 @@ class Connection final : public ConnectionBase,
                      keep_alive);
       }
       return start_stream(response);
+    }
+    if (response.on_later) {
+      // Nothing is read from the client until the answer is written, as for any request; the
+      // connection lives as long as the handler holds the function that answers.
+      auto answer = [self = this->shared_from_this(), keep_alive,
+                     done = false](Response r) mutable {
+        if (done) return;
+        done = true;
+        self->write(std::move(r), keep_alive);
+      };
+      return response.on_later(std::move(answer));
     }
     write(std::move(response), keep_alive);
   }

@@ -63,10 +63,14 @@ struct Response {
   // `on_stream` once with the sink the handler sends the rest through. Over
   // ServerOptions::max_streams open streams the client gets 503 instead.
   std::function<void(std::shared_ptr<StreamSink>)> on_stream;
+  // A response given later (Response::later): the server calls `on_later` once with the
+  // function that answers; the handler calls that once, on the loop thread, when it knows.
+  std::function<void(std::function<void(Response)>)> on_later;
 
   static Response error(int status, std::string_view error, std::string_view detail);
   static Response stream(std::string content_type,
                          std::function<void(std::shared_ptr<StreamSink>)> on_open);
+  static Response later(std::function<void(std::function<void(Response)>)> start);
   static Response json_text(int status, std::string body);
   static Response text(int status, std::string body, std::string content_type = "text/plain");
 };

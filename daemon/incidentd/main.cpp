@@ -56,6 +56,8 @@ constexpr auto kShutdownGrace = 40s;
 
 // How often the daemon records that it is alive: an outage after a crash is known to this much.
 constexpr auto kHeartbeatEvery = 5s;
+// POST /v1/incidents answers 503 when the broker has not taken the event by then.
+constexpr auto kPublishTimeout = 10s;
 
 std::string format_scale(double factor) {
   if (factor == std::floor(factor)) return std::to_string(static_cast<long long>(factor));
@@ -275,6 +277,17 @@ int main(int argc, char** argv) {
     // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
     std::optional<incidentd::http::Server> http_server;
     std::optional<incidentd::http::ApiControl> api_control;  // SIGHUP replaces the tokens
+    // Incidents entered by hand through the API go to the events topic like any other event;
+    // the dead-letter producer is transactional and the consumer thread's, so this one is apart.
+    std::optional<incidentd::EventPublisher> publisher;
+    if (config.http.enabled) {
+      incidentd::KafkaHooks hooks;
+      hooks.error = [](const std::string& code, const std::string& message, bool fatal) {
+        spdlog::warn("publisher: {}: {}{}", code, message, fatal ? " (fatal)" : "");
+      };
+      publisher.emplace(config.kafka, kPublishTimeout, std::move(hooks));
+      publisher->start_polling();
+    }
     if (config.http.enabled) {
       incidentd::http::ServerOptions http_options;
       http_options.address = config.http.address;
@@ -300,6 +313,16 @@ int main(int argc, char** argv) {
         return store.record_used_link(id, key, at);
       };
       api.ready = [&subscribed] { return subscribed; };
+      api.publish_event = [&publisher, &post_to_loop, topic = config.kafka.events_topic](
+                              const std::string& key, const std::string& value,
+                              std::function<void(const incidentd::http::PublishOutcome&)> done) {
+        publisher->publish(
+            topic, key, value,
+            [&post_to_loop, done = std::move(done)](const incidentd::PublishResult& r) {
+              incidentd::http::PublishOutcome o{r.ok, r.topic, r.partition, r.offset, r.error};
+              post_to_loop([done, o] { done(o); });
+            });
+      };
       api.sample = [&] {
         incidentd::http::MetricsSample sample;
         sample.deadline_breaches = deadline_breaches;

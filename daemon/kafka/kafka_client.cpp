@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <thread>
 #include <utility>
 
 namespace incidentd {
@@ -350,6 +351,95 @@ TxnResult TransactionalProducer::commit() {
 
 TxnResult TransactionalProducer::abort() {
   return translate(impl_->producer->abort_transaction(-1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event publisher
+
+struct EventPublisher::Impl final : public RdKafka::DeliveryReportCb {
+  explicit Impl(KafkaHooks h) : hooks(std::move(h)), events(hooks) {}
+
+  void dr_cb(RdKafka::Message& message) override {
+    std::unique_ptr<Done> done(static_cast<Done*>(message.msg_opaque()));
+    if (!done) return;
+    PublishResult r;
+    r.topic = message.topic_name();
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      r.ok = true;
+      r.partition = message.partition();
+      r.offset = message.offset();
+    } else {
+      r.error = code_name(message.err()) + ": " + message.errstr();
+    }
+    (*done)(r);
+  }
+
+  KafkaHooks hooks;
+  EventRelay events;
+  std::unique_ptr<RdKafka::Producer> producer;
+  std::thread poller;
+  std::atomic<bool> stop{false};
+};
+
+EventPublisher::EventPublisher(const KafkaSettings& settings, Duration delivery_timeout,
+                               KafkaHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(hooks))) {
+  auto defaults = common_defaults();
+  defaults["client.id"] = "incidentd-publisher";
+  // One message now and then, by a person waiting for the answer: send it at once.
+  defaults["linger.ms"] = "0";
+  const std::map<std::string, std::string> managed = {
+      {"bootstrap.servers", settings.brokers},
+      // Written once, in order, on every in-sync replica before it counts as published.
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"message.timeout.ms", std::to_string(std::max(millis(delivery_timeout), 1))},
+  };
+  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  std::string error;
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(impl_.get()), error) !=
+      RdKafka::Conf::CONF_OK) {
+    throw KafkaSetupError("kafka: dr_cb: " + error);
+  }
+  impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!impl_->producer) throw KafkaSetupError("kafka: cannot create the producer: " + error);
+}
+
+EventPublisher::~EventPublisher() {
+  if (!impl_ || !impl_->producer) return;
+  impl_->stop = true;
+  if (impl_->poller.joinable()) impl_->poller.join();
+  impl_->producer->flush(2000);
+  // Whatever is left is reported failed (ERR__PURGE_*) to its caller by this last poll.
+  impl_->producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  impl_->producer->poll(0);
+}
+
+void EventPublisher::publish(const std::string& topic, const std::string& key,
+                             const std::string& value, Done done) {
+  auto opaque = std::make_unique<Done>(std::move(done));
+  const RdKafka::ErrorCode err = impl_->producer->produce(
+      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, opaque.get());
+  if (err == RdKafka::ERR_NO_ERROR) {
+    (void)opaque.release();  // dr_cb owns it now
+    return;
+  }
+  PublishResult r;
+  r.topic = topic;
+  r.error = code_name(err) + ": " + RdKafka::err2str(err);
+  (*opaque)(r);
+}
+
+void EventPublisher::flush(Duration timeout) {
+  impl_->producer->flush(millis(timeout));
+}
+
+void EventPublisher::start_polling() {
+  if (impl_->poller.joinable()) return;
+  impl_->poller = std::thread([impl = impl_.get()] {
+    while (!impl->stop) impl->producer->poll(200);
+  });
 }
 
 }  // namespace incidentd

@@ -110,4 +110,42 @@ class TransactionalProducer {
   std::unique_ptr<Impl> impl_;
 };
 
+// What the broker said about one published message.
+struct PublishResult {
+  bool ok = false;
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string error;  // when not ok: librdkafka's code name and text
+};
+
+// A plain (not transactional) idempotent producer with acks=all, for events entered by hand
+// (incidentctl open, POST /v1/incidents): each message gets the broker's own delivery report,
+// or an error once `delivery_timeout` has passed. Reports are served by flush() (a caller
+// without a thread) or by the thread start_polling() starts (the daemon).
+class EventPublisher {
+ public:
+  using Done = std::function<void(const PublishResult&)>;
+
+  // Throws KafkaSetupError naming the property librdkafka refused.
+  EventPublisher(const KafkaSettings& settings, Duration delivery_timeout, KafkaHooks hooks = {});
+  // Stops the polling thread; what is still in flight is given a moment, then reported failed.
+  ~EventPublisher();
+  EventPublisher(const EventPublisher&) = delete;
+  EventPublisher& operator=(const EventPublisher&) = delete;
+
+  // Queues one message. `done` runs exactly once, with the delivery report, on whichever thread
+  // serves reports, or at once on the caller's when the message cannot even be queued.
+  void publish(const std::string& topic, const std::string& key, const std::string& value,
+               Done done);
+  // Serves delivery reports until nothing is in flight or `timeout` has passed.
+  void flush(Duration timeout);
+  // Serves delivery reports on a thread of its own from now on.
+  void start_polling();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace incidentd
