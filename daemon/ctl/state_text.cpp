@@ -1,5 +1,7 @@
 #include "ctl/state_text.hpp"
 
+#include "incidentd/domain.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -64,6 +66,7 @@ const std::map<std::string_view, Words>& table() {
       {"no_clock", {"未计时（III、IV级）", "no clock (level III/IV)"}},
       {"opened", {"首次监测", "First detected"}},
       {"closed_at", {"已结束", "Closed"}},
+      {"by_hand", {"（{}人工录入）", " (by hand by {})"}},
       {"milestones", {"时限", "Milestones"}},
       {"target", {"目标", "target"}},
       {"deadline", {"最后时限", "deadline"}},
@@ -358,14 +361,25 @@ std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
   const std::string colon = l == Lang::zh ? "：" : ": ";
   const std::string heading_end = l == Lang::zh ? "：\n" : ":\n";  // no space before the line end
   out << say("units", l) << colon << units << '\n';
-  out << say("opened", l) << colon << short_time(i.value("opened_at", json())) << '\n';
+  // Who entered it by hand, from the timeline (show has it; a list entry does not).
+  const auto by_hand = [&](std::string_view action) {
+    for (const json& a : i.value("timeline", json::array())) {
+      if (a.value("action", "") == action && a.value("source", "") == kManualPlatform) {
+        return say("by_hand", l, a.value("by", std::string("?")));
+      }
+    }
+    return std::string();
+  };
+  out << say("opened", l) << colon << short_time(i.value("opened_at", json()))
+      << by_hand("incident_opened") << '\n';
   if (i.contains("clock_start")) {
     out << say("clock_start", l) << colon << short_time(i["clock_start"]) << '\n';
   } else {
     out << say("clock_start", l) << colon << say("no_clock", l) << '\n';
   }
   if (i.contains("closed_at")) {
-    out << say("closed_at", l) << colon << short_time(i["closed_at"]) << '\n';
+    out << say("closed_at", l) << colon << short_time(i["closed_at"]) << by_hand("incident_closed")
+        << '\n';
   }
 
   const json& milestones = i.value("milestones", json::array());

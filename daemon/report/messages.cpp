@@ -157,6 +157,7 @@ constexpr Message kMessages[] = {
     {"col.time_to_ack", "确认用时", "Time to ack"},
     {"level.opened", "首次记录", "opened"},
     {"level.clock_started", "；开始计时", "; clock started"},
+    {"level.by_hand", "（{0}人工录入）", " by hand by {0}"},
     {"ladder.escalated_note", "级别 {0} → {1}", "level {0} → {1}"},
     {"ladder.reminder", "第{0}次提醒", "reminder {0}"},
     {"ladder.catch_up", "补办（延迟执行）", "catch-up (acted late)"},
@@ -206,6 +207,7 @@ constexpr Message kMessages[] = {
      "sends,delivery,acknowledged_at,minutes,detail"},
     {"csv.from_level", "由{0}级", "from {0}"},
     {"csv.clock_started", "开始计时", "clock started"},
+    {"csv.by_hand", "{0}人工录入", "by hand by {0}"},
     {"csv.against_target", "对照目标时限：{0}", "against target: {0}"},
     // the chart
     {"chart.aria", "事件计时时间线", "Timeline of the incident clock"},

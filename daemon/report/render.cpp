@@ -176,6 +176,7 @@ std::string render_json(const IncidentReport& r) {
   inc["clock_start"] = time_json(r.clock_start, off);
   inc["closed"] = r.closed;
   inc["closed_at"] = time_json(r.closed_at, off);
+  if (!r.closed_by.empty()) inc["closed_by_hand"] = r.closed_by;
   inc["timeline_entries"] = r.timeline_entries;
   j["incident"] = inc;
 
@@ -188,6 +189,7 @@ std::string render_json(const IncidentReport& r) {
          {"level", l.level},
          {"previous_level", l.previous.empty() ? ordered_json(nullptr) : ordered_json(l.previous)},
          {"clock_started", l.clock_started}});
+    if (!l.by.empty()) j["levels"].back()["by_hand"] = l.by;
   }
   j["milestones"] = ordered_json::array();
   for (const auto& m : r.milestones) {
@@ -300,7 +302,8 @@ std::string render_csv(const IncidentReport& r) {
     row({"level", std::to_string(l.seq), t(l.at), "", l.previous.empty() ? "opened" : "changed",
          l.level, "", "", "", "", "", "", "", "", "", "", "",
          join_present({l.previous.empty() ? "" : msgf(lang, "csv.from_level", l.previous),
-                       l.clock_started ? std::string(msg(lang, "csv.clock_started")) : ""},
+                       l.clock_started ? std::string(msg(lang, "csv.clock_started")) : "",
+                       l.by.empty() ? "" : msgf(lang, "csv.by_hand", l.by)},
                       " ")});
   }
   for (const auto& m : r.milestones) {
@@ -404,8 +407,10 @@ std::vector<std::string> incident_fields(const IncidentReport& r) {
   field("field.clock", r.clock_start
                            ? msgf(lang, "field.clock_started", local_time(*r.clock_start, off))
                            : std::string(msg(lang, "field.no_clock")));
-  field("field.status", r.closed ? msgf(lang, "field.closed", local_time(r.closed_at, off))
-                                 : std::string(msg(lang, "field.open")));
+  field("field.status",
+        r.closed ? msgf(lang, "field.closed", local_time(r.closed_at, off)) +
+                       (r.closed_by.empty() ? "" : msgf(lang, "level.by_hand", r.closed_by))
+                 : std::string(msg(lang, "field.open")));
   field("field.timeline_entries", std::to_string(r.timeline_entries));
   return f;
 }
@@ -425,6 +430,7 @@ std::vector<std::string> level_header(Lang lang) {
 std::vector<std::string> level_cells(const IncidentReport& r, const LevelChange& l) {
   std::string change =
       l.previous.empty() ? std::string(msg(r.lang, "level.opened")) : l.previous + " → " + l.level;
+  if (!l.by.empty()) change += msgf(r.lang, "level.by_hand", l.by);
   if (l.clock_started) change += msg(r.lang, "level.clock_started");
   return {local_time(l.at, r.utc_offset), local_time(l.detected_at, r.utc_offset),
           level_label(l.level, r.lang), change};

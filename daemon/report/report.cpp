@@ -294,6 +294,7 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         const bool had_clock = std::any_of(r.levels.begin(), r.levels.end(),
                                            [](const LevelChange& l) { return l.clock_started; });
         lc.clock_started = a.clock && !had_clock;
+        if (a.source == kManualPlatform) lc.by = a.by.empty() ? "?" : a.by;
         r.levels.push_back(lc);
         if (a.detected_at && a.at - *a.detected_at > kLateTolerance) {
           Gap g;
@@ -397,6 +398,8 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         acks.emplace_back(a.recipient, a.at);
         break;
       case ActionKind::incident_closed:
+        if (a.source == kManualPlatform) r.closed_by = a.by.empty() ? "?" : a.by;
+        break;
       case ActionKind::delivery:  // the dispatcher's records: the outbox table says the same
       case ActionKind::channel_fallback:
       case ActionKind::daemon_outage:  // a gap, below

@@ -44,6 +44,7 @@ struct LevelChange {
   std::string level;
   std::string previous;  // empty for the opening level
   bool clock_started = false;
+  std::string by;  // entered by hand (source "manual"): who, as recorded; empty otherwise
 };
 
 struct Release {
@@ -128,6 +129,7 @@ struct IncidentReport {
   bool drill = false;
   bool closed = false;
   std::optional<TimePoint> closed_at;
+  std::string closed_by;  // closed by hand: who, as recorded
   TimePoint detected_at{};
   std::optional<TimePoint> first_recorded_at;
   std::optional<TimePoint> clock_start;
