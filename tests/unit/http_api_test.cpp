@@ -152,6 +152,19 @@ class ApiServer {
       s.dead_letters = 1;
       return s;
     };
+    // The broker, faked to inject its answer: what is published is kept, and acknowledged (or
+    // not) later on the loop, as the daemon's delivery reports come.
+    context.publish_event = [this](const std::string& key, const std::string& value,
+                                   std::function<void(const http::PublishOutcome&)> done) {
+      published_.emplace_back(key, value);
+      http::PublishOutcome o;
+      o.ok = !broker_fails.load();
+      o.topic = "opinion.events";
+      o.partition = o.ok ? 1 : -1;
+      o.offset = o.ok ? static_cast<std::int64_t>(published_.size()) + 40 : -1;
+      if (!o.ok) o.error = "_MSG_TIMED_OUT: Local: Message timed out";
+      net::post(io_, [done = std::move(done), o] { done(o); });
+    };
     control_.emplace(http::install_api(server_, std::move(context)));
     http::install_board(server_);
     server_.start();
@@ -215,8 +228,18 @@ class ApiServer {
   }
 
   std::atomic<bool> ready{true};
+  std::atomic<bool> broker_fails{false};
+
+  // (key, value) of every event published, in order.
+  std::vector<std::pair<std::string, std::string>> published() {
+    return on_loop([this] { return published_; });
+  }
+  bool known(const std::string& key) {
+    return on_loop([&] { return engine_.find(key) != nullptr; });
+  }
 
  private:
+  std::vector<std::pair<std::string, std::string>> published_;
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   Config config_;
@@ -667,6 +690,124 @@ TEST_CASE("show gives the incident's timeline, an unknown key is 404", "[http]")
   for (const json& a : timeline) warned = warned || a["action"] == "warning";
   CHECK(warned);
   CHECK(call(api.port(), bhttp::verb::get, "/v1/incidents/nope", kTokenB).status == 404);
+}
+
+// ---- incidents entered by hand -----------------------------------------------------------------
+
+TEST_CASE("an operator enters an incident by hand: the event is published, 202 once acknowledged",
+          "[http][manual]") {
+  ApiServer api;
+  const json body = {{"incident_key", "tel-1"}, {"level", "II"},     {"title", "电话报告"},
+                     {"lead_unit", "b"},        {"units", {"a"}},    {"by", "张伟"},
+                     {"event_id", "tel-1-e1"},  {"region", "530600"}};
+  const Reply r = call(api.port(), bhttp::verb::post, "/v1/incidents", kTokenOperator, body.dump());
+  REQUIRE(r.status == 202);
+  CHECK(r.json_body() == json{{"status", "published"},
+                              {"event_id", "tel-1-e1"},
+                              {"incident_key", "tel-1"},
+                              {"kind", "detected"},
+                              {"topic", "opinion.events"},
+                              {"partition", 1},
+                              {"offset", 41}});
+  const auto published = api.published();
+  REQUIRE(published.size() == 1);
+  CHECK(published[0].first == "tel-1");
+  // The detected_at is the API's clock; the token's name says which desk sent it.
+  CHECK(published[0].second ==
+        R"({"schema":1,"event_id":"tel-1-e1","incident_key":"tel-1","kind":"detected",)"
+        R"("level":"II","title":"电话报告","region":"530600","lead_unit":"b","units":["b","a"],)"
+        R"("detected_at":"2026-11-26T10:10:00+08:00","source":{"platform":"manual","by":"张伟",)"
+        R"("via":"http","token":"incidentctl"}})");
+  // Opened when it is consumed, like any other event: not by the request.
+  CHECK_FALSE(api.known("tel-1"));
+
+  // Without a key nor `by`: a key is made up, and the token's name stands for who.
+  const Reply made = call(api.port(), bhttp::verb::post, "/v1/incidents", kTokenOperator,
+                          R"({"level":"III","title":"t","lead_unit":"a"})");
+  REQUIRE(made.status == 202);
+  CHECK_THAT(made.json_body()["incident_key"].get<std::string>(),
+             Catch::StartsWith("manual-20261126-101000-"));
+  CHECK(json::parse(api.published().at(1).second)["source"]["by"] == "incidentctl");
+}
+
+TEST_CASE("a unit token may not enter, raise or close an incident by hand", "[http][manual]") {
+  ApiServer api;
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"/v1/incidents", R"({"level":"II","title":"t","lead_unit":"a"})"},
+      {"/v1/incidents/" + kIncident + "/level", R"({"level":"I"})"},
+      {"/v1/incidents/" + kIncident + "/close", "{}"},
+  };
+  for (const auto& [path, body] : requests) {
+    INFO(path);
+    const Reply r = call(api.port(), bhttp::verb::post, path, kTokenA, body);
+    CHECK(r.status == 403);
+    CHECK(r.json_body()["error"] == "operator_only");
+  }
+  CHECK(api.published().empty());
+}
+
+TEST_CASE("a bad body for an incident entered by hand is 422 naming the field, nothing published",
+          "[http][manual][rejection]") {
+  ApiServer api;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"level":"II","title":"t","lead_unit":"a","levle":"I"})", R"(unknown field "levle")"},
+      {R"({"level":"II","lead_unit":"a"})", R"(field "title" is required)"},
+      {R"({"level":"V","title":"t","lead_unit":"a"})", R"(field "level" must be one of)"},
+      {R"({"level":"II","title":"t","lead_unit":"nowhere"})",
+       R"(unknown unit "nowhere" in field "lead_unit")"},
+      {R"({"level":"II","title":"t","lead_unit":"a","units":["a","a"]})",
+       R"(field "units" lists "a" more than once)"},
+      {R"({"level":"II","title":"t","lead_unit":"a","detected_at":"08:00"})",
+       R"(field "detected_at" must be an RFC 3339 timestamp)"},
+      {R"({"level":"II","title":7,"lead_unit":"a"})", R"(field "title" must be a string)"},
+  };
+  for (const auto& [body, reason] : cases) {
+    INFO(body);
+    const Reply r = call(api.port(), bhttp::verb::post, "/v1/incidents", kTokenOperator, body);
+    CHECK(r.status == 422);
+    CHECK(r.json_body()["error"] == "invalid_event");
+    CHECK_THAT(r.json_body()["detail"].get<std::string>(), Catch::Contains(reason));
+  }
+  const Reply exists =
+      call(api.port(), bhttp::verb::post, "/v1/incidents", kTokenOperator,
+           R"({"incident_key":")" + kIncident + R"(","level":"II","title":"t","lead_unit":"a"})");
+  CHECK(exists.status == 409);
+  CHECK(api.published().empty());
+}
+
+TEST_CASE("level and close by hand carry the incident's units as they stand", "[http][manual]") {
+  ApiServer api;
+  const std::string base = "/v1/incidents/" + kIncident;
+  CHECK(call(api.port(), bhttp::verb::post, base + "/level", kTokenOperator, R"({"level":"II"})")
+            .status == 409);
+  CHECK(call(api.port(), bhttp::verb::post, "/v1/incidents/nope/close", kTokenOperator, "{}")
+            .status == 404);
+  REQUIRE(call(api.port(), bhttp::verb::post, base + "/level", kTokenOperator,
+               R"({"level":"I","by":"李娜"})")
+              .status == 202);
+  REQUIRE(call(api.port(), bhttp::verb::post, base + "/close", kTokenOperator, "{}").status == 202);
+  const auto published = api.published();
+  REQUIRE(published.size() == 2);
+  const json raised = json::parse(published[0].second);
+  CHECK(raised["kind"] == "updated");
+  CHECK(raised["level"] == "I");
+  CHECK(raised["lead_unit"] == "a");
+  CHECK(raised["units"] == json{"a", "b"});
+  CHECK(raised["source"]["by"] == "李娜");
+  const json closed = json::parse(published[1].second);
+  CHECK(closed["kind"] == "closed");
+  CHECK(closed["level"] == "II");  // as it stands: the raise is not consumed yet
+  CHECK(closed["source"]["by"] == "incidentctl");
+}
+
+TEST_CASE("a broker that does not acknowledge the event gives 503", "[http][manual]") {
+  ApiServer api;
+  api.broker_fails = true;
+  const Reply r = call(api.port(), bhttp::verb::post, "/v1/incidents", kTokenOperator,
+                       R"({"level":"II","title":"t","lead_unit":"a"})");
+  CHECK(r.status == 503);
+  CHECK(r.json_body()["error"] == "publish_failed");
+  CHECK_THAT(r.json_body()["detail"].get<std::string>(), Catch::Contains("_MSG_TIMED_OUT"));
 }
 
 TEST_CASE("metrics are Prometheus text with the sampled figures", "[http]") {
