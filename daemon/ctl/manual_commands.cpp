@@ -286,6 +286,7 @@ ManualCommands::ManualCommands(CLI::App& app) : options_(std::make_unique<Option
   o.close->add_option("--units", o.units, "with --lead-unit")->delimiter(',');
   o.close->add_option("--level", o.level_text, "with --lead-unit: its current level")
       ->check(levels);
+  o.close->add_flag("--drill", o.drill, "with --lead-unit: the incident is a drill");
 
   o.level = app.add_subcommand("level", "Raise or lower an incident's level, by hand");
   o.level->add_option("incident_key", o.key, "the incident's key")->required();
@@ -295,6 +296,7 @@ ManualCommands::ManualCommands(CLI::App& app) : options_(std::make_unique<Option
   o.level->add_option("--lead-unit", o.lead_unit,
                       "with --units: the incident's units as they stand, read from nowhere");
   o.level->add_option("--units", o.units, "with --lead-unit")->delimiter(',');
+  o.level->add_flag("--drill", o.drill, "with --lead-unit: the incident is a drill");
 }
 
 ManualCommands::~ManualCommands() = default;

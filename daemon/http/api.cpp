@@ -353,10 +353,18 @@ class Api {
       std::initializer_list<std::string_view> required, ManualEvent& e,
       std::optional<TimePoint>& detected_at) {
     std::string names;
-    for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+    for (auto name : allowed) {
+      if (!names.empty()) names += ", ";
+      names += name;
+    }
     for (const auto& [name, value] : body.items()) {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        return "unknown field \"" + name + "\" (this request takes " + names + ")";
+        std::string error = "unknown field \"";
+        error += name;
+        error += "\" (this request takes ";
+        error += names;
+        error += ")";
+        return error;
       }
       if (value.is_null()) continue;
       const std::string field = "field \"" + name + "\"";
@@ -378,12 +386,13 @@ class Api {
       const std::string text = value.get<std::string>();
       if (name == "level") {
         const auto level = parse_level(text);
-        if (!level) return field + " must be one of I, II, III, IV (got \"" + text + "\")";
+        if (!level) return field + " must be one of I, II, III, IV (got " + dump(json(text)) + ")";
         e.level = *level;
       } else if (name == "detected_at") {
         detected_at = parse_rfc3339(text);
         if (!detected_at) {
-          return field + " must be an RFC 3339 timestamp with an offset (got \"" + text + "\")";
+          return field + " must be an RFC 3339 timestamp with an offset (got " + dump(json(text)) +
+                 ")";
         }
       } else if (name == "incident_key") {
         e.incident_key = text;
@@ -424,7 +433,7 @@ class Api {
     return Response::later([publish = c_.publish_event, key = e.incident_key,
                             value = std::move(*text.value), event_id = e.event_id,
                             kind = std::string(to_string(e.kind))](
-                               std::function<void(Response)> answer) {
+                               const std::function<void(Response)>& answer) {
       publish(key, value, [answer, key, event_id, kind](const PublishOutcome& o) {
         if (!o.ok) {
           answer(Response::error(503, "publish_failed", "the event was not published: " + o.error));

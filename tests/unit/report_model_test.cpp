@@ -9,6 +9,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "ctl/simulate.hpp"
+#include "incidentd/codec.hpp"
 #include "report/fixture.hpp"
 #include "support/temp_dir.hpp"
 
@@ -239,6 +241,55 @@ TEST_CASE("a de-identified report carries no names or phone numbers, --full does
     CHECK_THAT(q, Contains("+8613800000101"));
     CHECK_THAT(q, Contains("CONTAINS PERSONAL DATA"));
   }
+}
+
+TEST_CASE("an incident entered by hand says who opened, changed and closed it, in every format",
+          "[report]") {
+  const TempDir dir("report-manual");
+  const std::string path = dir.file("manual.db");
+  const Config& config = fixture_config();
+  const char* lines[] = {
+      R"({"schema":1,"event_id":"m1","incident_key":"tel-1","kind":"detected","level":"II",)"
+      R"("title":"电话报告","lead_unit":"zhaotong-gov","units":["zhaotong-gov"],)"
+      R"("detected_at":"2026-11-26T08:00:00+08:00","source":{"platform":"manual","by":"张伟"}})",
+      R"({"schema":1,"event_id":"m2","incident_key":"tel-1","kind":"updated","level":"I",)"
+      R"("lead_unit":"zhaotong-gov","units":["zhaotong-gov"],)"
+      R"("detected_at":"2026-11-26T09:00:00+08:00","source":{"platform":"manual","by":"李娜"}})",
+      R"({"schema":1,"event_id":"m3","incident_key":"tel-1","kind":"closed","level":"I",)"
+      R"("lead_unit":"zhaotong-gov","units":["zhaotong-gov"],)"
+      R"("detected_at":"2026-11-26T10:00:00+08:00","source":{"platform":"manual","by":"王强"}})",
+  };
+  {
+    SqliteStore store(path);
+    Simulation sim(config, store, at("2026-11-26T08:00:00"));
+    for (const char* line : lines) {
+      auto parsed = parse_scenario_line(line, config);
+      REQUIRE(parsed);
+      REQUIRE(sim.feed(*parsed.value).status == Outcome::Status::accepted);
+    }
+    sim.advance_to(at("2026-11-26T10:00:00"));
+  }
+  const IncidentReport r = report_of("tel-1", false, path);
+  REQUIRE(r.levels.size() == 2);
+  CHECK(r.levels[0].by == "张伟");
+  CHECK(r.levels[1].by == "李娜");
+  CHECK(r.closed_by == "王强");
+  const std::string text = render_report(r, Format::text);
+  CHECK_THAT(text, Contains("opened by hand by 张伟"));
+  CHECK_THAT(text, Contains("II → I by hand by 李娜"));
+  CHECK_THAT(text, Contains("by hand by 王强"));
+  for (Format f : {Format::markdown, Format::json, Format::csv, Format::html}) {
+    const std::string out = render_report(r, f);
+    CHECK_THAT(out, Contains("张伟") && Contains("李娜") && Contains("王强"));
+  }
+  SqliteStore store(path, SqliteStore::Mode::read_only);
+  ReportOptions zh;
+  zh.config = &config;
+  zh.generated_at = testing::report_fixture_generated_at();
+  const std::string chinese =
+      render_report(build_incident_report(store, "tel-1", zh), Format::text);
+  CHECK_THAT(chinese, Contains("首次记录（张伟人工录入）"));
+  CHECK_THAT(chinese, Contains("（王强人工录入）"));
 }
 
 TEST_CASE("phone numbers are masked in free text", "[report][privacy]") {

@@ -63,6 +63,42 @@ TEST_CASE("show of a breached drill says how late it is") {
   check_golden("show-breached.en.txt", render_show(incident, kNow, {.lang = Lang::en}));
 }
 
+// The line of `text` that starts with `start`.
+std::string line_of(const std::string& text, const std::string& start) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(start, 0) == 0) return line;
+  }
+  return "(no line starting with " + start + ")";
+}
+
+TEST_CASE("show says who entered an incident by hand, and who closed it") {
+  json incident = fixture()["incidents"][0];
+  incident["closed"] = true;
+  incident["closed_at"] = "2026-11-26T09:40:00+08:00";
+  incident["timeline"] = json::array({
+      {{"at", "2026-11-26T08:01:00+08:00"},
+       {"incident_key", "zt"},
+       {"action", "incident_opened"},
+       {"source", "manual"},
+       {"by", "张伟"}},
+      {{"at", "2026-11-26T09:40:00+08:00"},
+       {"incident_key", "zt"},
+       {"action", "incident_closed"},
+       {"source", "manual"},
+       {"by", "王强"}},
+  });
+  const std::string zh = render_show(incident, kNow, {});
+  CHECK(line_of(zh, "首次监测") == "首次监测：11-26 08:00（张伟人工录入）");
+  CHECK(line_of(zh, "已结束") == "已结束：11-26 09:40（王强人工录入）");
+  const std::string en = render_show(incident, kNow, {.lang = Lang::en});
+  CHECK(line_of(en, "First detected") == "First detected: 11-26 08:00 (by hand by 张伟)");
+  CHECK(line_of(en, "Closed") == "Closed: 11-26 09:40 (by hand by 王强)");
+  // From another system: nothing said.
+  incident["timeline"][0]["source"] = "weibo";
+  CHECK(line_of(render_show(incident, kNow, {}), "首次监测") == "首次监测：11-26 08:00");
+}
+
 TEST_CASE("watch draws the list under a title with the instant and the source status") {
   check_golden(
       "watch.zh.txt",
