@@ -169,13 +169,13 @@ std::optional<SourceNotice> parse_source_notice(std::string_view body_json) {
 }
 
 std::string english_duration(Duration d) {
-  using std::chrono::minutes;
   if (d < Duration{0}) d = Duration{0};
-  const auto total = std::chrono::duration_cast<minutes>(d).count();
+  const long total = std::chrono::duration_cast<std::chrono::minutes>(d).count();
   if (total < 1) return "<1m";
+  constexpr long kDay = 24L * 60L;
   std::string out;
-  if (total >= 24 * 60) out += std::to_string(total / (24 * 60)) + "d";
-  if (total % (24 * 60) >= 60) out += std::to_string(total % (24 * 60) / 60) + "h";
+  if (total >= kDay) out += std::to_string(total / kDay) + "d";
+  if (total % kDay >= 60) out += std::to_string(total % kDay / 60) + "h";
   if (total % 60 != 0) out += std::to_string(total % 60) + "m";
   return out;
 }
