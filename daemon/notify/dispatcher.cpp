@@ -359,6 +359,7 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   if (!c.row.superseded_by.empty()) {
     u.state = "superseded";
     u.last_error = detail;
+    u.gave_up = nlohmann::json{{"reason", "superseded"}, {"by", c.row.superseded_by}}.dump();
     counted = "superseded";
     u.timeline.push_back(record_of(c, "gave_up", detail));
   } else {
@@ -414,8 +415,20 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
         counted = "gave_up";
         u.new_rows = operator_alerts(c, u.recorded, now);
         std::string told;
-        for (const OutboxRow& row : u.new_rows) told += (told.empty() ? "" : ", ") + row.recipient;
+        nlohmann::json told_ids = nlohmann::json::array();
+        for (const OutboxRow& row : u.new_rows) {
+          told += (told.empty() ? "" : ", ") + row.recipient;
+          told_ids.push_back(row.recipient);
+        }
         if (!told.empty()) u.last_error += "; operator desk told: " + told;
+        // The same as fields, for a report in its reader's language (docs/reports.md).
+        nlohmann::json why = {{"reason", d.give_up_reason},
+                              {"channel", c.channel},
+                              {"error", detail},
+                              {"told", std::move(told_ids)}};
+        if (d.since) why["since"] = format_rfc3339(*d.since, std::chrono::minutes{0});
+        if (d.after > Duration{0}) why["after"] = format_duration(d.after);
+        u.gave_up = why.dump();
         u.timeline.push_back(record_of(c, "gave_up", u.last_error));
         break;
       }

@@ -69,6 +69,17 @@ constexpr Message kMessages[] = {
     {"delivery_note.no delivery recorded yet", "尚无送达记录", "no delivery recorded yet"},
     {"delivery_note.not in the outbox", "发件队列中无记录", "not in the outbox"},
     {"delivery.deputy_of", "{0}的备岗", "deputy of {0}"},
+    // why the dispatcher gave a notification up (DeliveryReport::GiveUp)
+    {"gave_up.not_delivered_since", "自{0}起未能送达，已达{1}",
+     "not delivered since {0}, {1} or longer"},
+    {"gave_up.channel_failed", "{0}渠道永久失败，且无其他渠道",
+     "{0} failed permanently and there is no other channel"},
+    {"gave_up.every_channel_failed", "所有渠道均永久失败", "every channel failed permanently"},
+    {"gave_up.not_in_roster", "收件人不在人员名册中", "the recipient is not in the roster"},
+    {"gave_up.superseded", "已被同一节点的后续提醒取代",
+     "superseded by a later alert about the same milestone"},
+    {"gave_up.error", "最后答复：{0}", "last answer: {0}"},
+    {"gave_up.told", "已告知值班台：{0}", "operator desk told: {0}"},
     {"delivery.deputy_of_paren", "（{0}的备岗）", " (deputy of {0})"},
     // the after-action report
     {"report.title", "事后评估报告：{0}", "After-action report: {0}"},

@@ -265,6 +265,9 @@ CREATE TABLE source_heartbeat (
   since      INTEGER NOT NULL,  -- silent: the last event (or the start counted from); else the return
   changed_at INTEGER NOT NULL   -- when the daemon decided it (the alert, the all-clear)
 );
+-- Why a notification was given up, as fields a report translates (JSON, docs/reports.md); older
+-- rows have only last_error's English sentence, which reports show as it is.
+ALTER TABLE outbox ADD COLUMN gave_up TEXT;
 )sql"},
 };
 
@@ -1517,7 +1520,7 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
   try {
     SQLite::Statement s(impl_->db,
                         "SELECT notification_id, recipient, unit, channel, state, attempts, "
-                        "delivered_at, last_error FROM outbox WHERE incident_key = ? "
+                        "delivered_at, last_error, gave_up FROM outbox WHERE incident_key = ? "
                         "ORDER BY created_at, notification_id");
     s.bind(1, incident_key);
     while (s.executeStep()) {
@@ -1530,6 +1533,7 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
       row.attempts = s.getColumn(5).getInt();
       if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
       row.last_error = s.getColumn(7).getString();
+      row.gave_up = s.getColumn(8).getString();
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
@@ -1708,7 +1712,7 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
     SQLite::Statement update(im.db,
                              "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
                              "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
-                             "failing_since = ?, recorded = ? "
+                             "failing_since = ?, recorded = ?, gave_up = ? "
                              "WHERE notification_id = ? AND state = 'pending'");
     for (const OutboxUpdate& u : updates) {
       Use s(update);
@@ -1720,7 +1724,12 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
       s.text(6, u.last_error);
       s.instant(7, u.failing_since);
       s.text(8, u.recorded);
-      s.text(9, u.notification_id);
+      if (u.gave_up.empty()) {
+        s->bind(9);
+      } else {
+        s.text(9, u.gave_up);
+      }
+      s.text(10, u.notification_id);
       const bool changed = s->exec() == 1;
       applied.push_back(changed);
       if (!changed) continue;

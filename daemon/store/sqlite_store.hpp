@@ -56,7 +56,10 @@ struct OutboxRow {
   std::string state;
   int attempts = 0;
   std::optional<TimePoint> delivered_at;
-  std::string last_error;
+  std::string last_error;  // the last failure, in English words
+  // Given up or superseded: why, as JSON fields a report translates (OutboxUpdate::gave_up);
+  // empty for rows written before schema 10 and rows not given up. Filled by outbox().
+  std::string gave_up;
   // Filled by due_notifications() (the dispatcher needs them; outbox() leaves them empty).
   std::string incident_key;
   std::optional<int> level;
@@ -87,6 +90,9 @@ struct OutboxUpdate {
   TimePoint next_attempt_at{};
   std::optional<TimePoint> delivered_at;
   std::string last_error;
+  // Given up or superseded: {"reason": ..., "error": the channel's last answer, "channel",
+  // "since", "after", "by" (superseded), "told": [operator ids]} (docs/reports.md).
+  std::string gave_up;
   std::optional<TimePoint> failing_since;
   std::string recorded;
   std::vector<Action> timeline;  // delivery / channel_fallback entries, chained like any other
