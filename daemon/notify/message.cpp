@@ -208,7 +208,7 @@ std::string MessageTemplates::render_source(const SourceNotice& notice,
       {"recipient", context.recipient_name},
       {"unit", context.unit_name},
   };
-  const std::string text = fill(get(notice.back ? "source_back" : "source_silent"), values);
+  std::string text = fill(get(notice.back ? "source_back" : "source_silent"), values);
   if (channel != "sms") return text;
   const auto parts = static_cast<std::size_t>(std::max(1, max_sms_parts_));
   if (ucs2_segment_count(text) <= parts) return ucs2_safe(text);
