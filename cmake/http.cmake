@@ -32,7 +32,8 @@ target_link_libraries(incidentctl PRIVATE incidentd_http)
 # people. Its text is tested on its own (tests/unit/state_text_test.cpp).
 add_library(incidentd_ctl_state STATIC daemon/ctl/state_text.cpp daemon/ctl/state_commands.cpp)
 target_include_directories(incidentd_ctl_state PUBLIC daemon)
-target_link_libraries(incidentd_ctl_state PUBLIC incidentd_core
+# Its words are the reports' catalogue's (daemon/report/messages.cpp).
+target_link_libraries(incidentd_ctl_state PUBLIC incidentd_core incidentd_report
   PRIVATE incidentd_http_client incidentd_store CLI11::CLI11 nlohmann_json::nlohmann_json)
 target_link_libraries(incidentctl PRIVATE incidentd_ctl_state)
 

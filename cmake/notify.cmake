@@ -5,7 +5,7 @@ find_package(OpenSSL REQUIRED)
 target_sources(incidentd_core PRIVATE daemon/core/delivery_policy.cpp)
 
 add_library(incidentd_notify STATIC daemon/notify/dispatcher.cpp daemon/notify/webhook.cpp
-  daemon/notify/notify_service.cpp
+  daemon/notify/notify_service.cpp daemon/notify/source_heartbeat.cpp
   daemon/notify/webhook_signing.cpp)
 target_include_directories(incidentd_notify PUBLIC daemon)
 target_link_libraries(incidentd_notify PUBLIC incidentd_core incidentd_store spdlog::spdlog
@@ -19,6 +19,7 @@ target_link_libraries(incidentd PRIVATE incidentd_notify)
 
 if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(dispatcher_test PRIVATE incidentd_notify)
+  target_link_libraries(source_heartbeat_test PRIVATE incidentd_notify)
   target_link_libraries(webhook_signing_test PRIVATE incidentd_notify)
   target_link_libraries(sms_answer_test PRIVATE incidentd_notify)
   # One-click ack links in notification texts, verified with the API's signer.

@@ -193,9 +193,10 @@ class ConfigParser {
       return finish(std::nullopt);
     }
     Config config;
-    check_keys(
-        root, {"timezone", "lang", "database", "kafka", "http", "sms", "notify", "policy", "units"},
-        "");
+    check_keys(root,
+               {"timezone", "lang", "database", "kafka", "http", "sms", "notify", "ingest",
+                "policy", "units"},
+               "");
     parse_settings(root, config);
     parse_units(root, config);
     parse_policy(root, config);
@@ -464,6 +465,28 @@ class ConfigParser {
     if (const toml::table* notify = get_table(root, "notify", "")) {
       parse_notify(*notify, config.notify);
     }
+    if (const toml::table* ingest = get_table(root, "ingest", "")) {
+      parse_ingest(*ingest, config.ingest);
+    }
+  }
+
+  // ---- [ingest] ------------------------------------------------------------------------------
+
+  void parse_ingest(const toml::table& ingest, IngestSettings& out) {
+    check_keys(ingest, {"source_silence"}, "ingest");
+    const toml::node* node = ingest.get("source_silence");
+    if (node == nullptr) return;
+    // "0" (or "0s") turns the heartbeat off, as leaving the key out does.
+    if (const auto* s = node->as_string(); s != nullptr && s->get() == "0") return;
+    const auto d = to_duration(*node, "ingest.source_silence", Sign::any);
+    if (!d) return;
+    if (d->count() == 0) return;
+    if (*d < std::chrono::seconds(1)) {
+      error(*node, "ingest.source_silence: must be at least 1s (or \"0\": off), got " +
+                       quote(node->as_string()->get()));
+      return;
+    }
+    out.source_silence = *d;
   }
 
   // ---- [sms] ---------------------------------------------------------------------------------
@@ -586,10 +609,11 @@ class ConfigParser {
     const toml::table* templates = get_table(sms, "templates", "sms");
     if (templates == nullptr) return;
     // The same names as kSmsTemplateKeys (check_keys takes a list).
-    check_keys(*templates,
-               {"opened", "warning", "target_missed", "deadline_breached", "overdue", "resend",
-                "deputy", "drill", "reply_hint", "ack_hint", "unreached"},
-               "sms.templates");
+    check_keys(
+        *templates,
+        {"opened", "warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
+         "drill", "reply_hint", "ack_hint", "unreached", "source_silent", "source_back"},
+        "sms.templates");
     for (auto&& [key, value] : *templates) {
       const std::string name(key.str());
       const std::string path = "sms.templates." + name;

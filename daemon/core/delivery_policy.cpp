@@ -145,6 +145,7 @@ DeliveryDecision decide_after_attempt(const RetrySettings& settings, const Perso
   if (person == nullptr) {
     d.step = DeliveryDecision::Step::give_up;
     d.reason = "the recipient is not in the roster";
+    d.give_up_reason = "not_in_roster";
     return d;
   }
   const std::optional<std::string> next = next_channel(*person, facts.channel, facts.dead_channels);
@@ -158,6 +159,7 @@ DeliveryDecision decide_after_attempt(const RetrySettings& settings, const Perso
       d.reason = facts.dead_channels.size() > 1
                      ? "every channel failed permanently"
                      : facts.channel + " failed permanently and there is no other channel";
+      d.give_up_reason = facts.dead_channels.size() > 1 ? "every_channel_failed" : "channel_failed";
     }
     return d;
   }
@@ -166,6 +168,9 @@ DeliveryDecision decide_after_attempt(const RetrySettings& settings, const Perso
     d.reason = "not delivered since " +
                format_rfc3339(*facts.failing_since, std::chrono::minutes{0}) + ", " +
                format_duration(settings.give_up_after) + " or longer";
+    d.give_up_reason = "not_delivered_since";
+    d.since = facts.failing_since;
+    d.after = settings.give_up_after;
     return d;
   }
   // The backoff carries on across a fallback: bouncing between two channels that are both down

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -19,86 +18,9 @@ using nlohmann::json;
 
 namespace {
 
-// Every word list/show/watch print, Chinese and English side by side, so the table can move into
-// the report's message catalogue as it is. "{}" stands for the one value a phrase takes.
-struct Words {
-  std::string_view zh;
-  std::string_view en;
-};
-
-const std::map<std::string_view, Words>& table() {
-  static const std::map<std::string_view, Words> kWords = {
-      {"hdr_key", {"事件", "KEY"}},
-      {"hdr_level", {"级别", "LEVEL"}},
-      {"hdr_title", {"标题", "TITLE"}},
-      {"hdr_units", {"责任单位", "UNITS"}},
-      {"hdr_next", {"下一步", "NEXT STEP"}},
-      {"hdr_at", {"时间", "AT"}},
-      {"hdr_countdown", {"倒计时", "COUNTDOWN"}},
-      {"hdr_milestones", {"各项时限", "MILESTONES"}},
-      {"level_I", {"I 特别重大", "I"}},
-      {"level_II", {"II 重大", "II"}},
-      {"level_III", {"III 较大", "III"}},
-      {"level_IV", {"IV 一般", "IV"}},
-      {"ms_first_release", {"首次发布权威信息", "first release"}},
-      {"ms_press_conference", {"新闻发布会", "press conference"}},
-      {"ms_follow_up", {"持续发布", "follow-up release"}},
-      {"short_first_release", {"首发", "release"}},
-      {"short_press_conference", {"发布会", "press"}},
-      {"short_follow_up", {"持续", "follow-up"}},
-      {"state_pending", {"待完成", "pending"}},
-      {"state_late", {"已过目标", "past target"}},
-      {"state_breached", {"已超时", "breached"}},
-      {"state_met", {"已完成", "met"}},
-      {"action_warning", {"预警", "warning"}},
-      {"action_target_missed", {"超目标时限", "target missed"}},
-      {"action_deadline_breached", {"超最后时限", "deadline breached"}},
-      {"action_reminder", {"超期提醒", "overdue reminder"}},
-      {"left", {"剩{}", "{} left"}},
-      {"breached_ago", {"已超时{}", "breached {} ago"}},
-      {"target_ago", {"超目标{}", "target missed {} ago"}},
-      {"in", {"{}后", "in {}"}},
-      {"none", {"—", "-"}},
-      {"no_incidents", {"没有未结束的事件。", "No open incidents."}},
-      {"units", {"责任单位", "Units"}},
-      {"lead", {"牵头", "lead"}},
-      {"clock_start", {"计时开始", "Clock started"}},
-      {"no_clock", {"未计时（III、IV级）", "no clock (level III/IV)"}},
-      {"opened", {"首次监测", "First detected"}},
-      {"closed_at", {"已结束", "Closed"}},
-      {"by_hand", {"（{}人工录入）", " (by hand by {})"}},
-      {"milestones", {"时限", "Milestones"}},
-      {"target", {"目标", "target"}},
-      {"deadline", {"最后时限", "deadline"}},
-      {"confirmed", {"已确认发布", "confirmed"}},
-      {"nobody", {"无", "none"}},
-      {"next_step", {"下一步", "Next step"}},
-      {"to_come", {"待执行", "Steps to come"}},
-      {"notified", {"已通知", "Notified"}},
-      {"acknowledged", {"已确认收到 {}", "acknowledged {}"}},
-      {"not_acknowledged", {"未确认收到", "not acknowledged"}},
-      {"times", {"{}次", "{}x"}},
-      {"drill", {"【演练】", "[DRILL] "}},
-      {"closed", {"【已结束】", "[closed] "}},
-      {"level_word", {"{}级", "level {}"}},
-      {"watch_title", {"incidentd 值班视图 · {}", "incidentd duty view · {}"}},
-      {"watch_quit", {"按 Ctrl-C 退出", "Ctrl-C to quit"}},
-      {"source_silent",
-       {"监测来源已静默（最后一条事件：{}）", "monitoring source silent (last event {})"}},
-      {"lost", {"与守护进程的连接已断开，正在重连……", "lost the daemon, reconnecting..."}},
-      {"waiting", {"正在连接……", "connecting..."}},
-  };
-  return kWords;
-}
-
-std::string fill(std::string_view phrase, std::string_view value) {
-  std::string out(phrase);
-  if (const auto at = out.find("{}"); at != std::string::npos) out.replace(at, 2, value);
-  return out;
-}
-
+// The phrase `key` of the catalogue's list/show/watch part, with its one value (if any) filled in.
 std::string say(std::string_view key, Lang lang, std::string_view value = {}) {
-  return fill(word(key, lang), value);
+  return report::msgf(lang, "state." + std::string(key), value);
 }
 
 // One code point from UTF-8 (invalid bytes count as one narrow character each).
@@ -249,10 +171,7 @@ std::string title_of(const json& incident, Lang lang) {
 }  // namespace
 
 std::string_view word(std::string_view key, Lang lang) {
-  const auto& words = table();
-  const auto found = words.find(key);
-  if (found == words.end()) return key;
-  return lang == Lang::zh ? found->second.zh : found->second.en;
+  return report::msg(lang, "state." + std::string(key));
 }
 
 std::size_t display_width(std::string_view utf8) {
@@ -265,20 +184,19 @@ std::size_t display_width(std::string_view utf8) {
 std::string short_duration(Duration d, Lang lang) {
   using std::chrono::minutes;
   const auto total = std::chrono::duration_cast<minutes>(d < Duration{0} ? -d : d).count();
-  const bool zh = lang == Lang::zh;
-  if (total < 1) return zh ? "不到1分" : "<1m";
+  if (total < 1) return say("under_1m", lang);
   constexpr decltype(total) kMinutesPerDay = 24 * 60L;
   const auto days = total / kMinutesPerDay;
   const auto hours = (total / 60) % 24;
   const auto mins = total % 60;
   std::string out;
   if (days > 0) {
-    out += std::to_string(days) + (zh ? "天" : "d");
-    if (hours > 0) out += std::to_string(hours) + (zh ? "小时" : "h");
+    out += say("d", lang, std::to_string(days));
+    if (hours > 0) out += say("h", lang, std::to_string(hours));
     return out;  // a day away, minutes do not matter
   }
-  if (hours > 0) out += std::to_string(hours) + (zh ? "小时" : "h");
-  if (mins > 0) out += std::to_string(mins) + (zh ? "分" : "m");
+  if (hours > 0) out += say("h", lang, std::to_string(hours));
+  if (mins > 0) out += say("m", lang, std::to_string(mins));
   return out;
 }
 

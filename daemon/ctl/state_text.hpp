@@ -2,7 +2,8 @@
 // incidents (GET /v1/incidents, include/incidentd/incident_view.hpp) and the time `now`, aligned
 // columns (a CJK character takes two columns), countdowns ("2h14m left", "breached 35m ago"),
 // colour only when asked (a terminal). Chinese by default, English on request; every word comes
-// from one table in state_text.cpp. Pure: the caller passes the clock, so tests fix it.
+// from the one message catalogue (daemon/report/messages.cpp, ids "state.*"), the reports'.
+// Pure: the caller passes the clock, so tests fix it.
 #pragma once
 
 #include <string>
@@ -11,10 +12,11 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "incidentd/time.hpp"
+#include "report/messages.hpp"
 
 namespace incidentd::ctl {
 
-enum class Lang { zh, en };
+using Lang = report::Lang;
 
 struct TextOptions {
   Lang lang = Lang::zh;
@@ -39,7 +41,8 @@ std::string render_watch(const nlohmann::json& list, TimePoint now, const TextOp
                          const std::string& status_line);
 // "monitoring source silent (last event 11-26 08:10)" for the stream's status event.
 std::string source_silent_line(const nlohmann::json& since, Lang lang);
-// Words of the table by key, for the callers' own messages ("lost the daemon, reconnecting").
+// Words of the catalogue by key (without "state."), for the callers' own messages ("lost the
+// daemon, reconnecting"). An unknown key aborts, as the catalogue does.
 std::string_view word(std::string_view key, Lang lang);
 
 }  // namespace incidentd::ctl

@@ -775,12 +775,18 @@ class Api {
  public:
   // ---- health and metrics -----------------------------------------------------------------
 
-  Response ready() const {
+  Response ready(const SourceStatus& source) const {
     if (c_.ready && !c_.ready()) {
       return Response::error(503, "not_ready",
                              "not ready: the consumer is not subscribed or the store is not open");
     }
-    return json_response(200, {{"status", "ready"}});
+    json body = {{"status", "ready"}};
+    // A silent source does not make the daemon unready (a restart would not bring events back):
+    // it is said beside, as on the stream, when the heartbeat is on.
+    if (c_.config->ingest.source_silence > Duration{0}) {
+      body["source"] = json::parse(source_status_json(source, c_.config->utc_offset));
+    }
+    return json_response(200, body);
   }
 
   Response metrics(std::size_t requests, std::size_t refused, std::size_t streams) const {
@@ -823,6 +829,20 @@ class Api {
     if (sample.consumer_lag) out << "incidentd_consumer_lag " << *sample.consumer_lag << '\n';
     metric("incidentd_dead_letters_total", "counter", "Events sent to the dead-letter topic.");
     out << "incidentd_dead_letters_total " << sample.dead_letters << '\n';
+    if (sample.source_silent) {
+      metric("incidentd_source_silent", "gauge",
+             "1 while no message has arrived on the events topic for [ingest] source_silence.");
+      out << "incidentd_source_silent " << (*sample.source_silent ? 1 : 0) << '\n';
+      metric("incidentd_source_last_event_timestamp_seconds", "gauge",
+             "When the last message arrived on the events topic (this run).");
+      if (sample.source_last_event) {
+        out << "incidentd_source_last_event_timestamp_seconds "
+            << std::chrono::duration_cast<std::chrono::seconds>(
+                   sample.source_last_event->time_since_epoch())
+                   .count()
+            << '\n';
+      }
+    }
     metric("incidentd_http_requests_total", "counter", "HTTP requests answered.");
     out << "incidentd_http_requests_total " << requests << '\n';
     metric("incidentd_http_connections_refused_total", "counter",
@@ -879,7 +899,8 @@ ApiControl install_api(Server& server, ApiContext context) {
       server.io(), [api](const std::string& unit) { return api->list_body(unit); }, hub_options);
   server.route("GET", "/healthz",
                [](const Request&) { return Response::json_text(200, R"({"status":"alive"})"); });
-  server.route("GET", "/readyz", [api](const Request&) { return api->ready(); });
+  server.route("GET", "/readyz",
+               [api, hub](const Request&) { return api->ready(hub->current_status()); });
   server.route("GET", "/metrics", [api, &server](const Request&) {
     return api->metrics(server.requests_served(), server.connections_refused(),
                         server.open_streams());

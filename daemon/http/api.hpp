@@ -48,6 +48,9 @@ struct MetricsSample {
   std::map<std::pair<std::string, std::string>, std::uint64_t> attempts;
   std::optional<std::int64_t> consumer_lag;  // messages behind, summed over partitions
   std::uint64_t dead_letters = 0;
+  // The source heartbeat ([ingest] source_silence); unset when it is off.
+  std::optional<bool> source_silent;
+  std::optional<TimePoint> source_last_event;  // the last message this run saw
 };
 
 // The broker's answer to an event entered by hand (POST /v1/incidents and its close and level).
@@ -102,7 +105,7 @@ class ApiControl {
   // these incidents get the list again (coalesced).
   void incidents_changed(const std::vector<IncidentState>& committed);
   // The source heartbeat ([ingest] source_silence) changed: a `status` event to every client
-  // of GET /v1/stream, and incidentd_source_silent in /metrics.
+  // of GET /v1/stream, and the new state in GET /readyz.
   void source_status(bool silent, std::optional<TimePoint> since);
   // Ends every stream (before the server stops).
   void stop_streams();

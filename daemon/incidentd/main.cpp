@@ -38,6 +38,7 @@
 #include "notify/message.hpp"
 #include "notify/notify_service.hpp"
 #include "notify/sms_service.hpp"
+#include "notify/source_heartbeat.hpp"
 #include "service/logging.hpp"
 #include "service/notifier.hpp"
 #include "service/reload.hpp"
@@ -236,6 +237,11 @@ int main(int argc, char** argv) {
     };
     // Warnings decided in a batch go out at once rather than at the dispatcher's next poll.
     options.on_batch_durable = [&notify] { notify.wake(); };
+    // The source heartbeat ([ingest] source_silence), started once the API can hear of it.
+    std::optional<incidentd::SourceHeartbeat> source_heartbeat;
+    options.on_source_messages = [&source_heartbeat] {
+      if (source_heartbeat) source_heartbeat->events_arrived();
+    };
     incidentd::Ingest ingest(config, engine, post_to_loop, options);
     status.emplace(io, notifier, [&] {
       return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
@@ -331,6 +337,10 @@ int main(int argc, char** argv) {
         const auto stats = ingest.stats();
         sample.consumer_lag = stats.lag;
         sample.dead_letters = stats.dead_lettered;
+        if (source_heartbeat) {
+          sample.source_silent = source_heartbeat->state().silent;
+          sample.source_last_event = source_heartbeat->state().last_event;
+        }
         return sample;
       };
       // The engine's state is ahead of the database: restart from the database (systemd).
@@ -351,6 +361,23 @@ int main(int argc, char** argv) {
                    !ack_links   ? " (one-click ack links off: no link_secret_file)"
                    : link_maker ? " (one-click ack links in notifications)"
                                 : " (ack links not put in notifications: no public_url)");
+    }
+
+    // Silence is counted on the real clock, also in a drill: the question is whether the
+    // monitoring system is alive now. Its notices go through the outbox like any other.
+    if (config.ingest.source_silence > incidentd::Duration{0}) {
+      source_heartbeat.emplace(store, config, real_time, config.ingest.source_silence,
+                               [&](const incidentd::SourceState& state) {
+                                 notify.wake();
+                                 if (api_control)
+                                   api_control->source_status(state.silent, state.since);
+                               });
+      source_heartbeat->start();
+      spdlog::info(
+          "incidentd: source heartbeat on: the operator desk is told after {} without "
+          "a message on {}{}",
+          incidentd::format_duration(config.ingest.source_silence), config.kafka.events_topic,
+          source_heartbeat->state().silent ? " (silent before this start)" : "");
     }
 
     // SIGHUP: a good file changes the roster and the policy for new incidents at once (running

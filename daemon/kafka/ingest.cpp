@@ -274,8 +274,13 @@ struct Ingest::Impl {
     if (job->commit == BatchCommit::everything) last_checkpoint = SteadyClock::now();
     inflight_done = job->done.get_future();
     inflight = job;
-    post_to_loop([this, job = std::move(job)] {
+    const bool from_source =
+        options.on_source_messages &&
+        std::any_of(job->records.begin(), job->records.end(),
+                    [this](const KafkaRecord& r) { return r.topic == config.kafka.events_topic; });
+    post_to_loop([this, from_source, job = std::move(job)] {
       try {
+        if (from_source) options.on_source_messages();
         job->outcome = apply_batch(engine, job->inbound, job->commit);
         if (options.on_batch_durable) options.on_batch_durable();
       } catch (const std::exception& e) {

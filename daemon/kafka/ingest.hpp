@@ -49,6 +49,9 @@ struct IngestOptions {
   // Called on the loop thread after a batch is durable in SQLite (the daemon wakes the
   // notification dispatcher then, so a new warning does not wait for its next poll).
   std::function<void()> on_batch_durable;
+  // Called on the loop thread when a batch holds messages from the events topic, valid or not,
+  // before the engine sees them (the source heartbeat: is the monitoring system alive?).
+  std::function<void()> on_source_messages;
 };
 
 struct IngestStats {

@@ -30,6 +30,9 @@ struct OutgoingNotification {
   std::string body_json;  // the notification action as stored in the outbox (JSON)
   std::string ack_url;    // the one-click ack link; empty when links are off
   int attempt = 1;        // 1 for the first try of this row
+  // The outbox row's purpose: "alert", "unreached", or "source_silent" / "source_back" (no
+  // incident: `text` is final, there is nothing to reply to).
+  std::string purpose = "alert";
 };
 
 struct SendResult {

@@ -49,6 +49,26 @@ std::vector<std::string> dead_channels_of(const Person* person, const std::strin
 
 }  // namespace
 
+std::vector<const Person*> operator_desk(const Config& config) {
+  std::vector<const Person*> desk;
+  for (const std::string& id : config.notify.operators) {
+    if (const Person* p = config.find_person(id)) desk.push_back(p);
+  }
+  if (!config.notify.operators.empty()) return desk;
+  std::set<std::string> units;
+  for (const EscalationLevel& level : config.policy.escalation) {
+    units.insert(level.supervision_units.begin(), level.supervision_units.end());
+  }
+  for (const std::string& unit_id : units) {
+    if (const Unit* unit = config.find_unit(unit_id)) {
+      for (const Person& p : unit->people) {
+        if (p.role == "duty") desk.push_back(&p);
+      }
+    }
+  }
+  return desk;
+}
+
 Dispatcher::Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
                        std::vector<Channel*> channels, NotificationRenderer renderer,
                        std::function<double()> random_unit, AckLinkMaker ack_links)
@@ -242,6 +262,7 @@ void Dispatcher::send_claimed(const Claimed& c) {
   n.address = c.address;
   n.body_json = c.row.body;
   n.attempt = c.attempt;
+  n.purpose = c.row.purpose;
   try {
     if (ack_links_ && c.row.purpose == "alert") {
       n.ack_url =
@@ -272,24 +293,7 @@ std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::
                                                    TimePoint now) const {
   std::vector<OutboxRow> rows;
   if (c.row.purpose != "alert") return rows;  // nobody is told that the operator was not told
-  std::vector<const Person*> desk;
-  for (const std::string& id : settings_.operators) {
-    if (const Person* p = config_.find_person(id)) desk.push_back(p);
-  }
-  if (settings_.operators.empty()) {
-    std::set<std::string> units;
-    for (const EscalationLevel& level : config_.policy.escalation) {
-      units.insert(level.supervision_units.begin(), level.supervision_units.end());
-    }
-    for (const std::string& unit_id : units) {
-      if (const Unit* unit = config_.find_unit(unit_id)) {
-        for (const Person& p : unit->people) {
-          if (p.role == "duty") desk.push_back(&p);
-        }
-      }
-    }
-  }
-  for (const Person* p : desk) {
+  for (const Person* p : operator_desk(config_)) {
     if (p->id == c.row.recipient) continue;
     // On a channel that has not just failed for the person nobody reached, when there is one.
     std::string channel;
@@ -355,6 +359,7 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   if (!c.row.superseded_by.empty()) {
     u.state = "superseded";
     u.last_error = detail;
+    u.gave_up = nlohmann::json{{"reason", "superseded"}, {"by", c.row.superseded_by}}.dump();
     counted = "superseded";
     u.timeline.push_back(record_of(c, "gave_up", detail));
   } else {
@@ -410,13 +415,28 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
         counted = "gave_up";
         u.new_rows = operator_alerts(c, u.recorded, now);
         std::string told;
-        for (const OutboxRow& row : u.new_rows) told += (told.empty() ? "" : ", ") + row.recipient;
+        nlohmann::json told_ids = nlohmann::json::array();
+        for (const OutboxRow& row : u.new_rows) {
+          told += (told.empty() ? "" : ", ") + row.recipient;
+          told_ids.push_back(row.recipient);
+        }
         if (!told.empty()) u.last_error += "; operator desk told: " + told;
+        // The same as fields, for a report in its reader's language (docs/reports.md).
+        nlohmann::json why = {{"reason", d.give_up_reason},
+                              {"channel", c.channel},
+                              {"error", detail},
+                              {"told", std::move(told_ids)}};
+        if (d.since) why["since"] = format_rfc3339(*d.since, std::chrono::minutes{0});
+        if (d.after > Duration{0}) why["after"] = format_duration(d.after);
+        u.gave_up = why.dump();
         u.timeline.push_back(record_of(c, "gave_up", u.last_error));
         break;
       }
     }
   }
+  // The source heartbeat's notices belong to no incident: their delivery is state in the outbox
+  // row only (docs/notifications.md, "Source heartbeat").
+  if (c.row.incident_key.empty()) u.timeline.clear();
   count(c.channel, counted);
   // Recorded by the next pass, with the other results and the next claims. Until then the row
   // keeps its lease: a crash before that re-sends it once, it is not lost.

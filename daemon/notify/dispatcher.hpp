@@ -30,6 +30,10 @@ namespace incidentd {
 using NotificationRenderer =
     std::function<std::string(const OutboxRow& row, std::string_view channel)>;
 
+// The operator desk: [notify] operator when set, else the duty officers of the policy's
+// supervision units. Pointers into config.units.
+std::vector<const Person*> operator_desk(const Config& config);
+
 // Sends and outcomes by channel, for the metrics endpoint.
 struct DispatcherCounters {
   // (channel, outcome) -> attempts; outcome is "delivered", "retry", "fallback", "gave_up" or

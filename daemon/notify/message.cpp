@@ -109,14 +109,110 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
       {"reply_hint", "回复{code}1或“收到”表示已知悉；本单位已发布请回复{code}2，可附链接。"},
       // Last in the text, so that nothing follows the URL.
       {"ack_hint", "一键确认收到：{ack_link}"},
+      // The source heartbeat, to the operator desk (docs/notifications.md, "Source heartbeat").
+      {"source_silent",
+       "【舆情监测系统无事件】自{since}起已{silent_for}未收到任何监测事件（阈值{silence}），"
+       "请立即核实监测系统及其与incidentd的连接是否正常。"},
+      {"source_back",
+       "【舆情监测系统已恢复】{back}起重新收到监测事件；此前自{since}起中断约{silent_for}。"},
   };
   return kDefaults;
 }
 
+const std::map<std::string, std::string>& MessageTemplates::english_defaults() {
+  static const std::map<std::string, std::string> kEnglish = {
+      {"source_silent",
+       "[Monitoring source silent] No event at all since {since} ({silent_for}; threshold "
+       "{silence}): check the monitoring system and its link to incidentd now."},
+      {"source_back",
+       "[Monitoring source back] Events again since {back}, after about {silent_for} of silence "
+       "(since {since})."},
+  };
+  return kEnglish;
+}
+
 MessageTemplates::MessageTemplates(const std::map<std::string, std::string>& overrides,
-                                   int max_sms_parts)
-    : templates_(defaults().begin(), defaults().end()), max_sms_parts_(max_sms_parts) {
+                                   int max_sms_parts, std::string_view lang)
+    : templates_(defaults().begin(), defaults().end()),
+      max_sms_parts_(max_sms_parts),
+      english_(lang == "en") {
+  if (english_) {
+    for (const auto& [name, text] : english_defaults()) templates_[name] = text;
+  }
   for (const auto& [name, text] : overrides) templates_[name] = text;
+}
+
+std::string source_notice_json(const SourceNotice& notice) {
+  nlohmann::json j = {
+      {"action", notice.back ? "source_back" : "source_silent"},
+      {"since", format_rfc3339(notice.since, std::chrono::minutes{0})},
+      {"at", format_rfc3339(notice.at, std::chrono::minutes{0})},
+      {"silence", format_duration(notice.silence)},
+  };
+  return j.dump();
+}
+
+std::optional<SourceNotice> parse_source_notice(std::string_view body_json) {
+  const nlohmann::json j = nlohmann::json::parse(body_json, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  const auto text = [&j](const char* name) {
+    const auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string action = text("action");
+  if (action != "source_silent" && action != "source_back") return std::nullopt;
+  const auto since = parse_rfc3339(text("since"));
+  const auto at = parse_rfc3339(text("at"));
+  const auto silence = parse_duration(text("silence"));
+  if (!since || !at || !silence) return std::nullopt;
+  return SourceNotice{action == "source_back", *since, *at, *silence};
+}
+
+std::string english_duration(Duration d) {
+  if (d < Duration{0}) d = Duration{0};
+  const long total = std::chrono::duration_cast<std::chrono::minutes>(d).count();
+  if (total < 1) return "<1m";
+  constexpr long kDay = 24L * 60L;
+  std::string out;
+  if (total >= kDay) out += std::to_string(total / kDay) + "d";
+  if (total % kDay >= 60) out += std::to_string(total % kDay / 60) + "h";
+  if (total % 60 != 0) out += std::to_string(total % 60) + "m";
+  return out;
+}
+
+std::string english_month_day_time(TimePoint t, std::chrono::minutes utc_offset) {
+  const auto local = t + utc_offset;
+  const auto day = std::chrono::floor<std::chrono::days>(local);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss time{std::chrono::floor<std::chrono::minutes>(local - day)};
+  const auto two = [](long v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+  return two(static_cast<unsigned>(ymd.month())) + "-" + two(static_cast<unsigned>(ymd.day())) +
+         " " + two(time.hours().count()) + ":" + two(time.minutes().count());
+}
+
+std::string MessageTemplates::render_source(const SourceNotice& notice,
+                                            const MessageContext& context,
+                                            std::string_view channel) const {
+  const auto when = [&](TimePoint t) {
+    return english_ ? english_month_day_time(t, context.utc_offset)
+                    : chinese_month_day_time(t, context.utc_offset);
+  };
+  const auto span = [&](Duration d) {
+    return english_ ? english_duration(d) : chinese_duration(d, false);
+  };
+  const Values values{
+      {"since", when(notice.since)},
+      {"back", when(notice.at)},
+      {"silent_for", span((notice.back ? notice.at : context.now) - notice.since)},
+      {"silence", span(notice.silence)},
+      {"recipient", context.recipient_name},
+      {"unit", context.unit_name},
+  };
+  std::string text = fill(get(notice.back ? "source_back" : "source_silent"), values);
+  if (channel != "sms") return text;
+  const auto parts = static_cast<std::size_t>(std::max(1, max_sms_parts_));
+  if (ucs2_segment_count(text) <= parts) return ucs2_safe(text);
+  return fit_ucs2_parts(text, parts);
 }
 
 const std::string& MessageTemplates::get(std::string_view name) const {

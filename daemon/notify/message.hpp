@@ -29,6 +29,17 @@ struct MessageContext {
   std::chrono::minutes utc_offset{8 * 60};
 };
 
+// The source heartbeat's notice to the operator desk (daemon/notify/source_heartbeat.hpp): the
+// body of a "source_silent" or "source_back" outbox row. No incident, no reply code.
+struct SourceNotice {
+  bool back = false;
+  TimePoint since{};    // the last message before the silence (or the start it counted from)
+  TimePoint at{};       // silent: when it was noticed; back: when messages came back
+  Duration silence{0};  // [ingest] source_silence
+};
+std::string source_notice_json(const SourceNotice& notice);
+std::optional<SourceNotice> parse_source_notice(std::string_view body_json);
+
 struct RenderedMessage {
   std::optional<std::string> text;
   std::string error;  // why there is no text: the body is not a notification action
@@ -37,10 +48,13 @@ struct RenderedMessage {
 class MessageTemplates {
  public:
   // Overrides by template name (kSmsTemplateKeys); the config loader checked the placeholders.
+  // `lang` ("zh" or "en", the configuration's) picks the defaults of the texts that have both:
+  // the source heartbeat's. The incident texts are Chinese.
   explicit MessageTemplates(const std::map<std::string, std::string>& overrides = {},
-                            int max_sms_parts = 6);
+                            int max_sms_parts = 6, std::string_view lang = "zh");
 
   static const std::map<std::string, std::string>& defaults();
+  static const std::map<std::string, std::string>& english_defaults();
 
   // The text of one notification action (ActionKind::notification). The ack_hint (with the link)
   // comes last, on a line of its own outside SMS, so nothing is glued to the end of the URL. For
@@ -52,11 +66,16 @@ class MessageTemplates {
   // cut to the part limit (the title shortened first); other channels take it whole.
   RenderedMessage render_outbox_body(std::string_view body_json, const MessageContext& context,
                                      std::string_view channel = "sms") const;
+  // The source heartbeat's notice (templates "source_silent", "source_back"); for "sms" cut to
+  // the part limit.
+  std::string render_source(const SourceNotice& notice, const MessageContext& context,
+                            std::string_view channel = "sms") const;
 
  private:
   const std::string& get(std::string_view name) const;
   std::map<std::string, std::string, std::less<>> templates_;
   int max_sms_parts_;
+  bool english_ = false;
 };
 
 // "1小时30分钟", "45分钟", "不到1分钟"; rounded up to whole minutes for what is left (a warning
@@ -64,6 +83,10 @@ class MessageTemplates {
 std::string chinese_duration(Duration d, bool round_up);
 // "11月26日10:00" in the given offset.
 std::string chinese_month_day_time(TimePoint t, std::chrono::minutes utc_offset);
+// "3h5m", "45m", "<1m": the English counterpart of chinese_duration (rounded down).
+std::string english_duration(Duration d);
+// "11-26 10:00" in the given offset.
+std::string english_month_day_time(TimePoint t, std::chrono::minutes utc_offset);
 // "首次权威信息发布", "新闻发布会", "第2轮持续发布".
 std::string chinese_milestone(Milestone milestone, int round);
 

@@ -14,6 +14,13 @@ std::string plain_notification_text(const OutboxRow& row, std::string_view /*cha
     const auto it = j.find(name);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
+  if (row.purpose == "source_silent") {
+    return "[incidentd] monitoring source silent: no event since " + field("since");
+  }
+  if (row.purpose == "source_back") {
+    return "[incidentd] monitoring source back at " + field("at") + " (silent since " +
+           field("since") + ")";
+  }
   std::string text = "[incidentd] " + field("cause");
   if (!field("milestone").empty()) text += " " + field("milestone");
   text += " · incident " + row.incident_key;

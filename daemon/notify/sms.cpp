@@ -416,6 +416,8 @@ SmsComposer::SmsComposer(ReplyCodeStore& codes, const MessageTemplates& template
       title_of_(std::move(title_of)) {}
 
 std::optional<std::string> SmsComposer::compose(const OutgoingNotification& n, std::string& error) {
+  // The source heartbeat's notices are about no incident: no reply code, the text as rendered.
+  if (n.purpose == "source_silent" || n.purpose == "source_back") return n.text;
   const nlohmann::json j = nlohmann::json::parse(n.body_json, nullptr, false);
   Parsed<Action> action =
       j.is_discarded() ? Parsed<Action>{std::nullopt, "not JSON"} : action_from_json(j);

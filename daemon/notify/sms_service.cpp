@@ -29,6 +29,14 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, const 
   return [&templates, &config, offset = config.utc_offset, &time, title_of = std::move(title_of),
           ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
     MessageContext context;
+    context.now = time.now();
+    context.utc_offset = offset;
+    if (row.purpose == "source_silent" || row.purpose == "source_back") {
+      const auto notice = parse_source_notice(row.body);
+      if (!notice) throw std::runtime_error("outbox body is not a source heartbeat notice");
+      if (const Person* p = config.find_person(row.recipient)) context.recipient_name = p->name;
+      return templates.render_source(*notice, context, channel);
+    }
     context.title = title_of(row.incident_key);
     if (row.purpose == "unreached") {
       // The operator's alert names the person by name and unit (its body holds the id only).
@@ -153,7 +161,8 @@ SmsService::SmsService(boost::asio::io_context& io, const Config& config, Engine
       gateway_(make_sms_gateway(io, config.sms)),
       codes_(std::make_unique<ReplyCodeStore>(config.database, config.sms.reply_code_digits,
                                               config.sms.reply_code_reuse_after)),
-      templates_(std::make_unique<MessageTemplates>(config.sms.templates, config.sms.max_parts)),
+      templates_(std::make_unique<MessageTemplates>(config.sms.templates, config.sms.max_parts,
+                                                    config.lang)),
       composer_(std::make_unique<SmsComposer>(*codes_, *templates_, time, config,
                                               incident_titles(engine, store))),
       channel_(std::make_unique<SmsChannel>(*gateway_, composer_.get())),

@@ -329,7 +329,7 @@ std::string render_csv(const IncidentReport& r) {
          d.contact.empty() ? d.channel : d.channel + " " + d.contact, std::to_string(d.sends),
          delivery_label(d.delivery, lang), t(d.acknowledged_at), mins(d.time_to_ack),
          join({d.deputy_of.empty() ? "" : msgf(lang, "delivery.deputy_of", d.deputy_of),
-               d.delivery_note.empty() ? "" : delivery_note_label(d.delivery_note, lang)},
+               d.delivery_note.empty() ? "" : delivery_note_text(r, d)},
               " ")});
   }
   for (const auto& g : r.gaps) {
@@ -365,6 +365,36 @@ std::string delivery_note_label(const std::string& note, Lang lang) {
     return std::string(msg(lang, "delivery_note." + note));
   }
   return note;
+}
+
+std::string delivery_note_text(const IncidentReport& r, const DeliveryReport& d) {
+  if (!d.gave_up) return delivery_note_label(d.delivery_note, r.lang);
+  const DeliveryReport::GiveUp& g = *d.gave_up;
+  const Lang lang = r.lang;
+  std::string out;
+  if (g.reason == "not_delivered_since" && g.since) {
+    out = msgf(lang, "gave_up.not_delivered_since", local_time(*g.since, r.utc_offset),
+               g.after ? human_duration(*g.after, lang) : std::string("?"));
+  } else if (g.reason == "channel_failed") {
+    out = msgf(lang, "gave_up.channel_failed", g.channel);
+  } else if (g.reason == "not_delivered_since") {
+    return delivery_note_label(d.delivery_note, lang);  // fields cut short: the sentence
+  } else {
+    out = std::string(msg(lang, "gave_up." + g.reason));
+  }
+  const std::string_view separator = msg(lang, "list.separator");
+  if (!g.error.empty() && g.reason != "superseded") {
+    out += std::string(separator) + msgf(lang, "gave_up.error", g.error);
+  }
+  if (!g.told.empty()) {
+    std::string told;
+    for (const std::string& who : g.told) {
+      if (!told.empty()) told += std::string(msg(lang, "list.separator"));
+      told += who;
+    }
+    out += std::string(separator) + msgf(lang, "gave_up.told", told);
+  }
+  return out;
 }
 
 std::string privacy_notice(const IncidentReport& r) {
@@ -511,7 +541,7 @@ std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryR
   if (d.delivered_at) delivery += " " + local_time(*d.delivered_at, off);
   // "pending" is explained once above the table; a failure's reason is shown where it happened.
   if (!d.delivery_note.empty() && d.delivery != "pending") {
-    delivery += " (" + delivery_note_label(d.delivery_note, lang) + ")";
+    delivery += " (" + delivery_note_text(r, d) + ")";
   }
   if (d.delivery_note == "not in the outbox") {
     delivery += " (" + delivery_note_label(d.delivery_note, lang) + ")";

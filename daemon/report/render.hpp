@@ -18,6 +18,9 @@ std::string delivery_notice(Lang lang);
 std::string status_label(const std::string& status, Lang lang);
 std::string delivery_label(const std::string& delivery, Lang lang);
 std::string delivery_note_label(const std::string& note, Lang lang);
+// The note of one delivery in the report's language: the dispatcher's give-up fields through the
+// catalogue when it recorded them, else delivery_note_label of its English note.
+std::string delivery_note_text(const IncidentReport& r, const DeliveryReport& d);
 // "Times are in Asia/Shanghai (+08:00). Generated 2026-11-28 10:00."
 std::string times_notice(const IncidentReport& r);
 

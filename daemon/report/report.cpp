@@ -81,6 +81,37 @@ class People {
   std::map<std::string, std::map<std::string, std::size_t>> anonymous_;
 };
 
+// The dispatcher's fields (OutboxUpdate::gave_up) for the renderers; nullopt for rows written
+// before them, or fields this build does not know (the English note is shown then).
+std::optional<DeliveryReport::GiveUp> give_up_of(const std::string& fields, bool full,
+                                                 People& people) {
+  if (fields.empty()) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(fields, nullptr, false);
+  if (!j.is_object() || !j.contains("reason") || !j["reason"].is_string()) return std::nullopt;
+  DeliveryReport::GiveUp g;
+  g.reason = j["reason"].get<std::string>();
+  static constexpr std::string_view kKnown[] = {"not_delivered_since", "channel_failed",
+                                                "every_channel_failed", "not_in_roster",
+                                                "superseded"};
+  if (std::find(std::begin(kKnown), std::end(kKnown), g.reason) == std::end(kKnown)) {
+    return std::nullopt;
+  }
+  const auto text = [&j](const char* name) {
+    const auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  g.channel = text("channel");
+  g.error = full ? text("error") : mask_phones_in(text("error"));
+  g.since = parse_rfc3339(text("since"));
+  g.after = parse_duration(text("after"));
+  if (const auto told = j.find("told"); told != j.end() && told->is_array()) {
+    for (const auto& id : *told) {
+      if (id.is_string()) g.told.push_back(people.display(id.get<std::string>(), ""));
+    }
+  }
+  return g;
+}
+
 std::string unit_display(const Config* config, const std::string& id) {
   const Unit* unit = config ? config->find_unit(id) : nullptr;
   if (unit == nullptr || unit->name.empty() || unit->name == id) return id;
@@ -486,6 +517,7 @@ IncidentReport build_incident_report(SqliteStore& store, const std::string& inci
         const bool replaced = row.state == "superseded";
         if (!replaced || !failed || d.delivery_note.empty()) {
           d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
+          d.gave_up = give_up_of(row.gave_up, options.full, people);
         }
         failed = true;
       }

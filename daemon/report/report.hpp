@@ -106,6 +106,19 @@ struct DeliveryReport {
   std::string delivery;  // "delivered", "failed", "pending"
   std::optional<TimePoint> delivered_at;
   std::string delivery_note;  // last error (masked unless full), or what is not recorded yet
+  // Why it was given up or superseded, as the dispatcher recorded it in fields (schema 10 on);
+  // unset for older rows, whose English delivery_note is shown as it is.
+  struct GiveUp {
+    // "not_delivered_since", "channel_failed", "every_channel_failed", "not_in_roster",
+    // "superseded"
+    std::string reason;
+    std::string channel;
+    std::string error;  // the channel's last answer (masked unless full), as it was
+    std::optional<TimePoint> since;
+    std::optional<Duration> after;
+    std::vector<std::string> told;  // the operator desk told, in display form
+  };
+  std::optional<GiveUp> gave_up;
   std::optional<TimePoint> acknowledged_at;
   std::optional<Duration> time_to_ack;  // from the first send of this alert to this person
 };

@@ -255,6 +255,20 @@ CREATE TABLE daemon_runs (
   stopped_at INTEGER            -- set by a clean stop only
 );
 )sql"},
+    // The source heartbeat ([ingest] source_silence): one row, whether the monitoring source is
+    // silent and since when, written in the same transaction as the operator desk's outbox rows
+    // that say so; a restart neither alerts again nor forgets the all-clear.
+    {10, R"sql(
+CREATE TABLE source_heartbeat (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  silent     INTEGER NOT NULL,
+  since      INTEGER NOT NULL,  -- silent: the last event (or the start counted from); else the return
+  changed_at INTEGER NOT NULL   -- when the daemon decided it (the alert, the all-clear)
+);
+-- Why a notification was given up, as fields a report translates (JSON, docs/reports.md); older
+-- rows have only last_error's English sentence, which reports show as it is.
+ALTER TABLE outbox ADD COLUMN gave_up TEXT;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&
@@ -351,9 +365,9 @@ void chain_existing_rows(SQLite::Database& db) {
   }
 }
 
-constexpr std::array<std::string_view, 9> kTables = {
+constexpr std::array<std::string_view, 10> kTables = {
     "incidents", "deadlines", "confirmations",  "acknowledgements", "processed",
-    "timeline",  "outbox",    "chain_rewrites", "daemon_runs"};
+    "timeline",  "outbox",    "chain_rewrites", "daemon_runs",      "source_heartbeat"};
 
 // Deadline rows are inserted this many to a statement: one statement per row costs about half
 // again as much on the hot path.
@@ -1506,7 +1520,7 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
   try {
     SQLite::Statement s(impl_->db,
                         "SELECT notification_id, recipient, unit, channel, state, attempts, "
-                        "delivered_at, last_error FROM outbox WHERE incident_key = ? "
+                        "delivered_at, last_error, gave_up FROM outbox WHERE incident_key = ? "
                         "ORDER BY created_at, notification_id");
     s.bind(1, incident_key);
     while (s.executeStep()) {
@@ -1519,6 +1533,7 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
       row.attempts = s.getColumn(5).getInt();
       if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
       row.last_error = s.getColumn(7).getString();
+      row.gave_up = s.getColumn(8).getString();
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
@@ -1697,7 +1712,7 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
     SQLite::Statement update(im.db,
                              "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
                              "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
-                             "failing_since = ?, recorded = ? "
+                             "failing_since = ?, recorded = ?, gave_up = ? "
                              "WHERE notification_id = ? AND state = 'pending'");
     for (const OutboxUpdate& u : updates) {
       Use s(update);
@@ -1709,7 +1724,12 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
       s.text(6, u.last_error);
       s.instant(7, u.failing_since);
       s.text(8, u.recorded);
-      s.text(9, u.notification_id);
+      if (u.gave_up.empty()) {
+        s->bind(9);
+      } else {
+        s.text(9, u.gave_up);
+      }
+      s.text(10, u.notification_id);
       const bool changed = s->exec() == 1;
       applied.push_back(changed);
       if (!changed) continue;
@@ -1843,6 +1863,61 @@ void SqliteStore::end_run(TimePoint now) {
     s.exec();
   } catch (const SQLite::Exception& e) {
     throw impl_->error("end_run", e);
+  }
+}
+
+std::optional<SourceHeartbeatRecord> SqliteStore::source_heartbeat() {
+  try {
+    SQLite::Statement s(impl_->db,
+                        "SELECT silent, since, changed_at FROM source_heartbeat WHERE id = 1");
+    if (!s.executeStep()) return std::nullopt;
+    SourceHeartbeatRecord r;
+    r.silent = s.getColumn(0).getInt() != 0;
+    r.since = instant_of(s.getColumn(1).getInt64());
+    r.changed_at = instant_of(s.getColumn(2).getInt64());
+    return r;
+  } catch (const SQLite::Exception& e) {
+    throw impl_->error("source_heartbeat", e);
+  }
+}
+
+void SqliteStore::record_source_heartbeat(const SourceHeartbeatRecord& record,
+                                          const std::vector<OutboxRow>& rows) {
+  Impl& im = *impl_;
+  try {
+    SQLite::Transaction tx(im.db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement upsert(im.db,
+                             "INSERT INTO source_heartbeat(id, silent, since, changed_at) "
+                             "VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                             "silent = excluded.silent, since = excluded.since, "
+                             "changed_at = excluded.changed_at");
+    upsert.bind(1, record.silent ? 1 : 0);
+    upsert.bind(2, static_cast<std::int64_t>(millis(record.since)));
+    upsert.bind(3, static_cast<std::int64_t>(millis(record.changed_at)));
+    upsert.exec();
+    // The statement commit() fills the engine's notifications with: the same columns.
+    for (const OutboxRow& row : rows) {
+      Use n(im.statements->insert_outbox);
+      n.text(1, row.notification_id);
+      n.text(2, row.incident_key);
+      n.text(3, row.recipient);
+      n.text(4, row.unit);
+      n.text(5, row.channel);
+      if (row.level) {
+        n.integer(6, *row.level);
+      } else {
+        n->bind(6);
+      }
+      n.text(7, row.body);
+      n.instant(8, row.created_at);
+      n.instant(9, row.next_attempt_at);
+      n.text(10, row.milestone);
+      n.text(11, row.purpose);
+      n->exec();
+    }
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    throw im.error("record_source_heartbeat", e);
   }
 }
 

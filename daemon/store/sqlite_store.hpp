@@ -56,15 +56,21 @@ struct OutboxRow {
   std::string state;
   int attempts = 0;
   std::optional<TimePoint> delivered_at;
-  std::string last_error;
+  std::string last_error;  // the last failure, in English words
+  // Given up or superseded: why, as JSON fields a report translates (OutboxUpdate::gave_up);
+  // empty for rows written before schema 10 and rows not given up. Filled by outbox().
+  std::string gave_up;
   // Filled by due_notifications() (the dispatcher needs them; outbox() leaves them empty).
   std::string incident_key;
   std::optional<int> level;
   std::string body;  // the notification action as JSON
   TimePoint created_at{};
   TimePoint next_attempt_at{};
-  std::string milestone;          // of the alert; empty when it has none
-  std::string purpose = "alert";  // "alert" (the engine's) or "unreached" (an operator's)
+  std::string milestone;  // of the alert; empty when it has none
+  // "alert" (the engine's), "unreached" (an operator's: somebody could not be reached), or
+  // "source_silent" / "source_back" (an operator's: the source heartbeat; such rows have no
+  // incident, an empty incident_key, and their delivery goes into no timeline).
+  std::string purpose = "alert";
   // The first failed attempt of this row or of an older one it superseded; due_notifications()
   // gives the earliest of that chain.
   std::optional<TimePoint> failing_since;
@@ -84,6 +90,9 @@ struct OutboxUpdate {
   TimePoint next_attempt_at{};
   std::optional<TimePoint> delivered_at;
   std::string last_error;
+  // Given up or superseded: {"reason": ..., "error": the channel's last answer, "channel",
+  // "since", "after", "by" (superseded), "told": [operator ids]} (docs/reports.md).
+  std::string gave_up;
   std::optional<TimePoint> failing_since;
   std::string recorded;
   std::vector<Action> timeline;  // delivery / channel_fallback entries, chained like any other
@@ -102,6 +111,15 @@ struct IncidentRow {
   bool drill = false;
   bool closed = false;
   std::optional<TimePoint> clock_start;
+};
+
+// The source heartbeat's durable state (table source_heartbeat, docs/notifications.md).
+struct SourceHeartbeatRecord {
+  bool silent = false;
+  // silent: the last message before the silence (or the start the silence was counted from);
+  // not silent: when messages came back.
+  TimePoint since{};
+  TimePoint changed_at{};  // when the daemon decided it: the alert or the all-clear
 };
 
 // A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records):
@@ -135,7 +153,7 @@ class SqliteStore final : public Store {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   // The hash the first row chains to.
   static constexpr std::string_view kGenesisHash =
@@ -165,7 +183,8 @@ class SqliteStore final : public Store {
   // The timeline in commit order, of one incident or (empty key) of all.
   std::vector<Action> timeline(const std::string& incident_key = "");
   // Rows in one of the store's tables: incidents, deadlines, confirmations, acknowledgements,
-  // processed, timeline, outbox, chain_rewrites, daemon_runs. Any other name is a StoreError.
+  // processed, timeline, outbox, chain_rewrites, daemon_runs, source_heartbeat. Any other name
+  // is a StoreError.
   std::size_t count(std::string_view table);
   int schema_version();
 
@@ -233,6 +252,14 @@ class SqliteStore final : public Store {
   void heartbeat(TimePoint now);
   // This run stopped cleanly at `now`: the next start records no outage.
   void end_run(TimePoint now);
+
+  // ---- The source heartbeat (daemon/notify/source_heartbeat.hpp) -----------------------------
+  // The recorded state; nullopt when none was ever recorded.
+  std::optional<SourceHeartbeatRecord> source_heartbeat();
+  // Records the state and adds the operator desk's rows that tell of it, in one transaction; a
+  // row whose notification_id exists already is left alone.
+  void record_source_heartbeat(const SourceHeartbeatRecord& record,
+                               const std::vector<OutboxRow>& rows);
 
  private:
   struct Impl;

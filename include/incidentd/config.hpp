@@ -136,12 +136,13 @@ struct SmsSettings {
 
 // The message templates one can override in [sms.templates], and the placeholders they may use.
 inline constexpr std::string_view kSmsTemplateKeys[] = {
-    "opened", "warning", "target_missed", "deadline_breached", "overdue",  "resend",
-    "deputy", "drill",   "reply_hint",    "ack_hint",          "unreached"};
+    "opened",    "warning",       "target_missed", "deadline_breached", "overdue",
+    "resend",    "deputy",        "drill",         "reply_hint",        "ack_hint",
+    "unreached", "source_silent", "source_back"};
 inline constexpr std::string_view kSmsTemplatePlaceholders[] = {
-    "title", "incident_key", "milestone", "due",      "remaining", "late",
-    "level", "round",        "reminder",  "send",     "recipient", "deputy_of",
-    "code",  "unit",         "ack_link",  "deadline", "unreached"};
+    "title",    "incident_key", "milestone", "due",       "remaining",  "late",    "level",
+    "round",    "reminder",     "send",      "recipient", "deputy_of",  "code",    "unit",
+    "ack_link", "deadline",     "unreached", "since",     "silent_for", "silence", "back"};
 
 // Where a person's webhook URL is delivered in which format, and with which secret. The route
 // with the longest `match` prefix of the URL wins; a URL no route matches gets an unsigned
@@ -173,6 +174,15 @@ struct NotifySettings {
   friend bool operator==(const NotifySettings&, const NotifySettings&) = default;
 };
 
+// The input side beyond Kafka's own settings (docs/configuration.md, "[ingest]").
+struct IngestSettings {
+  // The source heartbeat (docs/notifications.md, "Source heartbeat"): when no message at all
+  // arrives on the events topic for this long, the operator desk is told once, and again when
+  // messages return. Zero: off.
+  Duration source_silence{0};
+  friend bool operator==(const IngestSettings&, const IngestSettings&) = default;
+};
+
 struct Config {
   Policy policy = Policy::defaults();
   std::vector<Unit> units;
@@ -184,6 +194,7 @@ struct Config {
   HttpSettings http;
   SmsSettings sms;
   NotifySettings notify;
+  IngestSettings ingest;
 
   const Unit* find_unit(std::string_view id) const;
   const Person* find_person(std::string_view id) const;

@@ -75,7 +75,13 @@ struct DeliveryDecision {
   Step step = Step::done;
   std::string channel;  // the channel the row goes by from now on
   TimePoint next_attempt_at{};
-  std::string reason;  // for the timeline, in words
+  std::string reason;  // for the log and the outbox's last_error, in English words
+  // give_up: why, as a word a report translates (docs/reports.md): "not_in_roster",
+  // "channel_failed" (the only channel, `channel` below, refused for good), "every_channel_failed"
+  // or "not_delivered_since" (with `since` and `after`).
+  std::string give_up_reason;
+  std::optional<TimePoint> since;
+  Duration after{0};
 };
 
 struct AttemptFacts {

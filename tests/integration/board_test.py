@@ -4,7 +4,7 @@
     /usr/bin/python3 board_test.py CASE --incidentd PATH --incidentctl PATH --source-dir DIR
                                    --artifacts DIR [--keep]
 
-CASE is `live` or `unit_scope`.
+CASE is `live`, `unit_scope` or `source_silence`.
 
 live: the board opened with the token in the URL fragment; an event published with kcat shows
 as a card within 2 s; its countdown moves; cards near or past a deadline change colour; the
@@ -15,6 +15,13 @@ Screenshots at 1920x1080 and 390x844 are kept in --artifacts.
 unit_scope: a unit's token sees only its unit's cards. The server does the scoping (the API's
 reads): on a daemon whose GET /v1/incidents is not scoped the case reports itself skipped
 (exit 77) rather than pass.
+
+source_silence: with [ingest] source_silence = "3s" and nothing published, the board shows the
+"monitoring system silent" banner, GET /v1/stream sends `status` with source_silent true,
+/readyz and /metrics say so, and the operator desk's notices are in the outbox once; an event
+published with kcat takes the banner away, sends `status` with source_silent false and the
+all-clear. A restart during a second silence says silent at once and sends no second alert; the
+event after it sends that silence's all-clear.
 
 Chromium is driven through Debian's chromium-driver and python3-selenium, hence /usr/bin/python3
 (the first python3 on PATH may not see Debian's modules). Every wait polls a condition against a
@@ -57,9 +64,10 @@ def incident_event(event_id, key, title, ago, units=("zhaotong-gov", "prov-emerg
 class Stack:
     """A broker, incidentd with [http] on and two tokens, and headless Chromium."""
 
-    def __init__(self, args, work):
+    def __init__(self, args, work, extra_config=""):
         self.args = args
         self.work = work
+        self.extra_config = extra_config
         self.broker = kt.Broker(args.source_dir, work)
         self.config = os.path.join(work, "incidentd.toml")
         self.db = os.path.join(work, "incidentd.db")
@@ -95,6 +103,7 @@ class Stack:
             if unit:
                 text += f'unit = "{unit}"\n'
             text += f'sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
+        text += self.extra_config
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text)
         r = subprocess.run([self.args.incidentctl, "check-config", self.config],
@@ -400,7 +409,133 @@ def case_unit_scope(stack):
     return 0
 
 
-CASES = {"live": case_live, "unit_scope": case_unit_scope}
+class StreamReader:
+    """GET /v1/stream read on a thread: its events, in order, as (name, parsed data)."""
+
+    def __init__(self, stack):
+        import threading
+        self.events = []
+        self.lock = threading.Lock()
+        req = urllib.request.Request(f"http://127.0.0.1:{stack.http_port}/v1/stream")
+        req.add_header("Authorization", f"Bearer {stack.operator_token}")
+        self.resp = urllib.request.urlopen(req, timeout=60)
+        kt.check(self.resp.status == 200, f"GET /v1/stream answered {self.resp.status}")
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        name = None
+        try:
+            for raw in self.resp:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[len("event: "):]
+                elif line.startswith("data: ") and name:
+                    with self.lock:
+                        self.events.append((name, json.loads(line[len("data: "):])))
+                    name = None
+        except (OSError, ValueError):
+            pass  # the daemon went away; the events so far stay
+
+    def statuses(self):
+        with self.lock:
+            return [data for name, data in self.events if name == "status"]
+
+    def close(self):
+        try:
+            self.resp.close()
+        except OSError:
+            pass
+
+
+def source_rows(db, purpose):
+    return [r[0] for r in kt.db_query(
+        db, "SELECT notification_id FROM outbox WHERE purpose = ? ORDER BY notification_id",
+        (purpose,))]
+
+
+def metric(stack, name):
+    status, body, _ = stack.http("/metrics")
+    kt.check(status == 200, f"GET /metrics answered {status}")
+    m = re.search(rf"^{name} (\S+)$", body.decode(), re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def readyz_source(stack):
+    status, body, _ = stack.http("/readyz")
+    return json.loads(body).get("source") if status == 200 else None
+
+
+def banner(stack):
+    return stack.js("const s = document.getElementById('source');"
+                    "return s.hidden ? '' : s.textContent;")
+
+
+def case_source_silence(stack):
+    stack.extra_config = '\n[ingest]\nsource_silence = "3s"\n'
+    start(stack)
+    stream = StreamReader(stack)
+    try:
+        stack.open_board(stack.operator_token)
+        # Nothing published since the start: silent after 3 s, said everywhere.
+        text = kt.wait_for("the board's silent-source banner", lambda: banner(stack), 30, 0.1)
+        kt.check(re.search(r"监测系统已 \d+ 分钟无事件", text), f"the banner reads {text!r}")
+        silent = kt.wait_for("a status event saying the source is silent", lambda: [
+            s for s in stream.statuses() if s.get("source_silent") is True], 10, 0.1)
+        kt.check(silent[0].get("since"), f"the status event has no since: {silent[0]}")
+        kt.check(readyz_source(stack).get("source_silent") is True,
+                 f"/readyz: {readyz_source(stack)}")
+        kt.check(metric(stack, "incidentd_source_silent") == "1", "/metrics: not silent")
+        told = kt.wait_for("the operator desk's notices in the outbox",
+                           lambda: source_rows(stack.db, "source_silent"), 10, 0.1)
+        kt.log(f"silent: banner {text!r}; {len(told)} notice(s): {told}")
+        stack.screenshot("board-source-silent-1920x1080.png", 1920, 1080)
+        stack.js("document.getElementById('lang').click();")
+        en = kt.wait_for("the English banner", lambda: "monitoring system" in banner(stack)
+                         and banner(stack), 3, 0.1)
+        kt.check(re.search(r"for \d+ min", en), f"the English banner reads {en!r}")
+        stack.js("document.getElementById('lang').click();")
+
+        # An event with kcat: the banner goes, the stream and the metrics say so, all-clear once.
+        stack.broker.produce(kt.EVENTS, [(b"silence-back", incident_event(
+            "silence-1", "silence-back", "监测恢复后的第一条事件", timedelta(minutes=1)))])
+        kt.wait_for("the banner to go", lambda: banner(stack) == "", 10, 0.1)
+        kt.wait_for("a status event saying the source is back", lambda: [
+            s for s in stream.statuses() if s.get("source_silent") is False], 10, 0.1)
+        kt.check(metric(stack, "incidentd_source_silent") == "0", "/metrics: still silent")
+        kt.check(metric(stack, "incidentd_source_last_event_timestamp_seconds") is not None,
+                 "/metrics has no last event")
+        back = kt.wait_for("the all-clear in the outbox",
+                           lambda: source_rows(stack.db, "source_back"), 10, 0.1)
+        kt.check(len(back) == len(told), f"all-clear {back} for alerts {told}")
+        kt.check(source_rows(stack.db, "source_silent") == told, "told again after the return")
+        kt.check(not kt.db_query(stack.db, "SELECT 1 FROM timeline WHERE incident_key = ''"),
+                 "the source heartbeat wrote into the timeline")
+    finally:
+        stream.close()
+
+    # Silent again; a restart during the silence says so at once and does not alert again.
+    kt.wait_for("the second silence's notices",
+                lambda: len(source_rows(stack.db, "source_silent")) == 2 * len(told), 30, 0.1)
+    rc = stack.daemon.stop()
+    kt.check(rc == 0, f"incidentd exited {rc} on SIGTERM")
+    stack.start_daemon()
+    stack.daemon.wait_log(r"source heartbeat on: .*\(silent before this start\)", 10)
+    kt.check(readyz_source(stack).get("source_silent") is True,
+             f"/readyz after the restart: {readyz_source(stack)}")
+    kt.wait_for("the board's banner after the restart", lambda: banner(stack), 30, 0.1)
+    stack.broker.produce(kt.EVENTS, [(b"silence-back", incident_event(
+        "silence-2", "silence-back", "监测恢复后的第一条事件", timedelta(minutes=1)))])
+    kt.wait_for("the second all-clear",
+                lambda: len(source_rows(stack.db, "source_back")) == 2 * len(told), 20, 0.1)
+    kt.wait_for("the banner to go after the restart", lambda: banner(stack) == "", 10, 0.1)
+    kt.check(len(source_rows(stack.db, "source_silent")) == 2 * len(told),
+             f"alerted again after the restart: {source_rows(stack.db, 'source_silent')}")
+    kt.log(f"PASS: source silence told {len(told)} operator(s) once per silence, across a restart")
+    return 0
+
+
+CASES = {"live": case_live, "unit_scope": case_unit_scope, "source_silence": case_source_silence}
 
 
 def main():

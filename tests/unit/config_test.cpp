@@ -1118,5 +1118,17 @@ TEST_CASE("errors from a file name the file") {
   CHECK(bad.errors[0].where == "/etc/incidentd.toml:2:11");
 }
 
+TEST_CASE("[ingest] source_silence is off unless set, and at least a second") {
+  CHECK(parsed(with_roster("")).ingest.source_silence == Duration{0});
+  CHECK(parsed(with_roster("[ingest]\nsource_silence = \"0\"\n")).ingest.source_silence ==
+        Duration{0});
+  CHECK(parsed(with_roster("[ingest]\nsource_silence = \"30m\"\n")).ingest.source_silence ==
+        std::chrono::minutes(30));
+  CHECK(testing::load_example_config().ingest.source_silence == Duration{0});
+  require_one_error(with_roster("[ingest]\nsource_silence = \"500ms\"\n"), "t.toml:2:18",
+                    "ingest.source_silence: must be at least 1s (or \"0\": off), got \"500ms\"");
+  CHECK_FALSE(errors_of(with_roster("[ingest]\nsilence = \"30m\"\n")).empty());
+}
+
 }  // namespace
 }  // namespace incidentd

@@ -105,8 +105,9 @@ struct Reply {
 // A server with the API, its loop on its own thread; the engine is touched only on that thread.
 class ApiServer {
  public:
-  explicit ApiServer(std::string links_db = temp_path("links.db"), http::ServerOptions options = {})
-      : config_(testing::config_from_toml(testing::small_config_toml() + http_toml())),
+  explicit ApiServer(std::string links_db = temp_path("links.db"), http::ServerOptions options = {},
+                     const std::string& extra_toml = "")
+      : config_(testing::config_from_toml(testing::small_config_toml() + http_toml() + extra_toml)),
         time_(kNow),
         engine_(config_, store_, time_),
         links_(links_db),
@@ -209,6 +210,14 @@ class ApiServer {
 
   std::size_t confirmations() {
     return on_loop([&] { return store_.confirmations().size(); });
+  }
+
+  // The source heartbeat changed (the daemon's SourceHeartbeat calls this on the loop).
+  void source_status(bool silent, std::optional<TimePoint> since) {
+    on_loop([&] {
+      control_->source_status(silent, since);
+      return 0;
+    });
   }
 
   // SIGHUP as the daemon wires it: the file is re-read and its tokens replace the API's, on the
@@ -360,6 +369,24 @@ TEST_CASE("healthz answers alive and readyz follows the readiness check", "[http
   const Reply not_ready = call(api.port(), bhttp::verb::get, "/readyz");
   CHECK(not_ready.status == 503);
   CHECK(not_ready.json_body()["error"] == "not_ready");
+}
+
+TEST_CASE("readyz says the source heartbeat's state when it is on, and stays ready", "[http]") {
+  {
+    ApiServer off;
+    CHECK_FALSE(call(off.port(), bhttp::verb::get, "/readyz").json_body().contains("source"));
+  }
+  ApiServer api(temp_path("links.db"), {}, "\n[ingest]\nsource_silence = \"30m\"\n");
+  json body = call(api.port(), bhttp::verb::get, "/readyz").json_body();
+  CHECK(body["source"]["source_silent"] == false);
+  CHECK(body["source"]["since"].is_null());
+  api.source_status(true, kDetected);
+  const Reply silent = call(api.port(), bhttp::verb::get, "/readyz");
+  CHECK(silent.status == 200);
+  body = silent.json_body();
+  CHECK(body["status"] == "ready");
+  CHECK(body["source"]["source_silent"] == true);
+  CHECK(body["source"]["since"] == format_rfc3339(kDetected, std::chrono::hours(8)));
 }
 
 TEST_CASE("an unknown path is 404 and a wrong method 405, both as JSON", "[http]") {

@@ -1,5 +1,6 @@
 // After-action reports of the fixture incidents (tests/report/fixture.md): every figure below is
 // derived by hand from the scenario and the default policy, not copied from output.
+#include "report/render.hpp"
 #include "report/report.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -374,6 +375,58 @@ TEST_CASE("a report shows who nobody reached and that the operator desk was told
   CHECK(duty2.delivery == "failed");
   CHECK_THAT(duty2.delivery_note,
              Catch::Matchers::Contains("operator desk told: prov-office-duty1"));
+}
+
+TEST_CASE("a give-up recorded in fields is said in the report's language, an older one as it was",
+          "[report]") {
+  TempDir dir{"incidentd-report-gave-up"};
+  const std::string path = dir.file("gave_up.db");
+  testing::copy_report_fixture(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    const auto alert = db.execAndGet(
+                             "SELECT notification_id FROM outbox WHERE incident_key = "
+                             "'rpt-late' AND recipient = 'zt-duty2' ORDER BY created_at "
+                             "LIMIT 1")
+                           .getString();
+    // What the dispatcher records when it gives up (schema 10): the English sentence for the
+    // log, and the same as fields.
+    SQLite::Statement gave_up(
+        db,
+        "UPDATE outbox SET state = 'failed', attempts = 9, last_error = "
+        "'connect: Connection refused; not delivered since 2026-11-05T02:00:00Z, 1h or longer; "
+        "operator desk told: prov-office-duty1', gave_up = "
+        "'{\"reason\":\"not_delivered_since\",\"channel\":\"sms\",\"error\":\"connect: "
+        "Connection refused\",\"since\":\"2026-11-05T02:00:00Z\",\"after\":\"1h\","
+        "\"told\":[\"office-duty1\"]}' WHERE notification_id = ?");
+    gave_up.bind(1, alert);
+    CHECK(gave_up.exec() == 1);
+  }
+  SqliteStore store(path, SqliteStore::Mode::read_only);
+  ReportOptions options;
+  options.config = &fixture_config();
+  options.generated_at = testing::report_fixture_generated_at();
+  options.database = "fixture.db";
+  options.lang = Lang::zh;
+  const auto zh = build_incident_report(store, "rpt-late", options);
+  const auto& zh_duty2 = first_delivery_to(zh, "值班人员 2，zhaotong-gov");
+  CHECK(delivery_note_text(zh, zh_duty2) ==
+        "自2026-11-05 10:00起未能送达，已达1小时；最后答复：connect: Connection refused；"
+        "已告知值班台：值班人员 1，prov-office");
+  CHECK_THAT(render_report(zh, Format::text), Contains("已告知值班台") &&
+                                                  !Contains("operator desk told") &&
+                                                  !Contains("not delivered since"));
+  options.lang = Lang::en;
+  const auto en = build_incident_report(store, "rpt-late", options);
+  CHECK(delivery_note_text(en, first_delivery_to(en, "duty officer 2, zhaotong-gov")) ==
+        "not delivered since 2026-11-05 10:00, 1 h or longer; last answer: connect: Connection "
+        "refused; operator desk told: duty officer 1, prov-office");
+  // The roster id stays out of a de-identified report.
+  CHECK_THAT(render_report(en, Format::text), !Contains("office-duty1"));
+  // A row from before the fields (its sentence only) is shown as it was.
+  CHECK(delivery_note_text(
+            en, first_delivery_to(report_of("rpt-late"), "duty officer 1, zhaotong-gov")) ==
+        first_delivery_to(report_of("rpt-late"), "duty officer 1, zhaotong-gov").delivery_note);
 }
 
 TEST_CASE("a report prints the chain head of the database and of the incident", "[report]") {

@@ -169,12 +169,13 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     first.engine->flush();
   }
   {
-    // Schema 6 is schema 9 without daemon_runs (9), the outbox's delivery state and
-    // chain_rewrites (8); 7 only re-keys confirmations, which it does again on any table: make
-    // the file what a version 6 build left.
+    // Schema 6 is schema 10 without source_heartbeat (10), daemon_runs (9), the outbox's delivery
+    // state and chain_rewrites (8); 7 only re-keys confirmations, which it does again on any table:
+    // make the file what a version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE daemon_runs; DROP TABLE chain_rewrites; DROP INDEX outbox_recipient; "
+        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE daemon_runs; DROP TABLE chain_rewrites; DROP "
+        "INDEX outbox_recipient; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
         "PRAGMA user_version = 6");

@@ -60,6 +60,7 @@ TEST_CASE("show prints the clock, confirmations, steps to come and who was told"
 
 TEST_CASE("show of a breached drill says how late it is") {
   const json incident = fixture()["incidents"][1];
+  check_golden("show-breached.zh.txt", render_show(incident, kNow, {}));
   check_golden("show-breached.en.txt", render_show(incident, kNow, {.lang = Lang::en}));
 }
 
@@ -103,6 +104,9 @@ TEST_CASE("watch draws the list under a title with the instant and the source st
   check_golden(
       "watch.zh.txt",
       render_watch(fixture(), kNow, {}, source_silent_line("2026-11-26T08:10:00+08:00", Lang::zh)));
+  check_golden("watch.en.txt",
+               render_watch(fixture(), kNow, {.lang = Lang::en},
+                            source_silent_line("2026-11-26T08:10:00+08:00", Lang::en)));
 }
 
 TEST_CASE("the columns line up by display width when titles are Chinese") {

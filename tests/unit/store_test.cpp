@@ -836,10 +836,11 @@ TEST_CASE(
   }
   {
     // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites (8), no
-    // daemon_runs (9).
+    // daemon_runs (9), no source_heartbeat (10).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE daemon_runs; DROP INDEX outbox_recipient; DROP TABLE chain_rewrites; "
+        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE daemon_runs; DROP INDEX outbox_recipient; DROP "
+        "TABLE chain_rewrites; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
         "PRAGMA user_version = 7");

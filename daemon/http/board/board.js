@@ -15,7 +15,7 @@
       login_hint: "令牌只保存在本标签页（sessionStorage）。大屏可用地址 /board#token=…，令牌不会发送到服务器日志。",
       no_incidents: "当前没有处置中的事件。", bad_token: "令牌无效或已停用。",
       lost: "与 incidentd 的连接已中断，正在重连（{0} 秒后重试）……看板上的数据可能已过时。",
-      source_silent: "监测系统自 {0} 起没有任何事件：请核实监测源是否正常。",
+      source_silent: "监测系统已 {0} 分钟无事件（最后一次：{1}）：请核实监测源是否正常。",
       live: "实时（事件流）", polling: "轮询（每秒）", updated: "更新于 {0}",
       level_I: "特别重大", level_II: "重大", level_III: "较大", level_IV: "一般",
       drill: "演练", units: "责任单位", first_target: "首次发布·目标时限",
@@ -37,7 +37,7 @@
       login_hint: "The token is kept in this tab only (sessionStorage). A wall screen can open /board#token=…; the fragment never reaches the server's logs.",
       no_incidents: "No open incidents.", bad_token: "The token is not valid or was withdrawn.",
       lost: "Lost the connection to incidentd; reconnecting (next try in {0} s)… what the board shows may be out of date.",
-      source_silent: "No event at all from the monitoring system since {0}: check the source.",
+      source_silent: "No event from the monitoring system for {0} min (last: {1}): check the source.",
       live: "live (event stream)", polling: "polling (every second)", updated: "updated {0}",
       level_I: "especially major", level_II: "major", level_III: "large", level_IV: "ordinary",
       drill: "DRILL", units: "Units", first_target: "First release · target",
@@ -588,7 +588,11 @@
   function renderSource() {
     const silent = sourceStatus && sourceStatus.source_silent;
     $("source").hidden = !silent;
-    if (silent) $("source").textContent = t("source_silent", local(sourceStatus.since));
+    // Minutes since the last event, on the browser's clock: it moves with every tick.
+    const since = Date.parse(sourceStatus && sourceStatus.since || "");
+    const minutes = isNaN(since) ? "—" : Math.max(0, Math.floor((Date.now() - since) / 60000));
+    if (silent) $("source").textContent = t("source_silent", minutes, local(sourceStatus.since));
+    document.body.dataset.source = silent ? "silent" : "live";
   }
 
   function translate() {
@@ -611,6 +615,7 @@
     if (dirty) render();
     else refreshTimes();
     renderStatus();
+    renderSource();
   }
 
   function start() {
