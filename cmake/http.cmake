@@ -17,7 +17,7 @@ add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
   daemon/http/board.cpp ${board_assets})
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
-  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
+  PRIVATE Boost::headers OpenSSL::SSL incidentd_crypto nlohmann_json::nlohmann_json)
 
 # incidentctl ack / confirm: a blocking Beast client, kept apart so the daemon does not link it.
 add_library(incidentd_http_client STATIC daemon/http/client.cpp daemon/http/ctl_commands.cpp)

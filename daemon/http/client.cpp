@@ -15,7 +15,10 @@
 #include <boost/beast/ssl.hpp>
 
 #include <array>
+#include <optional>
 #include <stdexcept>
+
+#include "incidentd/url.hpp"
 
 namespace incidentd::http {
 
@@ -26,37 +29,13 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-struct Url {
-  bool tls = false;
-  std::string host;
-  std::string port;
-};
-
-Url parse_base_url(const std::string& url) {
-  Url out;
-  std::string rest;
-  if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-    out.tls = true;
-  } else {
-    throw std::runtime_error("the API URL must start with http:// or https://, got \"" + url +
-                             "\"");
+Url api_url(const std::string& text) {
+  std::optional<Url> url = parse_url(text);
+  if (!url) {
+    throw std::runtime_error("the API URL must be an http:// or https:// URL with a host, got \"" +
+                             text + "\"");
   }
-  rest = rest.substr(0, rest.find('/'));
-  const std::size_t colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
-    out.host = rest.substr(0, colon);
-    out.port = rest.substr(colon + 1);
-  } else {
-    out.host = rest;
-    out.port = out.tls ? "443" : "80";
-  }
-  if (out.host.size() > 2 && out.host.front() == '[')
-    out.host = out.host.substr(1, out.host.size() - 2);
-  if (out.host.empty()) throw std::runtime_error("no host in the API URL \"" + url + "\"");
-  return out;
+  return *std::move(url);
 }
 
 // Beast's expires_after() bounds asynchronous operations only; this client is blocking, so the
@@ -73,7 +52,7 @@ void set_socket_timeout(tcp::socket& socket, Duration timeout) {
 template <class Stream>
 ClientReply exchange(Stream& stream, const ClientRequest& r, const Url& url) {
   bhttp::request<bhttp::string_body> request(bhttp::string_to_verb(r.method), r.target, 11);
-  request.set(bhttp::field::host, url.host);
+  request.set(bhttp::field::host, url.authority());
   request.set(bhttp::field::user_agent, "incidentctl");
   if (!r.bearer_token.empty()) {
     request.set(bhttp::field::authorization, "Bearer " + r.bearer_token);
@@ -95,7 +74,7 @@ StreamEnd read_stream(Stream& stream, const ClientRequest& r, const Url& url,
                       const std::function<bool(std::string_view)>& on_bytes,
                       const std::function<bool()>& keep_going) {
   bhttp::request<bhttp::empty_body> request(bhttp::verb::get, r.target, 11);
-  request.set(bhttp::field::host, url.host);
+  request.set(bhttp::field::host, url.authority());
   request.set(bhttp::field::user_agent, "incidentctl");
   request.set(bhttp::field::accept, "text/event-stream");
   if (!r.bearer_token.empty()) {
@@ -151,7 +130,7 @@ StreamEnd read_stream(Stream& stream, const ClientRequest& r, const Url& url,
 StreamEnd stream_request(const ClientRequest& r,
                          const std::function<bool(std::string_view)>& on_bytes,
                          const std::function<bool()>& keep_going) {
-  const Url url = parse_base_url(r.base_url);
+  const Url url = api_url(r.base_url);
   net::io_context io;
   tcp::resolver resolver(io);
   try {
@@ -184,7 +163,7 @@ StreamEnd stream_request(const ClientRequest& r,
 }
 
 ClientReply send_request(const ClientRequest& r) {
-  const Url url = parse_base_url(r.base_url);
+  const Url url = api_url(r.base_url);
   net::io_context io;
   tcp::resolver resolver(io);
   try {

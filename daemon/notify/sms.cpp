@@ -29,56 +29,6 @@ using tcp = asio::ip::tcp;
 
 // ---- pure helpers ---------------------------------------------------------------------------
 
-std::optional<HttpUrl> parse_http_url(std::string_view url) {
-  HttpUrl out;
-  std::string_view rest;
-  if (url.substr(0, 7) == "http://") {
-    rest = url.substr(7);
-  } else if (url.substr(0, 8) == "https://") {
-    out.tls = true;
-    rest = url.substr(8);
-  } else {
-    return std::nullopt;
-  }
-  const std::size_t slash = rest.find_first_of("/?");
-  const std::string_view authority = rest.substr(0, slash);
-  out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (!out.target.empty() && out.target.front() == '?') out.target.insert(0, "/");
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    out.host = std::string(authority.substr(0, colon));
-    out.port = std::string(authority.substr(colon + 1));
-    if (out.port.empty() || out.port.find_first_not_of("0123456789") != std::string::npos) {
-      return std::nullopt;
-    }
-  } else {
-    out.host = std::string(authority);
-    out.port = out.tls ? "443" : "80";
-  }
-  if (out.host.empty()) return std::nullopt;
-  return out;
-}
-
-// Declared in notify/url_encode.hpp.
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
-    }
-  }
-  return out;
-}
-
 std::string kannel_sendsms_query(const SmsSettings& settings, const SmsCredentials& credentials,
                                  const SmsMessage& message) {
   std::string q = "username=" + url_encode(credentials.username) +
@@ -152,7 +102,7 @@ SmsCredentials read_sms_credentials(const std::string& path) {
 namespace {
 
 struct HttpExchange {
-  HttpUrl url;
+  Url url;
   http::verb method = http::verb::get;
   std::string target;
   std::string body;  // POST: form-encoded
@@ -198,7 +148,7 @@ class Session final : public SessionBase {
     request_.method(exchange_.method);
     request_.target(exchange_.target);
     request_.version(11);
-    request_.set(http::field::host, exchange_.url.host);
+    request_.set(http::field::host, exchange_.url.authority());
     request_.set(http::field::user_agent, "incidentd");
     request_.set(http::field::connection, "close");
     if (exchange_.method == http::verb::post) {
@@ -301,7 +251,7 @@ class HttpSmsGatewayBase : public SmsGateway {
         settings_(settings),
         credentials_(std::move(credentials)),
         tls_(asio::ssl::context::tls_client) {
-    const auto url = parse_http_url(settings.url);
+    const auto url = parse_url(settings.url);
     if (!url) throw std::runtime_error("sms.url: not an http:// or https:// URL: " + settings.url);
     url_ = *url;
     if (url_.tls) {
@@ -339,17 +289,12 @@ class HttpSmsGatewayBase : public SmsGateway {
   asio::io_context& io_;
   SmsSettings settings_;
   SmsCredentials credentials_;
-  HttpUrl url_;
+  Url url_;
 
  private:
   asio::ssl::context tls_;
   std::list<std::weak_ptr<SessionBase>> in_flight_;
 };
-
-std::string with_query(const std::string& target, const std::string& query) {
-  if (query.empty()) return target;
-  return target + (target.find('?') == std::string::npos ? "?" : "&") + query;
-}
 
 class KannelGateway final : public HttpSmsGatewayBase {
  public:

@@ -30,46 +30,6 @@ namespace {
 
 constexpr std::uint64_t kMaxResponseBytes = std::uint64_t{64} * 1024;
 
-struct ParsedUrl {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string target;
-};
-
-std::optional<ParsedUrl> parse_url(std::string_view url) {
-  ParsedUrl p;
-  std::string_view rest;
-  if (url.substr(0, 7) == "http://") {
-    rest = url.substr(7);
-  } else if (url.substr(0, 8) == "https://") {
-    p.tls = true;
-    rest = url.substr(8);
-  } else {
-    return std::nullopt;
-  }
-  const std::size_t slash = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, slash);
-  p.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (!p.target.empty() && p.target.front() == '?') p.target.insert(0, "/");
-  if (authority.empty()) return std::nullopt;
-  if (authority.front() == '[') {  // [IPv6]:port
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    p.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size() && authority[close + 1] == ':') {
-      p.port = std::string(authority.substr(close + 2));
-    }
-  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    p.host = std::string(authority.substr(0, colon));
-    p.port = std::string(authority.substr(colon + 1));
-  } else {
-    p.host = std::string(authority);
-  }
-  if (p.port.empty()) p.port = p.tls ? "443" : "80";
-  return p;
-}
-
 std::string read_secret_file(const std::string& path) {
   std::ifstream in(path);
   std::string line;
@@ -128,7 +88,7 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::weak_ptr<WebhookChannel::Impl> owner, asio::io_context& io, ssl::context& tls_ctx,
-          ParsedUrl url, WebhookRequest request, WebhookFormat format, Duration timeout,
+          Url url, WebhookRequest request, WebhookFormat format, Duration timeout,
           std::function<void(SendResult)> done)
       : owner_(std::move(owner)),
         resolver_(io),
@@ -144,7 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.method(http::verb::post);
     request_.target(url_.target);
     request_.version(11);
-    request_.set(http::field::host, url_.host);
+    request_.set(http::field::host, url_.authority());
     request_.set(http::field::user_agent, "incidentd");
     request_.set(http::field::connection, "close");
     for (auto& [name, value] : request.headers) request_.set(name, value);
@@ -246,7 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::resolver resolver_;
   std::optional<beast::tcp_stream> plain_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-  ParsedUrl url_;
+  Url url_;
   WebhookFormat format_;
   std::chrono::steady_clock::duration timeout_;
   http::request<http::string_body> request_;
@@ -268,7 +228,7 @@ WebhookChannel::~WebhookChannel() {
 
 void WebhookChannel::send(const OutgoingNotification& notification,
                           std::function<void(SendResult)> done) {
-  const std::optional<ParsedUrl> url = parse_url(notification.address);
+  const std::optional<Url> url = parse_url(notification.address);
   if (!url) {
     asio::post(impl_->io, [done = std::move(done), address = notification.address] {
       done(SendResult::permanent("not an http:// or https:// URL: " + address));
@@ -281,7 +241,7 @@ void WebhookChannel::send(const OutgoingNotification& notification,
       build_webhook_request(format, notification.address, route != nullptr ? route->secret : "",
                             notification, impl_->clock.now());
   // The signature may have added query parameters.
-  ParsedUrl target = *url;
+  Url target = *url;
   if (const auto signed_url = parse_url(request.url)) target.target = signed_url->target;
   auto session =
       std::make_shared<Session>(impl_, impl_->io, impl_->tls_context, std::move(target),
