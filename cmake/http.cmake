@@ -17,13 +17,14 @@ add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
   daemon/http/board.cpp ${board_assets})
 target_include_directories(incidentd_http PUBLIC daemon)
 target_link_libraries(incidentd_http PUBLIC incidentd_core
-  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
+  PRIVATE Boost::headers OpenSSL::SSL incidentd_crypto nlohmann_json::nlohmann_json)
 
-# incidentctl ack / confirm: a blocking Beast client, kept apart so the daemon does not link it.
+# incidentctl ack / confirm / list / show / watch: blocking requests to the API over the one
+# HTTP client (daemon/net), kept apart so the daemon does not link them.
 add_library(incidentd_http_client STATIC daemon/http/client.cpp daemon/http/ctl_commands.cpp)
 target_include_directories(incidentd_http_client PUBLIC daemon)
 target_link_libraries(incidentd_http_client PUBLIC incidentd_core
-  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto CLI11::CLI11 nlohmann_json::nlohmann_json)
+  PRIVATE incidentd_net CLI11::CLI11 nlohmann_json::nlohmann_json)
 target_link_libraries(incidentctl PRIVATE incidentd_http_client)
 # check-config reads the ack link key as the daemon does (AckLinkSigner::from_file).
 target_link_libraries(incidentctl PRIVATE incidentd_http)

@@ -9,7 +9,7 @@ add_library(incidentd_notify STATIC daemon/notify/dispatcher.cpp daemon/notify/w
   daemon/notify/webhook_signing.cpp)
 target_include_directories(incidentd_notify PUBLIC daemon)
 target_link_libraries(incidentd_notify PUBLIC incidentd_core incidentd_store spdlog::spdlog
-  PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto nlohmann_json::nlohmann_json)
+  PRIVATE incidentd_net incidentd_crypto nlohmann_json::nlohmann_json)
 
 # SMS for the daemon: the gateway, reply codes and templates (cmake/sms.cmake) behind one object.
 target_sources(incidentd_notify PRIVATE daemon/notify/sms_service.cpp)

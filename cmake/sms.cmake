@@ -5,7 +5,7 @@ add_library(incidentd_sms STATIC daemon/notify/sms_segments.cpp daemon/notify/me
   daemon/notify/reply_codes.cpp daemon/notify/sms.cpp)
 target_include_directories(incidentd_sms PUBLIC daemon)
 target_link_libraries(incidentd_sms PUBLIC incidentd_core
-  PRIVATE SQLiteCpp Boost::headers OpenSSL::SSL OpenSSL::Crypto)
+  PRIVATE SQLiteCpp Boost::headers incidentd_net)
 
 if(INCIDENTD_BUILD_TESTS)
   foreach(sms_test sms_segments_test sms_message_test reply_codes_test sms_gateway_test)

@@ -19,6 +19,8 @@
 #include <tuple>
 #include <utility>
 
+#include "incidentd/url.hpp"
+
 namespace incidentd {
 
 Policy Policy::defaults() {
@@ -158,10 +160,7 @@ bool valid_e164(std::string_view phone) {
 }
 
 bool valid_url(std::string_view url) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.size() > scheme.size() && url.substr(0, scheme.size()) == scheme) return true;
-  }
-  return false;
+  return parse_url(url).has_value();
 }
 
 enum class Sign { positive, any };

@@ -8,6 +8,8 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "core/hex.hpp"
+
 namespace incidentd {
 namespace {
 
@@ -380,10 +382,9 @@ class TextWriter {
         out_ += "\\t";
         break;
       default: {
-        static constexpr char kHex[] = "0123456789abcdef";
         out_ += "\\u00";
-        out_ += kHex[(c >> 4U) & 0xfU];
-        out_ += kHex[c & 0xfU];
+        out_ += hex_digit(c >> 4U);
+        out_ += hex_digit(c);
       }
     }
   }

@@ -55,7 +55,10 @@ volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_stop_signal(int) {
   g_stop = 1;
 }
-extern "C" void on_tick(int) {}
+volatile std::sig_atomic_t g_tick = 0;
+extern "C" void on_tick(int) {
+  g_tick = 1;
+}
 
 TimePoint clock_now(const StateCommands::Options& o) {
   if (!o.now.empty()) {
@@ -188,8 +191,9 @@ class Screen {
   bool tty_;
 };
 
-// SIGINT and SIGTERM end the watch; SIGALRM every second redraws the countdowns. None restarts
-// an interrupted read (no SA_RESTART), so a blocking read returns to look at them.
+// SIGINT and SIGTERM end the watch; SIGALRM every second redraws the countdowns. The stream's
+// reader looks at their flags while it waits; a sleep between reconnections is cut short by them
+// (no SA_RESTART).
 void install_watch_signals() {
   struct sigaction stop {};
   stop.sa_handler = on_stop_signal;
@@ -274,7 +278,8 @@ int run_watch(const StateCommands::Options& o) {
   };
   const auto keep_going = [&] {
     if (g_stop != 0) return false;
-    if (tty) redraw();  // the tick: countdowns move on a screen; a pipe gets changes only
+    if (tty && g_tick != 0) redraw();  // each second: countdowns move on a screen; a pipe gets
+    g_tick = 0;                        // changes only
     return true;
   };
   while (g_stop == 0) {

@@ -57,7 +57,4 @@ std::function<std::string(const std::string& incident_key, const std::string& re
                           const std::string& notification_id, TimePoint issued_at)>
 notification_link_maker(const AckLinkSigner& signer, std::string public_url, Duration ttl);
 
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
-
 }  // namespace incidentd::http

@@ -1,8 +1,5 @@
 #include "http/api.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -14,6 +11,7 @@
 #include <variant>
 
 #include "core/html_escape.hpp"
+#include "crypto/crypto.hpp"
 #include "http/ack_link.hpp"
 #include "http/server.hpp"
 #include "http/stream.hpp"
@@ -30,18 +28,7 @@ namespace incidentd::http {
 using nlohmann::json;
 
 std::string token_sha256(std::string_view token) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(token.data(), token.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return to_hex(crypto::sha256(token));
 }
 
 namespace {
@@ -102,8 +89,7 @@ class Api {
     // which token was close.
     const HttpToken* found = nullptr;
     for (const HttpToken& token : *tokens_) {
-      if (token.sha256.size() == presented.size() &&
-          CRYPTO_memcmp(token.sha256.data(), presented.data(), presented.size()) == 0) {
+      if (crypto::equal_in_constant_time(token.sha256, presented)) {
         found = &token;
       }
     }

@@ -1,10 +1,8 @@
 #include "http/board.hpp"
 
-#include <openssl/evp.h>
-
-#include <array>
 #include <stdexcept>
 
+#include "crypto/crypto.hpp"
 #include "http/server.hpp"
 
 namespace incidentd::http {
@@ -12,14 +10,7 @@ namespace {
 
 // "sha256-<base64>", the CSP source expression allowing exactly this inline text.
 std::string csp_hash(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> encoded{};
-  const int n = EVP_EncodeBlock(encoded.data(), digest.data(), static_cast<int>(length));
-  return "'sha256-" + std::string(reinterpret_cast<const char*>(encoded.data()), n) + "'";
+  return "'sha256-" + crypto::base64(crypto::sha256(text)) + "'";
 }
 
 std::string replace_once(std::string text, std::string_view marker, std::string_view with) {

@@ -1,5 +1,6 @@
-// A blocking HTTP/1.1 client for incidentctl: one request to the daemon's API, plain or TLS
-// (the peer's certificate is verified against the system's CAs, or a given CA file).
+// incidentctl's requests to the daemon's API, blocking, over the project's one HTTP client
+// (net/http_client.hpp), plain or TLS (the peer's certificate is verified against the system's
+// CAs, or a given CA file).
 #pragma once
 
 #include <functional>
@@ -29,10 +30,10 @@ struct ClientRequest {
 ClientReply send_request(const ClientRequest& request);
 
 // A GET whose answer streams (server-sent events): `on_bytes` gets the body as it arrives. The
-// read blocks without a timeout; a signal that interrupts it (SIGALRM for a tick, SIGINT) calls
-// `keep_going`, and the stream ends when that returns false, or when `on_bytes` does, or when
-// the server closes. The reply's status is the server's; its body holds what a non-200 answer
-// said. Throws std::runtime_error when the daemon cannot be reached.
+// body is read without a timeout; `keep_going` is asked every 100 ms while it waits (a signal
+// handler's flag, a redraw), and the stream ends when that returns false, or when `on_bytes`
+// does, or when the server closes. The reply's status is the server's; its body holds what a
+// non-200 answer said. Throws std::runtime_error when the daemon cannot be reached.
 struct StreamEnd {
   int status = 0;
   std::string body;

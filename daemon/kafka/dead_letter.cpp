@@ -1,11 +1,11 @@
 #include "kafka/dead_letter.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
+
+#include "crypto/crypto.hpp"
 
 namespace incidentd {
 namespace {
@@ -23,16 +23,6 @@ bool valid_utf8(const std::string& s) {
 
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  if (bytes.empty()) return out;
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(std::max(written, 0)));
-  return out;
-}
-
 std::string dead_letter_value(const KafkaRecord& record, const Rejection& rejection,
                               TimePoint dead_lettered_at) {
   using nlohmann::json;
@@ -46,14 +36,14 @@ std::string dead_letter_value(const KafkaRecord& record, const Rejection& reject
   j["offset"] = record.offset;
   if (record.key) {
     j["key"] = valid_utf8(*record.key) ? json(*record.key) : json(nullptr);
-    j["key_base64"] = base64_encode(*record.key);
+    j["key_base64"] = crypto::base64(*record.key);
   } else {
     j["key"] = nullptr;
     j["key_base64"] = nullptr;
   }
   j["raw_size"] = raw.size();
   j["raw_truncated"] = truncated;
-  j["raw_base64"] = base64_encode(truncated ? raw.substr(0, kDeadLetterRawLimit) : raw);
+  j["raw_base64"] = crypto::base64(truncated ? raw.substr(0, kDeadLetterRawLimit) : raw);
   j["dead_lettered_at"] = format_rfc3339(dead_lettered_at, std::chrono::minutes(0));
   j["source"] = "incidentd";
   // The reason may quote bytes of the message: never let them make the record unreadable.

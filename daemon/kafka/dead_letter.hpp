@@ -20,6 +20,4 @@ inline constexpr std::size_t kDeadLetterRawLimit = std::size_t{512} * 1024;
 std::string dead_letter_value(const KafkaRecord& record, const Rejection& rejection,
                               TimePoint dead_lettered_at);
 
-std::string base64_encode(std::string_view bytes);
-
 }  // namespace incidentd

@@ -3,81 +3,22 @@
 // Boost 1.74's asio/awaitable.hpp needs std::exchange declared first (docs: TOOLCHAIN).
 #include <utility>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <list>
 #include <stdexcept>
 
 #include "incidentd/codec.hpp"
+#include "net/http_client.hpp"
 #include "notify/message.hpp"
 #include "notify/reply_codes.hpp"
 
 namespace incidentd {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 // ---- pure helpers ---------------------------------------------------------------------------
-
-std::optional<HttpUrl> parse_http_url(std::string_view url) {
-  HttpUrl out;
-  std::string_view rest;
-  if (url.substr(0, 7) == "http://") {
-    rest = url.substr(7);
-  } else if (url.substr(0, 8) == "https://") {
-    out.tls = true;
-    rest = url.substr(8);
-  } else {
-    return std::nullopt;
-  }
-  const std::size_t slash = rest.find_first_of("/?");
-  const std::string_view authority = rest.substr(0, slash);
-  out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (!out.target.empty() && out.target.front() == '?') out.target.insert(0, "/");
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    out.host = std::string(authority.substr(0, colon));
-    out.port = std::string(authority.substr(colon + 1));
-    if (out.port.empty() || out.port.find_first_not_of("0123456789") != std::string::npos) {
-      return std::nullopt;
-    }
-  } else {
-    out.host = std::string(authority);
-    out.port = out.tls ? "443" : "80";
-  }
-  if (out.host.empty()) return std::nullopt;
-  return out;
-}
-
-// Declared in notify/url_encode.hpp.
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0x0F]);
-    }
-  }
-  return out;
-}
 
 std::string kannel_sendsms_query(const SmsSettings& settings, const SmsCredentials& credentials,
                                  const SmsMessage& message) {
@@ -147,220 +88,64 @@ SmsCredentials read_sms_credentials(const std::string& path) {
   return {line.substr(0, colon), line.substr(colon + 1)};
 }
 
-// ---- one HTTP exchange ----------------------------------------------------------------------
+// ---- the gateways -----------------------------------------------------------------------------
 
 namespace {
 
-struct HttpExchange {
-  HttpUrl url;
-  http::verb method = http::verb::get;
-  std::string target;
-  std::string body;  // POST: form-encoded
-  Duration timeout{};
-};
-
 using Completion = std::function<void(SendResult)>;
 
-// One request on its own connection. Every step has a deadline (expires_after); `done` is taken
-// out on the first completion, so abort() and a late handler never both call it.
-class SessionBase : public std::enable_shared_from_this<SessionBase> {
- public:
-  virtual ~SessionBase() = default;
-  void abort(std::string why) {
-    finish(SendResult::transient(std::move(why)));
-    close();
-  }
-
- protected:
-  explicit SessionBase(Completion done) : done_(std::move(done)) {}
-  void finish(SendResult result) {
-    if (!done_) return;
-    auto done = std::move(done_);
-    done_ = nullptr;
-    done(std::move(result));
-  }
-  virtual void close() = 0;
-  Completion done_;
-};
-
-template <typename Stream>
-class Session final : public SessionBase {
- public:
-  Session(asio::io_context& io, Stream stream, HttpExchange exchange, std::string success,
-          Completion done)
-      : SessionBase(std::move(done)),
-        resolver_(io),
-        stream_(std::move(stream)),
-        exchange_(std::move(exchange)),
-        success_(std::move(success)) {}
-
-  void start() {
-    request_.method(exchange_.method);
-    request_.target(exchange_.target);
-    request_.version(11);
-    request_.set(http::field::host, exchange_.url.host);
-    request_.set(http::field::user_agent, "incidentd");
-    request_.set(http::field::connection, "close");
-    if (exchange_.method == http::verb::post) {
-      request_.set(http::field::content_type, "application/x-www-form-urlencoded");
-      request_.body() = exchange_.body;
-    }
-    request_.prepare_payload();
-    auto self = shared();
-    resolver_.async_resolve(exchange_.url.host, exchange_.url.port,
-                            [self](beast::error_code ec, tcp::resolver::results_type found) {
-                              if (ec) return self->fail("resolve", ec);
-                              self->connect(found);
-                            });
-  }
-
- private:
-  std::shared_ptr<Session> shared() {
-    return std::static_pointer_cast<Session>(shared_from_this());
-  }
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
-
-  void connect(const tcp::resolver::results_type& found) {
-    tcp().expires_after(exchange_.timeout);
-    tcp().async_connect(found, [self = shared()](beast::error_code ec, const tcp::endpoint&) {
-      if (ec) return self->fail("connect", ec);
-      self->handshake();
-    });
-  }
-
-  void handshake() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-      write();
-    } else {
-      if (!SSL_set_tlsext_host_name(stream_.native_handle(), exchange_.url.host.c_str())) {
-        return finish(SendResult::permanent("TLS: cannot set the server name"));
-      }
-      // The certificate must name the gateway's host: the request carries its credentials.
-      stream_.set_verify_callback(asio::ssl::host_name_verification(exchange_.url.host));
-      tcp().expires_after(exchange_.timeout);
-      stream_.async_handshake(asio::ssl::stream_base::client,
-                              [self = shared()](beast::error_code ec) {
-                                if (ec) return self->fail("TLS handshake", ec);
-                                self->write();
-                              });
-    }
-  }
-
-  void write() {
-    tcp().expires_after(exchange_.timeout);
-    http::async_write(stream_, request_, [self = shared()](beast::error_code ec, std::size_t) {
-      if (ec) return self->fail("write", ec);
-      self->read();
-    });
-  }
-
-  void read() {
-    tcp().expires_after(exchange_.timeout);
-    http::async_read(
-        stream_, buffer_, response_, [self = shared()](beast::error_code ec, std::size_t) {
-          if (ec) return self->fail("read", ec);
-          self->finish(classify_sms_http_reply(response_status(self->response_),
-                                               self->response_.body(), self->success_));
-          self->close();
-        });
-  }
-
-  static int response_status(const http::response<http::string_body>& r) {
-    return static_cast<int>(r.result_int());
-  }
-
-  void fail(const char* what, beast::error_code ec) {
-    // Nothing reached the gateway, or its answer was lost: a retry is safe (at worst a
-    // duplicate SMS, never a lost one).
-    finish(SendResult::transient(std::string(what) + ": " + ec.message()));
-    close();
-  }
-
-  void close() override {
-    beast::error_code ignored;
-    resolver_.cancel();
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp().close();
-  }
-
-  tcp::resolver resolver_;
-  Stream stream_;
-  HttpExchange exchange_;
-  std::string success_;
-  http::request<http::string_body> request_;
-  beast::flat_buffer buffer_;
-  http::response<http::string_body> response_;
-};
-
-// What both adapters share: the connection handling and the in-flight sends, so destroying the
-// gateway reports each of them once (transient) instead of leaving the dispatcher waiting.
+// What both adapters share: the gateway's URL and one HTTP client (net/http_client.hpp), whose
+// destruction reports each send in flight once (transient) instead of leaving the dispatcher
+// waiting.
 class HttpSmsGatewayBase : public SmsGateway {
  public:
   HttpSmsGatewayBase(asio::io_context& io, const SmsSettings& settings, SmsCredentials credentials)
-      : io_(io),
-        settings_(settings),
-        credentials_(std::move(credentials)),
-        tls_(asio::ssl::context::tls_client) {
-    const auto url = parse_http_url(settings.url);
+      : settings_(settings), credentials_(std::move(credentials)), client_(io) {
+    const auto url = parse_url(settings.url);
     if (!url) throw std::runtime_error("sms.url: not an http:// or https:// URL: " + settings.url);
     url_ = *url;
-    if (url_.tls) {
-      tls_.set_default_verify_paths();
-      tls_.set_verify_mode(asio::ssl::verify_peer);
-    }
   }
-  ~HttpSmsGatewayBase() override {
-    for (auto& weak : in_flight_) {
-      if (auto session = weak.lock()) session->abort("the SMS gateway was shut down");
-    }
-  }
-  HttpSmsGatewayBase(const HttpSmsGatewayBase&) = delete;
-  HttpSmsGatewayBase& operator=(const HttpSmsGatewayBase&) = delete;
 
  protected:
-  void exchange(HttpExchange ex, std::string success, Completion done) {
-    in_flight_.remove_if([](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
-    ex.url = url_;
-    ex.timeout = settings_.timeout;
-    if (url_.tls) {
-      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          io_, beast::ssl_stream<beast::tcp_stream>(io_, tls_), std::move(ex), std::move(success),
-          std::move(done));
-      in_flight_.push_back(session);
-      session->start();
-    } else {
-      auto session = std::make_shared<Session<beast::tcp_stream>>(
-          io_, beast::tcp_stream(io_), std::move(ex), std::move(success), std::move(done));
-      in_flight_.push_back(session);
-      session->start();
+  // GET `target`, or POST `form` to it; a 2xx whose body lacks `success` (when given) is not a
+  // success.
+  void exchange(std::string method, std::string target, std::string form, std::string success,
+                Completion done) {
+    net::HttpRequest request;
+    request.method = std::move(method);
+    request.url = url_;
+    request.url.target = std::move(target);
+    request.timeout = settings_.timeout;
+    if (!form.empty()) {
+      request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+      request.body = std::move(form);
     }
+    client_.send(std::move(request),
+                 [success = std::move(success), done = std::move(done)](net::HttpResult result) {
+                   // Nothing reached the gateway, or its answer was lost: a retry is safe (at worst
+                   // a duplicate SMS, never a lost one).
+                   if (!result.answered())
+                     return done(SendResult::transient(std::move(result.error)));
+                   done(classify_sms_http_reply(result.status, result.body, success));
+                 });
   }
 
-  asio::io_context& io_;
   SmsSettings settings_;
   SmsCredentials credentials_;
-  HttpUrl url_;
+  Url url_;
 
  private:
-  asio::ssl::context tls_;
-  std::list<std::weak_ptr<SessionBase>> in_flight_;
+  net::HttpClient client_;
 };
-
-std::string with_query(const std::string& target, const std::string& query) {
-  if (query.empty()) return target;
-  return target + (target.find('?') == std::string::npos ? "?" : "&") + query;
-}
 
 class KannelGateway final : public HttpSmsGatewayBase {
  public:
   using HttpSmsGatewayBase::HttpSmsGatewayBase;
   std::string_view kind() const override { return "kannel"; }
   void send(const SmsMessage& message, Completion done) override {
-    HttpExchange ex;
-    ex.method = http::verb::get;
-    ex.target = with_query(url_.target, kannel_sendsms_query(settings_, credentials_, message));
     // smsbox answers 202 "0: Accepted for delivery" (or 200 "Sent."), 4xx for a refusal.
-    exchange(std::move(ex), {}, std::move(done));
+    exchange("GET", with_query(url_.target, kannel_sendsms_query(settings_, credentials_, message)),
+             {}, {}, std::move(done));
   }
 };
 
@@ -369,17 +154,13 @@ class GenericHttpGateway final : public HttpSmsGatewayBase {
   using HttpSmsGatewayBase::HttpSmsGatewayBase;
   std::string_view kind() const override { return "http"; }
   void send(const SmsMessage& message, Completion done) override {
-    HttpExchange ex;
-    const std::string params = http_sms_params(settings_, credentials_, message);
+    std::string params = http_sms_params(settings_, credentials_, message);
     if (settings_.method == "POST") {
-      ex.method = http::verb::post;
-      ex.target = url_.target;
-      ex.body = params;
+      exchange("POST", url_.target, std::move(params), settings_.success_contains, std::move(done));
     } else {
-      ex.method = http::verb::get;
-      ex.target = with_query(url_.target, params);
+      exchange("GET", with_query(url_.target, params), {}, settings_.success_contains,
+               std::move(done));
     }
-    exchange(std::move(ex), settings_.success_contains, std::move(done));
   }
 };
 

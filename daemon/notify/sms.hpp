@@ -6,7 +6,7 @@
 // Asio and Beast stay in sms.cpp: this header only forward-declares the io_context.
 #pragma once
 
-#include "notify/url_encode.hpp"
+#include "incidentd/url.hpp"
 
 #include <functional>
 #include <map>
@@ -66,13 +66,6 @@ std::unique_ptr<SmsGateway> make_sms_gateway(boost::asio::io_context& io,
 
 // ---- pure helpers, exposed for the tests ----------------------------------------------------
 
-struct HttpUrl {
-  bool tls = false;
-  std::string host;
-  std::string port;    // "80" / "443" when the URL has none
-  std::string target;  // path and query, at least "/"
-};
-std::optional<HttpUrl> parse_http_url(std::string_view url);
 // The query (without "?") of a Kannel sendsms request.
 std::string kannel_sendsms_query(const SmsSettings& settings, const SmsCredentials& credentials,
                                  const SmsMessage& message);

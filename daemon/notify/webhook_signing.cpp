@@ -1,11 +1,10 @@
 #include "notify/webhook_signing.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
 #include <stdexcept>
+
+#include "crypto/crypto.hpp"
 
 namespace incidentd {
 
@@ -18,68 +17,25 @@ WebhookFormat parse_webhook_format(std::string_view name) {
   return WebhookFormat::generic;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view message) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
-  unsigned int length = 0;
-  // An empty key or message is legal (Feishu signs the empty message); OpenSSL wants non-null.
-  static const unsigned char kNothing = 0;
-  const auto* k = key.empty() ? &kNothing : reinterpret_cast<const unsigned char*>(key.data());
-  const auto* m =
-      message.empty() ? &kNothing : reinterpret_cast<const unsigned char*>(message.data());
-  if (HMAC(EVP_sha256(), k, static_cast<int>(key.size()), m, message.size(), out.data(), &length) ==
-      nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return std::string(reinterpret_cast<const char*>(out.data()), length);
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0x0f];
-  }
-  return out;
-}
-
-std::string to_base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 std::string generic_signature(std::string_view secret, std::string_view timestamp_seconds,
                               std::string_view body) {
   std::string message;
   message.reserve(timestamp_seconds.size() + 1 + body.size());
   message.append(timestamp_seconds).append(".").append(body);
-  return "sha256=" + to_hex(hmac_sha256(secret, message));
+  return "sha256=" + to_hex(crypto::hmac_sha256(secret, message));
 }
 
 std::string dingtalk_sign(std::string_view secret, std::string_view timestamp_ms) {
   std::string to_sign = std::string(timestamp_ms) + "\n" + std::string(secret);
-  return to_base64(hmac_sha256(secret, to_sign));
+  return crypto::base64(crypto::hmac_sha256(secret, to_sign));
 }
 
 std::string feishu_sign(std::string_view secret, std::string_view timestamp_seconds) {
   std::string key = std::string(timestamp_seconds) + "\n" + std::string(secret);
-  return to_base64(hmac_sha256(key, ""));
+  return crypto::base64(crypto::hmac_sha256(key, ""));
 }
 
 namespace {
-
-std::string with_query(std::string_view url, std::string_view query) {
-  std::string out(url);
-  out += url.find('?') == std::string_view::npos ? '?' : '&';
-  out += query;
-  return out;
-}
 
 json text_message(std::string_view text) {
   return {{"msgtype", "text"}, {"text", {{"content", std::string(text)}}}};

@@ -3,7 +3,7 @@
 // says how a receiver verifies them), and how each side's answer is read.
 #pragma once
 
-#include "notify/url_encode.hpp"
+#include "incidentd/url.hpp"
 
 #include <string>
 #include <string_view>
@@ -18,11 +18,6 @@ namespace incidentd {
 enum class WebhookFormat { generic, dingtalk, wecom, feishu };
 // nullopt-free: unknown names are rejected when the configuration is read.
 WebhookFormat parse_webhook_format(std::string_view name);
-
-// HMAC-SHA256 (OpenSSL), raw 32 bytes.
-std::string hmac_sha256(std::string_view key, std::string_view message);
-std::string to_hex(std::string_view bytes);
-std::string to_base64(std::string_view bytes);
 
 // Generic webhook: "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body).
 std::string generic_signature(std::string_view secret, std::string_view timestamp_seconds,

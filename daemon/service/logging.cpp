@@ -14,6 +14,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/hex.hpp"
+
 namespace incidentd {
 
 namespace {
@@ -88,10 +90,9 @@ class MaskingSink final : public spdlog::sinks::sink {
 };
 
 void append_escape(std::string& out, char kind, std::uint32_t value, int digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out += '\\';
   out += kind;
-  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += kHex[(value >> shift) & 0xfU];
+  for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += hex_digit(value >> shift);
 }
 
 bool is_bidi_control(std::uint32_t cp) {

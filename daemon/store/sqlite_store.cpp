@@ -22,12 +22,12 @@
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <tsl/robin_set.h>
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/crypto.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/delivery_policy.hpp"
 #include "incidentd/state_codec.hpp"
@@ -275,72 +275,38 @@ static_assert(std::size(kMigrations) > 0 &&
                   kMigrations[std::size(kMigrations) - 1].version == SqliteStore::kSchemaVersion,
               "the last migration must produce kSchemaVersion");
 
-// SHA-256 with the digest fetched once per thread: EVP_sha256() in EVP_DigestInit would look the
-// algorithm up again for every row of the hot path.
-class Sha256 {
- public:
-  Sha256() : md_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)), ctx_(EVP_MD_CTX_new()) {
-    if (md_ == nullptr || ctx_ == nullptr) throw StoreError("OpenSSL: SHA-256 is not available");
-  }
-  ~Sha256() {
-    EVP_MD_CTX_free(ctx_);
-    EVP_MD_free(md_);
-  }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void begin() {
-    if (EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1) throw StoreError("OpenSSL: digest init");
-  }
-  void add(std::string_view bytes) {
-    if (EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1) {
-      throw StoreError("OpenSSL: digest update");
-    }
-  }
-  // A field as "<byte length>:<bytes>", so no two different rows encode the same.
-  void field(std::string_view bytes) {
-    char length[24];
-    const int n = std::snprintf(length, sizeof length, "%zu:", bytes.size());
-    add(std::string_view(length, static_cast<std::size_t>(n)));
-    add(bytes);
-  }
-  std::string hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_DigestFinal_ex(ctx_, digest, &size) != 1) throw StoreError("OpenSSL: digest final");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out(2 * std::size_t{size}, '0');
-    for (std::size_t i = 0; i < size; ++i) {
-      out[2 * i] = kHex[digest[i] >> 4];
-      out[2 * i + 1] = kHex[digest[i] & 0xfU];
-    }
-    return out;
-  }
-
- private:
-  EVP_MD* md_;
-  EVP_MD_CTX* ctx_;
-};
-
 std::string compute_chain_hash(std::string_view prev_hash, std::int64_t seq,
                                std::string_view incident_key, std::int64_t at_ms,
                                std::string_view action, const std::string* milestone,
                                std::string_view body) {
-  thread_local Sha256 sha;
-  sha.begin();
-  sha.add("incidentd-timeline-v1\n");
-  sha.field(prev_hash);
-  sha.field(std::to_string(seq));
-  sha.field(incident_key);
-  sha.field(std::to_string(at_ms));
-  sha.field(action);
-  if (milestone != nullptr) {
-    sha.field(*milestone);
-  } else {
-    sha.add("-");  // no length prefix starts with '-': a NULL milestone encodes apart from any text
+  // One context per thread: the algorithm is looked up once, not for every row of the hot path.
+  thread_local crypto::Sha256 sha;
+  // A field as "<byte length>:<bytes>", so no two different rows encode the same.
+  const auto field = [](std::string_view bytes) {
+    char length[24];
+    const int n = std::snprintf(length, sizeof length, "%zu:", bytes.size());
+    sha.add(std::string_view(length, static_cast<std::size_t>(n)));
+    sha.add(bytes);
+  };
+  try {
+    sha.begin();
+    sha.add("incidentd-timeline-v1\n");
+    field(prev_hash);
+    field(std::to_string(seq));
+    field(incident_key);
+    field(std::to_string(at_ms));
+    field(action);
+    if (milestone != nullptr) {
+      field(*milestone);
+    } else {
+      sha.add(
+          "-");  // no length prefix starts with '-': a NULL milestone encodes apart from any text
+    }
+    field(body);
+    return to_hex(sha.finish());
+  } catch (const std::runtime_error& e) {
+    throw StoreError(e.what());
   }
-  sha.field(body);
-  return sha.hex();
 }
 
 void chain_existing_rows(SQLite::Database& db) {
@@ -430,7 +396,6 @@ void remove_addresses(SQLite::Database& db) {
   SQLite::Statement rename(db,
                            "UPDATE confirmations SET confirmation_id = ? WHERE incident_key = ? "
                            "AND confirmation_id = ?");
-  Sha256 sha;
   while (sms.executeStep()) {
     json body = json::parse(sms.getColumn(2).getString(), nullptr, false);
     if (!body.is_object() || !body["confirmation_id"].is_string()) continue;
@@ -438,9 +403,8 @@ void remove_addresses(SQLite::Database& db) {
     const std::size_t dash = id.find('-', 4);
     const std::string phone = id.substr(4, dash == std::string::npos ? 0 : dash - 4);
     if (phone.size() < 7 || phone.find_first_not_of("+0123456789") != std::string::npos) continue;
-    sha.begin();
-    sha.add(phone);
-    const std::string renamed = "sms-p" + sha.hex().substr(0, 16) + id.substr(dash);
+    const std::string renamed =
+        "sms-p" + to_hex(crypto::sha256(phone)).substr(0, 16) + id.substr(dash);
     body["confirmation_id"] = renamed;
     update.reset();
     update.bind(1, dump(body));

@@ -972,6 +972,19 @@ TEST_CASE("a webhook that is not an http URL is reported") {
                     "or https:// URL");
 }
 
+TEST_CASE("a webhook URL the channel could not connect to is refused at load") {
+  // The configuration checks URLs with the parser the webhook channel uses (incidentd/url.hpp):
+  // credentials in the URL, a port out of range, a missing host.
+  for (const char* bad :
+       {"http://user:pw@127.0.0.1/hooks/a", "http://127.0.0.1:70000/hooks/a", "https:///hooks/a"}) {
+    INFO(bad);
+    require_one_error(RosterLines{}.set(19, std::string("webhook = \"") + bad + "\"").text(),
+                      "t.toml:19:11",
+                      std::string("units[a].people[a1].webhook: \"") + bad +
+                          "\" is not an http:// or https:// URL");
+  }
+}
+
 TEST_CASE("phone numbers must be E.164: a plus sign and 8 to 15 digits") {
   const std::string tail =
       " is not an E.164 number (expected \"+\" and 8 to 15 digits, like \"+8613800000001\")";

@@ -110,22 +110,6 @@ SendResult send_one(SmsGateway& gateway, asio::io_context& io, const SmsMessage&
 
 }  // namespace
 
-TEST_CASE("URLs are split into host, port and target, anything else is refused") {
-  auto u = parse_http_url("http://127.0.0.1:13013/cgi-bin/sendsms");
-  REQUIRE(u);
-  CHECK_FALSE(u->tls);
-  CHECK(u->host == "127.0.0.1");
-  CHECK(u->port == "13013");
-  CHECK(u->target == "/cgi-bin/sendsms");
-  u = parse_http_url("https://sms.example.cn?x=1");
-  REQUIRE(u);
-  CHECK(u->port == "443");
-  CHECK(u->target == "/?x=1");
-  CHECK_FALSE(parse_http_url("ftp://x/"));
-  CHECK_FALSE(parse_http_url("http://user:pw@x/"));
-  CHECK_FALSE(parse_http_url("http://:80/"));
-}
-
 TEST_CASE("the sendsms query carries UTF-8 text URL-encoded, UCS-2 coding and the sender") {
   const SmsCredentials credentials{"incidentd", "p&w d"};
   const std::string q = kannel_sendsms_query(kannel_settings("http://x/"), credentials,
