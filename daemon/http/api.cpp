@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -213,6 +214,13 @@ class Api {
     try {
       c_.engine->flush();
       return std::nullopt;
+    } catch (const StoreFullError& e) {
+      // The engine keeps the change and writes it when there is room (docs/reliability.md).
+      if (c_.on_store_failure) c_.on_store_failure(e);
+      return Response::error(503, "disk_full",
+                             std::string("not stored yet: ") + e.what() +
+                                 "; the change is kept and written when there is room again; "
+                                 "send it again later (a repeat changes nothing)");
     } catch (const std::exception& e) {
       if (c_.on_store_failure) c_.on_store_failure(e);
       return Response::error(503, "store_failed",
@@ -598,11 +606,18 @@ class Api {
   // ---- health and metrics -----------------------------------------------------------------
 
   Response ready() const {
-    if (c_.ready && !c_.ready()) {
-      return Response::error(503, "not_ready",
-                             "not ready: the consumer is not subscribed or the store is not open");
+    // "ready" and "reason" for probes and scripts; "error" and "detail" as every other error.
+    const auto not_ready = [](const std::string& reason) {
+      return json_response(
+          503, {{"ready", false}, {"reason", reason}, {"error", "not_ready"}, {"detail", reason}});
+    };
+    if (c_.unready_reason) {
+      if (auto reason = c_.unready_reason()) return not_ready(*reason);
     }
-    return json_response(200, {{"status", "ready"}});
+    if (c_.ready && !c_.ready()) {
+      return not_ready("the consumer is not subscribed or the store is not open");
+    }
+    return json_response(200, {{"status", "ready"}, {"ready", true}});
   }
 
   Response metrics(std::size_t requests, std::size_t refused, std::size_t streams) const {
@@ -645,6 +660,18 @@ class Api {
     if (sample.consumer_lag) out << "incidentd_consumer_lag " << *sample.consumer_lag << '\n';
     metric("incidentd_dead_letters_total", "counter", "Events sent to the dead-letter topic.");
     out << "incidentd_dead_letters_total " << sample.dead_letters << '\n';
+    metric("incidentd_disk_full", "gauge",
+           "1 while paused on a full database disk (consuming stopped, see /readyz).");
+    out << "incidentd_disk_full " << (sample.disk_full.paused ? 1 : 0) << '\n';
+    metric("incidentd_disk_full_pauses_total", "counter", "Pauses on a full database disk.");
+    out << "incidentd_disk_full_pauses_total " << sample.disk_full.pauses << '\n';
+    metric("incidentd_disk_full_seconds_total", "counter",
+           "Seconds paused on a full database disk, the current pause included.");
+    out << "incidentd_disk_full_seconds_total "
+        << std::chrono::duration<double>(sample.disk_full.paused_for).count() << '\n';
+    metric("incidentd_disk_full_retries_total", "counter",
+           "Commits retried during a pause that found the disk still full.");
+    out << "incidentd_disk_full_retries_total " << sample.disk_full.retries << '\n';
     metric("incidentd_http_requests_total", "counter", "HTTP requests answered.");
     out << "incidentd_http_requests_total " << requests << '\n';
     metric("incidentd_http_connections_refused_total", "counter",

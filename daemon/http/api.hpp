@@ -45,6 +45,13 @@ struct MetricsSample {
   std::map<std::pair<std::string, std::string>, std::uint64_t> attempts;
   std::optional<std::int64_t> consumer_lag;  // messages behind, summed over partitions
   std::uint64_t dead_letters = 0;
+  // Pauses on a full database disk (DiskFullPause, daemon/incidentd/disk_full.hpp).
+  struct DiskFull {
+    bool paused = false;
+    std::uint64_t pauses = 0;
+    std::uint64_t retries = 0;
+    Duration paused_for{};
+  } disk_full;
 };
 
 struct ApiContext {
@@ -66,9 +73,13 @@ struct ApiContext {
       record_link;
   // /readyz: true when the consumer is subscribed and the store open. Unset: always ready.
   std::function<bool()> ready;
+  // /readyz: why the daemon is not ready although `ready` holds (e.g. "disk full: /var/lib/...",
+  // while it waits for room on the database's disk); nullopt or unset: no such reason.
+  std::function<std::optional<std::string>()> unready_reason;
   std::function<MetricsSample()> sample;  // unset: zeros
   // engine.flush() failed: the in-memory state is ahead of the store and the daemon must
-  // restart from it. The request gets 503 either way.
+  // restart from it, or (StoreFullError) wait for room while the change stays pending. The
+  // request gets 503 either way.
   std::function<void(const std::exception&)> on_store_failure;
 };
 

@@ -31,6 +31,7 @@
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
 #include "incidentd/config.hpp"
+#include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
@@ -158,6 +159,9 @@ int main(int argc, char** argv) {
           incidentd::format_rfc3339(outage->from, config.utc_offset),
           incidentd::format_rfc3339(outage->to, config.utc_offset), outage->incidents);
     }
+    // A full database disk pauses the daemon instead of ending it (docs/reliability.md); every
+    // writer hands its StoreFullError here. Made once the engine exists.
+    std::optional<incidentd::DiskFullPause> disk_full;
     // The proof of life the next start measures an outage from.
     boost::asio::steady_timer heartbeat(io);
     std::function<void()> beat = [&] {
@@ -165,7 +169,10 @@ int main(int argc, char** argv) {
       heartbeat.async_wait([&](const boost::system::error_code& ec) {
         if (ec) return;
         try {
-          store.heartbeat(time.now());
+          // While paused, the pause's retries write it.
+          if (!disk_full || !disk_full->paused()) store.heartbeat(time.now());
+        } catch (const incidentd::StoreFullError& e) {
+          disk_full->on_full(e);
         } catch (const incidentd::StoreError& e) {
           // Not fatal: the outage after a crash would merely start earlier.
           spdlog::warn("incidentd: {}", e.what());
@@ -176,6 +183,7 @@ int main(int argc, char** argv) {
     beat();
 
     incidentd::Engine engine(config, store, time);
+    disk_full.emplace(engine, real_time, [&] { store.heartbeat(time.now()); });
     std::uint64_t deadline_breaches = 0;  // for GET /metrics
     engine.on_action([offset = config.utc_offset, &deadline_breaches](const incidentd::Action& a) {
       if (a.kind == incidentd::ActionKind::deadline_breached) ++deadline_breaches;
@@ -234,10 +242,16 @@ int main(int argc, char** argv) {
     };
     // Warnings decided in a batch go out at once rather than at the dispatcher's next poll.
     options.on_batch_durable = [&notify] { notify.wake(); };
+    options.on_disk_full = [&](const incidentd::StoreFullError& e) { disk_full->on_full(e); };
+    options.store_writable = [&] { return !disk_full->paused(); };
     incidentd::Ingest ingest(config, engine, post_to_loop, options);
     status.emplace(io, notifier, [&] {
       return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
-                                      ingest.stats().lag};
+                                      ingest.stats().lag, disk_full->reason()};
+    });
+    disk_full->on_change([&](bool paused) {
+      status->refresh();
+      if (!paused) notify.wake();  // what the pause held back can go out now
     });
 
     // Kannel's sms-service get-url (docs/notifications.md): a reply acknowledges and confirms, so
@@ -254,9 +268,12 @@ int main(int argc, char** argv) {
       }
       incidentd::http::install_sms_callback(
           server, secret.secret,
-          [&sms](const std::string& from, const std::string& to, const std::string& text) {
+          [&sms, &disk_full](const std::string& from, const std::string& to,
+                             const std::string& text) {
             try {
               sms->handle_reply(from, to, text);
+            } catch (const incidentd::StoreFullError& e) {
+              disk_full->on_full(e);  // the engine keeps the change pending
             } catch (const incidentd::StoreError& e) {
               // The engine is ahead of the database: restart from the database (systemd).
               spdlog::critical("incidentd: {}", e.what());
@@ -300,6 +317,7 @@ int main(int argc, char** argv) {
         return store.record_used_link(id, key, at);
       };
       api.ready = [&subscribed] { return subscribed; };
+      api.unready_reason = [&] { return disk_full->reason(); };
       api.sample = [&] {
         incidentd::http::MetricsSample sample;
         sample.deadline_breaches = deadline_breaches;
@@ -308,10 +326,16 @@ int main(int argc, char** argv) {
         const auto stats = ingest.stats();
         sample.consumer_lag = stats.lag;
         sample.dead_letters = stats.dead_lettered;
+        const auto paused = disk_full->figures();
+        sample.disk_full = {paused.paused, paused.pauses, paused.retries, paused.paused_for};
         return sample;
       };
       // The engine's state is ahead of the database: restart from the database (systemd).
-      api.on_store_failure = [](const std::exception& e) {
+      api.on_store_failure = [&](const std::exception& e) {
+        if (const auto* full = dynamic_cast<const incidentd::StoreFullError*>(&e)) {
+          disk_full->on_full(*full);  // the engine keeps the change pending
+          return;
+        }
         spdlog::critical("incidentd: {}", e.what());
         std::_Exit(1);
       };
@@ -396,7 +420,16 @@ int main(int argc, char** argv) {
     });
 
     try {
-      io.run();
+      // A full disk met by a timer's commit (or any handler's) pauses the daemon; the loop runs
+      // on (Asio lets run() be called again after a handler threw). Anything else ends it.
+      for (;;) {
+        try {
+          io.run();
+          break;
+        } catch (const incidentd::StoreFullError& e) {
+          disk_full->on_full(e);
+        }
+      }
     } catch (...) {
       // A timer wake-up failed to commit (StoreError): nothing on the loop can run any more.
       ingest.loop_gone();

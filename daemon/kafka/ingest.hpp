@@ -21,6 +21,7 @@
 #include <string>
 
 #include "incidentd/config.hpp"
+#include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -49,6 +50,13 @@ struct IngestOptions {
   // Called on the loop thread after a batch is durable in SQLite (the daemon wakes the
   // notification dispatcher then, so a new warning does not wait for its next poll).
   std::function<void()> on_batch_durable;
+  // A full disk (docs/reliability.md). on_disk_full is called on the loop thread when a batch's
+  // commit found the disk full: the batch is handled but not durable. store_writable (any
+  // thread) is false until the daemon has written everything pending again; meanwhile the
+  // consumer pauses its partitions (it stays in its group) and commits no offset of a batch that
+  // is not durable. Unset: a full disk is never waited out.
+  std::function<void(const StoreFullError&)> on_disk_full;
+  std::function<bool()> store_writable;
 };
 
 struct IngestStats {
