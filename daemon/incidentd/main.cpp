@@ -251,7 +251,14 @@ int main(int argc, char** argv) {
     });
     disk_full->on_change([&](bool paused) {
       status->refresh();
-      if (!paused) notify.wake();  // what the pause held back can go out now
+      // The dispatcher claims a row in the database before it sends it, which a full disk
+      // refuses: it waits too (its results not yet recorded are lost: a re-send at most), and
+      // what the pause held back goes out once it is written.
+      if (paused) {
+        notify.stop();
+      } else {
+        notify.start();
+      }
     });
 
     // Kannel's sms-service get-url (docs/notifications.md): a reply acknowledges and confirms, so
