@@ -44,6 +44,7 @@
 #include "service/reload.hpp"
 #include "service/status.hpp"
 #include "service/watchdog.hpp"
+#include "store/db_file_check.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -105,6 +106,10 @@ int main(int argc, char** argv) {
                  "load, more to redo after a crash)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  bool init_database = false;
+  app.add_flag("--init", init_database,
+               "begin an empty database in a database file that exists but is empty (0 bytes); "
+               "without it such a file is refused as a truncated database");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or critical")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}))
       ->capture_default_str();
@@ -120,6 +125,12 @@ int main(int argc, char** argv) {
   }
   incidentd::Config config = std::move(*loaded.config);
   if (!database.empty()) config.database = database;
+  // A damaged or truncated database is refused before anything opens it: never a silent empty
+  // start (docs/reliability.md, "A damaged database file").
+  if (const auto damaged = incidentd::check_database_file(config.database, init_database)) {
+    spdlog::critical("incidentd: refusing to start: {}", damaged->message);
+    return 2;
+  }
   const std::optional<double> scale =
       time_scale > 0 ? std::optional<double>(time_scale) : std::nullopt;
 
