@@ -21,8 +21,8 @@ class Notifier;
 struct ServiceStatus {
   std::size_t open_incidents = 0;
   std::size_t pending_deadlines = 0;
-  std::optional<std::int64_t> consumer_lag;  // messages behind, when the consumer knows it
-  std::optional<std::string> paused;         // why the daemon is paused ("disk full: FILE")
+  std::optional<std::int64_t> consumer_lag;          // messages behind, when the consumer knows it
+  std::optional<std::string> paused = std::nullopt;  // why it is paused ("disk full: FILE")
 };
 
 // "3 open incidents, 12 pending deadlines, lag 0" (lag left out when unknown); while paused

@@ -12,7 +12,9 @@ itself skipped (exit 77). The daemon runs a drill (--time-scale 360: 2 h of cloc
    database, /readyz answers 503 {"ready": false, "reason": "disk full: <db>"}, /metrics says
    incidentd_disk_full 1, nothing more is applied, and the daemon does not exit.
 2. The clocks keep running: the drill incident's 2 h warning falls due during the pause and is
-   acted on then (the daemon logs it); it cannot be written yet.
+   acted on then (the daemon logs it); it cannot be written yet. The loop is alive: systemd's
+   watchdog (NOTIFY_SOCKET and WATCHDOG_USEC of the test's own socket) gets WATCHDOG=1 during
+   the pause, and STATUS= says "PAUSED, disk full: <db>".
 3. The filler is deleted: the daemon resumes by itself (one line), /readyz is 200 again, every
    event is applied exactly once (processed ids, incidents), the warning is in the timeline once,
    with the instant it fired during the pause.
@@ -28,9 +30,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -58,6 +62,40 @@ def metric(port, name):
     _, text = http(port, "/metrics")
     m = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     return float(m.group(1)) if m else None
+
+
+class NotifySocket:
+    """What systemd does for a Type=notify unit: a datagram socket named by NOTIFY_SOCKET. Every
+    datagram is kept with the time it came."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.received = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.received.append((time.time(), data.decode(errors="replace")))
+
+    def since(self, t):
+        with self.lock:
+            return [text for at, text in self.received if at >= t]
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
 
 
 def fill(directory):
@@ -110,6 +148,10 @@ def run(args, work, mnt):
     broker = kt.Broker(args.source_dir, work)
     daemon = None
     filler = None
+    notify = NotifySocket(os.path.join(work, "notify.sock"))
+    # The daemon inherits them: a watchdog of 2 s means a ping every second.
+    os.environ["NOTIFY_SOCKET"] = notify.path
+    os.environ["WATCHDOG_USEC"] = "2000000"
     try:
         broker.start()
         broker.ensure_topics(kt.EVENTS, kt.RELEASES)
@@ -158,6 +200,12 @@ def run(args, work, mnt):
             return re.search(r"action .*drill-1.*warning", daemon.output()[match.end():])
         kt.wait_for("the drill's 2 h warning acted on during the pause", warned,
                     max(5.0, detected_real + 40 - time.time()), interval=0.2)
+        pings = [t for t in notify.since(paused_real + 1) if t == "WATCHDOG=1"]
+        kt.check(len(pings) >= 3, f"{len(pings)} watchdog pings during the pause")
+        status_line = f"STATUS=PAUSED, disk full: {db}; "
+        kt.check(any(t.startswith(status_line) for t in notify.since(paused_real - 1)),
+                 f"no {status_line!r} during the pause: {notify.since(paused_real - 1)[-5:]}")
+        kt.log(f"during the pause: {len(pings)} watchdog pings, STATUS= says why")
         held = kt.db_count(db, "processed")
         kt.check(held == 201, f"{held} events durable during the pause, not 201")
         kt.check(daemon.proc.poll() is None, "incidentd exited during the pause")
@@ -173,6 +221,9 @@ def run(args, work, mnt):
         daemon.wait_log(RESUME_LINE, 60)
         kt.wait_for("/readyz 200 after the pause", lambda: http(http_port, "/readyz")[0] == 200,
                     30, interval=0.2)
+        kt.wait_for("STATUS= without PAUSED after the pause",
+                    lambda: any(t.startswith("STATUS=") and "PAUSED" not in t
+                                for t in notify.since(freed_real)), 30, interval=0.2)
         kt.wait_for("all 3201 events durable", lambda: kt.db_count(db, "processed") == 3201, 120,
                     interval=0.2)
         kt.check(kt.db_count(db, "incidents") == 3201,
@@ -219,6 +270,7 @@ def run(args, work, mnt):
             os.remove(filler)
         if daemon is not None:
             daemon.cleanup()
+        notify.close()
         broker.stop()
 
 
