@@ -209,18 +209,22 @@ class Api {
     return Response::error(404, "unknown_incident", "no open incident \"" + key + "\"");
   }
 
+  // The engine keeps the change and writes it when there is room (docs/reliability.md).
+  Response disk_full(const StoreFullError& e) const {
+    if (c_.on_store_failure) c_.on_store_failure(e);
+    return Response::error(503, "disk_full",
+                           std::string("not stored yet: ") + e.what() +
+                               "; the change is kept and written when there is room again; "
+                               "send it again later (a repeat changes nothing)");
+  }
+
   // Flushes what the engine just did; nullopt when it is durable.
   std::optional<Response> flush() const {
     try {
       c_.engine->flush();
       return std::nullopt;
     } catch (const StoreFullError& e) {
-      // The engine keeps the change and writes it when there is room (docs/reliability.md).
-      if (c_.on_store_failure) c_.on_store_failure(e);
-      return Response::error(503, "disk_full",
-                             std::string("not stored yet: ") + e.what() +
-                                 "; the change is kept and written when there is room again; "
-                                 "send it again later (a repeat changes nothing)");
+      return disk_full(e);
     } catch (const std::exception& e) {
       if (c_.on_store_failure) c_.on_store_failure(e);
       return Response::error(503, "store_failed",
@@ -256,7 +260,12 @@ class Api {
     ack.recipient = recipient;
     ack.at = c_.time->now();
     ack.via = via;
-    const Outcome outcome = c_.engine->handle(ack);
+    Outcome outcome;
+    try {
+      outcome = c_.engine->handle(ack);  // a step that acted is committed at once
+    } catch (const StoreFullError& e) {
+      return disk_full(e);
+    }
     if (outcome.status == Outcome::Status::rejected) {
       return Response::error(422, "ack_rejected", outcome.reason);
     }
@@ -320,7 +329,12 @@ class Api {
     if (auto missing = require_open(key)) return *missing;
     confirmation.via = "http";
     const int round_before = c_.engine->find(key)->milestone(confirmation.milestone).round;
-    const Outcome outcome = c_.engine->handle(confirmation);
+    Outcome outcome;
+    try {
+      outcome = c_.engine->handle(confirmation);  // a step that acted is committed at once
+    } catch (const StoreFullError& e) {
+      return disk_full(e);
+    }
     if (outcome.status == Outcome::Status::rejected) {
       if (outcome.conflict) return Response::error(409, "confirmation_conflict", outcome.reason);
       return Response::error(422, "confirmation_rejected", outcome.reason);

@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
           // While paused, the pause's retries write it.
           if (!disk_full || !disk_full->paused()) store.heartbeat(time.now());
         } catch (const incidentd::StoreFullError& e) {
-          disk_full->on_full(e);
+          if (disk_full) disk_full->on_full(e);
         } catch (const incidentd::StoreError& e) {
           // Not fatal: the outage after a crash would merely start earlier.
           spdlog::warn("incidentd: {}", e.what());
