@@ -10,12 +10,16 @@
 #include <system_error>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 namespace incidentd {
 namespace {
 
 constexpr std::string_view kMagic{"SQLite format 3\0", 16};  // https://sqlite.org/fileformat.html
 constexpr std::size_t kHeaderBytes = 100;
+// As the store waits for a lock: another reader (a backup, incidentctl, a test) may be running
+// the WAL's recovery after a crash when the daemon starts.
+constexpr int kBusyTimeoutMs = 5000;
 
 const char* const kRestore =
     "stop and restore it from a backup (look at a copy first with `incidentctl check-db "
@@ -98,7 +102,7 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
   }
 
   try {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
     SQLite::Statement check(db, "PRAGMA quick_check");
     std::string first;
     int problems = 0;
@@ -112,6 +116,9 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
                                " problem(s), the first: " + first);
     }
   } catch (const SQLite::Exception& e) {
+    // A lock held past the timeout says nothing about the file: the store's own open decides.
+    const int primary = e.getErrorCode() & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return std::nullopt;
     return problem(path, std::string("cannot be read by SQLite: ") + e.what());
   }
   return std::nullopt;

@@ -6,7 +6,8 @@
 // refused unless the operator asks for an empty start (--init); the header must be SQLite's and
 // its page count must fit the file (when no WAL holds later pages); and `PRAGMA quick_check`
 // must answer "ok" (about 2 s cold and 0.2 s warm on a 113 MB database here,
-// docs/reliability.md). Read-only: nothing is written to the file.
+// docs/reliability.md). Read-only: nothing is written to the file. A lock held by another
+// process past a 5 s wait is not damage: the check passes and the store's open decides.
 #pragma once
 
 #include <optional>

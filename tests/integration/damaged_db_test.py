@@ -83,7 +83,8 @@ def run(args, work):
     good = os.path.join(work, "good.db")
     daemon = start(args, config, good, os.path.join(work, "make.log"))
     try:
-        daemon.wait_log(r"open incidents, \d+ pending deadlines", 60)
+        # Logged by the consumer, which starts after the signal handlers are in place.
+        daemon.wait_log(r"waiting for the (brokers|transaction coordinator)", 60)
     finally:
         rc = daemon.stop()
     kt.check(rc == 0, f"making the database: incidentd exited {rc}")
@@ -131,12 +132,18 @@ def run(args, work):
         d = start(args, config, path, os.path.join(work, f"start-{os.path.basename(path)}.log"),
                   extra)
         try:
-            d.wait_log(r"open incidents, \d+ pending deadlines", 60)
+            d.wait_log(r"waiting for the (brokers|transaction coordinator)", 60)
         finally:
             rc = d.stop()
         kt.check(rc == 0, f"{name}: incidentd exited {rc}")
+        kt.check("[critical]" not in d.output(), f"{name}: a critical line:\n{d.output()[-2000:]}")
         kt.log(f"{name}: starts")
-    kt.check(os.path.getsize(empty) > 0, "--init made no database")
+    con = sqlite3.connect(empty)
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
+    kt.check(version > 0, f"--init made no incidentd database (user_version {version})")
 
 
 def main():

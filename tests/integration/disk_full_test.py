@@ -21,7 +21,9 @@ itself skipped (exit 77). The daemon runs a drill (--time-scale 360: 2 h of cloc
 4. The disk is filled again, 300 more events are published, the daemon pauses, and is SIGKILLed
    while paused; the filler is deleted and the daemon started again: every event is applied once
    (the paused batch's offsets were not committed, so Kafka delivers it again).
-5. `incidentctl check-db` and `incidentctl verify` pass.
+5. Full again, 100 more events, paused, and SIGTERM: the daemon exits 1 within seconds, saying
+   it stops while the disk is full; started again with room, all 3601 are applied once.
+6. `incidentctl check-db` and `incidentctl verify` pass.
 Every wait polls a condition against a deadline. Standard library only.
 """
 
@@ -255,11 +257,31 @@ def run(args, work, mnt):
                     lambda: kt.db_count(db, "processed") == 3501, 120, interval=0.2)
         kt.check(kt.db_count(db, "incidents") == 3501,
                  f"{kt.db_count(db, 'incidents')} incidents, not 3501")
+        # 5. Full again and stopped with SIGTERM while paused: exit 1, the batch comes again.
+        filler, _ = fill(mnt)
+        offset_before = len(daemon.output())
+        broker.produce(kt.EVENTS, events("d", 100, scaled(time.time())))
+        kt.wait_for("a third pause", lambda: re.search(PAUSE_LINE, daemon.output()[offset_before:]),
+                    60, interval=0.1)
+        t0 = time.monotonic()
+        rc = daemon.stop()
+        kt.check(rc == 1, f"incidentd exited {rc} on SIGTERM while paused, not 1")
+        kt.check(time.monotonic() - t0 < 20, "SIGTERM while paused took over 20 s")
+        kt.check("stopping while the database's disk is full" in daemon.output(),
+                 "no line saying it stopped while the disk was full")
+        kt.check(kt.db_count(db, "processed") == 3501, "events written during the third pause")
+        os.remove(filler)
+        filler = None
+        daemon.start()
+        kt.wait_for("all 3601 events durable after the restart",
+                    lambda: kt.db_count(db, "processed") == 3601, 120, interval=0.2)
+        kt.check(kt.db_count(db, "incidents") == 3601,
+                 f"{kt.db_count(db, 'incidents')} incidents, not 3601")
         rc = daemon.stop()
         daemon = None
         kt.check(rc == 0, f"incidentd exited {rc} on SIGTERM")
 
-        # 5. The database is consistent and its chain intact.
+        # 6. The database is consistent and its chain intact.
         for argv in (["check-db", "--database", db], ["verify", "--database", db]):
             r = subprocess.run([args.incidentctl, *argv], capture_output=True, text=True,
                                timeout=120)
@@ -309,6 +331,10 @@ def main():
             with open(log, errors="replace") as f:
                 print("----- incidentd.log (tail) -----\n" + f.read()[-6000:])
     finally:
+        if failed:  # the database, for a look after the tmpfs is gone
+            for name in os.listdir(mnt):
+                if name.startswith("incidentd.db"):
+                    shutil.copyfile(os.path.join(mnt, name), os.path.join(work, name))
         subprocess.run(["umount", mnt], check=False)
         if failed or args.keep:
             kt.log(f"kept {work}")
