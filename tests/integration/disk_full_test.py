@@ -260,7 +260,7 @@ def run(args, work, mnt):
         # 5. Full again and stopped with SIGTERM while paused: exit 1, the batch comes again.
         filler, _ = fill(mnt)
         offset_before = len(daemon.output())
-        broker.produce(kt.EVENTS, events("d", 100, scaled(time.time())))
+        broker.produce(kt.EVENTS, events("f", 100, scaled(time.time())))  # "d1" is drill-1's
         kt.wait_for("a third pause", lambda: re.search(PAUSE_LINE, daemon.output()[offset_before:]),
                     60, interval=0.1)
         t0 = time.monotonic()
