@@ -58,6 +58,8 @@ def http(port, path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError) as e:  # not listening yet
+        return None, str(e)
 
 
 def metric(port, name):
@@ -173,6 +175,7 @@ def run(args, work, mnt):
             ms = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
             return (origin_ms + (ms - origin_ms) / SCALE) / 1000
 
+        daemon.wait_log(r"HTTP API on http://127\.0\.0\.1:\d+", 60)
         kt.wait_for("/readyz 200", lambda: http(http_port, "/readyz")[0] == 200, 90, interval=0.2)
 
         # 1. Applied while there is room; then the disk fills and a big batch cannot be written.
