@@ -245,19 +245,33 @@ def run(args, work, mnt):
         kt.log(f"2 h warning fired {fired - paused_real:.1f} s into the pause, written after it")
         kt.check(len(re.findall(RESUME_LINE, daemon.output())) == 1, "not one resume line")
 
-        # 4. Full again, then SIGKILL while paused: the batch not durable comes again.
+        # 4. Full again, then SIGKILL while paused: the batch not durable comes again. drill-1 is
+        # closed first, so its clock (and the dispatcher) write nothing more: the first commit to
+        # find the disk full is the batch's own, the path that must hold its offsets back.
+        broker.produce(kt.EVENTS, [(b"drill-1", kt.event("d1-close", "drill-1", kind="closed",
+                                                         drill=True,
+                                                         detected_at=kt.rfc3339(scaled(time.time()))))])
+        kt.wait_for("drill-1 closed", lambda: kt.db_query(
+            db, "SELECT 1 FROM incidents WHERE incident_key = 'drill-1' AND closed = 1"), 30,
+            interval=0.2)
         filler, _ = fill(mnt)
         offset_before = len(daemon.output())
         broker.produce(kt.EVENTS, events("c", 300, scaled(time.time())))
         kt.wait_for("a second pause", lambda: re.search(PAUSE_LINE, daemon.output()[offset_before:]),
                     60, interval=0.1)
-        kt.check(kt.db_count(db, "processed") == 3201, "events written during the second pause")
+        kt.check(kt.db_count(db, "processed") == 3202, "events written during the second pause")
+        # Three retries (0.5 + 1 + 2 s): time for the consumer's transactions to go out, so a
+        # consumer that committed the paused batch's offsets would have done it by now.
+        retries = metric(http_port, "incidentd_disk_full_retries_total")
+        kt.wait_for("three retries in the second pause",
+                    lambda: metric(http_port, "incidentd_disk_full_retries_total") >= retries + 3,
+                    30, interval=0.2)
         daemon.kill()
         os.remove(filler)
         filler = None
         daemon.start()
-        kt.wait_for("all 3501 events durable after the restart",
-                    lambda: kt.db_count(db, "processed") == 3501, 120, interval=0.2)
+        kt.wait_for("all 3502 events durable after the restart",
+                    lambda: kt.db_count(db, "processed") == 3502, 120, interval=0.2)
         kt.check(kt.db_count(db, "incidents") == 3501,
                  f"{kt.db_count(db, 'incidents')} incidents, not 3501")
         # 5. Full again and stopped with SIGTERM while paused: exit 1, the batch comes again.
@@ -270,16 +284,16 @@ def run(args, work, mnt):
         rc = daemon.stop()
         kt.check(rc == 1, f"incidentd exited {rc} on SIGTERM while paused, not 1")
         kt.check(time.monotonic() - t0 < 20, "SIGTERM while paused took over 20 s")
-        kt.check("stopping while the database's disk is full" in daemon.output(),
-                 "no line saying it stopped while the disk was full")
-        kt.check(kt.db_count(db, "processed") == 3501, "events written during the third pause")
+        kt.check(kt.db_count(db, "processed") == 3502, "events written during the third pause")
         os.remove(filler)
         filler = None
         daemon.start()
-        kt.wait_for("all 3601 events durable after the restart",
-                    lambda: kt.db_count(db, "processed") == 3601, 120, interval=0.2)
+        kt.wait_for("all 3602 events durable after the restart",
+                    lambda: kt.db_count(db, "processed") == 3602, 120, interval=0.2)
         kt.check(kt.db_count(db, "incidents") == 3601,
                  f"{kt.db_count(db, 'incidents')} incidents, not 3601")
+        kt.check("stopping while the database's disk is full" in daemon.output(since_start=False),
+                 "no line saying it stopped while the disk was full")
         rc = daemon.stop()
         daemon = None
         kt.check(rc == 0, f"incidentd exited {rc} on SIGTERM")
