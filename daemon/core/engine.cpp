@@ -738,8 +738,14 @@ void Engine::touched(Slot& slot, std::size_t actions_before) {
 void Engine::after_step() {
   for (Slot* slot : step_touched_) reschedule(*slot);
   step_touched_.clear();
-  if (flush_each_step_) flush_acted();
+  // Armed before the commit as well: a commit that fails (a full disk, which the daemon waits
+  // out) must not leave the clock without its wake-up, and what the step decided stays pending
+  // for the next commit.
   rearm_timer();
+  if (flush_each_step_) {
+    flush_acted();
+    rearm_timer();  // the commit drops closed incidents from the schedule
+  }
 }
 
 void Engine::flush() {

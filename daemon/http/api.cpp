@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -195,11 +196,22 @@ class Api {
     return Response::error(404, "unknown_incident", "no open incident \"" + key + "\"");
   }
 
+  // The engine keeps the change and writes it when there is room (docs/reliability.md).
+  Response disk_full(const StoreFullError& e) const {
+    if (c_.on_store_failure) c_.on_store_failure(e);
+    return Response::error(503, "disk_full",
+                           std::string("not stored yet: ") + e.what() +
+                               "; the change is kept and written when there is room again; "
+                               "send it again later (a repeat changes nothing)");
+  }
+
   // Flushes what the engine just did; nullopt when it is durable.
   std::optional<Response> flush() const {
     try {
       c_.engine->flush();
       return std::nullopt;
+    } catch (const StoreFullError& e) {
+      return disk_full(e);
     } catch (const std::exception& e) {
       if (c_.on_store_failure) c_.on_store_failure(e);
       return Response::error(503, "store_failed",
@@ -235,7 +247,12 @@ class Api {
     ack.recipient = recipient;
     ack.at = c_.time->now();
     ack.via = via;
-    const Outcome outcome = c_.engine->handle(ack);
+    Outcome outcome;
+    try {
+      outcome = c_.engine->handle(ack);  // a step that acted is committed at once
+    } catch (const StoreFullError& e) {
+      return disk_full(e);
+    }
     if (outcome.status == Outcome::Status::rejected) {
       return Response::error(422, "ack_rejected", outcome.reason);
     }
@@ -299,7 +316,12 @@ class Api {
     if (auto missing = require_open(key)) return *missing;
     confirmation.via = "http";
     const int round_before = c_.engine->find(key)->milestone(confirmation.milestone).round;
-    const Outcome outcome = c_.engine->handle(confirmation);
+    Outcome outcome;
+    try {
+      outcome = c_.engine->handle(confirmation);  // a step that acted is committed at once
+    } catch (const StoreFullError& e) {
+      return disk_full(e);
+    }
     if (outcome.status == Outcome::Status::rejected) {
       if (outcome.conflict) return Response::error(409, "confirmation_conflict", outcome.reason);
       return Response::error(422, "confirmation_rejected", outcome.reason);
@@ -762,11 +784,18 @@ class Api {
   // ---- health and metrics -----------------------------------------------------------------
 
   Response ready(const SourceStatus& source) const {
-    if (c_.ready && !c_.ready()) {
-      return Response::error(503, "not_ready",
-                             "not ready: the consumer is not subscribed or the store is not open");
+    // "ready" and "reason" for probes and scripts; "error" and "detail" as every other error.
+    const auto not_ready = [](const std::string& reason) {
+      return json_response(
+          503, {{"ready", false}, {"reason", reason}, {"error", "not_ready"}, {"detail", reason}});
+    };
+    if (c_.unready_reason) {
+      if (auto reason = c_.unready_reason()) return not_ready(*reason);
     }
-    json body = {{"status", "ready"}};
+    if (c_.ready && !c_.ready()) {
+      return not_ready("the consumer is not subscribed or the store is not open");
+    }
+    json body = {{"status", "ready"}, {"ready", true}};
     // A silent source does not make the daemon unready (a restart would not bring events back):
     // it is said beside, as on the stream, when the heartbeat is on.
     if (c_.config->ingest.source_silence > Duration{0}) {
@@ -829,6 +858,18 @@ class Api {
             << '\n';
       }
     }
+    metric("incidentd_disk_full", "gauge",
+           "1 while paused on a full database disk (consuming stopped, see /readyz).");
+    out << "incidentd_disk_full " << (sample.disk_full.paused ? 1 : 0) << '\n';
+    metric("incidentd_disk_full_pauses_total", "counter", "Pauses on a full database disk.");
+    out << "incidentd_disk_full_pauses_total " << sample.disk_full.pauses << '\n';
+    metric("incidentd_disk_full_seconds_total", "counter",
+           "Seconds paused on a full database disk, the current pause included.");
+    out << "incidentd_disk_full_seconds_total "
+        << std::chrono::duration<double>(sample.disk_full.paused_for).count() << '\n';
+    metric("incidentd_disk_full_retries_total", "counter",
+           "Commits retried during a pause that found the disk still full.");
+    out << "incidentd_disk_full_retries_total " << sample.disk_full.retries << '\n';
     metric("incidentd_http_requests_total", "counter", "HTTP requests answered.");
     out << "incidentd_http_requests_total " << requests << '\n';
     metric("incidentd_http_connections_refused_total", "counter",

@@ -51,6 +51,13 @@ struct MetricsSample {
   // The source heartbeat ([ingest] source_silence); unset when it is off.
   std::optional<bool> source_silent;
   std::optional<TimePoint> source_last_event;  // the last message this run saw
+  // Pauses on a full database disk (DiskFullPause, daemon/incidentd/disk_full.hpp).
+  struct DiskFull {
+    bool paused = false;
+    std::uint64_t pauses = 0;
+    std::uint64_t retries = 0;
+    Duration paused_for{};
+  } disk_full;
 };
 
 // The broker's answer to an event entered by hand (POST /v1/incidents and its close and level).
@@ -85,11 +92,15 @@ struct ApiContext {
       record_link;
   // /readyz: true when the consumer is subscribed and the store open. Unset: always ready.
   std::function<bool()> ready;
+  // /readyz: why the daemon is not ready although `ready` holds (e.g. "disk full: /var/lib/...",
+  // while it waits for room on the database's disk); nullopt or unset: no such reason.
+  std::function<std::optional<std::string>()> unready_reason;
   std::function<MetricsSample()> sample;  // unset: zeros
   // Incidents entered by hand, with an operator token; unset: those routes answer 503.
   PublishEvent publish_event;
   // engine.flush() failed: the in-memory state is ahead of the store and the daemon must
-  // restart from it. The request gets 503 either way.
+  // restart from it, or (StoreFullError) wait for room while the change stays pending. The
+  // request gets 503 either way.
   std::function<void(const std::exception&)> on_store_failure;
 };
 

@@ -31,6 +31,7 @@
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
 #include "incidentd/config.hpp"
+#include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
@@ -44,6 +45,7 @@
 #include "service/reload.hpp"
 #include "service/status.hpp"
 #include "service/watchdog.hpp"
+#include "store/db_file_check.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -107,6 +109,10 @@ int main(int argc, char** argv) {
                  "load, more to redo after a crash)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  bool init_database = false;
+  app.add_flag("--init", init_database,
+               "begin an empty database in a database file that exists but is empty (0 bytes); "
+               "without it such a file is refused as a truncated database");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or critical")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}))
       ->capture_default_str();
@@ -122,6 +128,12 @@ int main(int argc, char** argv) {
   }
   incidentd::Config config = std::move(*loaded.config);
   if (!database.empty()) config.database = database;
+  // A damaged or truncated database is refused before anything opens it: never a silent empty
+  // start (docs/reliability.md, "A damaged database file").
+  if (const auto damaged = incidentd::check_database_file(config.database, init_database)) {
+    spdlog::critical("incidentd: refusing to start: {}", damaged->message);
+    return 2;
+  }
   const std::optional<double> scale =
       time_scale > 0 ? std::optional<double>(time_scale) : std::nullopt;
 
@@ -161,6 +173,9 @@ int main(int argc, char** argv) {
           incidentd::format_rfc3339(outage->from, config.utc_offset),
           incidentd::format_rfc3339(outage->to, config.utc_offset), outage->incidents);
     }
+    // A full database disk pauses the daemon instead of ending it (docs/reliability.md); every
+    // writer hands its StoreFullError here. Made once the engine exists.
+    std::optional<incidentd::DiskFullPause> disk_full;
     // The proof of life the next start measures an outage from.
     boost::asio::steady_timer heartbeat(io);
     std::function<void()> beat = [&] {
@@ -168,7 +183,10 @@ int main(int argc, char** argv) {
       heartbeat.async_wait([&](const boost::system::error_code& ec) {
         if (ec) return;
         try {
-          store.heartbeat(time.now());
+          // While paused, the pause's retries write it.
+          if (!disk_full || !disk_full->paused()) store.heartbeat(time.now());
+        } catch (const incidentd::StoreFullError& e) {
+          if (disk_full) disk_full->on_full(e);
         } catch (const incidentd::StoreError& e) {
           // Not fatal: the outage after a crash would merely start earlier.
           spdlog::warn("incidentd: {}", e.what());
@@ -179,6 +197,7 @@ int main(int argc, char** argv) {
     beat();
 
     incidentd::Engine engine(config, store, time);
+    disk_full.emplace(engine, real_time, [&] { store.heartbeat(time.now()); });
     std::uint64_t deadline_breaches = 0;  // for GET /metrics
     engine.on_action([offset = config.utc_offset, &deadline_breaches](const incidentd::Action& a) {
       if (a.kind == incidentd::ActionKind::deadline_breached) ++deadline_breaches;
@@ -242,10 +261,23 @@ int main(int argc, char** argv) {
     options.on_source_messages = [&source_heartbeat] {
       if (source_heartbeat) source_heartbeat->events_arrived();
     };
+    options.on_disk_full = [&](const incidentd::StoreFullError& e) { disk_full->on_full(e); };
+    options.store_writable = [&] { return !disk_full->paused(); };
     incidentd::Ingest ingest(config, engine, post_to_loop, options);
     status.emplace(io, notifier, [&] {
       return incidentd::ServiceStatus{engine.open_incidents(), engine.pending_deadlines(),
-                                      ingest.stats().lag};
+                                      ingest.stats().lag, disk_full->reason()};
+    });
+    disk_full->on_change([&](bool paused) {
+      status->refresh();
+      // The dispatcher claims a row in the database before it sends it, which a full disk
+      // refuses: it waits too (its results not yet recorded are lost: a re-send at most), and
+      // what the pause held back goes out once it is written.
+      if (paused) {
+        notify.stop();
+      } else {
+        notify.start();
+      }
     });
 
     // Kannel's sms-service get-url (docs/notifications.md): a reply acknowledges and confirms, so
@@ -262,9 +294,12 @@ int main(int argc, char** argv) {
       }
       incidentd::http::install_sms_callback(
           server, secret.secret,
-          [&sms](const std::string& from, const std::string& to, const std::string& text) {
+          [&sms, &disk_full](const std::string& from, const std::string& to,
+                             const std::string& text) {
             try {
               sms->handle_reply(from, to, text);
+            } catch (const incidentd::StoreFullError& e) {
+              disk_full->on_full(e);  // the engine keeps the change pending
             } catch (const incidentd::StoreError& e) {
               // The engine is ahead of the database: restart from the database (systemd).
               spdlog::critical("incidentd: {}", e.what());
@@ -329,6 +364,7 @@ int main(int argc, char** argv) {
               post_to_loop([done, o] { done(o); });
             });
       };
+      api.unready_reason = [&] { return disk_full->reason(); };
       api.sample = [&] {
         incidentd::http::MetricsSample sample;
         sample.deadline_breaches = deadline_breaches;
@@ -341,10 +377,16 @@ int main(int argc, char** argv) {
           sample.source_silent = source_heartbeat->state().silent;
           sample.source_last_event = source_heartbeat->state().last_event;
         }
+        const auto paused = disk_full->figures();
+        sample.disk_full = {paused.paused, paused.pauses, paused.retries, paused.paused_for};
         return sample;
       };
       // The engine's state is ahead of the database: restart from the database (systemd).
-      api.on_store_failure = [](const std::exception& e) {
+      api.on_store_failure = [&](const std::exception& e) {
+        if (const auto* full = dynamic_cast<const incidentd::StoreFullError*>(&e)) {
+          disk_full->on_full(*full);  // the engine keeps the change pending
+          return;
+        }
         spdlog::critical("incidentd: {}", e.what());
         std::_Exit(1);
       };
@@ -446,7 +488,16 @@ int main(int argc, char** argv) {
     });
 
     try {
-      io.run();
+      // A full disk met by a timer's commit (or any handler's) pauses the daemon; the loop runs
+      // on (Asio lets run() be called again after a handler threw). Anything else ends it.
+      for (;;) {
+        try {
+          io.run();
+          break;
+        } catch (const incidentd::StoreFullError& e) {
+          disk_full->on_full(e);
+        }
+      }
     } catch (...) {
       // A timer wake-up failed to commit (StoreError): nothing on the loop can run any more.
       ingest.loop_gone();

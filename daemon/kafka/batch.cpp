@@ -92,10 +92,14 @@ BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, Batc
     }
   }
   const auto handled = std::chrono::steady_clock::now();
-  if (commit == BatchCommit::everything) {
-    engine.flush();
-  } else {
-    engine.flush_acted();
+  try {
+    if (commit == BatchCommit::everything) {
+      engine.flush();
+    } else {
+      engine.flush_acted();
+    }
+  } catch (const StoreFullError& e) {
+    out.disk_full = e;
   }
   out.engine_time = handled - started;
   out.flush_time = std::chrono::steady_clock::now() - handled;

@@ -14,6 +14,7 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
+#include "incidentd/store.hpp"
 
 namespace incidentd {
 
@@ -69,6 +70,10 @@ struct BatchOutcome {
   std::chrono::steady_clock::duration engine_time{};
   std::chrono::steady_clock::duration flush_time{};
   std::chrono::nanoseconds cpu_time{};
+  // The commit found the disk full: every item was handled, but none of it is durable yet. The
+  // engine keeps it pending and a later flush() that succeeds writes it; until then the batch's
+  // offsets must not be committed.
+  std::optional<StoreFullError> disk_full;
 };
 
 // What apply_batch() commits at its end (one SQLite transaction either way).
@@ -80,8 +85,9 @@ enum class BatchCommit {
   everything,
 };
 
-// On the engine's thread: every item in order, then one commit. Throws StoreError from the
-// commit; the engine is then ahead of its store and must not be used again.
+// On the engine's thread: every item in order, then one commit. A full disk is reported in
+// BatchOutcome::disk_full; any other StoreError from the commit is thrown, and the engine is
+// then ahead of its store and must not be used again.
 BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch,
                          BatchCommit commit = BatchCommit::everything);
 

@@ -185,8 +185,11 @@ struct Ingest::Impl {
         if (options.on_subscribed) options.on_subscribed();
         while (!stop) {
           check_kafka_fatal();
+          wait_for_room();
           auto t0 = SteadyClock::now();
-          auto records = consumer->poll(options.max_batch, options.poll_wait, options.linger);
+          auto records = parked.empty()
+                             ? consumer->poll(options.max_batch, options.poll_wait, options.linger)
+                             : std::exchange(parked, {});
           poll_time += SteadyClock::now() - t0;
           check_kafka_fatal();
           if (!records.empty()) {
@@ -282,7 +285,11 @@ struct Ingest::Impl {
       try {
         if (from_source) options.on_source_messages();
         job->outcome = apply_batch(engine, job->inbound, job->commit);
-        if (options.on_batch_durable) options.on_batch_durable();
+        if (job->outcome.disk_full) {
+          if (options.on_disk_full) options.on_disk_full(*job->outcome.disk_full);
+        } else if (options.on_batch_durable) {
+          options.on_batch_durable();
+        }
       } catch (const std::exception& e) {
         job->error = e.what();
       }
@@ -291,8 +298,11 @@ struct Ingest::Impl {
   }
 
   // Waits for the batch on the loop; once it is durable, its dead letters and offsets join the
-  // open Kafka transaction.
-  void finish_inflight() {
+  // open Kafka transaction. A batch that found the disk full is durable once the daemon has
+  // written everything pending again (wait_for_room); during a revocation there is no waiting
+  // (poll() is on the stack), so its offsets, and those held with it, are left uncommitted for
+  // the partitions' next owner to read again.
+  void finish_inflight(bool revoking = false) {
     if (!inflight) return;
     auto job = std::move(inflight);
     inflight.reset();
@@ -305,6 +315,23 @@ struct Ingest::Impl {
       throw Fatal("store failure: " + job->error +
                   "; exiting without committing this batch's offsets (a restart recovers from the "
                   "database and deduplicates the redelivered messages)");
+    }
+    bool everything = job->commit == BatchCommit::everything;
+    if (job->outcome.disk_full) {
+      if (!options.store_writable) {
+        throw Fatal(std::string("store failure: ") + job->outcome.disk_full->what());
+      }
+      if (revoking) {
+        spdlog::warn(
+            "kafka: partitions revoked while the database's disk is full: the offsets of {} "
+            "message(s) not yet durable are left uncommitted",
+            job->records.size());
+        awaiting = Held{};
+        return;
+      }
+      wait_for_room();
+      // Written by a flush of everything: what was held before it is durable too.
+      everything = true;
     }
     const BatchOutcome& outcome = job->outcome;
     const auto& records = job->records;
@@ -347,7 +374,35 @@ struct Ingest::Impl {
       auto& stored = awaiting.offsets[tp];
       stored = std::max(stored, next);
     }
-    if (job->commit == BatchCommit::everything) release_held();
+    if (everything) release_held();
+  }
+
+  // While the daemon waits for room on the database's disk (options.store_writable false): the
+  // partitions are paused and polled (the consumer stays in its group, nothing is fetched),
+  // nothing reaches the engine, and only the offsets of durable batches are committed. Ends when
+  // the daemon has written everything pending; a stop asked for meanwhile ends the consumer as
+  // a fatal error would, leaving what is not durable uncommitted in Kafka.
+  void wait_for_room() {
+    if (!options.store_writable || options.store_writable()) return;
+    consumer->pause();
+    spdlog::info("kafka: consumption paused until the database can be written again");
+    const auto since = SteadyClock::now();
+    while (!options.store_writable()) {
+      if (stop) {
+        throw Fatal(
+            "stopping while the database's disk is full: what is not yet durable stays "
+            "uncommitted in Kafka and is read again at the next start");
+      }
+      check_kafka_fatal();
+      auto records = consumer->poll(options.max_batch, options.poll_wait, options.linger);
+      for (auto& r : records) parked.push_back(std::move(r));  // not expected: paused
+      if (txn.open && SteadyClock::now() - txn.opened >= options.commit_every) {
+        commit_open(CommitMode::normal);
+      }
+      after_poll();
+    }
+    consumer->resume();
+    spdlog::info("kafka: consumption resumed after {:.1f} s", seconds(SteadyClock::now() - since));
   }
 
   // Everything handled so far is durable: what was held joins the open Kafka transaction.
@@ -359,10 +414,10 @@ struct Ingest::Impl {
 
   // Commits everything the engine holds (an empty batch that commits everything), so the held
   // dead letters and offsets can go to Kafka: when the stream pauses, at shutdown, on revocation.
-  void checkpoint() {
+  void checkpoint(bool revoking = false) {
     if (awaiting.letters.empty() && awaiting.offsets.empty()) return;
     start(std::make_shared<Job>());
-    finish_inflight();
+    finish_inflight(revoking);
   }
 
   std::string time_report() const {
@@ -529,9 +584,14 @@ struct Ingest::Impl {
     if (closing) {
       discard_open();
     } else {
-      finish_inflight();  // its offsets may be among the revoked ones
-      checkpoint();
+      finish_inflight(true);  // its offsets may be among the revoked ones
+      checkpoint(true);
       commit_open(CommitMode::revoking);
+      std::erase_if(parked, [&parts](const KafkaRecord& r) {
+        return std::any_of(parts.begin(), parts.end(), [&r](const PartitionOffset& p) {
+          return p.topic == r.topic && p.partition == r.partition;
+        });
+      });
     }
   }
 
@@ -615,6 +675,7 @@ struct Ingest::Impl {
   SteadyClock::time_point last_checkpoint = SteadyClock::now();
   std::shared_ptr<Job> inflight;
   std::future<void> inflight_done;
+  std::vector<KafkaRecord> parked;  // polled while paused (wait_for_room); handled first after
   SteadyClock::duration poll_time{}, classify_time{}, engine_time{}, flush_time{}, loop_wait_time{},
       txn_time{};
   std::chrono::nanoseconds loop_cpu{};

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "incidentd/config.hpp"
+#include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -52,6 +53,13 @@ struct IngestOptions {
   // Called on the loop thread when a batch holds messages from the events topic, valid or not,
   // before the engine sees them (the source heartbeat: is the monitoring system alive?).
   std::function<void()> on_source_messages;
+  // A full disk (docs/reliability.md). on_disk_full is called on the loop thread when a batch's
+  // commit found the disk full: the batch is handled but not durable. store_writable (any
+  // thread) is false until the daemon has written everything pending again; meanwhile the
+  // consumer pauses its partitions (it stays in its group) and commits no offset of a batch that
+  // is not durable. Unset: a full disk is never waited out.
+  std::function<void(const StoreFullError&)> on_disk_full;
+  std::function<bool()> store_writable;
 };
 
 struct IngestStats {

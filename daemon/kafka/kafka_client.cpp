@@ -125,6 +125,7 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
         owned.clear();
       }
       for (const auto* p : partitions) owned.emplace(p->topic(), p->partition());
+      if (paused) client->pause(partitions);
       assigned = owned.size();
       if (hooks.assigned) hooks.assigned(to_offsets(partitions));
       return;
@@ -151,6 +152,7 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
   std::atomic<std::size_t> assigned{0};
   bool revoked = false;  // during the current poll()
   bool closed = false;
+  bool paused = false;  // pause(): partitions assigned meanwhile start paused
 };
 
 KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks)
@@ -234,6 +236,24 @@ std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait, Dur
     });
   }
   return out;
+}
+
+void KafkaConsumer::pause() {
+  impl_->paused = true;
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (impl_->consumer->assignment(parts) == RdKafka::ERR_NO_ERROR && !parts.empty()) {
+    impl_->consumer->pause(parts);
+  }
+  RdKafka::TopicPartition::destroy(parts);
+}
+
+void KafkaConsumer::resume() {
+  impl_->paused = false;
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (impl_->consumer->assignment(parts) == RdKafka::ERR_NO_ERROR && !parts.empty()) {
+    impl_->consumer->resume(parts);
+  }
+  RdKafka::TopicPartition::destroy(parts);
 }
 
 std::size_t KafkaConsumer::assigned_partitions() const {

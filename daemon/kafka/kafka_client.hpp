@@ -58,6 +58,12 @@ class KafkaConsumer {
   // batch filling for at most `linger`. Empty when nothing came. Errors go to hooks.error.
   std::vector<KafkaRecord> poll(std::size_t max, Duration wait, Duration linger);
 
+  // Stops fetching from every assigned partition, and from any assigned later, until resume():
+  // poll() then returns nothing but keeps the consumer in its group. Fetching resumes at the
+  // message after the last one poll() returned. Consumer thread only.
+  void pause();
+  void resume();
+
   std::size_t assigned_partitions() const;
   // Messages behind the high watermark on the assigned partitions, from what the client last
   // heard (no request). nullopt while nothing is known.

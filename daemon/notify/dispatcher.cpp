@@ -214,6 +214,11 @@ void Dispatcher::run_pass() {
         on_result(c, SendResult::permanent(c.unsendable));
       }
     } while (pass_again_ && running_);
+  } catch (const StoreFullError&) {
+    // The daemon pauses on a full disk (daemon/incidentd/disk_full.hpp) and stops this
+    // dispatcher until there is room; the results in `marks` are lost: a re-send at most.
+    in_pass_ = false;
+    throw;
   } catch (const std::exception& e) {
     spdlog::error("notify: outbox pass failed: {}", e.what());
   }

@@ -55,6 +55,8 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // A full disk (StoreFullError) met by a pass leaves through the timer's callback: the daemon
+  // pauses and calls stop(), then start() once there is room (daemon/incidentd/disk_full.hpp).
   void start();
   // Looks at the outbox now rather than at the next poll (call after the engine committed).
   void wake();

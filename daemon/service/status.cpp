@@ -24,6 +24,7 @@ std::string format_status(const ServiceStatus& status) {
                   plural(status.open_incidents, "incident", "incidents"), status.pending_deadlines,
                   plural(status.pending_deadlines, "deadline", "deadlines"));
   if (status.consumer_lag) text += fmt::format(", lag {}", *status.consumer_lag);
+  if (status.paused) text = "PAUSED, " + *status.paused + "; " + text;
   return text;
 }
 

@@ -21,10 +21,13 @@ class Notifier;
 struct ServiceStatus {
   std::size_t open_incidents = 0;
   std::size_t pending_deadlines = 0;
-  std::optional<std::int64_t> consumer_lag;  // messages behind, when the consumer knows it
+  std::optional<std::int64_t> consumer_lag;          // messages behind, when the consumer knows it
+  std::optional<std::string> paused = std::nullopt;  // why it is paused ("disk full: FILE")
 };
 
-// "3 open incidents, 12 pending deadlines, lag 0" (lag left out when unknown).
+// "3 open incidents, 12 pending deadlines, lag 0" (lag left out when unknown); while paused
+// "PAUSED, disk full: /var/lib/incidentd/incidentd.db; 3 open incidents, ...".
+
 std::string format_status(const ServiceStatus& status);
 
 // Sends STATUS= now and then every `period` from the loop, from what `sample` returns.

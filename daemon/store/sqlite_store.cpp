@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -947,6 +948,22 @@ struct SqliteStore::Impl {
     return StoreError(std::string(operation) + " (" + path + "): " + e.what());
   }
 
+  // Throws what `e` means for the caller: StoreFullError when the disk is full, which the daemon
+  // waits out (the transaction was rolled back, so the same commit can be tried again), else
+  // StoreError. SQLite's unix VFS reports ENOSPC on a write as SQLITE_FULL; growing the WAL index
+  // (-shm) or syncing on a full disk comes back as an SQLITE_IOERR_* whose errno says ENOSPC.
+  [[noreturn]] void raise(std::string_view operation, const std::exception& e) {
+    if (const auto* failure = dynamic_cast<const SQLite::Exception*>(&e)) {
+      const int primary = failure->getErrorCode() & 0xff;
+      if (primary == SQLITE_FULL ||
+          (primary == SQLITE_IOERR && sqlite3_system_errno(db.getHandle()) == ENOSPC)) {
+        throw StoreFullError(std::string(operation) + " (" + path + "): disk full: " + e.what(),
+                             path);
+      }
+    }
+    throw error(operation, e);
+  }
+
   void write_action(const Action& a) {
     const std::string body = dump(to_json(a, std::chrono::minutes{0}));
     const std::int64_t seq = staged_head.seq + 1;
@@ -1218,9 +1235,9 @@ void SqliteStore::commit(const Changeset& changes) {
   try {
     impl_->commit(changes);
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("commit", e);
+    impl_->raise("commit", e);
   } catch (const json::exception& e) {
-    throw impl_->error("commit", e);
+    impl_->raise("commit", e);
   }
 }
 
@@ -1233,7 +1250,7 @@ std::vector<IncidentState> SqliteStore::load_open_incidents() {
                                         s->getColumn(1).getText()));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("load_open_incidents", e);
+    impl_->raise("load_open_incidents", e);
   }
   return out;
 }
@@ -1249,7 +1266,7 @@ std::vector<IncidentState> SqliteStore::load_all_incidents() {
                                         s.getColumn(1).getText()));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("load_all_incidents", e);
+    impl_->raise("load_all_incidents", e);
   }
   return out;
 }
@@ -1261,7 +1278,7 @@ std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) 
     if (!s->executeStep()) return std::nullopt;
     return impl_->decode_state("load_incident", key, s->getColumn(0).getText());
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("load_incident", e);
+    impl_->raise("load_incident", e);
   }
 }
 
@@ -1295,7 +1312,7 @@ std::optional<Confirmation> SqliteStore::find_confirmation(const std::string& in
     c.via = s.getColumn(5).getString();
     return c;
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("find_confirmation", e);
+    impl_->raise("find_confirmation", e);
   }
 }
 
@@ -1310,7 +1327,7 @@ bool SqliteStore::is_processed(const std::string& id) {
     }
     return found;
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("is_processed", e);
+    impl_->raise("is_processed", e);
   }
 }
 
@@ -1338,7 +1355,7 @@ std::vector<Action> SqliteStore::timeline(const std::string& incident_key) {
                        " is unreadable: " + why);
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("timeline", e);
+    impl_->raise("timeline", e);
   }
   return out;
 }
@@ -1354,7 +1371,7 @@ std::size_t SqliteStore::count(std::string_view table) {
         impl_->db.execAndGet("SELECT " + what + " FROM " + std::string(table)).getInt64();
     return static_cast<std::size_t>(n);
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("count", e);
+    impl_->raise("count", e);
   }
 }
 
@@ -1401,7 +1418,7 @@ void SqliteStore::scan_timeline(const std::string& incident_key,
       if (!visit(read_timeline_row(s))) break;
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("scan_timeline", e);
+    impl_->raise("scan_timeline", e);
   }
 }
 
@@ -1437,7 +1454,7 @@ void SqliteStore::scan_timeline_of_clocks(TimePoint from, TimePoint to,
       visit(row);
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("scan_timeline_of_clocks", e);
+    impl_->raise("scan_timeline_of_clocks", e);
   }
 }
 
@@ -1474,7 +1491,7 @@ std::vector<IncidentRow> SqliteStore::incidents_with_clock(TimePoint from, TimeP
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("incidents_with_clock", e);
+    impl_->raise("incidents_with_clock", e);
   }
   return out;
 }
@@ -1501,7 +1518,7 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("outbox", e);
+    impl_->raise("outbox", e);
   }
   return out;
 }
@@ -1522,7 +1539,7 @@ std::vector<ChainRewrite> SqliteStore::chain_rewrites() {
       out.push_back(std::move(r));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("chain_rewrites", e);
+    impl_->raise("chain_rewrites", e);
   }
   return out;
 }
@@ -1537,7 +1554,7 @@ std::optional<ChainHead> SqliteStore::chain_head(const std::string& incident_key
     if (!s.executeStep()) return std::nullopt;
     return ChainHead{s.getColumn(0).getInt64(), s.getColumn(1).getString()};
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("chain_head", e);
+    impl_->raise("chain_head", e);
   }
 }
 
@@ -1550,7 +1567,7 @@ std::int64_t SqliteStore::last_seq_issued() {
     s.executeStep();
     return s.getColumn(0).getInt64();
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("last_seq_issued", e);
+    impl_->raise("last_seq_issued", e);
   }
 }
 
@@ -1565,7 +1582,7 @@ bool SqliteStore::record_used_link(const std::string& link_id, const std::string
     s.bind(3, static_cast<std::int64_t>(millis(at)));
     return s.exec() == 1;
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("record_used_link", e);
+    impl_->raise("record_used_link", e);
   }
 }
 
@@ -1580,7 +1597,7 @@ std::map<std::pair<std::string, std::string>, std::uint64_t> SqliteStore::outbox
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("outbox_counts", e);
+    impl_->raise("outbox_counts", e);
   }
 }
 
@@ -1590,7 +1607,7 @@ bool SqliteStore::is_link_used(const std::string& link_id) {
     s.bind(1, link_id);
     return s.executeStep();
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("is_link_used", e);
+    impl_->raise("is_link_used", e);
   }
 }
 
@@ -1643,7 +1660,7 @@ std::vector<OutboxRow> SqliteStore::due_notifications(TimePoint now, std::size_t
       out.push_back(std::move(row));
     }
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("due_notifications", e);
+    impl_->raise("due_notifications", e);
   }
   return out;
 }
@@ -1655,7 +1672,7 @@ std::optional<TimePoint> SqliteStore::next_notification_due() {
     if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
     return instant_of(s.getColumn(0).getInt64());
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("next_notification_due", e);
+    impl_->raise("next_notification_due", e);
   }
 }
 
@@ -1722,9 +1739,9 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
     tx.commit();
     im.head = std::move(im.staged_head);
   } catch (const SQLite::Exception& e) {
-    throw im.error("record_outbox", e);
+    im.raise("record_outbox", e);
   } catch (const json::exception& e) {
-    throw im.error("record_outbox", e);
+    im.raise("record_outbox", e);
   }
   return applied;
 }
@@ -1795,9 +1812,9 @@ std::optional<SqliteStore::Outage> SqliteStore::begin_run(TimePoint now) {
     im.run = run;
     if (outage) im.head = std::move(im.staged_head);
   } catch (const SQLite::Exception& e) {
-    throw im.error("begin_run", e);
+    im.raise("begin_run", e);
   } catch (const json::exception& e) {
-    throw im.error("begin_run", e);
+    im.raise("begin_run", e);
   }
   return outage;
 }
@@ -1812,7 +1829,7 @@ void SqliteStore::heartbeat(TimePoint now) {
     s.bind(2, impl_->run);
     s.exec();
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("heartbeat", e);
+    impl_->raise("heartbeat", e);
   }
 }
 
@@ -1826,7 +1843,7 @@ void SqliteStore::end_run(TimePoint now) {
     s.bind(2, impl_->run);
     s.exec();
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("end_run", e);
+    impl_->raise("end_run", e);
   }
 }
 
@@ -1889,7 +1906,7 @@ int SqliteStore::schema_version() {
   try {
     return user_version(impl_->db);
   } catch (const SQLite::Exception& e) {
-    throw impl_->error("schema_version", e);
+    impl_->raise("schema_version", e);
   }
 }
 

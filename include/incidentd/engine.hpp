@@ -57,7 +57,10 @@ class Engine {
   // Acts on everything due at or before now (the timer calls this too).
   void run_due();
   // Commits what changed since the last flush. Throws StoreError; after a failed flush the
-  // in-memory state is ahead of the store and the owner must restart from the store.
+  // in-memory state is ahead of the store: what failed stays pending, so the owner either
+  // restarts from the store or (StoreFullError: a full disk) calls flush() again until it
+  // succeeds. Meanwhile the engine keeps working, its timer armed, and every later step's
+  // changes join the pending ones.
   void flush();
   // Commits what the engine decided since the last flush: every incident that took an action
   // (a timeline entry, a notification), with the events and confirmations applied to it. An

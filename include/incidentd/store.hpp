@@ -1,11 +1,13 @@
 // The durable store port. A Changeset is everything one step of the engine changed; commit()
 // writes all of it in one transaction or none of it, so state and timeline never disagree.
-// Adapters turn their library's failures into StoreError.
+// Adapters turn their library's failures into StoreError, and a full disk into StoreFullError:
+// the one failure the daemon waits out instead of restarting (docs/reliability.md).
 #pragma once
 
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "incidentd/domain.hpp"
@@ -34,6 +36,20 @@ struct Changeset {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// The store's file system has no room (SQLite: SQLITE_FULL, or an I/O error whose cause is
+// ENOSPC). Nothing of the failed commit was written, and the same commit can be tried again once
+// there is room: the caller keeps what it meant to write and retries.
+class StoreFullError : public StoreError {
+ public:
+  StoreFullError(const std::string& what, std::string path)
+      : StoreError(what), path_(std::move(path)) {}
+  // The database file whose disk is full.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
 };
 
 class Store {

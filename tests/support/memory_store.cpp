@@ -12,6 +12,10 @@ void MemoryStore::commit(const Changeset& changes) {
     ++failed_commits_;
     throw StoreError("commit (memory): injected failure");
   }
+  if (full_) {
+    ++failed_commits_;
+    throw StoreFullError("commit (memory): disk full (injected)", "memory");
+  }
   // Check every constraint before touching anything, so a failed commit leaves no trace.
   std::set<std::string> ids;
   for (const auto& p : changes.processed) {

@@ -1,7 +1,7 @@
 // A Store kept in memory for engine unit tests, with the same semantics as the SQLite store
 // (all-or-nothing commits, a processed id or a confirmation's (incident, unit, id) stored twice is
 // an error, the outbox keeps one entry per notification_id) and fault injection:
-// fail_next_commits(n).
+// fail_next_commits(n), and a full disk: set_full(true).
 #pragma once
 
 #include <cstddef>
@@ -34,6 +34,8 @@ class MemoryStore final : public Store {
 
   // The next n commits throw StoreError and apply nothing.
   void fail_next_commits(int n) { fail_next_ = n; }
+  // While full, every commit throws StoreFullError (path "memory") and applies nothing.
+  void set_full(bool full) { full_ = full; }
 
   const std::vector<Action>& timeline() const { return timeline_; }
   const std::vector<Action>& outbox() const { return outbox_; }  // notifications, first of each id
@@ -56,6 +58,7 @@ class MemoryStore final : public Store {
   std::set<std::tuple<std::string, std::string, std::string>> confirmation_ids_;
   std::vector<Acknowledgement> acknowledgements_;
   int fail_next_ = 0;
+  bool full_ = false;
   std::size_t commits_ = 0;
   std::size_t failed_commits_ = 0;
 };

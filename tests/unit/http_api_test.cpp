@@ -144,6 +144,11 @@ class ApiServer {
       return links_.record_used_link(id, key, at);
     };
     context.ready = [this] { return ready.load(); };
+    context.unready_reason = [this] { return unready_reason; };  // on the loop
+    context.on_store_failure = [this](const std::exception& failure) {
+      store_failures.emplace_back(failure.what(),
+                                  dynamic_cast<const StoreFullError*>(&failure) != nullptr);
+    };
     context.sample = [] {
       http::MetricsSample s;
       s.deadline_breaches = 3;
@@ -236,6 +241,14 @@ class ApiServer {
     });
   }
 
+  // A full disk under the store: commits fail with StoreFullError until set_full(false).
+  void set_full(bool full) {
+    on_loop([&] { store_.set_full(full); });
+  }
+  void flush_engine() {
+    on_loop([&] { engine_.flush(); });
+  }
+
   std::atomic<bool> ready{true};
   std::atomic<bool> broker_fails{false};
 
@@ -246,6 +259,8 @@ class ApiServer {
   bool known(const std::string& key) {
     return on_loop([&] { return engine_.find(key) != nullptr; });
   }
+  std::optional<std::string> unready_reason;  // set before requests, read on the loop
+  std::vector<std::pair<std::string, bool>> store_failures;  // (what, a full disk), on the loop
 
  private:
   std::vector<std::pair<std::string, std::string>> published_;
@@ -365,10 +380,48 @@ TEST_CASE("healthz answers alive and readyz follows the readiness check", "[http
   CHECK(alive.status == 200);
   CHECK(alive.json_body()["status"] == "alive");
   CHECK(call(api.port(), bhttp::verb::get, "/readyz").status == 200);
+  CHECK(call(api.port(), bhttp::verb::get, "/readyz").json_body()["ready"] == true);
   api.ready = false;
   const Reply not_ready = call(api.port(), bhttp::verb::get, "/readyz");
   CHECK(not_ready.status == 503);
   CHECK(not_ready.json_body()["error"] == "not_ready");
+  CHECK(not_ready.json_body()["ready"] == false);
+  CHECK(not_ready.json_body()["reason"] ==
+        "the consumer is not subscribed or the store is not open");
+}
+
+TEST_CASE("readyz gives the reason the daemon is paused, before any other", "[http]") {
+  ApiServer api;
+  api.on_loop([&] { api.unready_reason = "disk full: /var/lib/incidentd/incidentd.db"; });
+  const Reply paused = call(api.port(), bhttp::verb::get, "/readyz");
+  CHECK(paused.status == 503);
+  CHECK(paused.json_body()["ready"] == false);
+  CHECK(paused.json_body()["reason"] == "disk full: /var/lib/incidentd/incidentd.db");
+  CHECK(paused.json_body()["error"] == "not_ready");
+  api.on_loop([&] { api.unready_reason.reset(); });
+  CHECK(call(api.port(), bhttp::verb::get, "/readyz").status == 200);
+}
+
+TEST_CASE("on a full disk an acknowledgement is kept, answered 503 disk_full, and written later",
+          "[http]") {
+  ApiServer api;
+  api.set_full(true);
+  const Reply full =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, json{{"recipient", "a-duty1"}}.dump());
+  CHECK(full.status == 503);
+  CHECK(full.json_body()["error"] == "disk_full");
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+  const auto failures = api.on_loop([&] { return api.store_failures; });
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].second);  // handed on as a full disk, which pauses the daemon
+  // Room again: the retry writes it once; sent again, it changes nothing.
+  api.set_full(false);
+  api.flush_engine();
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
+  const Reply again =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, json{{"recipient", "a-duty1"}}.dump());
+  CHECK(again.status == 200);
+  CHECK(api.acknowledgements_by("a-duty1") == 1);
 }
 
 TEST_CASE("readyz says the source heartbeat's state when it is on, and stays ready", "[http]") {

@@ -114,6 +114,15 @@ TEST_CASE("each lifecycle call sends its exact sd_notify datagram", "[notifier]"
   CHECK(socket.receive() == "STOPPING=1");
 }
 
+TEST_CASE("a paused daemon's status says why first", "[notifier][status]") {
+  ServiceStatus status{3, 12, 0, std::string("disk full: /var/lib/incidentd/incidentd.db")};
+  CHECK(format_status(status) ==
+        "PAUSED, disk full: /var/lib/incidentd/incidentd.db; 3 open incidents, 12 pending "
+        "deadlines, lag 0");
+  status.paused.reset();
+  CHECK(format_status(status) == "3 open incidents, 12 pending deadlines, lag 0");
+}
+
 TEST_CASE("a status with newlines cannot forge another field", "[notifier]") {
   NotifySocket socket;
   Notifier notifier;

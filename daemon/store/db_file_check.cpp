@@ -1,0 +1,127 @@
+#include "store/db_file_check.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <system_error>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+namespace incidentd {
+namespace {
+
+constexpr std::string_view kMagic{"SQLite format 3\0", 16};  // https://sqlite.org/fileformat.html
+constexpr std::size_t kHeaderBytes = 100;
+// As the store waits for a lock: another reader (a backup, incidentctl, a test) may be running
+// the WAL's recovery after a crash when the daemon starts.
+constexpr int kBusyTimeoutMs = 5000;
+
+const char* const kRestore =
+    "stop and restore it from a backup (look at a copy first with `incidentctl check-db "
+    "--database FILE` and `incidentctl verify --database FILE`); do not delete it: a new "
+    "database would forget every open incident and its clock";
+
+std::uint32_t big_endian(const std::array<unsigned char, kHeaderBytes>& h, std::size_t at,
+                         std::size_t bytes) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < bytes; ++i) v = (v << 8) | h[at + i];
+  return v;
+}
+
+DatabaseFileProblem problem(const std::string& path, const std::string& what,
+                            const std::string& todo = kRestore) {
+  return {"database " + path + " " + what + "; " + todo};
+}
+
+}  // namespace
+
+std::optional<DatabaseFileProblem> check_database_file(const std::string& path, bool allow_empty) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec && status.type() != fs::file_type::not_found) {
+    return problem(path, "cannot be looked at: " + ec.message(),
+                   "check the path and its permissions (`database` in the configuration, or "
+                   "--database)");
+  }
+  if (status.type() == fs::file_type::not_found) return std::nullopt;  // a new database
+  if (status.type() != fs::file_type::regular) {
+    return problem(path, "is not a regular file",
+                   "check `database` in the configuration, or --database");
+  }
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec) return problem(path, "cannot be read: " + ec.message());
+  if (size == 0) {
+    if (allow_empty) return std::nullopt;
+    return problem(path,
+                   "is empty (0 bytes): a database that existed has been truncated, or an empty "
+                   "file was left in its place",
+                   "restore it from a backup; to begin an empty database on purpose, remove the "
+                   "file or start once with --init");
+  }
+
+  std::array<unsigned char, kHeaderBytes> header{};
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return problem(path, std::string("cannot be opened: ") + std::strerror(errno));
+    in.read(reinterpret_cast<char*>(header.data()), static_cast<std::streamsize>(header.size()));
+    if (static_cast<std::size_t>(in.gcount()) < kMagic.size() ||
+        std::memcmp(header.data(), kMagic.data(), kMagic.size()) != 0) {
+      return problem(path, "is not an SQLite database (it does not begin with \"SQLite format 3\")",
+                     "check `database` in the configuration, or --database; if it is the right "
+                     "file, it was overwritten: restore it from a backup");
+    }
+    if (static_cast<std::size_t>(in.gcount()) < header.size()) {
+      return problem(
+          path, "is truncated: " + std::to_string(size) + " bytes, shorter than an SQLite header");
+    }
+  }
+  // The page size (1 stands for 65536) and, when the header's count is current (its "version
+  // valid for" equals the change counter), the number of pages.
+  std::uint32_t page_size = big_endian(header, 16, 2);
+  if (page_size == 1) page_size = 65536;
+  const std::uint32_t pages = big_endian(header, 28, 4);
+  const bool count_valid = big_endian(header, 92, 4) == big_endian(header, 24, 4);
+  if (page_size < 512 || (page_size & (page_size - 1)) != 0) {
+    return problem(path, "has a damaged header (page size " + std::to_string(page_size) + ")");
+  }
+  // A WAL with frames may hold pages the file has not received yet (a checkpoint cut short):
+  // then the size says nothing and quick_check, which reads through the WAL, decides.
+  const std::uintmax_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
+  if (wal == 0 && (size % page_size != 0 ||
+                   (count_valid && static_cast<std::uintmax_t>(pages) * page_size > size))) {
+    return problem(path, "is truncated: " + std::to_string(size) + " bytes, its header says " +
+                             std::to_string(pages) + " pages of " + std::to_string(page_size) +
+                             " bytes (" +
+                             std::to_string(static_cast<std::uintmax_t>(pages) * page_size) + ")");
+  }
+
+  try {
+    SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+    SQLite::Statement check(db, "PRAGMA quick_check");
+    std::string first;
+    int problems = 0;
+    while (check.executeStep()) {
+      const std::string line = check.getColumn(0).getString();
+      if (line == "ok") break;
+      if (problems++ == 0) first = line;
+    }
+    if (problems > 0) {
+      return problem(path, "is damaged: PRAGMA quick_check found " + std::to_string(problems) +
+                               " problem(s), the first: " + first);
+    }
+  } catch (const SQLite::Exception& e) {
+    // A lock held past the timeout says nothing about the file: the store's own open decides.
+    const int primary = e.getErrorCode() & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return std::nullopt;
+    return problem(path, std::string("cannot be read by SQLite: ") + e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace incidentd
