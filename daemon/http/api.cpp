@@ -694,7 +694,7 @@ class Api {
       case ActionKind::target_missed:
         return {"已超目标时限", "target time missed"};
       case ActionKind::deadline_breached:
-        return {"已超最后时限", "deadline breached"};
+        return {"已超最迟时限", "deadline breached"};
       case ActionKind::escalated:
         return {"升级通知", "escalation"};
       default:

@@ -95,10 +95,10 @@ const std::map<std::string, std::string>& MessageTemplates::defaults() {
        "【舆情处置超目标时限】{title}（{incident_key}）：{milestone}目标时限{due}已过{late}，"
        "请尽快发布权威信息。"},
       {"deadline_breached",
-       "【舆情处置超最后时限】{title}（{incident_key}）：{milestone}最后时限{due}已过{late}，"
+       "【舆情处置超最迟时限】{title}（{incident_key}）：{milestone}最迟时限{due}已过{late}，"
        "请立即发布并报告。"},
       {"overdue",
-       "【舆情处置超期提醒·第{reminder}次】{title}（{incident_key}）：{milestone}最后时限{due}"
+       "【舆情处置超期提醒·第{reminder}次】{title}（{incident_key}）：{milestone}最迟时限{due}"
        "已过{late}，仍未确认发布。"},
       {"resend", "（第{send}次通知，尚未收到您的回复）"},
       // To the operator desk when every channel to a person failed (docs/notifications.md).

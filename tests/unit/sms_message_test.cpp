@@ -87,12 +87,12 @@ TEST_CASE("a breach, an overdue reminder and a missed target say how late it is"
   auto breach = notification(ActionKind::deadline_breached, "2026-11-26T13:00:00+08:00");
   breach.level = 2;
   CHECK(templates.render(breach, context("2026-11-26T13:15:00+08:00", "")) ==
-        "【舆情处置超最后时限】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
-        "首次权威信息发布最后时限11月26日13:00已过15分钟，请立即发布并报告。");
+        "【舆情处置超最迟时限】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
+        "首次权威信息发布最迟时限11月26日13:00已过15分钟，请立即发布并报告。");
   breach.reminder = 2;
   CHECK(templates.render(breach, context("2026-11-26T15:00:00+08:00", "")) ==
         "【舆情处置超期提醒·第2次】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
-        "首次权威信息发布最后时限11月26日13:00已过2小时，仍未确认发布。");
+        "首次权威信息发布最迟时限11月26日13:00已过2小时，仍未确认发布。");
   const auto missed = notification(ActionKind::target_missed, "2026-11-26T11:00:00+08:00");
   CHECK(templates.render(missed, context("2026-11-26T11:00:00+08:00", "")) ==
         "【舆情处置超目标时限】昭通市某县山体滑坡引发网络关注（zt-landslide-20261126）："
