@@ -1,4 +1,5 @@
-// The one HTTP client (net/http_client.hpp) against a raw socket server on 127.0.0.1: answers
+// The one HTTP client (net/http_client.hpp) against a raw socket server on 127.0.0.1
+// (support/one_shot_server.hpp): answers
 // with a Content-Length (which Boost 1.74 refuses when the body limit is left empty), a body over
 // the limit, a streamed body handed on as it arrives, and one answer per request when the client
 // goes away mid-request.
@@ -9,11 +10,10 @@
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <future>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "support/one_shot_server.hpp"
 
 namespace incidentd::net {
 namespace {
@@ -21,79 +21,17 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// Accepts one connection, reads the request's header, then writes each of `parts` with `gap`
-// between them and closes (or, with no parts, holds the connection until destroyed).
-class ScriptedServer {
- public:
-  explicit ScriptedServer(std::vector<std::string> parts,
-                          std::chrono::milliseconds gap = std::chrono::milliseconds(0))
-      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        parts_(std::move(parts)),
-        gap_(gap) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedServer() {
-    stop_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    thread_.join();
-  }
-  ScriptedServer(const ScriptedServer&) = delete;
-  ScriptedServer& operator=(const ScriptedServer&) = delete;
+using ScriptedServer = testing::OneShotServer;
 
-  Url url() const {
-    return *parse_url("http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) +
-                      "/x");
-  }
-  std::string request() { return request_future_.get(); }
-  bool has_request() const {
-    return request_future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-  }
-
- private:
-  void serve() {
-    boost::system::error_code ec;
-    tcp::socket socket(io_);
-    acceptor_.accept(socket, ec);
-    if (ec) return request_.set_value("");
-    std::string data;
-    char buffer[4096];
-    while (data.find("\r\n\r\n") == std::string::npos) {
-      const std::size_t n = socket.read_some(asio::buffer(buffer), ec);
-      if (ec) break;
-      data.append(buffer, n);
-    }
-    request_.set_value(data);
-    for (const std::string& part : parts_) {
-      asio::write(socket, asio::buffer(part), ec);
-      std::this_thread::sleep_for(gap_);  // the server's pace, not the test's synchronisation
-    }
-    if (parts_.empty()) {
-      while (!stop_) std::this_thread::yield();
-    }
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-  }
-
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::vector<std::string> parts_;
-  std::chrono::milliseconds gap_;
-  std::promise<std::string> request_;
-  std::shared_future<std::string> request_future_ = request_.get_future().share();
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-};
-
-std::string answer(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) +
-         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+Url url_of(const ScriptedServer& server) {
+  return *parse_url(server.url("/x"));
 }
 
 TEST_CASE("an answer with a Content-Length is read, with the request's headers on the wire") {
-  ScriptedServer server({answer(202, "0: Accepted for delivery")});
+  ScriptedServer server({testing::http_answer(202, "0: Accepted for delivery")});
   HttpRequest request;
   request.method = "POST";
-  request.url = server.url();
+  request.url = url_of(server);
   request.headers = {{"Content-Type", "application/json"}};
   request.body = "{}";
   const HttpResult r = fetch(request);
@@ -107,9 +45,9 @@ TEST_CASE("an answer with a Content-Length is read, with the request's headers o
 }
 
 TEST_CASE("an answer over the body limit is an error, not an answer") {
-  ScriptedServer server({answer(200, std::string(2000, 'x'))});
+  ScriptedServer server({testing::http_answer(200, std::string(2000, 'x'))});
   HttpRequest request;
-  request.url = server.url();
+  request.url = url_of(server);
   request.max_body_bytes = 1000;
   const HttpResult r = fetch(request);
   CHECK_FALSE(r.answered());
@@ -128,7 +66,7 @@ TEST_CASE("a streamed body is handed on event by event, and the server's close e
                         std::chrono::milliseconds(100));
   std::vector<std::string> pieces;
   HttpRequest request;
-  request.url = server.url();
+  request.url = url_of(server);
   request.on_body = [&](std::string_view bytes) {
     pieces.emplace_back(bytes);
     return true;
@@ -142,9 +80,9 @@ TEST_CASE("a streamed body is handed on event by event, and the server's close e
 }
 
 TEST_CASE("keep_going ends a request that waits, and the answer says it was stopped") {
-  ScriptedServer server({});  // never answers
+  ScriptedServer server(std::vector<std::string>{});  // never answers
   HttpRequest request;
-  request.url = server.url();
+  request.url = url_of(server);
   int asked = 0;
   const HttpResult r = fetch(request, "", [&] { return ++asked < 3; });
   CHECK(asked == 3);
@@ -153,14 +91,14 @@ TEST_CASE("keep_going ends a request that waits, and the answer says it was stop
 }
 
 TEST_CASE("a client destroyed with a request in flight answers it once") {
-  ScriptedServer server({});
+  ScriptedServer server(std::vector<std::string>{});
   asio::io_context io;
   int calls = 0;
   HttpResult got;
   {
     HttpClient client(io);
     HttpRequest request;
-    request.url = server.url();
+    request.url = url_of(server);
     client.send(request, [&](HttpResult r) {
       ++calls;
       got = std::move(r);

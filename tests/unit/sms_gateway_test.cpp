@@ -7,9 +7,7 @@
 
 #include <boost/asio.hpp>
 
-#include <atomic>
-#include <future>
-#include <thread>
+#include "support/one_shot_server.hpp"
 
 using namespace incidentd;
 namespace asio = boost::asio;
@@ -17,74 +15,10 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A one-connection HTTP server on 127.0.0.1 in its own thread: it reads one request and answers
-// with `reply`, or holds the connection open (empty reply) until the test ends.
-class OneShotServer {
- public:
-  explicit OneShotServer(std::string reply)
-      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        reply_(std::move(reply)) {
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~OneShotServer() {
-    stop_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    if (socket_) socket_->close(ignored);
-    thread_.join();
-  }
-  OneShotServer(const OneShotServer&) = delete;
-  OneShotServer& operator=(const OneShotServer&) = delete;
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
-  }
-  std::string request() { return request_future_.get(); }
-  bool has_request() const {
-    return request_future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-  }
-
- private:
-  void serve() {
-    boost::system::error_code ec;
-    socket_ = std::make_unique<tcp::socket>(io_);
-    acceptor_.accept(*socket_, ec);
-    if (ec) return request_.set_value("");
-    std::string data;
-    char buffer[4096];
-    for (;;) {
-      const std::size_t header_end = data.find("\r\n\r\n");
-      if (header_end != std::string::npos) {
-        const std::size_t at = data.find("Content-Length: ");
-        const std::size_t length = at == std::string::npos ? 0 : std::stoul(data.substr(at + 16));
-        if (data.size() >= header_end + 4 + length) break;
-      }
-      const std::size_t n = socket_->read_some(asio::buffer(buffer), ec);
-      if (ec) break;
-      data.append(buffer, n);
-    }
-    request_.set_value(data);
-    if (!reply_.empty()) {
-      asio::write(*socket_, asio::buffer(reply_), ec);
-      socket_->shutdown(tcp::socket::shutdown_both, ec);
-    }
-    while (!stop_) std::this_thread::yield();
-  }
-
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::unique_ptr<tcp::socket> socket_;
-  std::string reply_;
-  std::promise<std::string> request_;
-  std::shared_future<std::string> request_future_ = request_.get_future().share();
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-};
+using testing::OneShotServer;
 
 std::string response(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) +
-         " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-         body;
+  return testing::http_answer(status, body);
 }
 
 SmsSettings kannel_settings(const std::string& url) {
