@@ -772,7 +772,8 @@ def play(run, workload, fault=None):
                 fault(run)
             except Exception as e:  # noqa: BLE001 - reported by the scenario
                 errors.append(e)
-                traceback.print_exc()
+                if not isinstance(e, Failure):
+                    traceback.print_exc()
         thread = threading.Thread(target=guarded, daemon=True)
         thread.start()
     run.feed(workload)
