@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds incidentd and incidentctl with a planted fault (tests/chaos/planted_fault.patch: the
-# Kafka offsets committed before the batch is durable in SQLite) from a temporary git worktree of
-# HEAD, so the chaos run can show that it fails on a broken daemon:
+# Builds incidentd and incidentctl with a planted fault (tests/chaos/planted_fault.patch: a
+# restart reads each clock's progress one step behind, as if it were stored before the step's
+# action was committed) from a temporary git worktree of HEAD, so the chaos run can show that it
+# fails on a broken daemon:
 #
 #   tests/chaos/build_planted.sh /tmp/incidentd-planted
 #   scripts/chaos.sh --binary-dir /tmp/incidentd-planted/build --only sigkill
