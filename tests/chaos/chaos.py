@@ -516,9 +516,18 @@ class Run:
         wait(f"{self.name}: every step fired",
              lambda: not kt.db_query(self.db, "SELECT 1 FROM deadlines WHERE at <= ? LIMIT 1",
                                      (self.clock_ms() - 2000,)), 120, interval=0.5)
-        wait(f"{self.name}: the outbox quiet (nothing pending)",
-             lambda: not kt.db_query(self.db, "SELECT 1 FROM outbox WHERE state = 'pending' "
-                                              "LIMIT 1"), 240, interval=0.5)
+        try:
+            wait(f"{self.name}: the outbox quiet (nothing pending)",
+                 lambda: not kt.db_query(self.db, "SELECT 1 FROM outbox WHERE state = 'pending' "
+                                                  "LIMIT 1"), 240, interval=0.5)
+        except Failure:
+            n, first, last = kt.db_query(self.db, "SELECT COUNT(*), MIN(next_attempt_at), "
+                                         "MAX(next_attempt_at) FROM outbox WHERE state = "
+                                         "'pending'")[0]
+            now = self.clock_ms()
+            raise Failure(f"{n} notifications still pending after 240 s, next attempts "
+                          f"{(first - now) / 1000:+.0f} s to {(last - now) / 1000:+.0f} s from "
+                          f"now") from None
         wait(f"{self.name}: every dead letter",
              lambda: len(dead_letter_origins(self.stack.broker, self.dlq)) >= workload.bad, 60,
              interval=0.5)
