@@ -13,7 +13,8 @@ acknowledgements through the HTTP API, duplicates, malformed messages) in waves,
 fault, stops the daemon cleanly and checks its database and the receivers against the baseline
 (the same workload without faults, run once first). Scenarios:
 
-  sigkill    SIGKILL of the daemon at 20 random moments, restarted each time
+  sigkill    SIGKILL of the daemon 20 times, restarted each time: up to half as soon as it shows
+             fresh progress on its backlog, the rest at random moments while the steps fall due
   broker     the broker stopped for 60 s while the waves come, later killed with SIGKILL once
   receivers  Kannel and the webhook receiver down for 10 minutes of clock (drill time scale)
   clock      the wall clock (libfaketime, CLOCK_REALTIME only) back 1 h and forward 1 h, then
@@ -33,7 +34,8 @@ Invariants (each scenario; the figures are printed on one line per scenario):
     LATE_TOLERANCE_S; for SIGKILL the fault's length is the recorded outage (daemon_outage);
   - every notification delivered or given up and reported (outbox states, a gave_up delivery
     entry for each failed row); every delivered one at its receiver (webhook by notification id,
-    SMS by phone and incident key at fakesmsc); duplicates at the receivers <= crashes;
+    SMS by phone and incident key at fakesmsc); no notification received more than 1 + crashes
+    times, and the duplicates at most max_in_flight (64) per crash;
   - `incidentctl verify` and `incidentctl check-db` pass.
 
 The last line is `chaos: N scenarios, P passed, lost L, doubled D, early E`; the exit status is 1
@@ -51,7 +53,6 @@ import re
 import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -77,7 +78,6 @@ LADDER = [("first_release", 2 * 3600), ("first_release", 2.5 * 3600),
           ("first_release", 3 * 3600), ("first_release", 4.5 * 3600),
           ("first_release", 5 * 3600), ("press_conference", 20 * 3600),
           ("press_conference", 23 * 3600)]
-STEP_ACTIONS = ("warning", "target_missed", "deadline_breached")
 # The multi-threaded variant: librdkafka and the HTTP server read the clock from their threads.
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 RUN_BUDGET_S = 900
@@ -193,7 +193,8 @@ class Workload:
             e = {"schema": 1, "event_id": f"{key}-{tag}", "incident_key": key, "kind": kind,
                  "level": level, "title": f"{key} {title or ''}", "lead_unit": "zhaotong-gov",
                  "units": units, "detected_at": rfc3339_ms(wave_ms - lead_s * 1000),
-                 "drill": True, "source": {"platform": "weibo", "url": f"https://example.org/{key}"}}
+                 "drill": True,
+                 "source": {"platform": "weibo", "url": f"https://example.org/{key}"}}
             return kt.dumps(e)
         return (tag, build)
 
@@ -380,7 +381,8 @@ class Run:
         setting("sms", "enabled", "true")
         setting("sms", "url", f'"{self.stack.kannel["KANNEL_SENDSMS_URL"]}"')
         with open(self.stack.credentials, "w") as f:
-            f.write(f"{self.stack.kannel['KANNEL_USERNAME']}:{self.stack.kannel['KANNEL_PASSWORD']}\n")
+            kannel = self.stack.kannel
+            f.write(f"{kannel['KANNEL_USERNAME']}:{kannel['KANNEL_PASSWORD']}\n")
         os.chmod(self.stack.credentials, 0o600)
         setting("sms", "credentials_file", f'"{self.stack.credentials}"')
         setting("sms", "sender", f'"{self.stack.kannel["KANNEL_SENDER"]}"')
@@ -388,7 +390,8 @@ class Run:
         # outage gets the waiting notifications within the run (default 10 min).
         setting("notify", "poll_every", '"200ms"')
         setting("notify", "retry_max", '"2m"')
-        text = text.replace("http://127.0.0.1:18080", f"http://127.0.0.1:{self.stack.receiver_port}")
+        text = text.replace("http://127.0.0.1:18080",
+                            f"http://127.0.0.1:{self.stack.receiver_port}")
         # prov-emergency's people: webhook first (zhaotong-gov's stay SMS first).
         head = text.index('id = "prov-emergency"')
         nxt = text.find("\n[[units]]", head)
@@ -400,7 +403,8 @@ class Run:
             f.write(text)
         r = subprocess.run([self.args.incidentctl, "check-config", self.config],
                            capture_output=True, text=True, timeout=30)
-        check(r.returncode == 0, f"check-config refused the chaos configuration:\n{r.stdout}{r.stderr}")
+        check(r.returncode == 0,
+              f"check-config refused the chaos configuration:\n{r.stdout}{r.stderr}")
 
     def start_daemon(self, wait=True):
         # Batches of 50: the waves come as full batches, which commit only what the engine acted
@@ -630,7 +634,8 @@ class Result:
                         q("SELECT body FROM timeline WHERE action = 'daemon_outage' "
                           "GROUP BY json_extract(body, '$.to')")]
         self.unclean_runs = q("SELECT COUNT(*) FROM daemon_runs WHERE stopped_at IS NULL")[0][0]
-        self.outbox = collections.Counter(dict(q("SELECT state, COUNT(*) FROM outbox GROUP BY state")))
+        self.outbox = collections.Counter(
+            dict(q("SELECT state, COUNT(*) FROM outbox GROUP BY state")))
         self.failed_unreported = q(
             "SELECT COUNT(*) FROM outbox o WHERE state = 'failed' AND NOT EXISTS (SELECT 1 FROM "
             "timeline t WHERE t.action = 'delivery' AND json_extract(t.body, '$.outcome') = "
@@ -649,8 +654,10 @@ class Result:
             if key.startswith(p):
                 hooks.update(counter)
         sms = collections.Counter((to, k) for to, k in run.stack.sms_received() if k.startswith(p))
-        want_sms = collections.Counter((phones.get(r), k) for _, k, r, ch in delivered if ch == "sms")
-        may_sms = collections.Counter((phones.get(r), k) for _, k, r, ch in attempted if ch == "sms")
+        want_sms = collections.Counter((phones.get(r), k) for _, k, r, ch in delivered
+                                    if ch == "sms")
+        may_sms = collections.Counter((phones.get(r), k) for _, k, r, ch in attempted
+                                   if ch == "sms")
         want_hooks = {nid for nid, _, _, ch in delivered if ch == "webhook"}
         self.missing_at_receivers = (sum((want_sms - sms).values())
                                      + len(want_hooks - set(hooks)))
@@ -704,7 +711,8 @@ def judge(name, res, base, workload, run, extra_note=""):
     doubled += len(doubled_steps)
     if doubled_steps:
         problems.append(f"{len(doubled_steps)} steps fired more than once, e.g. "
-                        + ", ".join(f"{k} {len(v)} times" for k, v in list(doubled_steps.items())[:2]))
+                        + ", ".join(f"{k} {len(v)} times"
+                                    for k, v in list(doubled_steps.items())[:2]))
     early_steps = [(k, at, due) for k, v in res.steps.items() for at, due, _ in v if at < due]
     early += len(early_steps)
     if early_steps:
@@ -738,7 +746,8 @@ def judge(name, res, base, workload, run, extra_note=""):
             problems.append(f"{len(gone)} steps of the baseline never fired, e.g. {gone[:3]}")
         extra = mine - theirs
         if run.extra_steps_until_ms is not None:
-            extra = {k for k in extra if max(d for _, d, _ in res.steps[k]) > run.extra_steps_until_ms}
+            extra = {k for k in extra
+                     if max(d for _, d, _ in res.steps[k]) > run.extra_steps_until_ms}
         extra = {k for k in extra if not any(cu for _, _, cu in res.steps[k])}
         if extra:
             problems.append(f"{len(extra)} steps not in the baseline, e.g. {sorted(extra)[:3]}")
@@ -829,7 +838,8 @@ def fault_sigkill(rounds, seed, workload):
         # backlog (after a restart it waits for the killed member to leave the group, so the
         # waves pile up and come back as full batches), 0-200 ms after it; only while the clock
         # is early enough that every input is in long before the first step falls due.
-        while len(moments) < rounds // 2 and run.clock_ms() < run_t0(run) + LOAD_KILLS_UNTIL_S * 1000:
+        load_until_ms = run_t0(run) + LOAD_KILLS_UNTIL_S * 1000
+        while len(moments) < rounds // 2 and run.clock_ms() < load_until_ms:
             before = kt.db_processed(run.db)
             kt.wait_for(f"{run.name}: fresh progress", lambda: kt.db_processed(run.db) > before,
                         120, interval=0.005)
@@ -1003,7 +1013,8 @@ def scenario_corrupt(stack, base_db):
         ok = rc not in (None, 0) and named
         line = [ln for ln in out.splitlines() if db in ln][:1]
         figures.append(f"{kind}: exit {rc} in {time.monotonic() - t:.1f} s, file named "
-                       f"{'yes' if named else 'no'}, file {'untouched' if untouched else 'CHANGED'}")
+                       f"{'yes' if named else 'no'}, "
+                       f"file {'untouched' if untouched else 'CHANGED'}")
         if not ok:
             problems.append(f"{kind} database: exit {rc}, named {named}; output: {out[-600:]!r}")
         if line:
