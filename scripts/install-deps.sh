@@ -18,6 +18,8 @@ packages=(
   # reports rendered headless; systemd integration test; SMS gateway
   chromium systemd-container debootstrap kannel kannel-extras
   python3 shellcheck
+  # the chaos run: wall-clock jumps for one process (scripts/chaos.sh)
+  faketime
   # the .deb: dpkg-shlibdeps finds its runtime dependencies (also pulled in by build-essential)
   dpkg-dev
   # report tests: PDF text and page checks; a CJK font so Chinese titles render in the html report

@@ -540,8 +540,11 @@ struct Ingest::Impl {
       const bool bounded = mode != CommitMode::normal || stop;
       const Duration grace =
           mode == CommitMode::revoking ? Duration(10s) : options.stop_commit_grace;
+      // A consumer the group has forgotten cannot commit until it polls and rejoins, which it
+      // cannot do while it waits here: give the transaction up (found by scripts/chaos.sh, the
+      // broker away for 60 s under load: the daemon retried this commit for ever).
       if ((mode == CommitMode::revoking && failure->kind == TxnError::Kind::abortable) ||
-          (bounded && SteadyClock::now() - started >= grace)) {
+          failure->membership_lost || (bounded && SteadyClock::now() - started >= grace)) {
         spdlog::warn(
             "kafka: giving up the open transaction ({} dead letter(s), offsets of {} "
             "partition(s)): "

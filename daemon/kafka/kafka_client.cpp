@@ -96,6 +96,10 @@ TxnResult translate(RdKafka::Error* raw) {
   std::unique_ptr<RdKafka::Error> error(raw);
   TxnError out;
   out.message = error->name() + ": " + error->str();
+  const auto code = error->code();
+  out.membership_lost = code == RdKafka::ERR_UNKNOWN_MEMBER_ID ||
+                        code == RdKafka::ERR_ILLEGAL_GENERATION ||
+                        code == RdKafka::ERR_FENCED_INSTANCE_ID;
   if (error->is_fatal()) {
     out.kind = TxnError::Kind::fatal;
   } else if (error->is_retriable() && !error->txn_requires_abort()) {

@@ -86,6 +86,10 @@ struct TxnError {
   };
   Kind kind = Kind::abortable;
   std::string message;
+  // The group no longer knows this consumer (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+  // FENCED_INSTANCE_ID: its session ran out, e.g. while the broker was away): no retry of the
+  // offsets can succeed until the consumer polls again and rejoins.
+  bool membership_lost = false;
 };
 using TxnResult = std::optional<TxnError>;  // nullopt: it worked
 
