@@ -155,6 +155,16 @@ void Dispatcher::run_pass() {
       const std::size_t results = marks.size();
       std::set<std::string> decided;  // rows whose result is in `marks`: their row is stale
       for (const OutboxUpdate& m : marks) decided.insert(m.notification_id);
+      // A row is never scheduled further ahead than the longest retry wait or a lease. One that
+      // is was scheduled on a wall clock that has since stepped back (an NTP correction, an
+      // operator's fix): it is due now, not as late as the clock was fast.
+      if (const std::size_t pulled = store_.pull_back_notifications(now, now + longest_wait());
+          pulled > 0) {
+        spdlog::warn(
+            "notify: {} notifications were scheduled further ahead than any wait: the "
+            "clock stepped back; they are due now",
+            pulled);
+      }
       // Rows still in flight (a lease that ran out before the channel answered) come back too.
       const std::vector<OutboxRow> rows =
           capacity == 0 ? std::vector<OutboxRow>{}
@@ -255,6 +265,13 @@ Action Dispatcher::record_of(const Claimed& c, std::string outcome, std::string 
   a.outcome = std::move(outcome);
   a.detail = std::move(detail);
   return a;
+}
+
+Duration Dispatcher::longest_wait() const {
+  const auto retry = std::chrono::duration_cast<Duration>(
+      settings_.retry_max * (1.0 + std::clamp(settings_.jitter, 0.0, 1.0)));
+  const Duration lease = 2 * settings_.send_timeout + settings_.poll_every;
+  return std::max(retry, lease) + settings_.poll_every;
 }
 
 void Dispatcher::send_claimed(const Claimed& c) {

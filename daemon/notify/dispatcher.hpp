@@ -72,6 +72,9 @@ class Dispatcher {
   struct Claimed;
   void run_pass();
   void schedule(TimePoint at);
+  // The furthest ahead a row is ever scheduled: the longest retry wait (jitter included) or a
+  // send's lease, whichever is longer.
+  Duration longest_wait() const;
   void send_claimed(const Claimed& claimed);
   void on_result(const Claimed& claimed, const SendResult& result);
   void count(const std::string& channel, const std::string& outcome);

@@ -1676,6 +1676,26 @@ std::optional<TimePoint> SqliteStore::next_notification_due() {
   }
 }
 
+std::size_t SqliteStore::pull_back_notifications(TimePoint now, TimePoint beyond) {
+  try {
+    // The read first (one step down the outbox_pending index): a pass that finds nothing writes
+    // nothing, which is every pass but the one after a step back.
+    SQLite::Statement any(impl_->db,
+                          "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at > ? "
+                          "LIMIT 1");
+    any.bind(1, static_cast<std::int64_t>(millis(beyond)));
+    if (!any.executeStep()) return 0;
+    SQLite::Statement pull(impl_->db,
+                           "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND "
+                           "next_attempt_at > ?");
+    pull.bind(1, static_cast<std::int64_t>(millis(now)));
+    pull.bind(2, static_cast<std::int64_t>(millis(beyond)));
+    return static_cast<std::size_t>(pull.exec());
+  } catch (const SQLite::Exception& e) {
+    impl_->raise("pull_back_notifications", e);
+  }
+}
+
 std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& updates) {
   std::vector<bool> applied;
   if (updates.empty()) return applied;

@@ -232,6 +232,10 @@ class SqliteStore final : public Store {
   std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit);
   // The earliest next_attempt_at of a pending row, if any.
   std::optional<TimePoint> next_notification_due();
+  // Pending rows scheduled after `beyond` become due at `now`; returns how many. The dispatcher
+  // never schedules a row further ahead than its longest wait, so such a row was scheduled on a
+  // wall clock that has since stepped back.
+  std::size_t pull_back_notifications(TimePoint now, TimePoint beyond);
   // Applies the updates and appends their timeline entries to the hash chain, all in one
   // transaction. Returns, per update, whether it applied (false: the row was no longer pending).
   std::vector<bool> record_outbox(const std::vector<OutboxUpdate>& updates);

@@ -243,6 +243,25 @@ TEST_CASE("nothing is sent before the row is due") {
   CHECK(h.sms.sent.size() == 1);
 }
 
+TEST_CASE("a row scheduled on a clock that has since stepped back is due now, not an hour late") {
+  // The engine decided n1 while the wall clock was an hour fast; the clock has been set right.
+  // No retry or lease waits longer than retry_max * (1 + jitter) (6 min here), so a row due
+  // 1 h ahead can only come from that clock: it goes out at once. A row due within the longest
+  // wait keeps its time.
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart + 1h);
+  h.add_notification("n2", "a-duty2", "sms", kStart + 1min);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  CHECK(h.sms.sent[0].notification_id == "n1");
+  CHECK(h.sms.sent_at[0] == kStart);
+  h.time.advance_to(kStart + 1min);
+  REQUIRE(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].notification_id == "n2");
+  CHECK(h.row("n1").state == "delivered");
+}
+
 TEST_CASE("transient failures are retried with exponential backoff until delivered") {
   Harness h;
   h.sms.script = {Status::transient, Status::transient};
