@@ -839,7 +839,8 @@ TEST_CASE(
     // daemon_runs (9), no source_heartbeat (10).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE daemon_runs; DROP INDEX outbox_recipient; DROP "
+        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE "
+        "daemon_runs; DROP INDEX outbox_recipient; DROP "
         "TABLE chain_rewrites; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
