@@ -1011,6 +1011,28 @@ struct SqliteStore::Impl {
     s->exec();
   }
 
+  // A row the dispatcher or the source heartbeat adds (the operator desk's notices), through the
+  // statement commit() fills the engine's notifications with: the same columns.
+  void insert_outbox_row(const OutboxRow& row) {
+    Use n(statements->insert_outbox);
+    n.text(1, row.notification_id);
+    n.text(2, row.incident_key);
+    n.text(3, row.recipient);
+    n.text(4, row.unit);
+    n.text(5, row.channel);
+    if (row.level) {
+      n.integer(6, *row.level);
+    } else {
+      n->bind(6);
+    }
+    n.text(7, row.body);
+    n.instant(8, row.created_at);
+    n.instant(9, row.next_attempt_at);
+    n.text(10, row.milestone);
+    n.text(11, row.purpose);
+    n->exec();
+  }
+
   void write_incident(const IncidentState& st, std::int64_t seq) {
     const std::string state = state_to_json_text(st);
     // An incident that stays open (or closed) is updated in place: leaving `closed` alone spares
@@ -1735,26 +1757,7 @@ std::vector<bool> SqliteStore::record_outbox(const std::vector<OutboxUpdate>& up
       applied.push_back(changed);
       if (!changed) continue;
       for (const Action& a : u.timeline) im.write_action(a);
-      // The statement commit() fills the engine's notifications with: the same columns.
-      for (const OutboxRow& row : u.new_rows) {
-        Use n(im.statements->insert_outbox);
-        n.text(1, row.notification_id);
-        n.text(2, row.incident_key);
-        n.text(3, row.recipient);
-        n.text(4, row.unit);
-        n.text(5, row.channel);
-        if (row.level) {
-          n.integer(6, *row.level);
-        } else {
-          n->bind(6);
-        }
-        n.text(7, row.body);
-        n.instant(8, row.created_at);
-        n.instant(9, row.next_attempt_at);
-        n.text(10, row.milestone);
-        n.text(11, row.purpose);
-        n->exec();
-      }
+      for (const OutboxRow& row : u.new_rows) im.insert_outbox_row(row);
     }
     tx.commit();
     im.head = std::move(im.staged_head);
@@ -1896,26 +1899,7 @@ void SqliteStore::record_source_heartbeat(const SourceHeartbeatRecord& record,
     upsert.bind(2, static_cast<std::int64_t>(millis(record.since)));
     upsert.bind(3, static_cast<std::int64_t>(millis(record.changed_at)));
     upsert.exec();
-    // The statement commit() fills the engine's notifications with: the same columns.
-    for (const OutboxRow& row : rows) {
-      Use n(im.statements->insert_outbox);
-      n.text(1, row.notification_id);
-      n.text(2, row.incident_key);
-      n.text(3, row.recipient);
-      n.text(4, row.unit);
-      n.text(5, row.channel);
-      if (row.level) {
-        n.integer(6, *row.level);
-      } else {
-        n->bind(6);
-      }
-      n.text(7, row.body);
-      n.instant(8, row.created_at);
-      n.instant(9, row.next_attempt_at);
-      n.text(10, row.milestone);
-      n.text(11, row.purpose);
-      n->exec();
-    }
+    for (const OutboxRow& row : rows) im.insert_outbox_row(row);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     throw im.error("record_source_heartbeat", e);
