@@ -37,6 +37,7 @@ import urllib.parse
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from config_edit import set_setting  # noqa: E402
 from webhook_receiver import Receiver  # noqa: E402
 
 KEY_PREFIX = "drill-zt-landslide"
@@ -145,14 +146,7 @@ class Demo:
 
         def setting(section, key, value):
             nonlocal text
-            head = text.index(f"\n[{section}]\n")
-            nxt = re.compile(r"^\[", re.MULTILINE).search(text, head + len(section) + 4)
-            stop = nxt.start() if nxt else len(text)
-            body, n = re.subn(rf"^#? ?{key} = .*$", f"{key} = {value}", text[head:stop], count=1,
-                              flags=re.MULTILINE)
-            if n != 1:
-                fail(f"config/incidentd.toml has no {key} in [{section}]")
-            text = text[:head] + body + text[stop:]
+            text = set_setting(text, section, key, value)
 
         setting("kafka", "brokers", f'"127.0.0.1:{self.broker_port}"')
         setting("http", "enabled", "true")

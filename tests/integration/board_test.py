@@ -87,13 +87,7 @@ class Stack:
 
         def setting(section, key, value):
             nonlocal text
-            head = text.index(f"\n[{section}]\n")
-            nxt = re.compile(r"^\[", re.MULTILINE).search(text, head + len(section) + 4)
-            stop = nxt.start() if nxt else len(text)
-            body, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text[head:stop], count=1,
-                              flags=re.MULTILINE)
-            kt.check(n == 1, f"config/incidentd.toml has no {key} in [{section}]")
-            text = text[:head] + body + text[stop:]
+            text = kt.set_setting(text, section, key, value)
 
         setting("http", "enabled", "true")
         setting("http", "port", str(self.http_port))

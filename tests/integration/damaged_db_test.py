@@ -21,12 +21,9 @@ import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kafka_test as kt  # noqa: E402  (config, daemon and wait helpers)
@@ -152,23 +149,10 @@ def main():
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(kt.Failure("SIGTERM")))
-    kt.BUDGET = kt.Budget(kt.CASE_BUDGET_S)
-    work = tempfile.mkdtemp(prefix="incidentd-damaged-db-")
-    failed = False
-    started = time.monotonic()
-    try:
-        run(args, work)
-        kt.log(f"damaged_db: PASSED in {time.monotonic() - started:.1f} s")
-    except Exception as e:  # noqa: BLE001 - report every failure the same way
-        failed = True
-        kt.log(f"damaged_db: FAILED after {time.monotonic() - started:.1f} s: {e}")
-    finally:
-        if failed or args.keep:
-            kt.log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    kt.stop_on_sigterm()
+    passed = kt.run_case("damaged_db", lambda work: run(args, work), args.keep,
+                         prefix="incidentd-damaged-db-")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
@@ -323,41 +322,30 @@ def main():
     if os.geteuid() != 0:
         print("disk_full_test: SKIPPED: mounting a tmpfs needs root")
         return 77
-    kt.BUDGET = kt.Budget(kt.CASE_BUDGET_S)
-    work = tempfile.mkdtemp(prefix="incidentd-disk-full-")
-    mnt = os.path.join(work, "tmpfs")
-    os.mkdir(mnt)
+    kt.stop_on_sigterm()
+    mnt = tempfile.mkdtemp(prefix="incidentd-disk-full-tmpfs-")
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", mnt],
                        capture_output=True, text=True)
     if r.returncode != 0:
         print(f"disk_full_test: SKIPPED: cannot mount a tmpfs: {r.stderr.strip()}")
-        shutil.rmtree(work, ignore_errors=True)
+        os.rmdir(mnt)
         return 77
-    failed = False
-    started = time.monotonic()
-    try:
-        run(args, work, mnt)
-        kt.log(f"disk_full: PASSED in {time.monotonic() - started:.1f} s")
-    except Exception as e:  # noqa: BLE001 - report every failure the same way
-        failed = True
-        kt.log(f"disk_full: FAILED after {time.monotonic() - started:.1f} s: {e}")
-        if not isinstance(e, kt.Failure):
-            traceback.print_exc()
-        log = os.path.join(work, "incidentd.log")
-        if os.path.exists(log):
-            with open(log, errors="replace") as f:
-                print("----- incidentd.log (tail) -----\n" + f.read()[-6000:])
-    finally:
-        if failed:  # the database, for a look after the tmpfs is gone
-            for name in os.listdir(mnt):
+
+    def body(work):
+        try:
+            run(args, work, mnt)
+        except BaseException:
+            for name in os.listdir(mnt):  # the database, for a look after the tmpfs is gone
                 if name.startswith("incidentd.db"):
                     shutil.copyfile(os.path.join(mnt, name), os.path.join(work, name))
+            raise
+
+    try:
+        passed = kt.run_case("disk_full", body, args.keep, tail=6000)
+    finally:
         subprocess.run(["umount", mnt], check=False)
-        if failed or args.keep:
-            kt.log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+        os.rmdir(mnt)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

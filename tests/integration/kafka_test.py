@@ -30,6 +30,9 @@ import time
 import traceback
 from datetime import datetime, timedelta, timezone
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from config_edit import set_setting  # noqa: E402,F401  (shared with the demo and the chaos run)
+
 UNITS = ["zhaotong-gov", "prov-emergency", "prov-cac", "prov-publicsecurity", "prov-office"]
 EVENTS, RELEASES = "opinion.events", "opinion.releases"
 CASE_BUDGET_S = 480  # every case aborts (and cleans up) past this; ctest's TIMEOUT is above it
@@ -59,6 +62,43 @@ class Budget:
 
 
 BUDGET = Budget(CASE_BUDGET_S)
+
+
+def run_case(name, body, keep, prefix=None, budget_s=CASE_BUDGET_S, tail=4000):
+    """Runs body(work) in a new work directory under its own budget, the way every integration
+    test reports: "NAME: PASSED in S s", or "NAME: FAILED after S s: why" with the traceback of an
+    unexpected error and the tail of each *.log in the directory. The directory is removed unless
+    the case failed or `keep`. body cleans up what it started (a finally). Returns True on a pass."""
+    global BUDGET
+    BUDGET = Budget(budget_s)
+    work = tempfile.mkdtemp(prefix=prefix or f"incidentd-{name}-")
+    started = time.monotonic()
+    log(f"{name}: work directory {work}")
+    passed = False
+    try:
+        body(work)
+        passed = True
+        log(f"{name}: PASSED in {time.monotonic() - started:.1f} s")
+    except Exception as e:  # noqa: BLE001 - report every failure the same way
+        log(f"{name}: FAILED after {time.monotonic() - started:.1f} s: {e}")
+        if not isinstance(e, Failure):
+            traceback.print_exc()
+        for logname in sorted(os.listdir(work)):
+            if logname.endswith(".log"):
+                with open(os.path.join(work, logname), errors="replace") as f:
+                    print(f"----- {logname} (tail) -----\n{f.read()[-tail:]}")
+    finally:
+        if not passed or keep:
+            log(f"{name}: kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return passed
+
+
+def stop_on_sigterm():
+    """ctest's timeout sends SIGTERM: raise it as a Failure so each case's finally stops what it
+    started (a broker left running would hold its ports and its disk)."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Failure("SIGTERM")))
 
 
 def wait_for(what, probe, timeout, interval=0.05):
@@ -132,13 +172,23 @@ class Broker:
         self.port = None
 
     def start(self, port=None):
+        # A first start picks free ports; between the pick and the broker's bind another test's
+        # broker (ctest runs two at once) may take one. Such a start is tried again on new ports;
+        # a restart keeps its port, since the daemon's configuration names it.
+        first = port is None and self.port is None
         self.port = port or self.port or free_port()
         t0 = time.monotonic()
-        r = subprocess.run([self.script, "start", "--port", str(self.port), "--dir", self.dir,
-                            "--partitions", "3"], capture_output=True, text=True,
-                           timeout=max(BUDGET.left(), 1))
-        if r.returncode != 0:
-            raise Failure(f"kafka.sh start failed:\n{r.stdout}\n{r.stderr}")
+        for attempt in range(3 if first else 1):
+            r = subprocess.run([self.script, "start", "--port", str(self.port), "--dir", self.dir,
+                                "--partitions", "3"], capture_output=True, text=True,
+                               timeout=max(BUDGET.left(), 1))
+            if r.returncode == 0:
+                break
+            if not first or "already in use" not in r.stdout + r.stderr or attempt == 2:
+                raise Failure(f"kafka.sh start failed:\n{r.stdout}\n{r.stderr}")
+            log(f"broker: a port was taken during start-up ({self.port}); again on new ports")
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.port = free_port()
         log(f"broker up on 127.0.0.1:{self.port} in {time.monotonic() - t0:.1f} s")
 
     def stop(self):
@@ -384,7 +434,6 @@ def case_malformed_and_duplicates(args, work, broker):
     write_config(args.source_dir, config, broker, "case-one", "dlq.one")
     db = os.path.join(work, "one.db")
 
-    good = []   # (key, value)
     bad = []    # (topic, key, value, stage, reason pattern)
 
     def add_bad(topic, key, value, stage, pattern):
@@ -731,38 +780,16 @@ def main():
         if shutil.which(tool) is None:
             print(f"kafka_test: {tool} not found (scripts/install-deps.sh installs it)")
             return 1
-    # ctest's timeout sends SIGTERM: turn it into an exception so the broker is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Failure("SIGTERM")))
-
+    stop_on_sigterm()
     failed = False
     for name in CASES if args.case == "all" else [args.case]:
-        global BUDGET
-        BUDGET = Budget(CASE_BUDGET_S)
-        work = tempfile.mkdtemp(prefix=f"incidentd-{name}-")
-        broker = Broker(args.source_dir, work)
-        started = time.monotonic()
-        log(f"{name}: work directory {work}")
-        try:
-            CASES[name](args, work, broker)
-            log(f"{name}: PASSED in {time.monotonic() - started:.1f} s")
-        except Exception as e:  # noqa: BLE001 - report every failure the same way
-            failed = True
-            log(f"{name}: FAILED after {time.monotonic() - started:.1f} s: {e}")
-            if not isinstance(e, Failure):
-                traceback.print_exc()
-            for logname in sorted(os.listdir(work)):
-                if logname.endswith(".log"):
-                    with open(os.path.join(work, logname), errors="replace") as f:
-                        tail = f.read()[-4000:]
-                    print(f"----- {logname} (tail) -----\n{tail}")
-        finally:
+        def body(work, name=name):
+            broker = Broker(args.source_dir, work)
             try:
-                broker.stop()
+                CASES[name](args, work, broker)
             finally:
-                if failed or args.keep:
-                    log(f"{name}: kept {work}")
-                else:
-                    shutil.rmtree(work, ignore_errors=True)
+                broker.stop()
+        failed |= not run_case(name, body, args.keep)
     return 1 if failed else 0
 
 

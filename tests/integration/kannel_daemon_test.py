@@ -44,16 +44,13 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kafka_test as kt  # noqa: E402  (the broker, the daemon, SQLite and wait helpers)
@@ -134,15 +131,8 @@ class Stack:
             f.write(f"{self.kannel['KANNEL_USERNAME']}:{self.kannel['KANNEL_PASSWORD']}\n")
 
         def setting(section, key, value):
-            """Sets `key` of [section] (the line must be there, uncommented)."""
             nonlocal text
-            head = text.index(f"\n[{section}]\n")
-            nxt = re.compile(r"^\[", re.MULTILINE).search(text, head + len(section) + 4)
-            stop = nxt.start() if nxt else len(text)
-            body, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text[head:stop], count=1,
-                              flags=re.MULTILINE)
-            kt.check(n == 1, f"config/incidentd.toml has no {key} in [{section}]")
-            text = text[:head] + body + text[stop:]
+            text = kt.set_setting(text, section, key, value)
 
         setting("http", "enabled", "true")
         setting("http", "address", '"127.0.0.1"')
@@ -447,34 +437,18 @@ def main():
         if shutil.which(tool) is None:
             print(f"kannel_daemon_test: {tool} not found (scripts/install-deps.sh installs it)")
             return 1
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(kt.Failure("SIGTERM")))
-    kt.BUDGET = kt.Budget(BUDGET_S)
-    work = tempfile.mkdtemp(prefix="incidentd-kannel-e2e-")
-    stack = Stack(args, work)
-    started = time.monotonic()
-    kt.log(f"work directory {work}")
-    failed = False
-    try:
-        run(args, stack)
-        kt.log(f"PASSED in {time.monotonic() - started:.1f} s")
-    except Exception as e:  # noqa: BLE001 - report every failure the same way
-        failed = True
-        kt.log(f"FAILED after {time.monotonic() - started:.1f} s: {e}")
-        if not isinstance(e, kt.Failure):
-            traceback.print_exc()
-        log_path = os.path.join(work, "incidentd.log")
-        if os.path.exists(log_path):
-            with open(log_path, errors="replace") as f:
-                print(f"----- incidentd.log (tail) -----\n{f.read()[-6000:]}")
-    finally:
+    kt.stop_on_sigterm()
+
+    def body(work):
+        stack = Stack(args, work)
         try:
-            stack.cleanup()
+            run(args, stack)
         finally:
-            if failed or args.keep:
-                kt.log(f"kept {work}")
-            else:
-                shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+            stack.cleanup()
+
+    passed = kt.run_case("kannel_daemon", body, args.keep, prefix="incidentd-kannel-e2e-",
+                         budget_s=BUDGET_S, tail=6000)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

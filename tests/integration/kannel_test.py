@@ -82,7 +82,7 @@ def received_messages(kannel_sh, kannel_dir):
     messages, pending = [], {}
     for line in out.splitlines():
         fields = line.split(" ")
-        sender, to, kind = fields[0], fields[1], fields[2]
+        to, kind = fields[1], fields[2]  # fields[0] is the sender
         if kind == "ucs-2":
             messages.append((to, decode_bytes(fields[3]).decode("utf-16-be"), 1))
         elif kind == "udh":

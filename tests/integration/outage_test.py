@@ -18,12 +18,9 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kafka_test as kt  # noqa: E402  (the broker, the daemon and event helpers)
@@ -141,29 +138,8 @@ def main():
         if shutil.which(tool) is None:
             print(f"outage_test: {tool} not found (scripts/install-deps.sh installs it)")
             return 1
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(kt.Failure("SIGTERM")))
-    kt.BUDGET = kt.Budget(kt.CASE_BUDGET_S)
-    work = tempfile.mkdtemp(prefix="incidentd-outage-")
-    started = time.monotonic()
-    failed = False
-    try:
-        run(args, work)
-        kt.log(f"outage: PASSED in {time.monotonic() - started:.1f} s")
-    except Exception as e:  # noqa: BLE001
-        failed = True
-        kt.log(f"outage: FAILED after {time.monotonic() - started:.1f} s: {e}")
-        if not isinstance(e, kt.Failure):
-            traceback.print_exc()
-        log_path = os.path.join(work, "incidentd.log")
-        if os.path.exists(log_path):
-            with open(log_path, errors="replace") as f:
-                print(f"----- incidentd.log (tail) -----\n{f.read()[-4000:]}")
-    finally:
-        if failed or args.keep:
-            kt.log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    kt.stop_on_sigterm()
+    return 0 if kt.run_case("outage", lambda work: run(args, work), args.keep) else 1
 
 
 if __name__ == "__main__":

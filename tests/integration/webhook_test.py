@@ -31,10 +31,8 @@ import re
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
-import traceback
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -291,34 +289,16 @@ def main():
         if shutil.which(tool) is None:
             print(f"webhook_test: {tool} not found (scripts/install-deps.sh installs it)")
             return 1
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(kt.Failure("SIGTERM")))
+    kt.stop_on_sigterm()
     failed = False
     for name in CASES if args.case == "all" else [args.case]:
-        kt.BUDGET = kt.Budget(kt.CASE_BUDGET_S)
-        work = tempfile.mkdtemp(prefix=f"incidentd-webhook-{name}-")
-        broker = kt.Broker(args.source_dir, work)
-        started = time.monotonic()
-        kt.log(f"{name}: work directory {work}")
-        try:
-            CASES[name](args, work, broker)
-            kt.log(f"{name}: PASSED in {time.monotonic() - started:.1f} s")
-        except Exception as e:  # noqa: BLE001
-            failed = True
-            kt.log(f"{name}: FAILED after {time.monotonic() - started:.1f} s: {e}")
-            if not isinstance(e, kt.Failure):
-                traceback.print_exc()
-            log_path = os.path.join(work, "incidentd.log")
-            if os.path.exists(log_path):
-                with open(log_path, errors="replace") as f:
-                    print(f"----- incidentd.log (tail) -----\n{f.read()[-4000:]}")
-        finally:
+        def body(work, name=name):
+            broker = kt.Broker(args.source_dir, work)
             try:
-                broker.stop()
+                CASES[name](args, work, broker)
             finally:
-                if failed or args.keep:
-                    kt.log(f"{name}: kept {work}")
-                else:
-                    shutil.rmtree(work, ignore_errors=True)
+                broker.stop()
+        failed |= not kt.run_case(name, body, args.keep, prefix=f"incidentd-webhook-{name}-")
     return 1 if failed else 0
 
 
