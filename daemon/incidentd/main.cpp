@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
     disk_full->on_change([&](bool paused) {
       status->refresh();
       // The dispatcher claims a row in the database before it sends it, which a full disk
-      // refuses: it waits too (its results not yet recorded are lost: a re-send at most), and
+      // refuses: it waits too (its results not yet recorded are kept for its first pass), and
       // what the pause held back goes out once it is written.
       if (paused) {
         notify.stop();

@@ -95,10 +95,21 @@ void Dispatcher::flush() {
   pending_results_.clear();
   try {
     store_.record_outbox(results);
+  } catch (const StoreFullError& e) {
+    // Kept: the first pass after the pause records them, so what was sent is not sent again.
+    spdlog::warn("notify: {} results wait for room on the disk: {}", results.size(), e.what());
+    keep_unrecorded(std::move(results));
   } catch (const std::exception& e) {
     // Their rows keep their leases and are sent again later: a duplicate at most.
     spdlog::error("notify: recording {} results failed: {}", results.size(), e.what());
   }
+}
+
+void Dispatcher::keep_unrecorded(std::vector<OutboxUpdate> results) {
+  // In the order they came, ahead of any that came since.
+  results.insert(results.end(), std::make_move_iterator(pending_results_.begin()),
+                 std::make_move_iterator(pending_results_.end()));
+  pending_results_ = std::move(results);
 }
 
 void Dispatcher::start() {
@@ -142,17 +153,19 @@ void Dispatcher::run_pass() {
   }
   in_pass_ = true;
   bool claimed_any = false;
+  // Results waiting since the last pass go in the same transaction as the new claims: one
+  // commit (one fsync) per pass, however many sends completed meanwhile.
+  std::vector<OutboxUpdate> marks;
+  std::size_t results = 0;  // marks[0, results) are results, the rest new claims
   try {
     do {
       pass_again_ = false;
       const TimePoint now = time_.now();
       const std::size_t limit = static_cast<std::size_t>(std::max(0, settings_.max_in_flight));
       const std::size_t capacity = in_flight_.size() >= limit ? 0 : limit - in_flight_.size();
-      // Results waiting since the last pass go in the same transaction as the new claims: one
-      // commit (one fsync) per pass, however many sends completed meanwhile.
-      std::vector<OutboxUpdate> marks = std::move(pending_results_);
+      marks = std::move(pending_results_);
       pending_results_.clear();
-      const std::size_t results = marks.size();
+      results = marks.size();
       std::set<std::string> decided;  // rows whose result is in `marks`: their row is stale
       for (const OutboxUpdate& m : marks) decided.insert(m.notification_id);
       // A row is never scheduled further ahead than the longest retry wait or a lease. One that
@@ -211,6 +224,8 @@ void Dispatcher::run_pass() {
         batch.push_back(std::move(c));
       }
       const std::vector<bool> applied = store_.record_outbox(marks);
+      marks.clear();
+      results = 0;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!applied[results + i]) continue;  // delivered or failed meanwhile: nothing to send
         in_flight_.insert(batch[i].row.notification_id);
@@ -226,10 +241,15 @@ void Dispatcher::run_pass() {
     } while (pass_again_ && running_);
   } catch (const StoreFullError&) {
     // The daemon pauses on a full disk (daemon/incidentd/disk_full.hpp) and stops this
-    // dispatcher until there is room; the results in `marks` are lost: a re-send at most.
+    // dispatcher until there is room. The results not recorded are kept for the pass after it
+    // (sent once, recorded late); the claims were not made, so nothing of them was sent.
+    marks.erase(marks.begin() + static_cast<std::ptrdiff_t>(results), marks.end());
+    keep_unrecorded(std::move(marks));
     in_pass_ = false;
     throw;
   } catch (const std::exception& e) {
+    // Not kept: a result the store refuses for another reason would fail every pass after.
+    // Its row keeps its lease and is sent again: a duplicate at most.
     spdlog::error("notify: outbox pass failed: {}", e.what());
   }
   in_pass_ = false;

@@ -71,6 +71,8 @@ class Dispatcher {
  private:
   struct Claimed;
   void run_pass();
+  // Results a full disk did not let us record: put back, ahead of newer ones, for the next pass.
+  void keep_unrecorded(std::vector<OutboxUpdate> results);
   void schedule(TimePoint at);
   // The furthest ahead a row is ever scheduled: the longest retry wait (jitter included) or a
   // send's lease, whichever is longer.
