@@ -146,7 +146,7 @@ KafkaClientFactory FakeKafka::clients(std::vector<TopicPartition> assignment) {
   };
 }
 
-void FakeKafka::fail_next(Call call, TxnError error, int times) {
+void FakeKafka::fail_next(Call call, const TxnError& error, int times) {
   for (int i = 0; i < times; ++i) faults_[call].push_back(error);
 }
 

@@ -53,7 +53,7 @@ class FakeKafka {
   // --- faults, each used up once it has happened ---------------------------------------------
 
   // The next `times` calls of `call` fail with `error` (a fatal one: the producer is fenced).
-  void fail_next(Call call, TxnError error, int times = 1);
+  void fail_next(Call call, const TxnError& error, int times = 1);
   // The `poll`-th poll from now (1: the next one) reports an error and returns nothing.
   void poll_error(int poll, std::string code, std::string message, bool fatal);
   // During the `poll`-th poll from now, after it has taken `after` messages, the partitions
