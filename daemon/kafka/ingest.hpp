@@ -3,8 +3,11 @@
 // write the batch's dead letters and commit its offsets. The next batch is polled and validated
 // while the loop works on the previous one. At-least-once for events (a redelivered
 // event is a no-op in the engine) and exactly-once for dead letters; nothing is committed to
-// Kafka before it is durable in SQLite. While Kafka is away it says what it is waiting for,
-// and the engine's clocks, which live on the loop, keep running.
+// Kafka before it is durable in SQLite. The pieces: consumer_pipeline.hpp (the poll loop and
+// the hand-off), kafka_transaction.hpp (the Kafka transaction's states), kafka_health.hpp (the
+// health log), kafka_ports.hpp (the clients, over librdkafka in kafka_client.hpp). While Kafka is
+// away it says what it is waiting for, and the engine's clocks, which live on the loop, keep
+// running.
 //
 // Under a backlog, Kafka is the journal: a full batch commits only what the engine acted on
 // (timeline, notifications, new incidents), and its dead letters and offsets wait for the next
@@ -23,6 +26,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
+#include "kafka/kafka_ports.hpp"
 
 namespace incidentd {
 
@@ -60,6 +64,9 @@ struct IngestOptions {
   // is not durable. Unset: a full disk is never waited out.
   std::function<void(const StoreFullError&)> on_disk_full;
   std::function<bool()> store_writable;
+  // Unit tests: called instead of sleeping between attempts to reach Kafka (a failed commit,
+  // the coordinator not yet there). Unset: the consumer thread sleeps.
+  std::function<void(Duration)> backoff_for_test;
 };
 
 struct IngestStats {
@@ -81,6 +88,9 @@ class Ingest {
 
   // Builds the Kafka clients; throws KafkaSetupError when [kafka] is unusable.
   Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options = {});
+  // The same on other clients (tests/support/fake_kafka.hpp).
+  Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options,
+         const KafkaClientFactory& make_clients);
   ~Ingest();
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;

@@ -355,7 +355,9 @@ TxnResult TransactionalProducer::produce(const std::string& topic,
 }
 
 TxnResult TransactionalProducer::send_offsets(const std::vector<PartitionOffset>& offsets,
-                                              KafkaConsumer& consumer, Duration timeout) {
+                                              KafkaConsumerPort& consumer_port, Duration timeout) {
+  // A real producer paired with another kind of consumer is a wiring bug, not a Kafka failure.
+  auto& consumer = dynamic_cast<KafkaConsumer&>(consumer_port);
   std::vector<RdKafka::TopicPartition*> parts;
   parts.reserve(offsets.size());
   for (const auto& o : offsets) {

@@ -1,5 +1,5 @@
-// Adapters over librdkafka: a group consumer and the transactional producer that writes dead
-// letters and commits the consumer's offsets in the same transaction. librdkafka's errors become
+// Adapters over librdkafka: the group consumer and the transactional producer of
+// kafka_ports.hpp, and the plain publisher of events entered by hand. librdkafka's errors become
 // results here (TxnResult, poll's error hook); only building a client from a bad configuration
 // throws (KafkaSetupError), at start-up. librdkafka's types stay out of this header.
 #pragma once
@@ -17,6 +17,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/time.hpp"
 #include "kafka/batch.hpp"
+#include "kafka/kafka_ports.hpp"
 
 namespace incidentd {
 
@@ -25,52 +26,22 @@ class KafkaSetupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct PartitionOffset {
-  std::string topic;
-  std::int32_t partition = 0;
-  std::int64_t offset = -1;  // the next offset to consume, where one applies
-};
-
-// What librdkafka reports, delivered from its threads as well as the caller's: thread-safe
-// handlers only.
-struct KafkaHooks {
-  // severity as syslog(3): 3 error, 4 warning, 6 info, 7 debug.
-  std::function<void(int severity, const std::string& facility, const std::string& message)> log;
-  // An error event or a failed consume; `code` is librdkafka's name ("_TRANSPORT").
-  std::function<void(const std::string& code, const std::string& message, bool fatal)> error;
-  // On the consumer's thread, inside poll().
-  std::function<void(const std::vector<PartitionOffset>&)> assigned;
-  // On the consumer's thread, inside poll() or close(), before the partitions go.
-  std::function<void(const std::vector<PartitionOffset>&)> revoking;
-};
-
-class KafkaConsumer {
+class KafkaConsumer final : public KafkaConsumerPort {
  public:
   // Throws KafkaSetupError naming the property librdkafka refused.
   KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks);
-  ~KafkaConsumer();
+  ~KafkaConsumer() override;
   KafkaConsumer(const KafkaConsumer&) = delete;
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
-  void subscribe(const std::vector<std::string>& topics);
-
-  // Up to `max` messages in partition order: waits up to `wait` for the first, then keeps the
-  // batch filling for at most `linger`. Empty when nothing came. Errors go to hooks.error.
-  std::vector<KafkaRecord> poll(std::size_t max, Duration wait, Duration linger);
-
-  // Stops fetching from every assigned partition, and from any assigned later, until resume():
-  // poll() then returns nothing but keeps the consumer in its group. Fetching resumes at the
-  // message after the last one poll() returned. Consumer thread only.
-  void pause();
-  void resume();
-
-  std::size_t assigned_partitions() const;
-  // Messages behind the high watermark on the assigned partitions, from what the client last
-  // heard (no request). nullopt while nothing is known.
-  std::optional<std::int64_t> lag();
-
-  // Leaves the group (revoking calls hooks.revoking). Commits nothing itself.
-  void close();
+  void subscribe(const std::vector<std::string>& topics) override;
+  std::vector<KafkaRecord> poll(std::size_t max, Duration wait, Duration linger) override;
+  // Consumer thread only.
+  void pause() override;
+  void resume() override;
+  std::size_t assigned_partitions() const override;
+  std::optional<std::int64_t> lag() override;
+  void close() override;
 
  private:
   friend class TransactionalProducer;
@@ -78,42 +49,25 @@ class KafkaConsumer {
   std::unique_ptr<Impl> impl_;
 };
 
-struct TxnError {
-  enum class Kind {
-    retriable,  // call the same function again
-    abortable,  // abort the transaction, then begin again and redo it
-    fatal,      // this producer can do no more
-  };
-  Kind kind = Kind::abortable;
-  std::string message;
-  // The group no longer knows this consumer (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
-  // FENCED_INSTANCE_ID: its session ran out, e.g. while the broker was away): no retry of the
-  // offsets can succeed until the consumer polls again and rejoins.
-  bool membership_lost = false;
-};
-using TxnResult = std::optional<TxnError>;  // nullopt: it worked
-
-class TransactionalProducer {
+class TransactionalProducer final : public TransactionalProducerPort {
  public:
   // Throws KafkaSetupError naming the property librdkafka refused.
   TransactionalProducer(const KafkaSettings& settings, const std::string& transactional_id,
                         KafkaHooks hooks);
-  ~TransactionalProducer();
+  ~TransactionalProducer() override;
   TransactionalProducer(const TransactionalProducer&) = delete;
   TransactionalProducer& operator=(const TransactionalProducer&) = delete;
 
-  // Registers the transactional id with the coordinator and fences (aborts) what an earlier
-  // process with the same id left open.
-  TxnResult init(Duration timeout);
-  TxnResult begin();
-  // Queues one message in the open transaction.
+  TxnResult init(Duration timeout) override;
+  TxnResult begin() override;
   TxnResult produce(const std::string& topic, const std::optional<std::string>& key,
-                    const std::string& value);
-  TxnResult send_offsets(const std::vector<PartitionOffset>& offsets, KafkaConsumer& consumer,
-                         Duration timeout);
+                    const std::string& value) override;
+  // `consumer` must be a KafkaConsumer: the offsets are committed as its group's member.
+  TxnResult send_offsets(const std::vector<PartitionOffset>& offsets, KafkaConsumerPort& consumer,
+                         Duration timeout) override;
   // Both block for at most the transaction's remaining time, as librdkafka recommends.
-  TxnResult commit();
-  TxnResult abort();
+  TxnResult commit() override;
+  TxnResult abort() override;
 
  private:
   struct Impl;

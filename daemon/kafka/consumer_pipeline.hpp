@@ -1,0 +1,128 @@
+// The consumer thread of the Kafka input: the poll loop and the hand-off of batches to the
+// engine's loop thread. A batch is polled and validated here while the loop applies the previous
+// one; once the loop has made a batch durable, its dead letters and offsets join the Kafka
+// transaction (DeadLetterTransaction), which is committed every IngestOptions::commit_every.
+// Revocations, a full disk and shutdown each finish or give up what is in flight here.
+// Everything but stats(), request_stop(), loop_gone() and reload() runs on the thread that
+// calls run(); the clients come from a KafkaClientFactory, so the tests run it on a fake.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "incidentd/config.hpp"
+#include "kafka/batch.hpp"
+#include "kafka/ingest.hpp"
+#include "kafka/kafka_health.hpp"
+#include "kafka/kafka_ports.hpp"
+#include "kafka/kafka_transaction.hpp"
+
+namespace incidentd {
+
+class Engine;
+
+class ConsumerPipeline {
+ public:
+  using PostToLoop = Ingest::PostToLoop;
+  using SteadyClock = std::chrono::steady_clock;
+
+  // Builds the clients through `make_clients` (which may throw KafkaSetupError).
+  ConsumerPipeline(const Config& config, Engine& engine, PostToLoop post_to_loop,
+                   IngestOptions options, const KafkaClientFactory& make_clients);
+  ~ConsumerPipeline();
+  ConsumerPipeline(const ConsumerPipeline&) = delete;
+  ConsumerPipeline& operator=(const ConsumerPipeline&) = delete;
+
+  // Consumes until a stop is asked for, then commits what was handled and closes the consumer.
+  // False after a fatal error (store failure, fatal Kafka error, fenced producer).
+  bool run();
+  // Any thread.
+  void request_stop();
+  void loop_gone();
+  void reload(const Config& config);
+  IngestStats stats() const;
+
+ private:
+  // One batch on its way through the loop.
+  struct Job {
+    BatchCommit commit = BatchCommit::everything;
+    std::vector<KafkaRecord> records;
+    std::vector<Inbound> inbound;
+    BatchOutcome outcome;
+    std::string error;  // set when the engine's commit failed
+    std::promise<void> done;
+  };
+  // Dead letters and offsets of batches handled since the last batch that committed everything:
+  // not yet durable in SQLite as a whole, so not yet for Kafka.
+  struct Held {
+    std::vector<DeadLetter> letters;
+    OffsetMap offsets;
+  };
+
+  void consume();
+  void poll_once();
+  void check_kafka_fatal() const;
+  bool sleep_unless_stopped(Duration d);
+  void backoff(Duration d, CommitMode mode);
+  bool init_transactions();
+  std::shared_ptr<Job> prepare(std::vector<KafkaRecord> records);
+  void start(std::shared_ptr<Job> job);
+  void finish_inflight(bool revoking = false);
+  void wait_for_loop();
+  void hold(const Job& job, bool everything);
+  void wait_for_room();
+  void release_held();
+  void checkpoint(bool revoking = false);
+  void commit_if_due();
+  bool commit_open(CommitMode mode);
+  void on_revoking(const std::vector<PartitionOffset>& parts);
+  void after_poll();
+  void close(bool ok);
+  std::string time_report() const;
+  std::shared_ptr<const Config> current_roster() const;
+
+  const Config config_;  // as started: the [kafka] settings in use
+  mutable std::mutex roster_mutex_;
+  std::shared_ptr<const Config> roster_;  // the latest reload: which units are known
+  Engine& engine_;
+  PostToLoop post_to_loop_;
+  const IngestOptions options_;
+  const IngestRules rules_;
+  KafkaHealth health_;
+  IngestCounters counters_;
+
+  std::atomic<bool> stop_{false};
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  std::atomic<bool> loop_stopped_{false};
+
+  // The consumer thread's own.
+  Held awaiting_;
+  SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
+  std::shared_ptr<Job> inflight_;
+  std::future<void> inflight_done_;
+  std::vector<KafkaRecord> parked_;  // polled while paused (wait_for_room); handled first after
+  SteadyClock::duration poll_time_{}, classify_time_{}, engine_time_{}, flush_time_{},
+      loop_wait_time_{};
+  std::chrono::nanoseconds loop_cpu_{};
+  std::uint64_t batches_ = 0;
+  bool closing_ = false;
+  // Built once the clients exist; declared before them so it outlives their shutdown.
+  std::optional<DeadLetterTransaction> txn_;
+
+  // Last, so they go first: their callbacks reach everything above while they shut down. The
+  // producer outlives the consumer, whose closing may commit through it.
+  std::unique_ptr<TransactionalProducerPort> producer_;
+  std::unique_ptr<KafkaConsumerPort> consumer_;
+};
+
+}  // namespace incidentd

@@ -1,0 +1,430 @@
+// The Kafka input on a fake Kafka (tests/support/fake_kafka.hpp) that fails on purpose: a batch's
+// dead letters and offsets are committed in one transaction, an aborted transaction is redone,
+// a revocation in the middle of a poll keeps what was durable and leaves the rest to the next
+// owner, a failed offset commit, a fenced producer and a poll error. Each test says what is
+// durable (the engine's store, the committed offsets and dead letters) and what is redone; a
+// message applied twice would fail the store's commit. Deterministic: the engine runs on the
+// consumer thread (an inline loop), the fake stops the Ingest when it has nothing more to give,
+// and the commit's back-off is recorded instead of slept.
+#include "kafka/ingest.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctl/virtual_time.hpp"
+#include "incidentd/engine.hpp"
+#include "kafka/kafka_transaction.hpp"
+#include "support/fake_kafka.hpp"
+#include "support/memory_store.hpp"
+#include "support/test_config.hpp"
+
+namespace incidentd {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeKafka;
+using Call = FakeKafka::Call;
+using Fate = FakeKafka::Transaction::Fate;
+using Offsets = std::map<FakeKafka::TopicPartition, std::int64_t>;
+
+const std::string kEvents = "opinion.events";
+const TimePoint kNow = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 1h + 5min;
+
+std::string event_json(const std::string& id, const std::string& key) {
+  return nlohmann::json{{"schema", 1},         {"event_id", id},
+                        {"incident_key", key}, {"kind", "detected"},
+                        {"level", "II"},       {"lead_unit", "a"},
+                        {"units", {"a", "b"}}, {"detected_at", "2026-11-26T09:00:00+08:00"}}
+      .dump();
+}
+
+std::size_t opened(const testing::MemoryStore& store, const std::string& key) {
+  std::size_t n = 0;
+  for (const auto& a : store.timeline()) {
+    if (a.incident_key == key && a.kind == ActionKind::incident_opened) ++n;
+  }
+  return n;
+}
+
+// One daemon's life on the fake: an engine over `store`, its Ingest on `kafka`'s clients,
+// consuming until the fake has nothing more to give.
+struct Run {
+  bool ok = false;
+  IngestStats stats;
+  std::vector<Duration> backoffs;
+};
+
+// The engine's own thread, as the daemon's Asio loop: runs what is posted, in order.
+class LoopThread {
+ public:
+  LoopThread() : thread_([this] { run(); }) {}
+  ~LoopThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  LoopThread(const LoopThread&) = delete;
+  LoopThread& operator=(const LoopThread&) = delete;
+
+  void post(std::function<void()> work) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(work));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto work = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      work();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+// `loop`: the engine runs there; without one, inline on the consumer thread.
+Run consume(FakeKafka& kafka, testing::MemoryStore& store,
+            std::vector<FakeKafka::TopicPartition> assignment = {}, std::size_t max_batch = 100,
+            LoopThread* loop = nullptr) {
+  const Config config = testing::small_config();
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  Run run;
+  IngestOptions options;
+  options.max_batch = max_batch;
+  options.commit_every = 0s;       // every poll commits what is durable
+  options.checkpoint_every = 0s;   // and every batch is durable as a whole (no backlog mode)
+  options.stop_commit_grace = 1h;  // the back-off is not slept: retry until the faults run out
+  options.backoff_for_test = [&run](Duration d) { run.backoffs.push_back(d); };
+  Ingest::PostToLoop post = [loop](std::function<void()> work) {
+    if (loop != nullptr) {
+      loop->post(std::move(work));
+    } else {
+      work();
+    }
+  };
+  Ingest ingest(config, engine, post, options, kafka.clients(std::move(assignment)));
+  kafka.on_idle([&ingest] { ingest.request_stop(); });
+  ingest.start([&run](bool ok) { run.ok = ok; });
+  ingest.join();
+  run.stats = ingest.stats();
+  kafka.on_idle({});
+  return run;
+}
+
+TxnError abortable(std::string message) {
+  return TxnError{TxnError::Kind::abortable, std::move(message)};
+}
+
+TEST_CASE("a batch's dead letters and its offsets are committed in one transaction") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.append(kEvents, 0, "not json", "inc-x");
+  kafka.append(kEvents, 1, event_json("e2", "inc-2"));
+
+  const Run run = consume(kafka, store);
+
+  REQUIRE(run.ok);
+  CHECK(opened(store, "inc-1") == 1);
+  CHECK(opened(store, "inc-2") == 1);
+  CHECK(store.processed().size() == 2);
+  REQUIRE(kafka.transactions().size() == 1);
+  const auto& txn = kafka.transactions()[0];
+  CHECK(txn.fate == Fate::committed);
+  CHECK(txn.letters.size() == 1);
+  CHECK(txn.offsets == Offsets{{{kEvents, 0}, 2}, {{kEvents, 1}, 1}});
+  REQUIRE(kafka.committed_letters().size() == 1);
+  CHECK(kafka.committed_letters()[0].key == "inc-x");
+  CHECK(nlohmann::json::parse(kafka.committed_letters()[0].value)["offset"] == 1);
+  CHECK(kafka.committed_offsets() == txn.offsets);
+  CHECK(run.stats.dead_lettered == 1);
+  CHECK(kafka.consumer_closed());
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("an aborted transaction is redone: its dead letters appear once, with the offsets") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.append(kEvents, 0, "not json");
+  kafka.fail_next(Call::commit, abortable("_STATE: the coordinator aborted it"));
+
+  const Run run = consume(kafka, store);
+
+  REQUIRE(run.ok);
+  REQUIRE(kafka.transactions().size() == 2);
+  CHECK(kafka.transactions()[0].fate == Fate::aborted);
+  CHECK(kafka.transactions()[1].fate == Fate::committed);
+  CHECK(kafka.transactions()[1].letters.size() == 1);  // produced again after the abort
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 2}});
+  CHECK(run.backoffs == std::vector<Duration>{200ms});
+  CHECK(opened(store, "inc-1") == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "a revocation in the middle of a poll: the durable batch is committed, the rest is "
+    "read by the next owner, nothing is applied twice") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("a1", "inc-a1"));
+  kafka.append(kEvents, 1, event_json("b1", "inc-b1"));
+  kafka.append(kEvents, 0, event_json("a2", "inc-a2"));
+  kafka.append(kEvents, 1, event_json("b2", "inc-b2"));
+  kafka.append(kEvents, 1, "not json");
+  // Poll 1 takes a1 and b1 (the batch in flight); poll 2 takes a2 and b2, then partition 1 goes.
+  kafka.revoke(2, {{kEvents, 1}}, 2);
+
+  const Run first = consume(kafka, store, {}, 2);
+
+  REQUIRE(first.ok);
+  // The batch in flight was durable: its offsets were committed inside the revocation.
+  REQUIRE(kafka.transactions().size() >= 1);
+  CHECK(kafka.transactions()[0].offsets == Offsets{{{kEvents, 0}, 1}, {{kEvents, 1}, 1}});
+  CHECK(kafka.transactions()[0].fate == Fate::committed);
+  // b2, taken in the poll that lost partition 1, was not handled here.
+  CHECK(opened(store, "inc-a2") == 1);
+  CHECK(opened(store, "inc-b2") == 0);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 2}, {{kEvents, 1}, 1}});
+  CHECK(kafka.committed_letters().empty());
+
+  const Run next_owner = consume(kafka, store, {{kEvents, 1}});
+
+  REQUIRE(next_owner.ok);
+  CHECK(next_owner.stats.consumed == 2);  // b2 and the malformed one, from the committed offset
+  CHECK(next_owner.stats.duplicates == 0);
+  for (const auto* key : {"inc-a1", "inc-b1", "inc-a2", "inc-b2"}) CHECK(opened(store, key) == 1);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 2}, {{kEvents, 1}, 3}});
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "a revocation whose commit fails: what was durable stays, the next owner reads it "
+    "again as duplicates") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("a1", "inc-a1"));
+  kafka.append(kEvents, 1, event_json("b1", "inc-b1"));
+  kafka.append(kEvents, 1, "not json");
+  kafka.revoke(2, {{kEvents, 1}}, 0);
+  // Inside the revocation an abortable failure gives the transaction up at once.
+  kafka.fail_next(Call::commit, abortable("_STATE: aborted"));
+
+  const Run first = consume(kafka, store, {}, 2);
+
+  REQUIRE(first.ok);
+  CHECK(kafka.transactions()[0].fate == Fate::aborted);
+  CHECK(opened(store, "inc-b1") == 1);  // durable in the store
+  CHECK(kafka.committed_offsets().count({kEvents, 1}) == 0);
+  CHECK(first.backoffs.empty());
+
+  const Run next_owner = consume(kafka, store, {{kEvents, 1}});
+
+  REQUIRE(next_owner.ok);
+  CHECK(next_owner.stats.consumed == 2);
+  CHECK(next_owner.stats.duplicates == 1);  // b1: redelivered, deduplicated
+  CHECK(opened(store, "inc-b1") == 1);
+  CHECK(kafka.committed_offsets().at({kEvents, 1}) == 2);
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("a failed offset commit is redone in a new transaction") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.append(kEvents, 0, "not json");
+
+  SECTION("abortable: the transaction is aborted and its letters produced again") {
+    kafka.fail_next(Call::send_offsets, abortable("_STATE: cannot send offsets"));
+    const Run run = consume(kafka, store);
+    REQUIRE(run.ok);
+    REQUIRE(kafka.transactions().size() == 2);
+    CHECK(kafka.transactions()[0].fate == Fate::aborted);
+    CHECK(kafka.transactions()[1].letters.size() == 1);
+    CHECK(run.backoffs.size() == 1);
+  }
+  SECTION("retriable: the offsets are sent again in the same transaction") {
+    kafka.fail_next(Call::send_offsets, TxnError{TxnError::Kind::retriable, "_TIMED_OUT"}, 2);
+    const Run run = consume(kafka, store);
+    REQUIRE(run.ok);
+    REQUIRE(kafka.transactions().size() == 1);
+    CHECK(run.backoffs == std::vector<Duration>{200ms, 400ms});
+  }
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 2}});
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(opened(store, "inc-1") == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "an offset commit refused because the group forgot the consumer is given up, and a "
+    "restart redoes it") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.append(kEvents, 0, "not json");
+  TxnError lost = abortable("UNKNOWN_MEMBER_ID: the group does not know this member");
+  lost.membership_lost = true;
+  kafka.fail_next(Call::send_offsets, lost);
+
+  const Run first = consume(kafka, store);
+
+  REQUIRE(first.ok);
+  CHECK(kafka.transactions()[0].fate == Fate::aborted);
+  CHECK(kafka.committed_offsets().empty());
+  CHECK(kafka.committed_letters().empty());
+  CHECK(opened(store, "inc-1") == 1);
+
+  const Run restart = consume(kafka, store);
+
+  REQUIRE(restart.ok);
+  CHECK(restart.stats.duplicates == 1);
+  CHECK(opened(store, "inc-1") == 1);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 2}});
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "a fenced producer stops the consumer with a fatal error, and the next owner redoes "
+    "the batches") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.append(kEvents, 0, "not json");
+  kafka.append(kEvents, 0, event_json("e2", "inc-2"));
+  kafka.append(kEvents, 0, event_json("e3", "inc-3"));
+  kafka.append(kEvents, 0, event_json("e4", "inc-4"));
+  kafka.fail_next(Call::commit, TxnError{TxnError::Kind::fatal, "PRODUCER_FENCED: fenced"});
+
+  const Run fenced = consume(kafka, store, {}, 2);
+
+  CHECK_FALSE(fenced.ok);
+  CHECK(kafka.consumer_closed());
+  // The first commit, after poll 2 handed the second batch over, was refused: no poll after it.
+  CHECK(kafka.polls() == 2);
+  CHECK(kafka.calls().back() == Call::abort);  // what was begun is aborted on the way out
+  CHECK(kafka.committed_offsets().empty());
+  CHECK(kafka.committed_letters().empty());
+  // Durable in the store before Kafka heard of it.
+  CHECK(opened(store, "inc-1") == 1);
+  CHECK(opened(store, "inc-3") == 1);
+  CHECK(opened(store, "inc-4") == 0);
+
+  const Run next_owner = consume(kafka, store);
+
+  REQUIRE(next_owner.ok);
+  CHECK(next_owner.stats.consumed == 5);
+  CHECK(next_owner.stats.duplicates == 3);  // e1, e2, e3
+  for (const auto* key : {"inc-1", "inc-2", "inc-3", "inc-4"}) CHECK(opened(store, key) == 1);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 5}});
+  CHECK(kafka.committed_letters().size() == 1);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "batches handed to the engine's own thread come back in order, each durable before its "
+    "offsets are committed") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    kafka.append(kEvents, i % 3, i % 10 == 9 ? "not json" : event_json("e" + n, "inc-" + n));
+  }
+  kafka.revoke(4, {{kEvents, 2}}, 3);
+
+  {
+    LoopThread loop;
+    const Run run = consume(kafka, store, {}, 4, &loop);
+    REQUIRE(run.ok);
+  }
+  {
+    LoopThread loop;
+    const Run next_owner = consume(kafka, store, {{kEvents, 2}}, 4, &loop);
+    REQUIRE(next_owner.ok);
+    CHECK(next_owner.stats.duplicates == 0);
+  }
+
+  for (int i = 0; i < 40; ++i) {
+    if (i % 10 != 9) CHECK(opened(store, "inc-" + std::to_string(i)) == 1);
+  }
+  CHECK(store.processed().size() == 36);
+  CHECK(kafka.committed_offsets() ==
+        Offsets{{{kEvents, 0}, 14}, {{kEvents, 1}, 13}, {{kEvents, 2}, 13}});
+  CHECK(kafka.committed_letters().size() == 4);
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("a poll error is waited out, a fatal one stops the consumer") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+
+  SECTION("not fatal: consumption goes on") {
+    kafka.poll_error(1, "_TRANSPORT", "broker down", false);
+    const Run run = consume(kafka, store);
+    REQUIRE(run.ok);
+    CHECK(opened(store, "inc-1") == 1);
+    CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 1}});
+  }
+  SECTION("fatal: nothing is consumed or committed") {
+    kafka.poll_error(1, "_FATAL", "the client can do no more", true);
+    const Run run = consume(kafka, store);
+    CHECK_FALSE(run.ok);
+    CHECK(kafka.polls() == 1);
+    CHECK(kafka.consumer_closed());
+    CHECK(store.timeline().empty());
+    CHECK(kafka.committed_offsets().empty());
+  }
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("the transaction's states: an abortable failure is aborted before it is begun again") {
+  using S = TxnState;
+  using T = TxnStep;
+  CHECK(next_state(S::idle, T::begun) == S::filling);
+  CHECK(next_state(S::idle, T::begin_failed) == S::must_begin);
+  CHECK(next_state(S::filling, T::offsets_sent) == S::offsets_sent);
+  CHECK(next_state(S::offsets_sent, T::added) == S::filling);  // new offsets: sent again
+  CHECK(next_state(S::offsets_sent, T::committed) == S::idle);
+  CHECK(next_state(S::offsets_sent, T::failed) == S::must_abort);
+  CHECK(next_state(S::must_abort, T::failed) == S::must_abort);
+  CHECK(next_state(S::must_abort, T::aborted) == S::must_begin);
+  CHECK(next_state(S::must_begin, T::begun) == S::filling);
+  CHECK(next_state(S::must_abort, T::discarded) == S::idle);
+}
+
+}  // namespace
+}  // namespace incidentd
