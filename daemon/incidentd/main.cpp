@@ -1,9 +1,6 @@
-// incidentd: keeps the legal clock on public-opinion incidents. This entry point wires the
-// engine to the real (or, for drills, a scaled) clock, the SQLite store, the Kafka input and
-// systemd: the engine lives on the Asio loop thread; the consumer runs on its own thread and
-// hands it batches. READY=1 goes out once the consumer has subscribed; the watchdog is pinged
-// from the loop; SIGHUP reloads the configuration; SIGINT/SIGTERM finish the batch in flight,
-// commit, close the consumer and exit 0.
+// incidentd: keeps the legal clock on public-opinion incidents. This entry point only parses the
+// command line (docs/man/incidentd.8) and runs the daemon (daemon/incidentd/daemon.hpp), as
+// Envoy's source/exe/ does: the code that the tests do not link is this file alone.
 #include <cstddef>
 #include <string>
 
