@@ -327,19 +327,11 @@ IngestOptions Daemon::Parts::ingest_options() {
   return o;
 }
 
-// Kannel's sms-service get-url (docs/notifications.md): a reply acknowledges and confirms, so
-// the caller must show [sms] callback_secret_file's secret. Without one, replies are off.
+// Kannel's sms-service get-url (docs/notifications.md, daemon/http/sms_callback.hpp): a reply
+// acknowledges and confirms; without [sms] callback_secret_file, replies are off.
 void Daemon::Parts::serve_sms_replies(http::Server& server) {
-  if (config.sms.callback_secret_file.empty()) {
-    spdlog::warn("incidentd: SMS replies are not accepted: no [sms] callback_secret_file");
-    return;
-  }
-  auto secret = read_sms_callback_secret(config.sms.callback_secret_file);
-  if (!secret.error.empty()) {
-    throw std::runtime_error("sms.callback_secret_file: " + secret.error);
-  }
-  http::install_sms_callback(
-      server, secret.secret,
+  const bool on = http::serve_sms_replies(
+      server, config.sms,
       [this](const std::string& from, const std::string& to, const std::string& text) {
         try {
           sms->handle_reply(from, to, text);
@@ -347,6 +339,7 @@ void Daemon::Parts::serve_sms_replies(http::Server& server) {
           store_failed(e, IfNotFull::exit);
         }
       });
+  if (!on) spdlog::warn("incidentd: SMS replies are not accepted: no [sms] callback_secret_file");
 }
 
 void Daemon::Parts::start_sms_listener() {
