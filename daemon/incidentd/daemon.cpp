@@ -25,6 +25,7 @@
 #include "http/board.hpp"
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/scaled_time.hpp"
@@ -125,7 +126,14 @@ struct Daemon::Parts {
 
   const DaemonOptions options;
   const std::optional<double> scale;
-  Config config;
+  // The configuration as started: what is bound at start-up (database, [kafka], [http], [sms],
+  // [notify], timezone) is read from here, once, while the parts are built.
+  const std::shared_ptr<const Config> started;
+  const Config& config = *started;
+  // What the parts read at run time (the roster): a reload publishes a new snapshot here and
+  // each part picks it up at its next step (a dispatcher pass, a message's text, an API
+  // request, a heartbeat notice). The engine and the consumer keep copies of their own.
+  ConfigSnapshots snapshots{started};
 
   boost::asio::io_context io;
   Notifier notifier;
@@ -182,7 +190,7 @@ struct Daemon::Parts {
 Daemon::Parts::Parts(Config c, const DaemonOptions& o)
     : options(o),
       scale(o.time_scale > 0 ? std::optional<double>(o.time_scale) : std::nullopt),
-      config(std::move(c)),
+      started(std::make_shared<const Config>(std::move(c))),
       hang_hook(LoopHangHookForTest::install_if_requested(io)),
       drill_time(scale ? std::optional<ScaledTimeSystem>(std::in_place, real_time, *scale)
                        : std::nullopt),
@@ -293,13 +301,13 @@ void Daemon::Parts::start_notify() {
         "incidentd: [http] link_secret_file is set but public_url is not: ack links work, but "
         "notifications carry none");
   }
-  if (config.sms.enabled) sms.emplace(io, config, engine, store, time, real_time);
+  if (config.sms.enabled) sms.emplace(io, snapshots, engine, store, time, real_time);
   std::vector<Channel*> channels;
   if (sms) channels.push_back(&sms->channel());
   templates.emplace(config.sms.templates, config.sms.max_parts);
   notify.emplace(
-      io, store, config, time, channels,
-      template_renderer(*templates, config, time, incident_titles(engine, store), link_maker),
+      io, store, snapshots, time, channels,
+      template_renderer(*templates, snapshots, time, incident_titles(engine, store), link_maker),
       link_maker);
   notify->start();
 }
@@ -363,7 +371,7 @@ void Daemon::Parts::start_publisher() {
 
 http::ApiContext Daemon::Parts::api_context() {
   http::ApiContext api;
-  api.config = &config;
+  api.config = snapshots;
   api.engine = &engine;
   api.store = &store;
   api.time = &time;
@@ -441,7 +449,7 @@ void Daemon::Parts::start_http() {
 // system is alive now. Its notices go through the outbox like any other.
 void Daemon::Parts::start_source_heartbeat() {
   if (config.ingest.source_silence <= Duration{0}) return;
-  source_heartbeat.emplace(store, config, real_time, config.ingest.source_silence,
+  source_heartbeat.emplace(store, snapshots, real_time, config.ingest.source_silence,
                            [this](const SourceState& state) {
                              notify->wake();
                              if (api_control) api_control->source_status(state.silent, state.since);
@@ -456,15 +464,16 @@ void Daemon::Parts::start_source_heartbeat() {
 
 // SIGHUP: a good file changes the roster and the policy for new incidents at once (running
 // clocks keep their deadlines) and the API's bearer tokens; a bad one is refused and logged, and
-// the daemon runs on. This runs on the loop (SighupReload waits for the signal there), the
-// thread of every API handler, so the tokens change between two requests. The dispatcher, the
-// SMS texts and the API read the roster from `config`, on this same thread, whenever they need a
-// person or a unit: replacing its units reaches their next use. The engine and the consumer
-// thread keep copies of their own.
+// the daemon runs on (ConfigReloader). This runs on the loop (SighupReload waits for the signal
+// there), the thread of every API handler, so the tokens change between two requests. The
+// engine and the consumer thread take the whole new file (the policy); the parts get a new
+// snapshot: the running one with the new roster, since what else they read is bound at start-up.
 void Daemon::Parts::apply_reload(const Config& next) {
   engine.reload(next);
   ingest->reload(next);
-  config.units = next.units;
+  auto snapshot = std::make_shared<Config>(*snapshots.current());
+  snapshot->units = next.units;
+  snapshots.publish(std::move(snapshot));
   if (api_control) {
     api_control->replace_tokens(next.http.tokens);
     spdlog::info("reload: the HTTP API accepts {} token(s)", api_control->token_count());
