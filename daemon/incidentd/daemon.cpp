@@ -191,16 +191,17 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
     : options(o),
       scale(o.time_scale > 0 ? std::optional<double>(o.time_scale) : std::nullopt),
       started(std::make_shared<const Config>(std::move(c))),
-      hang_hook(LoopHangHookForTest::install_if_requested(io)),
+      // The watchdog's first ping goes out at once, before the store opens: the start-up below
+      // runs before the loop that pings it.
+      hang_hook((watchdog.start(), LoopHangHookForTest::install_if_requested(io))),
       drill_time(scale ? std::optional<ScaledTimeSystem>(std::in_place, real_time, *scale)
                        : std::nullopt),
       time(drill_time ? static_cast<TimeSystem&>(*drill_time) : real_time),
       store(config.database),
-      engine((open_run(), config), store, time),
+      engine((open_run(), config), store, time),  // the start marker before the engine loads
       disk_full(engine, real_time, [this] { store.heartbeat(time.now()); }),
       work(boost::asio::make_work_guard(io)),
       post_to_loop([this](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }) {
-  watchdog.start();
   beat();
   start_engine();
   start_notify();
