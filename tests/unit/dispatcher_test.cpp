@@ -397,8 +397,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a roster published as a new snapshot reaches the retry; the snapshot a holder kept stays as "
-    "it was") {
+    "a roster published as a new snapshot reaches the retry, and the snapshot a holder kept "
+    "stays as it was") {
   Harness h;
   // What the daemon's SIGHUP does (daemon/incidentd/daemon.cpp): a new snapshot is published,
   // the one in use is never edited.
