@@ -103,9 +103,9 @@ class Api {
   // ---- reads ------------------------------------------------------------------------------
 
   json incident_json(const IncidentState& s) const {
-    if (!c_.timeline) return incident_view(s, *c_.config, c_.time->now(), nullptr);
+    if (!c_.timeline) return incident_view(s, *config(), c_.time->now(), nullptr);
     const std::vector<Action> timeline = c_.timeline(s.key);
-    return incident_view(s, *c_.config, c_.time->now(), &timeline);
+    return incident_view(s, *config(), c_.time->now(), &timeline);
   }
 
   // The body of GET /v1/incidents for a token of `unit` ("" = operator): the open incidents
@@ -161,7 +161,7 @@ class Api {
     if (c_.timeline) {
       json timeline = json::array();
       for (const Action& a : c_.timeline(key)) {
-        timeline.push_back(to_json(a, c_.config->utc_offset));
+        timeline.push_back(to_json(a, config()->utc_offset));
       }
       j["timeline"] = std::move(timeline);
     }
@@ -276,7 +276,8 @@ class Api {
                              "field \"recipient\" (a person id from the roster) is required");
     }
     const std::string recipient = body["recipient"].get<std::string>();
-    const Unit* unit = c_.config->unit_of_person(recipient);
+    const auto roster = config();  // held while `unit` points into it
+    const Unit* unit = roster->unit_of_person(recipient);
     if (unit == nullptr) {
       return Response::error(422, "invalid_ack", "unknown person \"" + recipient + "\"");
     }
@@ -305,7 +306,7 @@ class Api {
     }
     body["incident_key"] = key;
     if (!body.contains("schema")) body["schema"] = 1;
-    Parsed<Confirmation> parsed = parse_confirmation(dump(body), *c_.config);
+    Parsed<Confirmation> parsed = parse_confirmation(dump(body), *config());
     if (!parsed) return Response::error(422, "invalid_confirmation", parsed.error);
     Confirmation& confirmation = *parsed.value;
     if (!principal.may_act_for(confirmation.unit)) {
@@ -436,7 +437,7 @@ class Api {
     e.via = "http";
     e.token = principal.name;
     if (e.event_id.empty()) e.event_id = manual_event_id(e.incident_key, random_suffix(8));
-    Parsed<std::string> text = manual_event_json(e, *c_.config, c_.config->utc_offset);
+    Parsed<std::string> text = manual_event_json(e, *config(), config()->utc_offset);
     if (!text) return Response::error(422, "invalid_event", text.error);
     return Response::later([publish = c_.publish_event, key = e.incident_key,
                             value = std::move(*text.value), event_id = e.event_id,
@@ -476,7 +477,7 @@ class Api {
     const TimePoint now = c_.time->now();
     e.detected_at = detected_at.value_or(now);
     if (e.incident_key.empty()) {
-      e.incident_key = manual_incident_key(now, c_.config->utc_offset, random_suffix(4));
+      e.incident_key = manual_incident_key(now, config()->utc_offset, random_suffix(4));
     } else if (c_.engine->find(e.incident_key) != nullptr ||
                c_.store->load_incident(e.incident_key)) {
       return Response::error(409, "incident_exists",
@@ -612,7 +613,7 @@ class Api {
                             "link exactly as the notification gave it.");
       case Verdict::expired: {
         const std::string at =
-            html_escape(format_rfc3339(verified.link.expires_at, c_.config->utc_offset));
+            html_escape(format_rfc3339(verified.link.expires_at, config()->utc_offset));
         return message_page(410, english, "链接已过期",
                             "此链接已于 " + at + " 过期。请按短信提示回复确认，或联系值班台。",
                             "Link expired",
@@ -647,8 +648,9 @@ class Api {
         }
       }
     }
-    const Person* person = c_.config->find_person(link.recipient);
-    const Unit* unit = c_.config->unit_of_person(link.recipient);
+    const auto roster = config();  // held while `person` and `unit` point into it
+    const Person* person = roster->find_person(link.recipient);
+    const Unit* unit = roster->unit_of_person(link.recipient);
     const std::string who = html_escape(person != nullptr ? person->name : link.recipient) +
                             (unit != nullptr ? "（" + html_escape(unit->name) + "）" : "");
     const std::string who_en = html_escape(person != nullptr ? person->name : link.recipient) +
@@ -658,7 +660,7 @@ class Api {
     std::string alert_zh = "通知 <code>" + html_escape(link.notification_id) + "</code>";
     std::string alert_en = "notification <code>" + html_escape(link.notification_id) + "</code>";
     if (delivery != nullptr) {
-      const std::string due = html_escape(format_rfc3339(delivery->due, c_.config->utc_offset));
+      const std::string due = html_escape(format_rfc3339(delivery->due, config()->utc_offset));
       const auto [cause_zh, cause_en] = cause_words(delivery->cause);
       alert_zh = std::string(milestone_zh(delivery->milestone)) + cause_zh + "，时限 " + due;
       alert_en = std::string(cause_en) + ", " + milestone_en(delivery->milestone) + ", due " + due;
@@ -710,12 +712,12 @@ class Api {
       return text;
     };
     const std::string presented = lower(origin);
-    const std::string& public_url = c_.config->http.public_url;
+    const std::string public_url = config()->http.public_url;
     if (const std::size_t scheme = public_url.find("://"); scheme != std::string::npos) {
       const std::size_t path = public_url.find('/', scheme + 3);
       if (presented == lower(public_url.substr(0, path))) return true;
     }
-    const bool tls = !c_.config->http.tls_cert.empty();
+    const bool tls = !config()->http.tls_cert.empty();
     return !host.empty() && presented == lower((tls ? "https://" : "http://") + host);
   }
 
@@ -798,8 +800,8 @@ class Api {
     json body = {{"status", "ready"}, {"ready", true}};
     // A silent source does not make the daemon unready (a restart would not bring events back):
     // it is said beside, as on the stream, when the heartbeat is on.
-    if (c_.config->ingest.source_silence > Duration{0}) {
-      body["source"] = json::parse(source_status_json(source, c_.config->utc_offset));
+    if (config()->ingest.source_silence > Duration{0}) {
+      body["source"] = json::parse(source_status_json(source, config()->utc_offset));
     }
     return json_response(200, body);
   }
@@ -881,6 +883,9 @@ class Api {
   }
 
  private:
+  // The configuration for this request: a reload's snapshot reaches the next one.
+  std::shared_ptr<const Config> config() const { return c_.config.get(); }
+
   ApiContext c_;
   // Read by every request, replaced by ApiControl on a reload; both on the loop thread.
   std::shared_ptr<const std::vector<HttpToken>> tokens_;
@@ -917,8 +922,8 @@ std::size_t ApiControl::token_count() const {
 }
 
 ApiControl install_api(Server& server, ApiContext context) {
-  auto tokens = std::make_shared<std::vector<HttpToken>>(context.config->http.tokens);
-  const auto offset = context.config->utc_offset;
+  auto tokens = std::make_shared<std::vector<HttpToken>>(context.config.get()->http.tokens);
+  const auto offset = context.config.get()->utc_offset;
   auto api = std::make_shared<Api>(std::move(context), tokens);
   EventHub::Options hub_options;
   hub_options.utc_offset = offset;

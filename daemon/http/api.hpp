@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/incident.hpp"
 #include "incidentd/time.hpp"
@@ -74,8 +75,9 @@ using PublishEvent = std::function<void(const std::string& key, const std::strin
                                         std::function<void(const PublishOutcome&)> done)>;
 
 struct ApiContext {
-  // The roster and the initial [http] tokens (ApiControl replaces them); outlives the server.
-  const Config* config = nullptr;
+  // The roster and the initial [http] tokens (ApiControl replaces them), read at each request;
+  // a fixed Config must outlive the server.
+  ConfigView config;
   Engine* engine = nullptr;
   Store* store = nullptr;  // closed incidents for GET /v1/incidents/{key}
   // Every incident, closed ones too, for GET /v1/incidents?all=1 (SqliteStore::

@@ -1,5 +1,6 @@
 #include "http/sms_callback.hpp"
 
+#include <stdexcept>
 #include <utility>
 
 #include "crypto/crypto.hpp"
@@ -28,6 +29,16 @@ void install_sms_callback(Server& server, const std::string& secret, SmsReplySin
         on_reply(from->second, to == r.query.end() ? "" : to->second, text->second);
         return Response::text(200, "");
       });
+}
+
+bool serve_sms_replies(Server& server, const SmsSettings& sms, SmsReplySink on_reply) {
+  if (sms.callback_secret_file.empty()) return false;
+  const SecretFile secret = read_sms_callback_secret(sms.callback_secret_file);
+  if (!secret.error.empty()) {
+    throw std::runtime_error("sms.callback_secret_file: " + secret.error);
+  }
+  install_sms_callback(server, secret.secret, std::move(on_reply));
+  return true;
 }
 
 ServerOptions sms_callback_listener(const SmsSettings& sms) {

@@ -23,6 +23,11 @@ using SmsReplySink =
 // only its digest is kept.
 void install_sms_callback(Server& server, const std::string& secret, SmsReplySink on_reply);
 
+// The gateway's route as the daemon serves it: GET /sms/kannel with the secret read from
+// [sms] callback_secret_file. Returns false and registers nothing when no file is set (replies
+// are then off); throws std::runtime_error naming the key when the file cannot be used.
+bool serve_sms_replies(Server& server, const SmsSettings& sms, SmsReplySink on_reply);
+
 // The listener of its own ([sms] callback_address and callback_port): plain HTTP, for the
 // gateway alone, with slots of its own so that API clients cannot starve it.
 ServerOptions sms_callback_listener(const SmsSettings& sms);

@@ -12,8 +12,8 @@
 namespace incidentd {
 
 // The signed one-click ack link of one notification, `<[http] public_url>/v1/ack/<token>`
-// (main() binds http::notification_link_maker), or "" when links are off. A pure function of its
-// arguments: every rendering and every retry of one notification carries the same link.
+// (the Daemon binds http::notification_link_maker), or "" when links are off. A pure function of
+// its arguments: every rendering and every retry of one notification carries the same link.
 using AckLinkMaker =
     std::function<std::string(const std::string& incident_key, const std::string& recipient,
                               const std::string& notification_id, TimePoint issued_at)>;

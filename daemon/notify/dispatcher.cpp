@@ -69,14 +69,14 @@ std::vector<const Person*> operator_desk(const Config& config) {
   return desk;
 }
 
-Dispatcher::Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
+Dispatcher::Dispatcher(SqliteStore& store, ConfigView config, TimeSystem& time,
                        std::vector<Channel*> channels, NotificationRenderer renderer,
                        std::function<double()> random_unit, AckLinkMaker ack_links)
     : store_(store),
       config_(config),
       time_(time),
-      retry_(RetrySettings::from(config.notify)),
-      settings_(config.notify),
+      retry_(RetrySettings::from(config.get()->notify)),
+      settings_(config.get()->notify),
       channels_(std::move(channels)),
       renderer_(std::move(renderer)),
       random_unit_(std::move(random_unit)),
@@ -179,6 +179,7 @@ void Dispatcher::run_pass() {
             pulled);
       }
       // Rows still in flight (a lease that ran out before the channel answered) come back too.
+      const auto roster = config_.get();  // this pass's snapshot
       const std::vector<OutboxRow> rows =
           capacity == 0 ? std::vector<OutboxRow>{}
                         : store_.due_notifications(now, capacity + in_flight_.size() + results);
@@ -193,7 +194,7 @@ void Dispatcher::run_pass() {
         }
         Claimed c;
         c.row = row;
-        if (const Person* p = config_.find_person(row.recipient)) c.person = *p;
+        if (const Person* p = roster->find_person(row.recipient)) c.person = *p;
         c.channel = row.channel;
         c.attempt = row.attempts + 1;
         if (!row.superseded_by.empty()) {
@@ -335,7 +336,8 @@ std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::
                                                    TimePoint now) const {
   std::vector<OutboxRow> rows;
   if (c.row.purpose != "alert") return rows;  // nobody is told that the operator was not told
-  for (const Person* p : operator_desk(config_)) {
+  const auto roster = config_.get();          // held while the desk's pointers are in use
+  for (const Person* p : operator_desk(*roster)) {
     if (p->id == c.row.recipient) continue;
     // On a channel that has not just failed for the person nobody reached, when there is one.
     std::string channel;
@@ -348,7 +350,7 @@ std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::
       }
     }
     if (channel.empty()) continue;
-    const Unit* unit = config_.unit_of_person(p->id);
+    const Unit* unit = roster->unit_of_person(p->id);
     Action alert;
     alert.at = now;
     alert.incident_key = c.row.incident_key;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "incidentd/delivery_policy.hpp"
 #include "incidentd/time.hpp"
 #include "notify/channel.hpp"
@@ -46,9 +47,9 @@ class Dispatcher {
  public:
   // `random_unit` returns numbers in [0, 1) for the jitter; `channels` are not owned and must
   // outlive the dispatcher. `ack_links` (unset: none) gives each send its ack_url. Nothing
-  // happens until start(). The roster is read from `config` at every claim, so a reload that
-  // replaces config.units on the loop thread reaches the next send; [notify] is read once, here.
-  Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
+  // happens until start(). The roster is read from `config` at every pass, so a reload's snapshot
+  // reaches the next send; [notify] is read once, here.
+  Dispatcher(SqliteStore& store, ConfigView config, TimeSystem& time,
              std::vector<Channel*> channels, NotificationRenderer renderer,
              std::function<double()> random_unit, AckLinkMaker ack_links = {});
   ~Dispatcher();
@@ -88,7 +89,7 @@ class Dispatcher {
   Channel* channel_named(std::string_view name) const;
 
   SqliteStore& store_;
-  const Config& config_;
+  ConfigView config_;
   TimeSystem& time_;
   RetrySettings retry_;
   NotifySettings settings_;

@@ -1,10 +1,11 @@
-// The daemon's notification side in one object, for main(): the webhook channel, any other
+// The notification side of the Daemon in one object: the webhook channel, any other
 // channels (SMS), and the dispatcher over the daemon's store, on the Asio loop thread.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "incidentd/config_snapshot.hpp"
 #include "notify/dispatcher.hpp"
 
 namespace boost::asio {
@@ -23,7 +24,7 @@ class NotifyService {
   // `extra_channels` (not owned) join the webhook channel; `renderer` defaults to
   // plain_notification_text; `ack_links` (unset: none) gives every send its one-click ack link.
   // Throws when a webhook secret file cannot be read.
-  NotifyService(boost::asio::io_context& io, SqliteStore& store, const Config& config,
+  NotifyService(boost::asio::io_context& io, SqliteStore& store, ConfigView config,
                 TimeSystem& time, std::vector<Channel*> extra_channels = {},
                 NotificationRenderer renderer = {}, AckLinkMaker ack_links = {});
   ~NotifyService();

@@ -188,7 +188,7 @@ std::unique_ptr<SmsGateway> make_sms_gateway(asio::io_context& io, const SmsSett
 // ---- the channel ----------------------------------------------------------------------------
 
 SmsComposer::SmsComposer(ReplyCodeStore& codes, const MessageTemplates& templates,
-                         const TimeSource& time, const Config& config,
+                         const TimeSource& time, ConfigView config,
                          std::function<std::string(const std::string&)> title_of)
     : codes_(codes),
       templates_(templates),
@@ -211,17 +211,18 @@ std::optional<std::string> SmsComposer::compose(const OutgoingNotification& n, s
   const ReplyCode code =
       codes_.issue(n.address, n.incident_key, n.recipient, n.unit, action.value->milestone,
                    action.value->round, n.notification_id, now);
+  const auto config = config_.get();
   MessageContext context;
   context.title = title_of_ ? title_of_(n.incident_key) : std::string();
   context.reply_code = code.code;
-  if (config_.sms.ack_links) context.ack_link = n.ack_url;
+  if (config->sms.ack_links) context.ack_link = n.ack_url;
   context.now = now;
-  context.utc_offset = config_.utc_offset;
-  if (const Person* p = config_.find_person(n.recipient)) context.recipient_name = p->name;
-  if (const Person* p = config_.find_person(action.value->deputy_of)) {
+  context.utc_offset = config->utc_offset;
+  if (const Person* p = config->find_person(n.recipient)) context.recipient_name = p->name;
+  if (const Person* p = config->find_person(action.value->deputy_of)) {
     context.deputy_of_name = p->name;
   }
-  if (const Unit* u = config_.find_unit(n.unit)) context.unit_name = u->name;
+  if (const Unit* u = config->find_unit(n.unit)) context.unit_name = u->name;
   return templates_.render(*action.value, context, "sms");
 }
 

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "incidentd/config.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "notify/channel.hpp"
 
 namespace boost::asio {
@@ -85,7 +86,7 @@ SendResult classify_sms_http_reply(int status, std::string_view body,
 class SmsComposer {
  public:
   SmsComposer(ReplyCodeStore& codes, const MessageTemplates& templates, const TimeSource& time,
-              const Config& config, std::function<std::string(const std::string&)> title_of);
+              ConfigView config, std::function<std::string(const std::string&)> title_of);
   // The text, or nullopt with `error` set (the body is not a notification action).
   std::optional<std::string> compose(const OutgoingNotification& notification, std::string& error);
 
@@ -93,7 +94,7 @@ class SmsComposer {
   ReplyCodeStore& codes_;
   const MessageTemplates& templates_;
   const TimeSource& time_;
-  const Config& config_;
+  ConfigView config_;  // read at each message: a reload's roster reaches the next text
   std::function<std::string(const std::string&)> title_of_;
 };
 

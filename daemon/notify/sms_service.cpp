@@ -22,41 +22,44 @@ std::function<std::string(const std::string&)> incident_titles(const Engine& eng
   };
 }
 
-NotificationRenderer template_renderer(const MessageTemplates& templates, const Config& config,
+NotificationRenderer template_renderer(const MessageTemplates& templates, ConfigView config,
                                        const TimeSource& time,
                                        std::function<std::string(const std::string&)> title_of,
                                        AckLinkMaker ack_links) {
-  return [&templates, &config, offset = config.utc_offset, &time, title_of = std::move(title_of),
-          ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
-    MessageContext context;
-    context.now = time.now();
-    context.utc_offset = offset;
-    if (row.purpose == "source_silent" || row.purpose == "source_back") {
-      const auto notice = parse_source_notice(row.body);
-      if (!notice) throw std::runtime_error("outbox body is not a source heartbeat notice");
-      if (const Person* p = config.find_person(row.recipient)) context.recipient_name = p->name;
-      return templates.render_source(*notice, context, channel);
-    }
-    context.title = title_of(row.incident_key);
-    if (row.purpose == "unreached") {
-      // The operator's alert names the person by name and unit (its body holds the id only).
-      const auto body = nlohmann::json::parse(row.body, nullptr, false);
-      const std::string id = body.is_object() ? body.value("detail", "") : "";
-      if (const Person* p = config.find_person(id)) {
-        const Unit* unit = config.unit_of_person(id);
-        context.unreached_name = p->name + "（" + (unit != nullptr ? unit->name : id) + "）";
-      }
-    }
-    if (ack_links) {
-      context.ack_link =
-          ack_links(row.incident_key, row.recipient, row.notification_id, row.created_at);
-    }
-    context.now = time.now();
-    context.utc_offset = offset;
-    auto rendered = templates.render_outbox_body(row.body, context, channel);
-    if (!rendered.text) throw std::runtime_error(rendered.error);
-    return *rendered.text;
-  };
+  return
+      [&templates, config, offset = config.get()->utc_offset, &time, title_of = std::move(title_of),
+       ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
+        const auto roster = config.get();  // this text's snapshot
+        MessageContext context;
+        context.now = time.now();
+        context.utc_offset = offset;
+        if (row.purpose == "source_silent" || row.purpose == "source_back") {
+          const auto notice = parse_source_notice(row.body);
+          if (!notice) throw std::runtime_error("outbox body is not a source heartbeat notice");
+          if (const Person* p = roster->find_person(row.recipient))
+            context.recipient_name = p->name;
+          return templates.render_source(*notice, context, channel);
+        }
+        context.title = title_of(row.incident_key);
+        if (row.purpose == "unreached") {
+          // The operator's alert names the person by name and unit (its body holds the id only).
+          const auto body = nlohmann::json::parse(row.body, nullptr, false);
+          const std::string id = body.is_object() ? body.value("detail", "") : "";
+          if (const Person* p = roster->find_person(id)) {
+            const Unit* unit = roster->unit_of_person(id);
+            context.unreached_name = p->name + "（" + (unit != nullptr ? unit->name : id) + "）";
+          }
+        }
+        if (ack_links) {
+          context.ack_link =
+              ack_links(row.incident_key, row.recipient, row.notification_id, row.created_at);
+        }
+        context.now = time.now();
+        context.utc_offset = offset;
+        auto rendered = templates.render_outbox_body(row.body, context, channel);
+        if (!rendered.text) throw std::runtime_error(rendered.error);
+        return *rendered.text;
+      };
 }
 
 SmsAnswerSender::SmsAnswerSender(SmsGateway& gateway, TimeSystem& time, RetrySettings retry,
@@ -155,15 +158,21 @@ void SmsAnswerSender::on_timer() {
   arm();
 }
 
-SmsService::SmsService(boost::asio::io_context& io, const Config& config, Engine& engine,
+SmsService::SmsService(boost::asio::io_context& io, ConfigView view, Engine& engine,
                        SqliteStore& store, const TimeSource& time, TimeSystem& answer_clock)
+    : SmsService(io, view, *view.get(), engine, store, time, answer_clock) {}
+
+// [sms], [notify], database and lang are bound at start-up: read once from `config`.
+SmsService::SmsService(boost::asio::io_context& io, ConfigView view, const Config& config,
+                       Engine& engine, SqliteStore& store, const TimeSource& time,
+                       TimeSystem& answer_clock)
     : engine_(engine),
       gateway_(make_sms_gateway(io, config.sms)),
       codes_(std::make_unique<ReplyCodeStore>(config.database, config.sms.reply_code_digits,
                                               config.sms.reply_code_reuse_after)),
       templates_(std::make_unique<MessageTemplates>(config.sms.templates, config.sms.max_parts,
                                                     config.lang)),
-      composer_(std::make_unique<SmsComposer>(*codes_, *templates_, time, config,
+      composer_(std::make_unique<SmsComposer>(*codes_, *templates_, time, view,
                                               incident_titles(engine, store))),
       channel_(std::make_unique<SmsChannel>(*gateway_, composer_.get())),
       replies_(std::make_unique<SmsReplyHandler>(*codes_, time, config.sms.reply_code_digits,

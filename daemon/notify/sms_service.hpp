@@ -1,6 +1,6 @@
-// Everything SMS for main(), in one object: the gateway (Kannel or a cloud API), the reply codes,
-// the Chinese templates, the channel the dispatcher sends through, and what happens to a reply
-// the gateway passes on (Kannel's sms-service calls the daemon's HTTP endpoint with it).
+// Everything SMS for the Daemon, in one object: the gateway (Kannel or a cloud API), the reply
+// codes, the Chinese templates, the channel the dispatcher sends through, and what happens to a
+// reply the gateway passes on (Kannel's sms-service calls the daemon's HTTP endpoint with it).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "incidentd/config.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "incidentd/delivery_policy.hpp"
 #include "incidentd/time.hpp"
 #include "notify/dispatcher.hpp"
@@ -37,7 +38,7 @@ std::function<std::string(const std::string&)> incident_titles(const Engine& eng
 // without a reply code, with the one-click ack link when `ack_links` is set (the same link as the
 // dispatcher's ack_url: the maker is a pure function of the row). A body that is not a
 // notification throws, which the dispatcher records as a permanent failure of the row.
-NotificationRenderer template_renderer(const MessageTemplates& templates, const Config& config,
+NotificationRenderer template_renderer(const MessageTemplates& templates, ConfigView config,
                                        const TimeSource& time,
                                        std::function<std::string(const std::string&)> title_of,
                                        AckLinkMaker ack_links = {});
@@ -96,7 +97,7 @@ class SmsService {
   // gateway from [sms]. `answer_clock` times the retries of answers: the real clock, also in a
   // drill (a person waits in real time). Throws when the credentials file cannot be read or the
   // table not opened.
-  SmsService(boost::asio::io_context& io, const Config& config, Engine& engine, SqliteStore& store,
+  SmsService(boost::asio::io_context& io, ConfigView config, Engine& engine, SqliteStore& store,
              const TimeSource& time, TimeSystem& answer_clock);
   ~SmsService();
   SmsService(const SmsService&) = delete;
@@ -112,6 +113,9 @@ class SmsService {
   SmsReplyOutcome handle_reply(std::string_view from, std::string_view to, std::string_view text);
 
  private:
+  SmsService(boost::asio::io_context& io, ConfigView view, const Config& config, Engine& engine,
+             SqliteStore& store, const TimeSource& time, TimeSystem& answer_clock);
+
   Engine& engine_;
   std::unique_ptr<SmsGateway> gateway_;
   std::unique_ptr<ReplyCodeStore> codes_;

@@ -16,7 +16,7 @@ constexpr Duration kRetryAfterStoreError = std::chrono::seconds(5);
 
 }  // namespace
 
-SourceHeartbeat::SourceHeartbeat(SqliteStore& store, const Config& config, TimeSystem& time,
+SourceHeartbeat::SourceHeartbeat(SqliteStore& store, ConfigView config, TimeSystem& time,
                                  Duration silence,
                                  std::function<void(const SourceState&)> on_change)
     : store_(store),
@@ -71,8 +71,8 @@ void SourceHeartbeat::on_due() {
     }
     back_pending_ = false;
     spdlog::info("source heartbeat: events again since {} (silent since {}); operator desk told",
-                 format_rfc3339(back, config_.utc_offset),
-                 format_rfc3339(state_.since.value_or(back), config_.utc_offset));
+                 format_rfc3339(back, config_.get()->utc_offset),
+                 format_rfc3339(state_.since.value_or(back), config_.get()->utc_offset));
     state_.silent = false;
     state_.since = back;
     if (on_change_) on_change_(state_);
@@ -90,7 +90,7 @@ void SourceHeartbeat::on_due() {
   }
   spdlog::warn(
       "source heartbeat: no message at all on {} since {} ({} and more): operator desk told",
-      config_.kafka.events_topic, format_rfc3339(count_from_, config_.utc_offset),
+      config_.get()->kafka.events_topic, format_rfc3339(count_from_, config_.get()->utc_offset),
       format_duration(silence_));
   state_.silent = true;
   state_.since = count_from_;
@@ -120,7 +120,8 @@ std::vector<OutboxRow> SourceHeartbeat::desk_rows(std::string_view purpose, Time
   notice.silence = silence_;
   const std::string body = source_notice_json(notice);
   std::vector<OutboxRow> rows;
-  for (const Person* p : operator_desk(config_)) {
+  const auto roster = config_.get();  // held while the desk's pointers are in use
+  for (const Person* p : operator_desk(*roster)) {
     std::string channel;
     for (const std::string& candidate : p->channels) {
       if (!address_of(*p, candidate).empty()) {
@@ -129,7 +130,7 @@ std::vector<OutboxRow> SourceHeartbeat::desk_rows(std::string_view purpose, Time
       }
     }
     if (channel.empty()) continue;
-    const Unit* unit = config_.unit_of_person(p->id);
+    const Unit* unit = roster->unit_of_person(p->id);
     OutboxRow row;
     row.notification_id = std::string(purpose) + "/" +
                           std::to_string(silence_since.time_since_epoch().count()) + "/" + p->id;

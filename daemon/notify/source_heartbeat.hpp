@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "incidentd/time.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -32,7 +33,8 @@ class SourceHeartbeat {
  public:
   // `silence` > 0. `on_change` is called after each change of state is durable, and once from
   // start() when the database says the source is silent.
-  SourceHeartbeat(SqliteStore& store, const Config& config, TimeSystem& time, Duration silence,
+  // The operator desk is read from `config` at each notice, so a reload's roster reaches it.
+  SourceHeartbeat(SqliteStore& store, ConfigView config, TimeSystem& time, Duration silence,
                   std::function<void(const SourceState&)> on_change = {});
   ~SourceHeartbeat();
   SourceHeartbeat(const SourceHeartbeat&) = delete;
@@ -53,7 +55,7 @@ class SourceHeartbeat {
                                    TimePoint now) const;
 
   SqliteStore& store_;
-  const Config& config_;
+  ConfigView config_;
   TimeSystem& time_;
   Duration silence_;
   std::function<void(const SourceState&)> on_change_;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ctl/virtual_time.hpp"
+#include "incidentd/config_snapshot.hpp"
 #include "support/test_config.hpp"
 
 namespace incidentd {
@@ -105,11 +106,12 @@ struct Harness {
     fs::remove_all(dir, ignored);
   }
 
-  void start_dispatcher() {
+  // `view`: where the dispatcher reads its configuration (unset: `config`, fixed).
+  void start_dispatcher(ConfigView view = {}) {
     std::vector<Channel*> channels{&webhook};
     if (sms_enabled) channels.insert(channels.begin(), &sms);
     dispatcher = std::make_unique<Dispatcher>(
-        *store, config, time, std::move(channels),
+        *store, view ? view : ConfigView(config), time, std::move(channels),
         [](const OutboxRow& row, std::string_view channel) {
           return "text for " + row.recipient + " by " + std::string(channel);
         },
@@ -139,10 +141,10 @@ struct Harness {
   }
 
   // n1, for a-duty1 by SMS, is claimed and sent; the channel keeps its answer back.
-  void send_n1_and_hold() {
+  void send_n1_and_hold(ConfigView view = {}) {
     sms.hold = true;
     add_notification("n1", "a-duty1", "sms", kStart);
-    start_dispatcher();
+    start_dispatcher(view);
     time.advance_by(std::chrono::milliseconds(0));
     REQUIRE(sms.sent.size() == 1);
   }
@@ -372,8 +374,8 @@ TEST_CASE(
   h.send_n1_and_hold();
   const std::string new_phone = "+8613900000099";
   REQUIRE(h.sms.sent[0].address != new_phone);
-  // What the daemon's SIGHUP does (daemon/incidentd/main.cpp): the roster is replaced on the
-  // loop. Moved in, the old people are freed: a pointer kept into them would now dangle.
+  // A fixed Config edited in place on the loop (tests and tools; the daemon publishes a new
+  // snapshot instead). Moved in, the old people are freed: a pointer kept into them would dangle.
   std::vector<Unit> next = h.config.units;
   for (Unit& u : next) {
     for (Person& p : u.people) {
@@ -392,6 +394,36 @@ TEST_CASE(
   CHECK(h.row("n1").state == "delivered");
   CHECK(h.records() ==
         std::vector<std::string>{"delivery failed sms 1", "delivery delivered sms 2"});
+}
+
+TEST_CASE(
+    "a roster published as a new snapshot reaches the retry, and the snapshot a holder kept "
+    "stays as it was") {
+  Harness h;
+  // What the daemon's SIGHUP does (daemon/incidentd/daemon.cpp): a new snapshot is published,
+  // the one in use is never edited.
+  ConfigSnapshots snapshots(std::make_shared<const Config>(h.config));
+  h.send_n1_and_hold(snapshots);
+  const std::string old_phone = h.sms.sent[0].address;
+  const std::string new_phone = "+8613900000099";
+  REQUIRE(old_phone != new_phone);
+  const std::shared_ptr<const Config> held_by_a_reader = snapshots.current();
+  auto next = std::make_shared<Config>(*held_by_a_reader);
+  for (Unit& u : next->units) {
+    for (Person& p : u.people) {
+      if (p.id == "a-duty1") p.phone = new_phone;
+    }
+  }
+  snapshots.publish(std::move(next));
+  CHECK(held_by_a_reader->find_person("a-duty1")->phone == old_phone);
+  h.sms.hold = false;
+  auto held = std::move(h.sms.held);
+  h.sms.held.clear();
+  held.at(0)(SendResult::transient("gateway busy"));
+  h.time.advance_by(1min);
+  REQUIRE(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].address == new_phone);
+  CHECK(h.row("n1").state == "delivered");
 }
 
 TEST_CASE("a row is marked delivered once, even when told twice") {

@@ -1190,6 +1190,41 @@ TEST_CASE("the SMS callback refuses a request without the secret or with another
   loop.join();
 }
 
+TEST_CASE(
+    "the daemon's SMS route takes its secret from [sms] callback_secret_file, off without one",
+    "[http][sms]") {
+  int replies = 0;
+  const auto count = [&](const std::string&, const std::string&, const std::string&) { ++replies; };
+  net::io_context io;
+  http::Server off(io, {});
+  http::Server on(io, {});
+  SmsSettings sms;
+  CHECK_FALSE(http::serve_sms_replies(off, sms, count));
+  sms.callback_secret_file = temp_path("callback.secret");
+  std::ofstream(sms.callback_secret_file) << "abc\n";
+  CHECK_THROWS_WITH(http::serve_sms_replies(on, sms, count),
+                    Catch::StartsWith("sms.callback_secret_file: "));
+  const std::string secret(40, 's');
+  std::ofstream(sms.callback_secret_file) << secret << "\n";
+  CHECK(http::serve_sms_replies(on, sms, count));
+  off.start();
+  on.start();
+  auto work = net::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  const std::string query = "&from=%2B8613900001001&to=10690000&text=1";
+  CHECK(call(off.port(), bhttp::verb::get, "/sms/kannel?secret=" + secret + query).status == 404);
+  CHECK(call(on.port(), bhttp::verb::get, "/sms/kannel?secret=" + std::string(40, 'x') + query)
+            .status == 403);
+  CHECK(call(on.port(), bhttp::verb::get, "/sms/kannel?secret=" + secret + query).status == 200);
+  testing::run_on(io, [&] { CHECK(replies == 1); });
+  net::post(io, [&] {
+    off.stop();
+    on.stop();
+  });
+  work.reset();
+  loop.join();
+}
+
 TEST_CASE("[sms] callback_secret_file must be readable and long enough", "[http][config][sms]") {
   const std::string good = temp_path("callback.secret");
   std::ofstream(good) << std::string(64, 'a') << "\n";
