@@ -26,7 +26,7 @@ if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(notify_ack_link_test PRIVATE incidentd_notify incidentd_http)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
   if(EXISTS ${PROJECT_SOURCE_DIR}/tests/integration/webhook_test.py)
-    foreach(case receiver_outage sigkill roster_reload)
+    foreach(case receiver_outage sigkill roster_reload due_means_sent)
       add_test(NAME webhook.${case}
         COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/webhook_test.py
                 ${case} --incidentd $<TARGET_FILE:incidentd> --source-dir ${PROJECT_SOURCE_DIR})

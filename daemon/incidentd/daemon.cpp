@@ -225,6 +225,13 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
   start_publisher();
   start_http();
   start_source_heartbeat();
+  // After every commit: due means sent (what a step a timer fired wrote to the outbox goes out
+  // now, not at the dispatcher's next poll; an ingest batch wakes it through on_batch_durable
+  // too), and GET /v1/stream's clients hear of the change once it is durable.
+  engine.on_commit([this](const std::vector<IncidentState>& committed) {
+    notify->wake();
+    if (api_control) api_control->incidents_changed(committed);
+  });
   // SIGHUP: see apply_reload.
   reloader.emplace(options.config_path, config, [this](const Config& next) { apply_reload(next); });
   sighup.emplace(io, *reloader, notifier);
@@ -433,10 +440,6 @@ void Daemon::Parts::start_http() {
   http_server.emplace(io, http_options);
   api_control.emplace(http::install_api(*http_server, api_context()));
   http::install_board(*http_server);
-  // GET /v1/stream: its clients hear of a change once it is durable.
-  engine.on_commit([this](const std::vector<IncidentState>& committed) {
-    api_control->incidents_changed(committed);
-  });
   if (sms && config.sms.callback_port == 0) serve_sms_replies(*http_server);
   http_server->start();
   spdlog::info("incidentd: HTTP API on {}://{}:{}{}", http_server->tls() ? "https" : "http",

@@ -52,6 +52,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.received = collections.Counter()  # notification id -> deliveries
         self.paths = {}  # notification id -> the path it was last posted to
+        self.first_arrival = {}  # notification id -> when it first arrived (epoch seconds)
         self.bad = []  # why a request was refused
         self.server = None
         self.thread = None
@@ -87,6 +88,7 @@ class Receiver:
                     else:
                         receiver.received[nid] += 1
                         receiver.paths[nid] = self.path
+                        receiver.first_arrival.setdefault(nid, time.time())
                 self.send_response(401 if problem else 204)
                 self.end_headers()
 
@@ -107,19 +109,23 @@ class Receiver:
         with self.lock:
             return collections.Counter(self.received), list(self.bad)
 
+    def arrival(self, nid):
+        with self.lock:
+            return self.first_arrival.get(nid)
+
     def paths_snapshot(self):
         with self.lock:
             return dict(self.paths)
 
 
-def write_config(args, work, broker, receiver_port):
+def write_config(args, work, broker, receiver_port, poll_every="200ms"):
     path = os.path.join(work, "incidentd.toml")
     kt.write_config(args.source_dir, path, broker, "webhook-test", "opinion.events.dlq")
     with open(path, encoding="utf-8") as f:
         text = f.read()
     text = text.replace("http://127.0.0.1:18080", f"http://127.0.0.1:{receiver_port}")
     for key, value in (("retry_base", "200ms"), ("retry_max", "1s"), ("fallback_after", "1h"),
-                       ("send_timeout", "2s"), ("poll_every", "200ms")):
+                       ("send_timeout", "2s"), ("poll_every", poll_every)):
         text, n = re.subn(rf'^{key} = "[^"]*"', f'{key} = "{value}"', text, count=1,
                           flags=re.MULTILINE)
         kt.check(n == 1, f"config/incidentd.toml has no {key} line in [notify]")
@@ -149,12 +155,12 @@ def start_daemon(args, work, config, db):
     return d
 
 
-def start_all(args, work, broker, receiver, receiver_up=True):
+def start_all(args, work, broker, receiver, receiver_up=True, poll_every="200ms"):
     """The broker and its topics, the receiver (unless it starts down), the daemon."""
     db = os.path.join(work, "incidentd.db")
     broker.start()
     broker.ensure_topics(kt.EVENTS, kt.RELEASES)
-    config = write_config(args, work, broker, receiver.port)
+    config = write_config(args, work, broker, receiver.port, poll_every)
     if receiver_up:
         receiver.start()
     return db, config, start_daemon(args, work, config, db)
@@ -274,8 +280,42 @@ def case_roster_reload(args, work, broker):
         receiver.stop()
 
 
+def case_due_means_sent(args, work, broker):
+    """A step a timer fires is on the wire at once, not at the dispatcher's next look at the
+    outbox: with poll_every at 10 minutes, an incident's 2 h warning reaches the receiver within
+    seconds of its due instant (issue 18, "due means sent")."""
+    receiver = Receiver(kt.free_port())
+    db, config, daemon = start_all(args, work, broker, receiver, poll_every="10m")
+    try:
+        # Detected so that its 2 h warning falls due 20 s from now: the event is in (and its
+        # alert at open out) well before, so the warning is the timer's, not a catch-up's.
+        detected = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=20)
+        detected -= timedelta(hours=2)
+        due_s = (detected + timedelta(hours=2)).timestamp()
+        broker.produce(kt.EVENTS, [(b"due-1", kt.event("due-e1", "due-1",
+                                                       detected_at=kt.rfc3339(detected)))])
+        opened = kt.wait_for("the alert at open on the wire", lambda: kt.db_query(
+            db, "SELECT MIN(created_at) FROM outbox WHERE incident_key = 'due-1' "
+                "AND state = 'delivered'")[0][0], 60, interval=0.1)
+        kt.check(opened / 1000 < due_s - 2, "the incident opened too late to test the timer's "
+                                            "step; the case proves nothing")
+        warnings = kt.wait_for("the 2 h warning's outbox rows", lambda: kt.db_query(
+            db, "SELECT notification_id FROM outbox WHERE incident_key = 'due-1' AND "
+                "created_at >= ?", (int(due_s * 1000),)), 60, interval=0.1)
+        ids = [nid for nid, in warnings]
+        arrived = kt.wait_for("the 2 h warning at the receiver", lambda: min(
+            (t for t in map(receiver.arrival, ids) if t is not None), default=None), 60,
+            interval=0.01)
+        late_s = arrived - due_s
+        kt.log(f"due to on the wire: {late_s * 1000:.0f} ms (poll_every 10m)")
+        kt.check(late_s < 5, f"the warning reached the receiver {late_s:.1f} s after it fell due")
+    finally:
+        daemon.stop()
+        receiver.stop()
+
+
 CASES = {"receiver_outage": case_receiver_outage, "sigkill": case_sigkill,
-         "roster_reload": case_roster_reload}
+         "roster_reload": case_roster_reload, "due_means_sent": case_due_means_sent}
 
 
 def main():
