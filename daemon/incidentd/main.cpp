@@ -226,8 +226,13 @@ int main(int argc, char** argv) {
     // The outbox dispatcher sends what the engine decided (docs/notifications.md): by SMS when
     // [sms] is on, by webhook to whoever has one; texts from the Chinese templates, each with its
     // ack link. Answers to SMS replies are retried on the real clock, also in a drill.
+    std::unique_ptr<incidentd::ReplyCodeStore> reply_codes;  // outlives sms
     std::optional<incidentd::SmsService> sms;
-    if (config.sms.enabled) sms.emplace(io, config, engine, store, time, real_time);
+    if (config.sms.enabled) {
+      reply_codes =
+          store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
+      sms.emplace(io, config, engine, store, *reply_codes, time, real_time);
+    }
     std::vector<incidentd::Channel*> channels;
     if (sms) channels.push_back(&sms->channel());
     const incidentd::MessageTemplates templates(config.sms.templates, config.sms.max_parts);
