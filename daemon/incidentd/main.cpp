@@ -350,14 +350,9 @@ int main(int argc, char** argv) {
       api.engine = &engine;
       api.store = &store;
       api.time = &time;
-      api.timeline = [&store](const std::string& key) { return store.timeline(key); };
-      api.all_incidents = [&store] { return store.load_all_incidents(); };
+      api.history = &store;
       api.links = ack_links ? &*ack_links : nullptr;
-      api.link_used = [&store](const std::string& id) { return store.is_link_used(id); };
-      api.record_link = [&store](const std::string& id, const std::string& key,
-                                 incidentd::TimePoint at) {
-        return store.record_used_link(id, key, at);
-      };
+      api.used_links = &store;
       api.ready = [&subscribed] { return subscribed; };
       api.publish_event = [&publisher, &post_to_loop, topic = config.kafka.events_topic](
                               const std::string& key, const std::string& value,

@@ -20,9 +20,9 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/delivery_policy.hpp"
+#include "incidentd/outbox.hpp"
 #include "incidentd/time.hpp"
 #include "notify/channel.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd {
 
@@ -48,7 +48,7 @@ class Dispatcher {
   // outlive the dispatcher. `ack_links` (unset: none) gives each send its ack_url. Nothing
   // happens until start(). The roster is read from `config` at every claim, so a reload that
   // replaces config.units on the loop thread reaches the next send; [notify] is read once, here.
-  Dispatcher(SqliteStore& store, const Config& config, TimeSystem& time,
+  Dispatcher(NotificationOutbox& outbox, const Config& config, TimeSystem& time,
              std::vector<Channel*> channels, NotificationRenderer renderer,
              std::function<double()> random_unit, AckLinkMaker ack_links = {});
   ~Dispatcher();
@@ -85,7 +85,7 @@ class Dispatcher {
                                          TimePoint now) const;
   Channel* channel_named(std::string_view name) const;
 
-  SqliteStore& store_;
+  NotificationOutbox& outbox_;
   const Config& config_;
   TimeSystem& time_;
   RetrySettings retry_;

@@ -14,8 +14,9 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/source_heartbeat_log.hpp"
+#include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd {
 
@@ -32,8 +33,8 @@ class SourceHeartbeat {
  public:
   // `silence` > 0. `on_change` is called after each change of state is durable, and once from
   // start() when the database says the source is silent.
-  SourceHeartbeat(SqliteStore& store, const Config& config, TimeSystem& time, Duration silence,
-                  std::function<void(const SourceState&)> on_change = {});
+  SourceHeartbeat(SourceHeartbeatLog& store, const Config& config, TimeSystem& time,
+                  Duration silence, std::function<void(const SourceState&)> on_change = {});
   ~SourceHeartbeat();
   SourceHeartbeat(const SourceHeartbeat&) = delete;
   SourceHeartbeat& operator=(const SourceHeartbeat&) = delete;
@@ -52,7 +53,7 @@ class SourceHeartbeat {
   std::vector<OutboxRow> desk_rows(std::string_view purpose, TimePoint silence_since,
                                    TimePoint now) const;
 
-  SqliteStore& store_;
+  SourceHeartbeatLog& store_;
   const Config& config_;
   TimeSystem& time_;
   Duration silence_;

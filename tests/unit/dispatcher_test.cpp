@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ctl/virtual_time.hpp"
+#include "store/sqlite_store.hpp"
 #include "support/test_config.hpp"
 
 namespace incidentd {
