@@ -23,6 +23,7 @@
 #include "asio/asio_time.hpp"
 #include "notify/dispatcher.hpp"
 #include "notify/webhook.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -20,6 +20,7 @@
 #include "ctl/virtual_time.hpp"
 #include "incidentd/config.hpp"
 #include "notify/dispatcher.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace {
 

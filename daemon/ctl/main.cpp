@@ -27,6 +27,7 @@
 #include "report/report.hpp"
 #include "report/stats.hpp"
 #include "report/verify.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace {
 

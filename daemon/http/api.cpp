@@ -16,10 +16,12 @@
 #include "http/ack_link.hpp"
 #include "http/server.hpp"
 #include "http/stream.hpp"
+#include "incidentd/ack_link_log.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/engine.hpp"
 #include "incidentd/incident.hpp"
+#include "incidentd/incident_history.hpp"
 #include "incidentd/incident_view.hpp"
 #include "incidentd/manual_event.hpp"
 #include "incidentd/store.hpp"
@@ -103,8 +105,8 @@ class Api {
   // ---- reads ------------------------------------------------------------------------------
 
   json incident_json(const IncidentState& s) const {
-    if (!c_.timeline) return incident_view(s, *config(), c_.time->now(), nullptr);
-    const std::vector<Action> timeline = c_.timeline(s.key);
+    if (c_.history == nullptr) return incident_view(s, *config(), c_.time->now(), nullptr);
+    const std::vector<Action> timeline = c_.history->timeline(s.key);
     return incident_view(s, *config(), c_.time->now(), &timeline);
   }
 
@@ -112,8 +114,8 @@ class Api {
   // that unit is responsible for. Also each `incidents` event of GET /v1/stream.
   std::string list_body(const std::string& unit, bool all = false) const {
     json incidents = json::array();
-    for (const IncidentState& s :
-         all&& c_.all_incidents ? c_.all_incidents() : c_.store->load_open_incidents()) {
+    for (const IncidentState& s : all&& c_.history != nullptr ? c_.history->load_all_incidents()
+                                                              : c_.store->load_open_incidents()) {
       const IncidentState* live = c_.engine->find(s.key);
       const IncidentState& state = live != nullptr ? *live : s;
       if (!in_scope(state, unit)) continue;
@@ -158,9 +160,9 @@ class Api {
     }
     if (!state || !std::get<Principal>(who).may_read(*state)) return unknown_incident(key);
     json j = incident_json(*state);
-    if (c_.timeline) {
+    if (c_.history != nullptr) {
       json timeline = json::array();
-      for (const Action& a : c_.timeline(key)) {
+      for (const Action& a : c_.history->timeline(key)) {
         timeline.push_back(to_json(a, config()->utc_offset));
       }
       j["timeline"] = std::move(timeline);
@@ -564,11 +566,12 @@ class Api {
     const AckLink& link = std::get<AckLink>(opened);
     const Response done = acknowledge(link.incident_key, link.recipient, "link");
     if (done.status != 200) return failure_page(done, english);
-    if (c_.record_link) {
+    if (c_.used_links != nullptr) {
       try {
         // Recorded after the acknowledgement is durable: a crash in between lets the link work
         // once more, which acknowledges again and changes nothing.
-        if (!c_.record_link(link.notification_id, link.incident_key, c_.time->now())) {
+        if (!c_.used_links->record_used_link(link.notification_id, link.incident_key,
+                                             c_.time->now())) {
           return used_page(english);
         }
       } catch (const std::exception& e) {
@@ -624,7 +627,9 @@ class Api {
         break;
     }
     const AckLink& link = verified.link;
-    if (c_.link_used && c_.link_used(link.notification_id)) return used_page(english);
+    if (c_.used_links != nullptr && c_.used_links->is_link_used(link.notification_id)) {
+      return used_page(english);
+    }
     if (auto missing = require_open(link.incident_key)) return failure_page(*missing, english);
     return link;
   }

@@ -28,7 +28,9 @@
 #include "incidentd/time.hpp"
 
 namespace incidentd {
+class AckLinkLog;
 class Engine;
+class IncidentHistory;
 class Store;
 class TimeSource;
 }  // namespace incidentd
@@ -80,18 +82,14 @@ struct ApiContext {
   ConfigView config;
   Engine* engine = nullptr;
   Store* store = nullptr;  // closed incidents for GET /v1/incidents/{key}
-  // Every incident, closed ones too, for GET /v1/incidents?all=1 (SqliteStore::
-  // load_all_incidents); unset: ?all=1 lists the open ones.
-  std::function<std::vector<IncidentState>()> all_incidents;
+  // Every incident, closed ones too, for GET /v1/incidents?all=1, and one incident's timeline
+  // for GET /v1/incidents/{key}; null: ?all=1 lists the open ones and GET shows no timeline.
+  IncidentHistory* history = nullptr;
   TimeSource* time = nullptr;
-  // The timeline of one incident (SqliteStore::timeline); unset: GET shows no timeline.
-  std::function<std::vector<Action>(const std::string& incident_key)> timeline;
   // One-click ack links; null signer: /v1/ack/... answers 404 "ack links are off".
   const AckLinkSigner* links = nullptr;
-  std::function<bool(const std::string& link_id)> link_used;  // SqliteStore::is_link_used
-  // SqliteStore::record_used_link: false when the link was used already.
-  std::function<bool(const std::string& link_id, const std::string& incident_key, TimePoint at)>
-      record_link;
+  // The links used: a replay is refused, also after a restart. Null: nothing is remembered.
+  AckLinkLog* used_links = nullptr;
   // /readyz: true when the consumer is subscribed and the store open. Unset: always ready.
   std::function<bool()> ready;
   // /readyz: why the daemon is not ready although `ready` holds (e.g. "disk full: /var/lib/...",

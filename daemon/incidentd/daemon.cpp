@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/reply_code_store.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_client.hpp"
@@ -159,6 +161,7 @@ struct Daemon::Parts {
   // The outbox dispatcher sends what the engine decided (docs/notifications.md): by SMS when
   // [sms] is on, by webhook to whoever has one; texts from the Chinese templates, each with its
   // ack link. Answers to SMS replies are retried on the real clock, also in a drill.
+  std::unique_ptr<ReplyCodeStore> reply_codes;  // on the store's connection; outlives sms
   std::optional<SmsService> sms;
   std::optional<MessageTemplates> templates;
   std::optional<NotifyService> notify;
@@ -309,7 +312,10 @@ void Daemon::Parts::start_notify() {
         "incidentd: [http] link_secret_file is set but public_url is not: ack links work, but "
         "notifications carry none");
   }
-  if (config.sms.enabled) sms.emplace(io, snapshots, engine, store, time, real_time);
+  if (config.sms.enabled) {
+    reply_codes = store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
+    sms.emplace(io, snapshots, engine, store, *reply_codes, time, real_time);
+  }
   std::vector<Channel*> channels;
   if (sms) channels.push_back(&sms->channel());
   templates.emplace(config.sms.templates, config.sms.max_parts);
@@ -383,13 +389,9 @@ http::ApiContext Daemon::Parts::api_context() {
   api.engine = &engine;
   api.store = &store;
   api.time = &time;
-  api.timeline = [this](const std::string& key) { return store.timeline(key); };
-  api.all_incidents = [this] { return store.load_all_incidents(); };
+  api.history = &store;
   api.links = ack_links ? &*ack_links : nullptr;
-  api.link_used = [this](const std::string& id) { return store.is_link_used(id); };
-  api.record_link = [this](const std::string& id, const std::string& key, TimePoint at) {
-    return store.record_used_link(id, key, at);
-  };
+  api.used_links = &store;
   api.ready = [this] { return subscribed; };
   api.publish_event = [this, topic = config.kafka.events_topic](
                           const std::string& key, const std::string& value,

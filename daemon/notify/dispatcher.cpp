@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "incidentd/codec.hpp"
+#include "incidentd/store.hpp"
 
 namespace incidentd {
 
@@ -69,10 +70,10 @@ std::vector<const Person*> operator_desk(const Config& config) {
   return desk;
 }
 
-Dispatcher::Dispatcher(SqliteStore& store, ConfigView config, TimeSystem& time,
+Dispatcher::Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
                        std::vector<Channel*> channels, NotificationRenderer renderer,
                        std::function<double()> random_unit, AckLinkMaker ack_links)
-    : store_(store),
+    : outbox_(outbox),
       config_(config),
       time_(time),
       retry_(RetrySettings::from(config.get()->notify)),
@@ -94,7 +95,7 @@ void Dispatcher::flush() {
   std::vector<OutboxUpdate> results = std::move(pending_results_);
   pending_results_.clear();
   try {
-    store_.record_outbox(results);
+    outbox_.record_outbox(results);
   } catch (const StoreFullError& e) {
     // Kept: the first pass after the pause records them, so what was sent is not sent again.
     spdlog::warn("notify: {} results wait for room on the disk: {}", results.size(), e.what());
@@ -171,7 +172,7 @@ void Dispatcher::run_pass() {
       // A row is never scheduled further ahead than the longest retry wait or a lease. One that
       // is was scheduled on a wall clock that has since stepped back (an NTP correction, an
       // operator's fix): it is due now, not as late as the clock was fast.
-      if (const std::size_t pulled = store_.pull_back_notifications(now, now + longest_wait());
+      if (const std::size_t pulled = outbox_.pull_back_notifications(now, now + longest_wait());
           pulled > 0) {
         spdlog::warn(
             "notify: {} notifications were scheduled further ahead than any wait: the "
@@ -182,7 +183,7 @@ void Dispatcher::run_pass() {
       const auto roster = config_.get();  // this pass's snapshot
       const std::vector<OutboxRow> rows =
           capacity == 0 ? std::vector<OutboxRow>{}
-                        : store_.due_notifications(now, capacity + in_flight_.size() + results);
+                        : outbox_.due_notifications(now, capacity + in_flight_.size() + results);
       std::vector<Claimed> batch;
       std::vector<Claimed> unsendable;
       for (const OutboxRow& row : rows) {
@@ -224,7 +225,7 @@ void Dispatcher::run_pass() {
         marks.push_back(std::move(mark));
         batch.push_back(std::move(c));
       }
-      const std::vector<bool> applied = store_.record_outbox(marks);
+      const std::vector<bool> applied = outbox_.record_outbox(marks);
       marks.clear();
       results = 0;
       for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -258,7 +259,7 @@ void Dispatcher::run_pass() {
   const TimePoint now = time_.now();
   TimePoint next = now + settings_.poll_every;
   try {
-    if (const auto due = store_.next_notification_due(); due && *due < next) {
+    if (const auto due = outbox_.next_notification_due(); due && *due < next) {
       // Due rows this pass could not take (all in flight, or none claimed) wait for a poll or
       // for a result, never spin.
       if (*due > now || claimed_any) next = std::max(*due, now);

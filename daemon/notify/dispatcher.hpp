@@ -21,9 +21,9 @@
 #include "incidentd/config.hpp"
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/delivery_policy.hpp"
+#include "incidentd/outbox.hpp"
 #include "incidentd/time.hpp"
 #include "notify/channel.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd {
 
@@ -49,7 +49,7 @@ class Dispatcher {
   // outlive the dispatcher. `ack_links` (unset: none) gives each send its ack_url. Nothing
   // happens until start(). The roster is read from `config` at every pass, so a reload's snapshot
   // reaches the next send; [notify] is read once, here.
-  Dispatcher(SqliteStore& store, ConfigView config, TimeSystem& time,
+  Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
              std::vector<Channel*> channels, NotificationRenderer renderer,
              std::function<double()> random_unit, AckLinkMaker ack_links = {});
   ~Dispatcher();
@@ -88,7 +88,7 @@ class Dispatcher {
                                          TimePoint now) const;
   Channel* channel_named(std::string_view name) const;
 
-  SqliteStore& store_;
+  NotificationOutbox& outbox_;
   ConfigView config_;
   TimeSystem& time_;
   RetrySettings retry_;

@@ -29,14 +29,15 @@ std::string plain_notification_text(const OutboxRow& row, std::string_view /*cha
   return text;
 }
 
-NotifyService::NotifyService(boost::asio::io_context& io, SqliteStore& store, ConfigView config,
-                             TimeSystem& time, std::vector<Channel*> extra_channels,
-                             NotificationRenderer renderer, AckLinkMaker ack_links)
+NotifyService::NotifyService(boost::asio::io_context& io, NotificationOutbox& outbox,
+                             ConfigView config, TimeSystem& time,
+                             std::vector<Channel*> extra_channels, NotificationRenderer renderer,
+                             AckLinkMaker ack_links)
     : webhook_(std::make_unique<WebhookChannel>(io, config.get()->notify, time)) {
   extra_channels.insert(extra_channels.begin(), webhook_.get());
   auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
   dispatcher_ = std::make_unique<Dispatcher>(
-      store, config, time, std::move(extra_channels),
+      outbox, config, time, std::move(extra_channels),
       renderer ? std::move(renderer) : NotificationRenderer(plain_notification_text),
       [random] { return std::uniform_real_distribution<double>(0.0, 1.0)(*random); },
       std::move(ack_links));

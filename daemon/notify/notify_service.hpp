@@ -24,7 +24,7 @@ class NotifyService {
   // `extra_channels` (not owned) join the webhook channel; `renderer` defaults to
   // plain_notification_text; `ack_links` (unset: none) gives every send its one-click ack link.
   // Throws when a webhook secret file cannot be read.
-  NotifyService(boost::asio::io_context& io, SqliteStore& store, ConfigView config,
+  NotifyService(boost::asio::io_context& io, NotificationOutbox& outbox, ConfigView config,
                 TimeSystem& time, std::vector<Channel*> extra_channels = {},
                 NotificationRenderer renderer = {}, AckLinkMaker ack_links = {});
   ~NotifyService();

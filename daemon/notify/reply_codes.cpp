@@ -1,10 +1,7 @@
 #include "notify/reply_codes.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include <random>
 
-#include "incidentd/store.hpp"
 #include "notify/message.hpp"
 
 namespace incidentd {
@@ -120,39 +117,6 @@ std::optional<ParsedReply> parse_reply(std::string_view text, int code_digits) {
   return parse_word(rest, std::move(code));
 }
 
-std::string normalize_phone(std::string_view phone) {
-  std::string digits;
-  for (const char c : phone) {
-    if (is_digit(c)) digits.push_back(c);
-  }
-  const bool plus = !phone.empty() && trim(phone).front() == '+';
-  if (plus) return "+" + digits;
-  if (starts_with(digits, "00")) return "+" + digits.substr(2);
-  // A mainland mobile number as carriers often write it: 11 digits starting with 1.
-  if (digits.size() == 11 && digits.front() == '1') return "+86" + digits;
-  if (digits.size() == 13 && starts_with(digits, "86")) return "+" + digits;
-  return digits;
-}
-
-std::string choose_code(const std::set<std::string>& in_use, int digits,
-                        const std::function<std::uint64_t()>& random) {
-  std::uint64_t low = 1;
-  for (int i = 1; i < digits; ++i) low *= 10;
-  const std::uint64_t span = low * 9;  // first digit 1-9
-  if (in_use.size() >= span) return {};
-  // Random draws while codes are plentiful; then a scan from a random start finds a free one.
-  for (int attempt = 0; attempt < 32; ++attempt) {
-    std::string code = std::to_string(low + random() % span);
-    if (!in_use.contains(code)) return code;
-  }
-  const std::uint64_t start = random() % span;
-  for (std::uint64_t k = 0; k < span; ++k) {
-    std::string code = std::to_string(low + (start + k) % span);
-    if (!in_use.contains(code)) return code;
-  }
-  return {};
-}
-
 ReplyDecision decide_reply(std::string_view from, std::string_view text, int code_digits,
                            ReplyCodeLookup& codes, TimePoint now, Duration reuse_after) {
   ReplyDecision decision;
@@ -217,155 +181,6 @@ ReplyDecision decide_reply(std::string_view from, std::string_view text, int cod
                     chinese_milestone(*code->milestone, code->round) + "（事件" +
                     code->incident_key + "），谢谢。";
   return decision;
-}
-
-// ---- persistence --------------------------------------------------------------------------
-
-struct ReplyCodeStore::Impl {
-  SQLite::Database db;
-  int digits;
-  Duration reuse_after;
-  std::function<std::uint64_t()> random;
-
-  StoreError error(std::string_view what, const std::exception& e) const {
-    return StoreError("reply codes: " + std::string(what) + ": " + e.what());
-  }
-
-  static ReplyCode row(SQLite::Statement& q) {
-    ReplyCode c;
-    c.phone = q.getColumn(0).getString();
-    c.code = q.getColumn(1).getString();
-    c.incident_key = q.getColumn(2).getString();
-    c.recipient = q.getColumn(3).getString();
-    c.unit = q.getColumn(4).getString();
-    if (!q.getColumn(5).isNull()) c.milestone = parse_milestone(q.getColumn(5).getString());
-    c.round = q.getColumn(6).getInt();
-    c.notification_id = q.getColumn(7).getString();
-    c.issued_at = TimePoint{Duration{q.getColumn(8).getInt64()}};
-    if (!q.getColumn(9).isNull())
-      c.incident_closed_at = TimePoint{Duration{q.getColumn(9).getInt64()}};
-    return c;
-  }
-};
-
-namespace {
-// incidents.closed_at is set by the store when an incident closes: no separate bookkeeping.
-constexpr const char* kSelect =
-    "SELECT r.phone, r.code, r.incident_key, r.recipient, r.unit, r.milestone, r.round, "
-    "r.notification_id, r.issued_at, i.closed_at FROM reply_codes r "
-    "LEFT JOIN incidents i ON i.incident_key = r.incident_key AND i.closed = 1 ";
-}  // namespace
-
-ReplyCodeStore::ReplyCodeStore(const std::string& database_path, int code_digits,
-                               Duration reuse_after, std::function<std::uint64_t()> random) {
-  try {
-    impl_ = std::make_unique<Impl>(Impl{SQLite::Database(database_path, SQLite::OPEN_READWRITE),
-                                        code_digits, reuse_after, std::move(random)});
-  } catch (const SQLite::Exception& e) {
-    throw StoreError("reply codes: open " + database_path + ": " + e.what());
-  }
-  if (!impl_->random) {
-    impl_->random = [engine = std::mt19937_64(std::random_device{}())]() mutable {
-      return engine();
-    };
-  }
-  try {
-    impl_->db.setBusyTimeout(5000);
-    const int version = impl_->db.execAndGet("PRAGMA user_version").getInt();
-    if (version < 4) {
-      throw StoreError("reply codes: " + database_path + " is at schema version " +
-                       std::to_string(version) + "; open it with the store first (needs 4)");
-    }
-  } catch (const SQLite::Exception& e) {
-    throw impl_->error("open", e);
-  }
-}
-
-ReplyCodeStore::~ReplyCodeStore() = default;
-
-ReplyCode ReplyCodeStore::issue(const std::string& phone_in, const std::string& incident_key,
-                                const std::string& recipient, const std::string& unit,
-                                std::optional<Milestone> milestone, int round,
-                                const std::string& notification_id, TimePoint now) {
-  const std::string phone = normalize_phone(phone_in);
-  try {
-    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement purge(impl_->db,
-                            "DELETE FROM reply_codes WHERE phone = ? AND incident_key IN "
-                            "(SELECT incident_key FROM incidents WHERE closed = 1 AND "
-                            "closed_at IS NOT NULL AND closed_at <= ?)");
-    purge.bind(1, phone);
-    purge.bind(2, static_cast<std::int64_t>((now - impl_->reuse_after).time_since_epoch().count()));
-    purge.exec();
-
-    SQLite::Statement existing(impl_->db,
-                               "SELECT code FROM reply_codes WHERE phone = ? AND "
-                               "incident_key = ?");
-    existing.bind(1, phone);
-    existing.bind(2, incident_key);
-    std::string code;
-    if (existing.executeStep()) {
-      code = existing.getColumn(0).getString();
-    } else {
-      std::set<std::string> in_use;
-      SQLite::Statement used(impl_->db, "SELECT code FROM reply_codes WHERE phone = ?");
-      used.bind(1, phone);
-      while (used.executeStep()) in_use.insert(used.getColumn(0).getString());
-      code = choose_code(in_use, impl_->digits, impl_->random);
-      if (code.empty()) throw StoreError("reply codes: every code is in use for " + phone);
-    }
-    SQLite::Statement upsert(
-        impl_->db,
-        "INSERT INTO reply_codes (phone, code, incident_key, recipient, unit, milestone, round, "
-        "notification_id, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (phone, code) DO UPDATE SET recipient = excluded.recipient, "
-        "unit = excluded.unit, milestone = excluded.milestone, round = excluded.round, "
-        "notification_id = excluded.notification_id, issued_at = excluded.issued_at");
-    upsert.bind(1, phone);
-    upsert.bind(2, code);
-    upsert.bind(3, incident_key);
-    upsert.bind(4, recipient);
-    upsert.bind(5, unit);
-    if (milestone) {
-      upsert.bind(6, std::string(to_string(*milestone)));
-    } else {
-      upsert.bind(6);
-    }
-    upsert.bind(7, round);
-    upsert.bind(8, notification_id);
-    upsert.bind(9, static_cast<std::int64_t>(now.time_since_epoch().count()));
-    upsert.exec();
-    tx.commit();
-    return ReplyCode{phone,     code,  incident_key,    recipient, unit,
-                     milestone, round, notification_id, now,       std::nullopt};
-  } catch (const SQLite::Exception& e) {
-    throw impl_->error("issue", e);
-  }
-}
-
-std::vector<ReplyCode> ReplyCodeStore::with_code(const std::string& code) {
-  try {
-    SQLite::Statement q(impl_->db, std::string(kSelect) + "WHERE r.code = ?");
-    q.bind(1, code);
-    std::vector<ReplyCode> out;
-    while (q.executeStep()) out.push_back(Impl::row(q));
-    return out;
-  } catch (const SQLite::Exception& e) {
-    throw impl_->error("find code", e);
-  }
-}
-
-std::optional<ReplyCode> ReplyCodeStore::latest_open_for_phone(const std::string& phone) {
-  try {
-    SQLite::Statement q(impl_->db, std::string(kSelect) +
-                                       "WHERE r.phone = ? AND i.closed_at IS NULL "
-                                       "ORDER BY r.issued_at DESC LIMIT 1");
-    q.bind(1, normalize_phone(phone));
-    if (q.executeStep()) return Impl::row(q);
-    return std::nullopt;
-  } catch (const SQLite::Exception& e) {
-    throw impl_->error("latest code", e);
-  }
 }
 
 // ---- the callback --------------------------------------------------------------------------

@@ -6,9 +6,9 @@
 // A reply counts only from the phone the code was sent to; a code is not reused for that
 // phone until `reuse_after` (72 h) after its incident closed; an unknown, foreign or closed code
 // gets an answer saying so and changes nothing.
-// parse_reply, choose_code and decide_reply are pure; ReplyCodeStore keeps the codes in the
-// daemon's SQLite file (table reply_codes, created by the store's migrations); SmsReplyHandler
-// joins them for the Kannel callback.
+// parse_reply, choose_code and decide_reply are pure; the codes are kept behind the
+// ReplyCodeStore port (incidentd/reply_code_store.hpp; in the daemon's database, the store's
+// reply-codes room); SmsReplyHandler joins them for the Kannel callback.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "incidentd/domain.hpp"
+#include "incidentd/reply_code_store.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -39,38 +40,6 @@ struct ParsedReply {
 // digits and spaces accepted). nullopt when it is none of these.
 std::optional<ParsedReply> parse_reply(std::string_view text, int code_digits);
 
-// "+8613800000101" from "+86 138-0000-0101", "8613800000101" or "13800000101": the form the
-// roster uses (E.164), so a carrier's spelling of the sender still matches.
-std::string normalize_phone(std::string_view phone);
-
-// A code not in `in_use`, `digits` long, first digit not 0, drawn with `random`. Empty when every
-// code is taken.
-std::string choose_code(const std::set<std::string>& in_use, int digits,
-                        const std::function<std::uint64_t()>& random);
-
-struct ReplyCode {
-  std::string phone;  // normalized
-  std::string code;
-  std::string incident_key;
-  std::string recipient;  // person id
-  std::string unit;       // the recipient's unit: an SMS confirmation counts for it only
-  std::optional<Milestone> milestone;  // of the latest notification sent with the code
-  int round = 0;                       // follow_up round
-  std::string notification_id;
-  TimePoint issued_at{};
-  std::optional<TimePoint> incident_closed_at;
-};
-
-// What decide_reply needs to know about the codes.
-class ReplyCodeLookup {
- public:
-  virtual ~ReplyCodeLookup() = default;
-  // Every stored code with this value, whatever the phone.
-  virtual std::vector<ReplyCode> with_code(const std::string& code) = 0;
-  // The code most recently issued to this phone for an incident still open.
-  virtual std::optional<ReplyCode> latest_open_for_phone(const std::string& phone) = 0;
-};
-
 struct ReplyDecision {
   enum class Kind { acknowledge, confirm_release, rejected };
   Kind kind = Kind::rejected;
@@ -81,33 +50,6 @@ struct ReplyDecision {
 
 ReplyDecision decide_reply(std::string_view from, std::string_view text, int code_digits,
                            ReplyCodeLookup& codes, TimePoint now, Duration reuse_after);
-
-// The codes in SQLite. Opens its own connection to the daemon's database (WAL: the store and it
-// write the same file); the store must have created the file at schema version 4 or later.
-// Throws StoreError at construction when it cannot; the other calls throw StoreError on failure.
-class ReplyCodeStore final : public ReplyCodeLookup {
- public:
-  ReplyCodeStore(const std::string& database_path, int code_digits, Duration reuse_after,
-                 std::function<std::uint64_t()> random = {});
-  ~ReplyCodeStore() override;
-  ReplyCodeStore(const ReplyCodeStore&) = delete;
-  ReplyCodeStore& operator=(const ReplyCodeStore&) = delete;
-
-  // The code for this phone and incident: the existing one (its milestone, round, notification
-  // and recipient updated), or a new one not in use for the phone. Codes of incidents closed
-  // `reuse_after` ago are removed first, which frees them.
-  ReplyCode issue(const std::string& phone, const std::string& incident_key,
-                  const std::string& recipient, const std::string& unit,
-                  std::optional<Milestone> milestone, int round, const std::string& notification_id,
-                  TimePoint now);
-
-  std::vector<ReplyCode> with_code(const std::string& code) override;
-  std::optional<ReplyCode> latest_open_for_phone(const std::string& phone) override;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
 
 // What to do about one mobile-originated SMS (Kannel's sms-service callback): an acknowledgement
 // or a confirmation for the engine, or nothing, and always an answer for the sender.

@@ -13,8 +13,7 @@
 
 namespace incidentd {
 
-std::function<std::string(const std::string&)> incident_titles(const Engine& engine,
-                                                               SqliteStore& store) {
+std::function<std::string(const std::string&)> incident_titles(const Engine& engine, Store& store) {
   return [&engine, &store](const std::string& key) -> std::string {
     if (const auto* open = engine.find(key)) return open->title;
     if (auto stored = store.load_incident(key)) return stored->title;
@@ -158,24 +157,22 @@ void SmsAnswerSender::on_timer() {
   arm();
 }
 
-SmsService::SmsService(boost::asio::io_context& io, ConfigView view, Engine& engine,
-                       SqliteStore& store, const TimeSource& time, TimeSystem& answer_clock)
-    : SmsService(io, view, *view.get(), engine, store, time, answer_clock) {}
+SmsService::SmsService(boost::asio::io_context& io, ConfigView view, Engine& engine, Store& store,
+                       ReplyCodeStore& codes, const TimeSource& time, TimeSystem& answer_clock)
+    : SmsService(io, view, *view.get(), engine, store, codes, time, answer_clock) {}
 
 // [sms], [notify], database and lang are bound at start-up: read once from `config`.
 SmsService::SmsService(boost::asio::io_context& io, ConfigView view, const Config& config,
-                       Engine& engine, SqliteStore& store, const TimeSource& time,
+                       Engine& engine, Store& store, ReplyCodeStore& codes, const TimeSource& time,
                        TimeSystem& answer_clock)
     : engine_(engine),
       gateway_(make_sms_gateway(io, config.sms)),
-      codes_(std::make_unique<ReplyCodeStore>(config.database, config.sms.reply_code_digits,
-                                              config.sms.reply_code_reuse_after)),
       templates_(std::make_unique<MessageTemplates>(config.sms.templates, config.sms.max_parts,
                                                     config.lang)),
-      composer_(std::make_unique<SmsComposer>(*codes_, *templates_, time, view,
+      composer_(std::make_unique<SmsComposer>(codes, *templates_, time, view,
                                               incident_titles(engine, store))),
       channel_(std::make_unique<SmsChannel>(*gateway_, composer_.get())),
-      replies_(std::make_unique<SmsReplyHandler>(*codes_, time, config.sms.reply_code_digits,
+      replies_(std::make_unique<SmsReplyHandler>(codes, time, config.sms.reply_code_digits,
                                                  config.sms.reply_code_reuse_after)) {
   auto random = std::make_shared<std::mt19937_64>(std::random_device{}());
   answers_ = std::make_unique<SmsAnswerSender>(

@@ -13,6 +13,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/delivery_policy.hpp"
+#include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
 #include "notify/dispatcher.hpp"
 #include "notify/reply_codes.hpp"
@@ -31,8 +32,7 @@ class SmsComposer;
 class SmsGateway;
 
 // The incident's title by key (open in the engine, else from the store), for message texts.
-std::function<std::string(const std::string&)> incident_titles(const Engine& engine,
-                                                               SqliteStore& store);
+std::function<std::string(const std::string&)> incident_titles(const Engine& engine, Store& store);
 
 // Texts for the channels that do not compose their own (webhooks, robots): the Chinese templates
 // without a reply code, with the one-click ack link when `ack_links` is set (the same link as the
@@ -93,12 +93,11 @@ class SmsAnswerSender {
 
 class SmsService {
  public:
-  // Opens the reply-code table in config.database (after SqliteStore migrated it) and builds the
-  // gateway from [sms]. `answer_clock` times the retries of answers: the real clock, also in a
-  // drill (a person waits in real time). Throws when the credentials file cannot be read or the
-  // table not opened.
-  SmsService(boost::asio::io_context& io, ConfigView config, Engine& engine, SqliteStore& store,
-             const TimeSource& time, TimeSystem& answer_clock);
+  // Keeps its reply codes in `codes` and builds the gateway from [sms]; `store` gives the titles
+  // of closed incidents. `answer_clock` times the retries of answers: the real clock, also in a
+  // drill (a person waits in real time). Throws when the credentials file cannot be read.
+  SmsService(boost::asio::io_context& io, ConfigView config, Engine& engine, Store& store,
+             ReplyCodeStore& codes, const TimeSource& time, TimeSystem& answer_clock);
   ~SmsService();
   SmsService(const SmsService&) = delete;
   SmsService& operator=(const SmsService&) = delete;
@@ -114,11 +113,11 @@ class SmsService {
 
  private:
   SmsService(boost::asio::io_context& io, ConfigView view, const Config& config, Engine& engine,
-             SqliteStore& store, const TimeSource& time, TimeSystem& answer_clock);
+             Store& store, ReplyCodeStore& codes, const TimeSource& time,
+             TimeSystem& answer_clock);
 
   Engine& engine_;
   std::unique_ptr<SmsGateway> gateway_;
-  std::unique_ptr<ReplyCodeStore> codes_;
   std::unique_ptr<MessageTemplates> templates_;
   std::unique_ptr<SmsComposer> composer_;
   std::unique_ptr<SmsChannel> channel_;

@@ -16,7 +16,7 @@ constexpr Duration kRetryAfterStoreError = std::chrono::seconds(5);
 
 }  // namespace
 
-SourceHeartbeat::SourceHeartbeat(SqliteStore& store, ConfigView config, TimeSystem& time,
+SourceHeartbeat::SourceHeartbeat(SourceHeartbeatLog& store, ConfigView config, TimeSystem& time,
                                  Duration silence,
                                  std::function<void(const SourceState&)> on_change)
     : store_(store),

@@ -15,8 +15,9 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/config_snapshot.hpp"
+#include "incidentd/source_heartbeat_log.hpp"
+#include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd {
 
@@ -34,8 +35,8 @@ class SourceHeartbeat {
   // `silence` > 0. `on_change` is called after each change of state is durable, and once from
   // start() when the database says the source is silent.
   // The operator desk is read from `config` at each notice, so a reload's roster reaches it.
-  SourceHeartbeat(SqliteStore& store, ConfigView config, TimeSystem& time, Duration silence,
-                  std::function<void(const SourceState&)> on_change = {});
+  SourceHeartbeat(SourceHeartbeatLog& store, ConfigView config, TimeSystem& time,
+                  Duration silence, std::function<void(const SourceState&)> on_change = {});
   ~SourceHeartbeat();
   SourceHeartbeat(const SourceHeartbeat&) = delete;
   SourceHeartbeat& operator=(const SourceHeartbeat&) = delete;
@@ -54,7 +55,7 @@ class SourceHeartbeat {
   std::vector<OutboxRow> desk_rows(std::string_view purpose, TimePoint silence_since,
                                    TimePoint now) const;
 
-  SqliteStore& store_;
+  SourceHeartbeatLog& store_;
   ConfigView config_;
   TimeSystem& time_;
   Duration silence_;

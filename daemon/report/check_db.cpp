@@ -14,6 +14,7 @@
 #include "incidentd/codec.hpp"
 #include "incidentd/state_codec.hpp"
 #include "report/verify.hpp"
+#include "store/processed_ids.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd::report {

@@ -223,7 +223,7 @@ std::string mask_phones_in(std::string_view text) {
   return out;
 }
 
-IncidentReport build_incident_report(SqliteStore& store, const std::string& incident_key,
+IncidentReport build_incident_report(TimelineQueries& store, const std::string& incident_key,
                                      const ReportOptions& options) {
   const auto snapshot = store.load_incident(incident_key);
   if (!snapshot) {

@@ -14,8 +14,8 @@
 
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
+#include "incidentd/timeline_queries.hpp"
 #include "report/messages.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd::report {
 
@@ -164,7 +164,7 @@ struct IncidentReport {
 };
 
 // Throws ReportError for an unknown incident, StoreError for a store that cannot be read.
-IncidentReport build_incident_report(SqliteStore& store, const std::string& incident_key,
+IncidentReport build_incident_report(TimelineQueries& store, const std::string& incident_key,
                                      const ReportOptions& options);
 
 std::string render_report(const IncidentReport& report, Format format);

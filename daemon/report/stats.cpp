@@ -142,15 +142,10 @@ Duration percentile_of(std::vector<Duration> values, int percent) {
   return values[rank - 1];
 }
 
-StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Config& config) {
-  StatsResult s;
-  s.query = query;
-  s.timezone = config.timezone;
-  s.utc_offset = config.utc_offset;
-  s.target = config.policy.first_release_target;
-  s.deadline = config.policy.first_release_deadline;
-  s.press_deadline = config.policy.press_conference_deadline;
+namespace {
 
+// The period [from, to) in the configured time zone, from local midnight to local midnight.
+void resolve_period(StatsResult& s, const StatsQuery& query, const Config& config) {
   const auto from_day = parse_date(query.from, "--from");
   const auto to_day = parse_date(query.to, "--to");
   if (std::chrono::sys_days(to_day) < std::chrono::sys_days(from_day)) {
@@ -164,8 +159,61 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
   }
   s.from = local_midnight(zone, std::chrono::sys_days(from_day));
   s.to = local_midnight(zone, std::chrono::sys_days(to_day) + std::chrono::days(1));
+}
 
-  const std::vector<IncidentRow> rows = store.incidents_with_clock(s.from, s.to);
+Action parse_row(const TimelineRow& t) {
+  auto parsed = action_from_json(nlohmann::json::parse(t.body, nullptr, false));
+  if (!parsed) {
+    throw ReportError("timeline entry " + std::to_string(t.seq) +
+                      " is unreadable: " + parsed.error);
+  }
+  return std::move(*parsed.value);
+}
+
+// What one timeline row of the incident adds to its figures.
+void apply_row(PerIncident& p, const TimelineRow& t) {
+  if (t.action == "notification") {
+    // Most rows are notifications: they come without their body (only the recipient).
+    p.first_notified.try_emplace(t.recipient, TimePoint(Duration(t.at_ms)));
+    return;
+  }
+  const Action a = parse_row(t);
+  switch (a.kind) {
+    case ActionKind::incident_opened:
+    case ActionKind::level_changed:
+      if (a.incident_level) {
+        const std::string level(to_string(*a.incident_level));
+        if (severity(level) > severity(p.max_level)) p.max_level = level;
+      }
+      break;
+    case ActionKind::milestone_met:
+      if (a.milestone == Milestone::first_release && !p.first_release) {
+        p.first_release = a.released_at;
+      }
+      if (a.milestone == Milestone::press_conference && !p.press) p.press = a.released_at;
+      break;
+    case ActionKind::deadline_breached:
+      // A milestone round breaches once; the first line says so whatever its reminder number
+      // (after a catch-up the breach itself may have been superseded).
+      if (a.milestone && p.breached.insert({*a.milestone, a.round}).second) {
+        p.breaches.push_back({*a.milestone, a.at, t.seq, "", {}});
+      }
+      break;
+    case ActionKind::acknowledged: {
+      auto first = p.first_notified.find(a.recipient);
+      if (first != p.first_notified.end() && a.at >= first->second) {
+        p.acknowledged.try_emplace(a.recipient, a.at);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// The incidents of the period (drills left out unless asked for), each with its figures.
+std::vector<PerIncident> collect_incidents(TimelineQueries& store, const StatsQuery& query,
+                                           StatsResult& s, const std::vector<IncidentRow>& rows) {
   std::vector<PerIncident> per;
   std::map<std::string, std::size_t> index;
   per.reserve(rows.size());
@@ -180,16 +228,6 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
     p.max_level = row.level;
     per.push_back(std::move(p));
   }
-
-  const auto parse = [](const TimelineRow& t) {
-    auto parsed = action_from_json(nlohmann::json::parse(t.body, nullptr, false));
-    if (!parsed) {
-      throw ReportError("timeline entry " + std::to_string(t.seq) +
-                        " is unreadable: " + parsed.error);
-    }
-    return std::move(*parsed.value);
-  };
-
   store.scan_timeline_of_clocks(
       s.from, s.to,
       {ActionKind::incident_opened, ActionKind::level_changed, ActionKind::milestone_met,
@@ -202,48 +240,13 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
           auto it = index.find(t.incident_key);
           current = it == index.end() ? nullptr : &per[it->second];
         }
-        if (current == nullptr) return;  // a drill left out
-        PerIncident& p = *current;
-        if (t.action == "notification") {
-          // Most rows are notifications: they come without their body (only the recipient).
-          p.first_notified.try_emplace(t.recipient, TimePoint(Duration(t.at_ms)));
-          return;
-        }
-        const Action a = parse(t);
-        switch (a.kind) {
-          case ActionKind::incident_opened:
-          case ActionKind::level_changed:
-            if (a.incident_level) {
-              const std::string level(to_string(*a.incident_level));
-              if (severity(level) > severity(p.max_level)) p.max_level = level;
-            }
-            break;
-          case ActionKind::milestone_met:
-            if (a.milestone == Milestone::first_release && !p.first_release) {
-              p.first_release = a.released_at;
-            }
-            if (a.milestone == Milestone::press_conference && !p.press) p.press = a.released_at;
-            break;
-          case ActionKind::deadline_breached:
-            // A milestone round breaches once; the first line says so whatever its reminder
-            // number (after a catch-up the breach itself may have been superseded).
-            if (a.milestone && p.breached.insert({*a.milestone, a.round}).second) {
-              p.breaches.push_back({*a.milestone, a.at, t.seq, "", {}});
-            }
-            break;
-          case ActionKind::acknowledged: {
-            auto first = p.first_notified.find(a.recipient);
-            if (first != p.first_notified.end() && a.at >= first->second) {
-              p.acknowledged.try_emplace(a.recipient, a.at);
-            }
-            break;
-          }
-          default:
-            break;
-        }
+        if (current != nullptr) apply_row(*current, t);  // else a drill left out
       });
+  return per;
+}
 
-  // Who each breach reached: its alert's notifications follow it at the same instant.
+// Who each breach reached: its alert's notifications follow it at the same instant.
+void find_breach_units(TimelineQueries& store, std::vector<PerIncident>& per) {
   for (auto& p : per) {
     for (auto& b : p.breaches) {
       store.scan_timeline(
@@ -251,7 +254,7 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
           [&](const TimelineRow& t) {
             if (t.at_ms != b.at.time_since_epoch().count()) return false;
             if (t.action != "notification") return true;
-            const Action a = parse(t);
+            const Action a = parse_row(t);
             if (a.send != 1 || !a.deputy_of.empty() || a.cause != ActionKind::deadline_breached ||
                 a.milestone != b.milestone) {
               return true;
@@ -264,41 +267,39 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
           b.seq);
     }
   }
+}
 
-  std::vector<const PerIncident*> all;
-  all.reserve(per.size());
-  for (const auto& p : per) all.push_back(&p);
-  s.total = aggregate("all", all, s);
-
-  if (query.by != GroupBy::none) {
-    std::map<std::string, std::vector<const PerIncident*>> groups;
-    for (const auto& p : per) {
-      switch (query.by) {
-        case GroupBy::unit:
-          for (const auto& u : p.row->units) groups[u].push_back(&p);
-          break;
-        case GroupBy::region:
-          groups[p.row->region.empty() ? "(none)" : p.row->region].push_back(&p);
-          break;
-        case GroupBy::level:
-          groups[p.max_level].push_back(&p);
-          break;
-        case GroupBy::quarter:
-          groups[quarter_of(*p.row->clock_start, s.utc_offset)].push_back(&p);
-          break;
-        case GroupBy::none:
-          break;
-      }
-    }
-    for (const auto& [name, members] : groups) s.groups.push_back(aggregate(name, members, s));
-    if (query.by == GroupBy::level) {
-      std::stable_sort(s.groups.begin(), s.groups.end(), [](const auto& a, const auto& b) {
-        return severity(a.group) > severity(b.group);
-      });
+void add_groups(StatsResult& s, const std::vector<PerIncident>& per, GroupBy by) {
+  if (by == GroupBy::none) return;
+  std::map<std::string, std::vector<const PerIncident*>> groups;
+  for (const auto& p : per) {
+    switch (by) {
+      case GroupBy::unit:
+        for (const auto& u : p.row->units) groups[u].push_back(&p);
+        break;
+      case GroupBy::region:
+        groups[p.row->region.empty() ? "(none)" : p.row->region].push_back(&p);
+        break;
+      case GroupBy::level:
+        groups[p.max_level].push_back(&p);
+        break;
+      case GroupBy::quarter:
+        groups[quarter_of(*p.row->clock_start, s.utc_offset)].push_back(&p);
+        break;
+      case GroupBy::none:
+        break;
     }
   }
+  for (const auto& [name, members] : groups) s.groups.push_back(aggregate(name, members, s));
+  if (by == GroupBy::level) {
+    std::stable_sort(s.groups.begin(), s.groups.end(), [](const auto& a, const auto& b) {
+      return severity(a.group) > severity(b.group);
+    });
+  }
+}
 
-  // Breaches per unit: attributed to the responsible units the breach alert reached.
+// Breaches per unit: attributed to the responsible units the breach alert reached.
+void add_unit_breaches(StatsResult& s, const std::vector<PerIncident>& per) {
   std::map<std::string, UnitBreaches> units;
   for (const auto& p : per) {
     for (const auto& u : p.row->units) {
@@ -319,6 +320,30 @@ StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Con
   for (auto& [name, ub] : units) s.breaches.push_back(ub);
   std::stable_sort(s.breaches.begin(), s.breaches.end(),
                    [](const auto& a, const auto& b) { return a.total() > b.total(); });
+}
+
+}  // namespace
+
+StatsResult compute_stats(TimelineQueries& store, const StatsQuery& query, const Config& config) {
+  StatsResult s;
+  s.query = query;
+  s.timezone = config.timezone;
+  s.utc_offset = config.utc_offset;
+  s.target = config.policy.first_release_target;
+  s.deadline = config.policy.first_release_deadline;
+  s.press_deadline = config.policy.press_conference_deadline;
+  resolve_period(s, query, config);
+
+  const std::vector<IncidentRow> rows = store.incidents_with_clock(s.from, s.to);
+  std::vector<PerIncident> per = collect_incidents(store, query, s, rows);
+  find_breach_units(store, per);
+
+  std::vector<const PerIncident*> all;
+  all.reserve(per.size());
+  for (const auto& p : per) all.push_back(&p);
+  s.total = aggregate("all", all, s);
+  add_groups(s, per, query.by);
+  add_unit_breaches(s, per);
   return s;
 }
 

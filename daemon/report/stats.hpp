@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/timeline_queries.hpp"
 #include "report/report.hpp"
-#include "store/sqlite_store.hpp"
 
 namespace incidentd::report {
 
@@ -65,7 +65,7 @@ struct StatsResult {
 };
 
 // Throws ReportError for bad dates or an unknown time zone.
-StatsResult compute_stats(SqliteStore& store, const StatsQuery& query, const Config& config);
+StatsResult compute_stats(TimelineQueries& store, const StatsQuery& query, const Config& config);
 std::string render_stats(const StatsResult& stats, Format format);
 
 // The definitions used, exposed for the tests: the median of sorted values (mean of the two

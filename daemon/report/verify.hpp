@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "store/sqlite_store.hpp"
+#include "incidentd/timeline_queries.hpp"
 
 namespace incidentd::report {
 
@@ -26,6 +26,6 @@ struct VerifyResult {
   std::vector<ChainRewrite> rewrites;
 };
 
-VerifyResult verify_chain(SqliteStore& store);
+VerifyResult verify_chain(TimelineQueries& store);
 
 }  // namespace incidentd::report

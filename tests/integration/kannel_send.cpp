@@ -96,10 +96,6 @@ int send(const std::map<std::string, std::string>& args, SmsComposer* composer,
   return result->status == SendResult::Status::delivered ? 0 : 1;
 }
 
-void ensure_schema(const std::string& db) {
-  SqliteStore store(db);  // creates the file and runs the store's migrations (reply_codes too)
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -120,7 +116,7 @@ int main(int argc, char** argv) try {
     n.text = arg(args, "text");
     rc = send(args, nullptr, n, out);
   } else if (command == "notify") {
-    ensure_schema(arg(args, "db"));
+    SqliteStore store(arg(args, "db"));  // creates the file and runs the store's migrations
     std::ifstream body_file(arg(args, "body"));
     std::stringstream body;
     body << body_file.rdbuf();
@@ -135,8 +131,9 @@ int main(int argc, char** argv) try {
     n.body_json = body.str();
     Config config;
     FixedTime time(time_arg(args, "now"));
-    ReplyCodeStore codes(arg(args, "db"), config.sms.reply_code_digits,
-                         config.sms.reply_code_reuse_after);
+    const auto codes_owned =
+        store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
+    ReplyCodeStore& codes = *codes_owned;
     const MessageTemplates templates(config.sms.templates, config.sms.max_parts);
     const std::string title = arg(args, "title");
     SmsComposer composer(codes, templates, time, config,
@@ -144,11 +141,12 @@ int main(int argc, char** argv) try {
     rc = send(args, &composer, n, out);
     out["code"] = codes.latest_open_for_phone(n.address).value_or(ReplyCode{}).code;
   } else if (command == "reply") {
-    ensure_schema(arg(args, "db"));
+    SqliteStore store(arg(args, "db"));  // creates the file and runs the store's migrations
     Config config;
     FixedTime time(time_arg(args, "now"));
-    ReplyCodeStore codes(arg(args, "db"), config.sms.reply_code_digits,
-                         config.sms.reply_code_reuse_after);
+    const auto codes_owned =
+        store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
+    ReplyCodeStore& codes = *codes_owned;
     SmsReplyHandler handler(codes, time, config.sms.reply_code_digits,
                             config.sms.reply_code_reuse_after);
     const SmsReplyOutcome outcome =

@@ -77,4 +77,18 @@ bool MemoryStore::is_processed(const std::string& id) {
   return processed_.count(id) != 0;
 }
 
+std::vector<IncidentState> MemoryHistory::load_all_incidents() {
+  std::vector<IncidentState> out;
+  for (const auto& [key, state] : store_.incidents()) out.push_back(state);
+  return out;
+}
+
+std::vector<Action> MemoryHistory::timeline(const std::string& incident_key) {
+  std::vector<Action> out;
+  for (const Action& a : store_.timeline()) {
+    if (incident_key.empty() || a.incident_key == incident_key) out.push_back(a);
+  }
+  return out;
+}
+
 }  // namespace incidentd::testing

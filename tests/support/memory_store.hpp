@@ -14,6 +14,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/incident.hpp"
+#include "incidentd/incident_history.hpp"
 #include "incidentd/store.hpp"
 
 namespace incidentd::testing {
@@ -61,6 +62,18 @@ class MemoryStore final : public Store {
   bool full_ = false;
   std::size_t commits_ = 0;
   std::size_t failed_commits_ = 0;
+};
+
+// The IncidentHistory port over a MemoryStore (the daemon's is the SQLite store): every incident
+// it holds, and the timeline of one incident or of all.
+class MemoryHistory final : public IncidentHistory {
+ public:
+  explicit MemoryHistory(const MemoryStore& store) : store_(store) {}
+  std::vector<IncidentState> load_all_incidents() override;
+  std::vector<Action> timeline(const std::string& incident_key = "") override;
+
+ private:
+  const MemoryStore& store_;
 };
 
 }  // namespace incidentd::testing

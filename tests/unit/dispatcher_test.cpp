@@ -19,6 +19,7 @@
 
 #include "ctl/virtual_time.hpp"
 #include "incidentd/config_snapshot.hpp"
+#include "store/sqlite_store.hpp"
 #include "support/test_config.hpp"
 
 namespace incidentd {

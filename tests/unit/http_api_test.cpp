@@ -131,18 +131,9 @@ class ApiServer {
     context.engine = &engine_;
     context.store = &store_;
     context.time = &time_;
-    context.timeline = [this](const std::string& key) {
-      std::vector<Action> out;
-      for (const Action& a : store_.timeline()) {
-        if (a.incident_key == key) out.push_back(a);
-      }
-      return out;
-    };
+    context.history = &history_;
     context.links = &signer_;
-    context.link_used = [this](const std::string& id) { return links_.is_link_used(id); };
-    context.record_link = [this](const std::string& id, const std::string& key, TimePoint at) {
-      return links_.record_used_link(id, key, at);
-    };
+    context.used_links = &links_;
     context.ready = [this] { return ready.load(); };
     context.unready_reason = [this] { return unready_reason; };  // on the loop
     context.on_store_failure = [this](const std::exception& failure) {
@@ -268,6 +259,7 @@ class ApiServer {
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   Config config_;
   testing::MemoryStore store_;
+  testing::MemoryHistory history_{store_};
   VirtualTime time_;
   Engine engine_;
   SqliteStore links_;

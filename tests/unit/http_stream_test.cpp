@@ -85,13 +85,7 @@ class StreamServer {
     context.engine = &engine_;
     context.store = &store_;
     context.time = &time_;
-    context.timeline = [this](const std::string& key) {
-      std::vector<Action> out;
-      for (const Action& a : store_.timeline()) {
-        if (a.incident_key == key) out.push_back(a);
-      }
-      return out;
-    };
+    context.history = &history_;
     control_.emplace(http::install_api(server_, std::move(context)));
     engine_.on_commit([this](const std::vector<IncidentState>& committed) {
       control_->incidents_changed(committed);
@@ -135,6 +129,7 @@ class StreamServer {
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   Config config_;
   testing::MemoryStore store_;
+  testing::MemoryHistory history_{store_};
   VirtualTime time_;
   Engine engine_;
   http::Server server_;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <random>
 #include <regex>
@@ -116,7 +117,7 @@ struct TempDatabase {
     dir = fs::temp_directory_path() / ("notify-ack-link-" + std::to_string(rd()));
     fs::create_directories(dir);
     path = (dir / "db.sqlite").string();
-    SqliteStore migrate(path);  // creates the schema, reply_codes included
+    store = std::make_unique<SqliteStore>(path);  // creates the schema, reply_codes included
   }
   ~TempDatabase() {
     std::error_code ignored;
@@ -126,6 +127,7 @@ struct TempDatabase {
   TempDatabase& operator=(const TempDatabase&) = delete;
   fs::path dir;
   std::string path;
+  std::unique_ptr<SqliteStore> store;
 };
 
 // The text of one SMS through the real channel and composer, with `ack_url` as the dispatcher
@@ -133,7 +135,8 @@ struct TempDatabase {
 std::string sms_text(const Config& config, const std::string& ack_url, int max_parts = 6,
                      const std::string& title = "昭通市某县山体滑坡引发网络关注") {
   TempDatabase db;
-  ReplyCodeStore codes(db.path, 4, 72h, [] { return std::uint64_t{4827}; });
+  const auto owned = db.store->reply_codes(4, 72h, [] { return std::uint64_t{4827}; });
+  ReplyCodeStore& codes = *owned;
   const MessageTemplates templates(config.sms.templates, max_parts);
   const FixedTime time;
   SmsComposer composer(codes, templates, time, config,

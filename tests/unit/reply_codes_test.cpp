@@ -225,11 +225,12 @@ TEST_CASE("foreign, unknown, closed and expired codes change nothing and say why
 TEST_CASE("codes persist: one per phone and incident, reused only 72 h after the close") {
   TempDir dir{"incidentd-reply-codes"};
   const std::string db = dir.file("incidentd.db");
-  { SqliteStore store(db); }  // creates the schema, reply_codes included
+  SqliteStore store(db);  // creates the schema, reply_codes included
   add_incident(db, "zt-1", std::nullopt);
   add_incident(db, "zt-2", std::nullopt);
   // Draws that always hit the same code: the second incident must get another one.
-  ReplyCodeStore codes(db, 4, k72h, [] { return std::uint64_t{0}; });
+  const auto owned = store.reply_codes(4, k72h, [] { return std::uint64_t{0}; });
+  ReplyCodeStore& codes = *owned;
   const TimePoint t0 = at("2026-11-26T10:00:00+08:00");
 
   const ReplyCode first = codes.issue("13800000101", "zt-1", "zt-duty1", "zhaotong-gov",

@@ -12,6 +12,7 @@
 
 #include "report/fixture.hpp"
 #include "report/stats.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include "ctl/simulate.hpp"
 #include "incidentd/codec.hpp"
 #include "report/fixture.hpp"
+#include "store/sqlite_store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {

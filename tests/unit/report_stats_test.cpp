@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "report/fixture.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include "notify/dispatcher.hpp"
 #include "notify/message.hpp"
 #include "notify/sms_service.hpp"
+#include "store/sqlite_store.hpp"
 #include "support/test_config.hpp"
 
 namespace incidentd {

@@ -10,6 +10,7 @@
 
 #include "incidentd/codec.hpp"
 #include "report/fixture.hpp"
+#include "store/sqlite_store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {

@@ -1,0 +1,80 @@
+// The database room: the one SQLite connection the store's rooms share on the daemon's loop
+// thread, its pragmas (WAL, synchronous=FULL), and the schema with its migrations (schema.cpp:
+// the only place any table of the file is defined, the reply codes' included). Every room turns
+// SQLite's failures into StoreError through raise(), which knows a full disk. Internal to
+// daemon/store.
+#pragma once
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "incidentd/store.hpp"
+
+namespace incidentd {
+
+class Database {
+ public:
+  enum class Mode { read_write, read_only };
+
+  // The schema version this build writes and reads (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 10;
+  static constexpr int kBusyTimeoutMs = 5000;
+
+  // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a
+  // database at exactly kSchemaVersion. Both refuse a newer schema. Throws StoreError or
+  // SQLite::Exception.
+  Database(const std::string& path, Mode mode);
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  SQLite::Database& db() { return db_; }
+  const std::string& path() const { return path_; }
+  Mode mode() const { return mode_; }
+  int user_version();
+
+  // "<operation> (<path>): <what>".
+  StoreError error(std::string_view operation, const std::exception& e) const;
+  // Throws what `e` means for the caller: StoreFullError when the disk is full, which the daemon
+  // waits out (the transaction was rolled back, so the same commit can be tried again), else
+  // StoreError.
+  [[noreturn]] void raise(std::string_view operation, const std::exception& e);
+
+ private:
+  void migrate();
+  void check_readable_version();
+  StoreError newer_schema(int found) const;
+
+  std::string path_;
+  Mode mode_;
+  SQLite::Database db_;
+};
+
+// Runs `body` and turns SQLite's failures into StoreError naming `operation`.
+template <typename Body>
+auto guarded(Database& database, std::string_view operation, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    database.raise(operation, e);
+  }
+}
+
+// The same for a write that encodes JSON: a failure to encode is a StoreError too.
+template <typename Body>
+auto guarded_write(Database& database, std::string_view operation, Body&& body)
+    -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    database.raise(operation, e);
+  } catch (const nlohmann::json::exception& e) {
+    database.raise(operation, e);
+  }
+}
+
+}  // namespace incidentd

@@ -1,0 +1,234 @@
+#include "store/outbox.hpp"
+
+#include "store/database.hpp"
+#include "store/hash_chain.hpp"
+#include "store/sql.hpp"
+
+namespace incidentd {
+namespace {
+
+using sql::instant_of;
+using sql::millis;
+using sql::Use;
+
+// In the order of the outbox_pending index, so LIMIT stops early: no sort of every due row.
+// superseded_by looks up the newest later alert on the outbox_recipient index.
+constexpr const char* kDueSql =
+    "SELECT o.notification_id, o.recipient, o.unit, o.channel, o.state, "
+    "o.attempts, o.delivered_at, o.last_error, o.incident_key, o.level, "
+    "o.body, o.created_at, o.next_attempt_at, o.milestone, o.purpose, "
+    "o.failing_since, o.recorded, "
+    "CASE WHEN o.purpose = 'alert' THEN (SELECT n.notification_id FROM outbox n "
+    "WHERE n.incident_key = o.incident_key AND n.recipient = o.recipient AND "
+    "n.milestone IS o.milestone AND n.created_at > o.created_at AND "
+    "n.purpose = 'alert' ORDER BY n.created_at DESC LIMIT 1) END, "
+    "(SELECT MIN(p.failing_since) FROM outbox p WHERE p.incident_key = "
+    "o.incident_key AND p.recipient = o.recipient AND p.milestone IS "
+    "o.milestone AND p.created_at <= o.created_at AND p.purpose = o.purpose "
+    "AND p.state IN ('pending', 'superseded')) "
+    "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
+    "ORDER BY o.next_attempt_at LIMIT ?";
+
+OutboxRow read_due_row(SQLite::Statement& s) {
+  OutboxRow row;
+  row.notification_id = s.getColumn(0).getString();
+  row.recipient = s.getColumn(1).getString();
+  row.unit = s.getColumn(2).getString();
+  row.channel = s.getColumn(3).getString();
+  row.state = s.getColumn(4).getString();
+  row.attempts = s.getColumn(5).getInt();
+  if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
+  row.last_error = s.getColumn(7).getString();
+  row.incident_key = s.getColumn(8).getString();
+  if (!s.getColumn(9).isNull()) row.level = s.getColumn(9).getInt();
+  row.body = s.getColumn(10).getString();
+  row.created_at = instant_of(s.getColumn(11).getInt64());
+  row.next_attempt_at = instant_of(s.getColumn(12).getInt64());
+  row.milestone = s.getColumn(13).getString();
+  row.purpose = s.getColumn(14).getString();
+  if (!s.getColumn(15).isNull()) row.failing_since = instant_of(s.getColumn(15).getInt64());
+  row.recorded = s.getColumn(16).getString();
+  row.superseded_by = s.getColumn(17).getString();
+  if (!s.getColumn(18).isNull()) row.failing_since = instant_of(s.getColumn(18).getInt64());
+  return row;
+}
+
+// Returns whether the row was still pending (and is now updated).
+bool apply_update(SQLite::Statement& update, const OutboxUpdate& u) {
+  Use s(update);
+  s.text(1, u.state);
+  s.text(2, u.channel);
+  s.integer(3, u.attempts);
+  s.instant(4, u.next_attempt_at);
+  s.instant(5, u.delivered_at);
+  s.text(6, u.last_error);
+  s.instant(7, u.failing_since);
+  s.text(8, u.recorded);
+  if (u.gave_up.empty()) {
+    s->bind(9);
+  } else {
+    s.text(9, u.gave_up);
+  }
+  s.text(10, u.notification_id);
+  return s->exec() == 1;
+}
+
+}  // namespace
+
+OutboxRoom::OutboxRoom(Database& database, HashChain& chain)
+    : database_(database),
+      chain_(chain),
+      insert_(database.db(),
+              "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, unit, "
+              "channel, level, body, created_at, next_attempt_at, milestone, purpose) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") {}
+
+void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
+  Use s(insert_);
+  s.text(1, a.notification_id);
+  s.text(2, a.incident_key);
+  s.text(3, a.recipient);
+  s.text(4, a.unit);
+  s.text(5, a.channel);
+  if (a.level) {
+    s.integer(6, *a.level);
+  } else {
+    s->bind(6);
+  }
+  s.text(7, body);
+  s.instant(8, a.at);
+  s.instant(9, a.at);
+  if (a.milestone) {
+    s.text(10, sql::name(*a.milestone));
+  } else {
+    s->bind(10);
+  }
+  s->bind(11, "alert");
+  s->exec();
+}
+
+void OutboxRoom::insert_row(const OutboxRow& row) {
+  Use n(insert_);
+  n.text(1, row.notification_id);
+  n.text(2, row.incident_key);
+  n.text(3, row.recipient);
+  n.text(4, row.unit);
+  n.text(5, row.channel);
+  if (row.level) {
+    n.integer(6, *row.level);
+  } else {
+    n->bind(6);
+  }
+  n.text(7, row.body);
+  n.instant(8, row.created_at);
+  n.instant(9, row.next_attempt_at);
+  n.text(10, row.milestone);
+  n.text(11, row.purpose);
+  n->exec();
+}
+
+std::vector<OutboxRow> OutboxRoom::due_notifications(TimePoint now, std::size_t limit) {
+  return guarded(database_, "due_notifications", [&] {
+    std::vector<OutboxRow> out;
+    SQLite::Statement s(database_.db(), kDueSql);
+    s.bind(1, static_cast<std::int64_t>(millis(now)));
+    s.bind(2, static_cast<std::int64_t>(limit));
+    while (s.executeStep()) out.push_back(read_due_row(s));
+    return out;
+  });
+}
+
+std::optional<TimePoint> OutboxRoom::next_notification_due() {
+  return guarded(database_, "next_notification_due", [&]() -> std::optional<TimePoint> {
+    SQLite::Statement s(database_.db(),
+                        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+    if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
+    return instant_of(s.getColumn(0).getInt64());
+  });
+}
+
+std::size_t OutboxRoom::pull_back_notifications(TimePoint now, TimePoint beyond) {
+  return guarded(database_, "pull_back_notifications", [&]() -> std::size_t {
+    // The read first (one step down the outbox_pending index): a pass that finds nothing writes
+    // nothing, which is every pass but the one after a step back.
+    SQLite::Statement any(database_.db(),
+                          "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at > ? "
+                          "LIMIT 1");
+    any.bind(1, static_cast<std::int64_t>(millis(beyond)));
+    if (!any.executeStep()) return 0;
+    SQLite::Statement pull(database_.db(),
+                           "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND "
+                           "next_attempt_at > ?");
+    pull.bind(1, static_cast<std::int64_t>(millis(now)));
+    pull.bind(2, static_cast<std::int64_t>(millis(beyond)));
+    return static_cast<std::size_t>(pull.exec());
+  });
+}
+
+std::vector<bool> OutboxRoom::record_outbox(const std::vector<OutboxUpdate>& updates) {
+  std::vector<bool> applied;
+  if (updates.empty()) return applied;
+  guarded_write(database_, "record_outbox", [&] {
+    SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::IMMEDIATE);
+    // The same chaining as the engine's commit: from our head, or a row another writer added.
+    chain_.stage();
+    SQLite::Statement update(database_.db(),
+                             "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
+                             "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
+                             "failing_since = ?, recorded = ?, gave_up = ? "
+                             "WHERE notification_id = ? AND state = 'pending'");
+    for (const OutboxUpdate& u : updates) {
+      const bool changed = apply_update(update, u);
+      applied.push_back(changed);
+      if (!changed) continue;
+      for (const Action& a : u.timeline) {
+        const std::string body = chain_.append(a);
+        if (a.kind == ActionKind::notification) insert_notification(a, body);
+      }
+      for (const OutboxRow& row : u.new_rows) insert_row(row);
+    }
+    tx.commit();
+    chain_.committed();
+  });
+  return applied;
+}
+
+std::map<std::pair<std::string, std::string>, std::uint64_t> OutboxRoom::outbox_counts() {
+  return guarded(database_, "outbox_counts", [&] {
+    std::map<std::pair<std::string, std::string>, std::uint64_t> out;
+    SQLite::Statement s(database_.db(),
+                        "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state");
+    while (s.executeStep()) {
+      out[{s.getColumn(0).getString(), s.getColumn(1).getString()}] =
+          static_cast<std::uint64_t>(s.getColumn(2).getInt64());
+    }
+    return out;
+  });
+}
+
+std::vector<OutboxRow> OutboxRoom::of_incident(const std::string& incident_key) {
+  return guarded(database_, "outbox", [&] {
+    std::vector<OutboxRow> out;
+    SQLite::Statement s(database_.db(),
+                        "SELECT notification_id, recipient, unit, channel, state, attempts, "
+                        "delivered_at, last_error, gave_up FROM outbox WHERE incident_key = ? "
+                        "ORDER BY created_at, notification_id");
+    s.bind(1, incident_key);
+    while (s.executeStep()) {
+      OutboxRow row;
+      row.notification_id = s.getColumn(0).getString();
+      row.recipient = s.getColumn(1).getString();
+      row.unit = s.getColumn(2).getString();
+      row.channel = s.getColumn(3).getString();
+      row.state = s.getColumn(4).getString();
+      row.attempts = s.getColumn(5).getInt();
+      if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
+      row.last_error = s.getColumn(7).getString();
+      row.gave_up = s.getColumn(8).getString();
+      out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
+}  // namespace incidentd

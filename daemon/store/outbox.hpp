@@ -1,0 +1,53 @@
+// The outbox room: the notification queue. The engine's notifications enter it in the engine's
+// commit (insert_notification), the operator desk's notices with the dispatcher's and the source
+// heartbeat's records (insert_row); the dispatcher claims due rows and records what became of
+// them (the NotificationOutbox port, incidentd/outbox.hpp). Internal to daemon/store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "incidentd/domain.hpp"
+#include "incidentd/outbox.hpp"
+
+namespace incidentd {
+
+class Database;
+class HashChain;
+
+class OutboxRoom {
+ public:
+  OutboxRoom(Database& database, HashChain& chain);
+  OutboxRoom(const OutboxRoom&) = delete;
+  OutboxRoom& operator=(const OutboxRoom&) = delete;
+
+  // Inside a write transaction: the row of an engine's notification action whose timeline body
+  // is `body`; a row the dispatcher or the source heartbeat adds. Either is left alone when its
+  // notification_id exists already.
+  void insert_notification(const Action& a, const std::string& body);
+  void insert_row(const OutboxRow& row);
+
+  std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit);
+  std::optional<TimePoint> next_notification_due();
+  std::size_t pull_back_notifications(TimePoint now, TimePoint beyond);
+  std::vector<bool> record_outbox(const std::vector<OutboxUpdate>& updates);
+  std::map<std::pair<std::string, std::string>, std::uint64_t> outbox_counts();
+  // One incident's rows as a report shows them (without the dispatcher's columns).
+  std::vector<OutboxRow> of_incident(const std::string& incident_key);
+
+ private:
+  Database& database_;
+  HashChain& chain_;
+  // Every insert goes through this one statement, so the engine's rows and the desk's have the
+  // same columns. OR IGNORE: an engine commit never fails on a row that exists.
+  SQLite::Statement insert_;
+};
+
+}  // namespace incidentd

@@ -1,0 +1,170 @@
+#include "store/timeline_queries.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "store/database.hpp"
+#include "store/sql.hpp"
+
+namespace incidentd {
+namespace {
+
+using nlohmann::json;
+using sql::instant_of;
+using sql::millis;
+
+constexpr const char* kTimelineColumns =
+    "t.seq, t.incident_key, t.at, t.action, t.milestone, t.body, t.prev_hash, t.hash";
+
+TimelineRow read_timeline_row(SQLite::Statement& s) {
+  TimelineRow row;
+  row.seq = s.getColumn(0).getInt64();
+  row.incident_key = s.getColumn(1).getString();
+  row.at_ms = s.getColumn(2).getInt64();
+  row.action = s.getColumn(3).getString();
+  if (!s.getColumn(4).isNull()) row.milestone = s.getColumn(4).getString();
+  row.body = s.getColumn(5).getString();
+  row.prev_hash = s.getColumn(6).getString();
+  row.hash = s.getColumn(7).getString();
+  return row;
+}
+
+std::string timeline_of_clocks_sql(std::size_t actions) {
+  std::string sql = std::string(
+                        "SELECT t.seq, t.incident_key, t.at, t.action, t.milestone, "
+                        "CASE t.action WHEN 'notification' THEN '' ELSE t.body END, '', '', "
+                        "CASE t.action WHEN 'notification' THEN "
+                        "json_extract(t.body, '$.recipient') ELSE '' END") +
+                    // CROSS JOIN keeps incidents outside: each one's rows come from the
+                    // (incident_key, seq) index already in order, instead of a sort of them all.
+                    " FROM incidents i CROSS JOIN timeline t ON t.incident_key = i.incident_key"
+                    " WHERE i.clock_start >= ? AND i.clock_start < ?";
+  if (actions > 0) {
+    sql += " AND t.action IN (";
+    for (std::size_t i = 0; i < actions; ++i) sql += i == 0 ? "?" : ", ?";
+    sql += ")";
+  }
+  sql += " ORDER BY i.incident_key, t.seq";
+  return sql;
+}
+
+IncidentRow read_incident_row(SQLite::Statement& s) {
+  IncidentRow row;
+  row.key = s.getColumn(0).getString();
+  row.level = s.getColumn(1).getString();
+  row.drill = s.getColumn(2).getInt() != 0;
+  row.closed = s.getColumn(3).getInt() != 0;
+  row.clock_start = instant_of(s.getColumn(4).getInt64());
+  row.lead_unit = s.getColumn(5).getString();
+  row.region = s.getColumn(6).getString();
+  const std::string units = s.getColumn(7).getString();
+  if (!units.empty()) {
+    const json parsed = json::parse(units, nullptr, false);
+    if (parsed.is_array()) {
+      for (const auto& u : parsed) {
+        if (u.is_string()) row.units.push_back(u.get<std::string>());
+      }
+    }
+  }
+  return row;
+}
+
+}  // namespace
+
+void TimelineReader::scan_timeline(const std::string& incident_key,
+                                   const std::function<bool(const TimelineRow&)>& visit,
+                                   std::int64_t after_seq) {
+  guarded(database_, "scan_timeline", [&] {
+    SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::DEFERRED);
+    SQLite::Statement s(
+        database_.db(),
+        std::string("SELECT ") + kTimelineColumns + " FROM timeline t WHERE t.seq > ?" +
+            (incident_key.empty() ? "" : " AND t.incident_key = ?") + " ORDER BY t.seq");
+    s.bind(1, static_cast<std::int64_t>(after_seq));
+    if (!incident_key.empty()) s.bind(2, incident_key);
+    while (s.executeStep()) {
+      if (!visit(read_timeline_row(s))) break;
+    }
+  });
+}
+
+void TimelineReader::scan_timeline_of_clocks(TimePoint from, TimePoint to,
+                                             const std::vector<ActionKind>& actions,
+                                             const std::function<void(const TimelineRow&)>& visit) {
+  const std::string sql = timeline_of_clocks_sql(actions.size());
+  guarded(database_, "scan_timeline_of_clocks", [&] {
+    SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::DEFERRED);
+    SQLite::Statement s(database_.db(), sql);
+    s.bind(1, static_cast<std::int64_t>(millis(from)));
+    s.bind(2, static_cast<std::int64_t>(millis(to)));
+    for (std::size_t i = 0; i < actions.size(); ++i) {
+      s.bind(static_cast<int>(i + 3), sql::name(actions[i]));
+    }
+    while (s.executeStep()) {
+      TimelineRow row = read_timeline_row(s);
+      row.recipient = s.getColumn(8).getString();
+      visit(row);
+    }
+  });
+}
+
+std::vector<IncidentRow> TimelineReader::incidents_with_clock(TimePoint from, TimePoint to) {
+  return guarded(database_, "incidents_with_clock", [&] {
+    std::vector<IncidentRow> out;
+    // The grouping columns come out of the snapshot with SQLite's JSON functions: decoding
+    // 100,000 whole snapshots would cost more than the statistics themselves.
+    SQLite::Statement s(database_.db(),
+                        "SELECT incident_key, level, drill, closed, clock_start, lead_unit, "
+                        "json_extract(state, '$.region'), json_extract(state, '$.units') "
+                        "FROM incidents WHERE clock_start >= ? AND clock_start < ? "
+                        "ORDER BY clock_start, incident_key");
+    s.bind(1, static_cast<std::int64_t>(millis(from)));
+    s.bind(2, static_cast<std::int64_t>(millis(to)));
+    while (s.executeStep()) out.push_back(read_incident_row(s));
+    return out;
+  });
+}
+
+std::vector<ChainRewrite> TimelineReader::chain_rewrites() {
+  return guarded(database_, "chain_rewrites", [&] {
+    std::vector<ChainRewrite> out;
+    SQLite::Statement s(database_.db(),
+                        "SELECT at, reason, rows_changed, old_head_seq, old_head_hash, "
+                        "new_head_hash FROM chain_rewrites ORDER BY seq");
+    while (s.executeStep()) {
+      ChainRewrite r;
+      r.at = instant_of(s.getColumn(0).getInt64());
+      r.reason = s.getColumn(1).getString();
+      r.rows_changed = s.getColumn(2).getInt64();
+      r.old_head = {s.getColumn(3).getInt64(), s.getColumn(4).getString()};
+      r.new_head_hash = s.getColumn(5).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+}
+
+std::optional<ChainHead> TimelineReader::chain_head(const std::string& incident_key) {
+  return guarded(database_, "chain_head", [&]() -> std::optional<ChainHead> {
+    SQLite::Statement s(database_.db(),
+                        incident_key.empty()
+                            ? "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1"
+                            : "SELECT seq, hash FROM timeline WHERE incident_key = ? "
+                              "ORDER BY seq DESC LIMIT 1");
+    if (!incident_key.empty()) s.bind(1, incident_key);
+    if (!s.executeStep()) return std::nullopt;
+    return ChainHead{s.getColumn(0).getInt64(), s.getColumn(1).getString()};
+  });
+}
+
+std::int64_t TimelineReader::last_seq_issued() {
+  return guarded(database_, "last_seq_issued", [&] {
+    SQLite::Statement s(database_.db(),
+                        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence "
+                        "WHERE name = 'timeline'), 0), COALESCE((SELECT MAX(seq) FROM timeline), "
+                        "0))");
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  });
+}
+
+}  // namespace incidentd

@@ -1,0 +1,74 @@
+// The WAL checkpoint room: copies the write-ahead log back into the database file on a thread
+// and a connection of its own (the one connection the store has besides the loop thread's), so
+// the writer's commits do not stop for it; a commit checkpoints itself only when the thread has
+// fallen far behind. Internal to daemon/store.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include "store/wal_checkpoints.hpp"
+
+namespace incidentd {
+
+// Copies the WAL back into the database file on a thread and a connection of its own, when a
+// commit asks. SQLite's automatic checkpoint runs inside the COMMIT that crosses
+// wal_autocheckpoint: under a backlog that stalled the loop thread (timers, the API, ingestion)
+// for 125-160 ms every 64 MB of WAL, about a tenth of its time in ingest_loop_bench. SQLite's
+// documentation proposes this split for applications that cannot take that pause
+// (https://sqlite.org/wal.html, "Application-Initiated Checkpoints"). A PASSIVE checkpoint never
+// waits for the writer or for readers, and the writer restarts the WAL from its beginning at its
+// next transaction once every frame is back in the database file. As with SQLite's own automatic
+// checkpoint, one that fails is retried at the next request and the WAL grows meanwhile.
+class WalCheckpointer {
+ public:
+  WalCheckpointer(const std::string& path, int busy_timeout_ms);
+  ~WalCheckpointer();
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  void request();
+  // Waits until the thread has done what was asked of it.
+  void wait_idle();
+  std::uint64_t done() const { return done_.load(); }
+
+ private:
+  void run();
+
+  SQLite::Database db_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool requested_ = false;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> done_{0};
+  std::thread thread_;
+};
+
+// Installs the hook that runs after every commit of `db` with the WAL's length in pages: it asks
+// `checkpointer` (may be null) or checkpoints in the commit itself, as `when` says, and counts
+// the latter. `db` and `checkpointer` must outlive the hook.
+class WalCommitHook {
+ public:
+  WalCommitHook(SQLite::Database& db, WalCheckpoints when, WalCheckpointer* checkpointer);
+  WalCommitHook(const WalCommitHook&) = delete;
+  WalCommitHook& operator=(const WalCommitHook&) = delete;
+  std::uint64_t foreground() const { return foreground_; }
+
+ private:
+  static int after_commit(void* self, sqlite3* handle, const char* schema, int pages);
+  WalCheckpoints when_;
+  WalCheckpointer* checkpointer_;
+  std::uint64_t foreground_ = 0;
+};
+
+}  // namespace incidentd

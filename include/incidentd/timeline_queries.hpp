@@ -1,0 +1,92 @@
+// The read side for reports, statistics and verification: the timeline rows as stored (with
+// their place in the hash chain), the incidents a period's statistics group, and an incident's
+// outbox. Each query runs in one read transaction (a consistent snapshot) and never blocks the
+// writer. Implementations throw StoreError on failure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "incidentd/domain.hpp"
+#include "incidentd/incident.hpp"
+#include "incidentd/outbox.hpp"
+#include "incidentd/time.hpp"
+
+namespace incidentd {
+
+// One timeline row as stored, with its place in the hash chain.
+struct TimelineRow {
+  std::int64_t seq = 0;
+  std::string incident_key;
+  std::int64_t at_ms = 0;  // milliseconds since the epoch, UTC
+  std::string action;
+  std::optional<std::string> milestone;
+  std::string body;       // the action as JSON (UTC instants)
+  std::string prev_hash;  // hex; empty when the row has none (written outside incidentd)
+  std::string hash;       // hex; empty when the row has none
+  // scan_timeline_of_clocks only: a notification row carries its recipient here instead of its
+  // body (there are millions of them, and statistics need no more).
+  std::string recipient;
+};
+
+// The last row of the chain: a printed report quotes it so it can be checked later.
+struct ChainHead {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+
+// The columns of an incident that statistics group and filter by.
+struct IncidentRow {
+  std::string key;
+  std::string level;  // the current level
+  std::string region;
+  std::string lead_unit;
+  std::vector<std::string> units;
+  bool drill = false;
+  bool closed = false;
+  std::optional<TimePoint> clock_start;
+};
+
+// A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records):
+// the head before it, so a head printed before can still be accounted for.
+struct ChainRewrite {
+  TimePoint at{};
+  std::string reason;
+  std::int64_t rows_changed = 0;
+  ChainHead old_head;
+  std::string new_head_hash;
+};
+
+class TimelineQueries {
+ public:
+  virtual ~TimelineQueries() = default;
+  // The incident's snapshot (open or closed), if any.
+  virtual std::optional<IncidentState> load_incident(const std::string& key) = 0;
+  // Timeline rows in seq order, of one incident or (empty key) of all, from seq after_seq + 1;
+  // `visit` returns false to stop early.
+  virtual void scan_timeline(const std::string& incident_key,
+                             const std::function<bool(const TimelineRow&)>& visit,
+                             std::int64_t after_seq = 0) = 0;
+  // Timeline rows of the given actions (all when empty) for incidents whose clock started in
+  // [from, to), ordered by incident key then seq, without their hashes; notification rows
+  // without their body (see TimelineRow::recipient).
+  virtual void scan_timeline_of_clocks(TimePoint from, TimePoint to,
+                                       const std::vector<ActionKind>& actions,
+                                       const std::function<void(const TimelineRow&)>& visit) = 0;
+  // Incidents whose clock started in [from, to), ordered by clock start then key.
+  virtual std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) = 0;
+  // The incident's outbox rows (without the dispatcher's columns), oldest first.
+  virtual std::vector<OutboxRow> outbox(const std::string& incident_key) = 0;
+  // The last row of the timeline (of all incidents, or of one).
+  virtual std::optional<ChainHead> chain_head(const std::string& incident_key = "") = 0;
+  // Rewrites of the chain by migrations, oldest first.
+  virtual std::vector<ChainRewrite> chain_rewrites() = 0;
+  // The highest seq ever handed out: above the last row's seq when rows were removed from the
+  // end.
+  virtual std::int64_t last_seq_issued() = 0;
+};
+
+}  // namespace incidentd
