@@ -313,7 +313,8 @@ void Daemon::Parts::start_notify() {
         "notifications carry none");
   }
   if (config.sms.enabled) {
-    reply_codes = store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
+    reply_codes =
+        store.reply_codes(config.sms.reply_code_digits, config.sms.reply_code_reuse_after);
     sms.emplace(io, snapshots, engine, store, *reply_codes, time, real_time);
   }
   std::vector<Channel*> channels;

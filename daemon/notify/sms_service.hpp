@@ -113,8 +113,7 @@ class SmsService {
 
  private:
   SmsService(boost::asio::io_context& io, ConfigView view, const Config& config, Engine& engine,
-             Store& store, ReplyCodeStore& codes, const TimeSource& time,
-             TimeSystem& answer_clock);
+             Store& store, ReplyCodeStore& codes, const TimeSource& time, TimeSystem& answer_clock);
 
   Engine& engine_;
   std::unique_ptr<SmsGateway> gateway_;

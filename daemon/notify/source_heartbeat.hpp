@@ -35,8 +35,8 @@ class SourceHeartbeat {
   // `silence` > 0. `on_change` is called after each change of state is durable, and once from
   // start() when the database says the source is silent.
   // The operator desk is read from `config` at each notice, so a reload's roster reaches it.
-  SourceHeartbeat(SourceHeartbeatLog& store, ConfigView config, TimeSystem& time,
-                  Duration silence, std::function<void(const SourceState&)> on_change = {});
+  SourceHeartbeat(SourceHeartbeatLog& store, ConfigView config, TimeSystem& time, Duration silence,
+                  std::function<void(const SourceState&)> on_change = {});
   ~SourceHeartbeat();
   SourceHeartbeat(const SourceHeartbeat&) = delete;
   SourceHeartbeat& operator=(const SourceHeartbeat&) = delete;
