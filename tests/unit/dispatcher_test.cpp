@@ -13,6 +13,8 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -74,6 +76,33 @@ class FakeChannel final : public Channel {
   std::vector<std::function<void(SendResult)>> held;
 };
 
+// The store's outbox with a disk that fills on request: a write then fails as SQLite's would
+// (StoreFullError); reads still answer.
+class FillingOutbox final : public NotificationOutbox {
+ public:
+  explicit FillingOutbox(NotificationOutbox& real) : real_(real) {}
+  std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit) override {
+    return real_.due_notifications(now, limit);
+  }
+  std::optional<TimePoint> next_notification_due() override {
+    return real_.next_notification_due();
+  }
+  std::size_t pull_back_notifications(TimePoint now, TimePoint beyond) override {
+    return real_.pull_back_notifications(now, beyond);
+  }
+  std::vector<bool> record_outbox(const std::vector<OutboxUpdate>& updates) override {
+    if (full) throw StoreFullError("database or disk is full", "db.sqlite");
+    return real_.record_outbox(updates);
+  }
+  std::map<std::pair<std::string, std::string>, std::uint64_t> outbox_counts() override {
+    return real_.outbox_counts();
+  }
+  bool full = false;
+
+ private:
+  NotificationOutbox& real_;
+};
+
 struct Harness {
   fs::path dir = fs::temp_directory_path() /
                  ("dispatcher_test_" +
@@ -108,11 +137,12 @@ struct Harness {
   }
 
   // `view`: where the dispatcher reads its configuration (unset: `config`, fixed).
-  void start_dispatcher(ConfigView view = {}) {
+  void start_dispatcher(ConfigView view = {}, NotificationOutbox* outbox = nullptr) {
     std::vector<Channel*> channels{&webhook};
     if (sms_enabled) channels.insert(channels.begin(), &sms);
     dispatcher = std::make_unique<Dispatcher>(
-        *store, view ? view : ConfigView(config), time, std::move(channels),
+        outbox != nullptr ? *outbox : *store, view ? view : ConfigView(config), time,
+        std::move(channels),
         [](const OutboxRow& row, std::string_view channel) {
           return "text for " + row.recipient + " by " + std::string(channel);
         },
@@ -365,6 +395,32 @@ TEST_CASE("a crash between send and record re-sends once with the same id, and l
   CHECK(h.row("n1").state == "delivered");
   h.time.advance_by(1h);
   CHECK(h.sms.sent.size() == 2);
+  CHECK(h.chain_intact());
+}
+
+TEST_CASE("a result a full disk kept from the outbox is recorded after the pause and not re-sent") {
+  Harness h;
+  FillingOutbox outbox(*h.store);
+  h.sms.hold = true;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  h.start_dispatcher({}, &outbox);
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  // The disk fills; the send's answer comes and cannot be recorded. The pass that tried throws
+  // (the daemon's loop pauses on it) and the pause stops the dispatcher, which tries once more.
+  outbox.full = true;
+  h.sms.held.front()(SendResult{SendResult::Status::delivered, "ok"});
+  CHECK_THROWS_AS(h.time.advance_by(0ms), StoreFullError);
+  h.dispatcher->stop();
+  // Paused past the attempt's lease: a dropped result would make the row due again.
+  h.time.advance_by(5min);
+  outbox.full = false;
+  h.dispatcher->start();
+  h.time.advance_by(0ms);
+  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.records("n1") == std::vector<std::string>{"delivery delivered sms 1"});
+  h.time.advance_by(1h);
+  CHECK(h.sms.sent.size() == 1);
   CHECK(h.chain_intact());
 }
 
