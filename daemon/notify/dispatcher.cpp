@@ -154,99 +154,18 @@ void Dispatcher::run_pass() {
   }
   in_pass_ = true;
   bool claimed_any = false;
-  // Results waiting since the last pass go in the same transaction as the new claims: one
-  // commit (one fsync) per pass, however many sends completed meanwhile.
-  std::vector<OutboxUpdate> marks;
-  std::size_t results = 0;  // marks[0, results) are results, the rest new claims
+  PassWrites writes;
   try {
     do {
       pass_again_ = false;
-      const TimePoint now = time_.now();
-      const std::size_t limit = static_cast<std::size_t>(std::max(0, settings_.max_in_flight));
-      const std::size_t capacity = in_flight_.size() >= limit ? 0 : limit - in_flight_.size();
-      marks = std::move(pending_results_);
-      pending_results_.clear();
-      results = marks.size();
-      std::set<std::string> decided;  // rows whose result is in `marks`: their row is stale
-      for (const OutboxUpdate& m : marks) decided.insert(m.notification_id);
-      // A row is never scheduled further ahead than the longest retry wait or a lease. One that
-      // is was scheduled on a wall clock that has since stepped back (an NTP correction, an
-      // operator's fix): it is due now, not as late as the clock was fast.
-      if (const std::size_t pulled = outbox_.pull_back_notifications(now, now + longest_wait());
-          pulled > 0) {
-        spdlog::warn(
-            "notify: {} notifications were scheduled further ahead than any wait: the "
-            "clock stepped back; they are due now",
-            pulled);
-      }
-      // Rows still in flight (a lease that ran out before the channel answered) come back too.
-      const auto roster = config_.get();  // this pass's snapshot
-      const std::vector<OutboxRow> rows =
-          capacity == 0 ? std::vector<OutboxRow>{}
-                        : outbox_.due_notifications(now, capacity + in_flight_.size() + results);
-      std::vector<Claimed> batch;
-      std::vector<Claimed> unsendable;
-      for (const OutboxRow& row : rows) {
-        if (batch.size() + unsendable.size() >= capacity) break;
-        if (in_flight_.count(row.notification_id) != 0) continue;
-        if (decided.count(row.notification_id) != 0) {
-          pass_again_ = true;  // due again once its result is recorded, in this same pass
-          continue;
-        }
-        Claimed c;
-        c.row = row;
-        if (const Person* p = roster->find_person(row.recipient)) c.person = *p;
-        c.channel = row.channel;
-        c.attempt = row.attempts + 1;
-        if (!row.superseded_by.empty()) {
-          c.unsendable = "superseded by " + row.superseded_by;
-        } else if (!c.person) {
-          c.unsendable = "recipient " + row.recipient + " is not in the roster";
-        } else if (c.address = address_of(*c.person, c.channel); c.address.empty()) {
-          c.unsendable = "recipient has no address for " + c.channel;
-        } else if (channel_named(c.channel) == nullptr) {
-          c.unsendable = "channel " + c.channel + " is not enabled";
-        }
-        if (!c.unsendable.empty()) {
-          c.attempt = row.attempts;
-          unsendable.push_back(std::move(c));
-          continue;
-        }
-        // Leased before the send: a crash after the send re-sends once when the lease runs out.
-        // The attempt is state in the row, not a timeline entry.
-        OutboxUpdate mark;
-        mark.notification_id = row.notification_id;
-        mark.channel = c.channel;
-        mark.attempts = c.attempt;
-        mark.next_attempt_at = now + 2 * settings_.send_timeout + settings_.poll_every;
-        mark.last_error = row.last_error;
-        mark.failing_since = row.failing_since;
-        mark.recorded = row.recorded;
-        marks.push_back(std::move(mark));
-        batch.push_back(std::move(c));
-      }
-      const std::vector<bool> applied = outbox_.record_outbox(marks);
-      marks.clear();
-      results = 0;
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!applied[results + i]) continue;  // delivered or failed meanwhile: nothing to send
-        in_flight_.insert(batch[i].row.notification_id);
-        claimed_any = true;
-      }
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (applied[results + i]) send_claimed(batch[i]);
-      }
-      for (const Claimed& c : unsendable) {
-        claimed_any = true;
-        on_result(c, SendResult::permanent(c.unsendable));
-      }
+      claimed_any = look_at_outbox(writes) || claimed_any;
     } while (pass_again_ && running_);
   } catch (const StoreFullError&) {
     // The daemon pauses on a full disk (daemon/incidentd/disk_full.hpp) and stops this
     // dispatcher until there is room. The results not recorded are kept for the pass after it
     // (sent once, recorded late); the claims were not made, so nothing of them was sent.
-    marks.erase(marks.begin() + static_cast<std::ptrdiff_t>(results), marks.end());
-    keep_unrecorded(std::move(marks));
+    writes.updates.resize(writes.results);
+    keep_unrecorded(std::move(writes.updates));
     in_pass_ = false;
     throw;
   } catch (const std::exception& e) {
@@ -255,7 +174,110 @@ void Dispatcher::run_pass() {
     spdlog::error("notify: outbox pass failed: {}", e.what());
   }
   in_pass_ = false;
-  if (!running_) return;
+  if (running_) schedule(next_pass_at(claimed_any));
+}
+
+bool Dispatcher::look_at_outbox(PassWrites& writes) {
+  const TimePoint now = time_.now();
+  const std::size_t limit = static_cast<std::size_t>(std::max(0, settings_.max_in_flight));
+  const std::size_t capacity = in_flight_.size() >= limit ? 0 : limit - in_flight_.size();
+  // Results waiting since the last pass go in the same transaction as the new claims: one
+  // commit (one fsync) per pass, however many sends completed meanwhile.
+  writes.updates = std::move(pending_results_);
+  pending_results_.clear();
+  writes.results = writes.updates.size();
+  std::set<std::string> decided;  // rows whose result is in `writes`: their row is stale
+  for (const OutboxUpdate& u : writes.updates) decided.insert(u.notification_id);
+  pull_back_stepped_clock(now);
+  // Rows still in flight (a lease that ran out before the channel answered) come back too.
+  const std::vector<OutboxRow> rows =
+      capacity == 0 ? std::vector<OutboxRow>{}
+                    : outbox_.due_notifications(now, capacity + in_flight_.size() + writes.results);
+  const auto roster = config_.get();  // this pass's snapshot
+  std::vector<Claimed> batch;
+  std::vector<Claimed> unsendable;
+  for (const OutboxRow& row : rows) {
+    if (batch.size() + unsendable.size() >= capacity) break;
+    if (in_flight_.count(row.notification_id) != 0) continue;
+    if (decided.count(row.notification_id) != 0) {
+      pass_again_ = true;  // due again once its result is recorded, in this same pass
+      continue;
+    }
+    Claimed c = examine(row, *roster);
+    if (!c.unsendable.empty()) {
+      unsendable.push_back(std::move(c));
+      continue;
+    }
+    writes.updates.push_back(lease_of(c, now));
+    batch.push_back(std::move(c));
+  }
+  const std::vector<bool> applied = outbox_.record_outbox(writes.updates);
+  const std::size_t first_claim = writes.results;  // applied[] follows writes.updates
+  writes.updates.clear();
+  writes.results = 0;
+  bool claimed_any = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!applied[first_claim + i]) continue;  // delivered or failed meanwhile: nothing to send
+    in_flight_.insert(batch[i].row.notification_id);
+    claimed_any = true;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (applied[first_claim + i]) send_claimed(batch[i]);
+  }
+  for (const Claimed& c : unsendable) {
+    claimed_any = true;
+    on_result(c, SendResult::permanent(c.unsendable));
+  }
+  return claimed_any;
+}
+
+void Dispatcher::pull_back_stepped_clock(TimePoint now) {
+  // A row is never scheduled further ahead than the longest retry wait or a lease. One that is
+  // was scheduled on a wall clock that has since stepped back (an NTP correction, an operator's
+  // fix): it is due now, not as late as the clock was fast.
+  if (const std::size_t pulled = outbox_.pull_back_notifications(now, now + longest_wait());
+      pulled > 0) {
+    spdlog::warn(
+        "notify: {} notifications were scheduled further ahead than any wait: the clock stepped "
+        "back; they are due now",
+        pulled);
+  }
+}
+
+Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& roster) const {
+  Claimed c;
+  c.row = row;
+  if (const Person* p = roster.find_person(row.recipient)) c.person = *p;
+  c.channel = row.channel;
+  c.attempt = row.attempts + 1;
+  if (!row.superseded_by.empty()) {
+    c.unsendable = "superseded by " + row.superseded_by;
+  } else if (!c.person) {
+    c.unsendable = "recipient " + row.recipient + " is not in the roster";
+  } else if (c.address = address_of(*c.person, c.channel); c.address.empty()) {
+    c.unsendable = "recipient has no address for " + c.channel;
+  } else if (channel_named(c.channel) == nullptr) {
+    c.unsendable = "channel " + c.channel + " is not enabled";
+  }
+  if (!c.unsendable.empty()) c.attempt = row.attempts;  // nothing was attempted
+  return c;
+}
+
+OutboxUpdate Dispatcher::lease_of(const Claimed& c, TimePoint now) const {
+  // Leased before the send: a crash after the send re-sends once when the lease runs out. The
+  // attempt is state in the row, not a timeline entry.
+  OutboxUpdate lease;
+  lease.notification_id = c.row.notification_id;
+  lease.channel = c.channel;
+  lease.attempts = c.attempt;
+  lease.next_attempt_at = now + 2 * settings_.send_timeout + settings_.poll_every;
+  lease.last_error = c.row.last_error;
+  lease.failing_since = c.row.failing_since;
+  lease.recorded = c.row.recorded;
+  return lease;
+}
+
+TimePoint Dispatcher::next_pass_at(bool claimed_any) {
   const TimePoint now = time_.now();
   TimePoint next = now + settings_.poll_every;
   try {
@@ -270,7 +292,7 @@ void Dispatcher::run_pass() {
   if (in_flight_.size() >= static_cast<std::size_t>(settings_.max_in_flight)) {
     next = now + settings_.poll_every;
   }
-  schedule(next);
+  return next;
 }
 
 Action Dispatcher::record_of(const Claimed& c, std::string outcome, std::string detail) const {
@@ -388,8 +410,7 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   const TimePoint now = time_.now();
   in_flight_.erase(c.row.notification_id);
   const SendOutcome outcome = outcome_of(result.status);
-  const bool sent = c.unsendable.empty();
-  if (sent) health_.record(c.channel, c.address, outcome, now);
+  if (c.unsendable.empty()) health_.record(c.channel, c.address, outcome, now);
   const std::string detail = scrub_address(
       result.detail.empty() ? std::string(to_string(result.status)) : result.detail, c.address);
 
@@ -408,76 +429,7 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
     counted = "superseded";
     u.timeline.push_back(record_of(c, "gave_up", detail));
   } else {
-    if (outcome != SendOutcome::delivered) {
-      if (!u.failing_since) u.failing_since = now;
-      if (outcome == SendOutcome::permanent)
-        u.recorded = with_mark(u.recorded, dead_mark(c.channel));
-      // The first failure on each channel is history; the ones after it are state.
-      if (!is_marked(u.recorded, failure_mark(c.channel))) {
-        u.recorded = with_mark(u.recorded, failure_mark(c.channel));
-        u.timeline.push_back(record_of(c, "failed", detail));
-      }
-    }
-    AttemptFacts facts;
-    facts.outcome = outcome;
-    facts.failures = std::max(1, c.attempt);
-    facts.channel = c.channel;
-    facts.dead_channels = dead_channels_of(c.person ? &*c.person : nullptr, u.recorded);
-    facts.channel_down_since = health_.down_since(c.channel, c.address);
-    facts.failing_since = u.failing_since;
-    facts.now = now;
-    const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
-                                                    random_unit_ ? random_unit_() : 0.5);
-    u.channel = d.channel;
-    u.next_attempt_at = d.next_attempt_at;
-    switch (d.step) {
-      case DeliveryDecision::Step::done:
-        u.state = "delivered";
-        u.delivered_at = now;
-        counted = "delivered";
-        u.timeline.push_back(record_of(c, "delivered", detail));
-        break;
-      case DeliveryDecision::Step::retry:
-        u.last_error = detail;
-        counted = "retry";
-        break;
-      case DeliveryDecision::Step::fallback:
-        u.last_error = detail;
-        counted = "fallback";
-        if (!is_marked(u.recorded, fallback_mark(d.channel))) {
-          u.recorded = with_mark(u.recorded, fallback_mark(d.channel));
-          Action fb = record_of(c, "", d.reason + (sent ? "" : ": " + detail));
-          fb.kind = ActionKind::channel_fallback;
-          fb.attempt = 0;
-          fb.previous_channel = c.channel;
-          fb.channel = d.channel;
-          u.timeline.push_back(std::move(fb));
-        }
-        break;
-      case DeliveryDecision::Step::give_up: {
-        u.state = "failed";
-        u.last_error = detail + "; " + d.reason;
-        counted = "gave_up";
-        u.new_rows = operator_alerts(c, u.recorded, now);
-        std::string told;
-        nlohmann::json told_ids = nlohmann::json::array();
-        for (const OutboxRow& row : u.new_rows) {
-          told += (told.empty() ? "" : ", ") + row.recipient;
-          told_ids.push_back(row.recipient);
-        }
-        if (!told.empty()) u.last_error += "; operator desk told: " + told;
-        // The same as fields, for a report in its reader's language (docs/reports.md).
-        nlohmann::json why = {{"reason", d.give_up_reason},
-                              {"channel", c.channel},
-                              {"error", detail},
-                              {"told", std::move(told_ids)}};
-        if (d.since) why["since"] = format_rfc3339(*d.since, std::chrono::minutes{0});
-        if (d.after > Duration{0}) why["after"] = format_duration(d.after);
-        u.gave_up = why.dump();
-        u.timeline.push_back(record_of(c, "gave_up", u.last_error));
-        break;
-      }
-    }
+    counted = decide(c, outcome, detail, now, u);
   }
   // The source heartbeat's notices belong to no incident: their delivery is state in the outbox
   // row only (docs/notifications.md, "Source heartbeat").
@@ -487,6 +439,80 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   // keeps its lease: a crash before that re-sends it once, it is not lost.
   pending_results_.push_back(std::move(u));
   schedule(now);
+}
+
+std::string Dispatcher::decide(const Claimed& c, SendOutcome outcome, const std::string& detail,
+                               TimePoint now, OutboxUpdate& u) {
+  if (outcome != SendOutcome::delivered) {
+    if (!u.failing_since) u.failing_since = now;
+    if (outcome == SendOutcome::permanent) u.recorded = with_mark(u.recorded, dead_mark(c.channel));
+    // The first failure on each channel is history; the ones after it are state.
+    if (!is_marked(u.recorded, failure_mark(c.channel))) {
+      u.recorded = with_mark(u.recorded, failure_mark(c.channel));
+      u.timeline.push_back(record_of(c, "failed", detail));
+    }
+  }
+  AttemptFacts facts;
+  facts.outcome = outcome;
+  facts.failures = std::max(1, c.attempt);
+  facts.channel = c.channel;
+  facts.dead_channels = dead_channels_of(c.person ? &*c.person : nullptr, u.recorded);
+  facts.channel_down_since = health_.down_since(c.channel, c.address);
+  facts.failing_since = u.failing_since;
+  facts.now = now;
+  const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
+                                                  random_unit_ ? random_unit_() : 0.5);
+  u.channel = d.channel;
+  u.next_attempt_at = d.next_attempt_at;
+  switch (d.step) {
+    case DeliveryDecision::Step::done:
+      u.state = "delivered";
+      u.delivered_at = now;
+      u.timeline.push_back(record_of(c, "delivered", detail));
+      return "delivered";
+    case DeliveryDecision::Step::retry:
+      u.last_error = detail;
+      return "retry";
+    case DeliveryDecision::Step::fallback:
+      u.last_error = detail;
+      if (!is_marked(u.recorded, fallback_mark(d.channel))) {
+        u.recorded = with_mark(u.recorded, fallback_mark(d.channel));
+        Action fb = record_of(c, "", d.reason + (c.unsendable.empty() ? "" : ": " + detail));
+        fb.kind = ActionKind::channel_fallback;
+        fb.attempt = 0;
+        fb.previous_channel = c.channel;
+        fb.channel = d.channel;
+        u.timeline.push_back(std::move(fb));
+      }
+      return "fallback";
+    case DeliveryDecision::Step::give_up:
+      give_up(c, d, detail, now, u);
+      return "gave_up";
+  }
+  return {};
+}
+
+void Dispatcher::give_up(const Claimed& c, const DeliveryDecision& d, const std::string& detail,
+                         TimePoint now, OutboxUpdate& u) const {
+  u.state = "failed";
+  u.last_error = detail + "; " + d.reason;
+  u.new_rows = operator_alerts(c, u.recorded, now);
+  std::string told;
+  nlohmann::json told_ids = nlohmann::json::array();
+  for (const OutboxRow& row : u.new_rows) {
+    told += (told.empty() ? "" : ", ") + row.recipient;
+    told_ids.push_back(row.recipient);
+  }
+  if (!told.empty()) u.last_error += "; operator desk told: " + told;
+  // The same as fields, for a report in its reader's language (docs/reports.md).
+  nlohmann::json why = {{"reason", d.give_up_reason},
+                        {"channel", c.channel},
+                        {"error", detail},
+                        {"told", std::move(told_ids)}};
+  if (d.since) why["since"] = format_rfc3339(*d.since, std::chrono::minutes{0});
+  if (d.after > Duration{0}) why["after"] = format_duration(d.after);
+  u.gave_up = why.dump();
+  u.timeline.push_back(record_of(c, "gave_up", u.last_error));
 }
 
 }  // namespace incidentd

@@ -71,7 +71,21 @@ class Dispatcher {
 
  private:
   struct Claimed;
+  // What one pass writes in one transaction: updates[0, results) are the results of sends,
+  // the rest the leases of the rows it claims.
+  struct PassWrites {
+    std::vector<OutboxUpdate> updates;
+    std::size_t results = 0;
+  };
   void run_pass();
+  // One look at the outbox: records the results and claims what is due in one transaction,
+  // then sends what it claimed. True when it claimed or decided anything.
+  bool look_at_outbox(PassWrites& writes);
+  void pull_back_stepped_clock(TimePoint now);
+  // The row as this pass would send it, or why it cannot be sent (Claimed::unsendable).
+  Claimed examine(const OutboxRow& row, const Config& roster) const;
+  OutboxUpdate lease_of(const Claimed& claimed, TimePoint now) const;
+  TimePoint next_pass_at(bool claimed_any);
   // Results a full disk did not let us record: put back, ahead of newer ones, for the next pass.
   void keep_unrecorded(std::vector<OutboxUpdate> results);
   void schedule(TimePoint at);
@@ -80,6 +94,13 @@ class Dispatcher {
   Duration longest_wait() const;
   void send_claimed(const Claimed& claimed);
   void on_result(const Claimed& claimed, const SendResult& result);
+  // Marks a failure (the first on each channel is history) and applies the delivery policy's
+  // decision to `update`; returns the outcome to count.
+  std::string decide(const Claimed& claimed, SendOutcome outcome, const std::string& detail,
+                     TimePoint now, OutboxUpdate& update);
+  // Gives the row up and tells the operator desk, in words and as fields for the report.
+  void give_up(const Claimed& claimed, const DeliveryDecision& decision, const std::string& detail,
+               TimePoint now, OutboxUpdate& update) const;
   void count(const std::string& channel, const std::string& outcome);
   Action record_of(const Claimed& claimed, std::string outcome, std::string detail) const;
   // The operator desk's "nobody reached" alerts for a row given up ([notify] operator, else the

@@ -483,6 +483,27 @@ TEST_CASE(
   CHECK(h.row("n1").state == "delivered");
 }
 
+TEST_CASE("a claim recorded with a result that changed nothing is still sent in that pass") {
+  Harness h;
+  h.send_n1_and_hold();
+  // n1 is marked delivered by another writer while its send is out; n2 falls due, unseen yet.
+  OutboxUpdate done;
+  done.notification_id = "n1";
+  done.state = "delivered";
+  done.channel = "sms";
+  done.attempts = 1;
+  done.next_attempt_at = kStart;
+  done.delivered_at = kStart;
+  REQUIRE(h.store->record_outbox({done}) == std::vector<bool>{true});
+  h.add_notification("n2", "a-duty2", "sms", kStart);
+  // n1's answer comes: the next pass records it (it changes nothing now) and claims n2 in the
+  // same transaction. n2's claim was applied, so n2 goes out now, not when its lease runs out.
+  h.sms.held.front()(SendResult{SendResult::Status::delivered, "ok"});
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 2);
+  CHECK(h.sms.sent[1].notification_id == "n2");
+}
+
 TEST_CASE("a row is marked delivered once, even when told twice") {
   Harness h;
   h.add_notification("n1", "a-duty1", "sms", kStart);
