@@ -54,6 +54,12 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
     return problem(path, "is not a regular file",
                    "check `database` in the configuration, or --database");
   }
+  // The WAL's size is read before the file's size and header. Another program reading the
+  // database (incidentctl, a backup) copies the WAL into the file when it closes, and only then
+  // deletes the WAL: read in this order, a WAL seen gone means the file was complete before its
+  // size was read. Read the other way, a checkpoint between the reads made a whole file look
+  // truncated (the disk_full test's restart was refused so once).
+  const std::uintmax_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
   const std::uintmax_t size = fs::file_size(path, ec);
   if (ec) return problem(path, "cannot be read: " + ec.message());
   if (size == 0) {
@@ -92,7 +98,6 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
   }
   // A WAL with frames may hold pages the file has not received yet (a checkpoint cut short):
   // then the size says nothing and quick_check, which reads through the WAL, decides.
-  const std::uintmax_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
   if (wal == 0 && (size % page_size != 0 ||
                    (count_valid && static_cast<std::uintmax_t>(pages) * page_size > size))) {
     return problem(path, "is truncated: " + std::to_string(size) + " bytes, its header says " +
