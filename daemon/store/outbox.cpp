@@ -29,8 +29,9 @@ constexpr const char* kDueSql =
     "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
     "ORDER BY o.next_attempt_at LIMIT ?";
 
-OutboxRow read_due_row(SQLite::Statement& s) {
-  OutboxRow row;
+// Columns 0-7 of both queries: notification_id, recipient, unit, channel, state, attempts,
+// delivered_at, last_error.
+void read_row_head(SQLite::Statement& s, OutboxRow& row) {
   row.notification_id = s.getColumn(0).getString();
   row.recipient = s.getColumn(1).getString();
   row.unit = s.getColumn(2).getString();
@@ -39,6 +40,11 @@ OutboxRow read_due_row(SQLite::Statement& s) {
   row.attempts = s.getColumn(5).getInt();
   if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
   row.last_error = s.getColumn(7).getString();
+}
+
+OutboxRow read_due_row(SQLite::Statement& s) {
+  OutboxRow row;
+  read_row_head(s, row);
   row.incident_key = s.getColumn(8).getString();
   if (!s.getColumn(9).isNull()) row.level = s.getColumn(9).getInt();
   row.body = s.getColumn(10).getString();
@@ -216,14 +222,7 @@ std::vector<OutboxRow> OutboxRoom::of_incident(const std::string& incident_key) 
     s.bind(1, incident_key);
     while (s.executeStep()) {
       OutboxRow row;
-      row.notification_id = s.getColumn(0).getString();
-      row.recipient = s.getColumn(1).getString();
-      row.unit = s.getColumn(2).getString();
-      row.channel = s.getColumn(3).getString();
-      row.state = s.getColumn(4).getString();
-      row.attempts = s.getColumn(5).getInt();
-      if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
-      row.last_error = s.getColumn(7).getString();
+      read_row_head(s, row);
       row.gave_up = s.getColumn(8).getString();
       out.push_back(std::move(row));
     }
