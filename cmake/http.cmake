@@ -13,6 +13,8 @@ add_custom_command(OUTPUT ${board_assets}
           ${PROJECT_SOURCE_DIR}/cmake/embed_board.cmake
   COMMENT "Embedding the duty board")
 add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
+  daemon/http/api_read.cpp daemon/http/api_write.cpp daemon/http/api_manual.cpp
+  daemon/http/api_ack_link.cpp
   daemon/http/ack_link.cpp daemon/http/sms_callback.cpp daemon/http/stream.cpp
   daemon/http/board.cpp ${board_assets})
 target_include_directories(incidentd_http PUBLIC daemon)

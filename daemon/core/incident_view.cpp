@@ -1,6 +1,7 @@
 #include "incidentd/incident_view.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,13 +44,87 @@ json people_json(const Config& config, const std::vector<Action>* timeline) {
   return out;
 }
 
+using Step = std::pair<TimePoint, json>;  // when, and the step as shown
+
+// met; breached (past the deadline, unmet); late (past the target, unmet); pending. A closed
+// incident's milestones are judged as they stood when it closed.
+const char* milestone_state(const IncidentState& s, const MilestoneState& m, TimePoint now) {
+  const TimePoint judged = s.closed_at.value_or(now);
+  if (m.met_at) return "met";
+  if (m.breached_at || judged >= m.deadline) return "breached";
+  if (m.target && judged >= *m.target) return "late";
+  return "pending";
+}
+
+// The steps still to come of an unmet milestone into mj["upcoming"]; returns its next one: the
+// next rung of its ladder, or past the last rung the next overdue reminder of the breach.
+std::optional<Step> add_upcoming(json& mj, const IncidentState& s, const MilestoneState& m,
+                                 std::chrono::minutes offset) {
+  const auto time = [offset](TimePoint t) { return format_rfc3339(t, offset); };
+  const auto step_json = [&](const ScheduledStep& st) {
+    return json{{"at", time(st.at)},
+                {"action", to_string(st.action)},
+                {"level", st.level},
+                {"due", time(st.due)},
+                {"about", m.target && st.due == *m.target ? "target" : "deadline"}};
+  };
+  json upcoming = json::array();
+  for (std::size_t k = m.next_step; k < m.steps.size(); ++k) {
+    upcoming.push_back(step_json(m.steps[k]));
+  }
+  mj["upcoming"] = std::move(upcoming);
+  if (m.next_step < m.steps.size()) {
+    const ScheduledStep& st = m.steps[m.next_step];
+    return Step(st.at, step_json(st));
+  }
+  if (m.breached_at && s.overdue_every > Duration{0}) {
+    const TimePoint at = *m.breached_at + s.overdue_every * (m.reminders + 1);
+    const int level = m.steps.empty() ? 0 : m.steps.back().level;
+    return Step(at, json{{"at", time(at)},
+                         {"action", "deadline_breached"},
+                         {"level", level},
+                         {"due", time(m.deadline)},
+                         {"about", "deadline"},
+                         {"reminder", m.reminders + 1}});
+  }
+  return std::nullopt;
+}
+
+// One milestone as shown; `next` becomes its next step when that comes before the one held.
+json milestone_json(const IncidentState& s, const MilestoneState& m, TimePoint now,
+                    std::chrono::minutes offset, std::optional<Step>& next) {
+  const auto time = [offset](TimePoint t) { return format_rfc3339(t, offset); };
+  json mj = {{"milestone", to_string(m.milestone)},
+             {"round", m.round},
+             {"deadline", time(m.deadline)},
+             {"met", m.met_at.has_value()}};
+  if (m.target) mj["target"] = time(*m.target);
+  if (m.met_at) mj["met_at"] = time(*m.met_at);
+  if (m.breached_at) mj["breached_at"] = time(*m.breached_at);
+  mj["state"] = milestone_state(s, m, now);
+  json confirmed = json::object();
+  for (const auto& [unit, at] : m.confirmed_units) confirmed[unit] = time(at);
+  mj["confirmed_units"] = std::move(confirmed);
+  if (!m.met_at && !s.closed) {
+    std::optional<Step> step = add_upcoming(mj, s, m, offset);
+    if (step) {
+      mj["next_step"] = step->second;
+      if (!next || step->first < next->first) {
+        step->second["milestone"] = to_string(m.milestone);
+        next = std::move(step);
+      }
+    }
+  }
+  return mj;
+}
+
 }  // namespace
 
 json incident_view(const IncidentState& s, const Config& config, TimePoint now,
                    const std::vector<Action>* timeline) {
   const auto offset = config.utc_offset;
   const auto time = [offset](TimePoint t) { return format_rfc3339(t, offset); };
-  std::optional<std::pair<TimePoint, json>> next;  // the incident's next step, any milestone
+  std::optional<Step> next;  // the incident's next step, any milestone
   json j = {{"incident_key", s.key},
             {"title", s.title},
             {"level", to_string(s.level)},
@@ -63,65 +138,7 @@ json incident_view(const IncidentState& s, const Config& config, TimePoint now,
   json milestones = json::array();
   for (const MilestoneState& m : s.milestones) {
     if (!m.armed && !m.met_at) continue;
-    json mj = {{"milestone", to_string(m.milestone)},
-               {"round", m.round},
-               {"deadline", time(m.deadline)},
-               {"met", m.met_at.has_value()}};
-    if (m.target) mj["target"] = time(*m.target);
-    if (m.met_at) mj["met_at"] = time(*m.met_at);
-    if (m.breached_at) mj["breached_at"] = time(*m.breached_at);
-    // met; breached (past the deadline, unmet); late (past the target, unmet); pending. A closed
-    // incident's milestones are judged as they stood when it closed.
-    const TimePoint judged = s.closed_at.value_or(now);
-    if (m.met_at) {
-      mj["state"] = "met";
-    } else if (m.breached_at || judged >= m.deadline) {
-      mj["state"] = "breached";
-    } else if (m.target && judged >= *m.target) {
-      mj["state"] = "late";
-    } else {
-      mj["state"] = "pending";
-    }
-    json confirmed = json::object();
-    for (const auto& [unit, at] : m.confirmed_units) confirmed[unit] = time(at);
-    mj["confirmed_units"] = std::move(confirmed);
-    if (!m.met_at && !s.closed) {
-      std::optional<std::pair<TimePoint, json>> step;
-      const auto step_json = [&](const ScheduledStep& st) {
-        return json{{"at", time(st.at)},
-                    {"action", to_string(st.action)},
-                    {"level", st.level},
-                    {"due", time(st.due)},
-                    {"about", m.target && st.due == *m.target ? "target" : "deadline"}};
-      };
-      json upcoming = json::array();
-      for (std::size_t k = m.next_step; k < m.steps.size(); ++k) {
-        upcoming.push_back(step_json(m.steps[k]));
-      }
-      mj["upcoming"] = std::move(upcoming);
-      if (m.next_step < m.steps.size()) {
-        const ScheduledStep& st = m.steps[m.next_step];
-        step.emplace(st.at, step_json(st));
-      } else if (m.breached_at && s.overdue_every > Duration{0}) {
-        // Past the last rung: the next overdue reminder of the breach.
-        const TimePoint at = *m.breached_at + s.overdue_every * (m.reminders + 1);
-        const int level = m.steps.empty() ? 0 : m.steps.back().level;
-        step.emplace(at, json{{"at", time(at)},
-                              {"action", "deadline_breached"},
-                              {"level", level},
-                              {"due", time(m.deadline)},
-                              {"about", "deadline"},
-                              {"reminder", m.reminders + 1}});
-      }
-      if (step) {
-        mj["next_step"] = step->second;
-        if (!next || step->first < next->first) {
-          step->second["milestone"] = to_string(m.milestone);
-          next = std::move(step);
-        }
-      }
-    }
-    milestones.push_back(std::move(mj));
+    milestones.push_back(milestone_json(s, m, now, offset, next));
   }
   j["milestones"] = std::move(milestones);
   j["next_step"] = next ? next->second : json(nullptr);

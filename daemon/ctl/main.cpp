@@ -258,73 +258,114 @@ void add_format_options(CLI::App* cmd, Source& src) {
       ->check(CLI::IsMember({"zh", "en"}));
 }
 
+// The subcommands declared here, and the options CLI11 fills in for each: they stay in place
+// (CLI11 holds references into them) from the parse to the run.
+struct LocalCommands {
+  CLI::App* simulate = nullptr;
+  std::string config_path;
+  std::string scenario_path;
+  std::string until;
+  std::string format = "json";
+
+  CLI::App* check = nullptr;
+  std::string check_path;
+
+  CLI::App* report = nullptr;
+  Source report_src;
+  std::string report_key;
+
+  CLI::App* stats = nullptr;
+  Source stats_src;
+  incidentd::report::StatsQuery stats_query;
+  std::string stats_by = "none";
+
+  CLI::App* verify = nullptr;
+  Source verify_src;
+
+  CLI::App* check_db = nullptr;
+  Source check_db_src;
+};
+
+void add_simulate(CLI::App& app, LocalCommands& c) {
+  c.simulate = app.add_subcommand(
+      "simulate", "Run the real engine offline on a virtual clock; print actions as JSON lines");
+  c.simulate->add_option("--config", c.config_path, "configuration file")->required();
+  c.simulate->add_option("scenario", c.scenario_path, "scenario file (JSON lines)")->required();
+  c.simulate->add_option("--format", c.format, "json (the contract: one action per line) or text")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
+  c.simulate->add_option("--until", c.until,
+                         "stop at this RFC 3339 instant (default: 48 h after the last line)");
+}
+
+void add_check_config(CLI::App& app, LocalCommands& c) {
+  c.check = app.add_subcommand("check-config", "Validate a configuration file");
+  c.check->add_option("file", c.check_path, "configuration file")->required();
+}
+
+void add_report(CLI::App& app, LocalCommands& c) {
+  c.report = app.add_subcommand(
+      "report", "After-action report of one incident, from the daemon's database (read-only)");
+  c.report->add_option("incident_key", c.report_key, "the incident's key")->required();
+  add_source_options(c.report, c.report_src);
+  add_format_options(c.report, c.report_src);
+  c.report->add_flag("--full", c.report_src.full,
+                     "show names and phone numbers (the report says so); default: de-identified");
+
+  c.stats = app.add_subcommand(
+      "stats", "Accountability statistics over incidents whose clock started in a date range");
+  c.stats->add_option("--from", c.stats_query.from, "first date, YYYY-MM-DD (configured time zone)")
+      ->required();
+  c.stats->add_option("--to", c.stats_query.to, "last date, YYYY-MM-DD, inclusive")->required();
+  c.stats->add_option("--by", c.stats_by, "group by unit, region, level or quarter")
+      ->check(CLI::IsMember({"none", "unit", "region", "level", "quarter"}))
+      ->capture_default_str();
+  c.stats->add_flag("--include-drills", c.stats_query.include_drills, "count drills too");
+  add_source_options(c.stats, c.stats_src);
+  add_format_options(c.stats, c.stats_src);
+}
+
+void add_database_checks(CLI::App& app, LocalCommands& c) {
+  c.verify = app.add_subcommand(
+      "verify",
+      "Check the timeline's hash chain; exit 1 naming the first altered, inserted or "
+      "removed entry");
+  add_source_options(c.verify, c.verify_src);
+
+  c.check_db = app.add_subcommand(
+      "check-db",
+      "Check that the database agrees with itself (snapshots and timeline, outbox, deadlines, "
+      "processed ids, hash chain); exit 1 when a check fails");
+  add_source_options(c.check_db, c.check_db_src);
+  c.check_db->add_option("--format", c.check_db_src.format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  c.check_db->add_option("-o,--output", c.check_db_src.output,
+                         "write to this file instead of stdout");
+}
+
+// The exit code of the local subcommand that was given; nullopt: none of them was.
+std::optional<int> run_local(LocalCommands& c) {
+  if (*c.simulate) return run_simulate(c.config_path, c.scenario_path, c.until, c.format);
+  if (*c.check) return run_check_config(c.check_path);
+  if (*c.report) return run_report(c.report_src, c.report_key);
+  if (*c.stats) return run_stats(c.stats_src, c.stats_query, c.stats_by);
+  if (*c.verify) return run_verify(c.verify_src);
+  if (*c.check_db) return run_check_db(c.check_db_src);
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"incidentctl: operate and inspect incidentd"};
   app.require_subcommand(1);
 
-  auto* simulate = app.add_subcommand(
-      "simulate", "Run the real engine offline on a virtual clock; print actions as JSON lines");
-  std::string config_path;
-  std::string scenario_path;
-  std::string until;
-  simulate->add_option("--config", config_path, "configuration file")->required();
-  simulate->add_option("scenario", scenario_path, "scenario file (JSON lines)")->required();
-  std::string format = "json";
-  simulate->add_option("--format", format, "json (the contract: one action per line) or text")
-      ->check(CLI::IsMember({"json", "text"}))
-      ->capture_default_str();
-  simulate->add_option("--until", until,
-                       "stop at this RFC 3339 instant (default: 48 h after the last line)");
-
-  auto* check = app.add_subcommand("check-config", "Validate a configuration file");
-  std::string check_path;
-  check->add_option("file", check_path, "configuration file")->required();
-
-  Source report_src;
-  std::string report_key;
-  auto* report = app.add_subcommand(
-      "report", "After-action report of one incident, from the daemon's database (read-only)");
-  report->add_option("incident_key", report_key, "the incident's key")->required();
-  add_source_options(report, report_src);
-  add_format_options(report, report_src);
-  report->add_flag("--full", report_src.full,
-                   "show names and phone numbers (the report says so); default: de-identified");
-
-  Source stats_src;
-  incidentd::report::StatsQuery stats_query;
-  std::string stats_by = "none";
-  auto* stats = app.add_subcommand(
-      "stats", "Accountability statistics over incidents whose clock started in a date range");
-  stats->add_option("--from", stats_query.from, "first date, YYYY-MM-DD (configured time zone)")
-      ->required();
-  stats->add_option("--to", stats_query.to, "last date, YYYY-MM-DD, inclusive")->required();
-  stats->add_option("--by", stats_by, "group by unit, region, level or quarter")
-      ->check(CLI::IsMember({"none", "unit", "region", "level", "quarter"}))
-      ->capture_default_str();
-  stats->add_flag("--include-drills", stats_query.include_drills, "count drills too");
-  add_source_options(stats, stats_src);
-  add_format_options(stats, stats_src);
-
-  Source verify_src;
-  auto* verify = app.add_subcommand(
-      "verify",
-      "Check the timeline's hash chain; exit 1 naming the first altered, inserted or "
-      "removed entry");
-  add_source_options(verify, verify_src);
-
-  Source check_db_src;
-  auto* check_db = app.add_subcommand(
-      "check-db",
-      "Check that the database agrees with itself (snapshots and timeline, outbox, deadlines, "
-      "processed ids, hash chain); exit 1 when a check fails");
-  add_source_options(check_db, check_db_src);
-  check_db->add_option("--format", check_db_src.format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  check_db->add_option("-o,--output", check_db_src.output, "write to this file instead of stdout");
-
+  LocalCommands local;
+  add_simulate(app, local);
+  add_check_config(app, local);
+  add_report(app, local);
+  add_database_checks(app, local);
   // ack, confirm: through the daemon's HTTP API (docs/http-api.md).
   const incidentd::http::ApiCommands api_commands(app);
   // list, show, watch: the state, from the API or the database (docs/man/incidentctl.1).
@@ -337,12 +378,7 @@ int main(int argc, char** argv) {
     if (auto code = api_commands.run()) return *code;
     if (auto code = state_commands.run()) return *code;
     if (auto code = manual_commands.run()) return *code;
-    if (*simulate) return run_simulate(config_path, scenario_path, until, format);
-    if (*check) return run_check_config(check_path);
-    if (*report) return run_report(report_src, report_key);
-    if (*stats) return run_stats(stats_src, stats_query, stats_by);
-    if (*verify) return run_verify(verify_src);
-    if (*check_db) return run_check_db(check_db_src);
+    if (auto code = run_local(local)) return *code;
   } catch (const incidentd::report::ReportError& e) {
     std::cerr << "incidentctl: " << e.what() << '\n';
     return 1;

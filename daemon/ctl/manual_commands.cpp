@@ -136,8 +136,39 @@ TimePoint now() {
   return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
 }
 
-int run(const ManualCommands::Options& o) {
-  const Config config = load_config(o);
+// The incident's lead unit, units, drill flag and level for close and level: as given with
+// --lead-unit, else as the API or the database has them now.
+void fill_change(const ManualCommands::Options& o, ManualEvent& e) {
+  e.kind = *o.close ? EventKind::closed : EventKind::updated;
+  e.incident_key = o.key;
+  Current c;
+  if (!o.lead_unit.empty()) {
+    c.lead_unit = o.lead_unit;
+    c.units = o.units;
+    c.drill = o.drill;
+    if (*o.close) {
+      if (o.level_text.empty()) throw Failed(1, "close with --lead-unit also needs --level");
+      c.level = *parse_level(o.level_text);
+    }
+  } else {
+    c = o.database.empty() ? from_api(o, o.key) : from_database(o, o.key);
+  }
+  e.lead_unit = c.lead_unit;
+  e.units = c.units;
+  e.drill = c.drill;
+  e.level = c.level;
+  if (*o.level) {
+    const Level wanted = *parse_level(o.level_text);
+    if (o.lead_unit.empty() && wanted == c.level) {
+      throw Failed(
+          1, "incident \"" + o.key + "\" is level " + std::string(to_string(wanted)) + " already");
+    }
+    e.level = wanted;
+  }
+}
+
+// The event the options describe.
+ManualEvent event_of(const ManualCommands::Options& o, const Config& config) {
   ManualEvent e;
   e.by = o.by.empty() ? login_name() : o.by;
   e.via = "incidentctl";
@@ -162,42 +193,16 @@ int run(const ManualCommands::Options& o) {
     e.units = o.units;
     e.drill = o.drill;
   } else {
-    e.kind = *o.close ? EventKind::closed : EventKind::updated;
-    e.incident_key = o.key;
-    Current c;
-    if (!o.lead_unit.empty()) {
-      c.lead_unit = o.lead_unit;
-      c.units = o.units;
-      c.drill = o.drill;
-      if (*o.close) {
-        if (o.level_text.empty()) throw Failed(1, "close with --lead-unit also needs --level");
-        c.level = *parse_level(o.level_text);
-      }
-    } else {
-      c = o.database.empty() ? from_api(o, o.key) : from_database(o, o.key);
-    }
-    e.lead_unit = c.lead_unit;
-    e.units = c.units;
-    e.drill = c.drill;
-    e.level = c.level;
-    if (*o.level) {
-      const Level wanted = *parse_level(o.level_text);
-      if (o.lead_unit.empty() && wanted == c.level) {
-        throw Failed(1, "incident \"" + o.key + "\" is level " + std::string(to_string(wanted)) +
-                            " already");
-      }
-      e.level = wanted;
-    }
+    fill_change(o, e);
   }
   e.event_id = o.event_id.empty() ? manual_event_id(e.incident_key, random_suffix(8)) : o.event_id;
+  return e;
+}
 
-  const Parsed<std::string> text = manual_event_json(e, config, config.utc_offset);
-  if (!text) throw Failed(1, "the event would be refused: " + text.error);
-  if (o.dry_run) {
-    std::cout << *text.value << '\n';
-    return 0;
-  }
-
+// Publishes the event's text to the events topic and says where it went; Failed when the broker
+// did not take it (1: refused, 2: not reached in time).
+void publish(const ManualCommands::Options& o, const Config& config, const ManualEvent& e,
+             const std::string& text) {
   KafkaSettings kafka = config.kafka;
   if (!o.brokers.empty()) kafka.brokers = o.brokers;
   const std::string topic = o.topic.empty() ? kafka.events_topic : o.topic;
@@ -211,7 +216,7 @@ int run(const ManualCommands::Options& o) {
   std::optional<PublishResult> result;
   {
     EventPublisher publisher(kafka, timeout, std::move(hooks));
-    publisher.publish(topic, e.incident_key, *text.value,
+    publisher.publish(topic, e.incident_key, text,
                       [&result](const PublishResult& r) { result = r; });
     publisher.flush(timeout + std::chrono::seconds(2));
   }  // a report still missing is given (failed) as the publisher goes
@@ -227,6 +232,18 @@ int run(const ManualCommands::Options& o) {
   std::cout << "published " << e.event_id << " (" << to_string(e.kind) << " " << e.incident_key
             << ", level " << to_string(e.level) << ", by " << e.by << ") to " << result->topic
             << " partition " << result->partition << " offset " << result->offset << '\n';
+}
+
+int run(const ManualCommands::Options& o) {
+  const Config config = load_config(o);
+  const ManualEvent e = event_of(o, config);
+  const Parsed<std::string> text = manual_event_json(e, config, config.utc_offset);
+  if (!text) throw Failed(1, "the event would be refused: " + text.error);
+  if (o.dry_run) {
+    std::cout << *text.value << '\n';
+    return 0;
+  }
+  publish(o, config, e, *text.value);
   return 0;
 }
 

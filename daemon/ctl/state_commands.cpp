@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -213,6 +214,34 @@ void stop_ticks() {
   setitimer(ITIMER_REAL, &off, nullptr);
 }
 
+// No stream without the daemon: read the file again every 2 s, until a signal stops it.
+void poll_database(const StateCommands::Options& o, const std::function<void(json)>& show) {
+  while (g_stop == 0) {
+    show(from_database_list(o, clock_now(o)));
+    for (int i = 0; i < 2 && g_stop == 0; ++i) ::sleep(1);  // a signal cuts it short
+  }
+}
+
+// One server-sent event: its name, and its data lines joined.
+struct StreamEvent {
+  std::string name;
+  std::string data;
+};
+
+StreamEvent parse_event(const std::string& block) {
+  StreamEvent event;
+  std::size_t at = 0;
+  while (at < block.size()) {
+    const auto nl = block.find('\n', at);
+    const std::string line = block.substr(at, nl == std::string::npos ? nl : nl - at);
+    if (line.rfind("event: ", 0) == 0) event.name = line.substr(7);
+    if (line.rfind("data: ", 0) == 0) event.data += line.substr(6);
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return event;
+}
+
 int run_watch(const StateCommands::Options& o) {
   const TextOptions text = text_options(o);
   const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -232,14 +261,12 @@ int run_watch(const StateCommands::Options& o) {
   };
 
   if (!o.database.empty()) {
-    // No stream without the daemon: read the file again every 2 s.
-    while (g_stop == 0) {
-      list = from_database_list(o, clock_now(o));
+    poll_database(o, [&](json fresh) {
+      list = std::move(fresh);
       have_list = true;
       status_line.clear();
       redraw();
-      for (int i = 0; i < 2 && g_stop == 0; ++i) ::sleep(1);  // a signal cuts it short
-    }
+    });
     return finish();
   }
 
@@ -251,17 +278,7 @@ int run_watch(const StateCommands::Options& o) {
     for (auto end = pending.find("\n\n"); end != std::string::npos; end = pending.find("\n\n")) {
       const std::string block = pending.substr(0, end);
       pending.erase(0, end + 2);
-      std::string name;
-      std::string data;
-      std::size_t at = 0;
-      while (at < block.size()) {
-        const auto nl = block.find('\n', at);
-        const std::string line = block.substr(at, nl == std::string::npos ? nl : nl - at);
-        if (line.rfind("event: ", 0) == 0) name = line.substr(7);
-        if (line.rfind("data: ", 0) == 0) data += line.substr(6);
-        if (nl == std::string::npos) break;
-        at = nl + 1;
-      }
+      const auto [name, data] = parse_event(block);
       const json j = json::parse(data, nullptr, false);
       if (name == "incidents" && !j.is_discarded()) {
         list = j;

@@ -254,11 +254,18 @@ std::string render_list(const json& list, TimePoint now, const TextOptions& o) {
   return out.str();
 }
 
-std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
-  const Lang l = o.lang;
-  std::ostringstream out;
-  out << colored(i.value("incident_key", std::string()), "1", o.color) << "  " << level_cell(i, l)
-      << "  " << title_of(i, l) << '\n';
+namespace {
+
+std::string colon_of(Lang l) {
+  return l == Lang::zh ? "：" : ": ";
+}
+
+std::string heading_end_of(Lang l) {
+  return l == Lang::zh ? "：\n" : ":\n";  // no space before the line end
+}
+
+// The units, the lead marked; English brackets in English.
+std::string units_line(const json& i, Lang l) {
   const std::string lead = i.value("lead_unit", std::string());
   std::string units;
   for (const json& u : i.value("units", json::array())) {
@@ -276,9 +283,16 @@ std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
       units.replace(at, close.size(), ")");
     }
   }
-  const std::string colon = l == Lang::zh ? "：" : ": ";
-  const std::string heading_end = l == Lang::zh ? "：\n" : ":\n";  // no space before the line end
-  out << say("units", l) << colon << units << '\n';
+  return units;
+}
+
+// The key, level and title, the units, and when it opened, its clock started and it closed.
+void show_heading(std::ostream& out, const json& i, const TextOptions& o) {
+  const Lang l = o.lang;
+  out << colored(i.value("incident_key", std::string()), "1", o.color) << "  " << level_cell(i, l)
+      << "  " << title_of(i, l) << '\n';
+  const std::string colon = colon_of(l);
+  out << say("units", l) << colon << units_line(i, l) << '\n';
   // Who entered it by hand, from the timeline (show has it; a list entry does not).
   const auto by_hand = [&](std::string_view action) {
     for (const json& a : i.value("timeline", json::array())) {
@@ -299,50 +313,62 @@ std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
     out << say("closed_at", l) << colon << short_time(i["closed_at"]) << by_hand("incident_closed")
         << '\n';
   }
+}
 
-  const json& milestones = i.value("milestones", json::array());
-  if (!milestones.empty()) {
-    out << '\n' << say("milestones", l) << heading_end;
-    std::size_t name_width = 0;
-    for (const json& m : milestones) {
-      name_width = std::max(name_width, display_width(milestone_name(m, l, false)));
-    }
-    for (const json& m : milestones) {
-      const std::string state = m.value("state", std::string("pending"));
-      const char* color = state == "breached" ? "31"
-                          : state == "late"   ? "33"
-                          : state == "met"    ? "32"
-                                              : nullptr;
-      std::string line = "  " + pad(milestone_name(m, l, false), name_width) + "  " +
-                         colored(pad(say("state_" + state, l), 10), color, o.color);
-      // No countdown for what is met, nor for anything of a closed incident.
-      const bool met = m.value("met", false) || i.value("closed", false);
-      if (m.contains("target")) {
-        line += "  " + say("target", l) + " " + short_time(m["target"]);
-        if (!met) {
-          line += " (" + countdown(*instant(m["target"]), now, l, false) + ")";
-        }
-      }
-      line += "  " + say("deadline", l) + " " + short_time(m.value("deadline", json()));
-      if (!met) {
-        if (const auto d = instant(m.value("deadline", json()))) {
-          line += " (" + countdown(*d, now, l, true) + ")";
-        }
-      }
-      out << line << '\n';
-      std::string confirmed;
-      const json units_confirmed = m.value("confirmed_units", json::object());
-      for (const auto& [unit, at] : units_confirmed.items()) {
-        if (!confirmed.empty()) confirmed += ", ";
-        confirmed += unit + " " + short_time(at);
-      }
-      out << "  " << std::string(name_width, ' ') << "  " << say("confirmed", l) << colon
-          << (confirmed.empty() ? say("nobody", l) : confirmed) << '\n';
+// One milestone's line: its state, target and deadline, with countdowns while it is not met.
+std::string milestone_line(const json& i, const json& m, std::size_t name_width, TimePoint now,
+                           const TextOptions& o) {
+  const Lang l = o.lang;
+  const std::string state = m.value("state", std::string("pending"));
+  const char* color = state == "breached" ? "31"
+                      : state == "late"   ? "33"
+                      : state == "met"    ? "32"
+                                          : nullptr;
+  std::string line = "  " + pad(milestone_name(m, l, false), name_width) + "  " +
+                     colored(pad(say("state_" + state, l), 10), color, o.color);
+  // No countdown for what is met, nor for anything of a closed incident.
+  const bool met = m.value("met", false) || i.value("closed", false);
+  if (m.contains("target")) {
+    line += "  " + say("target", l) + " " + short_time(m["target"]);
+    if (!met) {
+      line += " (" + countdown(*instant(m["target"]), now, l, false) + ")";
     }
   }
+  line += "  " + say("deadline", l) + " " + short_time(m.value("deadline", json()));
+  if (!met) {
+    if (const auto d = instant(m.value("deadline", json()))) {
+      line += " (" + countdown(*d, now, l, true) + ")";
+    }
+  }
+  return line;
+}
 
+void show_milestones(std::ostream& out, const json& i, TimePoint now, const TextOptions& o) {
+  const Lang l = o.lang;
+  const json& milestones = i.value("milestones", json::array());
+  if (milestones.empty()) return;
+  out << '\n' << say("milestones", l) << heading_end_of(l);
+  std::size_t name_width = 0;
+  for (const json& m : milestones) {
+    name_width = std::max(name_width, display_width(milestone_name(m, l, false)));
+  }
+  for (const json& m : milestones) {
+    out << milestone_line(i, m, name_width, now, o) << '\n';
+    std::string confirmed;
+    const json units_confirmed = m.value("confirmed_units", json::object());
+    for (const auto& [unit, at] : units_confirmed.items()) {
+      if (!confirmed.empty()) confirmed += ", ";
+      confirmed += unit + " " + short_time(at);
+    }
+    out << "  " << std::string(name_width, ' ') << "  " << say("confirmed", l) << colon_of(l)
+        << (confirmed.empty() ? say("nobody", l) : confirmed) << '\n';
+  }
+}
+
+// The next step, then every step still to come, in time order.
+void show_steps(std::ostream& out, const json& i, TimePoint now, Lang l) {
   const json& next = i.value("next_step", json());
-  out << '\n' << say("next_step", l) << colon;
+  out << '\n' << say("next_step", l) << colon_of(l);
   if (next.is_object()) {
     out << short_time(next.value("at", json())) << "  " << milestone_name(next, l, false) << " "
         << action_name(next, l) << " ("
@@ -353,7 +379,7 @@ std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
   }
 
   std::vector<std::string> to_come;
-  for (const json& m : milestones) {
+  for (const json& m : i.value("milestones", json::array())) {
     for (const json& s : m.value("upcoming", json::array())) {
       to_come.push_back("  " + short_time(s.value("at", json())) + "  " +
                         milestone_name(m, l, false) + " " + action_name(s, l) + " (" +
@@ -362,33 +388,46 @@ std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
   }
   std::sort(to_come.begin(), to_come.end());  // "  MM-DD HH:MM" sorts by time
   if (!to_come.empty()) {
-    out << '\n' << say("to_come", l) << heading_end;
+    out << '\n' << say("to_come", l) << heading_end_of(l);
     for (const auto& line : to_come) out << line << '\n';
   }
+}
 
+// Who was notified, when first, how often, and whether they acknowledged.
+void show_notified(std::ostream& out, const json& i, const TextOptions& o) {
+  const Lang l = o.lang;
   const json& notified = i.value("notified", json::array());
-  if (!notified.empty()) {
-    out << '\n' << say("notified", l) << heading_end;
-    std::size_t person_width = 0;
-    std::size_t name_width = 0;
-    std::size_t unit_width = 0;
-    for (const json& p : notified) {
-      person_width = std::max(person_width, display_width(p.value("person", std::string())));
-      name_width = std::max(name_width, display_width(p.value("name", std::string())));
-      unit_width = std::max(unit_width, display_width(p.value("unit", std::string())));
-    }
-    for (const json& p : notified) {
-      const json& ack = p.value("acknowledged_at", json());
-      out << "  " << pad(p.value("person", std::string()), person_width) << "  "
-          << pad(p.value("name", std::string()), name_width) << "  "
-          << pad(p.value("unit", std::string()), unit_width) << "  "
-          << short_time(p.value("first_notified_at", json())) << "  "
-          << pad(say("times", l, std::to_string(p.value("notifications", 0))), 4) << "  "
-          << (ack.is_string() ? colored(say("acknowledged", l, short_time(ack)), "32", o.color)
-                              : colored(say("not_acknowledged", l), "33", o.color))
-          << '\n';
-    }
+  if (notified.empty()) return;
+  out << '\n' << say("notified", l) << heading_end_of(l);
+  std::size_t person_width = 0;
+  std::size_t name_width = 0;
+  std::size_t unit_width = 0;
+  for (const json& p : notified) {
+    person_width = std::max(person_width, display_width(p.value("person", std::string())));
+    name_width = std::max(name_width, display_width(p.value("name", std::string())));
+    unit_width = std::max(unit_width, display_width(p.value("unit", std::string())));
   }
+  for (const json& p : notified) {
+    const json& ack = p.value("acknowledged_at", json());
+    out << "  " << pad(p.value("person", std::string()), person_width) << "  "
+        << pad(p.value("name", std::string()), name_width) << "  "
+        << pad(p.value("unit", std::string()), unit_width) << "  "
+        << short_time(p.value("first_notified_at", json())) << "  "
+        << pad(say("times", l, std::to_string(p.value("notifications", 0))), 4) << "  "
+        << (ack.is_string() ? colored(say("acknowledged", l, short_time(ack)), "32", o.color)
+                            : colored(say("not_acknowledged", l), "33", o.color))
+        << '\n';
+  }
+}
+
+}  // namespace
+
+std::string render_show(const json& i, TimePoint now, const TextOptions& o) {
+  std::ostringstream out;
+  show_heading(out, i, o);
+  show_milestones(out, i, now, o);
+  show_steps(out, i, now, o.lang);
+  show_notified(out, i, o);
   return out.str();
 }
 
