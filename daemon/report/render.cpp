@@ -37,87 +37,119 @@ std::string ladder_note(const LadderEntry& e, Lang lang) {
 
 // ---- text and markdown --------------------------------------------------------------------
 
-std::string render_text_like(const IncidentReport& r, bool markdown) {
-  const Lang lang = r.lang;
-  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
-  std::string out;
-  const auto heading = [&](const std::string& title) {
-    out += markdown ? "\n## " + title + "\n\n" : "\n" + title + "\n";
-  };
-  const auto table = [&](const Table& t) { out += markdown ? t.markdown() : t.text(); };
-  const auto para = [&](const std::string& line) {
-    out += markdown ? line + "\n\n" : "  " + line + "\n";
-  };
+// Text and markdown differ only in how a heading, a table, a paragraph and a list item look.
+class TextWriter {
+ public:
+  TextWriter(const IncidentReport& r, bool markdown) : r_(r), lang_(r.lang), markdown_(markdown) {}
 
-  out += markdown ? "# " + msgf(lang, "report.title", r.key) + "\n\n"
-                  : msgf(lang, "report.title_upper", r.key) + "\n";
-  if (r.drill) out += markdown ? "**" + drill_notice(lang) + "**\n\n" : drill_notice(lang) + "\n";
-  out += markdown ? "**" + privacy_notice(r) + "**\n\n" : privacy_notice(r) + "\n";
-  out += times_notice(r) + "\n";
-
-  heading(say("report.incident"));
-  Table fields({say("report.field"), say("report.value")});
-  for (const auto& f : incident_fields(r)) {
-    const auto tab = f.find('\t');
-    fields.add({f.substr(0, tab), f.substr(tab + 1)});
+  std::string render() {
+    front_matter();
+    incident_section();
+    clock_section();
+    ladder_section();
+    notification_section();
+    gap_section();
+    heading(say("report.tamper"));
+    for (const auto& line : chain_lines(r_)) para(line);
+    return std::move(out_);
   }
-  table(fields);
 
-  heading(say("report.level_history"));
-  Table levels(level_header(lang));
-  for (const auto& l : r.levels) levels.add(level_cells(r, l));
-  table(levels);
+ private:
+  std::string say(std::string_view id) const { return std::string(msg(lang_, id)); }
+  void heading(const std::string& title) {
+    out_ += markdown_ ? "\n## " + title + "\n\n" : "\n" + title + "\n";
+  }
+  void table(const Table& t) { out_ += markdown_ ? t.markdown() : t.text(); }
+  void para(const std::string& line) { out_ += markdown_ ? line + "\n\n" : "  " + line + "\n"; }
 
-  heading(say("report.legal_clock"));
-  if (r.milestones.empty()) {
-    para(say("report.no_clock"));
-  } else {
-    Table ms(milestone_header(lang));
-    for (const auto& m : r.milestones) ms.add(milestone_cells(r, m));
-    table(ms);
-    out += '\n';
-    for (const auto& m : r.milestones) {
-      out += markdown ? "**" + milestone_label(m.milestone, m.round, lang) + "**\n\n"
-                      : "  " +
-                            msgf(lang, "report.milestone_colon",
-                                 milestone_label(m.milestone, m.round, lang)) +
-                            "\n";
-      for (const auto& line : release_lines(r, m)) {
-        out += markdown ? "- " + line + "\n" : "    - " + line + "\n";
-      }
-      if (markdown) out += '\n';
+  void front_matter() {
+    out_ += markdown_ ? "# " + msgf(lang_, "report.title", r_.key) + "\n\n"
+                      : msgf(lang_, "report.title_upper", r_.key) + "\n";
+    if (r_.drill) {
+      out_ += markdown_ ? "**" + drill_notice(lang_) + "**\n\n" : drill_notice(lang_) + "\n";
     }
+    out_ += markdown_ ? "**" + privacy_notice(r_) + "**\n\n" : privacy_notice(r_) + "\n";
+    out_ += times_notice(r_) + "\n";
   }
 
-  heading(say("report.ladder"));
-  if (r.ladder.empty()) {
-    para(say("report.no_ladder"));
-  } else {
-    Table ladder(ladder_header(lang));
-    for (const auto& e : r.ladder) ladder.add(ladder_cells(r, e));
+  void incident_section() {
+    heading(say("report.incident"));
+    Table fields({say("report.field"), say("report.value")});
+    for (const auto& f : incident_fields(r_)) {
+      const auto tab = f.find('\t');
+      fields.add({f.substr(0, tab), f.substr(tab + 1)});
+    }
+    table(fields);
+
+    heading(say("report.level_history"));
+    Table levels(level_header(lang_));
+    for (const auto& l : r_.levels) levels.add(level_cells(r_, l));
+    table(levels);
+  }
+
+  void clock_section() {
+    heading(say("report.legal_clock"));
+    if (r_.milestones.empty()) {
+      para(say("report.no_clock"));
+      return;
+    }
+    Table ms(milestone_header(lang_));
+    for (const auto& m : r_.milestones) ms.add(milestone_cells(r_, m));
+    table(ms);
+    out_ += '\n';
+    for (const auto& m : r_.milestones) releases(m);
+  }
+
+  void releases(const MilestoneReport& m) {
+    const std::string label = milestone_label(m.milestone, m.round, lang_);
+    out_ += markdown_ ? "**" + label + "**\n\n"
+                      : "  " + msgf(lang_, "report.milestone_colon", label) + "\n";
+    for (const auto& line : release_lines(r_, m)) {
+      out_ += markdown_ ? "- " + line + "\n" : "    - " + line + "\n";
+    }
+    if (markdown_) out_ += '\n';
+  }
+
+  void ladder_section() {
+    heading(say("report.ladder"));
+    if (r_.ladder.empty()) {
+      para(say("report.no_ladder"));
+      return;
+    }
+    Table ladder(ladder_header(lang_));
+    for (const auto& e : r_.ladder) ladder.add(ladder_cells(r_, e));
     table(ladder);
   }
 
-  heading(say("report.notifications"));
-  if (r.deliveries.empty()) {
-    para(say("report.nobody_notified"));
-  } else {
-    para(delivery_notice(lang));
-    Table deliveries(delivery_header(lang));
-    for (const auto& d : r.deliveries) deliveries.add(delivery_cells(r, d));
+  void notification_section() {
+    heading(say("report.notifications"));
+    if (r_.deliveries.empty()) {
+      para(say("report.nobody_notified"));
+      return;
+    }
+    para(delivery_notice(lang_));
+    Table deliveries(delivery_header(lang_));
+    for (const auto& d : r_.deliveries) deliveries.add(delivery_cells(r_, d));
     table(deliveries);
   }
 
-  heading(say("report.gaps"));
-  if (r.gaps.empty()) {
-    para(say("report.no_gaps"));
-  } else {
-    for (const auto& g : r.gaps) out += (markdown ? "- " : "  - ") + gap_line(r, g) + "\n";
+  void gap_section() {
+    heading(say("report.gaps"));
+    if (r_.gaps.empty()) {
+      para(say("report.no_gaps"));
+      return;
+    }
+    for (const auto& g : r_.gaps) out_ += (markdown_ ? "- " : "  - ") + gap_line(r_, g) + "\n";
   }
 
-  heading(say("report.tamper"));
-  for (const auto& line : chain_lines(r)) para(line);
-  return out;
+  const IncidentReport& r_;
+  const Lang lang_;
+  const bool markdown_;
+  std::string out_;
+};
+
+std::string render_text_like(const IncidentReport& r, bool markdown) {
+  return TextWriter(r, markdown).render();
 }
 
 // ---- csv ----------------------------------------------------------------------------------
