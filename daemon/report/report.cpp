@@ -11,6 +11,7 @@
 #include "incidentd/codec.hpp"
 #include "report/format.hpp"
 #include "report/report_gaps.hpp"
+#include "report/report_people.hpp"
 
 namespace incidentd::report {
 namespace {
@@ -21,6 +22,7 @@ constexpr Duration kLateTolerance = std::chrono::minutes(1);
 
 using detail::Entry;
 using detail::is_ladder;
+using detail::People;
 using detail::StepDueTimes;
 
 // "<incident>/<alert>/<recipient>/<send>" -> "<incident>/<alert>"
@@ -31,55 +33,6 @@ std::string alert_of(const std::string& notification_id) {
   if (before == std::string::npos) return notification_id;
   return notification_id.substr(0, before);
 }
-
-// How people appear on the report. De-identified: role and unit, numbered only when the unit
-// has several people of that role; without a roster, "person N in <unit>" in order of first
-// appearance. Full: name and id as well.
-class People {
- public:
-  People(const Config* config, bool full, Lang lang) : config_(config), full_(full), lang_(lang) {}
-
-  std::string display(const std::string& person_id, const std::string& unit_id) {
-    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
-    const Unit* unit = config_ ? config_->unit_of_person(person_id) : nullptr;
-    const std::string unit_name = unit ? unit->id : unit_id;
-    if (person == nullptr || unit == nullptr) {
-      if (full_) return person_id + " (" + unit_name + ")";
-      auto& numbers = anonymous_[unit_name];
-      auto [it, inserted] = numbers.try_emplace(person_id, numbers.size() + 1);
-      return msgf(lang_, "person.anonymous", it->second, unit_name);
-    }
-    std::string role = role_label(person->role, lang_);
-    int same_role = 0;
-    int rank = 0;
-    for (const auto& p : unit->people) {
-      if (p.role != person->role) continue;
-      ++same_role;
-      if (p.id == person->id) rank = same_role;
-    }
-    if (same_role > 1) role += " " + std::to_string(rank);
-    const std::string_view comma = msg(lang_, "list.comma");
-    if (!full_) return role + std::string(comma) + unit_name;
-    return person->name + " (" + person->id + ")" + std::string(comma) + role + std::string(comma) +
-           unit_name;
-  }
-
-  std::string contact(const std::string& person_id, const std::string& channel) const {
-    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
-    if (person == nullptr) return "";
-    if (channel == "sms" && !person->phone.empty()) {
-      return full_ ? person->phone : mask_phone(person->phone);
-    }
-    if (channel == "webhook") return full_ ? person->webhook : "webhook";
-    return "";
-  }
-
- private:
-  const Config* config_;
-  bool full_;
-  Lang lang_;
-  std::map<std::string, std::map<std::string, std::size_t>> anonymous_;
-};
 
 // The dispatcher's fields (OutboxUpdate::gave_up) for the renderers; nullopt for rows written
 // before them, or fields this build does not know (the English note is shown then).
