@@ -237,71 +237,92 @@ class Chart {
                       html_escape(lanes_[i].label) + "</text>\n";
     out += "<line x1=\"" + fmt(kLeft) + "\" y1=\"" + fmt(y + kLane) + "\" x2=\"" + fmt(kRight) +
            "\" y2=\"" + fmt(y + kLane) + "\" stroke=\"#eeeeee\"/>\n";
+    if (i == 0) return out + level_lane(mid);
+    if (lanes_[i].milestone != nullptr) return out + milestone_lane(*lanes_[i].milestone, y, mid);
+    return out + notification_lane(mid);
+  }
+
+  // The first lane: the levels recorded, the clock's start across every lane, the close.
+  std::string level_lane(double mid) const {
     const auto off = r_.utc_offset;
-    if (i == 0) {
-      for (const auto& l : r_.levels) {
-        out += marker("circle", x(l.at), mid, "#5c6bc0",
-                      msgf(r_.lang, "chart.level_recorded", l.level, local_time(l.at, off)));
-        out += "<text x=\"" + fmt(x(l.at) + 7) + "\" y=\"" + fmt(mid - 7) + "\" fill=\"#283593\">" +
-               html_escape(l.level) + "</text>\n";
-      }
-      if (r_.clock_start) {
-        const double cx = x(*r_.clock_start);
-        out += "<line x1=\"" + fmt(cx) + "\" y1=\"" + fmt(kTop - 4) + "\" x2=\"" + fmt(cx) +
-               "\" y2=\"" + fmt(kTop + kLane * static_cast<double>(lanes_.size())) +
-               "\" stroke=\"#283593\" stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>\n";
-      }
-      if (r_.closed_at) {
-        out += marker("square", x(*r_.closed_at), mid, "#616161",
-                      msgf(r_.lang, "chart.closed", local_time(*r_.closed_at, off)));
-      }
-      return out;
+    std::string out;
+    for (const auto& l : r_.levels) {
+      out += marker("circle", x(l.at), mid, "#5c6bc0",
+                    msgf(r_.lang, "chart.level_recorded", l.level, local_time(l.at, off)));
+      out += "<text x=\"" + fmt(x(l.at) + 7) + "\" y=\"" + fmt(mid - 7) + "\" fill=\"#283593\">" +
+             html_escape(l.level) + "</text>\n";
     }
-    if (lanes_[i].milestone != nullptr) {
-      const MilestoneReport& m = *lanes_[i].milestone;
-      if (m.deadline) {
-        TimePoint start = r_.clock_start.value_or(r_.detected_at);
-        if (m.milestone == Milestone::follow_up) start = std::max(start, *m.deadline - hours24());
-        const double bx = x(start);
-        const double bw = std::max(1.0, x(*m.deadline) - bx);
-        out += "<rect x=\"" + fmt(bx) + "\" y=\"" + fmt(mid - 5) + "\" width=\"" + fmt(bw) +
-               "\" height=\"10\" fill=\"#e3f2fd\" stroke=\"#90caf9\"><title>" +
-               html_escape(msgf(r_.lang, "chart.running_until", local_time(*m.deadline, off))) +
-               "</title></rect>\n";
-        out += "<line x1=\"" + fmt(x(*m.deadline)) + "\" y1=\"" + fmt(y + 3) + "\" x2=\"" +
-               fmt(x(*m.deadline)) + "\" y2=\"" + fmt(y + kLane - 3) +
-               "\" stroke=\"#c62828\" stroke-width=\"2.5\"><title>" +
-               html_escape(msgf(r_.lang, "chart.deadline", local_time(*m.deadline, off))) +
-               "</title></line>\n";
-      }
-      if (m.target) {
-        out += "<line x1=\"" + fmt(x(*m.target)) + "\" y1=\"" + fmt(y + 6) + "\" x2=\"" +
-               fmt(x(*m.target)) + "\" y2=\"" + fmt(y + kLane - 6) +
-               "\" stroke=\"#ef6c00\" stroke-width=\"2\" stroke-dasharray=\"3 2\"><title>" +
-               html_escape(msgf(r_.lang, "chart.target", local_time(*m.target, off))) +
-               "</title></line>\n";
-      }
-      for (const auto& e : r_.ladder) {
-        if (e.milestone != m.milestone || e.round != m.round) continue;
-        if (e.kind == ActionKind::escalated) continue;
-        const char* fill = e.kind == ActionKind::warning         ? "#fdd835"
-                           : e.kind == ActionKind::target_missed ? "#fb8c00"
-                                                                 : "#e53935";
-        out += marker(e.kind == ActionKind::deadline_breached ? "square" : "triangle", x(e.at), mid,
-                      fill,
-                      msgf(r_.lang, "chart.ladder", action_label(e.kind, r_.lang), e.level,
-                           local_time(e.at, off)) +
-                          (e.catch_up ? std::string(msg(r_.lang, "chart.catch_up")) : ""));
-      }
-      if (m.met_at) {
-        const bool late = m.late && *m.late != Lateness::on_time;
-        out += marker("diamond", x(*m.met_at), mid, late ? "#8e24aa" : "#43a047",
-                      msgf(r_.lang, "chart.met", local_time(*m.met_at, off),
-                           status_label(m.status, r_.lang)));
-      }
-      return out;
+    if (r_.clock_start) {
+      const double cx = x(*r_.clock_start);
+      out += "<line x1=\"" + fmt(cx) + "\" y1=\"" + fmt(kTop - 4) + "\" x2=\"" + fmt(cx) +
+             "\" y2=\"" + fmt(kTop + kLane * static_cast<double>(lanes_.size())) +
+             "\" stroke=\"#283593\" stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>\n";
     }
-    // Notifications: a tick per first send, a dot per acknowledgement.
+    if (r_.closed_at) {
+      out += marker("square", x(*r_.closed_at), mid, "#616161",
+                    msgf(r_.lang, "chart.closed", local_time(*r_.closed_at, off)));
+    }
+    return out;
+  }
+
+  // One milestone's lane: the running clock up to its deadline, the target, the ladder's steps
+  // and the instant it was met.
+  std::string milestone_lane(const MilestoneReport& m, double y, double mid) const {
+    const auto off = r_.utc_offset;
+    std::string out;
+    if (m.deadline) out += running_clock(m, y, mid);
+    if (m.target) {
+      out += "<line x1=\"" + fmt(x(*m.target)) + "\" y1=\"" + fmt(y + 6) + "\" x2=\"" +
+             fmt(x(*m.target)) + "\" y2=\"" + fmt(y + kLane - 6) +
+             "\" stroke=\"#ef6c00\" stroke-width=\"2\" stroke-dasharray=\"3 2\"><title>" +
+             html_escape(msgf(r_.lang, "chart.target", local_time(*m.target, off))) +
+             "</title></line>\n";
+    }
+    for (const auto& e : r_.ladder) {
+      if (e.milestone != m.milestone || e.round != m.round) continue;
+      if (e.kind == ActionKind::escalated) continue;
+      const char* fill = e.kind == ActionKind::warning         ? "#fdd835"
+                         : e.kind == ActionKind::target_missed ? "#fb8c00"
+                                                               : "#e53935";
+      out += marker(e.kind == ActionKind::deadline_breached ? "square" : "triangle", x(e.at), mid,
+                    fill,
+                    msgf(r_.lang, "chart.ladder", action_label(e.kind, r_.lang), e.level,
+                         local_time(e.at, off)) +
+                        (e.catch_up ? std::string(msg(r_.lang, "chart.catch_up")) : ""));
+    }
+    if (m.met_at) {
+      const bool late = m.late && *m.late != Lateness::on_time;
+      out += marker(
+          "diamond", x(*m.met_at), mid, late ? "#8e24aa" : "#43a047",
+          msgf(r_.lang, "chart.met", local_time(*m.met_at, off), status_label(m.status, r_.lang)));
+    }
+    return out;
+  }
+
+  // The bar from the clock's start (a follow-up round: 24 hours before its due) to the deadline.
+  std::string running_clock(const MilestoneReport& m, double y, double mid) const {
+    const auto off = r_.utc_offset;
+    TimePoint start = r_.clock_start.value_or(r_.detected_at);
+    if (m.milestone == Milestone::follow_up) start = std::max(start, *m.deadline - hours24());
+    const double bx = x(start);
+    const double bw = std::max(1.0, x(*m.deadline) - bx);
+    std::string out =
+        "<rect x=\"" + fmt(bx) + "\" y=\"" + fmt(mid - 5) + "\" width=\"" + fmt(bw) +
+        "\" height=\"10\" fill=\"#e3f2fd\" stroke=\"#90caf9\"><title>" +
+        html_escape(msgf(r_.lang, "chart.running_until", local_time(*m.deadline, off))) +
+        "</title></rect>\n";
+    out += "<line x1=\"" + fmt(x(*m.deadline)) + "\" y1=\"" + fmt(y + 3) + "\" x2=\"" +
+           fmt(x(*m.deadline)) + "\" y2=\"" + fmt(y + kLane - 3) +
+           "\" stroke=\"#c62828\" stroke-width=\"2.5\"><title>" +
+           html_escape(msgf(r_.lang, "chart.deadline", local_time(*m.deadline, off))) +
+           "</title></line>\n";
+    return out;
+  }
+
+  // Notifications: a tick per first send, a dot per acknowledgement.
+  std::string notification_lane(double mid) const {
+    const auto off = r_.utc_offset;
+    std::string out;
     for (const auto& d : r_.deliveries) {
       const double nx = x(d.first_sent);
       out +=
@@ -327,13 +348,24 @@ class Chart {
 
 }  // namespace
 
-std::string render_html(const IncidentReport& r) {
+namespace {
+
+std::string say(Lang lang, std::string_view id) {
+  return std::string(msg(lang, id));
+}
+
+std::string heading(Lang lang, std::string_view id) {
+  return "<h2>" + html_escape(say(lang, id)) + "</h2>\n";
+}
+
+std::string para(Lang lang, std::string_view id) {
+  return "<p>" + html_escape(say(lang, id)) + "</p>\n";
+}
+
+// The document's head and the notices above the first section.
+std::string front_matter(const IncidentReport& r) {
   const Lang lang = r.lang;
-  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
-  const auto heading = [&say](std::string_view id) {
-    return "<h2>" + html_escape(say(id)) + "</h2>\n";
-  };
-  std::string out = "<!DOCTYPE html>\n<html lang=\"" + say("html.lang") +
+  std::string out = "<!DOCTYPE html>\n<html lang=\"" + say(lang, "html.lang") +
                     "\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                     "<title>" +
@@ -344,79 +376,94 @@ std::string render_html(const IncidentReport& r) {
   out += "<p class=\"notice" + std::string(r.full ? " full" : "") + "\" id=\"privacy\">" +
          html_escape(privacy_notice(r)) + "</p>\n";
   out += "<p class=\"muted\">" + html_escape(times_notice(r)) + "</p>\n";
+  return out;
+}
 
-  out += heading("report.incident") + "<table class=\"fields\"><tbody>\n";
+std::string incident_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.incident") + "<table class=\"fields\"><tbody>\n";
   for (const auto& f : incident_fields(r)) {
     const auto tab = f.find('\t');
     out += "<tr><th>" + html_escape(f.substr(0, tab)) + "</th><td>" +
            html_escape(f.substr(tab + 1)) + "</td></tr>\n";
   }
-  out += "</tbody></table>\n";
+  return out + "</tbody></table>\n";
+}
 
-  out += heading("report.chart") + Chart(r).svg();
+std::string chart_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.chart") + Chart(r).svg();
   out += "<p class=\"legend muted\">";
   for (const char* id : {"legend.warning", "legend.target_missed", "legend.breached",
                          "legend.met_on_time", "legend.met_late", "legend.target",
                          "legend.deadline", "legend.notifications", "legend.gap"}) {
-    out += "<span>" + html_escape(say(id)) + "</span>";
+    out += "<span>" + html_escape(say(r.lang, id)) + "</span>";
   }
-  out += "</p>\n";
+  return out + "</p>\n";
+}
 
-  out += heading("report.level_history");
+std::string level_section(const IncidentReport& r) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& l : r.levels) rows.push_back(level_cells(r, l));
-  out += table_html(level_header(lang), rows);
+  return heading(r.lang, "report.level_history") + table_html(level_header(r.lang), rows);
+}
 
-  out += heading("report.legal_clock");
-  if (r.milestones.empty()) {
-    out += "<p>" + html_escape(say("report.no_clock")) + "</p>\n";
-  } else {
-    rows.clear();
-    std::vector<std::string> statuses;
-    for (const auto& m : r.milestones) {
-      rows.push_back(milestone_cells(r, m));
-      statuses.push_back(m.status);
-    }
-    out += table_html(milestone_header(lang), rows, 6, statuses);
-    for (const auto& m : r.milestones) {
-      out += "<p><b>" + html_escape(milestone_label(m.milestone, m.round, lang)) + "</b></p><ul>\n";
-      for (const auto& line : release_lines(r, m)) out += "<li>" + html_escape(line) + "</li>\n";
-      out += "</ul>\n";
-    }
+std::string clock_section(const IncidentReport& r) {
+  const Lang lang = r.lang;
+  std::string out = heading(lang, "report.legal_clock");
+  if (r.milestones.empty()) return out + para(lang, "report.no_clock");
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> statuses;  // each row's status colours its status cell
+  for (const auto& m : r.milestones) {
+    rows.push_back(milestone_cells(r, m));
+    statuses.push_back(m.status);
   }
-
-  out += heading("report.ladder");
-  if (r.ladder.empty()) {
-    out += "<p>" + html_escape(say("report.no_ladder")) + "</p>\n";
-  } else {
-    rows.clear();
-    for (const auto& e : r.ladder) rows.push_back(ladder_cells(r, e));
-    out += table_html(ladder_header(lang), rows);
-  }
-
-  out += heading("report.notifications");
-  if (r.deliveries.empty()) {
-    out += "<p>" + html_escape(say("report.nobody_notified")) + "</p>\n";
-  } else {
-    out += "<p class=\"muted\">" + html_escape(delivery_notice(lang)) + "</p>\n";
-    rows.clear();
-    for (const auto& d : r.deliveries) rows.push_back(delivery_cells(r, d));
-    out += table_html(delivery_header(lang), rows);
-  }
-
-  out += heading("report.gaps");
-  if (r.gaps.empty()) {
-    out += "<p>" + html_escape(say("report.no_gaps")) + "</p>\n";
-  } else {
-    out += "<ul>\n";
-    for (const auto& g : r.gaps) out += "<li>" + html_escape(gap_line(r, g)) + "</li>\n";
+  out += table_html(milestone_header(lang), rows, 6, statuses);
+  for (const auto& m : r.milestones) {
+    out += "<p><b>" + html_escape(milestone_label(m.milestone, m.round, lang)) + "</b></p><ul>\n";
+    for (const auto& line : release_lines(r, m)) out += "<li>" + html_escape(line) + "</li>\n";
     out += "</ul>\n";
   }
+  return out;
+}
 
-  out += heading("report.tamper");
-  for (const auto& line : chain_lines(r))
+std::string ladder_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.ladder");
+  if (r.ladder.empty()) return out + para(r.lang, "report.no_ladder");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : r.ladder) rows.push_back(ladder_cells(r, e));
+  return out + table_html(ladder_header(r.lang), rows);
+}
+
+std::string notification_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.notifications");
+  if (r.deliveries.empty()) return out + para(r.lang, "report.nobody_notified");
+  out += "<p class=\"muted\">" + html_escape(delivery_notice(r.lang)) + "</p>\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : r.deliveries) rows.push_back(delivery_cells(r, d));
+  return out + table_html(delivery_header(r.lang), rows);
+}
+
+std::string gap_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.gaps");
+  if (r.gaps.empty()) return out + para(r.lang, "report.no_gaps");
+  out += "<ul>\n";
+  for (const auto& g : r.gaps) out += "<li>" + html_escape(gap_line(r, g)) + "</li>\n";
+  return out + "</ul>\n";
+}
+
+std::string chain_section(const IncidentReport& r) {
+  std::string out = heading(r.lang, "report.tamper");
+  for (const auto& line : chain_lines(r)) {
     out += "<p class=\"hash\">" + html_escape(line) + "</p>\n";
-  return out + "</body>\n</html>\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_html(const IncidentReport& r) {
+  return front_matter(r) + incident_section(r) + chart_section(r) + level_section(r) +
+         clock_section(r) + ladder_section(r) + notification_section(r) + gap_section(r) +
+         chain_section(r) + "</body>\n</html>\n";
 }
 
 }  // namespace incidentd::report

@@ -1,15 +1,10 @@
 #include "report/render.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "report/format.hpp"
 #include "report/table.hpp"
 
 namespace incidentd::report {
 namespace {
-
-using nlohmann::json;
-using nlohmann::ordered_json;
 
 std::string or_dash(const std::string& s) {
   return s.empty() ? "—" : s;
@@ -30,19 +25,6 @@ std::string join_present(const std::vector<std::string>& parts, const std::strin
   return join(present, sep);
 }
 
-std::string late_word(const std::optional<Lateness>& late) {
-  if (!late) return "";
-  switch (*late) {
-    case Lateness::on_time:
-      return "false";
-    case Lateness::target:
-      return "target";
-    case Lateness::deadline:
-      return "deadline";
-  }
-  return "";
-}
-
 std::string ladder_note(const LadderEntry& e, Lang lang) {
   std::vector<std::string> notes;
   if (e.kind == ActionKind::escalated && e.previous_level) {
@@ -55,221 +37,119 @@ std::string ladder_note(const LadderEntry& e, Lang lang) {
 
 // ---- text and markdown --------------------------------------------------------------------
 
-std::string render_text_like(const IncidentReport& r, bool markdown) {
-  const Lang lang = r.lang;
-  const auto say = [lang](std::string_view id) { return std::string(msg(lang, id)); };
-  std::string out;
-  const auto heading = [&](const std::string& title) {
-    out += markdown ? "\n## " + title + "\n\n" : "\n" + title + "\n";
-  };
-  const auto table = [&](const Table& t) { out += markdown ? t.markdown() : t.text(); };
-  const auto para = [&](const std::string& line) {
-    out += markdown ? line + "\n\n" : "  " + line + "\n";
-  };
+// Text and markdown differ only in how a heading, a table, a paragraph and a list item look.
+class TextWriter {
+ public:
+  TextWriter(const IncidentReport& r, bool markdown) : r_(r), lang_(r.lang), markdown_(markdown) {}
 
-  out += markdown ? "# " + msgf(lang, "report.title", r.key) + "\n\n"
-                  : msgf(lang, "report.title_upper", r.key) + "\n";
-  if (r.drill) out += markdown ? "**" + drill_notice(lang) + "**\n\n" : drill_notice(lang) + "\n";
-  out += markdown ? "**" + privacy_notice(r) + "**\n\n" : privacy_notice(r) + "\n";
-  out += times_notice(r) + "\n";
-
-  heading(say("report.incident"));
-  Table fields({say("report.field"), say("report.value")});
-  for (const auto& f : incident_fields(r)) {
-    const auto tab = f.find('\t');
-    fields.add({f.substr(0, tab), f.substr(tab + 1)});
+  std::string render() {
+    front_matter();
+    incident_section();
+    clock_section();
+    ladder_section();
+    notification_section();
+    gap_section();
+    heading(say("report.tamper"));
+    for (const auto& line : chain_lines(r_)) para(line);
+    return std::move(out_);
   }
-  table(fields);
 
-  heading(say("report.level_history"));
-  Table levels(level_header(lang));
-  for (const auto& l : r.levels) levels.add(level_cells(r, l));
-  table(levels);
+ private:
+  std::string say(std::string_view id) const { return std::string(msg(lang_, id)); }
+  void heading(const std::string& title) {
+    out_ += markdown_ ? "\n## " + title + "\n\n" : "\n" + title + "\n";
+  }
+  void table(const Table& t) { out_ += markdown_ ? t.markdown() : t.text(); }
+  void para(const std::string& line) { out_ += markdown_ ? line + "\n\n" : "  " + line + "\n"; }
 
-  heading(say("report.legal_clock"));
-  if (r.milestones.empty()) {
-    para(say("report.no_clock"));
-  } else {
-    Table ms(milestone_header(lang));
-    for (const auto& m : r.milestones) ms.add(milestone_cells(r, m));
-    table(ms);
-    out += '\n';
-    for (const auto& m : r.milestones) {
-      out += markdown ? "**" + milestone_label(m.milestone, m.round, lang) + "**\n\n"
-                      : "  " +
-                            msgf(lang, "report.milestone_colon",
-                                 milestone_label(m.milestone, m.round, lang)) +
-                            "\n";
-      for (const auto& line : release_lines(r, m)) {
-        out += markdown ? "- " + line + "\n" : "    - " + line + "\n";
-      }
-      if (markdown) out += '\n';
+  void front_matter() {
+    out_ += markdown_ ? "# " + msgf(lang_, "report.title", r_.key) + "\n\n"
+                      : msgf(lang_, "report.title_upper", r_.key) + "\n";
+    if (r_.drill) {
+      out_ += markdown_ ? "**" + drill_notice(lang_) + "**\n\n" : drill_notice(lang_) + "\n";
     }
+    out_ += markdown_ ? "**" + privacy_notice(r_) + "**\n\n" : privacy_notice(r_) + "\n";
+    out_ += times_notice(r_) + "\n";
   }
 
-  heading(say("report.ladder"));
-  if (r.ladder.empty()) {
-    para(say("report.no_ladder"));
-  } else {
-    Table ladder(ladder_header(lang));
-    for (const auto& e : r.ladder) ladder.add(ladder_cells(r, e));
+  void incident_section() {
+    heading(say("report.incident"));
+    Table fields({say("report.field"), say("report.value")});
+    for (const auto& f : incident_fields(r_)) {
+      const auto tab = f.find('\t');
+      fields.add({f.substr(0, tab), f.substr(tab + 1)});
+    }
+    table(fields);
+
+    heading(say("report.level_history"));
+    Table levels(level_header(lang_));
+    for (const auto& l : r_.levels) levels.add(level_cells(r_, l));
+    table(levels);
+  }
+
+  void clock_section() {
+    heading(say("report.legal_clock"));
+    if (r_.milestones.empty()) {
+      para(say("report.no_clock"));
+      return;
+    }
+    Table ms(milestone_header(lang_));
+    for (const auto& m : r_.milestones) ms.add(milestone_cells(r_, m));
+    table(ms);
+    out_ += '\n';
+    for (const auto& m : r_.milestones) releases(m);
+  }
+
+  void releases(const MilestoneReport& m) {
+    const std::string label = milestone_label(m.milestone, m.round, lang_);
+    out_ += markdown_ ? "**" + label + "**\n\n"
+                      : "  " + msgf(lang_, "report.milestone_colon", label) + "\n";
+    for (const auto& line : release_lines(r_, m)) {
+      out_ += markdown_ ? "- " + line + "\n" : "    - " + line + "\n";
+    }
+    if (markdown_) out_ += '\n';
+  }
+
+  void ladder_section() {
+    heading(say("report.ladder"));
+    if (r_.ladder.empty()) {
+      para(say("report.no_ladder"));
+      return;
+    }
+    Table ladder(ladder_header(lang_));
+    for (const auto& e : r_.ladder) ladder.add(ladder_cells(r_, e));
     table(ladder);
   }
 
-  heading(say("report.notifications"));
-  if (r.deliveries.empty()) {
-    para(say("report.nobody_notified"));
-  } else {
-    para(delivery_notice(lang));
-    Table deliveries(delivery_header(lang));
-    for (const auto& d : r.deliveries) deliveries.add(delivery_cells(r, d));
+  void notification_section() {
+    heading(say("report.notifications"));
+    if (r_.deliveries.empty()) {
+      para(say("report.nobody_notified"));
+      return;
+    }
+    para(delivery_notice(lang_));
+    Table deliveries(delivery_header(lang_));
+    for (const auto& d : r_.deliveries) deliveries.add(delivery_cells(r_, d));
     table(deliveries);
   }
 
-  heading(say("report.gaps"));
-  if (r.gaps.empty()) {
-    para(say("report.no_gaps"));
-  } else {
-    for (const auto& g : r.gaps) out += (markdown ? "- " : "  - ") + gap_line(r, g) + "\n";
-  }
-
-  heading(say("report.tamper"));
-  for (const auto& line : chain_lines(r)) para(line);
-  return out;
-}
-
-// ---- json ---------------------------------------------------------------------------------
-
-ordered_json time_json(const std::optional<TimePoint>& t, std::chrono::minutes offset) {
-  return t ? ordered_json(format_rfc3339(*t, offset)) : ordered_json(nullptr);
-}
-
-ordered_json seconds_json(const std::optional<Duration>& d) {
-  return d ? ordered_json(std::chrono::duration_cast<std::chrono::seconds>(*d).count())
-           : ordered_json(nullptr);
-}
-
-ordered_json head_json(const std::optional<ChainHead>& h) {
-  if (!h) return nullptr;
-  return {{"seq", h->seq}, {"hash", h->hash}};
-}
-
-std::string render_json(const IncidentReport& r) {
-  const auto off = r.utc_offset;
-  ordered_json j;
-  j["report"] = "incident";
-  j["generated_at"] = format_rfc3339(r.generated_at, off);
-  j["timezone"] = r.timezone;
-  j["personal_data"] = r.full ? "full" : "de-identified";
-  j["notice"] = privacy_notice(r);
-  ordered_json inc;
-  inc["key"] = r.key;
-  inc["title"] = r.title;
-  inc["level"] = r.level;
-  inc["category"] = r.category;
-  inc["region"] = r.region;
-  inc["lead_unit"] = r.lead_unit;
-  inc["units"] = r.units;
-  inc["drill"] = r.drill;
-  inc["detected_at"] = format_rfc3339(r.detected_at, off);
-  inc["first_recorded_at"] = time_json(r.first_recorded_at, off);
-  inc["clock_start"] = time_json(r.clock_start, off);
-  inc["closed"] = r.closed;
-  inc["closed_at"] = time_json(r.closed_at, off);
-  if (!r.closed_by.empty()) inc["closed_by_hand"] = r.closed_by;
-  inc["timeline_entries"] = r.timeline_entries;
-  j["incident"] = inc;
-
-  j["levels"] = ordered_json::array();
-  for (const auto& l : r.levels) {
-    j["levels"].push_back(
-        {{"seq", l.seq},
-         {"at", format_rfc3339(l.at, off)},
-         {"detected_at", time_json(l.detected_at, off)},
-         {"level", l.level},
-         {"previous_level", l.previous.empty() ? ordered_json(nullptr) : ordered_json(l.previous)},
-         {"clock_started", l.clock_started}});
-    if (!l.by.empty()) j["levels"].back()["by_hand"] = l.by;
-  }
-  j["milestones"] = ordered_json::array();
-  for (const auto& m : r.milestones) {
-    ordered_json releases = ordered_json::array();
-    for (const auto& rel : m.releases) {
-      releases.push_back({{"seq", rel.seq},
-                          {"unit", rel.unit},
-                          {"released_at", format_rfc3339(rel.released_at, off)},
-                          {"recorded_at", format_rfc3339(rel.recorded_at, off)},
-                          {"channel", rel.channel},
-                          {"url", rel.url},
-                          {"speaker", rel.speaker},
-                          {"via", rel.via},
-                          {"confirmation_id", rel.confirmation_id}});
+  void gap_section() {
+    heading(say("report.gaps"));
+    if (r_.gaps.empty()) {
+      para(say("report.no_gaps"));
+      return;
     }
-    ordered_json mj{
-        {"milestone", std::string(to_string(m.milestone))},
-        {"round", m.round},
-        {"target", time_json(m.target, off)},
-        {"deadline", time_json(m.deadline, off)},
-        {"met_at", time_json(m.met_at, off)},
-        {"met_recorded_at", time_json(m.met_recorded_at, off)},
-        {"late", m.late ? (m.late == Lateness::on_time ? ordered_json(false)
-                                                       : ordered_json(late_word(m.late)))
-                        : ordered_json(nullptr)},
-        {"vs_target_seconds", seconds_json(m.vs_target)},
-        {"vs_deadline_seconds", seconds_json(m.vs_deadline)},
-        {"status", m.status},
-        {"releases", releases}};
-    if (m.milestone == Milestone::press_conference) mj["principal_spoke"] = m.principal_spoke;
-    j["milestones"].push_back(mj);
+    for (const auto& g : r_.gaps) out_ += (markdown_ ? "- " : "  - ") + gap_line(r_, g) + "\n";
   }
-  j["ladder"] = ordered_json::array();
-  for (const auto& e : r.ladder) {
-    ordered_json ej{{"seq", e.seq},
-                    {"at", format_rfc3339(e.at, off)},
-                    {"action", std::string(to_string(e.kind))},
-                    {"milestone", std::string(to_string(e.milestone))},
-                    {"round", e.round},
-                    {"level", e.level},
-                    {"due", time_json(e.due, off)},
-                    {"reminder", e.reminder},
-                    {"catch_up", e.catch_up},
-                    {"notified", e.notified}};
-    if (e.previous_level) ej["previous_level"] = *e.previous_level;
-    j["ladder"].push_back(ej);
-  }
-  j["notifications"] = ordered_json::array();
-  for (const auto& d : r.deliveries) {
-    ordered_json dj{{"first_seq", d.first_seq}, {"milestone", std::string(to_string(d.milestone))},
-                    {"round", d.round},         {"cause", std::string(to_string(d.cause))},
-                    {"level", d.level},         {"reminder", d.reminder},
-                    {"recipient", d.recipient}};
-    if (r.full) dj["recipient_id"] = d.recipient_id;
-    dj["unit"] = d.unit;
-    dj["channel"] = d.channel;
-    dj["contact"] = d.contact;
-    dj["deputy_of"] = d.deputy_of.empty() ? ordered_json(nullptr) : ordered_json(d.deputy_of);
-    dj["first_sent"] = format_rfc3339(d.first_sent, off);
-    dj["last_sent"] = format_rfc3339(d.last_sent, off);
-    dj["sends"] = d.sends;
-    dj["delivery"] = d.delivery;
-    dj["delivered_at"] = time_json(d.delivered_at, off);
-    dj["delivery_note"] = d.delivery_note;
-    dj["acknowledged_at"] = time_json(d.acknowledged_at, off);
-    dj["time_to_ack_seconds"] = seconds_json(d.time_to_ack);
-    j["notifications"].push_back(dj);
-  }
-  j["gaps"] = ordered_json::array();
-  for (const auto& g : r.gaps) {
-    j["gaps"].push_back({{"seq", g.seq},
-                         {"kind", g.kind},
-                         {"at", format_rfc3339(g.at, off)},
-                         {"since", time_json(g.since, off)},
-                         {"delay_seconds", seconds_json(g.delay)},
-                         {"what", g.what}});
-  }
-  j["chain"] = {{"database_head", head_json(r.database_head)},
-                {"incident_last_entry", head_json(r.incident_head)}};
-  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+
+  const IncidentReport& r_;
+  const Lang lang_;
+  const bool markdown_;
+  std::string out_;
+};
+
+std::string render_text_like(const IncidentReport& r, bool markdown) {
+  return TextWriter(r, markdown).render();
 }
 
 // ---- csv ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ std::vector<std::string> delivery_cells(const IncidentReport& r, const DeliveryR
 std::string gap_line(const IncidentReport& r, const Gap& g);
 std::vector<std::string> chain_lines(const IncidentReport& r);
 
+std::string render_json(const IncidentReport& r);  // render_json.cpp
 std::string render_html(const IncidentReport& r);
 
 }  // namespace incidentd::report

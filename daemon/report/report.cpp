@@ -10,6 +10,8 @@
 
 #include "incidentd/codec.hpp"
 #include "report/format.hpp"
+#include "report/report_gaps.hpp"
+#include "report/report_people.hpp"
 
 namespace incidentd::report {
 namespace {
@@ -18,10 +20,10 @@ namespace {
 // same tolerance as the engine's catch-up rule (docs/clock-rules.md rule 19).
 constexpr Duration kLateTolerance = std::chrono::minutes(1);
 
-struct Entry {
-  std::int64_t seq;
-  Action action;
-};
+using detail::Entry;
+using detail::is_ladder;
+using detail::People;
+using detail::StepDueTimes;
 
 // "<incident>/<alert>/<recipient>/<send>" -> "<incident>/<alert>"
 std::string alert_of(const std::string& notification_id) {
@@ -31,55 +33,6 @@ std::string alert_of(const std::string& notification_id) {
   if (before == std::string::npos) return notification_id;
   return notification_id.substr(0, before);
 }
-
-// How people appear on the report. De-identified: role and unit, numbered only when the unit
-// has several people of that role; without a roster, "person N in <unit>" in order of first
-// appearance. Full: name and id as well.
-class People {
- public:
-  People(const Config* config, bool full, Lang lang) : config_(config), full_(full), lang_(lang) {}
-
-  std::string display(const std::string& person_id, const std::string& unit_id) {
-    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
-    const Unit* unit = config_ ? config_->unit_of_person(person_id) : nullptr;
-    const std::string unit_name = unit ? unit->id : unit_id;
-    if (person == nullptr || unit == nullptr) {
-      if (full_) return person_id + " (" + unit_name + ")";
-      auto& numbers = anonymous_[unit_name];
-      auto [it, inserted] = numbers.try_emplace(person_id, numbers.size() + 1);
-      return msgf(lang_, "person.anonymous", it->second, unit_name);
-    }
-    std::string role = role_label(person->role, lang_);
-    int same_role = 0;
-    int rank = 0;
-    for (const auto& p : unit->people) {
-      if (p.role != person->role) continue;
-      ++same_role;
-      if (p.id == person->id) rank = same_role;
-    }
-    if (same_role > 1) role += " " + std::to_string(rank);
-    const std::string_view comma = msg(lang_, "list.comma");
-    if (!full_) return role + std::string(comma) + unit_name;
-    return person->name + " (" + person->id + ")" + std::string(comma) + role + std::string(comma) +
-           unit_name;
-  }
-
-  std::string contact(const std::string& person_id, const std::string& channel) const {
-    const Person* person = config_ ? config_->find_person(person_id) : nullptr;
-    if (person == nullptr) return "";
-    if (channel == "sms" && !person->phone.empty()) {
-      return full_ ? person->phone : mask_phone(person->phone);
-    }
-    if (channel == "webhook") return full_ ? person->webhook : "webhook";
-    return "";
-  }
-
- private:
-  const Config* config_;
-  bool full_;
-  Lang lang_;
-  std::map<std::string, std::map<std::string, std::size_t>> anonymous_;
-};
 
 // The dispatcher's fields (OutboxUpdate::gave_up) for the renderers; nullopt for rows written
 // before them, or fields this build does not know (the English note is shown then).
@@ -116,21 +69,6 @@ std::string unit_display(const Config* config, const std::string& id) {
   const Unit* unit = config ? config->find_unit(id) : nullptr;
   if (unit == nullptr || unit->name.empty() || unit->name == id) return id;
   return id + " (" + unit->name + ")";
-}
-
-// How long after a recorded restart the engine's catch-up may still come: loading the incidents
-// and acting on what fell due takes well under this.
-constexpr Duration kRestartCatchUp = std::chrono::minutes(1);
-
-bool is_ladder(ActionKind k) {
-  return k == ActionKind::warning || k == ActionKind::target_missed ||
-         k == ActionKind::deadline_breached;
-}
-
-bool is_arrival(ActionKind k) {
-  return k == ActionKind::incident_opened || k == ActionKind::level_changed ||
-         k == ActionKind::release_confirmed || k == ActionKind::acknowledged ||
-         k == ActionKind::incident_closed;
 }
 
 int round_of(const Action& a) {
@@ -223,18 +161,9 @@ std::string mask_phones_in(std::string_view text) {
   return out;
 }
 
-IncidentReport build_incident_report(TimelineQueries& store, const std::string& incident_key,
-                                     const ReportOptions& options) {
-  const auto snapshot = store.load_incident(incident_key);
-  if (!snapshot) {
-    throw ReportError("no incident \"" + incident_key + "\" in " +
-                      (options.database.empty() ? "the database" : options.database));
-  }
-  const IncidentState& st = *snapshot;
-  const Config defaults;
-  const Config& settings = options.config ? *options.config : defaults;
-  const Config* config = options.config && options.roster ? options.config : nullptr;
+namespace {
 
+std::vector<Entry> read_timeline(TimelineQueries& store, const std::string& incident_key) {
   std::vector<Entry> entries;
   store.scan_timeline(incident_key, [&](const TimelineRow& row) {
     auto parsed = action_from_json(nlohmann::json::parse(row.body, nullptr, false));
@@ -245,7 +174,14 @@ IncidentReport build_incident_report(TimelineQueries& store, const std::string& 
     entries.push_back({row.seq, std::move(*parsed.value)});
     return true;
   });
+  return entries;
+}
 
+// The report's header: the incident from its snapshot, the chain heads, and how it is shown.
+IncidentReport report_header(TimelineQueries& store, const std::string& incident_key,
+                             const IncidentState& st, const std::vector<Entry>& entries,
+                             const ReportOptions& options, const Config& settings,
+                             const Config* config) {
   IncidentReport r;
   r.key = st.key;
   r.title = st.title;
@@ -270,330 +206,355 @@ IncidentReport build_incident_report(TimelineQueries& store, const std::string& 
   r.database = options.database;
   r.lang = options.lang;
   if (!entries.empty()) r.first_recorded_at = entries.front().action.at;
+  return r;
+}
 
-  People people(config, options.full, options.lang);
-  const Duration follow_up_every = settings.policy.follow_up_every;
-  const std::optional<TimePoint> end =
-      st.closed ? st.closed_at : std::optional<TimePoint>(options.generated_at);
+// One pass over the timeline, in order, filling the level history, the milestones, the ladder
+// and one delivery per alert and recipient; acknowledgements and the instants catch-up steps fell
+// due are kept for the passes after it.
+class TimelineWalk {
+ public:
+  TimelineWalk(const IncidentState& st, IncidentReport& r, People& people)
+      : st_(st), r_(r), people_(people) {}
 
-  // ---- levels, milestones, ladder -----------------------------------------------------------
-  std::map<std::pair<Milestone, int>, MilestoneReport> milestones;
-  const auto milestone_entry = [&](Milestone m, int round) -> MilestoneReport& {
-    auto [it, inserted] = milestones.try_emplace({m, round});
-    if (inserted) {
-      it->second.milestone = m;
-      it->second.round = round;
-    }
-    return it->second;
-  };
-  if (st.clock_start) {
+  // The milestones the snapshot armed, so one never reached still has its row.
+  void seed_milestones() {
+    if (!st_.clock_start) return;
     for (Milestone m : {Milestone::first_release, Milestone::press_conference}) {
-      const MilestoneState& ms = st.milestone(m);
+      const MilestoneState& ms = st_.milestone(m);
       MilestoneReport& mr = milestone_entry(m, 0);
       if (ms.armed || ms.met_at) {
         mr.target = ms.target;
         mr.deadline = ms.deadline;
       }
     }
-    const MilestoneState& fu = st.milestone(Milestone::follow_up);
-    if (fu.round > 0) {
-      MilestoneReport& mr = milestone_entry(Milestone::follow_up, fu.round);
-      mr.deadline = fu.deadline;
-    }
+    const MilestoneState& fu = st_.milestone(Milestone::follow_up);
+    if (fu.round > 0) milestone_entry(Milestone::follow_up, fu.round).deadline = fu.deadline;
   }
 
-  std::optional<std::size_t> open_step;  // the ladder entry whose alert is being sent
-  std::map<std::pair<std::string, std::string>, std::size_t> delivery_index;
-  std::vector<std::pair<std::string, TimePoint>> acks;
-  std::map<std::int64_t, std::optional<TimePoint>> step_due_at;  // seq -> instant it fell due
-
-  for (const auto& [seq, a] : entries) {
+  void add(std::int64_t seq, const Action& a) {
+    // Notifications belong to the ladder step just before them; anything else closes that step.
     if (a.kind != ActionKind::notification && a.kind != ActionKind::escalated &&
         a.kind != ActionKind::delivery && a.kind != ActionKind::channel_fallback) {
-      open_step.reset();
+      open_step_.reset();
     }
     switch (a.kind) {
       case ActionKind::incident_opened:
-      case ActionKind::level_changed: {
-        LevelChange lc;
-        lc.seq = seq;
-        lc.at = a.at;
-        lc.detected_at = a.detected_at;
-        lc.level = a.incident_level ? std::string(to_string(*a.incident_level)) : "";
-        lc.previous =
-            a.previous_incident_level ? std::string(to_string(*a.previous_incident_level)) : "";
-        const bool had_clock = std::any_of(r.levels.begin(), r.levels.end(),
-                                           [](const LevelChange& l) { return l.clock_started; });
-        lc.clock_started = a.clock && !had_clock;
-        if (a.source == kManualPlatform) lc.by = a.by.empty() ? "?" : a.by;
-        r.levels.push_back(lc);
-        if (a.detected_at && a.at - *a.detected_at > kLateTolerance) {
-          Gap g;
-          g.seq = seq;
-          g.at = a.at;
-          g.kind = "late_event";
-          g.since = a.detected_at;
-          g.delay = a.at - *a.detected_at;
-          g.what = a.kind == ActionKind::incident_opened
-                       ? std::string(msg(r.lang, "gap.first_event_late"))
-                       : msgf(r.lang, "gap.raising_event_late", lc.level);
-          r.gaps.push_back(std::move(g));
-        }
+      case ActionKind::level_changed:
+        add_level(seq, a);
         break;
-      }
-      case ActionKind::release_confirmed: {
-        if (!a.milestone) break;
-        if (*a.milestone == Milestone::follow_up && a.round == 0) break;  // counted for no round
-        Release rel;
-        rel.seq = seq;
-        rel.recorded_at = a.at;
-        rel.released_at = a.released_at.value_or(a.at);
-        rel.unit = a.unit;
-        rel.channel = a.channel;
-        rel.url = a.url;
-        rel.speaker = a.speaker;
-        rel.via = a.via;
-        rel.confirmation_id = a.confirmation_id;
-        MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
-        if (a.speaker == "principal") mr.principal_spoke = true;
-        mr.releases.push_back(std::move(rel));
+      case ActionKind::release_confirmed:
+        add_release(seq, a);
         break;
-      }
-      case ActionKind::milestone_met: {
-        if (!a.milestone) break;
-        MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
-        mr.met_at = a.released_at;
-        mr.met_recorded_at = a.at;
-        mr.late = a.late;
+      case ActionKind::milestone_met:
+        add_met(a);
         break;
-      }
       case ActionKind::warning:
       case ActionKind::target_missed:
       case ActionKind::deadline_breached:
-      case ActionKind::escalated: {
-        if (!a.milestone) break;
-        LadderEntry le;
-        le.seq = seq;
-        le.at = a.at;
-        le.kind = a.kind;
-        le.milestone = *a.milestone;
-        le.round = round_of(a);
-        le.level = a.level.value_or(0);
-        le.previous_level = a.previous_level;
-        le.due = a.due;
-        le.reminder = a.reminder;
-        le.catch_up = a.catch_up;
-        r.ladder.push_back(le);
-        if (is_ladder(a.kind)) {
-          open_step = r.ladder.size() - 1;
-          if (a.due && *a.milestone == Milestone::follow_up) {
-            MilestoneReport& mr = milestone_entry(Milestone::follow_up, a.round);
-            mr.deadline = a.due;  // the latest due of the round: a round can move
-          }
-          if (a.catch_up) step_due_at[seq] = step_instant(st, a);
-        }
+      case ActionKind::escalated:
+        add_ladder(seq, a);
         break;
-      }
-      case ActionKind::notification: {
-        if (open_step && a.send == 1 && a.deputy_of.empty() && a.cause &&
-            *a.cause == r.ladder[*open_step].kind &&
-            a.milestone == r.ladder[*open_step].milestone) {
-          ++r.ladder[*open_step].notified;
-        }
-        const std::string alert = alert_of(a.notification_id);
-        auto [it, inserted] = delivery_index.try_emplace({alert, a.recipient}, r.deliveries.size());
-        if (inserted) {
-          DeliveryReport d;
-          d.first_seq = seq;
-          d.alert_id = alert;
-          d.milestone = a.milestone.value_or(Milestone::first_release);
-          d.round = a.round;
-          d.cause = a.cause.value_or(ActionKind::warning);
-          d.level = a.level.value_or(0);
-          d.reminder = a.reminder;
-          d.recipient = people.display(a.recipient, a.unit);
-          d.recipient_id = a.recipient;
-          d.unit = a.unit;
-          d.channel = a.channel;
-          d.contact = people.contact(a.recipient, a.channel);
-          if (!a.deputy_of.empty()) d.deputy_of = people.display(a.deputy_of, "");
-          d.first_sent = a.at;
-          r.deliveries.push_back(std::move(d));
-        }
-        DeliveryReport& d = r.deliveries[it->second];
-        d.last_sent = a.at;
-        d.sends = std::max(d.sends, a.send);
+      case ActionKind::notification:
+        add_notification(seq, a);
         break;
-      }
       case ActionKind::acknowledged:
-        acks.emplace_back(a.recipient, a.at);
+        acks_.emplace_back(a.recipient, a.at);
         break;
       case ActionKind::incident_closed:
-        if (a.source == kManualPlatform) r.closed_by = a.by.empty() ? "?" : a.by;
+        if (a.source == kManualPlatform) r_.closed_by = a.by.empty() ? "?" : a.by;
         break;
       case ActionKind::delivery:  // the dispatcher's records: the outbox table says the same
       case ActionKind::channel_fallback:
-      case ActionKind::daemon_outage:  // a gap, below
+      case ActionKind::daemon_outage:  // a gap, add_outage_gaps
         break;
     }
   }
 
-  // ---- follow-up rounds whose due time no longer is in the snapshot -------------------------
-  for (auto& [key, mr] : milestones) {
-    if (key.first != Milestone::follow_up || mr.deadline) continue;
-    if (key.second > 1) {
-      auto prev = milestones.find({Milestone::follow_up, key.second - 1});
-      if (prev != milestones.end() && prev->second.met_at) {
-        mr.deadline = *prev->second.met_at + follow_up_every;
-      }
-    } else {
-      std::optional<TimePoint> base;
-      for (Milestone m : {Milestone::first_release, Milestone::press_conference}) {
-        auto it = milestones.find({m, 0});
-        if (it == milestones.end() || !it->second.met_at) continue;
-        if (mr.met_recorded_at && it->second.met_recorded_at &&
-            *it->second.met_recorded_at > *mr.met_recorded_at) {
-          continue;
-        }
-        base = base ? std::max(*base, *it->second.met_at) : *it->second.met_at;
-      }
-      if (base) mr.deadline = *base + follow_up_every;
+  // Fills the follow-up deadlines the snapshot no longer holds and each milestone's status, and
+  // moves the milestones into the report, in (milestone, round) order.
+  void finish_milestones(Duration follow_up_every, const std::optional<TimePoint>& end) {
+    for (auto& [key, mr] : milestones_) {
+      if (key.first != Milestone::follow_up || mr.deadline) continue;
+      mr.deadline = follow_up_deadline(key.second, mr, follow_up_every);
+    }
+    for (auto& [key, mr] : milestones_) {
+      fill_status(mr, st_.clock_start.has_value(), end);
+      r_.milestones.push_back(std::move(mr));
     }
   }
-  for (auto& [key, mr] : milestones) {
-    fill_status(mr, st.clock_start.has_value(), end);
-    r.milestones.push_back(std::move(mr));
+
+  const std::vector<std::pair<std::string, TimePoint>>& acks() const { return acks_; }
+  const StepDueTimes& step_due_at() const { return step_due_at_; }
+
+ private:
+  MilestoneReport& milestone_entry(Milestone m, int round) {
+    auto [it, inserted] = milestones_.try_emplace({m, round});
+    if (inserted) {
+      it->second.milestone = m;
+      it->second.round = round;
+    }
+    return it->second;
   }
 
-  // ---- deliveries: outbox state and acknowledgements ----------------------------------------
+  void add_level(std::int64_t seq, const Action& a) {
+    LevelChange lc;
+    lc.seq = seq;
+    lc.at = a.at;
+    lc.detected_at = a.detected_at;
+    lc.level = a.incident_level ? std::string(to_string(*a.incident_level)) : "";
+    lc.previous =
+        a.previous_incident_level ? std::string(to_string(*a.previous_incident_level)) : "";
+    const bool had_clock = std::any_of(r_.levels.begin(), r_.levels.end(),
+                                       [](const LevelChange& l) { return l.clock_started; });
+    lc.clock_started = a.clock && !had_clock;
+    if (a.source == kManualPlatform) lc.by = a.by.empty() ? "?" : a.by;
+    r_.levels.push_back(lc);
+    if (a.detected_at && a.at - *a.detected_at > kLateTolerance) {
+      Gap g;
+      g.seq = seq;
+      g.at = a.at;
+      g.kind = "late_event";
+      g.since = a.detected_at;
+      g.delay = a.at - *a.detected_at;
+      g.what = a.kind == ActionKind::incident_opened
+                   ? std::string(msg(r_.lang, "gap.first_event_late"))
+                   : msgf(r_.lang, "gap.raising_event_late", lc.level);
+      r_.gaps.push_back(std::move(g));
+    }
+  }
+
+  void add_release(std::int64_t seq, const Action& a) {
+    if (!a.milestone) return;
+    if (*a.milestone == Milestone::follow_up && a.round == 0) return;  // counted for no round
+    Release rel;
+    rel.seq = seq;
+    rel.recorded_at = a.at;
+    rel.released_at = a.released_at.value_or(a.at);
+    rel.unit = a.unit;
+    rel.channel = a.channel;
+    rel.url = a.url;
+    rel.speaker = a.speaker;
+    rel.via = a.via;
+    rel.confirmation_id = a.confirmation_id;
+    MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
+    if (a.speaker == "principal") mr.principal_spoke = true;
+    mr.releases.push_back(std::move(rel));
+  }
+
+  void add_met(const Action& a) {
+    if (!a.milestone) return;
+    MilestoneReport& mr = milestone_entry(*a.milestone, round_of(a));
+    mr.met_at = a.released_at;
+    mr.met_recorded_at = a.at;
+    mr.late = a.late;
+  }
+
+  void add_ladder(std::int64_t seq, const Action& a) {
+    if (!a.milestone) return;
+    LadderEntry le;
+    le.seq = seq;
+    le.at = a.at;
+    le.kind = a.kind;
+    le.milestone = *a.milestone;
+    le.round = round_of(a);
+    le.level = a.level.value_or(0);
+    le.previous_level = a.previous_level;
+    le.due = a.due;
+    le.reminder = a.reminder;
+    le.catch_up = a.catch_up;
+    r_.ladder.push_back(le);
+    if (!is_ladder(a.kind)) return;
+    open_step_ = r_.ladder.size() - 1;
+    if (a.due && *a.milestone == Milestone::follow_up) {
+      MilestoneReport& mr = milestone_entry(Milestone::follow_up, a.round);
+      mr.deadline = a.due;  // the latest due of the round: a round can move
+    }
+    if (a.catch_up) step_due_at_[seq] = step_instant(st_, a);
+  }
+
+  void add_notification(std::int64_t seq, const Action& a) {
+    // Only the first send to the person themself counts as one notified by the step.
+    if (open_step_ && a.send == 1 && a.deputy_of.empty() && a.cause &&
+        *a.cause == r_.ladder[*open_step_].kind &&
+        a.milestone == r_.ladder[*open_step_].milestone) {
+      ++r_.ladder[*open_step_].notified;
+    }
+    const std::string alert = alert_of(a.notification_id);
+    auto [it, inserted] = delivery_index_.try_emplace({alert, a.recipient}, r_.deliveries.size());
+    if (inserted) r_.deliveries.push_back(first_delivery(seq, alert, a));
+    DeliveryReport& d = r_.deliveries[it->second];
+    d.last_sent = a.at;
+    d.sends = std::max(d.sends, a.send);
+  }
+
+  DeliveryReport first_delivery(std::int64_t seq, const std::string& alert, const Action& a) {
+    DeliveryReport d;
+    d.first_seq = seq;
+    d.alert_id = alert;
+    d.milestone = a.milestone.value_or(Milestone::first_release);
+    d.round = a.round;
+    d.cause = a.cause.value_or(ActionKind::warning);
+    d.level = a.level.value_or(0);
+    d.reminder = a.reminder;
+    d.recipient = people_.display(a.recipient, a.unit);
+    d.recipient_id = a.recipient;
+    d.unit = a.unit;
+    d.channel = a.channel;
+    d.contact = people_.contact(a.recipient, a.channel);
+    if (!a.deputy_of.empty()) d.deputy_of = people_.display(a.deputy_of, "");
+    d.first_sent = a.at;
+    return d;
+  }
+
+  // A follow-up round whose due time no longer is in the snapshot: follow_up_every after the
+  // previous round was met, or for round 1 after the later of the first milestones met before it.
+  std::optional<TimePoint> follow_up_deadline(int round, const MilestoneReport& mr,
+                                              Duration follow_up_every) const {
+    if (round > 1) {
+      auto prev = milestones_.find({Milestone::follow_up, round - 1});
+      if (prev != milestones_.end() && prev->second.met_at) {
+        return *prev->second.met_at + follow_up_every;
+      }
+      return std::nullopt;
+    }
+    std::optional<TimePoint> base;
+    for (Milestone m : {Milestone::first_release, Milestone::press_conference}) {
+      auto it = milestones_.find({m, 0});
+      if (it == milestones_.end() || !it->second.met_at) continue;
+      if (mr.met_recorded_at && it->second.met_recorded_at &&
+          *it->second.met_recorded_at > *mr.met_recorded_at) {
+        continue;
+      }
+      base = base ? std::max(*base, *it->second.met_at) : *it->second.met_at;
+    }
+    if (base) return *base + follow_up_every;
+    return std::nullopt;
+  }
+
+  const IncidentState& st_;
+  IncidentReport& r_;
+  People& people_;
+  std::map<std::pair<Milestone, int>, MilestoneReport> milestones_;
+  std::optional<std::size_t> open_step_;  // the ladder entry whose alert is being sent
+  std::map<std::pair<std::string, std::string>, std::size_t> delivery_index_;
+  std::vector<std::pair<std::string, TimePoint>> acks_;
+  StepDueTimes step_due_at_;
+};
+
+// A person's delivery of one alert ends when a newer alert of the same milestone reaches them
+// or the milestone is met; nullopt while neither has happened.
+std::optional<TimePoint> delivery_end(const IncidentReport& r, const DeliveryReport& d,
+                                      const std::vector<std::size_t>& same_person) {
+  std::optional<TimePoint> ends;
+  for (std::size_t other : same_person) {
+    const auto& o = r.deliveries[other];
+    if (o.milestone == d.milestone && o.first_sent > d.first_sent) {
+      ends = ends ? std::min(*ends, o.first_sent) : o.first_sent;
+    }
+  }
+  for (const auto& mr : r.milestones) {
+    if (mr.milestone == d.milestone && mr.round == d.round && mr.met_recorded_at &&
+        *mr.met_recorded_at >= d.first_sent) {
+      ends = ends ? std::min(*ends, *mr.met_recorded_at) : *mr.met_recorded_at;
+    }
+  }
+  return ends;
+}
+
+// An acknowledgement counts for the deliveries open at that moment; the first one does.
+void match_acknowledgement(DeliveryReport& d, const std::optional<TimePoint>& ends,
+                           const std::vector<std::pair<std::string, TimePoint>>& acks) {
+  for (const auto& [person, at] : acks) {
+    if (person != d.recipient_id || at < d.first_sent) continue;
+    if (ends && at > *ends) continue;
+    d.acknowledged_at = at;
+    d.time_to_ack = at - d.first_sent;
+    return;
+  }
+}
+
+// Every send is one outbox row; the delivery is as good as its best send.
+void apply_outbox(DeliveryReport& d, const std::map<std::string, OutboxRow>& outbox, bool full,
+                  People& people) {
+  bool delivered = false;
+  bool failed = false;
+  bool recorded = false;
+  for (int send = 1; send <= d.sends; ++send) {
+    auto it = outbox.find(d.alert_id + "/" + d.recipient_id + "/" + std::to_string(send));
+    if (it == outbox.end()) continue;
+    recorded = true;
+    const OutboxRow& row = it->second;
+    if (row.state == "delivered" || row.state == "sent") {
+      delivered = true;
+      if (row.delivered_at && (!d.delivered_at || *row.delivered_at < *d.delivered_at)) {
+        d.delivered_at = row.delivered_at;
+      }
+    } else if (row.state == "failed" || row.state == "dead" || row.state == "superseded") {
+      // Given up (the note says why, and whether the operator desk was told), or replaced by
+      // a later alert to the same person before it got through: that says less, so a give-up's
+      // note is kept over it.
+      const bool replaced = row.state == "superseded";
+      if (!replaced || !failed || d.delivery_note.empty()) {
+        d.delivery_note = full ? row.last_error : mask_phones_in(row.last_error);
+        d.gave_up = give_up_of(row.gave_up, full, people);
+      }
+      failed = true;
+    }
+  }
+  if (delivered) {
+    d.delivery = "delivered";
+    d.delivery_note.clear();
+  } else if (failed) {
+    d.delivery = "failed";
+  } else {
+    d.delivery = "pending";
+    d.delivery_note = recorded ? "no delivery recorded yet" : "not in the outbox";
+  }
+}
+
+// Each delivery's outbox state and acknowledgement.
+void settle_deliveries(IncidentReport& r, std::vector<OutboxRow> rows,
+                       const std::vector<std::pair<std::string, TimePoint>>& acks, bool full,
+                       People& people) {
   std::map<std::string, OutboxRow> outbox;
-  for (auto& row : store.outbox(incident_key)) outbox.emplace(row.notification_id, std::move(row));
-  // A person's delivery of one alert ends when a newer alert of the same milestone reaches them
-  // or the milestone is met; an acknowledgement counts for the deliveries open at that moment.
+  for (auto& row : rows) outbox.emplace(row.notification_id, std::move(row));
   std::map<std::string, std::vector<std::size_t>> by_person;
   for (std::size_t i = 0; i < r.deliveries.size(); ++i) {
     by_person[r.deliveries[i].recipient_id].push_back(i);
   }
   for (auto& d : r.deliveries) {
-    std::optional<TimePoint> ends;
-    for (std::size_t other : by_person[d.recipient_id]) {
-      const auto& o = r.deliveries[other];
-      if (o.milestone == d.milestone && o.first_sent > d.first_sent) {
-        ends = ends ? std::min(*ends, o.first_sent) : o.first_sent;
-      }
-    }
-    for (const auto& mr : r.milestones) {
-      if (mr.milestone == d.milestone && mr.round == d.round && mr.met_recorded_at &&
-          *mr.met_recorded_at >= d.first_sent) {
-        ends = ends ? std::min(*ends, *mr.met_recorded_at) : *mr.met_recorded_at;
-      }
-    }
-    for (const auto& [person, at] : acks) {
-      if (person != d.recipient_id || at < d.first_sent) continue;
-      if (ends && at > *ends) continue;
-      d.acknowledged_at = at;
-      d.time_to_ack = at - d.first_sent;
-      break;
-    }
-
-    // Every send is one outbox row; the delivery is as good as its best send.
-    bool delivered = false;
-    bool failed = false;
-    bool recorded = false;
-    for (int send = 1; send <= d.sends; ++send) {
-      auto it = outbox.find(d.alert_id + "/" + d.recipient_id + "/" + std::to_string(send));
-      if (it == outbox.end()) continue;
-      recorded = true;
-      const OutboxRow& row = it->second;
-      if (row.state == "delivered" || row.state == "sent") {
-        delivered = true;
-        if (row.delivered_at && (!d.delivered_at || *row.delivered_at < *d.delivered_at)) {
-          d.delivered_at = row.delivered_at;
-        }
-      } else if (row.state == "failed" || row.state == "dead" || row.state == "superseded") {
-        // Given up (the note says why, and whether the operator desk was told), or replaced by
-        // a later alert to the same person before it got through: that says less, so a give-up's
-        // note is kept over it.
-        const bool replaced = row.state == "superseded";
-        if (!replaced || !failed || d.delivery_note.empty()) {
-          d.delivery_note = options.full ? row.last_error : mask_phones_in(row.last_error);
-          d.gave_up = give_up_of(row.gave_up, options.full, people);
-        }
-        failed = true;
-      }
-    }
-    if (delivered) {
-      d.delivery = "delivered";
-      d.delivery_note.clear();
-    } else if (failed) {
-      d.delivery = "failed";
-    } else {
-      d.delivery = "pending";
-      d.delivery_note = recorded ? "no delivery recorded yet" : "not in the outbox";
-    }
+    match_acknowledgement(d, delivery_end(r, d, by_person[d.recipient_id]), acks);
+    apply_outbox(d, outbox, full, people);
   }
+}
 
-  // ---- gaps: outages the daemon recorded at its restart ----------------------------------------
-  std::vector<std::size_t> recorded;  // indexes into r.gaps
-  for (const auto& [seq, a] : entries) {
-    if (a.kind != ActionKind::daemon_outage || !a.from || !a.to) continue;
-    Gap g;
-    g.seq = seq;
-    g.at = *a.to;
-    g.kind = "daemon_outage";
-    g.since = a.from;
-    g.delay = *a.to - *a.from;
-    g.what = msg(r.lang, "gap.daemon_outage_what");
-    recorded.push_back(r.gaps.size());
-    r.gaps.push_back(std::move(g));
-  }
-  // The catch-up just after a recorded restart: part of that outage, not a guess of its own.
-  const auto recorded_outage_of = [&](TimePoint at) -> Gap* {
-    for (const std::size_t k : recorded) {
-      Gap& g = r.gaps[k];
-      if (at >= g.at && at - g.at <= kRestartCatchUp) return &g;
-    }
-    return nullptr;
-  };
+}  // namespace
 
-  // ---- gaps: the engine acting late ---------------------------------------------------------
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Action& a = entries[i].action;
-    if (!a.catch_up) continue;
-    // All catch-up actions at one instant are one gap.
-    if (i > 0 && entries[i - 1].action.catch_up && entries[i - 1].action.at == a.at) continue;
-    bool arrival = false;
-    for (std::size_t j = i; j-- > 0 && entries[j].action.at == a.at;) {
-      arrival = arrival || is_arrival(entries[j].action.kind);
-    }
-    Gap g;
-    g.seq = entries[i].seq;
-    g.at = a.at;
-    std::string steps;
-    for (std::size_t j = i; j < entries.size() && entries[j].action.at == a.at; ++j) {
-      const Action& c = entries[j].action;
-      if (!c.catch_up || !is_ladder(c.kind) || !c.milestone) continue;
-      if (auto since = step_due_at[entries[j].seq]; since && (!g.since || *since < *g.since)) {
-        g.since = since;
-      }
-      if (!steps.empty()) steps += msg(r.lang, "list.separator");
-      steps += msgf(r.lang, "gap.step", milestone_label(*c.milestone, c.round, r.lang),
-                    action_label(c.kind, r.lang));
-      if (c.reminder > 0) steps += msgf(r.lang, "gap.step_reminder", c.reminder);
-    }
-    if (g.since) g.delay = a.at - *g.since;
-    if (arrival) {
-      g.kind = "late_event";
-      g.what = msgf(r.lang, "gap.late_arrival_what", steps);
-    } else if (Gap* outage = recorded_outage_of(a.at)) {
-      outage->what += msgf(r.lang, "gap.daemon_outage_restart", steps);
-      continue;
-    } else {
-      g.kind = "outage";
-      g.what = msgf(r.lang, "gap.outage_what", steps);
-    }
-    r.gaps.push_back(std::move(g));
+IncidentReport build_incident_report(TimelineQueries& store, const std::string& incident_key,
+                                     const ReportOptions& options) {
+  const auto snapshot = store.load_incident(incident_key);
+  if (!snapshot) {
+    throw ReportError("no incident \"" + incident_key + "\" in " +
+                      (options.database.empty() ? "the database" : options.database));
   }
+  const IncidentState& st = *snapshot;
+  const Config defaults;
+  const Config& settings = options.config ? *options.config : defaults;
+  const Config* config = options.config && options.roster ? options.config : nullptr;
+
+  const std::vector<Entry> entries = read_timeline(store, incident_key);
+  IncidentReport r = report_header(store, incident_key, st, entries, options, settings, config);
+  People people(config, options.full, options.lang);
+  const std::optional<TimePoint> end =
+      st.closed ? st.closed_at : std::optional<TimePoint>(options.generated_at);
+
+  TimelineWalk walk(st, r, people);
+  walk.seed_milestones();
+  for (const auto& [seq, a] : entries) walk.add(seq, a);
+  walk.finish_milestones(settings.policy.follow_up_every, end);
+  settle_deliveries(r, store.outbox(incident_key), walk.acks(), options.full, people);
+  detail::add_outage_gaps(r, entries, walk.step_due_at());
   std::stable_sort(r.gaps.begin(), r.gaps.end(),
                    [](const Gap& x, const Gap& y) { return x.seq < y.seq; });
   return r;
