@@ -1,0 +1,141 @@
+// [http] of incidentd.toml: the API listener, TLS, one-click ack links and the API tokens.
+#include "core/config_parser.hpp"
+
+#include <algorithm>
+
+namespace incidentd::config_detail {
+
+void ConfigParser::parse_http(const toml::table& http, HttpSettings& out) {
+  check_keys(http,
+             {"enabled", "address", "port", "tls_cert", "tls_key", "link_secret_file", "public_url",
+              "link_ttl", "max_body_bytes", "header_timeout", "body_timeout",
+              "max_connections_per_address", "tokens"},
+             "http");
+  if (const toml::node* node = http.get("enabled")) {
+    if (const auto* b = node->as_boolean()) {
+      out.enabled = b->get();
+    } else {
+      wrong_type(*node, "http.enabled", "a boolean");
+    }
+  }
+  if (auto v = get_string(http, "address", "http", false, "an IP address to listen on")) {
+    out.address = *v;
+  }
+  if (auto v = get_integer(http, "port", "http", false, "a TCP port, 1 to 65535")) {
+    if (*v < 1 || *v > 65535) {
+      error(*http.get("port"), "http.port: must be 1 to 65535, got " + std::to_string(*v));
+    } else {
+      out.port = static_cast<int>(*v);
+    }
+  }
+  if (auto v = get_string(http, "tls_cert", "http", false, "a PEM certificate file")) {
+    out.tls_cert = *v;
+    read_files_.push_back({http.get("tls_cert"), "http.tls_cert", *v, false});
+  }
+  if (auto v = get_string(http, "tls_key", "http", false, "a PEM private key file")) {
+    out.tls_key = *v;
+    read_files_.push_back({http.get("tls_key"), "http.tls_key", *v, false});
+  }
+  if (out.tls_cert.empty() != out.tls_key.empty()) {
+    error(http, "http: tls_cert and tls_key go together (set both for HTTPS, neither for HTTP)");
+  }
+  if (auto v = get_string(http, "link_secret_file", "http", false,
+                          "a file holding the key of the one-click ack links")) {
+    out.link_secret_file = *v;
+    link_secret_node_ = http.get("link_secret_file");
+  }
+  if (auto v = get_string(http, "public_url", "http", false, "the base URL of ack links")) {
+    if (valid_url(*v)) {
+      out.public_url = *v;
+    } else {
+      error(*http.get("public_url"),
+            "http.public_url: expected an http:// or https:// URL, got " + quote(*v));
+    }
+  }
+  read_duration(http, "link_ttl", "http", out.link_ttl, std::chrono::minutes(1));
+  read_duration(http, "header_timeout", "http", out.header_timeout, kMinSendTimeout);
+  read_duration(http, "body_timeout", "http", out.body_timeout, kMinSendTimeout);
+  if (auto v = get_integer(http, "max_body_bytes", "http", false, "bytes, 1024 to 16777216")) {
+    if (*v < 1024 || *v > std::int64_t{16} * 1024 * 1024) {
+      error(*http.get("max_body_bytes"),
+            "http.max_body_bytes: must be 1024 to 16777216, got " + std::to_string(*v));
+    } else {
+      out.max_body_bytes = static_cast<std::size_t>(*v);
+    }
+  }
+  if (auto v = get_integer(http, "max_connections_per_address", "http", false,
+                           "connections, 1 to 256")) {
+    if (*v < 1 || *v > 256) {
+      error(*http.get("max_connections_per_address"),
+            "http.max_connections_per_address: must be 1 to 256, got " + std::to_string(*v));
+    } else {
+      out.max_connections_per_address = static_cast<std::size_t>(*v);
+    }
+  }
+  const toml::array* tokens = get_table_array(http, "tokens", "http");
+  if (tokens == nullptr) return;
+  std::size_t index = 0;
+  for (const toml::node& element : *tokens) {
+    ++index;
+    const toml::table& t = *element.as_table();
+    const std::string path = "http.tokens[" + std::to_string(index) + "]";
+    check_keys(t, {"name", "unit", "sha256"}, path);
+    HttpToken token;
+    bool ok = true;
+    if (auto v = get_string(t, "name", path, true, "who holds the token")) {
+      token.name = *v;
+    } else {
+      ok = false;
+    }
+    // Checked against the roster in check_http_tokens(), once the units are known.
+    if (auto v = get_string(t, "unit", path, false, "the unit the token acts for")) {
+      token.unit = *v;
+      pending_token_units_.push_back({*v, t.get("unit")});
+    }
+    if (auto v = get_string(t, "sha256", path, true,
+                            "the SHA-256 of the token in hex: sha256sum of the token")) {
+      const bool hex =
+          v->size() == 64 && std::all_of(v->begin(), v->end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+          });
+      if (hex) {
+        token.sha256 = *v;
+        std::transform(token.sha256.begin(), token.sha256.end(), token.sha256.begin(),
+                       [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c); });
+      } else {
+        error(*t.get("sha256"), path +
+                                    ".sha256: expected 64 hex digits (the SHA-256 of the "
+                                    "token, never the token itself)");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (ok) {
+      out.tokens.push_back(std::move(token));
+      token_nodes_.push_back(t.get("sha256"));
+    }
+  }
+}
+
+void ConfigParser::check_http_tokens(const Config& config) {
+  for (const auto& [unit, node] : pending_token_units_) {
+    if (config.find_unit(unit) == nullptr) {
+      error(*node, "http.tokens: unknown unit " + quote(unit) +
+                       " (leave unit out for an operator token that acts for any unit)");
+    }
+  }
+  // A token is known by its hash: two entries with one hash would make one token act as
+  // whichever entry was found first.
+  std::map<std::string, std::string, std::less<>> names;
+  for (std::size_t i = 0; i < config.http.tokens.size() && i < token_nodes_.size(); ++i) {
+    const HttpToken& token = config.http.tokens[i];
+    if (auto [it, inserted] = names.emplace(token.sha256, token.name); !inserted) {
+      error(*token_nodes_[i], "http.tokens: token " + quote(token.name) +
+                                  " has the same sha256 as token " + quote(it->second) +
+                                  " (each holder needs a token of their own)");
+    }
+  }
+}
+
+}  // namespace incidentd::config_detail
