@@ -13,20 +13,24 @@ void ConfigParser::parse_sms(const toml::table& sms, SmsSettings& out) {
        "success_contains", "timeout", "max_parts", "reply_code_digits", "reply_code_reuse_after",
        "ack_links", "templates", "callback_secret_file", "callback_address", "callback_port"},
       "sms");
-  if (const toml::node* node = sms.get("enabled")) {
-    if (const auto* b = node->as_boolean()) {
-      out.enabled = b->get();
-    } else {
-      wrong_type(*node, "sms.enabled", "a boolean");
-    }
+  parse_sms_sending(sms, out);
+  parse_sms_limits(sms, out);
+  if (out.enabled && out.url.empty()) {
+    error(sms, "sms: enabled needs url (Kannel's sendsms URL or the SMS API's)");
   }
-  if (const toml::node* node = sms.get("ack_links")) {
-    if (const auto* b = node->as_boolean()) {
-      out.ack_links = b->get();
-    } else {
-      wrong_type(*node, "sms.ack_links", "a boolean");
-    }
+  parse_sms_callback(sms, out);
+  if (out.enabled && out.gateway == "http" && out.params.empty()) {
+    error(sms, "sms: gateway \"http\" needs [sms.params] (at least the phone and the text)");
   }
+  if (const toml::table* templates = get_table(sms, "templates", "sms")) {
+    parse_sms_templates(*templates, out);
+  }
+}
+
+// How a message goes out: the gateway, its URL and credentials, and the request it is sent as.
+void ConfigParser::parse_sms_sending(const toml::table& sms, SmsSettings& out) {
+  read_bool(sms, "enabled", "sms", out.enabled);
+  read_bool(sms, "ack_links", "sms", out.ack_links);
   if (auto v = get_string(sms, "gateway", "sms", false, "\"kannel\" or \"http\"")) {
     if (*v == "kannel" || *v == "http") {
       out.gateway = *v;
@@ -56,42 +60,39 @@ void ConfigParser::parse_sms(const toml::table& sms, SmsSettings& out) {
       error(*sms.get("method"), "sms.method: expected \"GET\" or \"POST\", got " + quote(*v));
     }
   }
-  if (const toml::table* params = get_table(sms, "params", "sms")) {
-    for (auto&& [key, value] : *params) {
-      const std::string path = "sms.params." + std::string(key.str());
-      if (const auto* text = value.as_string()) {
-        check_placeholders(value, path, text->get(),
-                           {"phone", "text", "sender", "username", "password"});
-        out.params[std::string(key.str())] = text->get();
-      } else {
-        wrong_type(value, path, "a string");
-      }
-    }
-  }
+  if (const toml::table* params = get_table(sms, "params", "sms")) parse_sms_params(*params, out);
   if (auto v = get_string(sms, "success_contains", "sms", false, "text a success reply holds")) {
     out.success_contains = *v;
   }
+}
+
+void ConfigParser::parse_sms_params(const toml::table& params, SmsSettings& out) {
+  for (auto&& [key, value] : params) {
+    const std::string path = "sms.params." + std::string(key.str());
+    if (const auto* text = value.as_string()) {
+      check_placeholders(value, path, text->get(),
+                         {"phone", "text", "sender", "username", "password"});
+      out.params[std::string(key.str())] = text->get();
+    } else {
+      wrong_type(value, path, "a string");
+    }
+  }
+}
+
+void ConfigParser::parse_sms_limits(const toml::table& sms, SmsSettings& out) {
   read_duration(sms, "timeout", "sms", out.timeout, kMinSendTimeout);
   read_duration(sms, "reply_code_reuse_after", "sms", out.reply_code_reuse_after,
                 std::chrono::hours(1));
-  if (auto v = get_integer(sms, "max_parts", "sms", false, "1 to 10 message parts")) {
-    if (*v < 1 || *v > 10) {
-      error(*sms.get("max_parts"), "sms.max_parts: must be 1 to 10, got " + std::to_string(*v));
-    } else {
-      out.max_parts = static_cast<int>(*v);
-    }
+  if (auto v = get_integer_in(sms, "max_parts", "sms", "1 to 10 message parts", 1, 10)) {
+    out.max_parts = static_cast<int>(*v);
   }
-  if (auto v = get_integer(sms, "reply_code_digits", "sms", false, "3 to 6 digits")) {
-    if (*v < 3 || *v > 6) {
-      error(*sms.get("reply_code_digits"),
-            "sms.reply_code_digits: must be 3 to 6, got " + std::to_string(*v));
-    } else {
-      out.reply_code_digits = static_cast<int>(*v);
-    }
+  if (auto v = get_integer_in(sms, "reply_code_digits", "sms", "3 to 6 digits", 3, 6)) {
+    out.reply_code_digits = static_cast<int>(*v);
   }
-  if (out.enabled && out.url.empty()) {
-    error(sms, "sms: enabled needs url (Kannel's sendsms URL or the SMS API's)");
-  }
+}
+
+// Where the gateway posts replies: the shared secret and, optionally, a listener of its own.
+void ConfigParser::parse_sms_callback(const toml::table& sms, SmsSettings& out) {
   if (auto v = get_string(sms, "callback_secret_file", "sms", false,
                           "a file holding the secret of the SMS reply callback")) {
     out.callback_secret_file = *v;
@@ -103,31 +104,24 @@ void ConfigParser::parse_sms(const toml::table& sms, SmsSettings& out) {
   if (auto v = get_string(sms, "callback_address", "sms", false, "an IP address to listen on")) {
     out.callback_address = *v;
   }
-  if (auto v = get_integer(sms, "callback_port", "sms", false, "a TCP port, 1 to 65535")) {
-    if (*v < 1 || *v > 65535) {
-      error(*sms.get("callback_port"),
-            "sms.callback_port: must be 1 to 65535, got " + std::to_string(*v));
-    } else {
-      out.callback_port = static_cast<int>(*v);
-    }
+  if (auto v = get_integer_in(sms, "callback_port", "sms", "a TCP port, 1 to 65535", 1, 65535)) {
+    out.callback_port = static_cast<int>(*v);
   }
   if (sms.get("callback_address") != nullptr && sms.get("callback_port") == nullptr) {
     error(*sms.get("callback_address"),
           "sms.callback_address: needs callback_port (without it the callback is served on the "
           "API's listener)");
   }
-  if (out.enabled && out.gateway == "http" && out.params.empty()) {
-    error(sms, "sms: gateway \"http\" needs [sms.params] (at least the phone and the text)");
-  }
-  const toml::table* templates = get_table(sms, "templates", "sms");
-  if (templates == nullptr) return;
+}
+
+void ConfigParser::parse_sms_templates(const toml::table& templates, SmsSettings& out) {
   // The same names as kSmsTemplateKeys (check_keys takes a list).
   check_keys(
-      *templates,
+      templates,
       {"opened", "warning", "target_missed", "deadline_breached", "overdue", "resend", "deputy",
        "drill", "reply_hint", "ack_hint", "unreached", "source_silent", "source_back"},
       "sms.templates");
-  for (auto&& [key, value] : *templates) {
+  for (auto&& [key, value] : templates) {
     const std::string name(key.str());
     const std::string path = "sms.templates." + name;
     const auto* text = value.as_string();
@@ -208,13 +202,8 @@ void ConfigParser::parse_notify(const toml::table& notify, NotifySettings& out) 
   // Checked against the roster once it is parsed (check_operators).
   pending_operators_ = get_string_array(notify, "operator", "notify", "person ids from [[units]]");
   for (const auto& [id, node] : pending_operators_) out.operators.push_back(id);
-  if (auto v = get_integer(notify, "max_in_flight", "notify", false, "sends, 1 to 10000")) {
-    if (*v < 1 || *v > 10000) {
-      error(*notify.get("max_in_flight"),
-            "notify.max_in_flight: must be 1 to 10000, got " + std::to_string(*v));
-    } else {
-      out.max_in_flight = static_cast<int>(*v);
-    }
+  if (auto v = get_integer_in(notify, "max_in_flight", "notify", "sends, 1 to 10000", 1, 10000)) {
+    out.max_in_flight = static_cast<int>(*v);
   }
   const toml::array* routes = get_table_array(notify, "webhooks", "notify");
   if (routes == nullptr) return;
@@ -223,31 +212,36 @@ void ConfigParser::parse_notify(const toml::table& notify, NotifySettings& out) 
     ++index;
     const toml::table& t = *element.as_table();
     const std::string path = "notify.webhooks[" + std::to_string(index) + "]";
-    check_keys(t, {"match", "format", "secret", "secret_file"}, path);
-    WebhookRoute route;
-    if (auto v = get_string(t, "match", path, true, "the URL prefix this route applies to")) {
-      route.match = *v;
-    }
-    if (auto v = get_string(t, "format", path, false, "generic, dingtalk, wecom or feishu")) {
-      static constexpr std::string_view kFormats[] = {"generic", "dingtalk", "wecom", "feishu"};
-      if (contains(kFormats, *v)) {
-        route.format = *v;
-      } else {
-        error(*t.get("format"), path + ".format: unknown format " + quote(*v) +
-                                    " (expected \"generic\", \"dingtalk\", \"wecom\" or "
-                                    "\"feishu\")");
-      }
-    }
-    if (auto v = get_string(t, "secret", path, false, "the signing secret")) route.secret = *v;
-    if (auto v = get_string(t, "secret_file", path, false, "a file holding the secret")) {
-      route.secret_file = *v;
-      read_files_.push_back({t.get("secret_file"), path + ".secret_file", *v, true});
-    }
-    if (!route.secret.empty() && !route.secret_file.empty()) {
-      error(t, path + ": secret and secret_file exclude each other (set one)");
-    }
-    out.webhooks.push_back(std::move(route));
+    out.webhooks.push_back(parse_webhook_route(t, path));
   }
+}
+
+// One [[notify.webhooks]] route: how calls to URLs under `match` are formatted and signed.
+WebhookRoute ConfigParser::parse_webhook_route(const toml::table& t, const std::string& path) {
+  check_keys(t, {"match", "format", "secret", "secret_file"}, path);
+  WebhookRoute route;
+  if (auto v = get_string(t, "match", path, true, "the URL prefix this route applies to")) {
+    route.match = *v;
+  }
+  if (auto v = get_string(t, "format", path, false, "generic, dingtalk, wecom or feishu")) {
+    static constexpr std::string_view kFormats[] = {"generic", "dingtalk", "wecom", "feishu"};
+    if (contains(kFormats, *v)) {
+      route.format = *v;
+    } else {
+      error(*t.get("format"), path + ".format: unknown format " + quote(*v) +
+                                  " (expected \"generic\", \"dingtalk\", \"wecom\" or "
+                                  "\"feishu\")");
+    }
+  }
+  if (auto v = get_string(t, "secret", path, false, "the signing secret")) route.secret = *v;
+  if (auto v = get_string(t, "secret_file", path, false, "a file holding the secret")) {
+    route.secret_file = *v;
+    read_files_.push_back({t.get("secret_file"), path + ".secret_file", *v, true});
+  }
+  if (!route.secret.empty() && !route.secret_file.empty()) {
+    error(t, path + ": secret and secret_file exclude each other (set one)");
+  }
+  return route;
 }
 
 }  // namespace incidentd::config_detail

@@ -248,6 +248,33 @@ std::optional<std::int64_t> ConfigParser::get_integer(const toml::table& table,
   return i->get();
 }
 
+std::optional<std::int64_t> ConfigParser::get_integer_in(const toml::table& table,
+                                                         std::string_view key,
+                                                         std::string_view path,
+                                                         std::string_view what, std::int64_t lo,
+                                                         std::int64_t hi) {
+  const std::optional<std::int64_t> v = get_integer(table, key, path, false, what);
+  if (!v) return std::nullopt;
+  if (*v < lo || *v > hi) {
+    error(*table.get(key), join(path, key) + ": must be " + std::to_string(lo) + " to " +
+                               std::to_string(hi) + ", got " + std::to_string(*v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A boolean read into `out` when the key is present; a value of another type is reported.
+void ConfigParser::read_bool(const toml::table& table, std::string_view key, std::string_view path,
+                             bool& out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return;
+  if (const auto* b = node->as_boolean()) {
+    out = b->get();
+  } else {
+    wrong_type(*node, join(path, key), "a boolean");
+  }
+}
+
 std::optional<Duration> ConfigParser::to_duration(const toml::node& node, const std::string& path,
                                                   Sign sign) {
   const auto* s = node.as_string();

@@ -126,6 +126,11 @@ class ConfigParser {
   std::optional<std::int64_t> get_integer(const toml::table& table, std::string_view key,
                                           std::string_view path, bool required,
                                           std::string_view what);
+  // An integer from lo to hi, or nothing; one outside is reported as "must be lo to hi".
+  std::optional<std::int64_t> get_integer_in(const toml::table& table, std::string_view key,
+                                             std::string_view path, std::string_view what,
+                                             std::int64_t lo, std::int64_t hi);
+  void read_bool(const toml::table& table, std::string_view key, std::string_view path, bool& out);
   std::optional<Duration> to_duration(const toml::node& node, const std::string& path, Sign sign);
   const toml::node* read_duration(const toml::table& table, std::string_view key,
                                   std::string_view path, Duration& out, Duration min = Duration(1));
@@ -140,9 +145,15 @@ class ConfigParser {
 
   // ---- [sms] and [notify] (config_notify_sms.cpp) -------------------------------------------
   void parse_sms(const toml::table& sms, SmsSettings& out);
+  void parse_sms_sending(const toml::table& sms, SmsSettings& out);
+  void parse_sms_params(const toml::table& params, SmsSettings& out);
+  void parse_sms_limits(const toml::table& sms, SmsSettings& out);
+  void parse_sms_callback(const toml::table& sms, SmsSettings& out);
+  void parse_sms_templates(const toml::table& templates, SmsSettings& out);
   void check_placeholders(const toml::node& node, const std::string& path, std::string_view text,
                           const std::vector<std::string_view>& known);
   void parse_notify(const toml::table& notify, NotifySettings& out);
+  WebhookRoute parse_webhook_route(const toml::table& t, const std::string& path);
 
   // ---- [http] (config_http.cpp) -------------------------------------------------------------
   void parse_http(const toml::table& http, HttpSettings& out);
