@@ -157,6 +157,10 @@ class ConfigParser {
 
   // ---- [http] (config_http.cpp) -------------------------------------------------------------
   void parse_http(const toml::table& http, HttpSettings& out);
+  void parse_http_listener(const toml::table& http, HttpSettings& out);
+  void parse_http_links(const toml::table& http, HttpSettings& out);
+  void parse_http_limits(const toml::table& http, HttpSettings& out);
+  std::optional<HttpToken> parse_http_token(const toml::table& t, const std::string& path);
   void check_http_tokens(const Config& config);
 
   // ---- roster (config_roster.cpp) -----------------------------------------------------------
