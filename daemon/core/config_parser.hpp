@@ -168,6 +168,8 @@ class ConfigParser {
   void parse_person(const toml::table& t, const std::string& unit_path, std::size_t index,
                     Unit& unit, std::map<std::string, const toml::node*, std::less<>>& person_ids,
                     std::vector<std::pair<const toml::node*, std::string>>& deputies);
+  void parse_person_contact(const toml::table& t, const std::string& path, Person& person);
+  void parse_person_channels(const toml::table& t, const std::string& path, Person& person);
   std::string position(const toml::node& node) const;
   void check_operators(const Config& config);
 

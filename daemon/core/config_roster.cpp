@@ -95,6 +95,23 @@ void ConfigParser::parse_person(const toml::table& t, const std::string& unit_pa
     }
     person.role = *role;
   }
+  parse_person_contact(t, path, person);
+  parse_person_channels(t, path, person);
+  if (auto deputy = get_string(t, "deputy", path, false, "the id of the person's deputy")) {
+    const toml::node* node = t.get("deputy");
+    if (*deputy == person.id) {
+      error(*node, path + ".deputy: a person cannot be their own deputy");
+    } else {
+      deputies.emplace_back(node, path);
+    }
+    person.deputy = *deputy;
+  }
+  unit.people.push_back(std::move(person));
+}
+
+// The person's phone and webhook URL; a phone is unique in the whole roster.
+void ConfigParser::parse_person_contact(const toml::table& t, const std::string& path,
+                                        Person& person) {
   if (auto phone = get_string(t, "phone", path, false, "an E.164 number like \"+8613800000001\"")) {
     if (!valid_e164(*phone)) {
       error(*t.get("phone"), path + ".phone: " + quote(*phone) +
@@ -115,6 +132,11 @@ void ConfigParser::parse_person(const toml::table& t, const std::string& unit_pa
     }
     person.webhook = *url;
   }
+}
+
+// The channels in order of preference; each must be known, listed once and have its address.
+void ConfigParser::parse_person_channels(const toml::table& t, const std::string& path,
+                                         Person& person) {
   if (t.get("channels") == nullptr) {
     missing(t, path, "channels", "how to reach the person, like [\"sms\", \"webhook\"]");
   }
@@ -146,16 +168,6 @@ void ConfigParser::parse_person(const toml::table& t, const std::string& unit_pa
     }
     person.channels.push_back(channel);
   }
-  if (auto deputy = get_string(t, "deputy", path, false, "the id of the person's deputy")) {
-    const toml::node* node = t.get("deputy");
-    if (*deputy == person.id) {
-      error(*node, path + ".deputy: a person cannot be their own deputy");
-    } else {
-      deputies.emplace_back(node, path);
-    }
-    person.deputy = *deputy;
-  }
-  unit.people.push_back(std::move(person));
 }
 
 std::string ConfigParser::position(const toml::node& node) const {
