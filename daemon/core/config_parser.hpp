@@ -175,6 +175,9 @@ class ConfigParser {
 
   // ---- policy (config_policy.cpp) -----------------------------------------------------------
   void parse_policy(const toml::table& root, Config& config);
+  void parse_clock_rules(const toml::table& p, Policy& policy);
+  DurationNodes parse_milestone_durations(const toml::table& p, Policy& policy);
+  void parse_delivery_policy(const toml::table& p, Policy& policy);
   std::vector<EscalationLevel> parse_escalation(const toml::array& rows,
                                                 std::vector<EscalationSource>& sources);
   void check_supervision(const Config& config, const std::vector<EscalationSource>& sources);
@@ -184,6 +187,8 @@ class ConfigParser {
                                                                        const Policy& policy);
   std::vector<LadderStep> parse_ladder(const toml::array& rows, const Policy& policy,
                                        bool explicit_escalation);
+  bool parse_ladder_step(const toml::table& t, const std::string& path, const Policy& policy,
+                         bool explicit_escalation, LadderStep& step);
   void check_default_ladder(const Policy& policy, const DurationNodes& nodes,
                             const toml::node* escalation_node);
 

@@ -21,77 +21,10 @@ void ConfigParser::parse_policy(const toml::table& root, Config& config) {
               "follow_up", "delivery", "ladder", "escalation"},
              "policy");
 
-  if (const toml::node* node = p->get("clock_levels")) {
-    const auto levels =
-        get_string_array(*p, "clock_levels", "policy", "levels \"I\", \"II\", \"III\", \"IV\"");
-    std::set<Level> parsed;
-    for (const auto& [text, element] : levels) {
-      if (auto level = parse_level(text)) {
-        parsed.insert(*level);
-      } else {
-        error(*element, "policy.clock_levels: unknown level " + quote(text) +
-                            " (expected \"I\", \"II\", \"III\" or \"IV\")");
-      }
-    }
-    if (node->is_array() && node->as_array()->empty()) {
-      error(*node, "policy.clock_levels: must name at least one level, or no clock ever runs");
-    }
-    policy.clock_levels = std::move(parsed);
-  }
-  if (auto confirm = get_string(*p, "confirm", "policy", false, "\"all\" or \"lead\"")) {
-    if (*confirm == "all") {
-      policy.confirm = ConfirmRule::all;
-    } else if (*confirm == "lead") {
-      policy.confirm = ConfirmRule::lead;
-    } else {
-      error(*p->get("confirm"), "policy.confirm: unknown rule " + quote(*confirm) +
-                                    " (expected \"all\": every responsible unit confirms, or "
-                                    "\"lead\": the lead unit alone)");
-    }
-  }
-  read_duration(*p, "overdue_every", "policy", policy.overdue_every, std::chrono::minutes(5));
+  parse_clock_rules(*p, policy);
 
-  DurationNodes nodes;
-  if (const toml::table* t = get_table(*p, "first_release", "policy")) {
-    check_keys(*t, {"target", "deadline"}, "policy.first_release");
-    nodes.first_release_target =
-        read_duration(*t, "target", "policy.first_release", policy.first_release_target);
-    nodes.first_release_deadline =
-        read_duration(*t, "deadline", "policy.first_release", policy.first_release_deadline);
-    if (policy.first_release_target >= policy.first_release_deadline) {
-      const toml::node* at = nodes.first_release_target != nullptr ? nodes.first_release_target
-                                                                   : nodes.first_release_deadline;
-      error(at != nullptr ? at->source() : t->source(),
-            "policy.first_release: the target (" + format_duration(policy.first_release_target) +
-                ") must come before the deadline (" +
-                format_duration(policy.first_release_deadline) + ")");
-    }
-  }
-  if (const toml::table* t = get_table(*p, "press_conference", "policy")) {
-    check_keys(*t, {"deadline"}, "policy.press_conference");
-    nodes.press_conference_deadline =
-        read_duration(*t, "deadline", "policy.press_conference", policy.press_conference_deadline);
-  }
-  if (const toml::table* t = get_table(*p, "follow_up", "policy")) {
-    check_keys(*t, {"every"}, "policy.follow_up");
-    nodes.follow_up_every = read_duration(*t, "every", "policy.follow_up", policy.follow_up_every,
-                                          std::chrono::hours(1));
-  }
-  if (const toml::table* t = get_table(*p, "delivery", "policy")) {
-    check_keys(*t, {"resend_after", "deputy_after_sends"}, "policy.delivery");
-    read_duration(*t, "resend_after", "policy.delivery", policy.resend_after,
-                  std::chrono::minutes(1));
-    if (auto n = get_integer(*t, "deputy_after_sends", "policy.delivery", false,
-                             "how many unanswered sends bring in the deputy")) {
-      if (*n < 1 || *n > 1000) {
-        error(*t->get("deputy_after_sends"),
-              "policy.delivery.deputy_after_sends: must be between 1 and 1000, got " +
-                  std::to_string(*n));
-      } else {
-        policy.deputy_after_sends = static_cast<int>(*n);
-      }
-    }
-  }
+  const DurationNodes nodes = parse_milestone_durations(*p, policy);
+  parse_delivery_policy(*p, policy);
 
   const toml::node* escalation_node = p->get("escalation");
   std::vector<EscalationSource> escalation_sources;
@@ -113,6 +46,89 @@ void ConfigParser::parse_policy(const toml::table& root, Config& config) {
                    [](const LadderStep& a, const LadderStep& b) {
                      return std::tie(a.milestone, a.offset) < std::tie(b.milestone, b.offset);
                    });
+}
+
+// Which levels run a clock, who confirms, and how often an overdue clock reminds.
+void ConfigParser::parse_clock_rules(const toml::table& p, Policy& policy) {
+  if (const toml::node* node = p.get("clock_levels")) {
+    const auto levels =
+        get_string_array(p, "clock_levels", "policy", "levels \"I\", \"II\", \"III\", \"IV\"");
+    std::set<Level> parsed;
+    for (const auto& [text, element] : levels) {
+      if (auto level = parse_level(text)) {
+        parsed.insert(*level);
+      } else {
+        error(*element, "policy.clock_levels: unknown level " + quote(text) +
+                            " (expected \"I\", \"II\", \"III\" or \"IV\")");
+      }
+    }
+    if (node->is_array() && node->as_array()->empty()) {
+      error(*node, "policy.clock_levels: must name at least one level, or no clock ever runs");
+    }
+    policy.clock_levels = std::move(parsed);
+  }
+  if (auto confirm = get_string(p, "confirm", "policy", false, "\"all\" or \"lead\"")) {
+    if (*confirm == "all") {
+      policy.confirm = ConfirmRule::all;
+    } else if (*confirm == "lead") {
+      policy.confirm = ConfirmRule::lead;
+    } else {
+      error(*p.get("confirm"), "policy.confirm: unknown rule " + quote(*confirm) +
+                                   " (expected \"all\": every responsible unit confirms, or "
+                                   "\"lead\": the lead unit alone)");
+    }
+  }
+  read_duration(p, "overdue_every", "policy", policy.overdue_every, std::chrono::minutes(5));
+}
+
+// The durations of the milestones, and the nodes that set them, for check_default_ladder.
+ConfigParser::DurationNodes ConfigParser::parse_milestone_durations(const toml::table& p,
+                                                                    Policy& policy) {
+  DurationNodes nodes;
+  if (const toml::table* t = get_table(p, "first_release", "policy")) {
+    check_keys(*t, {"target", "deadline"}, "policy.first_release");
+    nodes.first_release_target =
+        read_duration(*t, "target", "policy.first_release", policy.first_release_target);
+    nodes.first_release_deadline =
+        read_duration(*t, "deadline", "policy.first_release", policy.first_release_deadline);
+    if (policy.first_release_target >= policy.first_release_deadline) {
+      const toml::node* at = nodes.first_release_target != nullptr ? nodes.first_release_target
+                                                                   : nodes.first_release_deadline;
+      error(at != nullptr ? at->source() : t->source(),
+            "policy.first_release: the target (" + format_duration(policy.first_release_target) +
+                ") must come before the deadline (" +
+                format_duration(policy.first_release_deadline) + ")");
+    }
+  }
+  if (const toml::table* t = get_table(p, "press_conference", "policy")) {
+    check_keys(*t, {"deadline"}, "policy.press_conference");
+    nodes.press_conference_deadline =
+        read_duration(*t, "deadline", "policy.press_conference", policy.press_conference_deadline);
+  }
+  if (const toml::table* t = get_table(p, "follow_up", "policy")) {
+    check_keys(*t, {"every"}, "policy.follow_up");
+    nodes.follow_up_every = read_duration(*t, "every", "policy.follow_up", policy.follow_up_every,
+                                          std::chrono::hours(1));
+  }
+  return nodes;
+}
+
+void ConfigParser::parse_delivery_policy(const toml::table& p, Policy& policy) {
+  if (const toml::table* t = get_table(p, "delivery", "policy")) {
+    check_keys(*t, {"resend_after", "deputy_after_sends"}, "policy.delivery");
+    read_duration(*t, "resend_after", "policy.delivery", policy.resend_after,
+                  std::chrono::minutes(1));
+    if (auto n = get_integer(*t, "deputy_after_sends", "policy.delivery", false,
+                             "how many unanswered sends bring in the deputy")) {
+      if (*n < 1 || *n > 1000) {
+        error(*t->get("deputy_after_sends"),
+              "policy.delivery.deputy_after_sends: must be between 1 and 1000, got " +
+                  std::to_string(*n));
+      } else {
+        policy.deputy_after_sends = static_cast<int>(*n);
+      }
+    }
+  }
 }
 
 std::vector<EscalationLevel> ConfigParser::parse_escalation(
@@ -299,63 +315,7 @@ std::vector<LadderStep> ConfigParser::parse_ladder(const toml::array& rows, cons
     const std::string path = "policy.ladder[" + std::to_string(index) + "]";
     check_keys(t, {"milestone", "at", "action", "level"}, path);
     LadderStep step;
-    bool ok = true;
-    if (auto m = get_string(t, "milestone", path, true,
-                            "\"first_release\", \"press_conference\" or \"follow_up\"")) {
-      if (auto milestone = parse_milestone(*m)) {
-        step.milestone = *milestone;
-      } else {
-        error(*t.get("milestone"),
-              path + ".milestone: unknown milestone " + quote(*m) +
-                  " (expected \"first_release\", \"press_conference\" or \"follow_up\")");
-        ok = false;
-      }
-    } else {
-      ok = false;
-    }
-    if (const toml::node* node = t.get("at")) {
-      if (auto d = to_duration(*node, path + ".at", Sign::any)) {
-        step.offset = *d;
-      } else {
-        ok = false;
-      }
-    } else {
-      missing(t, path, "at",
-              "a duration from the clock's start, or from the follow-up's due "
-              "time, like \"2h30m\" or \"-2h\"");
-      ok = false;
-    }
-    if (auto a = get_string(t, "action", path, true,
-                            "\"warning\", \"target_missed\" or \"deadline_breached\"")) {
-      const auto kind = parse_action_kind(*a);
-      if (kind == ActionKind::warning || kind == ActionKind::target_missed ||
-          kind == ActionKind::deadline_breached) {
-        step.action = *kind;
-      } else {
-        error(*t.get("action"),
-              path + ".action: unknown ladder action " + quote(*a) +
-                  " (expected \"warning\", \"target_missed\" or \"deadline_breached\")");
-        ok = false;
-      }
-    } else {
-      ok = false;
-    }
-    if (auto n = get_integer(t, "level", path, true, "the escalation level, 0 and up")) {
-      const toml::node& node = *t.get("level");
-      const auto& levels = policy.escalation;
-      const bool known = std::any_of(levels.begin(), levels.end(),
-                                     [&](const EscalationLevel& e) { return e.level == *n; });
-      if (!known) {
-        error(node, path + ".level: level " + std::to_string(*n) +
-                        " has no [[policy.escalation]] entry" +
-                        (explicit_escalation ? "" : " (the default escalation has levels 0-2)"));
-        ok = false;
-      }
-      step.level = static_cast<int>(std::clamp<std::int64_t>(*n, 0, 100));
-    } else {
-      ok = false;
-    }
-    if (!ok) continue;
+    if (!parse_ladder_step(t, path, policy, explicit_escalation, step)) continue;
     if (auto problem = step_problem(step, policy)) {
       const toml::node& node = *t.get(problem->first == StepField::at ? "at" : "action");
       const std::string field = problem->first == StepField::at ? ".at: " : ".action: ";
@@ -374,6 +334,69 @@ std::vector<LadderStep> ConfigParser::parse_ladder(const toml::array& rows, cons
     out.push_back(step);
   }
   return out;
+}
+
+// The fields of one [[policy.ladder]] row into `step`; false when one is missing or wrong.
+bool ConfigParser::parse_ladder_step(const toml::table& t, const std::string& path,
+                                     const Policy& policy, bool explicit_escalation,
+                                     LadderStep& step) {
+  bool ok = true;
+  if (auto m = get_string(t, "milestone", path, true,
+                          "\"first_release\", \"press_conference\" or \"follow_up\"")) {
+    if (auto milestone = parse_milestone(*m)) {
+      step.milestone = *milestone;
+    } else {
+      error(*t.get("milestone"),
+            path + ".milestone: unknown milestone " + quote(*m) +
+                " (expected \"first_release\", \"press_conference\" or \"follow_up\")");
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (const toml::node* node = t.get("at")) {
+    if (auto d = to_duration(*node, path + ".at", Sign::any)) {
+      step.offset = *d;
+    } else {
+      ok = false;
+    }
+  } else {
+    missing(t, path, "at",
+            "a duration from the clock's start, or from the follow-up's due "
+            "time, like \"2h30m\" or \"-2h\"");
+    ok = false;
+  }
+  if (auto a = get_string(t, "action", path, true,
+                          "\"warning\", \"target_missed\" or \"deadline_breached\"")) {
+    const auto kind = parse_action_kind(*a);
+    if (kind == ActionKind::warning || kind == ActionKind::target_missed ||
+        kind == ActionKind::deadline_breached) {
+      step.action = *kind;
+    } else {
+      error(*t.get("action"),
+            path + ".action: unknown ladder action " + quote(*a) +
+                " (expected \"warning\", \"target_missed\" or \"deadline_breached\")");
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (auto n = get_integer(t, "level", path, true, "the escalation level, 0 and up")) {
+    const toml::node& node = *t.get("level");
+    const auto& levels = policy.escalation;
+    const bool known = std::any_of(levels.begin(), levels.end(),
+                                   [&](const EscalationLevel& e) { return e.level == *n; });
+    if (!known) {
+      error(node, path + ".level: level " + std::to_string(*n) +
+                      " has no [[policy.escalation]] entry" +
+                      (explicit_escalation ? "" : " (the default escalation has levels 0-2)"));
+      ok = false;
+    }
+    step.level = static_cast<int>(std::clamp<std::int64_t>(*n, 0, 100));
+  } else {
+    ok = false;
+  }
+  return ok;
 }
 
 // The default ladder is written for the default durations; if the administrator changed one of
