@@ -176,20 +176,7 @@ void ConfigParser::parse_notify(const toml::table& notify, NotifySettings& out) 
       error(*node, "notify.retry_max: must not be shorter than notify.retry_base");
     }
   }
-  if (const toml::node* node = notify.get("jitter")) {
-    const std::optional<double> v = node->value<double>();
-    if (!v || node->is_boolean()) {
-      wrong_type(*node, "notify.jitter", "a number from 0 to 1 (a fraction of each wait)");
-    } else if (!std::isfinite(*v)) {
-      // nan compares false with everything, so a range check alone would let it through.
-      error(*node, "notify.jitter: must be a finite number from 0 to 1, got " +
-                       std::string(std::isnan(*v) ? "nan" : "inf"));
-    } else if (*v < 0 || *v > 1) {
-      error(*node, "notify.jitter: must be from 0 to 1, got " + std::to_string(*v));
-    } else {
-      out.jitter = *v;
-    }
-  }
+  read_jitter(notify, out);
   read_duration(notify, "fallback_after", "notify", out.fallback_after, std::chrono::seconds(1));
   read_duration(notify, "send_timeout", "notify", out.send_timeout, kMinSendTimeout);
   read_duration(notify, "poll_every", "notify", out.poll_every, kMinRetry);
@@ -213,6 +200,24 @@ void ConfigParser::parse_notify(const toml::table& notify, NotifySettings& out) 
     const toml::table& t = *element.as_table();
     const std::string path = "notify.webhooks[" + std::to_string(index) + "]";
     out.webhooks.push_back(parse_webhook_route(t, path));
+  }
+}
+
+// Each retry wait is randomised by +- this fraction, so failed sends do not all return at once.
+void ConfigParser::read_jitter(const toml::table& notify, NotifySettings& out) {
+  const toml::node* node = notify.get("jitter");
+  if (node == nullptr) return;
+  const std::optional<double> v = node->value<double>();
+  if (!v || node->is_boolean()) {
+    wrong_type(*node, "notify.jitter", "a number from 0 to 1 (a fraction of each wait)");
+  } else if (!std::isfinite(*v)) {
+    // nan compares false with everything, so a range check alone would let it through.
+    error(*node, "notify.jitter: must be a finite number from 0 to 1, got " +
+                     std::string(std::isnan(*v) ? "nan" : "inf"));
+  } else if (*v < 0 || *v > 1) {
+    error(*node, "notify.jitter: must be from 0 to 1, got " + std::to_string(*v));
+  } else {
+    out.jitter = *v;
   }
 }
 

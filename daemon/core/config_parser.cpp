@@ -335,6 +335,33 @@ std::vector<std::pair<std::string, const toml::node*>> ConfigParser::get_string_
 }
 
 void ConfigParser::parse_settings(const toml::table& root, Config& config) {
+  parse_locale(root, config);
+  if (auto db = get_string(root, "database", "", false, "the path of the SQLite database file")) {
+    config.database = *db;
+  }
+  if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
+  if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
+  if (const toml::table* sms = get_table(root, "sms", "")) {
+    parse_sms(*sms, config.sms);
+    // Two listeners cannot share one address and port: the daemon would fail to bind.
+    if (config.http.enabled && config.sms.callback_port == config.http.port &&
+        config.sms.callback_address == config.http.address) {
+      error(*sms->get("callback_port"),
+            "sms.callback_port: the API listens on " + config.http.address + ":" +
+                std::to_string(config.http.port) +
+                " already (leave callback_port out to serve the callback there)");
+    }
+  }
+  if (const toml::table* notify = get_table(root, "notify", "")) {
+    parse_notify(*notify, config.notify);
+  }
+  if (const toml::table* ingest = get_table(root, "ingest", "")) {
+    parse_ingest(*ingest, config.ingest);
+  }
+}
+
+// The time zone times are shown in, and the language of what people read (reports, statistics).
+void ConfigParser::parse_locale(const toml::table& root, Config& config) {
   if (const toml::node* node = root.get("timezone")) {
     if (auto tz =
             get_string(root, "timezone", "", false, "an IANA time zone like \"Asia/Shanghai\"")) {
@@ -359,28 +386,6 @@ void ConfigParser::parse_settings(const toml::table& root, Config& config) {
         error(*node, "lang: unknown language " + quote(*lang) + " (expected \"zh\" or \"en\")");
       }
     }
-  }
-  if (auto db = get_string(root, "database", "", false, "the path of the SQLite database file")) {
-    config.database = *db;
-  }
-  if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
-  if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
-  if (const toml::table* sms = get_table(root, "sms", "")) {
-    parse_sms(*sms, config.sms);
-    // Two listeners cannot share one address and port: the daemon would fail to bind.
-    if (config.http.enabled && config.sms.callback_port == config.http.port &&
-        config.sms.callback_address == config.http.address) {
-      error(*sms->get("callback_port"),
-            "sms.callback_port: the API listens on " + config.http.address + ":" +
-                std::to_string(config.http.port) +
-                " already (leave callback_port out to serve the callback there)");
-    }
-  }
-  if (const toml::table* notify = get_table(root, "notify", "")) {
-    parse_notify(*notify, config.notify);
-  }
-  if (const toml::table* ingest = get_table(root, "ingest", "")) {
-    parse_ingest(*ingest, config.ingest);
   }
 }
 

@@ -139,6 +139,7 @@ class ConfigParser {
                                                                           std::string_view path,
                                                                           std::string_view what);
   void parse_settings(const toml::table& root, Config& config);
+  void parse_locale(const toml::table& root, Config& config);
   void parse_ingest(const toml::table& ingest, IngestSettings& out);
   void parse_kafka(const toml::table& kafka, KafkaSettings& out);
   void check_files(const Config& config);
@@ -153,6 +154,7 @@ class ConfigParser {
   void check_placeholders(const toml::node& node, const std::string& path, std::string_view text,
                           const std::vector<std::string_view>& known);
   void parse_notify(const toml::table& notify, NotifySettings& out);
+  void read_jitter(const toml::table& notify, NotifySettings& out);
   WebhookRoute parse_webhook_route(const toml::table& t, const std::string& path);
 
   // ---- [http] (config_http.cpp) -------------------------------------------------------------
@@ -180,6 +182,8 @@ class ConfigParser {
   void parse_delivery_policy(const toml::table& p, Policy& policy);
   std::vector<EscalationLevel> parse_escalation(const toml::array& rows,
                                                 std::vector<EscalationSource>& sources);
+  void parse_escalation_recipients(const toml::table& t, const std::string& path,
+                                   EscalationLevel& level, EscalationSource& source);
   void check_supervision(const Config& config, const std::vector<EscalationSource>& sources);
   void check_default_escalation(const Config& config);
   void check_supervision_units(const Config& config);

@@ -158,28 +158,7 @@ std::vector<EscalationLevel> ConfigParser::parse_escalation(
     } else {
       ok = false;
     }
-    const auto roles = get_string_array(t, "roles", path, "roles " + quoted_list(kRoles));
-    for (const auto& [role, node] : roles) {
-      if (!contains(kRoles, role)) {
-        error(*node, path + ".roles: unknown role " + quote(role) + " (expected " +
-                         quoted_list(kRoles) + ")");
-        continue;
-      }
-      level.roles.push_back(role);
-    }
-    const auto units = get_string_array(t, "supervision_units", path, "unit ids from [[units]]");
-    for (const auto& [unit, node] : units) {
-      level.supervision_units.push_back(unit);
-      source.supervision_nodes.push_back(node);
-    }
-    const auto absent_or_array = [&](std::string_view key) {
-      const toml::node* node = t.get(key);
-      return node == nullptr || node->is_array();
-    };
-    if (roles.empty() && units.empty() && absent_or_array("roles") &&
-        absent_or_array("supervision_units")) {
-      error(t, path + ": reaches nobody; give roles, supervision_units or both");
-    }
+    parse_escalation_recipients(t, path, level, source);
     if (ok) {
       out.push_back(std::move(level));
       sources.push_back(std::move(source));
@@ -198,6 +177,34 @@ std::vector<EscalationLevel> ConfigParser::parse_escalation(
   }
   sources = std::move(sorted_sources);
   return sorted;
+}
+
+// Who a level reaches: roles in every unit that still owes the milestone, supervision units, or
+// both.
+void ConfigParser::parse_escalation_recipients(const toml::table& t, const std::string& path,
+                                               EscalationLevel& level, EscalationSource& source) {
+  const auto roles = get_string_array(t, "roles", path, "roles " + quoted_list(kRoles));
+  for (const auto& [role, node] : roles) {
+    if (!contains(kRoles, role)) {
+      error(*node, path + ".roles: unknown role " + quote(role) + " (expected " +
+                       quoted_list(kRoles) + ")");
+      continue;
+    }
+    level.roles.push_back(role);
+  }
+  const auto units = get_string_array(t, "supervision_units", path, "unit ids from [[units]]");
+  for (const auto& [unit, node] : units) {
+    level.supervision_units.push_back(unit);
+    source.supervision_nodes.push_back(node);
+  }
+  const auto absent_or_array = [&](std::string_view key) {
+    const toml::node* node = t.get(key);
+    return node == nullptr || node->is_array();
+  };
+  if (roles.empty() && units.empty() && absent_or_array("roles") &&
+      absent_or_array("supervision_units")) {
+    error(t, path + ": reaches nobody; give roles, supervision_units or both");
+  }
 }
 
 // Supervision units are checked against the roster after both are parsed.
