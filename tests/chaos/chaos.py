@@ -1100,7 +1100,10 @@ def main():
                     elif name == "diskfull":
                         mount = os.path.join(work, "diskfull-mnt")
                         os.makedirs(mount)
-                        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs",
+                        # Room for the database and a WAL that grows while readers hold
+                        # snapshots on a loaded machine: at 48m one run filled it by itself after
+                        # the fault had ended, and never had room again.
+                        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs",
                                             mount], capture_output=True, text=True)
                         check(r.returncode == 0, f"mount tmpfs: {r.stderr} (needs root)")
                         mounts.append(mount)
