@@ -38,39 +38,10 @@ DatabaseFileProblem problem(const std::string& path, const std::string& what,
   return {"database " + path + " " + what + "; " + todo};
 }
 
-}  // namespace
-
-std::optional<DatabaseFileProblem> check_database_file(const std::string& path, bool allow_empty) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec && status.type() != fs::file_type::not_found) {
-    return problem(path, "cannot be looked at: " + ec.message(),
-                   "check the path and its permissions (`database` in the configuration, or "
-                   "--database)");
-  }
-  if (status.type() == fs::file_type::not_found) return std::nullopt;  // a new database
-  if (status.type() != fs::file_type::regular) {
-    return problem(path, "is not a regular file",
-                   "check `database` in the configuration, or --database");
-  }
-  // The WAL's size is read before the file's size and header. Another program reading the
-  // database (incidentctl, a backup) copies the WAL into the file when it closes, and only then
-  // deletes the WAL: read in this order, a WAL seen gone means the file was complete before its
-  // size was read. Read the other way, a checkpoint between the reads made a whole file look
-  // truncated (the disk_full test's restart was refused so once).
-  const std::uintmax_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
-  const std::uintmax_t size = fs::file_size(path, ec);
-  if (ec) return problem(path, "cannot be read: " + ec.message());
-  if (size == 0) {
-    if (allow_empty) return std::nullopt;
-    return problem(path,
-                   "is empty (0 bytes): a database that existed has been truncated, or an empty "
-                   "file was left in its place",
-                   "restore it from a backup; to begin an empty database on purpose, remove the "
-                   "file or start once with --init");
-  }
-
+// The file's first 100 bytes against its size: an SQLite file at all, a sane page size, and as
+// long as its header says (unless a WAL with frames lies beside it).
+std::optional<DatabaseFileProblem> check_header(const std::string& path, std::uintmax_t size,
+                                                std::uintmax_t wal) {
   std::array<unsigned char, kHeaderBytes> header{};
   {
     std::ifstream in(path, std::ios::binary);
@@ -106,6 +77,11 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
                              std::to_string(static_cast<std::uintmax_t>(pages) * page_size) + ")");
   }
 
+  return std::nullopt;
+}
+
+// SQLite's own look (PRAGMA quick_check, through the WAL).
+std::optional<DatabaseFileProblem> check_with_sqlite(const std::string& path) {
   try {
     SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
     SQLite::Statement check(db, "PRAGMA quick_check");
@@ -127,6 +103,43 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
     return problem(path, std::string("cannot be read by SQLite: ") + e.what());
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<DatabaseFileProblem> check_database_file(const std::string& path, bool allow_empty) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec && status.type() != fs::file_type::not_found) {
+    return problem(path, "cannot be looked at: " + ec.message(),
+                   "check the path and its permissions (`database` in the configuration, or "
+                   "--database)");
+  }
+  if (status.type() == fs::file_type::not_found) return std::nullopt;  // a new database
+  if (status.type() != fs::file_type::regular) {
+    return problem(path, "is not a regular file",
+                   "check `database` in the configuration, or --database");
+  }
+  // The WAL's size is read before the file's size and header. Another program reading the
+  // database (incidentctl, a backup) copies the WAL into the file when it closes, and only then
+  // deletes the WAL: read in this order, a WAL seen gone means the file was complete before its
+  // size was read. Read the other way, a checkpoint between the reads made a whole file look
+  // truncated (the disk_full test's restart was refused so once).
+  const std::uintmax_t wal = fs::exists(path + "-wal", ec) ? fs::file_size(path + "-wal", ec) : 0;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec) return problem(path, "cannot be read: " + ec.message());
+  if (size == 0) {
+    if (allow_empty) return std::nullopt;
+    return problem(path,
+                   "is empty (0 bytes): a database that existed has been truncated, or an empty "
+                   "file was left in its place",
+                   "restore it from a backup; to begin an empty database on purpose, remove the "
+                   "file or start once with --init");
+  }
+
+  if (auto header_problem = check_header(path, size, wal)) return header_problem;
+  return check_with_sqlite(path);
 }
 
 }  // namespace incidentd
