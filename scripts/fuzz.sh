@@ -22,7 +22,12 @@ export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DINCIDENTD_FUZZ=ON >/dev/null
-ninja -C build/fuzz -j"$(nproc)" fuzz_targets >/dev/null
+# The build's output goes to a log, and its end to the terminal when the build fails.
+if ! ninja -C build/fuzz -j"$(nproc)" fuzz_targets >build/fuzz/build.log 2>&1; then
+  tail -n 40 build/fuzz/build.log >&2
+  echo "fuzz.sh: the fuzz targets did not build (build/fuzz/build.log)" >&2
+  exit 1
+fi
 
 failed=0
 printf '%-28s %12s %8s %8s %8s %8s\n' target executions cov ft crashes seconds

@@ -18,6 +18,7 @@
 #include "http/ack_link.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "incidentd/ack_link_log.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/engine.hpp"
 #include "support/memory_store.hpp"
@@ -48,16 +49,9 @@ struct World {
     api.engine = engine.get();
     api.store = &store;
     api.time = &time;
-    api.timeline = [this](const std::string& key) {
-      std::vector<Action> out;
-      for (const Action& a : store.timeline()) {
-        if (a.incident_key == key) out.push_back(a);
-      }
-      return out;
-    };
+    api.history = &history;
     api.links = &signer;
-    api.link_used = [](const std::string&) { return false; };
-    api.record_link = [](const std::string&, const std::string&, TimePoint) { return true; };
+    api.used_links = &used_links;
     // Incidents entered by hand: the broker takes every event at once.
     api.publish_event = [](const std::string&, const std::string&,
                            const std::function<void(const http::PublishOutcome&)>& done) {
@@ -66,8 +60,18 @@ struct World {
     http::install_api(*server, std::move(api));
   }
 
+  // Every link is new: the fuzzer reaches the engine with each well-signed one.
+  struct NoLinkUsed final : AckLinkLog {
+    bool record_used_link(const std::string&, const std::string&, TimePoint) override {
+      return true;
+    }
+    bool is_link_used(const std::string&) override { return false; }
+  };
+
   Config config;
   testing::MemoryStore store;
+  testing::MemoryHistory history{store};
+  NoLinkUsed used_links;
   VirtualTime time;
   std::unique_ptr<Engine> engine;
   boost::asio::io_context io;
