@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh [N]            N executions per target (-runs=N), default 10,000,000
 #   scripts/fuzz.sh --time S       S seconds per target (-max_total_time=S) instead
 #
+# The targets run side by side, as many at once as there are cores.
+#
 # The corpus a run grows stays in build/fuzz/corpus/<target> (the seeds in tests/fuzz/corpus are
 # not touched); a crashing input is written to build/fuzz/crashes/<target>/ and the script exits
 # non-zero. Each crash found becomes a regular test: a Catch2 case with the crashing input in the
@@ -29,17 +31,17 @@ if ! ninja -C build/fuzz -j"$(nproc)" fuzz_targets >build/fuzz/build.log 2>&1; t
   exit 1
 fi
 
-failed=0
-printf '%-28s %12s %8s %8s %8s %8s\n' target executions cov ft crashes seconds
-for seeds in tests/fuzz/corpus/*/; do
+# One target: runs it and writes its line of the table to build/fuzz/<target>.result, and
+# "failed" to build/fuzz/<target>.failed when it crashed or found a crashing input.
+run_target() {
+  local seeds=$1 target corpus crashes log start rc=0 seconds execs cov ft found
   target=$(basename "$seeds")
   corpus=build/fuzz/corpus/$target
   crashes=build/fuzz/crashes/$target
-  rm -rf "$crashes"  # what an earlier run found is reported by that run
+  rm -rf "$crashes" "build/fuzz/$target.failed" # what an earlier run found is reported by that run
   mkdir -p "$corpus" "$crashes"
   log=build/fuzz/$target.log
   start=$(date +%s)
-  rc=0
   # -print_final_stats: stat::number_of_executed_units; the last "#N ... cov: C ft: F" line.
   # halt_on_error: the first sanitizer report stops the target, as a crash.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -51,10 +53,29 @@ for seeds in tests/fuzz/corpus/*/; do
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   found=$(find "$crashes" -type f | wc -l)
   printf '%-28s %12s %8s %8s %8s %8s\n' "$target" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$found" \
-    "$seconds"
+    "$seconds" >"build/fuzz/$target.result"
   if ((rc != 0 || found > 0)); then
+    echo "  $target: exit $rc; see $log and $crashes/" >"build/fuzz/$target.failed"
+  fi
+}
+
+# The targets run side by side, one per core: each is single-threaded, and CI's budget is wall
+# time.
+mapfile -t all_seeds < <(printf '%s\n' tests/fuzz/corpus/*/)
+for seeds in "${all_seeds[@]}"; do
+  while (($(jobs -rp | wc -l) >= $(nproc))); do wait -n || true; done
+  run_target "$seeds" &
+done
+wait
+
+failed=0
+printf '%-28s %12s %8s %8s %8s %8s\n' target executions cov ft crashes seconds
+for seeds in "${all_seeds[@]}"; do
+  target=$(basename "$seeds")
+  cat "build/fuzz/$target.result"
+  if [[ -e build/fuzz/$target.failed ]]; then
     failed=1
-    echo "  $target: exit $rc; see $log and $crashes/" >&2
+    cat "build/fuzz/$target.failed" >&2
   fi
 done
 exit "$failed"

@@ -11,9 +11,13 @@ jobs=$(nproc)
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
 # Cache hits across checkouts in different folders (CI clones anew each run).
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+# Four builds (release, fuzz, ASan, TSan) share it; ccache's default 5 GB evicts one for another.
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-12G}"
 export CTEST_OUTPUT_ON_FAILURE=1
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's heading carries the minutes since the start, so a log shows what each step took.
+started=$SECONDS
+step() { printf '\n=== [%d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 
 step "format: clang-format --dry-run on every C++ source"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
@@ -39,7 +43,7 @@ ctest --test-dir build/release -j"$jobs" --timeout 600
 
 # --- fuzzing (issue 20): every libFuzzer target (tests/fuzz) for 30 s from its seed corpus; a
 # crash fails the step. scripts/fuzz.sh runs them for 10 M executions each.
-step "fuzz: each target 30 s (clang, ASan + UBSan)"
+step "fuzz: each target 30 s, two at a time (clang, ASan + UBSan)"
 bash scripts/fuzz.sh --time 30
 
 step "build under AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -58,8 +62,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 step "build under ThreadSanitizer"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINCIDENTD_TSAN=ON \
   -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
-ninja -C build/tsan -j"$jobs"
+ninja -C build/tsan -j"$jobs" unit_tests
 
 step "unit tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan -L unit -j"$jobs" --timeout 900
+
+step "done"
