@@ -12,7 +12,8 @@ add_custom_command(OUTPUT ${board_assets}
   DEPENDS ${board_dir}/board.html ${board_dir}/board.css ${board_dir}/board.js
           ${PROJECT_SOURCE_DIR}/cmake/embed_board.cmake
   COMMENT "Embedding the duty board")
-add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/api.cpp
+add_library(incidentd_http STATIC daemon/http/server.cpp daemon/http/server_routing.cpp
+  daemon/http/server_connection.cpp daemon/http/api.cpp
   daemon/http/api_read.cpp daemon/http/api_write.cpp daemon/http/api_manual.cpp
   daemon/http/api_ack_link.cpp
   daemon/http/ack_link.cpp daemon/http/sms_callback.cpp daemon/http/stream.cpp

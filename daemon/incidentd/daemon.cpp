@@ -41,7 +41,6 @@
 #include "service/reload.hpp"
 #include "service/status.hpp"
 #include "service/watchdog.hpp"
-#include "store/db_file_check.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd {
@@ -570,35 +569,6 @@ Daemon::~Daemon() = default;
 
 int Daemon::run() {
   return parts_->run();
-}
-
-int run_daemon(const DaemonOptions& options) {
-  auto loaded = load_config_file(options.config_path);
-  if (!loaded.config) {
-    for (const auto& e : loaded.errors) spdlog::error("{}: {}", e.where, e.message);
-    return 2;
-  }
-  Config config = std::move(*loaded.config);
-  if (!options.database.empty()) config.database = options.database;
-  // A damaged or truncated database is refused before anything opens it: never a silent empty
-  // start (docs/reliability.md, "A damaged database file").
-  if (const auto damaged = check_database_file(config.database, options.init_database)) {
-    spdlog::critical("incidentd: refusing to start: {}", damaged->message);
-    return 2;
-  }
-  try {
-    Daemon daemon(std::move(config), options);
-    return daemon.run();
-  } catch (const StartRefused& e) {
-    spdlog::critical("{}", e.what());
-    return 2;
-  } catch (const KafkaSetupError& e) {
-    spdlog::critical("incidentd: {}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    spdlog::critical("incidentd: {}", e.what());
-    return 1;
-  }
 }
 
 }  // namespace incidentd

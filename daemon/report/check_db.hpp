@@ -6,12 +6,16 @@
 //   deadlines  no pending deadline of a closed or missing incident
 //   processed  every block of processed ids decodes, no id twice, counts add up
 //   chain      the timeline's hash chain verifies (report/verify.hpp)
-// Never writes. Problems are listed (the first few per check) for the operator.
+// Never writes; the rows come through the store's ConsistencyRows port, which runs the SQL.
+// Problems are listed (the first few per check) for the operator.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "incidentd/consistency_rows.hpp"
+#include "incidentd/timeline_queries.hpp"
 
 namespace incidentd::report {
 
@@ -31,7 +35,11 @@ struct DbCheckResult {
 
 inline constexpr std::size_t kMaxProblems = 10;
 
-// Throws StoreError when the file cannot be opened read-only at this build's schema version.
+// The checks over the store's ports (`database` names the file in the result). Throws StoreError.
+DbCheckResult check_database(ConsistencyRows& rows, TimelineQueries& timeline,
+                             const std::string& database);
+// Opens the file read-only and checks it. Throws StoreError when the file cannot be opened at
+// this build's schema version.
 DbCheckResult check_database(const std::string& path);
 
 std::string render_db_check_text(const DbCheckResult& result);

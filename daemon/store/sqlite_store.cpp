@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "store/ack_links.hpp"
+#include "store/consistency_rows.hpp"
 #include "store/database.hpp"
 #include "store/engine_store.hpp"
 #include "store/hash_chain.hpp"
@@ -159,6 +160,10 @@ std::unique_ptr<ReplyCodeStore> SqliteStore::reply_codes(int code_digits, Durati
                                                          std::function<std::uint64_t()> random) {
   return std::make_unique<SqliteReplyCodes>(rooms_->database, code_digits, reuse_after,
                                             std::move(random));
+}
+
+std::unique_ptr<ConsistencyRows> SqliteStore::consistency_rows() {
+  return std::make_unique<ConsistencyReader>(rooms_->database);
 }
 
 std::size_t SqliteStore::count(std::string_view table) {

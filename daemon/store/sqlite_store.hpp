@@ -2,15 +2,16 @@
 // it opens the database (migrating it), owns the rooms that share its connection, and answers
 // every port the daemon's parts take: Store (the engine), NotificationOutbox (the dispatcher),
 // TimelineQueries (reports, verify), AckLinkLog (the HTTP API), RunLog (main), SourceHeartbeatLog
-// and IncidentHistory (the API, incidentctl), ReplyCodeStore (reply_codes()). Callers depend on
-// those ports; only the code that opens the file (the two mains, tools, tests) names this class.
+// and IncidentHistory (the API, incidentctl), ReplyCodeStore (reply_codes()), ConsistencyRows
+// (consistency_rows(), check-db). Callers depend on those ports; only the code that opens the
+// file (the two mains, tools, tests) names this class.
 // Every SQLite failure becomes a StoreError naming the operation (StoreFullError: a full disk).
 // A read-only instance can read while the daemon writes (reports).
 //
 // The rooms (daemon/store): database (connection, pragmas) with schema (every table's
 // migrations), hash_chain (appending to the timeline's chain) and chain_hash (the hash itself),
 // engine_store (commit, loads, processed ids with processed_ids), outbox, timeline_queries,
-// ack_links, run_log, source_heartbeat_record, reply_codes, wal_checkpointer.
+// ack_links, run_log, source_heartbeat_record, reply_codes, consistency_rows, wal_checkpointer.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "incidentd/ack_link_log.hpp"
+#include "incidentd/consistency_rows.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/incident.hpp"
 #include "incidentd/incident_history.hpp"
@@ -118,6 +120,10 @@ class SqliteStore final : public Store,
   // The object must not outlive this store.
   std::unique_ptr<ReplyCodeStore> reply_codes(int code_digits, Duration reuse_after,
                                               std::function<std::uint64_t()> random = {});
+
+  // ---- ConsistencyRows (consistency_rows) ----------------------------------------------------
+  // check-db's rows on this store's connection. The object must not outlive this store.
+  std::unique_ptr<ConsistencyRows> consistency_rows();
 
   // ---- The file ------------------------------------------------------------------------------
   // Rows in one of the store's tables: incidents, deadlines, confirmations, acknowledgements,

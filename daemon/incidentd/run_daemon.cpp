@@ -1,0 +1,44 @@
+// Starting incidentd: the configuration loaded, the database file checked, a Daemon run, and
+// what ends it turned into the process's exit status.
+#include "incidentd/daemon.hpp"
+
+#include <exception>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "kafka/kafka_client.hpp"
+#include "store/db_file_check.hpp"
+
+namespace incidentd {
+
+int run_daemon(const DaemonOptions& options) {
+  auto loaded = load_config_file(options.config_path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) spdlog::error("{}: {}", e.where, e.message);
+    return 2;
+  }
+  Config config = std::move(*loaded.config);
+  if (!options.database.empty()) config.database = options.database;
+  // A damaged or truncated database is refused before anything opens it: never a silent empty
+  // start (docs/reliability.md, "A damaged database file").
+  if (const auto damaged = check_database_file(config.database, options.init_database)) {
+    spdlog::critical("incidentd: refusing to start: {}", damaged->message);
+    return 2;
+  }
+  try {
+    Daemon daemon(std::move(config), options);
+    return daemon.run();
+  } catch (const StartRefused& e) {
+    spdlog::critical("{}", e.what());
+    return 2;
+  } catch (const KafkaSetupError& e) {
+    spdlog::critical("incidentd: {}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::critical("incidentd: {}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace incidentd
