@@ -255,23 +255,6 @@ Pass classify_consume(const std::string& brokers, std::size_t n, const fs::path&
 // ---------------------------------------------------------------------------------------------
 // incidentd end to end
 
-void write_config(const fs::path& source_dir, const fs::path& out, const std::string& brokers,
-                  const std::string& group) {
-  std::string text = read_file(source_dir / "config" / "incidentd.toml");
-  const auto set = [&](const std::string& name, const std::string& value) {
-    const std::regex line("^" + name + " = \"[^\"]*\"", std::regex::multiline);
-    if (!std::regex_search(text, line)) die("config/incidentd.toml has no " + name + " line");
-    text = std::regex_replace(text, line, name + " = \"" + value + "\"",
-                              std::regex_constants::format_first_only);
-  };
-  set("brokers", brokers);
-  set("group", group);
-  set("events", kEvents);
-  set("releases", kReleases);
-  set("dead_letter", kDeadLetters);
-  std::ofstream(out) << text;
-}
-
 // The daemon logs "[2026-11-26 15:45:24.313] [info] kafka: assigned ..." in local time.
 std::optional<Clock::time_point> logged_assignment(const fs::path& log) {
   const std::string text = read_file(log);
@@ -314,7 +297,8 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const fs::path config = dir / "incidentd.toml";
   const fs::path db = dir / "bench.db";
   const fs::path log = dir / "incidentd.log";
-  write_config(source_dir, config, brokers, group);
+  incidentd::bench::write_config(source_dir, config, brokers, group,
+                                 {kEvents, kReleases, kDeadLetters});
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 
   std::string err;

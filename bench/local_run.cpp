@@ -2,14 +2,21 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 namespace incidentd::bench {
 
@@ -147,6 +154,132 @@ void LocalBroker::stop() {
   running_ = false;
   const std::string cmd = shell_quote(kafka_sh_) + " stop --dir " + shell_quote(dir_.string());
   (void)std::system((cmd + " >&2").c_str());
+}
+
+void write_config(const fs::path& source_dir, const fs::path& out, const std::string& brokers,
+                  const std::string& group, const BenchTopics& topics, int webhook_port) {
+  std::string text = read_file(source_dir / "config" / "incidentd.toml");
+  const auto set = [&](const std::string& name, const std::string& value) {
+    const std::regex line("^" + name + " = \"[^\"]*\"", std::regex::multiline);
+    if (!std::regex_search(text, line)) {
+      throw std::runtime_error("config/incidentd.toml has no " + name + " line");
+    }
+    text = std::regex_replace(text, line, name + " = \"" + value + "\"",
+                              std::regex_constants::format_first_only);
+  };
+  set("brokers", brokers);
+  set("group", group);
+  set("events", topics.events);
+  set("releases", topics.releases);
+  set("dead_letter", topics.dead_letters);
+  if (webhook_port != 0) {
+    const std::string demo = "http://127.0.0.1:18080";
+    if (text.find(demo) == std::string::npos) {
+      throw std::runtime_error("config/incidentd.toml has no " + demo + " URL");
+    }
+    text = std::regex_replace(text, std::regex(demo),
+                              "http://127.0.0.1:" + std::to_string(webhook_port));
+    const std::regex both(R"(channels = \["sms", "webhook"\])");
+    if (!std::regex_search(text, both)) {
+      throw std::runtime_error("config/incidentd.toml: no channels = [\"sms\", \"webhook\"]");
+    }
+    text = std::regex_replace(text, both, R"(channels = ["webhook", "sms"])");
+  }
+  std::ofstream(out) << text;
+}
+
+std::string incident_event(const std::string& key, const char* level, const std::string& unit,
+                           const std::string& detected_at, std::size_t seq) {
+  return nlohmann::json{
+      {"schema", 1},
+      {"event_id", key + "-" + std::to_string(seq)},
+      {"incident_key", key},
+      {"kind", seq == 0 ? "detected" : "updated"},
+      {"level", level},
+      {"title", "昭通市某县山体滑坡引发网络关注"},
+      {"category", "disaster"},
+      {"region", "530600"},
+      {"lead_unit", unit},
+      {"units", {unit}},
+      {"detected_at", detected_at},
+      {"source",
+       {{"platform", "weibo"},
+        {"url", "https://example.org/post/" + key},
+        {"summary", "网民关注山体滑坡救援进展与伤亡情况"}}},
+  }
+      .dump();
+}
+
+std::string rfc3339_utc(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+  const std::time_t tt =
+      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(ms));
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::gmtime(&tt));
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", when,
+                static_cast<int>((ms.time_since_epoch() % std::chrono::seconds(1)).count()));
+  return out;
+}
+
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
+             const std::string& value) {
+  for (;;) {
+    const auto rc = p.produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                              const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+                              0, nullptr);
+    if (rc == RdKafka::ERR_NO_ERROR) break;
+    if (rc != RdKafka::ERR__QUEUE_FULL)
+      throw std::runtime_error("produce: " + RdKafka::err2str(rc));
+    p.poll(10);
+  }
+  p.poll(0);
+}
+
+DaemonProcess::DaemonProcess(const std::string& binary, const std::vector<std::string>& args,
+                             fs::path log)
+    : log_(std::move(log)) {
+  std::vector<std::string> argv{binary};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_ = spawn(argv, log_);
+}
+
+DaemonProcess::~DaemonProcess() {
+  stop();
+}
+
+void DaemonProcess::check_alive() {
+  int status = 0;
+  if (!stopped_ && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+    stopped_ = true;
+    throw std::runtime_error("incidentd exited early; see " + log_.string());
+  }
+}
+
+void DaemonProcess::wait_assigned(std::chrono::steady_clock::duration limit) {
+  for (const auto give_up = std::chrono::steady_clock::now() + limit;;) {
+    check_alive();
+    if (read_file(log_).find("kafka: assigned") != std::string::npos) return;
+    if (std::chrono::steady_clock::now() > give_up) {
+      throw std::runtime_error("incidentd was not assigned partitions; see " + log_.string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int DaemonProcess::stop() {
+  if (stopped_) return 0;
+  stopped_ = true;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  return status;
 }
 
 }  // namespace incidentd::bench

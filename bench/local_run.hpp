@@ -1,9 +1,11 @@
-// What the benchmarks that run the real daemon share: processes, ports, files, and a local Kafka
-// broker started and stopped through scripts/kafka.sh. Failures throw std::runtime_error.
+// What the benchmarks that run the real daemon share: processes, ports, files, a local Kafka
+// broker started and stopped through scripts/kafka.sh, the daemon's configuration and process.
+// Failures throw std::runtime_error.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <map>
@@ -72,6 +74,57 @@ class LocalBroker {
   int port_;
   pid_t pid_ = 0;
   bool running_ = false;
+};
+
+// The topics of one run (named after it, so runs on one broker never meet).
+struct BenchTopics {
+  std::string events;
+  std::string releases;
+  std::string dead_letters;
+};
+// config/incidentd.toml with the run's broker, consumer group and topics. With a webhook port,
+// every webhook of the roster (and the signed generic route) goes to 127.0.0.1:port and is
+// everyone's first channel (SMS is off in the example).
+void write_config(const std::filesystem::path& source_dir, const std::filesystem::path& out,
+                  const std::string& brokers, const std::string& group, const BenchTopics& topics,
+                  int webhook_port = 0);
+
+// An event of the contract about incident `key` whose lead (and only) unit is `unit`: its
+// event_id is key + "-" + seq, its kind "detected" for seq 0 and "updated" after.
+std::string incident_event(const std::string& key, const char* level, const std::string& unit,
+                           const std::string& detected_at, std::size_t seq = 0);
+
+// RFC 3339 in UTC with milliseconds, as events carry detected_at.
+std::string rfc3339_utc(std::chrono::system_clock::time_point t);
+// The q-quantile (0..1) of sorted values, nearest rank; 0 when there are none.
+double percentile(const std::vector<double>& sorted, double q);
+// Produces one message (copied), waiting while librdkafka's queue is full.
+void produce(RdKafka::Producer& p, const std::string& topic, const std::string& key,
+             const std::string& value);
+
+// incidentd started with `args` (after the binary), its output in `log`; stopped (SIGTERM, then
+// waited for) by stop() or the destructor.
+class DaemonProcess {
+ public:
+  DaemonProcess(const std::string& binary, const std::vector<std::string>& args,
+                std::filesystem::path log);
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& log() const { return log_; }
+  // Throws if the daemon has exited.
+  void check_alive();
+  // Waits until its consumer has its partitions ("kafka: assigned" in the log).
+  void wait_assigned(std::chrono::steady_clock::duration limit);
+  // SIGTERM and wait; the exit status (0 when already stopped).
+  int stop();
+
+ private:
+  pid_t pid_;
+  std::filesystem::path log_;
+  bool stopped_ = false;
 };
 
 }  // namespace incidentd::bench

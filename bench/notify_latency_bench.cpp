@@ -18,33 +18,20 @@
 //   build/release/bench/notify_latency_bench [--events N] [--spacing-ms MS] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
 // --brokers uses a running broker (that auto-creates topics) instead of starting one.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include "local_run.hpp"
+#include "webhook_receiver.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <regex>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -54,22 +41,27 @@
 
 namespace {
 
+using incidentd::bench::Arrival;
 using incidentd::bench::broker_address;
+using incidentd::bench::DaemonProcess;
 using incidentd::bench::DaemonRun;
+using incidentd::bench::incident_event;
 using incidentd::bench::load_average;
 using incidentd::bench::LocalBroker;
+using incidentd::bench::percentile;
+using incidentd::bench::produce;
 using incidentd::bench::producer_with_topics;
-using incidentd::bench::read_file;
-using incidentd::bench::spawn;
+using incidentd::bench::rfc3339_utc;
+using incidentd::bench::WebhookReceiver;
+using incidentd::bench::write_config;
 
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 const std::string kRun = std::to_string(::getpid());
-const std::string kEvents = "latency.events." + kRun;
-const std::string kReleases = "latency.releases." + kRun;
-const std::string kDeadLetters = "latency.dlq." + kRun;
+const incidentd::bench::BenchTopics kTopics{"latency.events." + kRun, "latency.releases." + kRun,
+                                            "latency.dlq." + kRun};
 const std::string kUnit = "zhaotong-gov";  // its duty officers get the level-0 warning
 
 // Thrown, not exit(): the broker, the daemon and the receiver are stopped on the way out.
@@ -86,203 +78,12 @@ double ms(Steady::duration d) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The webhook receiver: one thread, one connection at a time (each request is a few hundred
-// bytes and the daemon opens a connection per notification). Answers 204 and closes.
-
-struct Arrival {
-  Steady::time_point at;  // the whole request read
-  std::string notification_id;
-  nlohmann::json body;
-};
-
-class Receiver {
- public:
-  Receiver() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 256) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      die("receiver: cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Receiver() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
-
-  int port() const { return port_; }
-
-  // The first arrival per incident key, and how many requests came in all.
-  std::map<std::string, Arrival> first_by_incident() {
-    const std::lock_guard lock(mutex_);
-    return first_;
-  }
-  std::size_t requests() {
-    const std::lock_guard lock(mutex_);
-    return requests_;
-  }
-  std::size_t bad() {
-    const std::lock_guard lock(mutex_);
-    return bad_;
-  }
-
- private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      serve(c);
-      ::close(c);
-    }
-  }
-
-  void serve(int c) {
-    std::string in;
-    std::size_t header_end = std::string::npos;
-    std::size_t length = 0;
-    char buf[8192];
-    const auto give_up = Steady::now() + 5s;
-    for (;;) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) {
-        if (Steady::now() > give_up) return;
-        continue;
-      }
-      const ssize_t n = ::read(c, buf, sizeof buf);
-      if (n <= 0) return;
-      in.append(buf, static_cast<std::size_t>(n));
-      if (header_end == std::string::npos) {
-        header_end = in.find("\r\n\r\n");
-        if (header_end == std::string::npos) continue;
-        std::string head = in.substr(0, header_end);
-        std::transform(head.begin(), head.end(), head.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        const auto at = head.find("\r\ncontent-length:");
-        if (at != std::string::npos) length = std::stoul(head.substr(at + 17));
-      }
-      if (in.size() >= header_end + 4 + length) break;
-    }
-    const auto arrived = Steady::now();
-    static const char reply[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-    (void)!::write(c, reply, sizeof reply - 1);
-    auto body = nlohmann::json::parse(in.substr(header_end + 4, length), nullptr, false);
-    const std::lock_guard lock(mutex_);
-    ++requests_;
-    if (!body.is_object() || !body.contains("incident_key")) {
-      ++bad_;
-      return;
-    }
-    const std::string key = body["incident_key"].get<std::string>();
-    if (first_.count(key) == 0) {
-      first_[key] = {arrived, body.value("notification_id", ""), std::move(body)};
-    }
-  }
-
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mutex_;
-  std::map<std::string, Arrival> first_;
-  std::size_t requests_ = 0;
-  std::size_t bad_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
-// The daemon
-
-void write_config(const fs::path& source_dir, const fs::path& out, const std::string& brokers,
-                  const std::string& group, int receiver_port) {
-  std::string text = read_file(source_dir / "config" / "incidentd.toml");
-  const auto set = [&](const std::string& name, const std::string& value) {
-    const std::regex line("^" + name + " = \"[^\"]*\"", std::regex::multiline);
-    if (!std::regex_search(text, line)) die("config/incidentd.toml has no " + name + " line");
-    text = std::regex_replace(text, line, name + " = \"" + value + "\"",
-                              std::regex_constants::format_first_only);
-  };
-  set("brokers", brokers);
-  set("group", group);
-  set("events", kEvents);
-  set("releases", kReleases);
-  set("dead_letter", kDeadLetters);
-  // Every webhook of the roster (and the signed generic route) goes to the receiver...
-  const std::string demo = "http://127.0.0.1:18080";
-  if (text.find(demo) == std::string::npos) die("config/incidentd.toml has no " + demo + " URL");
-  text = std::regex_replace(text, std::regex(demo),
-                            "http://127.0.0.1:" + std::to_string(receiver_port));
-  // ...and is everyone's first channel (SMS is off in the example).
-  const std::regex both(R"(channels = \["sms", "webhook"\])");
-  if (!std::regex_search(text, both)) die("config/incidentd.toml: no channels = [\"sms\", ...]");
-  text = std::regex_replace(text, both, R"(channels = ["webhook", "sms"])");
-  std::ofstream(out) << text;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The events
 
 // One event at a time, sent at once: no producer-side batching in the figure.
 std::unique_ptr<RdKafka::Producer> make_producer(const std::string& brokers) {
   return producer_with_topics({{"bootstrap.servers", brokers}, {"linger.ms", "0"}, {"acks", "all"}},
-                              {kEvents, kReleases, kDeadLetters}, 1);
-}
-
-std::string event_json(const std::string& key, const char* level, const std::string& detected) {
-  return nlohmann::json{
-      {"schema", 1},
-      {"event_id", key + "-0"},
-      {"incident_key", key},
-      {"kind", "detected"},
-      {"level", level},
-      {"title", "昭通市某县山体滑坡引发网络关注"},
-      {"category", "disaster"},
-      {"region", "530600"},
-      {"lead_unit", kUnit},
-      {"units", {kUnit}},
-      {"detected_at", detected},
-      {"source",
-       {{"platform", "weibo"},
-        {"url", "https://example.org/post/" + key},
-        {"summary", "网民关注山体滑坡救援进展与伤亡情况"}}},
-  }
-      .dump();
-}
-
-std::string rfc3339_utc(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-  return when;
-}
-
-void produce(RdKafka::Producer& p, const std::string& key, const std::string& value) {
-  for (;;) {
-    const auto rc = p.produce(kEvents, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                              const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-                              0, nullptr);
-    if (rc == RdKafka::ERR_NO_ERROR) break;
-    if (rc != RdKafka::ERR__QUEUE_FULL) die("produce: " + RdKafka::err2str(rc));
-    p.poll(10);
-  }
-  p.poll(0);
-}
-
-double percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
+                              {kTopics.events, kTopics.releases, kTopics.dead_letters}, 1);
 }
 
 int run(int argc, char** argv) {
@@ -318,42 +119,16 @@ int run(int argc, char** argv) {
   if (port != 0) broker.emplace(source_dir, dir / "kafka", port);
 
   auto producer = make_producer(brokers);
-  Receiver receiver;
+  WebhookReceiver receiver;
   const fs::path config = dir / "incidentd.toml";
   const fs::path db = dir / "latency.db";
-  const fs::path log = dir / "incidentd.log";
-  write_config(source_dir, config, brokers, "latency-" + kRun, receiver.port());
-  const pid_t pid = spawn(
-      {incidentd, "--config", config.string(), "--database", db.string(), "--log-level", log_level},
-      log);
-  struct StopDaemon {
-    pid_t pid;
-    bool stopped = false;
-    int stop() {
-      if (stopped) return 0;
-      stopped = true;
-      ::kill(pid, SIGTERM);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-      return status;
-    }
-    ~StopDaemon() { stop(); }
-  } daemon{pid};
-
-  const auto alive = [&] {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      daemon.stopped = true;
-      die("incidentd exited early; see " + log.string());
-    }
-  };
-  // Ready once its consumer has its partitions.
-  for (const auto give_up = Steady::now() + 120s;;) {
-    alive();
-    if (read_file(log).find("kafka: assigned") != std::string::npos) break;
-    if (Steady::now() > give_up) die("incidentd was not assigned partitions; see " + log.string());
-    std::this_thread::sleep_for(20ms);
-  }
+  write_config(source_dir, config, brokers, "latency-" + kRun, kTopics, receiver.port());
+  DaemonProcess daemon(
+      incidentd, {"--config", config.string(), "--database", db.string(), "--log-level", log_level},
+      dir / "incidentd.log");
+  const fs::path& log = daemon.log();
+  const auto alive = [&] { daemon.check_alive(); };
+  daemon.wait_assigned(120s);
 
   // Detected 2 h 1 min ago: first_release's 2 h warning is due on arrival.
   const std::string detected = rfc3339_utc(std::chrono::system_clock::now() - 2h - 1min);
@@ -366,8 +141,8 @@ int run(int argc, char** argv) {
     }
   };
   // One warm-up incident, not counted: the first batch, connection and statements.
-  produce(*producer, "latency-" + kRun + "-warmup",
-          event_json("latency-" + kRun + "-warmup", "II", detected));
+  produce(*producer, kTopics.events, "latency-" + kRun + "-warmup",
+          incident_event("latency-" + kRun + "-warmup", "II", kUnit, detected));
   if (!wait_for("latency-" + kRun + "-warmup", 60s)) {
     die("no notification for the warm-up incident within 60 s; see " + log.string());
   }
@@ -376,11 +151,11 @@ int run(int argc, char** argv) {
   const auto start = Steady::now();
   for (std::size_t i = 0; i < events; ++i) {
     const std::string key = "latency-" + kRun + "-" + std::to_string(i);
-    const std::string value = event_json(key, i % 2 == 0 ? "II" : "I", detected);
+    const std::string value = incident_event(key, i % 2 == 0 ? "II" : "I", kUnit, detected);
     std::this_thread::sleep_until(start + std::chrono::milliseconds(spacing_ms) *
                                               static_cast<long>(i));  // pacing, not a wait
     sent.emplace_back(key, Steady::now());
-    produce(*producer, key, value);
+    produce(*producer, kTopics.events, key, value);
   }
   producer->flush(10000);
   for (const auto give_up = Steady::now() + 60s; Steady::now() < give_up;) {

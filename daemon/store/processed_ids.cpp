@@ -1,7 +1,12 @@
 #include "store/processed_ids.hpp"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdint>
+#include <new>
 
 #include "store/sql.hpp"
 
@@ -130,17 +135,148 @@ void visit_processed_ids(const SQLite::Column& column, std::string_view operatio
   decode_processed(column, operation, path, visit);
 }
 
+ProcessedIds::~ProcessedIds() {
+  unmap(table_.slots, table_.mask + 1);
+  unmap(old_.slots, old_.mask + 1);
+  if (retiring_ != nullptr) ::munmap(retiring_, retiring_bytes_);
+}
+
 void ProcessedIds::rebuild(SQLite::Database& db, std::string_view operation,
                            const std::string& path) {
-  ids_.clear();
-  blocks_.clear();
-  free_ = {};
   const auto ids = db.execAndGet("SELECT COALESCE(SUM(ids), 0) FROM processed").getInt64();
-  ids_.reserve(static_cast<std::size_t>(ids));
+  // Twice the count: a quarter of the next 5/8 can be added before the first step.
+  reset(std::bit_ceil(std::max(kMinCapacity, static_cast<std::size_t>(ids) * 2)));
   SQLite::Statement all(db, "SELECT block FROM processed");
   while (all.executeStep()) {
     decode_processed(all.getColumn(0), operation, path, [this](std::string_view id) { add(id); });
   }
+}
+
+std::uint64_t ProcessedIds::hash_of(std::string_view id) {
+  const std::uint64_t h = std::hash<std::string_view>{}(id);
+  return h < 2 ? h + 2 : h;
+}
+
+ProcessedIds::Table ProcessedIds::map_table(std::size_t capacity) {
+  // mmap rather than calloc: glibc maps only large blocks and clears the others at once.
+  void* p = ::mmap(nullptr, capacity * sizeof(Slot), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return {static_cast<Slot*>(p), capacity - 1, 0};
+}
+
+void ProcessedIds::unmap(Slot* slots, std::size_t count) {
+  if (slots != nullptr) ::munmap(slots, count * sizeof(Slot));
+}
+
+ProcessedIds::Slot* ProcessedIds::find(const Table& t, std::uint64_t hash, std::string_view id) {
+  if (t.slots == nullptr) return nullptr;
+  for (std::size_t i = hash & t.mask;; i = (i + 1) & t.mask) {
+    Slot& s = t.slots[i];
+    if (s.hash == 0) return nullptr;
+    if (s.hash == hash && std::string_view(s.data, s.size) == id) return &s;
+  }
+}
+
+void ProcessedIds::place(Table& t, const Slot& slot) {
+  std::size_t i = slot.hash & t.mask;
+  while (t.slots[i].hash != 0) i = (i + 1) & t.mask;
+  t.slots[i] = slot;
+  ++t.used;
+}
+
+void ProcessedIds::reset(std::size_t capacity) {
+  unmap(table_.slots, table_.mask + 1);
+  unmap(old_.slots, old_.mask + 1);
+  if (retiring_ != nullptr) ::munmap(retiring_, retiring_bytes_);
+  table_ = map_table(capacity);
+  old_ = {};
+  moved_ = 0;
+  retiring_ = nullptr;
+  retiring_bytes_ = 0;
+  size_ = 0;
+  blocks_.clear();
+  free_ = {};
+}
+
+bool ProcessedIds::contains(std::string_view id) const {
+  const std::uint64_t h = hash_of(id);
+  return find(table_, h, id) != nullptr || find(old_, h, id) != nullptr;
+}
+
+bool ProcessedIds::add(std::string_view id) {
+  if (table_.slots == nullptr) reset(kMinCapacity);
+  const std::uint64_t h = hash_of(id);
+  if (find(table_, h, id) != nullptr || find(old_, h, id) != nullptr) return false;
+  // 5/8 full: with 8 slots moved per add, the old table is empty before the new one (twice
+  // its size) is 3/8 full, so two steps never overlap.
+  if ((table_.used + 1) * 8 > (table_.mask + 1) * 5) grow();
+  place(table_, {h, keep_bytes(id).data(), id.size()});
+  ++size_;
+  if (old_.slots != nullptr) {
+    move_some();
+  } else if (retiring_ != nullptr) {
+    release_some();
+  }
+  return true;
+}
+
+void ProcessedIds::remove(std::string_view id) {
+  const std::uint64_t h = hash_of(id);
+  bool found = false;
+  // Marked, not emptied: emptying a slot would cut the probe sequences that run through it.
+  for (Table* t : {&table_, &old_}) {
+    if (Slot* s = find(*t, h, id)) {
+      s->hash = 1;
+      found = true;
+    }
+  }
+  if (found) --size_;
+}
+
+void ProcessedIds::grow() {
+  while (old_.slots != nullptr) move_some();  // not reached: the steps do not overlap
+  if (retiring_ != nullptr) {
+    ::munmap(retiring_, retiring_bytes_);
+    retiring_ = nullptr;
+  }
+  old_ = table_;
+  table_ = map_table((old_.mask + 1) * 2);
+  moved_ = 0;
+}
+
+// Removed marks are left behind, so a step also clears them.
+void ProcessedIds::move_some() {
+  const std::size_t end = std::min(moved_ + kMovedPerAdd, old_.mask + 1);
+  for (; moved_ < end; ++moved_) {
+    if (old_.slots[moved_].hash >= 2) place(table_, old_.slots[moved_]);
+  }
+  if (moved_ == old_.mask + 1) {
+    // Unmapping hundreds of megabytes at once would be the stall this class avoids.
+    retiring_ = old_.slots;
+    retiring_bytes_ = (old_.mask + 1) * sizeof(Slot);
+    old_ = {};
+  }
+}
+
+void ProcessedIds::release_some() {
+  const std::size_t n = std::min(retiring_bytes_, kReleasedPerAdd);
+  // The table's size is a multiple of the page: so is every piece but the last.
+  ::munmap(reinterpret_cast<char*>(retiring_) + retiring_bytes_ - n, n);
+  retiring_bytes_ -= n;
+  if (retiring_bytes_ == 0) retiring_ = nullptr;
+}
+
+std::string_view ProcessedIds::keep_bytes(std::string_view id) {
+  if (free_.size() < id.size() || free_.data() == nullptr) {
+    const std::size_t size = std::max(kBlockSize, id.size());
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    free_ = std::span<char>(blocks_.back().get(), size);
+  }
+  std::copy(id.begin(), id.end(), free_.begin());
+  const std::string_view kept(free_.data(), id.size());
+  free_ = free_.subspan(id.size());
+  return kept;
 }
 
 }  // namespace incidentd

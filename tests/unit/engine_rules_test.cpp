@@ -342,6 +342,17 @@ TEST_CASE("after a close, events, confirmations and acknowledgements are rejecte
   CHECK(h.timeline().size() == before);
 }
 
+// Why the processed ids of closed incidents are kept (docs/kafka.md, "Processed ids in memory"):
+// without its id, a redelivered event of a closed incident would be an `engine` dead letter.
+TEST_CASE("an event of a closed incident delivered again is a duplicate and not a rejection") {
+  Harness h;
+  open_incident(h, Level::II);
+  REQUIRE(accepted(h.feed(event("e2", kKey, Level::II, {"a"}, at(2h + 10min), EventKind::closed))));
+  CHECK(duplicate(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h)))));
+  CHECK(duplicate(h.feed(event("e2", kKey, Level::II, {"a"}, at(2h + 10min), EventKind::closed))));
+  CHECK(rejected(h.feed(event("e3", kKey, Level::II, {"a"}, at(0h)))));
+}
+
 TEST_CASE("inputs about an unknown incident are rejected and change nothing") {
   Harness h;
   const Outcome close = h.feed(event("e1", kKey, Level::II, {"a"}, at(0h), EventKind::closed));
