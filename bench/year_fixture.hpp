@@ -67,9 +67,7 @@ inline int feed_year(const Config& config, Store& store, const std::function<boo
     TimePoint at;
     std::uint64_t order;
     ScenarioLine line;
-    bool operator>(const Pending& o) const {
-      return at != o.at ? at > o.at : order > o.order;
-    }
+    bool operator>(const Pending& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending;
   std::uint64_t order = 0;
@@ -92,10 +90,10 @@ inline int feed_year(const Config& config, Store& store, const std::function<boo
   int i = 0;
   for (; more(i); ++i) {
     const std::string key = "inc-" + std::to_string(i);
-    const TimePoint t0 = open_from < 0 || i < open_from
-                             ? start + std::chrono::minutes(5 * i)
-                             : start + std::chrono::minutes(5 * open_from) +
-                                   open_every * (i - open_from);
+    const TimePoint t0 =
+        open_from < 0 || i < open_from
+            ? start + std::chrono::minutes(5 * i)
+            : start + std::chrono::minutes(5 * open_from) + open_every * (i - open_from);
     feed_until(t0);
     const TimePoint released = t0 + std::chrono::minutes(release_minutes(rng));
     push(year_event(key, EventKind::detected, t0, key + "-d"));
