@@ -2,14 +2,15 @@
 // on-disk store, (2) `report` of one incident with 10,000 timeline entries, in every format,
 // (3) `verify` of the whole chain, and (4) the writer's commit latency with and without a
 // report loop reading the same database (WAL: readers must not block the writer).
-//   build/release/bench/report_bench [--dir DIR] [--incidents N]
+//   build/release/bench/report_bench [--dir DIR] [--incidents N] [--year-db PATH]
+// --year-db keeps the year's database at PATH and reuses it when it is there (building 100,000
+// incidents takes minutes): delete it when done.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "report/stats.hpp"
 #include "report/verify.hpp"
 #include "store/sqlite_store.hpp"
+#include "year_fixture.hpp"
 
 namespace {
 
@@ -29,60 +31,12 @@ using bench::bench_config;
 using bench::Clock;
 using bench::seconds_since;
 
-Event event(const std::string& key, EventKind kind, TimePoint at, const std::string& id) {
-  Event e;
-  e.event_id = id;
-  e.incident_key = key;
-  e.kind = kind;
-  e.level = Level::II;
-  e.region = "5306" + std::to_string(key.size() % 10);
-  e.lead_unit = "u1";
-  e.units = {"u1", "u2"};
-  e.detected_at = at;
-  return e;
-}
-
-Confirmation release(const std::string& key, const std::string& unit, Milestone m, TimePoint at) {
-  Confirmation c;
-  c.confirmation_id = key + "-" + unit + "-" + std::string(to_string(m));
-  c.incident_key = key;
-  c.milestone = m;
-  c.unit = unit;
-  c.released_at = at;
-  c.channel = "weibo";
-  c.url = "https://example.org/" + c.confirmation_id;
-  c.via = "bench";
-  return c;
-}
-
-// `n` incidents over a year, one every five minutes: first releases from 1 h to 6 h 30 (so some
-// warn, miss the target or breach and notify), a press conference at 20 h, closed at 30 h.
+// `n` incidents over a year (year_fixture.hpp): one every five minutes, first releases from 1 h
+// to 6 h 30 (so some warn, miss the target or breach and notify), a press conference at 19 h,
+// closed at 30 h.
 void build_year(const Config& config, const std::string& path, int n) {
-  const TimePoint start = *parse_rfc3339("2026-01-01T00:00:00+08:00");
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> release_minutes(60, 390);
-  ParsedScenario scenario;
-  std::size_t line = 0;
-  for (int i = 0; i < n; ++i) {
-    const std::string key = "inc-" + std::to_string(i);
-    const TimePoint t0 = start + std::chrono::minutes(5 * i);
-    const TimePoint released = t0 + std::chrono::minutes(release_minutes(rng));
-    scenario.lines.push_back({++line, event(key, EventKind::detected, t0, key + "-d")});
-    for (const char* unit : {"u1", "u2"}) {
-      scenario.lines.push_back({++line, release(key, unit, Milestone::first_release, released)});
-      scenario.lines.push_back(
-          {++line, release(key, unit, Milestone::press_conference, t0 + std::chrono::hours(19))});
-    }
-    scenario.lines.push_back(
-        {++line, event(key, EventKind::closed, t0 + std::chrono::hours(30), key + "-c")});
-  }
-  std::stable_sort(scenario.lines.begin(), scenario.lines.end(), [](const auto& a, const auto& b) {
-    return arrival_of(a.line) < arrival_of(b.line);
-  });
   SqliteStore store(path);
-  Simulation sim(config, store, arrival_of(scenario.lines.front().line));
-  for (const auto& input : scenario.lines) sim.feed(input.line);
-  sim.advance_to(arrival_of(scenario.lines.back().line) + std::chrono::hours(1));
+  bench::feed_year(config, store, [n](int i) { return i < n; });
 }
 
 // One incident nobody confirms: breach reminders and re-sends until it has `entries` entries.
@@ -90,7 +44,7 @@ void build_long_incident(const Config& config, const std::string& path, std::siz
   const TimePoint start = *parse_rfc3339("2027-06-01T08:00:00+08:00");
   SqliteStore store(path);
   Simulation sim(config, store, start);
-  sim.feed(event("long", EventKind::detected, start, "long-d"));
+  sim.feed(bench::year_event("long", EventKind::detected, start, "long-d"));
   TimePoint t = start;
   while (store.count("timeline") < entries) {
     t += std::chrono::hours(1);
@@ -147,7 +101,7 @@ void commit_latency(const Config& config, const std::string& dir, const std::str
     for (int i = 0; i < 50; ++i) {
       const std::string key = "w-" + std::to_string(batch) + "-" + std::to_string(i);
       time.advance_by(std::chrono::milliseconds(100));
-      engine.handle(event(key, EventKind::detected, time.now(), key));
+      engine.handle(bench::year_event(key, EventKind::detected, time.now(), key));
     }
     const auto begin = Clock::now();
     engine.flush();
@@ -191,10 +145,12 @@ void chain_hash_cost() {
 int main(int argc, char** argv) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "incidentd-report-bench";
   int incidents = 100'000;
+  std::string kept_year_db;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--dir") dir = argv[i + 1];
     if (flag == "--incidents") incidents = std::stoi(argv[i + 1]);
+    if (flag == "--year-db") kept_year_db = argv[i + 1];
   }
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -202,11 +158,15 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
   chain_hash_cost();
 
-  const std::string year_db = (dir / "year.db").string();
+  const std::string year_db = kept_year_db.empty() ? (dir / "year.db").string() : kept_year_db;
   auto begin = Clock::now();
-  build_year(config, year_db, incidents);
-  std::printf("built: %d incidents through the engine in %.1f s\n", incidents,
-              seconds_since(begin));
+  if (kept_year_db.empty() || !std::filesystem::exists(year_db)) {
+    build_year(config, year_db, incidents);
+    std::printf("built: %d incidents through the engine in %.1f s\n", incidents,
+                seconds_since(begin));
+  } else {
+    std::printf("reused: %s (--incidents does not apply to it)\n", year_db.c_str());
+  }
   {
     SqliteStore store(year_db, SqliteStore::Mode::read_only);
     std::printf("  %zu timeline rows, %zu outbox rows, %.0f MiB\n", store.count("timeline"),

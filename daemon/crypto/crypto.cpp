@@ -63,6 +63,22 @@ std::string Sha256::finish() {
   return std::string(reinterpret_cast<const char*>(digest.data()), size);
 }
 
+std::string Sha256::hex_digest_of(std::string_view bytes) {
+  begin();
+  add(bytes);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx_, digest.data(), &size) != 1) {
+    throw std::runtime_error("OpenSSL: digest final");
+  }
+  std::string hex(2 * static_cast<std::size_t>(size), '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    hex[2 * i] = hex_digit(digest[i] >> 4U);
+    hex[2 * i + 1] = hex_digit(digest[i]);
+  }
+  return hex;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view message) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int length = 0;

@@ -33,6 +33,9 @@ class Sha256 {
   void add(std::string_view bytes);
   // The digest of everything added since begin(), 32 raw bytes.
   std::string finish();
+  // begin(), add(bytes), finish() spelled in lowercase hex (64 digits), without the raw
+  // digest's own string: the hash chain's rows are hashed this way.
+  std::string hex_digest_of(std::string_view bytes);
 
  private:
   evp_md_st* md_;

@@ -1,6 +1,8 @@
 #include "store/engine_store.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -290,15 +292,50 @@ IncidentState EngineStore::decode_state(std::string_view operation, const std::s
 }
 
 std::vector<IncidentState> EngineStore::load_open_incidents() {
-  return guarded(database_, "load_open_incidents", [&] {
-    std::vector<IncidentState> out;
+  // At a start with many open incidents, decoding their snapshots (JSON) is most of the engine's
+  // load: the texts are read first, then decoded half on this thread and half on another.
+  constexpr std::size_t kDecodeAloneBelow = 2000;
+  struct Stored {
+    std::string key;
+    std::string state;
+  };
+  std::vector<Stored> stored = guarded(database_, "load_open_incidents", [&] {
+    std::vector<Stored> rows;
     Use s(statements_.select_open);
     while (s->executeStep()) {
-      out.push_back(decode_state("load_open_incidents", s->getColumn(0).getString(),
-                                 s->getColumn(1).getText()));
+      rows.push_back({s->getColumn(0).getString(), s->getColumn(1).getString()});
     }
-    return out;
+    return rows;
   });
+  std::vector<IncidentState> out(stored.size());
+  const auto decode = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      out[i] = decode_state("load_open_incidents", stored[i].key, stored[i].state.c_str());
+      std::string().swap(stored[i].state);  // the text is no longer needed
+    }
+  };
+  if (stored.size() < kDecodeAloneBelow) {
+    decode(0, stored.size());
+    return out;
+  }
+  const std::size_t half = stored.size() / 2;
+  std::exception_ptr failed;
+  std::thread other([&] {
+    try {
+      decode(half, stored.size());
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  try {
+    decode(0, half);
+  } catch (...) {
+    other.join();
+    throw;
+  }
+  other.join();
+  if (failed) std::rethrow_exception(failed);
+  return out;
 }
 
 std::vector<IncidentState> EngineStore::load_all_incidents() {

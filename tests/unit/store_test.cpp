@@ -382,6 +382,40 @@ TEST_CASE("committed states are loaded back by a new store on the same file", "[
   CHECK_FALSE(store.load_incident("unknown"));
 }
 
+// Thousands of open incidents are decoded on two threads: every one comes back, in key order, and
+// an unreadable snapshot in either half still fails the load naming its incident.
+TEST_CASE("thousands of open incidents load back whole and in order when decoded on two threads",
+          "[store][sqlite]") {
+  TempDir dir{"incidentd-store-test"};
+  const std::string path = dir.file("incidentd.db");
+  std::vector<IncidentState> states;
+  for (int i = 0; i < 5000; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "k%05d", i);
+    states.push_back(i % 2 == 0 ? rich_state(key) : pending_state(key));
+  }
+  {
+    SqliteStore store(path);
+    Changeset changes;
+    changes.incidents = states;
+    store.commit(changes);
+  }
+  {
+    SqliteStore store(path);
+    CHECK(store.load_open_incidents() == states);
+  }
+  // The second half first: with both damaged, the first half's failure is the one named.
+  for (const char* damaged : {"k04321", "k00007"}) {
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec(std::string("UPDATE incidents SET state = '{\"key\": ' WHERE incident_key = '") +
+              damaged + "'");
+    }
+    SqliteStore store(path);
+    CHECK_THROWS_WITH(store.load_open_incidents(), Contains(damaged) && Contains("unreadable"));
+  }
+}
+
 // A store on a new file that holds one open incident, pending_state("k"), committed with "e1".
 struct StoredPendingIncident {
   TempDir dir{"incidentd-store-test"};

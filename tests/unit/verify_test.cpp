@@ -224,6 +224,40 @@ TEST_CASE("the chain continues across a reopen, and from another writer's rows",
   CHECK(result.head->seq == 5);
 }
 
+// verify reads on one thread and hashes on another, in batches of rows: a chain of several
+// batches is walked whole and in order, and a row altered in a later batch is still the one named.
+TEST_CASE("a chain longer than a batch is walked whole, and an alteration deep in it is named",
+          "[verify]") {
+  TempDir dir{"incidentd-verify"};
+  const std::string path = dir.file("long.db");
+  constexpr int kRows = 5000;
+  {
+    SqliteStore store(path);
+    std::vector<Action> actions;
+    for (int i = 0; i < kRows; ++i) actions.push_back(opened("k" + std::to_string(i), i));
+    store.commit(changes(std::move(actions)));
+  }
+  {
+    SqliteStore reader(path, SqliteStore::Mode::read_only);
+    const auto result = verify_chain(reader);
+    CHECK(result.intact);
+    CHECK(result.rows == kRows);
+    REQUIRE(result.head);
+    CHECK(result.head->seq == kRows);
+    CHECK(result.head->hash == reader.chain_head()->hash);
+  }
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE timeline SET body = replace(body, '\"u\"', '\"v\"') WHERE seq = 3777");
+  }
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK_FALSE(result.intact);
+  CHECK(result.kind == "altered");
+  CHECK(result.seq == 3777);
+  CHECK(result.rows == 3777);  // it stopped at the first problem
+}
+
 TEST_CASE("a writer keeps chaining past rows cut from the end, so the cut shows", "[verify]") {
   TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("cut.db");
