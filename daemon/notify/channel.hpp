@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -30,17 +31,13 @@ struct OutgoingNotification {
   std::string body_json;  // the notification action as stored in the outbox (JSON)
   std::string ack_url;    // the one-click ack link; empty when links are off
   int attempt = 1;        // 1 for the first try of this row
-  // The outbox row's purpose: "alert", "unreached", or "source_silent" / "source_back" (no
-  // incident: `text` is final, there is nothing to reply to).
-  std::string purpose = "alert";
+  // The outbox row's purpose: source_silent / source_back have no incident and nothing to
+  // reply to.
+  NotificationPurpose purpose = NotificationPurpose::alert;
 };
 
 struct SendResult {
-  enum class Status {
-    delivered,  // the gateway or receiver accepted it
-    transient,  // try again later (timeout, 5xx, connection refused)
-    permanent,  // retrying cannot help (4xx other than 408/429, bad address)
-  };
+  using Status = SendOutcome;
   Status status = Status::delivered;
   std::string detail;  // what the other side said, for the timeline and the log
 
@@ -50,19 +47,6 @@ struct SendResult {
   static SendResult transient(std::string detail) { return {Status::transient, std::move(detail)}; }
   static SendResult permanent(std::string detail) { return {Status::permanent, std::move(detail)}; }
 };
-
-// "delivered", "transient" or "permanent": for logs, the timeline and test drivers.
-constexpr std::string_view to_string(SendResult::Status status) {
-  switch (status) {
-    case SendResult::Status::delivered:
-      return "delivered";
-    case SendResult::Status::transient:
-      return "transient";
-    case SendResult::Status::permanent:
-      return "permanent";
-  }
-  return "permanent";
-}
 
 class Channel {
  public:

@@ -37,8 +37,8 @@ std::vector<const Person*> operator_desk(const Config& config);
 
 // Sends and outcomes by channel, for the metrics endpoint.
 struct DispatcherCounters {
-  // (channel, outcome) -> attempts; outcome is "delivered", "retry", "fallback", "gave_up" or
-  // "superseded" (given up unsent: a newer alert to the same person replaced it).
+  // (channel, outcome) -> attempts, by the names of NotificationChannel and DispatchOutcome
+  // (superseded: given up unsent, a newer alert to the same person replaced it).
   std::map<std::pair<std::string, std::string>, std::uint64_t> outcomes;
   std::uint64_t in_flight = 0;
 };
@@ -96,12 +96,12 @@ class Dispatcher {
   void on_result(const Claimed& claimed, const SendResult& result);
   // Marks a failure (the first on each channel is history) and applies the delivery policy's
   // decision to `update`; returns the outcome to count.
-  std::string decide(const Claimed& claimed, SendOutcome outcome, const std::string& detail,
-                     TimePoint now, OutboxUpdate& update);
+  DispatchOutcome decide(const Claimed& claimed, SendOutcome outcome, const std::string& detail,
+                         TimePoint now, OutboxUpdate& update);
   // Gives the row up and tells the operator desk, in words and as fields for the report.
   void give_up(const Claimed& claimed, const DeliveryDecision& decision, const std::string& detail,
                TimePoint now, OutboxUpdate& update) const;
-  void count(const std::string& channel, const std::string& outcome);
+  void count(const std::string& channel, DispatchOutcome outcome);
   Action record_of(const Claimed& claimed, std::string outcome, std::string detail) const;
   // The operator desk's "nobody reached" alerts for a row given up ([notify] operator, else the
   // supervision units' duty officers), each on a channel that did not just fail when it can.

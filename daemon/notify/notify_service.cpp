@@ -14,10 +14,10 @@ std::string plain_notification_text(const OutboxRow& row, std::string_view /*cha
     const auto it = j.find(name);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  if (row.purpose == "source_silent") {
+  if (row.purpose == NotificationPurpose::source_silent) {
     return "[incidentd] monitoring source silent: no event since " + field("since");
   }
-  if (row.purpose == "source_back") {
+  if (row.purpose == NotificationPurpose::source_back) {
     return "[incidentd] monitoring source back at " + field("at") + " (silent since " +
            field("since") + ")";
   }

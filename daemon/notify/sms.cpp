@@ -198,7 +198,9 @@ SmsComposer::SmsComposer(ReplyCodeStore& codes, const MessageTemplates& template
 
 std::optional<std::string> SmsComposer::compose(const OutgoingNotification& n, std::string& error) {
   // The source heartbeat's notices are about no incident: no reply code, the text as rendered.
-  if (n.purpose == "source_silent" || n.purpose == "source_back") return n.text;
+  if (n.purpose == NotificationPurpose::source_silent ||
+      n.purpose == NotificationPurpose::source_back)
+    return n.text;
   const nlohmann::json j = nlohmann::json::parse(n.body_json, nullptr, false);
   Parsed<Action> action =
       j.is_discarded() ? Parsed<Action>{std::nullopt, "not JSON"} : action_from_json(j);

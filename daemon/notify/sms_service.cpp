@@ -32,7 +32,8 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, Config
         MessageContext context;
         context.now = time.now();
         context.utc_offset = offset;
-        if (row.purpose == "source_silent" || row.purpose == "source_back") {
+        if (row.purpose == NotificationPurpose::source_silent ||
+            row.purpose == NotificationPurpose::source_back) {
           const auto notice = parse_source_notice(row.body);
           if (!notice) throw std::runtime_error("outbox body is not a source heartbeat notice");
           if (const Person* p = roster->find_person(row.recipient))
@@ -40,7 +41,7 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, Config
           return templates.render_source(*notice, context, channel);
         }
         context.title = title_of(row.incident_key);
-        if (row.purpose == "unreached") {
+        if (row.purpose == NotificationPurpose::unreached) {
           // The operator's alert names the person by name and unit (its body holds the id only).
           const auto body = nlohmann::json::parse(row.body, nullptr, false);
           const std::string id = body.is_object() ? body.value("detail", "") : "";

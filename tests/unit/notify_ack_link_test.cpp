@@ -62,7 +62,7 @@ OutboxRow row_for(const Action& a) {
   row.notification_id = a.notification_id;
   row.recipient = a.recipient;
   row.unit = a.unit;
-  row.channel = "webhook";
+  row.channel = NotificationChannel::webhook;
   row.incident_key = a.incident_key;
   row.level = a.level;
   row.body = to_json(a, std::chrono::minutes{480}).dump();

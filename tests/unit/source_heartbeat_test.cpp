@@ -94,7 +94,7 @@ TEST_CASE("a silent source tells the operator desk once, and once more when even
   REQUIRE(told.size() == 2);
   CHECK(told[0].recipient == "office-duty1");
   CHECK(told[1].recipient == "office-duty2");
-  CHECK(told[0].state == "pending");  // for the dispatcher
+  CHECK(told[0].state == DeliveryState::pending);  // for the dispatcher
   CHECK(h.store->count("outbox") == 2);
   REQUIRE(h.changes.size() == 1);
   CHECK(h.changes[0].silent);
@@ -172,7 +172,7 @@ TEST_CASE("a configured operator is the desk the source heartbeat tells") {
   const auto told = h.rows("source_silent");
   REQUIRE(told.size() == 1);
   CHECK(told[0].recipient == "b-leader");
-  CHECK(told[0].channel == "webhook");  // b's people prefer webhooks
+  CHECK(told[0].channel == NotificationChannel::webhook);  // b's people prefer webhooks
 }
 
 TEST_CASE(
@@ -203,7 +203,7 @@ TEST_CASE(
       CHECK_THAT(sms.sent[0].text, Contains("Monitoring source silent") && Contains("11-26 08:00"));
       CHECK_THAT(sms.sent[2].text, Contains("source back") && Contains("2h"));
     }
-    for (const OutboxRow& r : h.store->outbox("")) CHECK(r.state == "delivered");
+    for (const OutboxRow& r : h.store->outbox("")) CHECK(r.state == DeliveryState::delivered);
     CHECK(h.store->count("timeline") == 0);
     dispatcher.stop();
   }
