@@ -23,6 +23,8 @@ struct Dispatcher::Claimed {
   std::string address;
   int attempt = 0;
   std::string unsendable;  // why it cannot even be tried on this channel (then no send)
+  // The row's body, decoded once here; a body that cannot be decoded fails the attempt for good.
+  Parsed<NotificationPayload> payload;
 };
 
 namespace {
@@ -71,15 +73,14 @@ std::vector<const Person*> operator_desk(const Config& config) {
 }
 
 Dispatcher::Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
-                       std::vector<Channel*> channels, NotificationRenderer renderer,
-                       std::function<double()> random_unit, AckLinkMaker ack_links)
+                       std::vector<Channel*> channels, std::function<double()> random_unit,
+                       AckLinkMaker ack_links)
     : outbox_(outbox),
       config_(config),
       time_(time),
       retry_(RetrySettings::from(config.get()->notify)),
       settings_(config.get()->notify),
       channels_(std::move(channels)),
-      renderer_(std::move(renderer)),
       random_unit_(std::move(random_unit)),
       ack_links_(std::move(ack_links)),
       timer_(time.create_timer()) {}
@@ -259,7 +260,11 @@ Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& rost
   } else if (channel_named(c.channel) == nullptr) {
     c.unsendable = "channel " + c.channel + " is not enabled";
   }
-  if (!c.unsendable.empty()) c.attempt = row.attempts;  // nothing was attempted
+  if (!c.unsendable.empty()) {
+    c.attempt = row.attempts;  // nothing was attempted
+  } else {
+    c.payload = decode_notification_body(row.purpose, row.body);
+  }
   return c;
 }
 
@@ -319,6 +324,10 @@ Duration Dispatcher::longest_wait() const {
 }
 
 void Dispatcher::send_claimed(const Claimed& c) {
+  if (!c.payload) {
+    on_result(c, SendResult::permanent(c.payload.error));
+    return;
+  }
   Channel* channel = channel_named(c.channel);
   OutgoingNotification n;
   n.notification_id = c.row.notification_id;
@@ -326,17 +335,15 @@ void Dispatcher::send_claimed(const Claimed& c) {
   n.recipient = c.row.recipient;
   n.unit = c.row.unit;
   n.address = c.address;
-  n.body_json = c.row.body;
+  n.payload = *c.payload.value;
   n.attempt = c.attempt;
   n.purpose = c.row.purpose;
+  n.created_at = c.row.created_at;
   try {
     if (ack_links_ && c.row.purpose == NotificationPurpose::alert) {
       n.ack_url =
           ack_links_(c.row.incident_key, c.row.recipient, c.row.notification_id, c.row.created_at);
     }
-    OutboxRow for_channel = c.row;
-    for_channel.channel = roster_channel(c.channel);
-    n.text = renderer_(for_channel, c.channel);
   } catch (const std::exception& e) {
     on_result(c, SendResult::permanent(std::string("rendering the message failed: ") + e.what()));
     return;

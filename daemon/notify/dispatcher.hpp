@@ -1,6 +1,7 @@
 // The outbox dispatcher: sends what the engine put in the outbox. On the daemon's loop thread
 // (the engine's and the store's), it claims due rows, resolves each recipient's address from the
-// roster, renders the text and sends it through the row's channel (docs/notifications.md). The
+// roster, decodes the row's body once (notify/payload.hpp) and sends it through the row's channel,
+// which renders the text (docs/notifications.md). The
 // attempt is leased in the row before the send and its result recorded after, so a crash in
 // between re-sends once (same notification id) and loses nothing. Attempts are state in the row;
 // the timeline gets only what a report needs (first failure per channel, fallbacks, delivered,
@@ -27,10 +28,6 @@
 
 namespace incidentd {
 
-// Renders the text of one outbox row for one channel (the Chinese templates live elsewhere).
-using NotificationRenderer =
-    std::function<std::string(const OutboxRow& row, std::string_view channel)>;
-
 // The operator desk: [notify] operator when set, else the duty officers of the policy's
 // supervision units. Pointers into config.units.
 std::vector<const Person*> operator_desk(const Config& config);
@@ -50,8 +47,8 @@ class Dispatcher {
   // happens until start(). The roster is read from `config` at every pass, so a reload's snapshot
   // reaches the next send; [notify] is read once, here.
   Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
-             std::vector<Channel*> channels, NotificationRenderer renderer,
-             std::function<double()> random_unit, AckLinkMaker ack_links = {});
+             std::vector<Channel*> channels, std::function<double()> random_unit,
+             AckLinkMaker ack_links = {});
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -115,7 +112,6 @@ class Dispatcher {
   RetrySettings retry_;
   NotifySettings settings_;
   std::vector<Channel*> channels_;
-  NotificationRenderer renderer_;
   std::function<double()> random_unit_;
   AckLinkMaker ack_links_;
   std::unique_ptr<Timer> timer_;

@@ -7,6 +7,8 @@
 // once with the same id; a row is delivered once.
 #include "notify/dispatcher.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -39,7 +41,11 @@ class FakeChannel final : public Channel {
   std::string_view name() const override { return name_; }
 
   void send(const OutgoingNotification& n, std::function<void(SendResult)> done) override {
-    sent.push_back(n);
+    // The text a channel renders: the payload it was given must be the row's.
+    const Action* action = n.payload.action();
+    sent.push_back({n, action != nullptr && action->notification_id == n.notification_id
+                           ? "text for " + n.recipient + " by " + name_
+                           : "no payload"});
     if (clock != nullptr) sent_at.push_back(clock->now());
     if (hold) {
       held.push_back(std::move(done));
@@ -67,7 +73,10 @@ class FakeChannel final : public Channel {
 
   std::string name_;
   const TimeSource* clock = nullptr;
-  std::vector<OutgoingNotification> sent;
+  struct Sent : OutgoingNotification {
+    std::string text;
+  };
+  std::vector<Sent> sent;
   std::vector<TimePoint> sent_at;
   std::set<std::string> down;  // addresses whose sends fail (transient) when nothing else says
   std::deque<Status> script;   // outcomes of the next sends, then `always`, then ok
@@ -143,9 +152,6 @@ struct Harness {
     dispatcher = std::make_unique<Dispatcher>(
         outbox != nullptr ? *outbox : *store, view ? view : ConfigView(config), time,
         std::move(channels),
-        [](const OutboxRow& row, std::string_view channel) {
-          return "text for " + row.recipient + " by " + std::string(channel);
-        },
         [] { return 0.5; },  // the middle of the jitter range: waits are exactly the backoff
         ack_links);
     dispatcher->start();
@@ -223,7 +229,7 @@ TEST_CASE(
   h.time.advance_by(0ms);
 
   REQUIRE(h.sms.sent.size() == 1);
-  const OutgoingNotification& n = h.sms.sent[0];
+  const FakeChannel::Sent& n = h.sms.sent[0];
   CHECK(n.notification_id == "n1");
   CHECK(n.address == h.config.find_person("a-duty1")->phone);
   CHECK(n.text == "text for a-duty1 by sms");
@@ -704,6 +710,48 @@ TEST_CASE("a newer alert to the same person about the same milestone supersedes 
   CHECK(h.row("n2").state == DeliveryState::failed);
   CHECK(h.row("p1").state == DeliveryState::pending);
   CHECK(h.row("unreached/inc-1/a-duty1/office-duty1").state == DeliveryState::delivered);
+}
+
+TEST_CASE(
+    "the channel gets the row's body decoded, the notification action as the engine wrote it") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart, Milestone::press_conference);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  const OutgoingNotification& n = h.sms.sent[0];
+  const Action* action = n.payload.action();
+  REQUIRE(action != nullptr);
+  CHECK(action->kind == ActionKind::notification);
+  CHECK(action->cause == ActionKind::warning);
+  CHECK(action->milestone == Milestone::press_conference);
+  CHECK(action->recipient == "a-duty1");
+  CHECK(n.payload.notice() == nullptr);
+  // The body as stored travels with it, for a receiver that takes it whole.
+  CHECK(n.payload.stored.at("notification_id") == "n1");
+  CHECK(n.purpose == NotificationPurpose::alert);
+}
+
+TEST_CASE("a row whose body cannot be decoded is never sent and is given up with the reason") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  {
+    SQLite::Database db((h.dir / "db.sqlite").string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE outbox SET body = '{' WHERE notification_id = 'n1'");
+  }
+  h.start_dispatcher();
+  h.time.advance_to(kStart + 1min);
+  CHECK(h.sms.sends_of("n1") == 0);
+  CHECK(h.webhook.sends_of("n1") == 0);
+  const OutboxRow r = h.row("n1");
+  CHECK(r.state == DeliveryState::failed);
+  CHECK_THAT(r.last_error, Catch::Matchers::Contains("outbox body is not a JSON object"));
+  CHECK_THAT(r.gave_up, Catch::Matchers::Contains("outbox body is not a JSON object"));
+  CHECK(h.records("n1").back().rfind("delivery gave_up", 0) == 0);
+  // The operator desk is told that a-duty1 was not reached, as for any notification given up.
+  CHECK(h.sms.sends_of("unreached/inc-1/a-duty1/office-duty1") +
+            h.webhook.sends_of("unreached/inc-1/a-duty1/office-duty1") ==
+        1);
 }
 
 }  // namespace

@@ -27,14 +27,22 @@ using Catch::Matchers::Contains;
 
 const TimePoint kStart{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}};
 
+// Renders each text as a channel does, and keeps it.
 class RecordingChannel final : public Channel {
  public:
+  explicit RecordingChannel(NotificationRenderer render) : render_(std::move(render)) {}
   std::string_view name() const override { return "sms"; }
   void send(const OutgoingNotification& n, std::function<void(SendResult)> done) override {
-    sent.push_back(n);
+    sent.push_back({n, render_(n, name())});
     done(SendResult::delivered());
   }
-  std::vector<OutgoingNotification> sent;
+  struct Sent : OutgoingNotification {
+    std::string text;
+  };
+  std::vector<Sent> sent;
+
+ private:
+  NotificationRenderer render_;
 };
 
 struct Harness {
@@ -181,11 +189,9 @@ TEST_CASE(
     Harness h;
     h.config.lang = lang;
     const MessageTemplates templates(h.config.sms.templates, h.config.sms.max_parts, lang);
-    RecordingChannel sms;
-    Dispatcher dispatcher(*h.store, h.config, h.time, {&sms},
-                          template_renderer(templates, h.config, h.time,
-                                            [](const std::string&) { return std::string(); }),
-                          [] { return 0.5; });
+    RecordingChannel sms(template_renderer(templates, h.config, h.time,
+                                           [](const std::string&) { return std::string(); }));
+    Dispatcher dispatcher(*h.store, h.config, h.time, {&sms}, [] { return 0.5; });
     dispatcher.start();
     h.time.advance_to(kStart + 30min);
     h.time.advance_by(1s);
@@ -211,13 +217,17 @@ TEST_CASE(
 
 TEST_CASE("a source notice's body reads back as written") {
   SourceNotice n{true, kStart, kStart + 45min, 30min};
-  const auto back = parse_source_notice(source_notice_json(n));
-  REQUIRE(back);
+  const auto decoded =
+      decode_notification_body(NotificationPurpose::source_back, source_notice_json(n));
+  REQUIRE(decoded);
+  const SourceNotice* back = decoded.value->notice();
+  REQUIRE(back != nullptr);
   CHECK(back->back);
   CHECK(back->since == kStart);
   CHECK(back->at == kStart + 45min);
   CHECK(back->silence == 30min);
-  CHECK_FALSE(parse_source_notice(R"({"action":"warning"})"));
+  CHECK_FALSE(
+      decode_notification_body(NotificationPurpose::source_back, R"({"action":"warning"})"));
 }
 
 }  // namespace
