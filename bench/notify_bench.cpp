@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
     asio::io_context io;
     AsioTimeSystem time(io);
     WebhookChannel webhook(io, config.notify, time,
-                           [](const OutgoingNotification& n, std::string_view) {
-                             return "bench " + n.notification_id;
+                           [](const OutgoingNotification& note, std::string_view) {
+                             return "bench " + note.notification_id;
                            });
     Dispatcher dispatcher(store, config, time, {&webhook}, [] { return 0.5; });
     const auto started = std::chrono::steady_clock::now();

@@ -365,8 +365,8 @@ void Dispatcher::count(const std::string& channel, DispatchOutcome outcome) {
 std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::string& recorded,
                                                    TimePoint now) const {
   std::vector<OutboxRow> rows;
-  if (c.row.purpose != NotificationPurpose::alert)
-    return rows;                      // nobody is told that the operator was not told
+  // Nobody is told that the operator was not told.
+  if (c.row.purpose != NotificationPurpose::alert) return rows;
   const auto roster = config_.get();  // held while the desk's pointers are in use
   for (const Person* p : operator_desk(*roster)) {
     if (p->id == c.row.recipient) continue;
