@@ -135,11 +135,11 @@ int main(int argc, char** argv) {
 
     asio::io_context io;
     AsioTimeSystem time(io);
-    WebhookChannel webhook(io, config.notify, time);
-    Dispatcher dispatcher(
-        store, config, time, {&webhook},
-        [](const OutboxRow& row, std::string_view) { return "bench " + row.notification_id; },
-        [] { return 0.5; });
+    WebhookChannel webhook(io, config.notify, time,
+                           [](const OutgoingNotification& note, std::string_view) {
+                             return "bench " + note.notification_id;
+                           });
+    Dispatcher dispatcher(store, config, time, {&webhook}, [] { return 0.5; });
     const auto started = std::chrono::steady_clock::now();
     dispatcher.start();
     asio::steady_timer check(io);

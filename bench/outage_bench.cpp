@@ -72,10 +72,7 @@ void run(const incidentd::Config& config, int notifications, Duration outage, co
     store.commit(changes);
     const long before = static_cast<long>(store.count("timeline"));
     {
-      incidentd::Dispatcher dispatcher(
-          store, config, time, {&receiver},
-          [](const incidentd::OutboxRow& row, std::string_view) { return row.notification_id; },
-          [] { return 0.5; });
+      incidentd::Dispatcher dispatcher(store, config, time, {&receiver}, [] { return 0.5; });
       dispatcher.start();
       time.advance_to(start + outage);
       receiver.down = false;

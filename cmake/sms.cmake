@@ -2,6 +2,7 @@
 # reply-code table in SQLite), and the gateways (Kannel's sendsms, a generic cloud SMS API) with
 # the dispatcher's SmsChannel on Boost.Beast. Beast stays in sms.cpp.
 add_library(incidentd_sms STATIC daemon/notify/sms_segments.cpp daemon/notify/message.cpp
+  daemon/notify/payload.cpp
   daemon/notify/reply_codes.cpp daemon/notify/sms.cpp)
 target_include_directories(incidentd_sms PUBLIC daemon)
 target_link_libraries(incidentd_sms PUBLIC incidentd_core

@@ -7,7 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
+#include "notify/payload.hpp"
 
 namespace incidentd {
 
@@ -19,28 +21,33 @@ using AckLinkMaker =
                               const std::string& notification_id, TimePoint issued_at)>;
 
 // One send of one outbox row, with everything the channel needs already resolved from the
-// roster and the message templates.
+// roster, and the row's body decoded (once, by the dispatcher). The channel renders the text.
 struct OutgoingNotification {
   std::string notification_id;  // stable across attempts: receivers deduplicate on it
   std::string incident_key;
   std::string recipient;  // person id from the roster
   std::string unit;       // the recipient's unit
   std::string address;    // phone number (sms) or URL (webhook)
-  std::string text;       // the rendered message, UTF-8
-  std::string body_json;  // the notification action as stored in the outbox (JSON)
-  std::string ack_url;    // the one-click ack link; empty when links are off
-  int attempt = 1;        // 1 for the first try of this row
-  // The outbox row's purpose: "alert", "unreached", or "source_silent" / "source_back" (no
-  // incident: `text` is final, there is nothing to reply to).
-  std::string purpose = "alert";
+  NotificationPayload payload;
+  std::string ack_url;  // the one-click ack link of an alert; empty when links are off
+  int attempt = 1;      // 1 for the first try of this row
+  // The outbox row's purpose: source_silent / source_back have no incident and nothing to
+  // reply to.
+  NotificationPurpose purpose = NotificationPurpose::alert;
+  TimePoint created_at{};  // when the row was written: the time an ack link is issued at
 };
 
+// The text of one notification for one channel ("sms", "webhook"). Throws when the payload is not
+// one it can render (the channel answers that as a permanent failure).
+using NotificationRenderer =
+    std::function<std::string(const OutgoingNotification& notification, std::string_view channel)>;
+
+// A plain rendering for channels without templates: what, which incident, which milestone.
+std::string plain_notification_text(const OutgoingNotification& notification,
+                                    std::string_view channel);
+
 struct SendResult {
-  enum class Status {
-    delivered,  // the gateway or receiver accepted it
-    transient,  // try again later (timeout, 5xx, connection refused)
-    permanent,  // retrying cannot help (4xx other than 408/429, bad address)
-  };
+  using Status = SendOutcome;
   Status status = Status::delivered;
   std::string detail;  // what the other side said, for the timeline and the log
 
@@ -50,19 +57,6 @@ struct SendResult {
   static SendResult transient(std::string detail) { return {Status::transient, std::move(detail)}; }
   static SendResult permanent(std::string detail) { return {Status::permanent, std::move(detail)}; }
 };
-
-// "delivered", "transient" or "permanent": for logs, the timeline and test drivers.
-constexpr std::string_view to_string(SendResult::Status status) {
-  switch (status) {
-    case SendResult::Status::delivered:
-      return "delivered";
-    case SendResult::Status::transient:
-      return "transient";
-    case SendResult::Status::permanent:
-      return "permanent";
-  }
-  return "permanent";
-}
 
 class Channel {
  public:

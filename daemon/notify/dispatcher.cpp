@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,24 +19,25 @@ struct Dispatcher::Claimed {
   // A copy, not a pointer into the roster: a reload (SIGHUP) replaces the roster while the send
   // is in flight, and its result is decided after.
   std::optional<Person> person;
-  std::string channel;
+  std::string channel;  // the roster's and the delivery policy's name of the row's channel
   std::string address;
   int attempt = 0;
   std::string unsendable;  // why it cannot even be tried on this channel (then no send)
+  // The row's body, decoded once here; a body that cannot be decoded fails the attempt for good.
+  Parsed<NotificationPayload> payload;
 };
 
 namespace {
 
-SendOutcome outcome_of(SendResult::Status status) {
-  switch (status) {
-    case SendResult::Status::delivered:
-      return SendOutcome::delivered;
-    case SendResult::Status::transient:
-      return SendOutcome::transient;
-    case SendResult::Status::permanent:
-      return SendOutcome::permanent;
+// The configuration accepts only the channel names NotificationChannel has, and the delivery
+// policy picks among the roster's: any other name here is a bug.
+NotificationChannel roster_channel(std::string_view name) {
+  const std::optional<NotificationChannel> channel = parse_notification_channel(name);
+  if (!channel) {
+    spdlog::critical("notify: the roster names an unknown channel \"{}\"", name);
+    std::abort();
   }
-  return SendOutcome::permanent;
+  return *channel;
 }
 
 // The channels that refused this row for good, from its once-only marks.
@@ -71,15 +73,14 @@ std::vector<const Person*> operator_desk(const Config& config) {
 }
 
 Dispatcher::Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
-                       std::vector<Channel*> channels, NotificationRenderer renderer,
-                       std::function<double()> random_unit, AckLinkMaker ack_links)
+                       std::vector<Channel*> channels, std::function<double()> random_unit,
+                       AckLinkMaker ack_links)
     : outbox_(outbox),
       config_(config),
       time_(time),
       retry_(RetrySettings::from(config.get()->notify)),
       settings_(config.get()->notify),
       channels_(std::move(channels)),
-      renderer_(std::move(renderer)),
       random_unit_(std::move(random_unit)),
       ack_links_(std::move(ack_links)),
       timer_(time.create_timer()) {}
@@ -248,7 +249,7 @@ Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& rost
   Claimed c;
   c.row = row;
   if (const Person* p = roster.find_person(row.recipient)) c.person = *p;
-  c.channel = row.channel;
+  c.channel = to_string(row.channel);
   c.attempt = row.attempts + 1;
   if (!row.superseded_by.empty()) {
     c.unsendable = "superseded by " + row.superseded_by;
@@ -259,7 +260,11 @@ Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& rost
   } else if (channel_named(c.channel) == nullptr) {
     c.unsendable = "channel " + c.channel + " is not enabled";
   }
-  if (!c.unsendable.empty()) c.attempt = row.attempts;  // nothing was attempted
+  if (!c.unsendable.empty()) {
+    c.attempt = row.attempts;  // nothing was attempted
+  } else {
+    c.payload = decode_notification_body(row.purpose, row.body);
+  }
   return c;
 }
 
@@ -268,7 +273,7 @@ OutboxUpdate Dispatcher::lease_of(const Claimed& c, TimePoint now) const {
   // attempt is state in the row, not a timeline entry.
   OutboxUpdate lease;
   lease.notification_id = c.row.notification_id;
-  lease.channel = c.channel;
+  lease.channel = roster_channel(c.channel);
   lease.attempts = c.attempt;
   lease.next_attempt_at = now + 2 * settings_.send_timeout + settings_.poll_every;
   lease.last_error = c.row.last_error;
@@ -319,6 +324,10 @@ Duration Dispatcher::longest_wait() const {
 }
 
 void Dispatcher::send_claimed(const Claimed& c) {
+  if (!c.payload) {
+    on_result(c, SendResult::permanent(c.payload.error));
+    return;
+  }
   Channel* channel = channel_named(c.channel);
   OutgoingNotification n;
   n.notification_id = c.row.notification_id;
@@ -326,17 +335,15 @@ void Dispatcher::send_claimed(const Claimed& c) {
   n.recipient = c.row.recipient;
   n.unit = c.row.unit;
   n.address = c.address;
-  n.body_json = c.row.body;
+  n.payload = *c.payload.value;
   n.attempt = c.attempt;
   n.purpose = c.row.purpose;
+  n.created_at = c.row.created_at;
   try {
-    if (ack_links_ && c.row.purpose == "alert") {
+    if (ack_links_ && c.row.purpose == NotificationPurpose::alert) {
       n.ack_url =
           ack_links_(c.row.incident_key, c.row.recipient, c.row.notification_id, c.row.created_at);
     }
-    OutboxRow for_channel = c.row;
-    for_channel.channel = c.channel;
-    n.text = renderer_(for_channel, c.channel);
   } catch (const std::exception& e) {
     on_result(c, SendResult::permanent(std::string("rendering the message failed: ") + e.what()));
     return;
@@ -351,15 +358,16 @@ void Dispatcher::send_claimed(const Claimed& c) {
   });
 }
 
-void Dispatcher::count(const std::string& channel, const std::string& outcome) {
-  ++counters_.outcomes[{channel, outcome}];
+void Dispatcher::count(const std::string& channel, DispatchOutcome outcome) {
+  ++counters_.outcomes[{channel, std::string(to_string(outcome))}];
 }
 
 std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::string& recorded,
                                                    TimePoint now) const {
   std::vector<OutboxRow> rows;
-  if (c.row.purpose != "alert") return rows;  // nobody is told that the operator was not told
-  const auto roster = config_.get();          // held while the desk's pointers are in use
+  // Nobody is told that the operator was not told.
+  if (c.row.purpose != NotificationPurpose::alert) return rows;
+  const auto roster = config_.get();  // held while the desk's pointers are in use
   for (const Person* p : operator_desk(*roster)) {
     if (p->id == c.row.recipient) continue;
     // On a channel that has not just failed for the person nobody reached, when there is one.
@@ -394,13 +402,13 @@ std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::
     row.incident_key = alert.incident_key;
     row.recipient = alert.recipient;
     row.unit = alert.unit;
-    row.channel = channel;
+    row.channel = roster_channel(channel);
     row.level = alert.level;
     row.body = to_json(alert, std::chrono::minutes{0}).dump();
     row.created_at = now;
     row.next_attempt_at = now;
     row.milestone = c.row.milestone;
-    row.purpose = "unreached";
+    row.purpose = NotificationPurpose::unreached;
     rows.push_back(std::move(row));
   }
   return rows;
@@ -409,24 +417,23 @@ std::vector<OutboxRow> Dispatcher::operator_alerts(const Claimed& c, const std::
 void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   const TimePoint now = time_.now();
   in_flight_.erase(c.row.notification_id);
-  const SendOutcome outcome = outcome_of(result.status);
+  const SendOutcome outcome = result.status;
   if (c.unsendable.empty()) health_.record(c.channel, c.address, outcome, now);
   const std::string detail = scrub_address(
       result.detail.empty() ? std::string(to_string(result.status)) : result.detail, c.address);
 
   OutboxUpdate u;
   u.notification_id = c.row.notification_id;
-  u.channel = c.channel;
+  u.channel = roster_channel(c.channel);
   u.attempts = c.attempt;
   u.recorded = c.row.recorded;
   u.failing_since = c.row.failing_since;
   u.next_attempt_at = now;
-  std::string counted;
+  DispatchOutcome counted = DispatchOutcome::superseded;
   if (!c.row.superseded_by.empty()) {
-    u.state = "superseded";
+    u.state = DeliveryState::superseded;
     u.last_error = detail;
     u.gave_up = nlohmann::json{{"reason", "superseded"}, {"by", c.row.superseded_by}}.dump();
-    counted = "superseded";
     u.timeline.push_back(record_of(c, "gave_up", detail));
   } else {
     counted = decide(c, outcome, detail, now, u);
@@ -441,8 +448,8 @@ void Dispatcher::on_result(const Claimed& c, const SendResult& result) {
   schedule(now);
 }
 
-std::string Dispatcher::decide(const Claimed& c, SendOutcome outcome, const std::string& detail,
-                               TimePoint now, OutboxUpdate& u) {
+DispatchOutcome Dispatcher::decide(const Claimed& c, SendOutcome outcome, const std::string& detail,
+                                   TimePoint now, OutboxUpdate& u) {
   if (outcome != SendOutcome::delivered) {
     if (!u.failing_since) u.failing_since = now;
     if (outcome == SendOutcome::permanent) u.recorded = with_mark(u.recorded, dead_mark(c.channel));
@@ -462,17 +469,17 @@ std::string Dispatcher::decide(const Claimed& c, SendOutcome outcome, const std:
   facts.now = now;
   const DeliveryDecision d = decide_after_attempt(retry_, c.person ? &*c.person : nullptr, facts,
                                                   random_unit_ ? random_unit_() : 0.5);
-  u.channel = d.channel;
+  u.channel = roster_channel(d.channel);
   u.next_attempt_at = d.next_attempt_at;
   switch (d.step) {
     case DeliveryDecision::Step::done:
-      u.state = "delivered";
+      u.state = DeliveryState::delivered;
       u.delivered_at = now;
       u.timeline.push_back(record_of(c, "delivered", detail));
-      return "delivered";
+      return DispatchOutcome::delivered;
     case DeliveryDecision::Step::retry:
       u.last_error = detail;
-      return "retry";
+      return DispatchOutcome::retry;
     case DeliveryDecision::Step::fallback:
       u.last_error = detail;
       if (!is_marked(u.recorded, fallback_mark(d.channel))) {
@@ -484,17 +491,17 @@ std::string Dispatcher::decide(const Claimed& c, SendOutcome outcome, const std:
         fb.channel = d.channel;
         u.timeline.push_back(std::move(fb));
       }
-      return "fallback";
+      return DispatchOutcome::fallback;
     case DeliveryDecision::Step::give_up:
       give_up(c, d, detail, now, u);
-      return "gave_up";
+      return DispatchOutcome::gave_up;
   }
-  return {};
+  return DispatchOutcome::gave_up;
 }
 
 void Dispatcher::give_up(const Claimed& c, const DeliveryDecision& d, const std::string& detail,
                          TimePoint now, OutboxUpdate& u) const {
-  u.state = "failed";
+  u.state = DeliveryState::failed;
   u.last_error = detail + "; " + d.reason;
   u.new_rows = operator_alerts(c, u.recorded, now);
   std::string told;

@@ -1,6 +1,7 @@
 // The outbox dispatcher: sends what the engine put in the outbox. On the daemon's loop thread
 // (the engine's and the store's), it claims due rows, resolves each recipient's address from the
-// roster, renders the text and sends it through the row's channel (docs/notifications.md). The
+// roster, decodes the row's body once (notify/payload.hpp) and sends it through the row's channel,
+// which renders the text (docs/notifications.md). The
 // attempt is leased in the row before the send and its result recorded after, so a crash in
 // between re-sends once (same notification id) and loses nothing. Attempts are state in the row;
 // the timeline gets only what a report needs (first failure per channel, fallbacks, delivered,
@@ -27,18 +28,14 @@
 
 namespace incidentd {
 
-// Renders the text of one outbox row for one channel (the Chinese templates live elsewhere).
-using NotificationRenderer =
-    std::function<std::string(const OutboxRow& row, std::string_view channel)>;
-
 // The operator desk: [notify] operator when set, else the duty officers of the policy's
 // supervision units. Pointers into config.units.
 std::vector<const Person*> operator_desk(const Config& config);
 
 // Sends and outcomes by channel, for the metrics endpoint.
 struct DispatcherCounters {
-  // (channel, outcome) -> attempts; outcome is "delivered", "retry", "fallback", "gave_up" or
-  // "superseded" (given up unsent: a newer alert to the same person replaced it).
+  // (channel, outcome) -> attempts, by the names of NotificationChannel and DispatchOutcome
+  // (superseded: given up unsent, a newer alert to the same person replaced it).
   std::map<std::pair<std::string, std::string>, std::uint64_t> outcomes;
   std::uint64_t in_flight = 0;
 };
@@ -50,8 +47,8 @@ class Dispatcher {
   // happens until start(). The roster is read from `config` at every pass, so a reload's snapshot
   // reaches the next send; [notify] is read once, here.
   Dispatcher(NotificationOutbox& outbox, ConfigView config, TimeSystem& time,
-             std::vector<Channel*> channels, NotificationRenderer renderer,
-             std::function<double()> random_unit, AckLinkMaker ack_links = {});
+             std::vector<Channel*> channels, std::function<double()> random_unit,
+             AckLinkMaker ack_links = {});
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -96,12 +93,12 @@ class Dispatcher {
   void on_result(const Claimed& claimed, const SendResult& result);
   // Marks a failure (the first on each channel is history) and applies the delivery policy's
   // decision to `update`; returns the outcome to count.
-  std::string decide(const Claimed& claimed, SendOutcome outcome, const std::string& detail,
-                     TimePoint now, OutboxUpdate& update);
+  DispatchOutcome decide(const Claimed& claimed, SendOutcome outcome, const std::string& detail,
+                         TimePoint now, OutboxUpdate& update);
   // Gives the row up and tells the operator desk, in words and as fields for the report.
   void give_up(const Claimed& claimed, const DeliveryDecision& decision, const std::string& detail,
                TimePoint now, OutboxUpdate& update) const;
-  void count(const std::string& channel, const std::string& outcome);
+  void count(const std::string& channel, DispatchOutcome outcome);
   Action record_of(const Claimed& claimed, std::string outcome, std::string detail) const;
   // The operator desk's "nobody reached" alerts for a row given up ([notify] operator, else the
   // supervision units' duty officers), each on a channel that did not just fail when it can.
@@ -115,7 +112,6 @@ class Dispatcher {
   RetrySettings retry_;
   NotifySettings settings_;
   std::vector<Channel*> channels_;
-  NotificationRenderer renderer_;
   std::function<double()> random_unit_;
   AckLinkMaker ack_links_;
   std::unique_ptr<Timer> timer_;

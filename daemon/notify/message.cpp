@@ -1,10 +1,9 @@
 #include "notify/message.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 
 #include "incidentd/codec.hpp"
+#include "notify/channel.hpp"
 #include "notify/sms_segments.hpp"
 
 namespace incidentd {
@@ -142,32 +141,6 @@ MessageTemplates::MessageTemplates(const std::map<std::string, std::string>& ove
   for (const auto& [name, text] : overrides) templates_[name] = text;
 }
 
-std::string source_notice_json(const SourceNotice& notice) {
-  nlohmann::json j = {
-      {"action", notice.back ? "source_back" : "source_silent"},
-      {"since", format_rfc3339(notice.since, std::chrono::minutes{0})},
-      {"at", format_rfc3339(notice.at, std::chrono::minutes{0})},
-      {"silence", format_duration(notice.silence)},
-  };
-  return j.dump();
-}
-
-std::optional<SourceNotice> parse_source_notice(std::string_view body_json) {
-  const nlohmann::json j = nlohmann::json::parse(body_json, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  const auto text = [&j](const char* name) {
-    const auto it = j.find(name);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  const std::string action = text("action");
-  if (action != "source_silent" && action != "source_back") return std::nullopt;
-  const auto since = parse_rfc3339(text("since"));
-  const auto at = parse_rfc3339(text("at"));
-  const auto silence = parse_duration(text("silence"));
-  if (!since || !at || !silence) return std::nullopt;
-  return SourceNotice{action == "source_back", *since, *at, *silence};
-}
-
 std::string english_duration(Duration d) {
   if (d < Duration{0}) d = Duration{0};
   const long total = std::chrono::duration_cast<std::chrono::minutes>(d).count();
@@ -298,18 +271,27 @@ std::string MessageTemplates::render(const Action& n, const MessageContext& cont
   return fit_ucs2_parts(text, parts);
 }
 
-RenderedMessage MessageTemplates::render_outbox_body(std::string_view body_json,
-                                                     const MessageContext& context,
-                                                     std::string_view channel) const {
-  const nlohmann::json j = nlohmann::json::parse(body_json, nullptr, false);
-  if (j.is_discarded()) return {std::nullopt, "outbox body is not JSON"};
-  Parsed<Action> action = action_from_json(j);
-  if (!action) return {std::nullopt, "outbox body: " + action.error};
-  if (action.value->kind != ActionKind::notification) {
-    return {std::nullopt, "outbox body is a \"" + std::string(to_string(action.value->kind)) +
-                              "\" action, not a notification"};
+std::string plain_notification_text(const OutgoingNotification& n, std::string_view /*channel*/) {
+  // The fields as the body spelled them (its times in the offset it was written with).
+  const nlohmann::json& j = n.payload.stored;
+  const auto field = [&j](const char* name) -> std::string {
+    if (!j.is_object()) return {};
+    const auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (n.purpose == NotificationPurpose::source_silent) {
+    return "[incidentd] monitoring source silent: no event since " + field("since");
   }
-  return {render(*action.value, context, channel), {}};
+  if (n.purpose == NotificationPurpose::source_back) {
+    return "[incidentd] monitoring source back at " + field("at") + " (silent since " +
+           field("since") + ")";
+  }
+  std::string text = "[incidentd] " + field("cause");
+  if (!field("milestone").empty()) text += " " + field("milestone");
+  text += " · incident " + n.incident_key;
+  if (!field("due").empty()) text += " · due " + field("due");
+  if (j.is_object() && j.value("drill", false)) text += " · DRILL";
+  return text;
 }
 
 }  // namespace incidentd

@@ -13,6 +13,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/time.hpp"
+#include "notify/payload.hpp"
 
 namespace incidentd {
 
@@ -27,22 +28,6 @@ struct MessageContext {
   std::string unreached_name;  // {unreached}: who could not be reached (an operator's alert)
   TimePoint now{};             // "how long is left" counts from here
   std::chrono::minutes utc_offset{8 * 60};
-};
-
-// The source heartbeat's notice to the operator desk (daemon/notify/source_heartbeat.hpp): the
-// body of a "source_silent" or "source_back" outbox row. No incident, no reply code.
-struct SourceNotice {
-  bool back = false;
-  TimePoint since{};    // the last message before the silence (or the start it counted from)
-  TimePoint at{};       // silent: when it was noticed; back: when messages came back
-  Duration silence{0};  // [ingest] source_silence
-};
-std::string source_notice_json(const SourceNotice& notice);
-std::optional<SourceNotice> parse_source_notice(std::string_view body_json);
-
-struct RenderedMessage {
-  std::optional<std::string> text;
-  std::string error;  // why there is no text: the body is not a notification action
 };
 
 class MessageTemplates {
@@ -62,10 +47,6 @@ class MessageTemplates {
   // the link still does not fit it is left out (the reply code still works).
   std::string render(const Action& notification, const MessageContext& context,
                      std::string_view channel = "sms") const;
-  // The same from an outbox row's body (the notification action as JSON). For "sms" the text is
-  // cut to the part limit (the title shortened first); other channels take it whole.
-  RenderedMessage render_outbox_body(std::string_view body_json, const MessageContext& context,
-                                     std::string_view channel = "sms") const;
   // The source heartbeat's notice (templates "source_silent", "source_back"); for "sms" cut to
   // the part limit.
   std::string render_source(const SourceNotice& notice, const MessageContext& context,

@@ -16,14 +16,11 @@ namespace incidentd {
 
 class WebhookChannel;
 
-// A plain rendering for channels without templates: what, which incident, which milestone.
-std::string plain_notification_text(const OutboxRow& row, std::string_view channel);
-
 class NotifyService {
  public:
-  // `extra_channels` (not owned) join the webhook channel; `renderer` defaults to
-  // plain_notification_text; `ack_links` (unset: none) gives every send its one-click ack link.
-  // Throws when a webhook secret file cannot be read.
+  // `extra_channels` (not owned, they render their own texts) join the webhook channel, whose
+  // texts `renderer` renders (default plain_notification_text); `ack_links` (unset: none) gives
+  // every send its one-click ack link. Throws when a webhook secret file cannot be read.
   NotifyService(boost::asio::io_context& io, NotificationOutbox& outbox, ConfigView config,
                 TimeSystem& time, std::vector<Channel*> extra_channels = {},
                 NotificationRenderer renderer = {}, AckLinkMaker ack_links = {});

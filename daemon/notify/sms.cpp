@@ -4,12 +4,10 @@
 #include <utility>
 
 #include <boost/asio/io_context.hpp>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <stdexcept>
 
-#include "incidentd/codec.hpp"
 #include "net/http_client.hpp"
 #include "notify/message.hpp"
 #include "notify/reply_codes.hpp"
@@ -197,41 +195,38 @@ SmsComposer::SmsComposer(ReplyCodeStore& codes, const MessageTemplates& template
       title_of_(std::move(title_of)) {}
 
 std::optional<std::string> SmsComposer::compose(const OutgoingNotification& n, std::string& error) {
-  // The source heartbeat's notices are about no incident: no reply code, the text as rendered.
-  if (n.purpose == "source_silent" || n.purpose == "source_back") return n.text;
-  const nlohmann::json j = nlohmann::json::parse(n.body_json, nullptr, false);
-  Parsed<Action> action =
-      j.is_discarded() ? Parsed<Action>{std::nullopt, "not JSON"} : action_from_json(j);
-  if (!action || action.value->kind != ActionKind::notification) {
-    error = "outbox body is not a notification action: " +
-            (action ? std::string(to_string(action.value->kind)) : action.error);
-    return std::nullopt;
-  }
   const TimePoint now = time_.now();
-  const ReplyCode code =
-      codes_.issue(n.address, n.incident_key, n.recipient, n.unit, action.value->milestone,
-                   action.value->round, n.notification_id, now);
   const auto config = config_.get();
   MessageContext context;
-  context.title = title_of_ ? title_of_(n.incident_key) : std::string();
-  context.reply_code = code.code;
-  if (config->sms.ack_links) context.ack_link = n.ack_url;
   context.now = now;
   context.utc_offset = config->utc_offset;
   if (const Person* p = config->find_person(n.recipient)) context.recipient_name = p->name;
-  if (const Person* p = config->find_person(action.value->deputy_of)) {
-    context.deputy_of_name = p->name;
+  if (const SourceNotice* notice = n.payload.notice()) {
+    return templates_.render_source(*notice, context, "sms");
   }
+  const Action* action = n.payload.action();
+  if (action == nullptr) {
+    error = "the payload is not a notification action";
+    return std::nullopt;
+  }
+  const ReplyCode code = codes_.issue(n.address, n.incident_key, n.recipient, n.unit,
+                                      action->milestone, action->round, n.notification_id, now);
+  context.title = title_of_ ? title_of_(n.incident_key) : std::string();
+  context.reply_code = code.code;
+  if (config->sms.ack_links) context.ack_link = n.ack_url;
+  if (const Person* p = config->find_person(action->deputy_of)) context.deputy_of_name = p->name;
   if (const Unit* u = config->find_unit(n.unit)) context.unit_name = u->name;
-  return templates_.render(*action.value, context, "sms");
+  return templates_.render(*action, context, "sms");
 }
 
-SmsChannel::SmsChannel(SmsGateway& gateway, SmsComposer* composer)
-    : gateway_(gateway), composer_(composer) {}
+SmsChannel::SmsChannel(SmsGateway& gateway, SmsComposer* composer, NotificationRenderer render)
+    : gateway_(gateway),
+      composer_(composer),
+      render_(render ? std::move(render) : NotificationRenderer(plain_notification_text)) {}
 
 void SmsChannel::send(const OutgoingNotification& notification,
                       std::function<void(SendResult)> done) {
-  SmsMessage message{notification.address, notification.text, notification.notification_id};
+  SmsMessage message{notification.address, {}, notification.notification_id};
   if (composer_ != nullptr) {
     std::string error;
     std::optional<std::string> text;
@@ -243,6 +238,12 @@ void SmsChannel::send(const OutgoingNotification& notification,
     }
     if (!text) return done(SendResult::permanent(error));
     message.text = std::move(*text);
+  } else {
+    try {
+      message.text = render_(notification, name());
+    } catch (const std::exception& e) {
+      return done(SendResult::permanent(std::string("rendering the message failed: ") + e.what()));
+    }
   }
   if (message.phone.empty()) return done(SendResult::permanent("no phone number"));
   if (message.text.empty()) return done(SendResult::permanent("empty message"));

@@ -87,7 +87,8 @@ class SmsComposer {
  public:
   SmsComposer(ReplyCodeStore& codes, const MessageTemplates& templates, const TimeSource& time,
               ConfigView config, std::function<std::string(const std::string&)> title_of);
-  // The text, or nullopt with `error` set (the body is not a notification action).
+  // The text, or nullopt with `error` set (the payload is neither a notification action nor a
+  // source notice). A source notice gets no reply code: there is nothing to reply to.
   std::optional<std::string> compose(const OutgoingNotification& notification, std::string& error);
 
  private:
@@ -100,8 +101,10 @@ class SmsComposer {
 
 class SmsChannel final : public Channel {
  public:
-  // Without a composer, notification.text is sent as it is.
-  explicit SmsChannel(SmsGateway& gateway, SmsComposer* composer = nullptr);
+  // The composer renders each text (the daemon's); without one, `render` does (default
+  // plain_notification_text), without reply codes.
+  explicit SmsChannel(SmsGateway& gateway, SmsComposer* composer = nullptr,
+                      NotificationRenderer render = {});
   std::string_view name() const override { return "sms"; }
   void send(const OutgoingNotification& notification,
             std::function<void(SendResult)> done) override;
@@ -109,6 +112,7 @@ class SmsChannel final : public Channel {
  private:
   SmsGateway& gateway_;
   SmsComposer* composer_;
+  NotificationRenderer render_;
 };
 
 }  // namespace incidentd

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include "incidentd/engine.hpp"
 #include "notify/message.hpp"
@@ -25,40 +24,33 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, Config
                                        const TimeSource& time,
                                        std::function<std::string(const std::string&)> title_of,
                                        AckLinkMaker ack_links) {
-  return
-      [&templates, config, offset = config.get()->utc_offset, &time, title_of = std::move(title_of),
-       ack_links = std::move(ack_links)](const OutboxRow& row, std::string_view channel) {
-        const auto roster = config.get();  // this text's snapshot
-        MessageContext context;
-        context.now = time.now();
-        context.utc_offset = offset;
-        if (row.purpose == "source_silent" || row.purpose == "source_back") {
-          const auto notice = parse_source_notice(row.body);
-          if (!notice) throw std::runtime_error("outbox body is not a source heartbeat notice");
-          if (const Person* p = roster->find_person(row.recipient))
-            context.recipient_name = p->name;
-          return templates.render_source(*notice, context, channel);
-        }
-        context.title = title_of(row.incident_key);
-        if (row.purpose == "unreached") {
-          // The operator's alert names the person by name and unit (its body holds the id only).
-          const auto body = nlohmann::json::parse(row.body, nullptr, false);
-          const std::string id = body.is_object() ? body.value("detail", "") : "";
-          if (const Person* p = roster->find_person(id)) {
-            const Unit* unit = roster->unit_of_person(id);
-            context.unreached_name = p->name + "（" + (unit != nullptr ? unit->name : id) + "）";
-          }
-        }
-        if (ack_links) {
-          context.ack_link =
-              ack_links(row.incident_key, row.recipient, row.notification_id, row.created_at);
-        }
-        context.now = time.now();
-        context.utc_offset = offset;
-        auto rendered = templates.render_outbox_body(row.body, context, channel);
-        if (!rendered.text) throw std::runtime_error(rendered.error);
-        return *rendered.text;
-      };
+  return [&templates, config, offset = config.get()->utc_offset, &time,
+          title_of = std::move(title_of), ack_links = std::move(ack_links)](
+             const OutgoingNotification& n, std::string_view channel) {
+    const auto roster = config.get();  // this text's snapshot
+    MessageContext context;
+    context.now = time.now();
+    context.utc_offset = offset;
+    if (const SourceNotice* notice = n.payload.notice()) {
+      if (const Person* p = roster->find_person(n.recipient)) context.recipient_name = p->name;
+      return templates.render_source(*notice, context, channel);
+    }
+    const Action* action = n.payload.action();
+    if (action == nullptr) throw std::runtime_error("the payload is not a notification action");
+    context.title = title_of(n.incident_key);
+    if (n.purpose == NotificationPurpose::unreached) {
+      // The operator's alert names the person by name and unit (the action holds the id only).
+      const std::string& id = action->detail;
+      if (const Person* p = roster->find_person(id)) {
+        const Unit* unit = roster->unit_of_person(id);
+        context.unreached_name = p->name + "（" + (unit != nullptr ? unit->name : id) + "）";
+      }
+    }
+    if (ack_links) {
+      context.ack_link = ack_links(n.incident_key, n.recipient, n.notification_id, n.created_at);
+    }
+    return templates.render(*action, context, channel);
+  };
 }
 
 SmsAnswerSender::SmsAnswerSender(SmsGateway& gateway, TimeSystem& time, RetrySettings retry,

@@ -36,8 +36,8 @@ std::function<std::string(const std::string&)> incident_titles(const Engine& eng
 
 // Texts for the channels that do not compose their own (webhooks, robots): the Chinese templates
 // without a reply code, with the one-click ack link when `ack_links` is set (the same link as the
-// dispatcher's ack_url: the maker is a pure function of the row). A body that is not a
-// notification throws, which the dispatcher records as a permanent failure of the row.
+// dispatcher's ack_url: the maker is a pure function of the row). A payload that is not a
+// notification throws, which the channel answers as a permanent failure of the send.
 NotificationRenderer template_renderer(const MessageTemplates& templates, ConfigView config,
                                        const TimeSource& time,
                                        std::function<std::string(const std::string&)> title_of,

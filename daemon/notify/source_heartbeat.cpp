@@ -103,7 +103,8 @@ bool SourceHeartbeat::record(bool silent, TimePoint since, TimePoint now) {
   try {
     store_.record_source_heartbeat(
         SourceHeartbeatRecord{silent, since, now},
-        desk_rows(silent ? "source_silent" : "source_back", silence_since, now));
+        desk_rows(silent ? NotificationPurpose::source_silent : NotificationPurpose::source_back,
+                  silence_since, now));
     return true;
   } catch (const StoreError& e) {
     spdlog::error("source heartbeat: {}; trying again", e.what());
@@ -111,10 +112,10 @@ bool SourceHeartbeat::record(bool silent, TimePoint since, TimePoint now) {
   }
 }
 
-std::vector<OutboxRow> SourceHeartbeat::desk_rows(std::string_view purpose, TimePoint silence_since,
-                                                  TimePoint now) const {
+std::vector<OutboxRow> SourceHeartbeat::desk_rows(NotificationPurpose purpose,
+                                                  TimePoint silence_since, TimePoint now) const {
   SourceNotice notice;
-  notice.back = purpose == "source_back";
+  notice.back = purpose == NotificationPurpose::source_back;
   notice.since = silence_since;
   notice.at = now;
   notice.silence = silence_;
@@ -122,25 +123,25 @@ std::vector<OutboxRow> SourceHeartbeat::desk_rows(std::string_view purpose, Time
   std::vector<OutboxRow> rows;
   const auto roster = config_.get();  // held while the desk's pointers are in use
   for (const Person* p : operator_desk(*roster)) {
-    std::string channel;
+    std::optional<NotificationChannel> channel;
     for (const std::string& candidate : p->channels) {
       if (!address_of(*p, candidate).empty()) {
-        channel = candidate;
+        channel = parse_notification_channel(candidate);
         break;
       }
     }
-    if (channel.empty()) continue;
+    if (!channel) continue;
     const Unit* unit = roster->unit_of_person(p->id);
     OutboxRow row;
-    row.notification_id = std::string(purpose) + "/" +
+    row.notification_id = std::string(to_string(purpose)) + "/" +
                           std::to_string(silence_since.time_since_epoch().count()) + "/" + p->id;
     row.recipient = p->id;
     row.unit = unit != nullptr ? unit->id : "";
-    row.channel = channel;
+    row.channel = *channel;
     row.body = body;
     row.created_at = now;
     row.next_attempt_at = now;
-    row.purpose = std::string(purpose);
+    row.purpose = purpose;
     rows.push_back(std::move(row));
   }
   if (rows.empty()) {

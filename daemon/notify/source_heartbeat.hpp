@@ -52,7 +52,7 @@ class SourceHeartbeat {
   void on_due();
   // Records the change and the desk's rows; false (logged, retried later) when the store fails.
   bool record(bool silent, TimePoint since, TimePoint now);
-  std::vector<OutboxRow> desk_rows(std::string_view purpose, TimePoint silence_since,
+  std::vector<OutboxRow> desk_rows(NotificationPurpose purpose, TimePoint silence_since,
                                    TimePoint now) const;
 
   SourceHeartbeatLog& store_;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <exception>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -42,8 +43,13 @@ struct Route {
 }  // namespace
 
 struct WebhookChannel::Impl {
-  Impl(asio::io_context& i, const NotifySettings& settings, const TimeSource& c)
-      : io(i), clock(c), timeout(settings.send_timeout), client(i) {
+  Impl(asio::io_context& i, const NotifySettings& settings, const TimeSource& c,
+       NotificationRenderer renderer)
+      : io(i),
+        clock(c),
+        timeout(settings.send_timeout),
+        render(renderer ? std::move(renderer) : NotificationRenderer(plain_notification_text)),
+        client(i) {
     for (const WebhookRoute& r : settings.webhooks) {
       Route route;
       route.match = r.match;
@@ -65,13 +71,14 @@ struct WebhookChannel::Impl {
   asio::io_context& io;
   const TimeSource& clock;
   Duration timeout;
+  NotificationRenderer render;
   std::vector<Route> routes;
   net::HttpClient client;  // its destruction answers each send in flight, once, as transient
 };
 
 WebhookChannel::WebhookChannel(asio::io_context& io, const NotifySettings& settings,
-                               const TimeSource& clock)
-    : impl_(std::make_shared<Impl>(io, settings, clock)) {}
+                               const TimeSource& clock, NotificationRenderer render)
+    : impl_(std::make_shared<Impl>(io, settings, clock, std::move(render))) {}
 
 WebhookChannel::~WebhookChannel() = default;
 
@@ -84,11 +91,20 @@ void WebhookChannel::send(const OutgoingNotification& notification,
     });
     return;
   }
+  std::string text;
+  try {
+    text = impl_->render(notification, name());
+  } catch (const std::exception& e) {
+    asio::post(impl_->io, [done = std::move(done), error = std::string(e.what())] {
+      done(SendResult::permanent("rendering the message failed: " + error));
+    });
+    return;
+  }
   const Route* route = impl_->route_for(notification.address);
   const WebhookFormat format = route != nullptr ? route->format : WebhookFormat::generic;
   WebhookRequest request =
       build_webhook_request(format, notification.address, route != nullptr ? route->secret : "",
-                            notification, impl_->clock.now());
+                            notification, text, impl_->clock.now());
   // The signature may have added query parameters.
   net::HttpRequest post;
   post.method = "POST";

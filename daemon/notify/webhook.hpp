@@ -22,8 +22,9 @@ namespace incidentd {
 class WebhookChannel final : public Channel {
  public:
   // Reads the routes' secret files now; throws std::runtime_error naming an unreadable one.
+  // `render` gives each send its text (default plain_notification_text).
   WebhookChannel(boost::asio::io_context& io, const NotifySettings& settings,
-                 const TimeSource& clock);
+                 const TimeSource& clock, NotificationRenderer render = {});
   ~WebhookChannel() override;
   WebhookChannel(const WebhookChannel&) = delete;
   WebhookChannel& operator=(const WebhookChannel&) = delete;

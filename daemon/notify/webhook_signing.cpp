@@ -53,7 +53,7 @@ SendResult by_status(int status, std::string_view body) {
 
 WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
                                      std::string_view secret, const OutgoingNotification& n,
-                                     TimePoint now) {
+                                     std::string_view text, TimePoint now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
   const std::string seconds = std::to_string(ms.count() / 1000);
   const std::string millis = std::to_string(ms.count());
@@ -68,10 +68,9 @@ WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
                    {"recipient", n.recipient},
                    {"unit", n.unit},
                    {"attempt", n.attempt},
-                   {"text", n.text}};
+                   {"text", text}};
       if (!n.ack_url.empty()) body["ack_url"] = n.ack_url;
-      json action = json::parse(n.body_json, nullptr, false);
-      if (!action.is_discarded()) body["notification"] = std::move(action);
+      if (!n.payload.stored.is_null()) body["notification"] = n.payload.stored;
       r.body = body.dump();
       r.headers.emplace_back("X-Incidentd-Timestamp", seconds);
       if (!secret.empty()) {
@@ -80,7 +79,7 @@ WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
       break;
     }
     case WebhookFormat::dingtalk:
-      r.body = text_message(n.text).dump();
+      r.body = text_message(text).dump();
       if (!secret.empty()) {
         r.url = with_query(
             url, "timestamp=" + millis + "&sign=" + url_encode(dingtalk_sign(secret, millis)));
@@ -88,10 +87,10 @@ WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
       break;
     case WebhookFormat::wecom:
       // The robot's key is part of its URL (…/cgi-bin/webhook/send?key=…): nothing to sign.
-      r.body = text_message(n.text).dump();
+      r.body = text_message(text).dump();
       break;
     case WebhookFormat::feishu: {
-      json body = {{"msg_type", "text"}, {"content", {{"text", n.text}}}};
+      json body = {{"msg_type", "text"}, {"content", {{"text", text}}}};
       if (!secret.empty()) {
         body["timestamp"] = seconds;
         body["sign"] = feishu_sign(secret, seconds);

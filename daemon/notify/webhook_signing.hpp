@@ -34,10 +34,11 @@ struct WebhookRequest {
   std::string body;
 };
 
-// The request for one notification at `now`; `secret` empty means unsigned.
+// The request for one notification with its rendered `text` at `now`; `secret` empty means
+// unsigned. The generic format also carries the notification's body as it was stored.
 WebhookRequest build_webhook_request(WebhookFormat format, std::string_view url,
                                      std::string_view secret, const OutgoingNotification& n,
-                                     TimePoint now);
+                                     std::string_view text, TimePoint now);
 
 // Reads the receiver's answer: 2xx is delivered for the generic webhook; the robots also answer
 // 200 with an error code in the body. 408, 429, 5xx and the robots' rate limits are transient;

@@ -485,16 +485,16 @@ void apply_outbox(DeliveryReport& d, const std::map<std::string, OutboxRow>& out
     if (it == outbox.end()) continue;
     recorded = true;
     const OutboxRow& row = it->second;
-    if (row.state == "delivered" || row.state == "sent") {
+    if (row.state == DeliveryState::delivered) {
       delivered = true;
       if (row.delivered_at && (!d.delivered_at || *row.delivered_at < *d.delivered_at)) {
         d.delivered_at = row.delivered_at;
       }
-    } else if (row.state == "failed" || row.state == "dead" || row.state == "superseded") {
+    } else if (row.state == DeliveryState::failed || row.state == DeliveryState::superseded) {
       // Given up (the note says why, and whether the operator desk was told), or replaced by
       // a later alert to the same person before it got through: that says less, so a give-up's
       // note is kept over it.
-      const bool replaced = row.state == "superseded";
+      const bool replaced = row.state == DeliveryState::superseded;
       if (!replaced || !failed || d.delivery_note.empty()) {
         d.delivery_note = full ? row.last_error : mask_phones_in(row.last_error);
         d.gave_up = give_up_of(row.gave_up, full, people);

@@ -1,5 +1,7 @@
 #include "store/outbox.hpp"
 
+#include <stdexcept>
+
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
 #include "store/sql.hpp"
@@ -29,14 +31,23 @@ constexpr const char* kDueSql =
     "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
     "ORDER BY o.next_attempt_at LIMIT ?";
 
+// A name this table never holds unless written by hand: a broken invariant, not a row to guess.
+template <typename Enum>
+Enum column_as(SQLite::Statement& s, int column, std::optional<Enum> (*parse)(std::string_view)) {
+  const std::string text = s.getColumn(column).getString();
+  if (const std::optional<Enum> value = parse(text)) return *value;
+  throw std::runtime_error("outbox row " + s.getColumn(0).getString() + ": unknown " +
+                           s.getColumnName(column) + " '" + text + "'");
+}
+
 // Columns 0-7 of both queries: notification_id, recipient, unit, channel, state, attempts,
 // delivered_at, last_error.
 void read_row_head(SQLite::Statement& s, OutboxRow& row) {
   row.notification_id = s.getColumn(0).getString();
   row.recipient = s.getColumn(1).getString();
   row.unit = s.getColumn(2).getString();
-  row.channel = s.getColumn(3).getString();
-  row.state = s.getColumn(4).getString();
+  row.channel = column_as(s, 3, parse_notification_channel);
+  row.state = column_as(s, 4, parse_delivery_state);
   row.attempts = s.getColumn(5).getInt();
   if (!s.getColumn(6).isNull()) row.delivered_at = instant_of(s.getColumn(6).getInt64());
   row.last_error = s.getColumn(7).getString();
@@ -51,7 +62,7 @@ OutboxRow read_due_row(SQLite::Statement& s) {
   row.created_at = instant_of(s.getColumn(11).getInt64());
   row.next_attempt_at = instant_of(s.getColumn(12).getInt64());
   row.milestone = s.getColumn(13).getString();
-  row.purpose = s.getColumn(14).getString();
+  row.purpose = column_as(s, 14, parse_notification_purpose);
   if (!s.getColumn(15).isNull()) row.failing_since = instant_of(s.getColumn(15).getInt64());
   row.recorded = s.getColumn(16).getString();
   row.superseded_by = s.getColumn(17).getString();
@@ -62,8 +73,8 @@ OutboxRow read_due_row(SQLite::Statement& s) {
 // Returns whether the row was still pending (and is now updated).
 bool apply_update(SQLite::Statement& update, const OutboxUpdate& u) {
   Use s(update);
-  s.text(1, u.state);
-  s.text(2, u.channel);
+  s->bind(1, std::string(to_string(u.state)));
+  s->bind(2, std::string(to_string(u.channel)));
   s.integer(3, u.attempts);
   s.instant(4, u.next_attempt_at);
   s.instant(5, u.delivered_at);
@@ -109,7 +120,7 @@ void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
   } else {
     s->bind(10);
   }
-  s->bind(11, "alert");
+  s->bind(11, std::string(to_string(NotificationPurpose::alert)));
   s->exec();
 }
 
@@ -119,7 +130,7 @@ void OutboxRoom::insert_row(const OutboxRow& row) {
   n.text(2, row.incident_key);
   n.text(3, row.recipient);
   n.text(4, row.unit);
-  n.text(5, row.channel);
+  n->bind(5, std::string(to_string(row.channel)));
   if (row.level) {
     n.integer(6, *row.level);
   } else {
@@ -129,7 +140,7 @@ void OutboxRoom::insert_row(const OutboxRow& row) {
   n.instant(8, row.created_at);
   n.instant(9, row.next_attempt_at);
   n.text(10, row.milestone);
-  n.text(11, row.purpose);
+  n->bind(11, std::string(to_string(row.purpose)));
   n->exec();
 }
 

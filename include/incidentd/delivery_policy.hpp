@@ -16,11 +16,10 @@
 #include <vector>
 
 #include "incidentd/config.hpp"
+#include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
-
-enum class SendOutcome { delivered, transient, permanent };
 
 struct RetrySettings {
   Duration base = std::chrono::seconds(5);

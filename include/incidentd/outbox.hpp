@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "incidentd/domain.hpp"
+#include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
 
 namespace incidentd {
@@ -22,11 +23,11 @@ struct OutboxRow {
   std::string notification_id;
   std::string recipient;
   std::string unit;
-  std::string channel;
-  // "pending" until a dispatcher records "delivered", "failed" (given up) or "superseded" (given
-  // up unsent or unfinished: a newer alert to the same person about the same milestone replaced
-  // it, and carries on its failing_since).
-  std::string state;
+  NotificationChannel channel = NotificationChannel::sms;
+  // Pending until a dispatcher records delivered, failed (given up) or superseded (given up
+  // unsent or unfinished: a newer alert to the same person about the same milestone replaced it,
+  // and carries on its failing_since).
+  DeliveryState state = DeliveryState::pending;
   int attempts = 0;
   std::optional<TimePoint> delivered_at;
   std::string last_error;  // the last failure, in English words
@@ -36,14 +37,16 @@ struct OutboxRow {
   // Filled by due_notifications() (the dispatcher needs them; outbox() leaves them empty).
   std::string incident_key;
   std::optional<int> level;
-  std::string body;  // the notification action as JSON
+  // The notification action as JSON (a source notice's fields for the source heartbeat's rows);
+  // the dispatcher decodes it once per claim (daemon/notify/notification.hpp).
+  std::string body;
   TimePoint created_at{};
   TimePoint next_attempt_at{};
   std::string milestone;  // of the alert; empty when it has none
-  // "alert" (the engine's), "unreached" (an operator's: somebody could not be reached), or
-  // "source_silent" / "source_back" (an operator's: the source heartbeat; such rows have no
+  // alert (the engine's), unreached (an operator's: somebody could not be reached), or
+  // source_silent / source_back (an operator's: the source heartbeat; such rows have no
   // incident, an empty incident_key, and their delivery goes into no timeline).
-  std::string purpose = "alert";
+  NotificationPurpose purpose = NotificationPurpose::alert;
   // The first failed attempt of this row or of an older one it superseded; due_notifications()
   // gives the earliest of that chain.
   std::optional<TimePoint> failing_since;
@@ -57,8 +60,8 @@ struct OutboxRow {
 // Applied only while the row is still 'pending' (so a row is marked delivered exactly once).
 struct OutboxUpdate {
   std::string notification_id;
-  std::string state = "pending";  // "pending", "delivered", "failed" or "superseded"
-  std::string channel;            // the channel the row now goes by (changes on fallback)
+  DeliveryState state = DeliveryState::pending;
+  NotificationChannel channel = NotificationChannel::sms;  // the row's channel now (fallback)
   int attempts = 0;
   TimePoint next_attempt_at{};
   std::optional<TimePoint> delivered_at;

@@ -80,12 +80,13 @@ SmsSettings settings_from(const std::map<std::string, std::string>& args) {
 }
 
 int send(const std::map<std::string, std::string>& args, SmsComposer* composer,
-         OutgoingNotification n, nlohmann::json& out) {
+         OutgoingNotification n, nlohmann::json& out, const std::string& text = {}) {
   boost::asio::io_context io;
   const SmsSettings settings = settings_from(args);
   auto kannel = make_sms_gateway(io, settings);
   RecordingGateway gateway(*kannel);
-  SmsChannel channel(gateway, composer);
+  SmsChannel channel(gateway, composer,
+                     [&text](const OutgoingNotification&, std::string_view) { return text; });
   std::optional<SendResult> result;
   channel.send(n, [&result](SendResult r) { result = std::move(r); });
   io.run();
@@ -113,8 +114,7 @@ int main(int argc, char** argv) try {
     OutgoingNotification n;
     n.notification_id = "test";
     n.address = arg(args, "phone");
-    n.text = arg(args, "text");
-    rc = send(args, nullptr, n, out);
+    rc = send(args, nullptr, n, out, arg(args, "text"));
   } else if (command == "notify") {
     SqliteStore store(arg(args, "db"));  // creates the file and runs the store's migrations
     std::ifstream body_file(arg(args, "body"));
@@ -128,7 +128,9 @@ int main(int argc, char** argv) try {
     n.recipient = action.value->recipient;
     n.unit = action.value->unit;
     n.address = arg(args, "phone");
-    n.body_json = body.str();
+    const auto payload = decode_notification_body(NotificationPurpose::alert, body.str());
+    if (!payload) throw std::runtime_error("--body: " + payload.error);
+    n.payload = *payload.value;
     Config config;
     FixedTime time(time_arg(args, "now"));
     const auto codes_owned =

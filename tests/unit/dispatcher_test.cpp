@@ -7,6 +7,8 @@
 // once with the same id; a row is delivered once.
 #include "notify/dispatcher.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -39,7 +41,11 @@ class FakeChannel final : public Channel {
   std::string_view name() const override { return name_; }
 
   void send(const OutgoingNotification& n, std::function<void(SendResult)> done) override {
-    sent.push_back(n);
+    // The text a channel renders: the payload it was given must be the row's.
+    const Action* action = n.payload.action();
+    sent.push_back({n, action != nullptr && action->notification_id == n.notification_id
+                           ? "text for " + n.recipient + " by " + name_
+                           : "no payload"});
     if (clock != nullptr) sent_at.push_back(clock->now());
     if (hold) {
       held.push_back(std::move(done));
@@ -67,7 +73,10 @@ class FakeChannel final : public Channel {
 
   std::string name_;
   const TimeSource* clock = nullptr;
-  std::vector<OutgoingNotification> sent;
+  struct Sent : OutgoingNotification {
+    std::string text;
+  };
+  std::vector<Sent> sent;
   std::vector<TimePoint> sent_at;
   std::set<std::string> down;  // addresses whose sends fail (transient) when nothing else says
   std::deque<Status> script;   // outcomes of the next sends, then `always`, then ok
@@ -143,9 +152,6 @@ struct Harness {
     dispatcher = std::make_unique<Dispatcher>(
         outbox != nullptr ? *outbox : *store, view ? view : ConfigView(config), time,
         std::move(channels),
-        [](const OutboxRow& row, std::string_view channel) {
-          return "text for " + row.recipient + " by " + std::string(channel);
-        },
         [] { return 0.5; },  // the middle of the jitter range: waits are exactly the backoff
         ack_links);
     dispatcher->start();
@@ -223,14 +229,14 @@ TEST_CASE(
   h.time.advance_by(0ms);
 
   REQUIRE(h.sms.sent.size() == 1);
-  const OutgoingNotification& n = h.sms.sent[0];
+  const FakeChannel::Sent& n = h.sms.sent[0];
   CHECK(n.notification_id == "n1");
   CHECK(n.address == h.config.find_person("a-duty1")->phone);
   CHECK(n.text == "text for a-duty1 by sms");
   CHECK(n.attempt == 1);
   CHECK(h.records() == std::vector<std::string>{"delivery delivered sms 1"});
   const OutboxRow r = h.row("n1");
-  CHECK(r.state == "delivered");
+  CHECK(r.state == DeliveryState::delivered);
   CHECK(r.attempts == 1);
   CHECK(r.delivered_at == kStart);
   CHECK(h.chain_intact());
@@ -292,7 +298,7 @@ TEST_CASE("a row scheduled on a clock that has since stepped back is due now, no
   h.time.advance_to(kStart + 1min);
   REQUIRE(h.sms.sent.size() == 2);
   CHECK(h.sms.sent[1].notification_id == "n2");
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
 }
 
 TEST_CASE("transient failures are retried with exponential backoff until delivered") {
@@ -303,7 +309,7 @@ TEST_CASE("transient failures are retried with exponential backoff until deliver
   h.start_dispatcher();
   h.time.advance_by(0ms);
   REQUIRE(h.sms.sent.size() == 1);
-  CHECK(h.row("n1").state == "pending");
+  CHECK(h.row("n1").state == DeliveryState::pending);
   CHECK(h.row("n1").last_error == "fake sms to <address>");
 
   h.time.advance_to(kStart + 10s - 1ms);  // the first wait is retry_base
@@ -317,7 +323,7 @@ TEST_CASE("transient failures are retried with exponential backoff until deliver
   CHECK(h.sms.sent.size() == 2);
   h.time.advance_to(kStart + 30s);
   CHECK(h.sms.sent.size() == 3);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   CHECK(h.row("n1").attempts == 3);
   CHECK(h.records() ==
         std::vector<std::string>{"delivery failed sms 1", "delivery delivered sms 3"});
@@ -334,15 +340,15 @@ TEST_CASE("a channel down longer than fallback_after hands the notification to t
   h.start_dispatcher();
   h.time.advance_to(kStart + 2min - 1ms);
   CHECK(h.webhook.sent.empty());
-  CHECK(h.row("n1").channel == "sms");
+  CHECK(h.row("n1").channel == NotificationChannel::sms);
   h.time.advance_to(kStart + 10min);
   REQUIRE(h.webhook.sent.size() == 1);
   CHECK(h.webhook.sent[0].notification_id == "n1");
   CHECK(h.webhook.sent[0].address == h.config.find_person("a-duty1")->webhook);
   CHECK(h.webhook.sent[0].text == "text for a-duty1 by webhook");
   const OutboxRow r = h.row("n1");
-  CHECK(r.state == "delivered");
-  CHECK(r.channel == "webhook");
+  CHECK(r.state == DeliveryState::delivered);
+  CHECK(r.channel == NotificationChannel::webhook);
   const auto rec = h.records();
   REQUIRE(rec.size() == 3);
   CHECK(rec[rec.size() - 2] == "fallback sms -> webhook");
@@ -366,7 +372,7 @@ TEST_CASE("a notification refused on every channel ends failed, and says why") {
   h.time.advance_by(1min);
   CHECK(h.sms.sends_of("n1") == 1);
   CHECK(h.webhook.sends_of("n1") == 1);
-  CHECK(h.row("n1").state == "failed");
+  CHECK(h.row("n1").state == DeliveryState::failed);
   CHECK(h.records("n1") ==
         std::vector<std::string>{"delivery failed sms 1", "fallback sms -> webhook",
                                  "delivery failed webhook 2", "delivery gave_up webhook 2"});
@@ -392,7 +398,7 @@ TEST_CASE("a crash between send and record re-sends once with the same id, and l
   REQUIRE(h.sms.sent.size() == 2);
   CHECK(h.sms.sent[1].notification_id == "n1");
   CHECK(h.sms.sent[1].attempt == 2);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   h.time.advance_by(1h);
   CHECK(h.sms.sent.size() == 2);
   CHECK(h.chain_intact());
@@ -417,7 +423,7 @@ TEST_CASE("a result a full disk kept from the outbox is recorded after the pause
   outbox.full = false;
   h.dispatcher->start();
   h.time.advance_by(0ms);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   CHECK(h.records("n1") == std::vector<std::string>{"delivery delivered sms 1"});
   h.time.advance_by(1h);
   CHECK(h.sms.sent.size() == 1);
@@ -448,7 +454,7 @@ TEST_CASE(
   h.time.advance_by(1min);
   REQUIRE(h.sms.sent.size() == 2);
   CHECK(h.sms.sent[1].address == new_phone);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   CHECK(h.records() ==
         std::vector<std::string>{"delivery failed sms 1", "delivery delivered sms 2"});
 }
@@ -480,7 +486,7 @@ TEST_CASE(
   h.time.advance_by(1min);
   REQUIRE(h.sms.sent.size() == 2);
   CHECK(h.sms.sent[1].address == new_phone);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
 }
 
 TEST_CASE("a claim recorded with a result that changed nothing is still sent in that pass") {
@@ -489,8 +495,8 @@ TEST_CASE("a claim recorded with a result that changed nothing is still sent in 
   // n1 is marked delivered by another writer while its send is out; n2 falls due, unseen yet.
   OutboxUpdate done;
   done.notification_id = "n1";
-  done.state = "delivered";
-  done.channel = "sms";
+  done.state = DeliveryState::delivered;
+  done.channel = NotificationChannel::sms;
   done.attempts = 1;
   done.next_attempt_at = kStart;
   done.delivered_at = kStart;
@@ -509,8 +515,8 @@ TEST_CASE("a row is marked delivered once, even when told twice") {
   h.add_notification("n1", "a-duty1", "sms", kStart);
   OutboxUpdate u;
   u.notification_id = "n1";
-  u.state = "delivered";
-  u.channel = "sms";
+  u.state = DeliveryState::delivered;
+  u.channel = NotificationChannel::sms;
   u.attempts = 1;
   u.next_attempt_at = kStart;
   u.delivered_at = kStart;
@@ -549,7 +555,8 @@ TEST_CASE("no more than max_in_flight sends are outstanding, and the rest follow
   h.sms.held.clear();
   h.time.advance_by(0ms);
   CHECK(h.sms.sent.size() == 7);
-  for (int i = 0; i < 7; ++i) CHECK(h.row("n" + std::to_string(i)).state == "delivered");
+  for (int i = 0; i < 7; ++i)
+    CHECK(h.row("n" + std::to_string(i)).state == DeliveryState::delivered);
 }
 
 TEST_CASE("a recipient without an address on the channel goes by the next channel") {
@@ -565,7 +572,7 @@ TEST_CASE("a recipient without an address on the channel goes by the next channe
   h.time.advance_by(1s);
   CHECK(h.sms.sent.empty());
   REQUIRE(h.webhook.sent.size() == 1);
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   CHECK(h.records() == std::vector<std::string>{"delivery failed sms 0", "fallback sms -> webhook",
                                                 "delivery delivered webhook 1"});
 }
@@ -601,7 +608,7 @@ TEST_CASE(
   std::vector<Duration> at;
   for (TimePoint t : h.webhook.sent_at) at.push_back(t - kStart);
   CHECK(at == std::vector<Duration>{0s, 10s, 30s, 70s, 150s, 310s, 610s});
-  CHECK(h.row("n1").state == "delivered");
+  CHECK(h.row("n1").state == DeliveryState::delivered);
   CHECK(h.row("n1").attempts == 7);
   CHECK(h.records("n1") ==
         std::vector<std::string>{"delivery failed webhook 1", "fallback webhook -> sms",
@@ -623,11 +630,11 @@ TEST_CASE(
   h.add_notification("n1", "a-duty1", "sms", kStart);
   h.start_dispatcher();
   h.time.advance_to(kStart + 30min - 1s);
-  CHECK(h.row("n1").state == "pending");
+  CHECK(h.row("n1").state == DeliveryState::pending);
   h.time.advance_to(kStart + 24h);
 
   const OutboxRow r = h.row("n1");
-  CHECK(r.state == "failed");
+  CHECK(r.state == DeliveryState::failed);
   CHECK_THAT(r.last_error, Catch::Matchers::Contains("not delivered since"));
   const std::vector<std::string> rec = h.records("n1");
   CHECK(rec.size() <= 10);
@@ -639,7 +646,7 @@ TEST_CASE(
   // The supervision unit's duty officers (no [notify] operator here), each once.
   for (const std::string op : {"office-duty1", "office-duty2"}) {
     const std::string id = "unreached/inc-1/a-duty1/" + op;
-    CHECK(h.row(id).state == "delivered");
+    CHECK(h.row(id).state == DeliveryState::delivered);
     CHECK(h.sms.sends_of(id) + h.webhook.sends_of(id) == 1);
   }
   bool says_who = false;
@@ -671,12 +678,12 @@ TEST_CASE("a configured operator is told instead of the supervision desk") {
   h.add_notification("n1", "a-duty1", "sms", kStart);
   h.start_dispatcher();
   h.time.advance_to(kStart + 2h);
-  CHECK(h.row("n1").state == "failed");
+  CHECK(h.row("n1").state == DeliveryState::failed);
   // b-leader prefers webhook, which was not what failed for a-duty1 first... both failed, so
   // the first channel of its own with an address is taken.
   const OutboxRow told = h.row("unreached/inc-1/a-duty1/b-leader");
-  CHECK(told.state == "delivered");
-  CHECK(told.channel == "webhook");
+  CHECK(told.state == DeliveryState::delivered);
+  CHECK(told.channel == NotificationChannel::webhook);
   CHECK(h.store->count("outbox") == 2);
 }
 
@@ -689,20 +696,62 @@ TEST_CASE("a newer alert to the same person about the same milestone supersedes 
   h.add_notification("n1", "a-duty1", "sms", kStart);
   h.start_dispatcher();
   h.time.advance_to(kStart + 20min);
-  REQUIRE(h.row("n1").state == "pending");
+  REQUIRE(h.row("n1").state == DeliveryState::pending);
   // The next ladder step for the same person and milestone; another milestone does not count.
   h.add_notification("n2", "a-duty1", "sms", kStart + 20min);
   h.add_notification("p1", "a-duty1", "sms", kStart + 20min, Milestone::press_conference);
   h.time.advance_to(kStart + 40min);
-  CHECK(h.row("n1").state == "superseded");
+  CHECK(h.row("n1").state == DeliveryState::superseded);
   CHECK_THAT(h.row("n1").last_error, Catch::Matchers::Contains("superseded by n2"));
   CHECK(h.records("n1").back().rfind("delivery gave_up", 0) == 0);
   // n2 carries n1's first failure: the person has been unreachable since kStart, so n2 gives up
   // an hour after that, not an hour after it was made.
   h.time.advance_to(kStart + 1h + 30s);
-  CHECK(h.row("n2").state == "failed");
-  CHECK(h.row("p1").state == "pending");
-  CHECK(h.row("unreached/inc-1/a-duty1/office-duty1").state == "delivered");
+  CHECK(h.row("n2").state == DeliveryState::failed);
+  CHECK(h.row("p1").state == DeliveryState::pending);
+  CHECK(h.row("unreached/inc-1/a-duty1/office-duty1").state == DeliveryState::delivered);
+}
+
+TEST_CASE(
+    "the channel gets the row's body decoded, the notification action as the engine wrote it") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart, Milestone::press_conference);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+  REQUIRE(h.sms.sent.size() == 1);
+  const OutgoingNotification& n = h.sms.sent[0];
+  const Action* action = n.payload.action();
+  REQUIRE(action != nullptr);
+  CHECK(action->kind == ActionKind::notification);
+  CHECK(action->cause == ActionKind::warning);
+  CHECK(action->milestone == Milestone::press_conference);
+  CHECK(action->recipient == "a-duty1");
+  CHECK(n.payload.notice() == nullptr);
+  // The body as stored travels with it, for a receiver that takes it whole.
+  CHECK(n.payload.stored.at("notification_id") == "n1");
+  CHECK(n.purpose == NotificationPurpose::alert);
+}
+
+TEST_CASE("a row whose body cannot be decoded is never sent and is given up with the reason") {
+  Harness h;
+  h.add_notification("n1", "a-duty1", "sms", kStart);
+  {
+    SQLite::Database db((h.dir / "db.sqlite").string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE outbox SET body = '{' WHERE notification_id = 'n1'");
+  }
+  h.start_dispatcher();
+  h.time.advance_to(kStart + 1min);
+  CHECK(h.sms.sends_of("n1") == 0);
+  CHECK(h.webhook.sends_of("n1") == 0);
+  const OutboxRow r = h.row("n1");
+  CHECK(r.state == DeliveryState::failed);
+  CHECK_THAT(r.last_error, Catch::Matchers::Contains("outbox body is not a JSON object"));
+  CHECK_THAT(r.gave_up, Catch::Matchers::Contains("outbox body is not a JSON object"));
+  CHECK(h.records("n1").back().rfind("delivery gave_up", 0) == 0);
+  // The operator desk is told that a-duty1 was not reached, as for any notification given up.
+  CHECK(h.sms.sends_of("unreached/inc-1/a-duty1/office-duty1") +
+            h.webhook.sends_of("unreached/inc-1/a-duty1/office-duty1") ==
+        1);
 }
 
 }  // namespace

@@ -62,12 +62,27 @@ OutboxRow row_for(const Action& a) {
   row.notification_id = a.notification_id;
   row.recipient = a.recipient;
   row.unit = a.unit;
-  row.channel = "webhook";
+  row.channel = NotificationChannel::webhook;
   row.incident_key = a.incident_key;
   row.level = a.level;
   row.body = to_json(a, std::chrono::minutes{480}).dump();
   row.created_at = a.at;
   return row;
+}
+
+// What the dispatcher hands the channel for the row: its body decoded.
+OutgoingNotification outgoing_for(const OutboxRow& row) {
+  OutgoingNotification n;
+  n.notification_id = row.notification_id;
+  n.incident_key = row.incident_key;
+  n.recipient = row.recipient;
+  n.unit = row.unit;
+  const auto payload = decode_notification_body(row.purpose, row.body);
+  REQUIRE(payload);
+  n.payload = *payload.value;
+  n.purpose = row.purpose;
+  n.created_at = row.created_at;
+  return n;
 }
 
 // Every "<public_url>/v1/ack/<token>" in the text, by token.
@@ -150,7 +165,9 @@ std::string sms_text(const Config& config, const std::string& ack_url, int max_p
   n.recipient = a.recipient;
   n.unit = a.unit;
   n.address = config.find_person("a-duty1")->phone;
-  n.body_json = to_json(a, std::chrono::minutes{480}).dump();
+  n.payload = *decode_notification_body(NotificationPurpose::alert,
+                                        to_json(a, std::chrono::minutes{480}).dump())
+                   .value;
   n.ack_url = ack_url;
   std::optional<SendResult> result;
   channel.send(n, [&result](SendResult r) { result = std::move(r); });
@@ -240,7 +257,7 @@ TEST_CASE("webhook and robot texts carry the same link as the generic webhook's 
   const auto render = template_renderer(
       templates, config, time, [](const std::string&) { return std::string("山体滑坡"); }, links);
 
-  const std::string text = render(row, "webhook");
+  const std::string text = render(outgoing_for(row), "webhook");
   const auto tokens = link_tokens(text);
   REQUIRE(tokens.size() == 1);
   check_link_for(signer, tokens[0], "b-duty1", a.notification_id);
@@ -252,15 +269,14 @@ TEST_CASE("webhook and robot texts carry the same link as the generic webhook's 
   n.incident_key = row.incident_key;
   n.recipient = row.recipient;
   n.unit = row.unit;
-  n.text = text;
   n.ack_url = links(row.incident_key, row.recipient, row.notification_id, row.created_at);
   CHECK(n.ack_url == kPublicUrl + "/v1/ack/" + tokens[0]);
   const auto generic = nlohmann::json::parse(
-      build_webhook_request(WebhookFormat::generic, "http://h/x", "s", n, kIssued).body);
+      build_webhook_request(WebhookFormat::generic, "http://h/x", "s", n, text, kIssued).body);
   CHECK(generic.at("ack_url") == n.ack_url);
   const auto robot = nlohmann::json::parse(
       build_webhook_request(WebhookFormat::dingtalk, "https://oapi.dingtalk.com/robot/send", "s", n,
-                            kIssued)
+                            text, kIssued)
           .body);
   CHECK(robot.at("text").at("content").get<std::string>().find(n.ack_url) != std::string::npos);
 }
@@ -274,11 +290,11 @@ TEST_CASE("without links webhook texts and bodies have no link") {
                                         [](const std::string&) { return std::string("山体滑坡"); });
   OutgoingNotification n;
   n.notification_id = row.notification_id;
-  n.text = render(row, "webhook");
-  CHECK(n.text.find("/v1/ack/") == std::string::npos);
-  CHECK(n.text.find("一键确认") == std::string::npos);
+  const std::string text = render(outgoing_for(row), "webhook");
+  CHECK(text.find("/v1/ack/") == std::string::npos);
+  CHECK(text.find("一键确认") == std::string::npos);
   const auto generic = nlohmann::json::parse(
-      build_webhook_request(WebhookFormat::generic, "http://h/x", "", n, kIssued).body);
+      build_webhook_request(WebhookFormat::generic, "http://h/x", "", n, text, kIssued).body);
   CHECK_FALSE(generic.contains("ack_url"));
 }
 

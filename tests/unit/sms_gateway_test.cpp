@@ -159,11 +159,12 @@ TEST_CASE("SmsChannel sends the notification's text to its address and refuses n
   OneShotServer server(response(202, "0: Accepted for delivery"));
   asio::io_context io;
   auto gateway = make_kannel_gateway(io, kannel_settings(server.url("/")), {"u", "p"});
-  SmsChannel channel(*gateway);
+  // A channel without reply codes sends the text its renderer gives.
+  SmsChannel channel(*gateway, nullptr,
+                     [](const OutgoingNotification&, std::string_view) { return "预警"; });
   CHECK(channel.name() == "sms");
   OutgoingNotification n;
   n.notification_id = "n1";
-  n.text = "预警";
   std::optional<SendResult> result;
   channel.send(n, [&](SendResult r) { result = std::move(r); });
   REQUIRE(result);  // no phone: refused before anything is sent

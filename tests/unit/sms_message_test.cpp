@@ -68,10 +68,10 @@ TEST_CASE("the alert at open names the target and how long is left and the hard 
         "首次权威信息发布目标时限11月26日11:00（还剩3小时），最迟11月26日13:00前必须发布。"
         "回复48271或“收到”表示已知悉；本单位已发布请回复48272，可附链接。");
   // Through the outbox: the notification's JSON keeps the flag and the deadline.
-  const RenderedMessage rendered = templates.render_outbox_body(
-      to_json(n, std::chrono::minutes(0)).dump(), context("2026-11-26T08:00:00+08:00"));
-  REQUIRE(rendered.text);
-  CHECK(*rendered.text == text);
+  const auto decoded = decode_notification_body(NotificationPurpose::alert,
+                                                to_json(n, std::chrono::minutes(0)).dump());
+  REQUIRE(decoded);
+  CHECK(templates.render(*decoded.value->action(), context("2026-11-26T08:00:00+08:00")) == text);
 }
 
 TEST_CASE("what is left rounds up to the minute, lateness down") {
@@ -140,18 +140,19 @@ TEST_CASE("an outbox body renders as its notification, other bodies are refused 
   const MessageTemplates templates;
   const Action n = notification(ActionKind::warning, "2026-11-26T11:00:00+08:00");
   const std::string body = to_json(n, std::chrono::hours(8)).dump();
-  const RenderedMessage ok =
-      templates.render_outbox_body(body, context("2026-11-26T10:00:00+08:00"));
-  REQUIRE(ok.text);
-  CHECK(*ok.text == templates.render(n, context("2026-11-26T10:00:00+08:00")));
+  const auto ok = decode_notification_body(NotificationPurpose::alert, body);
+  REQUIRE(ok);
+  REQUIRE(ok.value->action() != nullptr);
+  CHECK(templates.render(*ok.value->action(), context("2026-11-26T10:00:00+08:00")) ==
+        templates.render(n, context("2026-11-26T10:00:00+08:00")));
 
   Action opened = n;
   opened.kind = ActionKind::incident_opened;
-  const RenderedMessage wrong = templates.render_outbox_body(
-      to_json(opened, std::chrono::hours(8)).dump(), context("2026-11-26T10:00:00+08:00"));
-  CHECK_FALSE(wrong.text);
+  const auto wrong = decode_notification_body(NotificationPurpose::alert,
+                                              to_json(opened, std::chrono::hours(8)).dump());
+  CHECK_FALSE(wrong);
   CHECK(wrong.error.find("incident_opened") != std::string::npos);
-  CHECK_FALSE(templates.render_outbox_body("{", context("2026-11-26T10:00:00+08:00")).text);
+  CHECK_FALSE(decode_notification_body(NotificationPurpose::alert, "{"));
 }
 
 TEST_CASE("the default templates are exactly the ones the configuration may override") {

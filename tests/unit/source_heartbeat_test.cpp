@@ -27,14 +27,22 @@ using Catch::Matchers::Contains;
 
 const TimePoint kStart{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}};
 
+// Renders each text as a channel does, and keeps it.
 class RecordingChannel final : public Channel {
  public:
+  explicit RecordingChannel(NotificationRenderer render) : render_(std::move(render)) {}
   std::string_view name() const override { return "sms"; }
   void send(const OutgoingNotification& n, std::function<void(SendResult)> done) override {
-    sent.push_back(n);
+    sent.push_back({n, render_(n, name())});
     done(SendResult::delivered());
   }
-  std::vector<OutgoingNotification> sent;
+  struct Sent : OutgoingNotification {
+    std::string text;
+  };
+  std::vector<Sent> sent;
+
+ private:
+  NotificationRenderer render_;
 };
 
 struct Harness {
@@ -94,7 +102,7 @@ TEST_CASE("a silent source tells the operator desk once, and once more when even
   REQUIRE(told.size() == 2);
   CHECK(told[0].recipient == "office-duty1");
   CHECK(told[1].recipient == "office-duty2");
-  CHECK(told[0].state == "pending");  // for the dispatcher
+  CHECK(told[0].state == DeliveryState::pending);  // for the dispatcher
   CHECK(h.store->count("outbox") == 2);
   REQUIRE(h.changes.size() == 1);
   CHECK(h.changes[0].silent);
@@ -172,7 +180,7 @@ TEST_CASE("a configured operator is the desk the source heartbeat tells") {
   const auto told = h.rows("source_silent");
   REQUIRE(told.size() == 1);
   CHECK(told[0].recipient == "b-leader");
-  CHECK(told[0].channel == "webhook");  // b's people prefer webhooks
+  CHECK(told[0].channel == NotificationChannel::webhook);  // b's people prefer webhooks
 }
 
 TEST_CASE(
@@ -181,11 +189,9 @@ TEST_CASE(
     Harness h;
     h.config.lang = lang;
     const MessageTemplates templates(h.config.sms.templates, h.config.sms.max_parts, lang);
-    RecordingChannel sms;
-    Dispatcher dispatcher(*h.store, h.config, h.time, {&sms},
-                          template_renderer(templates, h.config, h.time,
-                                            [](const std::string&) { return std::string(); }),
-                          [] { return 0.5; });
+    RecordingChannel sms(template_renderer(templates, h.config, h.time,
+                                           [](const std::string&) { return std::string(); }));
+    Dispatcher dispatcher(*h.store, h.config, h.time, {&sms}, [] { return 0.5; });
     dispatcher.start();
     h.time.advance_to(kStart + 30min);
     h.time.advance_by(1s);
@@ -203,7 +209,7 @@ TEST_CASE(
       CHECK_THAT(sms.sent[0].text, Contains("Monitoring source silent") && Contains("11-26 08:00"));
       CHECK_THAT(sms.sent[2].text, Contains("source back") && Contains("2h"));
     }
-    for (const OutboxRow& r : h.store->outbox("")) CHECK(r.state == "delivered");
+    for (const OutboxRow& r : h.store->outbox("")) CHECK(r.state == DeliveryState::delivered);
     CHECK(h.store->count("timeline") == 0);
     dispatcher.stop();
   }
@@ -211,13 +217,17 @@ TEST_CASE(
 
 TEST_CASE("a source notice's body reads back as written") {
   SourceNotice n{true, kStart, kStart + 45min, 30min};
-  const auto back = parse_source_notice(source_notice_json(n));
-  REQUIRE(back);
+  const auto decoded =
+      decode_notification_body(NotificationPurpose::source_back, source_notice_json(n));
+  REQUIRE(decoded);
+  const SourceNotice* back = decoded.value->notice();
+  REQUIRE(back != nullptr);
   CHECK(back->back);
   CHECK(back->since == kStart);
   CHECK(back->at == kStart + 45min);
   CHECK(back->silence == 30min);
-  CHECK_FALSE(parse_source_notice(R"({"action":"warning"})"));
+  CHECK_FALSE(
+      decode_notification_body(NotificationPurpose::source_back, R"({"action":"warning"})"));
 }
 
 }  // namespace

@@ -835,7 +835,7 @@ TEST_CASE(
     // What the dispatcher of schema 7 wrote for two attempts.
     OutboxUpdate u;
     u.notification_id = "n1";
-    u.channel = "webhook";
+    u.channel = NotificationChannel::webhook;
     u.attempts = 2;
     u.next_attempt_at = kStart;
     u.last_error = "POST " + url + " refused";

@@ -319,8 +319,8 @@ OutgoingNotification notification(const std::string& url) {
   n.recipient = "a-duty1";
   n.unit = "a";
   n.address = url;
-  n.text = "【预警】山体滑坡：首次权威发布目标时限剩余50分钟";
-  n.body_json = R"({"type":"notification","incident_key":"zt-landslide"})";
+  n.payload.stored =
+      nlohmann::json::parse(R"({"type":"notification","incident_key":"zt-landslide"})");
   return n;
 }
 
@@ -339,7 +339,11 @@ SendResult send_webhook(Loop& loop, const std::string& url) {
   auto result = std::make_shared<std::promise<SendResult>>();
   auto answer = result->get_future();
   loop.on_loop([&] {
-    auto channel = std::make_shared<WebhookChannel>(loop.io(), webhook_settings("https://"), clock);
+    auto channel = std::make_shared<WebhookChannel>(
+        loop.io(), webhook_settings("https://"), clock,
+        [](const OutgoingNotification&, std::string_view) {
+          return "【预警】山体滑坡：首次权威发布目标时限剩余50分钟";
+        });
     loop.sender_ = channel;
     channel->send(notification(url), [result](SendResult r) { result->set_value(std::move(r)); });
     return 0;

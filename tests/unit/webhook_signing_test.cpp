@@ -15,6 +15,9 @@ using nlohmann::json;
 // 2023-11-14T22:13:20Z
 const TimePoint kAt{std::chrono::milliseconds{1700000000000}};
 
+// The text the channel rendered for the notification.
+const std::string kText = "【预警】首次发布将于 1 小时后到期";
+
 OutgoingNotification notification() {
   OutgoingNotification n;
   n.notification_id = "n-42";
@@ -22,8 +25,7 @@ OutgoingNotification notification() {
   n.recipient = "a-duty1";
   n.unit = "a";
   n.address = "http://127.0.0.1:9/hook";
-  n.text = "【预警】首次发布将于 1 小时后到期";
-  n.body_json = R"({"action":"notification","channel":"webhook"})";
+  n.payload.stored = json::parse(R"({"action":"notification","channel":"webhook"})");
   n.attempt = 2;
   return n;
 }
@@ -51,8 +53,8 @@ TEST_CASE("Feishu uses timestamp newline secret as the key over an empty message
 }
 
 TEST_CASE("a generic request carries the id, the timestamp and a signature over its body") {
-  const WebhookRequest r =
-      build_webhook_request(WebhookFormat::generic, "http://h/x", "topsecret", notification(), kAt);
+  const WebhookRequest r = build_webhook_request(WebhookFormat::generic, "http://h/x", "topsecret",
+                                                 notification(), kText, kAt);
   CHECK(r.url == "http://h/x");
   CHECK(header(r, "X-Incidentd-Notification-Id") == "n-42");
   CHECK(header(r, "X-Incidentd-Timestamp") == "1700000000");
@@ -60,44 +62,43 @@ TEST_CASE("a generic request carries the id, the timestamp and a signature over 
   const json body = json::parse(r.body);
   CHECK(body["notification_id"] == "n-42");
   CHECK(body["attempt"] == 2);
-  CHECK(body["text"] == notification().text);
+  CHECK(body["text"] == kText);
   CHECK(body["notification"]["action"] == "notification");
 
   const WebhookRequest unsigned_request =
-      build_webhook_request(WebhookFormat::generic, "http://h/x", "", notification(), kAt);
+      build_webhook_request(WebhookFormat::generic, "http://h/x", "", notification(), kText, kAt);
   CHECK(header(unsigned_request, "X-Incidentd-Signature") == "<absent>");
 }
 
 TEST_CASE("a DingTalk request puts timestamp and URL-encoded sign in the query") {
   const WebhookRequest r = build_webhook_request(
       WebhookFormat::dingtalk, "https://oapi.dingtalk.com/robot/send?access_token=T",
-      "SEC0123456789abcdef", notification(), kAt);
+      "SEC0123456789abcdef", notification(), kText, kAt);
   CHECK(r.url ==
         "https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1700000000000&sign="
         "TSZbRFUuvaSQaRKUpF970OPCb2%2FLcQAP3wOvwZIzBZk%3D");
   const json body = json::parse(r.body);
   CHECK(body["msgtype"] == "text");
-  CHECK(body["text"]["content"] == notification().text);
+  CHECK(body["text"]["content"] == kText);
 }
 
 TEST_CASE("a WeCom request is a text message to the URL with its key, unsigned") {
   const std::string url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K";
   const WebhookRequest r =
-      build_webhook_request(WebhookFormat::wecom, url, "", notification(), kAt);
+      build_webhook_request(WebhookFormat::wecom, url, "", notification(), kText, kAt);
   CHECK(r.url == url);
-  CHECK(json::parse(r.body) ==
-        json{{"msgtype", "text"}, {"text", {{"content", notification().text}}}});
+  CHECK(json::parse(r.body) == json{{"msgtype", "text"}, {"text", {{"content", kText}}}});
 }
 
 TEST_CASE("a Feishu request carries timestamp and sign in its body") {
   const WebhookRequest r =
       build_webhook_request(WebhookFormat::feishu, "https://open.feishu.cn/open-apis/bot/v2/hook/X",
-                            "SEC0123456789abcdef", notification(), kAt);
+                            "SEC0123456789abcdef", notification(), kText, kAt);
   const json body = json::parse(r.body);
   CHECK(body["timestamp"] == "1700000000");
   CHECK(body["sign"] == feishu_sign("SEC0123456789abcdef", "1700000000"));
   CHECK(body["msg_type"] == "text");
-  CHECK(body["content"]["text"] == notification().text);
+  CHECK(body["content"]["text"] == kText);
 }
 
 TEST_CASE("answers: 2xx delivers, 408, 429 and 5xx are transient, other 4xx permanent") {

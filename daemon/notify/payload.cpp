@@ -1,0 +1,64 @@
+#include "notify/payload.hpp"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+namespace incidentd {
+namespace {
+
+Parsed<NotificationPayload> decode_action(nlohmann::json j) {
+  Parsed<Action> action = action_from_json(j);
+  if (!action) return {std::nullopt, "outbox body: " + action.error};
+  if (action.value->kind != ActionKind::notification) {
+    return {std::nullopt, "outbox body is a \"" + std::string(to_string(action.value->kind)) +
+                              "\" action, not a notification"};
+  }
+  return {NotificationPayload{std::move(*action.value), std::move(j)}, {}};
+}
+
+Parsed<NotificationPayload> decode_source_notice(nlohmann::json j, NotificationPurpose purpose) {
+  const auto text = [&j](const char* name) {
+    const auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const bool back = purpose == NotificationPurpose::source_back;
+  const auto since = parse_rfc3339(text("since"));
+  const auto at = parse_rfc3339(text("at"));
+  const auto silence = parse_duration(text("silence"));
+  if (text("action") != to_string(purpose) || !since || !at || !silence) {
+    return {std::nullopt, "outbox body is not a source heartbeat notice"};
+  }
+  return {NotificationPayload{SourceNotice{back, *since, *at, *silence}, std::move(j)}, {}};
+}
+
+}  // namespace
+
+std::string source_notice_json(const SourceNotice& notice) {
+  const NotificationPurpose purpose =
+      notice.back ? NotificationPurpose::source_back : NotificationPurpose::source_silent;
+  nlohmann::json j = {
+      {"action", to_string(purpose)},
+      {"since", format_rfc3339(notice.since, std::chrono::minutes{0})},
+      {"at", format_rfc3339(notice.at, std::chrono::minutes{0})},
+      {"silence", format_duration(notice.silence)},
+  };
+  return j.dump();
+}
+
+Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
+                                                     std::string_view body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
+  switch (purpose) {
+    case NotificationPurpose::alert:
+    case NotificationPurpose::unreached:
+      return decode_action(std::move(j));
+    case NotificationPurpose::source_silent:
+    case NotificationPurpose::source_back:
+      return decode_source_notice(std::move(j), purpose);
+  }
+  return {std::nullopt, "outbox row of no known purpose"};
+}
+
+}  // namespace incidentd

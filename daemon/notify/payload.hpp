@@ -1,0 +1,46 @@
+// What an outbox row's body says, typed. The dispatcher decodes the body once, when it claims the
+// row, and hands the payload to the channel, which renders its own text from it; no channel
+// parses JSON. The engine's and the operator desk's rows hold a notification action (the
+// timeline's JSON), the source heartbeat's a SourceNotice.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "incidentd/codec.hpp"
+#include "incidentd/domain.hpp"
+#include "incidentd/notification.hpp"
+#include "incidentd/time.hpp"
+
+namespace incidentd {
+
+// The source heartbeat's notice to the operator desk (daemon/notify/source_heartbeat.hpp): the
+// body of a source_silent or source_back outbox row. No incident, no reply code.
+struct SourceNotice {
+  bool back = false;
+  TimePoint since{};    // the last message before the silence (or the start it counted from)
+  TimePoint at{};       // silent: when it was noticed; back: when messages came back
+  Duration silence{0};  // [ingest] source_silence
+};
+std::string source_notice_json(const SourceNotice& notice);
+
+struct NotificationPayload {
+  std::variant<Action, SourceNotice> content;
+  // The body as it was stored: the generic webhook passes it on whole, as it always did.
+  nlohmann::json stored;
+
+  // The notification action (alert, unreached), or nullptr.
+  const Action* action() const { return std::get_if<Action>(&content); }
+  // The source heartbeat's notice (source_silent, source_back), or nullptr.
+  const SourceNotice* notice() const { return std::get_if<SourceNotice>(&content); }
+};
+
+// The body of a row with this purpose, or why it cannot be sent (an error that says so, kept in
+// the row when it is given up).
+Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
+                                                     std::string_view body);
+
+}  // namespace incidentd
