@@ -389,6 +389,11 @@ cmd_start() {
     echo "----- last lines of $log -----" >&2
     tail -c "+$((offset + 1))" "$log" | tail -n 60 >&2
     echo "-----" >&2
+    # The bind error sits above the configuration the broker dumps after it; say it last, where
+    # a caller (tests/integration/kt.py) looks for it to start again on new ports.
+    if tail -c "+$((offset + 1))" "$log" | grep -q 'Address already in use'; then
+      die "a port of the broker ($port or $controller_port) was already in use; it was stopped"
+    fi
     die "the broker did not become ready (see above); it was stopped"
   fi
   echo "kafka $KAFKA_VERSION ready on 127.0.0.1:$port after $(elapsed "$started") s (pid $pid, dir $dir)"
