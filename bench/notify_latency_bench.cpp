@@ -13,7 +13,7 @@
 // became readable: the Kafka hop, printed apart from incidentd's share (its poll and batch, the
 // SQLite commit, the dispatcher's claim, the send). Until 2026-12-05 most of incidentd's share
 // was the consumer's 20 ms batch linger; a batch now goes to the loop once 1 ms passes without
-// a message and the loop is free (IngestOptions::quiet), so a lone event is not held back.
+// a message (IngestOptions::quiet), so a lone event is not held back.
 //
 // Which notification: the events are detected 2 h 1 min before they are published, so
 // first_release's 2 h warning (level 0: the responsible units' duty officers) is due on arrival

@@ -72,7 +72,6 @@ class ConsumerPipeline {
   void poll_once();
   std::vector<KafkaRecord> gather();
   SteadyClock::time_point now() const;
-  bool loop_busy() const;
   void check_kafka_fatal() const;
   bool sleep_unless_stopped(Duration d);
   void backoff(Duration d, CommitMode mode);

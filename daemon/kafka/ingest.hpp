@@ -37,11 +37,10 @@ struct IngestOptions {
   // larger batches snapshot each busy incident less often, smaller ones hold timers up less.
   std::size_t max_batch = 10000;
   Duration poll_wait = std::chrono::milliseconds(500);  // waiting for a batch's first
-  // After the first message a batch keeps filling only while messages keep coming or the loop
-  // is still busy with the previous batch: it goes to the loop once `quiet` passes with none
-  // and the loop is free (a lone event goes at once), when it is full, or `linger` after its
-  // first message, whichever comes first. A flood still makes full batches; a trickle is not
-  // held back waiting for one (notify_latency_bench).
+  // After the first message a batch keeps filling only while messages keep coming: it goes to
+  // the loop once `quiet` passes with none (the stream paused; a lone event goes at once), when
+  // it is full, or `linger` after its first message, whichever comes first. A flood still makes
+  // full batches; a trickle is not held back waiting for one (notify_latency_bench).
   Duration linger = std::chrono::milliseconds(20);
   Duration quiet = std::chrono::milliseconds(1);
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
