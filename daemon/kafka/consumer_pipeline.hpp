@@ -70,6 +70,8 @@ class ConsumerPipeline {
 
   void consume();
   void poll_once();
+  std::vector<KafkaRecord> gather();
+  SteadyClock::time_point now() const;
   void check_kafka_fatal() const;
   bool sleep_unless_stopped(Duration d);
   void backoff(Duration d, CommitMode mode);
@@ -110,7 +112,8 @@ class ConsumerPipeline {
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
   std::shared_ptr<Job> inflight_;
   std::future<void> inflight_done_;
-  std::vector<KafkaRecord> parked_;  // polled while paused (wait_for_room); handled first after
+  std::vector<KafkaRecord> parked_;     // polled while paused (wait_for_room); handled first after
+  std::vector<KafkaRecord> gathering_;  // the batch being polled (gather)
   SteadyClock::duration poll_time_{}, classify_time_{}, engine_time_{}, flush_time_{},
       loop_wait_time_{};
   std::chrono::nanoseconds loop_cpu_{};

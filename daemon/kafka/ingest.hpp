@@ -36,8 +36,13 @@ struct IngestOptions {
   // Messages per SQLite transaction. The loop is busy with a full batch for about 0.2 s here:
   // larger batches snapshot each busy incident less often, smaller ones hold timers up less.
   std::size_t max_batch = 10000;
-  Duration poll_wait = std::chrono::milliseconds(500);     // waiting for a batch's first
-  Duration linger = std::chrono::milliseconds(20);         // filling a batch after it
+  Duration poll_wait = std::chrono::milliseconds(500);  // waiting for a batch's first
+  // After the first message a batch keeps filling only while messages keep coming: it goes to
+  // the loop once `quiet` passes with none (the stream paused; a lone event goes at once), when
+  // it is full, or `linger` after its first message, whichever comes first. A flood still makes
+  // full batches; a trickle is not held back waiting for one (notify_latency_bench).
+  Duration linger = std::chrono::milliseconds(20);
+  Duration quiet = std::chrono::milliseconds(1);
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
   // While batches come full (a backlog), most commit only what the engine acted on
   // (BatchCommit::acted) and one commits everything this often; its offsets are committed then.
@@ -64,6 +69,9 @@ struct IngestOptions {
   // is not durable. Unset: a full disk is never waited out.
   std::function<void(const StoreFullError&)> on_disk_full;
   std::function<bool()> store_writable;
+  // Unit tests: the clock that times a batch's `linger` and `quiet` (the fake Kafka's own).
+  // Unset: std::chrono::steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> clock_for_test;
   // Unit tests: called instead of sleeping between attempts to reach Kafka (a failed commit,
   // the coordinator not yet there). Unset: the consumer thread sleeps.
   std::function<void(Duration)> backoff_for_test;

@@ -197,14 +197,15 @@ void KafkaConsumer::subscribe(const std::vector<std::string>& topics) {
   }
 }
 
-std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait, Duration linger) {
+std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait) {
   std::vector<KafkaRecord> out;
   impl_->revoked = false;
-  const auto first_deadline = SteadyClock::now() + wait;
-  SteadyClock::time_point linger_deadline{};
+  const auto deadline = SteadyClock::now() + wait;
   while (out.size() < max) {
-    const auto deadline = out.empty() ? first_deadline : linger_deadline;
-    const auto left = std::chrono::duration_cast<Duration>(deadline - SteadyClock::now());
+    // After the first message only what librdkafka already holds: consume(0) does not wait.
+    const auto left = out.empty()
+                          ? std::chrono::duration_cast<Duration>(deadline - SteadyClock::now())
+                          : Duration::zero();
     std::unique_ptr<RdKafka::Message> m(impl_->consumer->consume(millis(left)));
     const RdKafka::ErrorCode err = m->err();
     if (err == RdKafka::ERR_NO_ERROR) {
@@ -216,22 +217,19 @@ std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait, Dur
         r.key.emplace(static_cast<const char*>(m->key_pointer()), m->key_len());
       }
       if (m->payload() != nullptr) r.value.assign(static_cast<const char*>(m->payload()), m->len());
-      if (out.empty()) {
-        out.reserve(std::min<std::size_t>(max, 4096));
-        linger_deadline = SteadyClock::now() + linger;
-      }
+      if (out.empty()) out.reserve(std::min<std::size_t>(max, 4096));
       out.push_back(std::move(r));
       continue;
     }
     if (err == RdKafka::ERR__TIMED_OUT) {
-      if (SteadyClock::now() >= deadline) break;
+      if (!out.empty() || SteadyClock::now() >= deadline) break;
       continue;
     }
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
     if (impl_->hooks.error) {
       impl_->hooks.error(code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
     }
-    if (err == RdKafka::ERR__FATAL || SteadyClock::now() >= deadline) break;
+    if (err == RdKafka::ERR__FATAL || !out.empty() || SteadyClock::now() >= deadline) break;
   }
   if (impl_->revoked) {
     // Taken before a revocation: whoever owns these partitions now reads them again.

@@ -35,7 +35,7 @@ class KafkaConsumer final : public KafkaConsumerPort {
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
   void subscribe(const std::vector<std::string>& topics) override;
-  std::vector<KafkaRecord> poll(std::size_t max, Duration wait, Duration linger) override;
+  std::vector<KafkaRecord> poll(std::size_t max, Duration wait) override;
   // Consumer thread only.
   void pause() override;
   void resume() override;

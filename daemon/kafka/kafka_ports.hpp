@@ -42,11 +42,11 @@ class KafkaConsumerPort {
   virtual ~KafkaConsumerPort() = default;
 
   virtual void subscribe(const std::vector<std::string>& topics) = 0;
-  // Up to `max` messages in partition order: waits up to `wait` for the first, then keeps the
-  // batch filling for at most `linger`. Empty when nothing came. Errors go to hooks.error.
-  // Messages taken from a partition revoked during the same call are not returned: its next
-  // owner reads them.
-  virtual std::vector<KafkaRecord> poll(std::size_t max, Duration wait, Duration linger) = 0;
+  // Up to `max` messages in partition order: waits up to `wait` for the first, then adds what
+  // the client already holds, without waiting for more (the batch is formed by the caller).
+  // Empty when nothing came. Errors go to hooks.error. Messages taken from a partition revoked
+  // during the same call are not returned: its next owner reads them.
+  virtual std::vector<KafkaRecord> poll(std::size_t max, Duration wait) = 0;
   // Stops fetching from every assigned partition, and from any assigned later, until resume():
   // poll() then returns nothing but keeps the consumer in its group. Fetching resumes at the
   // message after the last one poll() returned.

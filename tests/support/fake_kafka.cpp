@@ -11,8 +11,8 @@ class FakeKafka::Consumer final : public KafkaConsumerPort {
   Consumer(FakeKafka& kafka, KafkaHooks hooks) : kafka_(kafka), hooks_(std::move(hooks)) {}
 
   void subscribe(const std::vector<std::string>& /*topics*/) override {}
-  std::vector<KafkaRecord> poll(std::size_t max, Duration /*wait*/, Duration /*linger*/) override {
-    return kafka_.poll(max, hooks_);
+  std::vector<KafkaRecord> poll(std::size_t max, Duration wait) override {
+    return kafka_.poll(max, wait, hooks_);
   }
   void pause() override { kafka_.paused_ = true; }
   void resume() override { kafka_.paused_ = false; }
@@ -126,7 +126,27 @@ std::int64_t FakeKafka::append(const std::string& topic, std::int32_t partition,
   r.key = std::move(key);
   r.value = std::move(value);
   log.push_back(std::move(r));
+  visible_at_[{topic, partition}].push_back(now_);
   return log.back().offset;
+}
+
+std::int64_t FakeKafka::append_after(Duration after, const std::string& topic,
+                                     std::int32_t partition, std::string value) {
+  const auto offset = append(topic, partition, std::move(value));
+  visible_at_[{topic, partition}].back() = now_ + after;
+  return offset;
+}
+
+std::optional<FakeKafka::Clock::time_point> FakeKafka::next_arrival() const {
+  std::optional<Clock::time_point> next;
+  for (const auto& tp : assignment_) {
+    const auto position = position_.find(tp);
+    const auto at = visible_at_.find(tp);
+    if (position == position_.end() || at == visible_at_.end()) continue;
+    const auto i = static_cast<std::size_t>(position->second);
+    if (i < at->second.size() && (!next || at->second[i] < *next)) next = at->second[i];
+  }
+  return next;
 }
 
 KafkaClientFactory FakeKafka::clients(std::vector<TopicPartition> assignment) {
@@ -180,7 +200,7 @@ FakeKafka::Transaction* FakeKafka::open_transaction() {
   return &transactions_.back();
 }
 
-std::vector<KafkaRecord> FakeKafka::poll(std::size_t max, const KafkaHooks& hooks) {
+std::vector<KafkaRecord> FakeKafka::poll(std::size_t max, Duration wait, const KafkaHooks& hooks) {
   ++polls_;
   if (!assigned_) {
     assigned_ = true;
@@ -201,6 +221,9 @@ std::vector<KafkaRecord> FakeKafka::poll(std::size_t max, const KafkaHooks& hook
     return {};
   }
   if (paused_) return {};
+  // Waits for the first message as a client would, on the fake's clock.
+  const auto arrival = next_arrival();
+  now_ = arrival && *arrival <= now_ + wait ? std::max(now_, *arrival) : now_ + wait;
 
   std::vector<KafkaRecord> out;
   bool revoked = now == nullptr || now->revoke.empty();
@@ -229,7 +252,8 @@ std::vector<KafkaRecord> FakeKafka::poll(std::size_t max, const KafkaHooks& hook
       const auto& tp = assignment_[(next + n) % assignment_.size()];
       auto& position = position_[tp];
       const auto& log = log_[tp];
-      if (position < static_cast<std::int64_t>(log.size())) {
+      if (position < static_cast<std::int64_t>(log.size()) &&
+          visible_at_[tp][static_cast<std::size_t>(position)] <= now_) {
         out.push_back(log[static_cast<std::size_t>(position)]);
         ++position;
         next = next + n + 1;

@@ -10,6 +10,7 @@
 // time; the test reads the fake before start() and after join(), which order the accesses.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,9 +42,21 @@ class FakeKafka {
     Fate fate = Fate::open;
   };
 
+  using Clock = std::chrono::steady_clock;
+
   // Appends a message; returns its offset.
   std::int64_t append(const std::string& topic, std::int32_t partition, std::string value,
                       std::optional<std::string> key = std::nullopt);
+  // The same, visible to the consumer only once the fake's clock reaches `now() + after`.
+  std::int64_t append_after(Duration after, const std::string& topic, std::int32_t partition,
+                            std::string value);
+
+  // The fake's clock (IngestOptions::clock_for_test). It moves only when a poll waits: to the
+  // next message's arrival when it comes within the poll's `wait`, else by the whole `wait`.
+  Clock::time_point now() const { return now_; }
+  std::function<Clock::time_point()> clock() const {
+    return [this] { return now_; };
+  }
 
   // New clients for one Ingest: a consumer joining the group that is assigned `assignment` at
   // its first poll (every partition with messages when empty), from the group's committed
@@ -81,11 +94,14 @@ class FakeKafka {
   class Consumer;
   class Producer;
 
-  std::vector<KafkaRecord> poll(std::size_t max, const KafkaHooks& hooks);
+  std::vector<KafkaRecord> poll(std::size_t max, Duration wait, const KafkaHooks& hooks);
+  std::optional<Clock::time_point> next_arrival() const;
   TxnResult fault(Call call);
   Transaction* open_transaction();
 
   std::map<TopicPartition, std::vector<KafkaRecord>> log_;
+  std::map<TopicPartition, std::vector<Clock::time_point>> visible_at_;  // per message
+  Clock::time_point now_{};
   std::map<TopicPartition, std::int64_t> committed_;
   std::vector<Letter> letters_;
   std::vector<Transaction> transactions_;

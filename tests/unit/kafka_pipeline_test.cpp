@@ -411,6 +411,107 @@ TEST_CASE("a poll error is waited out, a fatal one stops the consumer") {
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
+TEST_CASE(
+    "a batch fills only while messages keep coming: a burst is one batch, a lone event goes "
+    "at once, not a linger later") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  const auto t0 = kafka.now();
+  // A burst: ten events 1 ms apart. Then, 100 ms after the first, a lone one.
+  for (int i = 0; i < 10; ++i) {
+    const std::string n = std::to_string(i);
+    kafka.append_after(Duration(i), kEvents, 0, event_json("burst" + n, "inc-burst" + n));
+  }
+  kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
+
+  const Config config = testing::small_config();
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  IngestOptions options;
+  options.max_batch = 100;
+  options.linger = 20ms;
+  options.quiet = 2ms;
+  options.clock_for_test = kafka.clock();
+  // Each hand-off to the loop, on the consumer thread: the fake's time and how many messages
+  // it had delivered by then (a batch that commits only what is held delivers none).
+  struct HandOff {
+    Duration at;
+    std::size_t delivered;
+  };
+  std::vector<HandOff> hand_offs;
+  Ingest::PostToLoop post = [&](std::function<void()> work) {
+    hand_offs.push_back(
+        {std::chrono::duration_cast<Duration>(kafka.now() - t0), kafka.delivered().size()});
+    work();
+  };
+  Ingest ingest(config, engine, post, options, kafka.clients());
+  kafka.on_idle([&] {
+    if (kafka.delivered().size() == 11) ingest.request_stop();
+  });
+  bool ok = false;
+  ingest.start([&ok](bool done) { ok = done; });
+  ingest.join();
+  kafka.on_idle({});
+
+  REQUIRE(ok);
+  std::vector<std::pair<Duration, std::size_t>> batches;  // hand-off time, messages
+  std::size_t before = 0;
+  for (const auto& h : hand_offs) {
+    if (h.delivered == before) continue;
+    batches.emplace_back(h.at, h.delivered - before);
+    before = h.delivered;
+  }
+  // The burst: one batch, handed off `quiet` after its last message (9 ms), not the linger
+  // after its first (20 ms).
+  REQUIRE(batches.size() == 2);
+  CHECK(batches[0] == std::pair{Duration(11), std::size_t{10}});
+  // The lone event: `quiet` after it came, not a linger.
+  CHECK(batches[1] == std::pair{Duration(102), std::size_t{1}});
+  CHECK(opened(store, "inc-lone") == 1);
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 11}});
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("a batch that keeps filling is handed off `linger` after its first message") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  const auto t0 = kafka.now();
+  for (int i = 0; i < 50; ++i) {
+    const std::string n = std::to_string(i);
+    kafka.append_after(Duration(i), kEvents, 0, event_json("e" + n, "inc-" + n));
+  }
+  const Config config = testing::small_config();
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  IngestOptions options;
+  options.max_batch = 100;
+  options.linger = 20ms;
+  options.quiet = 2ms;
+  options.clock_for_test = kafka.clock();
+  std::vector<std::pair<Duration, std::size_t>> hand_offs;
+  Ingest::PostToLoop post = [&](std::function<void()> work) {
+    hand_offs.emplace_back(std::chrono::duration_cast<Duration>(kafka.now() - t0),
+                           kafka.delivered().size());
+    work();
+  };
+  Ingest ingest(config, engine, post, options, kafka.clients());
+  kafka.on_idle([&] {
+    if (kafka.delivered().size() == 50) ingest.request_stop();
+  });
+  bool ok = false;
+  ingest.start([&ok](bool done) { ok = done; });
+  ingest.join();
+  kafka.on_idle({});
+
+  REQUIRE(ok);
+  // A message every 1 ms never pauses for `quiet`: the linger bounds the batch (0-20 ms, then
+  // 21-41 ms, then the rest).
+  REQUIRE(hand_offs.size() >= 3);
+  CHECK(hand_offs[0] == std::pair{Duration(20), std::size_t{21}});
+  CHECK(hand_offs[1] == std::pair{Duration(41), std::size_t{42}});
+  CHECK(store.processed().size() == 50);
+}
+
 TEST_CASE("the transaction's states: an abortable failure is aborted before it is begun again") {
   using S = TxnState;
   using T = TxnStep;
