@@ -14,7 +14,11 @@ using engine_detail::action_for;
 using engine_detail::contains;
 
 Engine::Engine(const Config& config, Store& store, TimeSystem& time)
-    : config_(config), store_(store), time_(time), timer_(time.create_timer()) {
+    : config_(config),
+      store_(store),
+      time_(time),
+      timer_(time.create_timer()),
+      store_records_actions_(store.records_actions()) {
   for (auto& state : store_.load_open_incidents()) {
     const std::string key = state.key;
     Slot& slot = slot_for(key);
@@ -74,7 +78,7 @@ Outcome Engine::handle(const Event& event) {
     return Outcome::duplicate();
   }
   const TimePoint now = time_.now();
-  const std::size_t actions_before = pending_.actions.size();
+  const std::uint64_t actions_before = actions_taken_;
   bool closed = false;
   Slot* slot = lookup(event.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + event.incident_key + "\" is closed");
@@ -161,7 +165,7 @@ Outcome Engine::handle(const Confirmation& c) {
   if (closed) return Outcome::rejected("incident \"" + c.incident_key + "\" is closed");
   if (slot == nullptr) return Outcome::rejected("unknown incident \"" + c.incident_key + "\"");
   IncidentState* s = &slot->state;
-  const std::size_t actions_before = pending_.actions.size();
+  const std::uint64_t actions_before = actions_taken_;
   if (!contains(s->units, c.unit)) {
     return Outcome::rejected("unit \"" + c.unit + "\" is not responsible for incident \"" +
                              c.incident_key + "\"");
@@ -209,7 +213,7 @@ Outcome Engine::handle(const Acknowledgement& ack) {
   if (closed) return Outcome::rejected("incident \"" + ack.incident_key + "\" is closed");
   if (slot == nullptr) return Outcome::rejected("unknown incident \"" + ack.incident_key + "\"");
   IncidentState* s = &slot->state;
-  const std::size_t actions_before = pending_.actions.size();
+  const std::uint64_t actions_before = actions_taken_;
   if (!s->notified.contains(ack.recipient)) {
     return Outcome::rejected("\"" + ack.recipient + "\" was never notified about incident \"" +
                              ack.incident_key + "\"");
@@ -225,7 +229,7 @@ Outcome Engine::handle(const Acknowledgement& ack) {
   }
   if (acknowledged == 0) {
     // Acting on what fell due may still have changed it.
-    if (pending_.actions.size() != actions_before) touched(*slot, actions_before);
+    if (actions_taken_ != actions_before) touched(*slot, actions_before);
     after_step();
     return Outcome::duplicate();
   }

@@ -38,16 +38,17 @@ void Engine::reschedule(Slot& slot) {
 
 void Engine::emit(IncidentState& s, Action a) {
   a.drill = s.drill;
+  ++actions_taken_;
   if (listener_) listener_(a);
-  pending_.actions.push_back(std::move(a));
+  if (store_records_actions_) pending_.actions.push_back(std::move(a));
 }
 
-void Engine::touched(Slot& slot, std::size_t actions_before) {
+void Engine::touched(Slot& slot, std::uint64_t actions_before) {
   if (!slot.dirty) {
     slot.dirty = true;
     dirty_.push_back(&slot);
   }
-  if (!slot.acted && (pending_.actions.size() != actions_before || flush_each_step_)) {
+  if (!slot.acted && (actions_taken_ != actions_before || flush_each_step_)) {
     slot.acted = true;
     acted_.push_back(&slot);
   }
@@ -103,7 +104,7 @@ void Engine::commit(bool everything) {
   } else {
     for (const auto& p : pending_.processed) pending_ids_.erase(p.id);
   }
-  pending_ = Changeset{};
+  pending_.clear();
   std::vector<std::string> closed;
   for (Slot* slot : slots) {
     slot->processed.clear();

@@ -31,7 +31,7 @@ void Engine::run_due() {
   const TimePoint now = time_.now();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {
     Slot& slot = *incidents_.at(schedule_.begin()->key);
-    const std::size_t actions_before = pending_.actions.size();
+    const std::uint64_t actions_before = actions_taken_;
     act_due(slot.state, now);
     touched(slot, actions_before);
     reschedule(slot);

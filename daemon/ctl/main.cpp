@@ -57,16 +57,16 @@ int run_simulate(const std::string& config_path, const std::string& scenario_pat
     return 2;
   }
   const auto scenario = incidentd::parse_scenario(in, *config);
-  const auto report = incidentd::run_simulation(*config, scenario, until);
-  for (const auto& error : report.errors) std::cerr << scenario_path << ": " << error << '\n';
-  for (const auto& action : report.actions) {
+  // Each action is printed as the engine takes it: a long scenario is not held in memory.
+  const auto report = incidentd::run_simulation(*config, scenario, until, [&](const auto& action) {
     if (format == "text") {
       std::cout << incidentd::format_action_text(action, config->utc_offset) << '\n';
     } else {
       std::cout << incidentd::to_json(action, config->utc_offset).dump() << '\n';
     }
-  }
+  });
   std::cout.flush();
+  for (const auto& error : report.errors) std::cerr << scenario_path << ": " << error << '\n';
   // Bad lines are reported and skipped: the run itself succeeded.
   return 0;
 }

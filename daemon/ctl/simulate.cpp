@@ -8,9 +8,13 @@
 
 namespace incidentd {
 
-Simulation::Simulation(const Config& config, Store& store, TimePoint start)
+Simulation::Simulation(const Config& config, Store& store, TimePoint start, ActionSink sink)
     : time_(start), engine_(config, store, time_) {
-  engine_.on_action([this](const Action& a) { actions_.push_back(a); });
+  if (sink) {
+    engine_.on_action(std::move(sink));
+  } else {
+    engine_.on_action([this](const Action& a) { actions_.push_back(a); });
+  }
   engine_.set_flush_each_step(false);
 }
 
@@ -53,7 +57,7 @@ ParsedScenario parse_scenario(std::istream& in, const Config& config) {
 }
 
 SimulationReport run_simulation(const Config& config, const ParsedScenario& scenario,
-                                std::optional<TimePoint> until) {
+                                std::optional<TimePoint> until, const ActionSink& sink) {
   SimulationReport report;
   report.errors = scenario.errors;
   if (scenario.lines.empty()) return report;
@@ -61,7 +65,10 @@ SimulationReport run_simulation(const Config& config, const ParsedScenario& scen
   const TimePoint end =
       until.value_or(arrival_of(scenario.lines.back().line) + kDefaultSimulationTail);
   SimulationStore store;
-  Simulation sim(config, store, start);
+  Simulation sim(config, store, start, [&](const Action& a) {
+    ++report.actions;
+    sink(a);
+  });
   for (const auto& input : scenario.lines) {
     if (arrival_of(input.line) > end) break;
     const Outcome outcome = sim.feed(input.line);
@@ -70,7 +77,6 @@ SimulationReport run_simulation(const Config& config, const ParsedScenario& scen
     }
   }
   sim.advance_to(end);
-  report.actions = sim.take_actions();
   return report;
 }
 

@@ -3,6 +3,7 @@
 // every deadline in between, so the timeline is what the daemon would have done.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -19,9 +20,14 @@ namespace incidentd {
 // Without --until, a simulation runs this long past its last scenario line.
 inline constexpr Duration kDefaultSimulationTail = std::chrono::hours(48);
 
+// Receives each action as the engine takes it, in time order.
+using ActionSink = std::function<void(const Action&)>;
+
 class Simulation {
  public:
-  Simulation(const Config& config, Store& store, TimePoint start);
+  // Without a sink the actions are kept (actions(), take_actions()); with one they go to it and
+  // nothing is kept, so a simulated year holds only its open incidents, not every action.
+  Simulation(const Config& config, Store& store, TimePoint start, ActionSink sink = {});
   Simulation(const Simulation&) = delete;
   Simulation& operator=(const Simulation&) = delete;
 
@@ -56,13 +62,13 @@ struct ParsedScenario {
 ParsedScenario parse_scenario(std::istream& in, const Config& config);
 
 struct SimulationReport {
-  std::vector<Action> actions;
+  std::size_t actions = 0;          // how many went to the sink
   std::vector<std::string> errors;  // parse errors and rejected lines, "line N: reason"
 };
 
-// Runs a whole scenario on a SimulationStore (nothing written to disk). `until` defaults to the
-// last arrival plus kDefaultSimulationTail.
+// Runs a whole scenario on a SimulationStore (nothing written to disk), handing each action to
+// `sink` as it is taken. `until` defaults to the last arrival plus kDefaultSimulationTail.
 SimulationReport run_simulation(const Config& config, const ParsedScenario& scenario,
-                                std::optional<TimePoint> until);
+                                std::optional<TimePoint> until, const ActionSink& sink);
 
 }  // namespace incidentd

@@ -41,6 +41,9 @@ class SimulationStore final : public Store {
 
   bool is_processed(const std::string& id) override { return processed_.contains(id); }
 
+  // The simulation prints the actions as the engine takes them; commits need not carry them.
+  bool records_actions() const override { return false; }
+
   std::optional<Confirmation> find_confirmation(const std::string& incident_key,
                                                 const std::string& unit,
                                                 const std::string& confirmation_id) override {

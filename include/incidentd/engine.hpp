@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -130,9 +131,9 @@ class Engine {
   std::set<std::string> owing_units(const IncidentState& s, const MilestoneState& ms) const;
   std::optional<TimePoint> earliest_due(const IncidentState& s) const;
   void emit(IncidentState& s, Action a);
-  // This step changed the incident; `acted` when it took actions (actions_before is the number
-  // of pending actions when the step began).
-  void touched(Slot& slot, std::size_t actions_before);
+  // This step changed the incident; `acted` when it took actions (actions_before is
+  // actions_taken_ when the step began).
+  void touched(Slot& slot, std::uint64_t actions_before);
   void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();
@@ -152,9 +153,11 @@ class Engine {
                      std::allocator<std::pair<std::string, std::unique_ptr<Slot>>>, true>;
   using StringSet = tsl::robin_set<std::string, std::hash<std::string>, std::equal_to<std::string>,
                                    std::allocator<std::string>, true>;
-  SlotMap incidents_;         // open incidents, never iterated
-  std::set<Due> schedule_;    // next due instant per incident
-  Changeset pending_;         // actions and the like, not yet committed
+  SlotMap incidents_;                // open incidents, never iterated
+  std::set<Due> schedule_;           // next due instant per incident
+  Changeset pending_;                // actions and the like, not yet committed
+  std::uint64_t actions_taken_ = 0;  // every action emitted, whether or not the store keeps it
+  const bool store_records_actions_;
   std::vector<Slot*> dirty_;  // the slots marked dirty
   // The slots that must be committed before what they decided is acted on: they took an action
   // (which the outbox will send), or changed outside a batch whose source redelivers.

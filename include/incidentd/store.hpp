@@ -31,6 +31,15 @@ struct Changeset {
     return incidents.empty() && actions.empty() && processed.empty() && confirmations.empty() &&
            acknowledgements.empty();
   }
+  // Empties it but keeps the vectors' capacity: the engine fills one changeset per commit, and
+  // growing the actions from nothing each time moved every action several times.
+  void clear() {
+    incidents.clear();
+    actions.clear();
+    processed.clear();
+    confirmations.clear();
+    acknowledgements.clear();
+  }
 };
 
 class StoreError : public std::runtime_error {
@@ -64,6 +73,10 @@ class Store {
   virtual std::optional<Confirmation> find_confirmation(const std::string& incident_key,
                                                         const std::string& unit,
                                                         const std::string& confirmation_id) = 0;
+  // Whether commits carry the actions (the timeline and the outbox). A store that keeps neither
+  // (the simulation's, which prints the actions as they are taken) says no, and the engine does
+  // not gather them.
+  virtual bool records_actions() const { return true; }
 };
 
 }  // namespace incidentd
