@@ -270,15 +270,17 @@ void join(RangeWalk& first, RangeWalk& second) {
     auto [at, fresh] = first.chains().try_emplace(key);
     Link& before = at->second.link;
     if (fresh) before.hash = chain_genesis(key);
-    const RangeWalk::Opening& o = *later.opening;
-    RowFacts f;
-    f.seq = o.seq;
-    f.incident_seq = o.incident_seq;
-    f.prev_hash = o.prev_hash;
-    f.hash = o.hash;
-    f.hashed = o.hashed;
-    f.self_ok = o.self_ok;
-    if (auto b = check_link(key, f, before)) first.add(std::move(*b));
+    if (later.opening) {  // every chain of a later range has one
+      const RangeWalk::Opening& o = *later.opening;
+      RowFacts f;
+      f.seq = o.seq;
+      f.incident_seq = o.incident_seq;
+      f.prev_hash = o.prev_hash;
+      f.hash = o.hash;
+      f.hashed = o.hashed;
+      f.self_ok = o.self_ok;
+      if (auto b = check_link(key, f, before)) first.add(std::move(*b));
+    }
     before = std::move(later.link);
   }
   first.extend_by(second);
