@@ -210,16 +210,28 @@ int run_stats(Source& src, incidentd::report::StatsQuery query, const std::strin
 int run_verify(Source& src) {
   if (!src.resolve()) return 2;
   incidentd::SqliteStore store(src.database, incidentd::SqliteStore::Mode::read_only);
-  const auto result = incidentd::report::verify_chain(store);
+  // A second connection: the file's two halves are checked on two threads.
+  incidentd::SqliteStore second(src.database, incidentd::SqliteStore::Mode::read_only);
+  const auto result = incidentd::report::verify_chain(store, &second);
   if (!result.intact) {
-    std::cout << src.database << ": TAMPERED: " << result.kind << " at seq " << result.seq << ": "
-              << result.detail << " (" << result.rows << " rows read)\n";
+    for (const incidentd::report::ChainBreak& b : result.breaks) {
+      std::cout << src.database << ": TAMPERED: " << b.kind << " at seq " << b.seq << ": "
+                << b.detail << '\n';
+    }
+    if (result.breaks_found > result.breaks.size()) {
+      std::cout << src.database << ": ... and " << result.breaks_found - result.breaks.size()
+                << " more breaks\n";
+    }
+    std::cout << src.database << ": " << result.breaks_found << " breaks in " << result.rows
+              << " rows read (" << result.chains << " incident chains)\n";
     return 1;
   }
   if (!result.head) {
     std::cout << src.database << ": intact: the timeline is empty\n";
     return 0;
   }
+  std::cout << src.database << ": intact: " << result.chains
+            << " incident chains; heads digest sha256 " << result.heads_digest << '\n';
   std::cout << src.database << ": intact: " << result.rows << " rows; chain head seq "
             << result.head->seq << " sha256 " << result.head->hash << '\n';
   for (const incidentd::ChainRewrite& r : result.rewrites) {

@@ -188,7 +188,11 @@ DbCheck check_chain(TimelineQueries& timeline) {
   check.name = "chain";
   const VerifyResult v = verify_chain(timeline);
   check.checked = v.rows;
-  if (!v.intact) fail(check, v.kind + " at seq " + std::to_string(v.seq) + ": " + v.detail);
+  for (const ChainBreak& b : v.breaks) {
+    fail(check, b.kind + " at seq " + std::to_string(b.seq) + ": " + b.detail);
+  }
+  // Breaks verify counted beyond those it kept.
+  for (std::size_t i = v.breaks.size(); i < v.breaks_found; ++i) ++check.failed;
   return check;
 }
 

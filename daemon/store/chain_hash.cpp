@@ -1,5 +1,6 @@
 #include "store/chain_hash.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -14,7 +15,7 @@ namespace {
 // more than the SHA-256 itself.
 class Encoding {
  public:
-  void begin() { bytes_.assign("incidentd-timeline-v1\n"); }
+  void begin(std::string_view tag) { bytes_.assign(tag); }
   // A field as "<byte length>:<bytes>", so no two different rows encode the same.
   void field(std::string_view bytes) {
     decimal(static_cast<std::uint64_t>(bytes.size()));
@@ -40,18 +41,24 @@ class Encoding {
   std::string bytes_;
 };
 
-}  // namespace
-
-std::string chain_hash(std::string_view prev_hash, std::int64_t seq, std::string_view incident_key,
-                       std::int64_t at_ms, std::string_view action, const std::string* milestone,
-                       std::string_view body) {
-  // One context and one buffer per thread: the algorithm is looked up once, and the buffer
-  // grows to the longest row once, not for every row of the hot path.
+std::string digest(const Encoding& encoding) {
   thread_local crypto::Sha256 sha;
+  try {
+    return sha.hex_digest_of(encoding.bytes());
+  } catch (const std::runtime_error& e) {
+    throw StoreError(e.what());
+  }
+}
+
+// One buffer per thread: it grows to the longest row once, not for every row of the hot path.
+// The number is the incident_seq (v2) or the global seq (v1).
+std::string row_hash(std::string_view tag, std::string_view prev_hash, std::int64_t number,
+                     std::string_view incident_key, std::int64_t at_ms, std::string_view action,
+                     const std::string* milestone, std::string_view body) {
   thread_local Encoding encoding;
-  encoding.begin();
+  encoding.begin(tag);
   encoding.field(prev_hash);
-  encoding.field(seq);
+  encoding.field(number);
   encoding.field(incident_key);
   encoding.field(at_ms);
   encoding.field(action);
@@ -62,16 +69,49 @@ std::string chain_hash(std::string_view prev_hash, std::int64_t seq, std::string
         "-");  // no length prefix starts with '-': a NULL milestone encodes apart from any text
   }
   encoding.field(body);
-  try {
-    return sha.hex_digest_of(encoding.bytes());
-  } catch (const std::runtime_error& e) {
-    throw StoreError(e.what());
-  }
+  return digest(encoding);
+}
+
+}  // namespace
+
+std::string chain_genesis(std::string_view incident_key) {
+  thread_local Encoding encoding;
+  encoding.begin("incidentd-timeline-v2-genesis\n");
+  encoding.field(incident_key);
+  return digest(encoding);
+}
+
+std::string chain_hash(std::string_view prev_hash, std::int64_t incident_seq,
+                       std::string_view incident_key, std::int64_t at_ms, std::string_view action,
+                       const std::string* milestone, std::string_view body) {
+  return row_hash("incidentd-timeline-v2\n", prev_hash, incident_seq, incident_key, at_ms, action,
+                  milestone, body);
 }
 
 std::string chain_hash(std::string_view prev_hash, const TimelineRow& row) {
-  return chain_hash(prev_hash, row.seq, row.incident_key, row.at_ms, row.action,
+  return chain_hash(prev_hash, row.incident_seq, row.incident_key, row.at_ms, row.action,
                     row.milestone ? &*row.milestone : nullptr, row.body);
+}
+
+std::string chain_heads_digest(std::vector<IncidentChainHead> heads) {
+  std::sort(heads.begin(), heads.end(),
+            [](const auto& a, const auto& b) { return a.incident_key < b.incident_key; });
+  Encoding encoding;
+  encoding.begin("incidentd-chain-heads-v1\n");
+  for (const IncidentChainHead& h : heads) {
+    encoding.field(h.incident_key);
+    encoding.field(h.incident_seq);
+    encoding.field(h.hash);
+  }
+  return digest(encoding);
+}
+
+std::string chain_hash_v1(std::string_view prev_hash, std::int64_t seq,
+                          std::string_view incident_key, std::int64_t at_ms,
+                          std::string_view action, const std::string* milestone,
+                          std::string_view body) {
+  return row_hash("incidentd-timeline-v1\n", prev_hash, seq, incident_key, at_ms, action, milestone,
+                  body);
 }
 
 }  // namespace incidentd

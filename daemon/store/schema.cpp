@@ -8,6 +8,7 @@
 
 #include "crypto/crypto.hpp"
 #include "incidentd/delivery_policy.hpp"
+#include "store/chain_migration.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
 #include "store/processed_ids.hpp"
@@ -240,6 +241,14 @@ CREATE TABLE source_heartbeat (
 -- rows have only last_error's English sentence, which reports show as it is.
 ALTER TABLE outbox ADD COLUMN gave_up TEXT;
 )sql"},
+    // One hash chain per incident instead of one for the file (rechain_per_incident): the
+    // replicas of a cluster apply incidents in different interleavings, and must compute the same
+    // hashes. incident_seq is a row's place in its incident's chain, hashed instead of the
+    // file-local seq; an incident's head is its last row on the (incident_key, seq) index.
+    {11, R"sql(
+ALTER TABLE timeline ADD COLUMN incident_seq INTEGER;
+)sql",
+     rechain_per_incident},
 };
 
 static_assert(std::size(kMigrations) > 0 &&

@@ -60,6 +60,10 @@ SqliteStore::SqliteStore(const std::string& path, Mode mode, WalCheckpoints chec
 
 SqliteStore::~SqliteStore() = default;
 
+std::string SqliteStore::chain_genesis(std::string_view incident_key) {
+  return incidentd::chain_genesis(incident_key);
+}
+
 std::string SqliteStore::chain_hash(std::string_view prev_hash, const TimelineRow& row) {
   return incidentd::chain_hash(prev_hash, row);
 }

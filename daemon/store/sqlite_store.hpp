@@ -9,7 +9,8 @@
 // A read-only instance can read while the daemon writes (reports).
 //
 // The rooms (daemon/store): database (connection, pragmas) with schema (every table's
-// migrations), hash_chain (appending to the timeline's chain) and chain_hash (the hash itself),
+// migrations, chain_migration the per-incident chains' one), hash_chain (appending to the
+// timeline's chains, one per incident) and chain_hash (the hash itself),
 // engine_store (commit, loads, processed ids with processed_ids), outbox, timeline_queries,
 // ack_links, run_log, source_heartbeat_record, reply_codes, consistency_rows, wal_checkpointer.
 #pragma once
@@ -52,10 +53,10 @@ class SqliteStore final : public Store,
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 10;
+  static constexpr int kSchemaVersion = 11;
 
-  // The hash the first row chains to, and a row's hash (store/chain_hash.hpp).
-  static constexpr std::string_view kGenesisHash = incidentd::kGenesisHash;
+  // The hash an incident's first row chains to, and a row's hash (store/chain_hash.hpp).
+  static std::string chain_genesis(std::string_view incident_key);
   static std::string chain_hash(std::string_view prev_hash, const TimelineRow& row);
 
   // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a

@@ -16,7 +16,8 @@ using sql::instant_of;
 using sql::millis;
 
 constexpr const char* kTimelineColumns =
-    "t.seq, t.incident_key, t.at, t.action, t.milestone, t.body, t.prev_hash, t.hash";
+    "t.seq, t.incident_key, t.at, t.action, t.milestone, t.body, t.prev_hash, t.hash, "
+    "t.incident_seq";
 
 // Into `row`, reusing its strings' buffers: verify reads millions of rows through one.
 void assign_text(const SQLite::Column& column, std::string& to) {
@@ -37,6 +38,7 @@ void read_timeline_row(SQLite::Statement& s, TimelineRow& row) {
   assign_text(s.getColumn(5), row.body);
   assign_text(s.getColumn(6), row.prev_hash);
   assign_text(s.getColumn(7), row.hash);
+  row.incident_seq = s.getColumn(8).getInt64();
 }
 
 // The same through SQLite's C API, for the scan of the whole chain (verify): SQLiteCpp's
@@ -61,12 +63,13 @@ void read_timeline_row(sqlite3_stmt* s, TimelineRow& row) {
   row.body.assign(text_of(s, 5));
   row.prev_hash.assign(text_of(s, 6));
   row.hash.assign(text_of(s, 7));
+  row.incident_seq = sqlite3_column_int64(s, 8);
 }
 
 std::string timeline_of_clocks_sql(std::size_t actions) {
   std::string sql = std::string(
                         "SELECT t.seq, t.incident_key, t.at, t.action, t.milestone, "
-                        "CASE t.action WHEN 'notification' THEN '' ELSE t.body END, '', '', "
+                        "CASE t.action WHEN 'notification' THEN '' ELSE t.body END, '', '', 0, "
                         "CASE t.action WHEN 'notification' THEN "
                         "json_extract(t.body, '$.recipient') ELSE '' END") +
                     // CROSS JOIN keeps incidents outside: each one's rows come from the
@@ -150,7 +153,7 @@ void TimelineReader::scan_timeline_of_clocks(TimePoint from, TimePoint to,
     TimelineRow row;
     while (s.executeStep()) {
       read_timeline_row(s, row);
-      assign_text(s.getColumn(8), row.recipient);
+      assign_text(s.getColumn(9), row.recipient);
       visit(row);
     }
   });

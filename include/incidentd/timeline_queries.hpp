@@ -17,9 +17,10 @@
 
 namespace incidentd {
 
-// One timeline row as stored, with its place in the hash chain.
+// One timeline row as stored, with its place in its incident's hash chain.
 struct TimelineRow {
-  std::int64_t seq = 0;
+  std::int64_t seq = 0;           // the row's place in this file (replicas number rows differently)
+  std::int64_t incident_seq = 0;  // its place in its incident's chain, from 1 (the same everywhere)
   std::string incident_key;
   std::int64_t at_ms = 0;  // milliseconds since the epoch, UTC
   std::string action;
@@ -32,7 +33,8 @@ struct TimelineRow {
   std::string recipient;
 };
 
-// The last row of the chain: a printed report quotes it so it can be checked later.
+// The last row of a chain (an incident's, or the file's last row): a printed report quotes it
+// so it can be checked later.
 struct ChainHead {
   std::int64_t seq = 0;
   std::string hash;
@@ -50,8 +52,9 @@ struct IncidentRow {
   std::optional<TimePoint> clock_start;
 };
 
-// A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records):
-// the head before it, so a head printed before can still be accounted for.
+// A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records;
+// schema 11 re-chained every row per incident): the head before it, so a head printed before can
+// still be accounted for.
 struct ChainRewrite {
   TimePoint at{};
   std::string reason;
@@ -80,7 +83,7 @@ class TimelineQueries {
   virtual std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) = 0;
   // The incident's outbox rows (without the dispatcher's columns), oldest first.
   virtual std::vector<OutboxRow> outbox(const std::string& incident_key) = 0;
-  // The last row of the timeline (of all incidents, or of one).
+  // The last row of the timeline (of all incidents, or of one: the head of its chain).
   virtual std::optional<ChainHead> chain_head(const std::string& incident_key = "") = 0;
   // Rewrites of the chain by migrations, oldest first.
   virtual std::vector<ChainRewrite> chain_rewrites() = 0;

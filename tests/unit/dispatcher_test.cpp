@@ -209,11 +209,16 @@ struct Harness {
     return out;
   }
 
+  // Every incident's rows chain from its genesis, in order.
   bool chain_intact() {
-    std::string prev(SqliteStore::kGenesisHash);
+    std::map<std::string, std::pair<std::int64_t, std::string>> heads;
     bool ok = true;
     store->scan_timeline("", [&](const TimelineRow& r) {
-      ok = ok && r.prev_hash == prev && SqliteStore::chain_hash(prev, r) == r.hash;
+      auto [at, fresh] = heads.try_emplace(r.incident_key);
+      auto& [entry, prev] = at->second;
+      if (fresh) prev = SqliteStore::chain_genesis(r.incident_key);
+      ok = ok && r.incident_seq == ++entry && r.prev_hash == prev &&
+           SqliteStore::chain_hash(prev, r) == r.hash;
       prev = r.hash;
       return true;
     });

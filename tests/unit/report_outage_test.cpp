@@ -17,6 +17,7 @@
 #include "report/verify.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/engine_harness.hpp"
+#include "support/old_chain.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -169,9 +170,9 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     first.engine->flush();
   }
   {
-    // Schema 6 is schema 10 without source_heartbeat (10), daemon_runs (9), the outbox's delivery
-    // state and chain_rewrites (8); 7 only re-keys confirmations, which it does again on any table:
-    // make the file what a version 6 build left.
+    // Schema 6 is schema 11 without a chain per incident (11), source_heartbeat (10), daemon_runs
+    // (9), the outbox's delivery state and chain_rewrites (8); 7 only re-keys confirmations, which
+    // it does again on any table: make the file what a version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
         "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE "
@@ -180,6 +181,8 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
         "PRAGMA user_version = 6");
+    // And the one global chain of schema 2 to 10 (11 chains per incident).
+    testing::rechain_globally_for_test(raw);
   }
   CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
                     Contains("start incidentd once on it to migrate it"));

@@ -18,6 +18,7 @@
 
 #include "incidentd/state_codec.hpp"
 #include "support/memory_store.hpp"
+#include "support/old_chain.hpp"
 #include "support/temp_dir.hpp"
 
 namespace incidentd {
@@ -866,7 +867,6 @@ TEST_CASE(
     rc.confirmation_id = "sms-" + phone + "-4827-1796426564073";
     confirmed.actions.push_back(rc);
     store.commit(confirmed);
-    old_head = store.chain_head()->hash;
   }
   {
     // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites (8), no
@@ -879,16 +879,21 @@ TEST_CASE(
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
         "ALTER TABLE outbox DROP COLUMN failing_since; ALTER TABLE outbox DROP COLUMN recorded; "
         "PRAGMA user_version = 7");
+    // And the one global chain of schema 2 to 10, with the head a report printed then.
+    testing::rechain_globally_for_test(raw);
+    old_head = raw.execAndGet("SELECT hash FROM timeline ORDER BY seq DESC LIMIT 1").getString();
   }
 
   SqliteStore store(path);
   CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
   std::string all;
-  std::string prev(SqliteStore::kGenesisHash);
+  std::string prev = SqliteStore::chain_genesis("inc-1");
+  std::int64_t entry = 0;
   bool chained = true;
   store.scan_timeline("", [&](const TimelineRow& r) {
     all += r.body + "\n";
-    chained = chained && r.prev_hash == prev && SqliteStore::chain_hash(prev, r) == r.hash;
+    chained = chained && r.incident_key == "inc-1" && r.incident_seq == ++entry &&
+              r.prev_hash == prev && SqliteStore::chain_hash(prev, r) == r.hash;
     prev = r.hash;
     return true;
   });
@@ -902,16 +907,23 @@ TEST_CASE(
   for (const OutboxRow& r : store.outbox("inc-1")) {
     CHECK(r.last_error == "POST <address> refused");
   }
-  // The rewrite is on record with the head a report printed before it.
+  // Both rewrites are on record: schema 8's with the head a report printed before it, then
+  // schema 11's (one chain per incident) from schema 8's head to the same row's new hash.
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
   SQLite::Statement rewrite(raw,
-                            "SELECT rows_changed, old_head_hash, new_head_hash "
-                            "FROM chain_rewrites");
+                            "SELECT rows_changed, old_head_hash, new_head_hash, old_head_seq "
+                            "FROM chain_rewrites ORDER BY seq");
   REQUIRE(rewrite.executeStep());
   CHECK(rewrite.getColumn(0).getInt() == 5);
   CHECK(rewrite.getColumn(1).getString() == old_head);
+  const std::string schema8_head = rewrite.getColumn(2).getString();
+  CHECK(schema8_head != old_head);
+  REQUIRE(rewrite.executeStep());
+  CHECK(rewrite.getColumn(0).getInt() == 6);
+  CHECK(rewrite.getColumn(1).getString() == schema8_head);
   CHECK(rewrite.getColumn(2).getString() == store.chain_head()->hash);
-  CHECK(store.chain_head()->hash != old_head);
+  CHECK(rewrite.getColumn(3).getInt() == 6);
+  CHECK_FALSE(rewrite.executeStep());
   // The notification's milestone was filled from its body.
   CHECK(raw.execAndGet("SELECT milestone FROM outbox WHERE notification_id = 'n1'").getString() ==
         "first_release");

@@ -1,12 +1,16 @@
-// The timeline's hash chain: commit() chains every row, verify names the first row altered,
-// inserted or removed directly in SQLite, and a version 1 database is chained on migration.
+// The timeline's hash chains: commit() chains every row in its incident's chain, verify names
+// each row altered, inserted or removed directly in SQLite (the first one in seq order first), and
+// a version 1 database is chained on migration.
 #include "report/verify.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 #include "incidentd/codec.hpp"
 #include "report/fixture.hpp"
@@ -23,7 +27,7 @@ using Catch::Matchers::Contains;
 
 // A copy of the fixture, changed by `tamper` through a plain SQLite connection.
 template <typename F>
-VerifyResult verify_after(F tamper) {
+VerifyResult verify_after(F tamper, bool two_threads = false) {
   TempDir dir{"incidentd-verify"};
   const std::string path = dir.file("tampered.db");
   testing::copy_report_fixture(path);
@@ -32,7 +36,8 @@ VerifyResult verify_after(F tamper) {
     tamper(db);
   }
   SqliteStore store(path, SqliteStore::Mode::read_only);
-  return verify_chain(store);
+  SqliteStore second(path, SqliteStore::Mode::read_only);
+  return verify_chain(store, two_threads ? &second : nullptr);
 }
 
 std::int64_t rows_in_fixture() {
@@ -67,12 +72,16 @@ TEST_CASE("the fixture's chain is intact and ends at its last row", "[verify]") 
   CHECK(result.head->hash == store.chain_head()->hash);
 }
 
-TEST_CASE("each row chains to the one before it", "[verify]") {
+TEST_CASE("each row chains to the one before it in its incident", "[verify]") {
   SqliteStore store(testing::shared_report_fixture(), SqliteStore::Mode::read_only);
-  std::string prev(SqliteStore::kGenesisHash);
+  std::map<std::string, std::pair<std::int64_t, std::string>> heads;
   std::int64_t expected_seq = 1;
   store.scan_timeline("", [&](const TimelineRow& row) {
+    auto [at, fresh] = heads.try_emplace(row.incident_key);
+    auto& [entry, prev] = at->second;
+    if (fresh) prev = SqliteStore::chain_genesis(row.incident_key);
     CHECK(row.seq == expected_seq++);
+    CHECK(row.incident_seq == ++entry);
     CHECK(row.prev_hash == prev);
     CHECK(row.hash.size() == 64);
     CHECK(SqliteStore::chain_hash(row.prev_hash, row) == row.hash);
@@ -80,6 +89,7 @@ TEST_CASE("each row chains to the one before it", "[verify]") {
     return true;
   });
   CHECK(expected_seq > 100);
+  CHECK(heads.size() > 3);
 }
 
 TEST_CASE("an altered row is named", "[verify]") {
@@ -100,6 +110,9 @@ TEST_CASE("an altered row is named", "[verify]") {
   CHECK(result.kind == "altered");
   CHECK(result.seq == met);
   CHECK_THAT(result.detail, Contains("does not match its hash"));
+  CHECK_THAT(result.detail, Contains("of incident \"rpt-late\""));
+  REQUIRE(result.breaks.size() == 1);
+  CHECK(result.breaks[0].incident_key == "rpt-late");
 }
 
 TEST_CASE("an altered column outside the body is named too", "[verify]") {
@@ -109,12 +122,25 @@ TEST_CASE("an altered column outside the body is named too", "[verify]") {
   CHECK(result.seq == 7);
 }
 
+// The first row at or after seq 12 whose incident has a row after it.
+std::int64_t row_with_successor(SQLite::Database& db) {
+  return db
+      .execAndGet(
+          "SELECT MIN(seq) FROM timeline t WHERE seq >= 12 AND EXISTS (SELECT 1 FROM timeline u "
+          "WHERE u.incident_key = t.incident_key AND u.seq > t.seq)")
+      .getInt64();
+}
+
 TEST_CASE("a row altered and re-hashed is named by the row after it", "[verify]") {
-  const auto result = verify_after([](SQLite::Database& db) {
-    db.exec("UPDATE timeline SET body = body || ' ' WHERE seq = 12");
+  std::int64_t altered = 0;
+  const auto result = verify_after([&](SQLite::Database& db) {
+    altered = row_with_successor(db);
+    const std::string at = std::to_string(altered);
+    db.exec("UPDATE timeline SET body = body || ' ' WHERE seq = " + at);
     SQLite::Statement select(db,
-                             "SELECT seq, incident_key, at, action, milestone, body, prev_hash "
-                             "FROM timeline WHERE seq = 12");
+                             "SELECT seq, incident_key, at, action, milestone, body, prev_hash, "
+                             "incident_seq FROM timeline WHERE seq = " +
+                                 at);
     REQUIRE(select.executeStep());
     TimelineRow row;
     row.seq = select.getColumn(0).getInt64();
@@ -124,12 +150,13 @@ TEST_CASE("a row altered and re-hashed is named by the row after it", "[verify]"
     if (!select.getColumn(4).isNull()) row.milestone = select.getColumn(4).getString();
     row.body = select.getColumn(5).getString();
     row.prev_hash = select.getColumn(6).getString();
-    SQLite::Statement update(db, "UPDATE timeline SET hash = ? WHERE seq = 12");
+    row.incident_seq = select.getColumn(7).getInt64();
+    SQLite::Statement update(db, "UPDATE timeline SET hash = ? WHERE seq = " + at);
     update.bind(1, SqliteStore::chain_hash(row.prev_hash, row));
     update.exec();
   });
   CHECK(result.kind == "altered");
-  CHECK(result.seq == 12);
+  CHECK(result.seq == altered);
   CHECK_THAT(result.detail, Contains("re-hashed"));
 }
 
@@ -142,16 +169,34 @@ TEST_CASE("a deleted row shows as a gap at its seq", "[verify]") {
   CHECK_THAT(result.detail, Contains("seq 20"));
 }
 
-TEST_CASE("a deleted row with the rows after it renumbered is named", "[verify]") {
-  const auto result = verify_after([](SQLite::Database& db) {
-    db.exec("DELETE FROM timeline WHERE seq = 30");
-    // Two steps, so no row collides with another while moving.
-    db.exec("UPDATE timeline SET seq = -(seq - 1) WHERE seq > 30");
+TEST_CASE("a deleted row with the rows after it renumbered is named by its incident and entry",
+          "[verify]") {
+  std::string key;
+  std::int64_t entry = 0;
+  const auto result = verify_after([&](SQLite::Database& db) {
+    // A row that is not the last of its incident: its chain shows the hole.
+    SQLite::Statement row(db,
+                          "SELECT seq, incident_key, incident_seq FROM timeline t WHERE seq >= 30 "
+                          "AND EXISTS (SELECT 1 FROM timeline u WHERE u.incident_key = "
+                          "t.incident_key AND u.seq > t.seq) ORDER BY seq LIMIT 1");
+    REQUIRE(row.executeStep());
+    const std::int64_t seq = row.getColumn(0).getInt64();
+    key = row.getColumn(1).getString();
+    entry = row.getColumn(2).getInt64();
+    row.reset();
+    db.exec("DELETE FROM timeline WHERE seq = " + std::to_string(seq));
+    // Two steps, so no row collides with another while moving; the seqs close over the hole.
+    db.exec("UPDATE timeline SET seq = -(seq - 1) WHERE seq > " + std::to_string(seq));
     db.exec("UPDATE timeline SET seq = -seq WHERE seq < 0");
   });
-  CHECK(result.kind == "removed");
-  CHECK(result.seq == 30);
-  CHECK_THAT(result.detail, Contains("renumbered"));
+  CHECK_FALSE(result.intact);
+  const auto named = std::find_if(result.breaks.begin(), result.breaks.end(),
+                                  [&](const ChainBreak& b) { return b.incident_key == key; });
+  REQUIRE(named != result.breaks.end());
+  CHECK(named->kind == "removed");
+  CHECK(named->incident_seq == entry);
+  CHECK_THAT(named->detail,
+             Contains("entry " + std::to_string(entry) + " of incident \"" + key + "\" missing"));
 }
 
 TEST_CASE("rows removed from the end are named by the seq SQLite handed out", "[verify]") {
@@ -178,28 +223,40 @@ TEST_CASE("a row inserted at the end without a hash is named", "[verify]") {
 TEST_CASE("a row inserted in the middle, with a valid hash and the rest renumbered, is named",
           "[verify]") {
   const auto result = verify_after([](SQLite::Database& db) {
+    // After rpt-late's last row before seq 15, in its chain, as incidentd would have hashed it.
+    TimelineRow row;
+    {
+      SQLite::Statement before(db,
+                               "SELECT hash, incident_seq FROM timeline WHERE seq < 15 AND "
+                               "incident_key = 'rpt-late' ORDER BY seq DESC LIMIT 1");
+      REQUIRE(before.executeStep());
+      row.prev_hash = before.getColumn(0).getString();
+      row.incident_seq = before.getColumn(1).getInt64() + 1;
+    }
     db.exec("UPDATE timeline SET seq = -(seq + 1) WHERE seq >= 15");
     db.exec("UPDATE timeline SET seq = -seq WHERE seq < 0");
-    TimelineRow row;
     row.seq = 15;
     row.incident_key = "rpt-late";
     row.at_ms = 1'000;
     row.action = "acknowledged";
     row.body = R"({"action":"acknowledged"})";
-    row.prev_hash = db.execAndGet("SELECT hash FROM timeline WHERE seq = 14").getString();
     SQLite::Statement insert(db,
                              "INSERT INTO timeline(seq, incident_key, at, action, milestone, "
-                             "body, prev_hash, hash) VALUES (15, ?, ?, ?, NULL, ?, ?, ?)");
+                             "body, prev_hash, hash, incident_seq) VALUES (15, ?, ?, ?, NULL, ?, "
+                             "?, ?, ?)");
     insert.bind(1, row.incident_key);
     insert.bind(2, row.at_ms);
     insert.bind(3, row.action);
     insert.bind(4, row.body);
     insert.bind(5, row.prev_hash);
     insert.bind(6, SqliteStore::chain_hash(row.prev_hash, row));
+    insert.bind(7, row.incident_seq);
     insert.exec();
   });
   CHECK(result.kind == "inserted");
   CHECK(result.seq == 15);
+  REQUIRE_FALSE(result.breaks.empty());
+  CHECK(result.breaks[0].incident_key == "rpt-late");
 }
 
 TEST_CASE("the chain continues across a reopen, and from another writer's rows", "[verify]") {
@@ -224,8 +281,8 @@ TEST_CASE("the chain continues across a reopen, and from another writer's rows",
   CHECK(result.head->seq == 5);
 }
 
-// verify reads on one thread and hashes on another, in batches of rows: a chain of several
-// batches is walked whole and in order, and a row altered in a later batch is still the one named.
+// verify can walk the file's two halves on two threads: a timeline of many rows is walked whole
+// either way, and a row altered deep in it is still the one named.
 TEST_CASE("a chain longer than a batch is walked whole, and an alteration deep in it is named",
           "[verify]") {
   TempDir dir{"incidentd-verify"};
@@ -239,23 +296,31 @@ TEST_CASE("a chain longer than a batch is walked whole, and an alteration deep i
   }
   {
     SqliteStore reader(path, SqliteStore::Mode::read_only);
-    const auto result = verify_chain(reader);
+    SqliteStore second(path, SqliteStore::Mode::read_only);
+    const auto result = verify_chain(reader, &second);
     CHECK(result.intact);
     CHECK(result.rows == kRows);
+    CHECK(result.chains == kRows);
     REQUIRE(result.head);
     CHECK(result.head->seq == kRows);
     CHECK(result.head->hash == reader.chain_head()->hash);
+    CHECK(result.heads_digest == verify_chain(reader).heads_digest);
   }
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
     db.exec("UPDATE timeline SET body = replace(body, '\"u\"', '\"v\"') WHERE seq = 3777");
   }
   SqliteStore reader(path, SqliteStore::Mode::read_only);
-  const auto result = verify_chain(reader);
-  CHECK_FALSE(result.intact);
-  CHECK(result.kind == "altered");
-  CHECK(result.seq == 3777);
-  CHECK(result.rows == 3777);  // it stopped at the first problem
+  SqliteStore second(path, SqliteStore::Mode::read_only);
+  for (TimelineQueries* other :
+       {static_cast<TimelineQueries*>(nullptr), static_cast<TimelineQueries*>(&second)}) {
+    const auto result = verify_chain(reader, other);
+    CHECK_FALSE(result.intact);
+    CHECK(result.kind == "altered");
+    CHECK(result.seq == 3777);
+    CHECK(result.breaks.size() == 1);
+    CHECK(result.rows == kRows);  // every chain is checked, past the first problem
+  }
 }
 
 TEST_CASE("a writer keeps chaining past rows cut from the end, so the cut shows", "[verify]") {
@@ -386,7 +451,7 @@ PRAGMA user_version = 6;
                              "INSERT INTO timeline(seq, incident_key, at, action, milestone, body, "
                              "prev_hash, hash) VALUES (?, ?, ?, 'release_confirmed', "
                              "'first_release', ?, ?, ?)");
-    std::string prev(SqliteStore::kGenesisHash);
+    std::string prev(kGlobalGenesisHashV1);
     for (const auto& [seq, key] : {std::pair<int, const char*>{1, "a"}, {2, "b"}}) {
       TimelineRow row;
       row.seq = seq;
@@ -395,7 +460,8 @@ PRAGMA user_version = 6;
       row.action = "release_confirmed";
       row.milestone = "first_release";
       row.body = R"({"action":"release_confirmed"})";
-      const std::string hash = SqliteStore::chain_hash(prev, row);
+      const std::string hash = chain_hash_v1(prev, row.seq, row.incident_key, row.at_ms, row.action,
+                                             &*row.milestone, row.body);
       insert.reset();
       insert.bind(1, seq);
       insert.bind(2, key);
