@@ -120,7 +120,8 @@ const std::map<std::string, std::string>& managed_kafka_properties() {
       {"group.id", "use kafka.group"},
       {"enable.auto.commit", "offsets are committed with the dead letters, in one transaction"},
       {"enable.auto.offset.store", "offsets are committed with the dead letters"},
-      {"transactional.id", "derived from kafka.group"},
+      {"transactional.id", "derived from kafka.group and cluster.instance_id"},
+      {"group.instance.id", "use cluster.instance_id"},
       {"enable.idempotence", "the dead-letter producer is transactional"},
   };
   return kManaged;

@@ -91,8 +91,8 @@ ConfigResult ConfigParser::run(std::string_view text) {
   }
   Config config;
   check_keys(root,
-             {"timezone", "lang", "database", "kafka", "http", "sms", "notify", "ingest", "policy",
-              "units"},
+             {"timezone", "lang", "database", "kafka", "cluster", "http", "sms", "notify", "ingest",
+              "policy", "units"},
              "");
   parse_settings(root, config);
   parse_units(root, config);
@@ -340,6 +340,9 @@ void ConfigParser::parse_settings(const toml::table& root, Config& config) {
     config.database = *db;
   }
   if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
+  if (const toml::table* cluster = get_table(root, "cluster", "")) {
+    parse_cluster(root, *cluster, config.cluster);
+  }
   if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
   if (const toml::table* sms = get_table(root, "sms", "")) {
     parse_sms(*sms, config.sms);

@@ -1,7 +1,7 @@
 // The configuration parser's inside, shared by the files that parse one part of the document each
 // (config_parser.cpp: the document, typed access and the small sections; config_notify_sms.cpp,
-// config_http.cpp, config_roster.cpp, config_policy.cpp). Not a public header: parse_config() in
-// incidentd/config.hpp is the contract.
+// config_http.cpp, config_cluster.cpp, config_roster.cpp, config_policy.cpp). Not a public header:
+// parse_config() in incidentd/config.hpp is the contract.
 #pragma once
 
 #include <toml++/toml.h>
@@ -142,6 +142,9 @@ class ConfigParser {
   void parse_locale(const toml::table& root, Config& config);
   void parse_ingest(const toml::table& ingest, IngestSettings& out);
   void parse_kafka(const toml::table& kafka, KafkaSettings& out);
+  // ---- [cluster] (config_cluster.cpp) -------------------------------------------------------
+  void parse_cluster(const toml::table& root, const toml::table& cluster, ClusterConfig& out);
+  void check_cluster_properties(const toml::table& root);
   void check_files(const Config& config);
 
   // ---- [sms] and [notify] (config_notify_sms.cpp) -------------------------------------------

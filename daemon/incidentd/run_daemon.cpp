@@ -1,13 +1,15 @@
-// Starting incidentd: the configuration loaded, the database file checked, a Daemon run, and
-// what ends it turned into the process's exit status.
+// Starting incidentd: the configuration loaded, the database file locked (one daemon per file)
+// and checked, a Daemon run, and what ends it turned into the process's exit status.
 #include "incidentd/daemon.hpp"
 
 #include <exception>
+#include <optional>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "kafka/kafka_client.hpp"
+#include "store/database_lock.hpp"
 #include "store/db_file_check.hpp"
 
 namespace incidentd {
@@ -20,6 +22,16 @@ int run_daemon(const DaemonOptions& options) {
   }
   Config config = std::move(*loaded.config);
   if (!options.database.empty()) config.database = options.database;
+  // One daemon per database file, held until this function returns (the kernel drops it on any
+  // death): a second one started by mistake stops here, before it reads or writes the file or
+  // contacts Kafka, instead of fighting the first over the database and the consumer group.
+  std::optional<DatabaseLock> lock;
+  try {
+    lock.emplace(config.database);
+  } catch (const std::exception& e) {
+    spdlog::critical("incidentd: refusing to start: {}", e.what());
+    return 2;
+  }
   // A damaged or truncated database is refused before anything opens it: never a silent empty
   // start (docs/reliability.md, "A damaged database file").
   if (const auto damaged = check_database_file(config.database, options.init_database)) {

@@ -18,6 +18,18 @@ namespace incidentd {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// How this consumer is a member of its group, for the start line.
+std::string membership_note(const ClusterConfig& cluster) {
+  if (!cluster.enabled()) return "";
+  return fmt::format(", instance {} (static membership; session {}, heartbeat {})",
+                     cluster.instance_id, format_duration(cluster.session_timeout),
+                     format_duration(cluster.heartbeat_interval));
+}
+
+}  // namespace
+
 ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToLoop post_to_loop,
                                    IngestOptions options, const KafkaClientFactory& make_clients)
     : config_(config),
@@ -56,9 +68,9 @@ bool ConsumerPipeline::run() {
 void ConsumerPipeline::consume() {
   if (!init_transactions()) return;
   consumer_->subscribe({config_.kafka.events_topic, config_.kafka.releases_topic});
-  spdlog::info("kafka: consuming {} and {} as group {} from {}; dead letters to {}",
+  spdlog::info("kafka: consuming {} and {} as group {}{} from {}; dead letters to {}",
                config_.kafka.events_topic, config_.kafka.releases_topic, config_.kafka.group,
-               config_.kafka.brokers, config_.kafka.dlq_topic);
+               membership_note(config_.cluster), config_.kafka.brokers, config_.kafka.dlq_topic);
   if (options_.on_subscribed) options_.on_subscribed();
   while (!stop_) poll_once();
   finish_inflight();

@@ -10,8 +10,20 @@
 
 namespace incidentd {
 
-std::string dead_letter_transactional_id(const KafkaSettings& kafka) {
-  return "incidentd-" + kafka.group + "-dead-letters";
+std::string dead_letter_transactional_id(const KafkaSettings& kafka, const ClusterConfig& cluster) {
+  std::string id = "incidentd-";
+  id.append(kafka.group).append("-dead-letters");
+  if (cluster.enabled()) id.append("-").append(cluster.instance_id);
+  return id;
+}
+
+std::map<std::string, std::string> cluster_consumer_properties(const ClusterConfig& cluster) {
+  if (!cluster.enabled()) return {};
+  return {
+      {"group.instance.id", cluster.instance_id},
+      {"session.timeout.ms", std::to_string(cluster.session_timeout.count())},
+      {"heartbeat.interval.ms", std::to_string(cluster.heartbeat_interval.count())},
+  };
 }
 
 struct Ingest::Impl {
@@ -26,12 +38,13 @@ struct Ingest::Impl {
 
 namespace {
 
-KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka) {
-  return [kafka](const KafkaHooks& hooks) {
+KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka, const ClusterConfig& cluster) {
+  return [kafka, cluster](const KafkaHooks& hooks) {
     KafkaClients clients;
-    clients.consumer = std::make_unique<KafkaConsumer>(kafka, hooks);
-    clients.producer =
-        std::make_unique<TransactionalProducer>(kafka, dead_letter_transactional_id(kafka), hooks);
+    clients.consumer =
+        std::make_unique<KafkaConsumer>(kafka, hooks, cluster_consumer_properties(cluster));
+    clients.producer = std::make_unique<TransactionalProducer>(
+        kafka, dead_letter_transactional_id(kafka, cluster), hooks);
     return clients;
   };
 }
@@ -40,7 +53,7 @@ KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka) {
 
 Ingest::Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options)
     : Ingest(config, engine, std::move(post_to_loop), std::move(options),
-             librdkafka_clients(config.kafka)) {}
+             librdkafka_clients(config.kafka, config.cluster)) {}
 
 Ingest::Ingest(const Config& config, Engine& engine, PostToLoop post_to_loop, IngestOptions options,
                const KafkaClientFactory& make_clients)

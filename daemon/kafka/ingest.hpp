@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,8 +87,16 @@ struct IngestStats {
   std::optional<std::int64_t> lag;
 };
 
-// The transactional id of the dead-letter producer of a consumer group.
-std::string dead_letter_transactional_id(const KafkaSettings& kafka);
+// The transactional id of the dead-letter producer: "incidentd-<group>-dead-letters" for a single
+// instance, "incidentd-<group>-dead-letters-<instance_id>" in a cluster, so instances sharing a
+// group never fence one another's producer, while an instance restarted under its own id
+// fences (aborts) what its previous process left open (docs/cluster.md, "What fences what").
+std::string dead_letter_transactional_id(const KafkaSettings& kafka, const ClusterConfig& cluster);
+
+// The consumer's group-membership properties that [cluster] decides: none for a single
+// instance (librdkafka's defaults, or [kafka.properties]); group.instance.id, session.timeout.ms
+// and heartbeat.interval.ms in a cluster.
+std::map<std::string, std::string> cluster_consumer_properties(const ClusterConfig& cluster);
 
 class Ingest {
  public:

@@ -100,7 +100,15 @@ TxnResult translate(RdKafka::Error* raw) {
   out.membership_lost = code == RdKafka::ERR_UNKNOWN_MEMBER_ID ||
                         code == RdKafka::ERR_ILLEGAL_GENERATION ||
                         code == RdKafka::ERR_FENCED_INSTANCE_ID;
-  if (error->is_fatal()) {
+  if (code == RdKafka::ERR_FENCED_INSTANCE_ID) {
+    // A newer process joined the group under this instance's cluster.instance_id (a restart
+    // while this one hung, or the same id on two hosts): this one is the zombie. Rejoining
+    // would only fence the other in turn; exit, and let systemd's restart rejoin cleanly.
+    out.kind = TxnError::Kind::fatal;
+    out.message.append(
+        " (another process joined the consumer group with this cluster.instance_id: this one "
+        "stops; give every instance an id of its own)");
+  } else if (error->is_fatal()) {
     out.kind = TxnError::Kind::fatal;
   } else if (error->is_retriable() && !error->txn_requires_abort()) {
     out.kind = TxnError::Kind::retriable;
@@ -159,7 +167,8 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
   bool paused = false;  // pause(): partitions assigned meanwhile start paused
 };
 
-KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks)
+KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks,
+                             const std::map<std::string, std::string>& membership)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
   auto defaults = common_defaults();
   defaults.insert({
@@ -170,12 +179,13 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks)
       // A subscribed topic created after the start is picked up within this (default 5 min).
       {"topic.metadata.refresh.interval.ms", "30000"},
   });
-  const std::map<std::string, std::string> managed = {
+  std::map<std::string, std::string> managed = {
       {"bootstrap.servers", settings.brokers},
       {"group.id", settings.group},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
   };
+  managed.insert(membership.begin(), membership.end());
   auto conf = make_conf(settings, defaults, managed, impl_->events);
   std::string error;
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl_.get()), error) !=

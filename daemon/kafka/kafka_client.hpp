@@ -28,8 +28,11 @@ class KafkaSetupError : public std::runtime_error {
 
 class KafkaConsumer final : public KafkaConsumerPort {
  public:
-  // Throws KafkaSetupError naming the property librdkafka refused.
-  KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks);
+  // `membership`: properties the daemon decides on top of the settings' own (the group
+  // membership of [cluster], ingest.hpp's cluster_consumer_properties). Throws KafkaSetupError
+  // naming the property librdkafka refused.
+  KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks,
+                const std::map<std::string, std::string>& membership = {});
   ~KafkaConsumer() override;
   KafkaConsumer(const KafkaConsumer&) = delete;
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;

@@ -51,6 +51,12 @@ ReloadResult ConfigReloader::reload() {
     result.needs_restart.emplace_back("kafka");
     next.kafka = current_.kafka;
   }
+  // The consumer joined its group under these: its membership, its transactional id and its
+  // timeouts are fixed for the life of the process.
+  if (!(next.cluster == current_.cluster)) {
+    result.needs_restart.emplace_back("cluster");
+    next.cluster = current_.cluster;
+  }
   // The dispatcher, its channels and the HTTP server are built from these at start-up, and the
   // time zone is in every text and answer they format.
   if (next.timezone != current_.timezone) {

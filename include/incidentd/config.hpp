@@ -183,6 +183,22 @@ struct IngestSettings {
   friend bool operator==(const IngestSettings&, const IngestSettings&) = default;
 };
 
+// Several instances sharing one consumer group (docs/cluster.md). Absent ([cluster] left out):
+// one instance, exactly as before. Fixed at start: a reload that changes it is told to restart.
+struct ClusterConfig {
+  // This instance's name in the group, unique per instance and stable across its restarts
+  // (librdkafka's group.instance.id: static membership, so a restart within session_timeout
+  // moves no partition). Empty: no cluster.
+  std::string instance_id;
+  // How long the group waits for a silent instance before its partitions go to the others,
+  // and how often each instance says it is alive (docs/cluster.md, "Timeouts").
+  std::chrono::milliseconds session_timeout{6000};
+  std::chrono::milliseconds heartbeat_interval{1500};
+
+  bool enabled() const { return !instance_id.empty(); }
+  friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
+};
+
 struct Config {
   Policy policy = Policy::defaults();
   std::vector<Unit> units;
@@ -195,6 +211,7 @@ struct Config {
   SmsSettings sms;
   NotifySettings notify;
   IngestSettings ingest;
+  ClusterConfig cluster;
 
   const Unit* find_unit(std::string_view id) const;
   const Person* find_person(std::string_view id) const;

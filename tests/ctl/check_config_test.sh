@@ -100,4 +100,18 @@ tls_on="0,/^enabled = false/s//enabled = true/; s|^# tls_cert = .*|tls_cert = \"
 refused tls_cert_missing "$tls_on" '^tls_cert' "http.tls_cert: cannot read"
 sms_on="/^\[sms\]/,/^enabled/s/^enabled = false/enabled = true/; s|^credentials_file = .*|credentials_file = \"$work/no-credentials\"|"
 refused sms_credentials_missing "$sms_on" '^credentials_file' "sms.credentials_file: cannot read"
+# [cluster], commented out in the example: accepted as shown once uncommented; a heartbeat over
+# a third of the session and a session timeout also set in [kafka.properties] are refused.
+cluster_on='s/^# \[cluster\]/[cluster]/; s/^# instance_id = /instance_id = /; s/^# session_timeout = /session_timeout = /; s/^# heartbeat_interval = /heartbeat_interval = /'
+sed -e "$cluster_on" "$example" >"$work/cluster.toml"
+grep -q '^\[cluster\]' "$work/cluster.toml" || fail "cluster: test bug: [cluster] not uncommented"
+"$incidentctl" check-config "$work/cluster.toml" >/dev/null ||
+  fail "the example's [cluster], uncommented, is refused"
+refused cluster_heartbeat "$cluster_on; s/^heartbeat_interval = .*/heartbeat_interval = \"3s\"/" \
+  '^heartbeat_interval' \
+  'cluster.heartbeat_interval: 3s must be at most a third of cluster.session_timeout (6s)'
+refused cluster_session_property \
+  "$cluster_on; s/^\"client.id\" = \"incidentd\"/\"session.timeout.ms\" = \"10000\"/" \
+  '^"session.timeout.ms"' \
+  'kafka.properties.session.timeout.ms: set by [cluster] (use cluster.session_timeout); remove it'
 echo "check_config_test: all refused where expected"

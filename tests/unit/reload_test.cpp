@@ -147,6 +147,21 @@ TEST_CASE("database and kafka keep their running values until a restart", "[relo
   CHECK(f.last->kafka.brokers == "127.0.0.1:9092");
 }
 
+TEST_CASE("a reload neither joins nor leaves a cluster nor changes its instance or timeouts",
+          "[reload]") {
+  Fixture f;
+  ConfigReloader reloader(f.file.string(), f.running, f.apply());
+  write_file(f.file,
+             f.example + "\n[cluster]\ninstance_id = \"host-b\"\nsession_timeout = \"10s\"\n");
+  auto result = reloader.reload();
+  CHECK(result.applied);
+  CHECK(result.needs_restart == std::vector<std::string>{"cluster"});
+  REQUIRE(f.last);
+  CHECK_FALSE(f.last->cluster.enabled());
+  CHECK(f.last->cluster == f.running.cluster);
+  CHECK(reloader.current().cluster == f.running.cluster);
+}
+
 TEST_CASE("timezone, notify, sms and http keep their running values, but the API's tokens apply",
           "[reload]") {
   Fixture f;
