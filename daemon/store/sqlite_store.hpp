@@ -52,7 +52,7 @@ class SqliteStore final : public Store,
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 10;
+  static constexpr int kSchemaVersion = 11;
 
   // The hash the first row chains to, and a row's hash (store/chain_hash.hpp).
   static constexpr std::string_view kGenesisHash = incidentd::kGenesisHash;
@@ -84,8 +84,6 @@ class SqliteStore final : public Store,
   void scan_timeline(const std::string& incident_key,
                      const std::function<bool(const TimelineRow&)>& visit,
                      std::int64_t after_seq = 0) override;
-  void scan_timeline_of_clocks(TimePoint from, TimePoint to, const std::vector<ActionKind>& actions,
-                               const std::function<void(const TimelineRow&)>& visit) override;
   std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) override;
   std::vector<OutboxRow> outbox(const std::string& incident_key) override;
   std::optional<ChainHead> chain_head(const std::string& incident_key = "") override;

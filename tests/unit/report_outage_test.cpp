@@ -174,7 +174,8 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     // make the file what a version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE "
+        "DROP TABLE incident_figures; DROP TABLE source_heartbeat; ALTER TABLE outbox DROP "
+        "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP TABLE chain_rewrites; DROP "
         "INDEX outbox_recipient; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
