@@ -17,8 +17,8 @@ using nlohmann::json;
 using sql::Use;
 
 const std::string& no_units() {
-  static const std::string empty = encode_string_list({});
-  return empty;
+  static const std::string kNone = encode_string_list({});
+  return kNone;
 }
 
 // The snapshot's columns: 1 key, 2 clock_start, 3 level, 4 drill, 5 closed, 6 lead_unit,
