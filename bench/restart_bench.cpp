@@ -2,7 +2,8 @@
 // province's archive. Builds once (cached at --db; delete it when done) a database of --open
 // incidents still open and enough closed ones before them for about --rows timeline rows, all
 // through the real engine on a virtual clock (year_fixture.hpp), then times the daemon's start
-// in the order Daemon::Parts runs it: the file check, the store's open (schema check and
+// in the order Daemon::Parts runs it: the file check (the header and the tables a start reads;
+// the whole file is checked after ready, timed apart), the store's open (schema check and
 // migrations, the processed-id set), the run marker, the engine (open incidents' snapshots,
 // their deadlines, the timer armed) and the catch-up of what fell due. The stages inside the
 // store's open and the engine's load are timed again one by one after it, for the breakdown.
@@ -17,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -176,9 +179,20 @@ int main(int argc, char** argv) {
     ids.rebuild(connection, "restart_bench", db);
     processed = seconds_since(t);
   }
+  // What the daemon runs after ready on a thread of its own (FullFileCheck): not part of the
+  // restart, timed here so its cost stays in view.
+  double whole_check = 0;
   const double check_cpu = [&] {
     cpu = cpu_seconds();
-    (void)check_database_file(db, false);
+    std::promise<void> checked;
+    {
+      FullFileCheck check(db, [&](std::optional<DatabaseFileProblem> problem, double seconds) {
+        if (problem) std::fprintf(stderr, "%s\n", problem->message.c_str());
+        whole_check = seconds;
+        checked.set_value();
+      });
+      checked.get_future().wait();
+    }
     return cpu_seconds() - cpu;
   }();
   double snapshots = 0;
@@ -195,9 +209,10 @@ int main(int argc, char** argv) {
   std::sort(totals.begin(), totals.end());
   std::printf("restart to ready: %.2f s (median of %d)\n", totals[totals.size() / 2], runs);
   std::printf(
-      "  the file check (PRAGMA quick_check) alone: CPU %.2f s; of the store's open: schema check "
-      "%.3f s, processed-id set %.3f s; of the engine's load: %zu snapshots read and decoded "
-      "%.3f s, CPU %.2f s (the rest: deadlines scheduled, timer armed)\n",
-      check_cpu, schema, processed, loaded, snapshots, snapshot_cpu);
+      "  after ready, not in the restart: the whole-file check (PRAGMA quick_check, its own "
+      "thread) %.2f s, CPU %.2f s; of the store's open: schema check %.3f s, processed-id set "
+      "%.3f s; of the engine's load: %zu snapshots read and decoded %.3f s, CPU %.2f s (the "
+      "rest: deadlines scheduled, timer armed)\n",
+      whole_check, check_cpu, schema, processed, loaded, snapshots, snapshot_cpu);
   return 0;
 }

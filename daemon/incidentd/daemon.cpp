@@ -41,6 +41,7 @@
 #include "service/reload.hpp"
 #include "service/status.hpp"
 #include "service/watchdog.hpp"
+#include "store/db_file_check.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd {
@@ -121,6 +122,9 @@ struct Daemon::Parts {
   void start_http();
   void start_source_heartbeat();
   void apply_reload(const Config& next);
+  void start_file_check();
+  void file_checked(const std::optional<DatabaseFileProblem>& problem, double seconds);
+  void begin_stop();
   void on_signal(const boost::system::error_code& ec, int signal);
   void force_exit(const boost::system::error_code& ec);
   int run();
@@ -181,6 +185,11 @@ struct Daemon::Parts {
   std::optional<http::Server> http_server;
   std::optional<http::ApiControl> api_control;  // SIGHUP replaces the tokens
   std::optional<SourceHeartbeat> source_heartbeat;
+
+  // PRAGMA quick_check of the whole file, on a thread of its own once the clock runs
+  // (docs/reliability.md, "A damaged database file"); damage found stops the daemon (exit 2).
+  std::optional<FullFileCheck> file_check;
+  bool file_damaged = false;
 
   std::optional<ConfigReloader> reloader;
   std::optional<SighupReload> sighup;
@@ -487,6 +496,37 @@ void Daemon::Parts::apply_reload(const Config& next) {
   status->refresh();
 }
 
+// The start-up check read only the tables a start needs (check_database_file); the rest of the
+// file is read here, after the engine has loaded and its clock runs, so a large file's check
+// (seconds warm, minutes cold) never delays a restart.
+void Daemon::Parts::start_file_check() {
+  file_check.emplace(
+      config.database, [this](std::optional<DatabaseFileProblem> problem, double seconds) {
+        boost::asio::post(
+            io, [this, problem = std::move(problem), seconds] { file_checked(problem, seconds); });
+      });
+}
+
+// Damage found while running is acted on as at a start: the daemon stops (exit status 2, which
+// systemd does not restart), and the mark it leaves makes every later start refuse the file
+// until it is restored.
+void Daemon::Parts::file_checked(const std::optional<DatabaseFileProblem>& problem,
+                                 double seconds) {
+  if (!problem) {
+    spdlog::info("incidentd: database {} checked whole (PRAGMA quick_check): ok, {:.1f} s",
+                 config.database, seconds);
+    return;
+  }
+  const bool marked = mark_database_damaged(config.database, *problem);
+  spdlog::critical("incidentd: stopping: the whole-file check found it: {} ({})", problem->message,
+                   marked
+                       ? "marked " + damage_mark_path(config.database) +
+                             ": later starts refuse it until it is removed"
+                       : "the mark " + damage_mark_path(config.database) + " could not be written");
+  file_damaged = true;
+  begin_stop();
+}
+
 void Daemon::Parts::on_signal(const boost::system::error_code& ec, int signal) {
   if (ec) return;
   signals.async_wait([this](const boost::system::error_code& e, int s) { on_signal(e, s); });
@@ -494,10 +534,16 @@ void Daemon::Parts::on_signal(const boost::system::error_code& ec, int signal) {
     spdlog::info("incidentd: signal {} again; still finishing the batch in flight", signal);
     return;
   }
+  spdlog::info("incidentd: signal {}: finishing the batch in flight, then stopping", signal);
+  begin_stop();
+}
+
+// A stop that was asked for: the batch in flight finishes and commits, then the loop ends.
+void Daemon::Parts::begin_stop() {
+  if (stopping) return;
   stopping = true;
   notifier.stopping();
   status->stop();
-  spdlog::info("incidentd: signal {}: finishing the batch in flight, then stopping", signal);
   ingest->request_stop();
   shutdown_timer.expires_after(kShutdownGrace);
   shutdown_timer.async_wait([this](const boost::system::error_code& e) { force_exit(e); });
@@ -515,10 +561,11 @@ void Daemon::Parts::force_exit(const boost::system::error_code& ec) {
   } catch (const std::exception& e) {
     exit_for_restart(e);
   }
-  std::_Exit(0);
+  std::_Exit(file_damaged ? 2 : 0);
 }
 
 int Daemon::Parts::run() {
+  start_file_check();
   ingest->start([this](bool ok) {
     boost::asio::post(io, [this, ok] {
       ingest_ok = ok;
@@ -559,6 +606,7 @@ int Daemon::Parts::run() {
   spdlog::info(
       "incidentd: stopped; {} messages consumed, {} accepted, {} duplicates, {} dead-lettered",
       stats.consumed, stats.accepted, stats.duplicates, stats.dead_lettered);
+  if (file_damaged) return 2;
   return ingest_ok ? 0 : 1;
 }
 

@@ -41,7 +41,8 @@ class Daemon {
 
   // Starts the parts, runs the loop until SIGINT/SIGTERM (the batch in flight finished and
   // committed) or the consumer's end, and stops them. Returns the exit status: 0 after a clean
-  // stop, 1 when the consumer failed. Throws what ended the loop (a StoreError but a full disk).
+  // stop, 1 when the consumer failed, 2 when the whole-file check found the database damaged.
+  // Throws what ended the loop (a StoreError but a full disk).
   int run();
 
  private:

@@ -1,19 +1,17 @@
-// Statistics: the incidents of a period, the figures computed from their timelines (met on
-// time, durations to release and acknowledgement), by group and breaches per unit. Rendering the
-// result is in stats_render.cpp.
+// Statistics: the incidents of a period and the figures their timelines add up to (met on time,
+// durations to release and acknowledgement), by group and breaches per unit. The store keeps
+// each incident's figures at every commit (incidentd/incident_figures.hpp): nothing here reads a
+// timeline row. Rendering the result is in stats_render.cpp.
 #include "report/stats.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <utility>
 
 #include <date/tz.h>
-#include <nlohmann/json.hpp>
 
-#include "incidentd/codec.hpp"
 #include "report/format.hpp"
 
 namespace incidentd::report {
@@ -48,32 +46,12 @@ int severity(const std::string& level) {
   return 0;
 }
 
-struct BreachCapture {
-  Milestone milestone;
-  TimePoint at;
-  std::int64_t seq;   // of the breach entry
-  std::string alert;  // of the first notification that carries it
-  std::set<std::string> units;
-};
-
-// Everything the figures need about one incident.
+// One incident of the period: its row (with the figures the store keeps for it) and the highest
+// level it reached, the current one included.
 struct PerIncident {
   const IncidentRow* row = nullptr;
   std::string max_level;
-  std::optional<TimePoint> first_release;  // released_at of milestone_met
-  std::optional<TimePoint> press;
-  std::map<std::string, TimePoint> first_notified;
-  std::map<std::string, TimePoint> acknowledged;  // first ack at or after the first notification
-  std::set<std::pair<Milestone, int>> breached;
-  std::vector<BreachCapture> breaches;
 };
-
-std::string alert_of(const std::string& notification_id) {
-  auto last = notification_id.rfind('/');
-  if (last == std::string::npos || last == 0) return notification_id;
-  auto before = notification_id.rfind('/', last - 1);
-  return before == std::string::npos ? notification_id : notification_id.substr(0, before);
-}
 
 StatsRow aggregate(const std::string& group, const std::vector<const PerIncident*>& incidents,
                    const StatsResult& s) {
@@ -84,20 +62,21 @@ StatsRow aggregate(const std::string& group, const std::vector<const PerIncident
   for (const PerIncident* p : incidents) {
     ++row.incidents;
     const TimePoint start = *p->row->clock_start;
-    if (p->first_release) {
-      const Duration took = *p->first_release - start;
+    const IncidentFigures& f = p->row->figures;
+    if (f.first_release) {
+      const Duration took = *f.first_release - start;
       ++row.first_release_met;
       to_release.push_back(took);
       if (took <= s.target) ++row.within_target;
       if (took <= s.deadline) ++row.within_deadline;
     }
-    if (p->press && *p->press - start <= s.press_deadline) ++row.press_within_deadline;
-    row.notified_people += static_cast<int>(p->first_notified.size());
-    for (const auto& [person, at] : p->acknowledged) {
+    if (f.press && *f.press - start <= s.press_deadline) ++row.press_within_deadline;
+    row.notified_people += static_cast<int>(f.first_notified.size());
+    for (const auto& [person, at] : f.acknowledged) {
       ++row.acknowledged_people;
-      to_ack.push_back(at - p->first_notified.at(person));
+      to_ack.push_back(at - f.first_notified.at(person));
     }
-    row.breaches += static_cast<int>(p->breaches.size());
+    row.breaches += static_cast<int>(f.breaches.size());
   }
   if (!to_release.empty()) {
     row.median_first_release = median_of(to_release);
@@ -161,112 +140,26 @@ void resolve_period(StatsResult& s, const StatsQuery& query, const Config& confi
   s.to = local_midnight(zone, std::chrono::sys_days(to_day) + std::chrono::days(1));
 }
 
-Action parse_row(const TimelineRow& t) {
-  auto parsed = action_from_json(nlohmann::json::parse(t.body, nullptr, false));
-  if (!parsed) {
-    throw ReportError("timeline entry " + std::to_string(t.seq) +
-                      " is unreadable: " + parsed.error);
-  }
-  return std::move(*parsed.value);
-}
-
-// What one timeline row of the incident adds to its figures.
-void apply_row(PerIncident& p, const TimelineRow& t) {
-  if (t.action == "notification") {
-    // Most rows are notifications: they come without their body (only the recipient).
-    p.first_notified.try_emplace(t.recipient, TimePoint(Duration(t.at_ms)));
-    return;
-  }
-  const Action a = parse_row(t);
-  switch (a.kind) {
-    case ActionKind::incident_opened:
-    case ActionKind::level_changed:
-      if (a.incident_level) {
-        const std::string level(to_string(*a.incident_level));
-        if (severity(level) > severity(p.max_level)) p.max_level = level;
-      }
-      break;
-    case ActionKind::milestone_met:
-      if (a.milestone == Milestone::first_release && !p.first_release) {
-        p.first_release = a.released_at;
-      }
-      if (a.milestone == Milestone::press_conference && !p.press) p.press = a.released_at;
-      break;
-    case ActionKind::deadline_breached:
-      // A milestone round breaches once; the first line says so whatever its reminder number
-      // (after a catch-up the breach itself may have been superseded).
-      if (a.milestone && p.breached.insert({*a.milestone, a.round}).second) {
-        p.breaches.push_back({*a.milestone, a.at, t.seq, "", {}});
-      }
-      break;
-    case ActionKind::acknowledged: {
-      auto first = p.first_notified.find(a.recipient);
-      if (first != p.first_notified.end() && a.at >= first->second) {
-        p.acknowledged.try_emplace(a.recipient, a.at);
-      }
-      break;
-    }
-    default:
-      break;
-  }
-}
-
-// The incidents of the period (drills left out unless asked for), each with its figures.
-std::vector<PerIncident> collect_incidents(TimelineQueries& store, const StatsQuery& query,
-                                           StatsResult& s, const std::vector<IncidentRow>& rows) {
+// The incidents of the period (drills left out unless asked for).
+std::vector<PerIncident> collect_incidents(const StatsQuery& query, StatsResult& s,
+                                           const std::vector<IncidentRow>& rows) {
   std::vector<PerIncident> per;
-  std::map<std::string, std::size_t> index;
   per.reserve(rows.size());
   for (const auto& row : rows) {
     if (row.drill && !query.include_drills) {
       ++s.drills_left_out;
       continue;
     }
-    index.emplace(row.key, per.size());
     PerIncident p;
     p.row = &row;
     p.max_level = row.level;
+    if (const auto& reached = row.figures.max_level) {
+      const std::string level(to_string(*reached));
+      if (severity(level) > severity(p.max_level)) p.max_level = level;
+    }
     per.push_back(std::move(p));
   }
-  store.scan_timeline_of_clocks(
-      s.from, s.to,
-      {ActionKind::incident_opened, ActionKind::level_changed, ActionKind::milestone_met,
-       ActionKind::deadline_breached, ActionKind::notification, ActionKind::acknowledged},
-      [&, current = static_cast<PerIncident*>(nullptr),
-       current_key = std::string()](const TimelineRow& t) mutable {
-        // Rows come grouped by incident: look the incident up once per group.
-        if (t.incident_key != current_key) {
-          current_key = t.incident_key;
-          auto it = index.find(t.incident_key);
-          current = it == index.end() ? nullptr : &per[it->second];
-        }
-        if (current != nullptr) apply_row(*current, t);  // else a drill left out
-      });
   return per;
-}
-
-// Who each breach reached: its alert's notifications follow it at the same instant.
-void find_breach_units(TimelineQueries& store, std::vector<PerIncident>& per) {
-  for (auto& p : per) {
-    for (auto& b : p.breaches) {
-      store.scan_timeline(
-          p.row->key,
-          [&](const TimelineRow& t) {
-            if (t.at_ms != b.at.time_since_epoch().count()) return false;
-            if (t.action != "notification") return true;
-            const Action a = parse_row(t);
-            if (a.send != 1 || !a.deputy_of.empty() || a.cause != ActionKind::deadline_breached ||
-                a.milestone != b.milestone) {
-              return true;
-            }
-            const std::string alert = alert_of(a.notification_id);
-            if (b.alert.empty()) b.alert = alert;
-            if (alert == b.alert) b.units.insert(a.unit);
-            return true;
-          },
-          b.seq);
-    }
-  }
 }
 
 void add_groups(StatsResult& s, const std::vector<PerIncident>& per, GroupBy by) {
@@ -307,7 +200,7 @@ void add_unit_breaches(StatsResult& s, const std::vector<PerIncident>& per) {
       ub.unit = u;
       ++ub.incidents;
     }
-    for (const auto& b : p.breaches) {
+    for (const auto& b : p.row->figures.breaches) {
       for (const auto& u : b.units) {
         if (std::find(p.row->units.begin(), p.row->units.end(), u) == p.row->units.end()) continue;
         auto& ub = units[u];
@@ -335,8 +228,7 @@ StatsResult compute_stats(TimelineQueries& store, const StatsQuery& query, const
   resolve_period(s, query, config);
 
   const std::vector<IncidentRow> rows = store.incidents_with_clock(s.from, s.to);
-  std::vector<PerIncident> per = collect_incidents(store, query, s, rows);
-  find_breach_units(store, per);
+  const std::vector<PerIncident> per = collect_incidents(query, s, rows);
 
   std::vector<const PerIncident*> all;
   all.reserve(per.size());

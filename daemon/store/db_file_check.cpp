@@ -1,13 +1,21 @@
 #include "store/db_file_check.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
@@ -80,35 +88,83 @@ std::optional<DatabaseFileProblem> check_header(const std::string& path, std::ui
   return std::nullopt;
 }
 
-// SQLite's own look (PRAGMA quick_check, through the WAL).
-std::optional<DatabaseFileProblem> check_with_sqlite(const std::string& path) {
+// The tables a start reads in full: the snapshots (every open incident), the processed ids and
+// the runs, with their indexes. The timeline and the outbox, nearly all of a large file, wait for
+// FullFileCheck.
+constexpr const char* kStartTables[] = {"incidents", "processed", "daemon_runs",
+                                        "source_heartbeat"};
+
+bool interrupted(const SQLite::Exception& e) {
+  return (e.getErrorCode() & 0xff) == SQLITE_INTERRUPT;
+}
+
+// PRAGMA quick_check, through the WAL, on `db`: of the whole file (`table` empty) or of one
+// table and its indexes. Returns its problems' count and the first.
+std::pair<int, std::string> quick_check(SQLite::Database& db, const std::string& table) {
+  SQLite::Statement check(db, table.empty() ? std::string("PRAGMA quick_check")
+                                            : "PRAGMA quick_check(\"" + table + "\")");
+  std::string first;
+  int problems = 0;
+  while (check.executeStep()) {
+    const std::string line = check.getColumn(0).getString();
+    if (line == "ok") break;
+    if (problems++ == 0) first = line;
+  }
+  return {problems, first};
+}
+
+std::optional<DatabaseFileProblem> damaged(const std::string& path, int problems,
+                                           const std::string& first) {
+  if (problems == 0) return std::nullopt;
+  return problem(path, "is damaged: PRAGMA quick_check found " + std::to_string(problems) +
+                           " problem(s), the first: " + first);
+}
+
+std::optional<DatabaseFileProblem> unreadable(const std::string& path, const SQLite::Exception& e) {
+  // A lock held past the timeout says nothing about the file: the store's open decides.
+  const int primary = e.getErrorCode() & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return std::nullopt;
+  return problem(path, std::string("cannot be read by SQLite: ") + e.what());
+}
+
+// SQLite's own look at the tables a start reads (those this file has).
+std::optional<DatabaseFileProblem> check_start_tables(const std::string& path) {
   try {
     SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
-    SQLite::Statement check(db, "PRAGMA quick_check");
-    std::string first;
-    int problems = 0;
-    while (check.executeStep()) {
-      const std::string line = check.getColumn(0).getString();
-      if (line == "ok") break;
-      if (problems++ == 0) first = line;
-    }
-    if (problems > 0) {
-      return problem(path, "is damaged: PRAGMA quick_check found " + std::to_string(problems) +
-                               " problem(s), the first: " + first);
+    std::vector<std::string> present;
+    SQLite::Statement tables(db, "SELECT name FROM sqlite_schema WHERE type = 'table'");
+    while (tables.executeStep()) present.push_back(tables.getColumn(0).getString());
+    for (const char* table : kStartTables) {
+      if (std::find(present.begin(), present.end(), table) == present.end()) continue;
+      const auto [problems, first] = quick_check(db, table);
+      if (auto found = damaged(path, problems, first)) return found;
     }
   } catch (const SQLite::Exception& e) {
-    // A lock held past the timeout says nothing about the file: the store's own open decides.
-    const int primary = e.getErrorCode() & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return std::nullopt;
-    return problem(path, std::string("cannot be read by SQLite: ") + e.what());
+    return unreadable(path, e);
   }
   return std::nullopt;
+}
+
+// Left by FullFileCheck's caller when a running daemon found the file damaged: the next start
+// refuses the file until the operator has restored it and removed the mark.
+std::optional<DatabaseFileProblem> check_damage_mark(const std::string& path) {
+  const std::string mark = damage_mark_path(path);
+  std::error_code ec;
+  if (!std::filesystem::exists(mark, ec)) return std::nullopt;
+  std::ifstream in(mark);
+  std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!found.empty() && (found.back() == '\n' || found.back() == '\r')) found.pop_back();
+  return DatabaseFileProblem{"database " + path + " is marked damaged (" + mark +
+                             ") by the whole-file check of an earlier run, which found: " + found +
+                             " -- once the file is restored from a backup, remove " + mark +
+                             " to start"};
 }
 
 }  // namespace
 
 std::optional<DatabaseFileProblem> check_database_file(const std::string& path, bool allow_empty) {
   namespace fs = std::filesystem;
+  if (auto marked = check_damage_mark(path)) return marked;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec && status.type() != fs::file_type::not_found) {
@@ -139,7 +195,60 @@ std::optional<DatabaseFileProblem> check_database_file(const std::string& path, 
   }
 
   if (auto header_problem = check_header(path, size, wal)) return header_problem;
-  return check_with_sqlite(path);
+  return check_start_tables(path);
+}
+
+std::string damage_mark_path(const std::string& path) {
+  return path + "-damaged";
+}
+
+bool mark_database_damaged(const std::string& path, const DatabaseFileProblem& problem) {
+  std::ofstream out(damage_mark_path(path), std::ios::trunc);
+  out << problem.message << '\n';
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+FullFileCheck::FullFileCheck(std::string path, Done done)
+    : path_(std::move(path)), done_(std::move(done)), thread_([this] { run(); }) {}
+
+FullFileCheck::~FullFileCheck() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (running_ != nullptr) sqlite3_interrupt(running_);
+  }
+  thread_.join();
+}
+
+void FullFileCheck::run() {
+  // The lowest priority for this thread alone (Linux): the clock's thread comes first.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+  const auto begin = std::chrono::steady_clock::now();
+  std::optional<DatabaseFileProblem> found;
+  try {
+    SQLite::Database db(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
+    {
+      const std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      running_ = db.getHandle();
+    }
+    const auto [problems, first] = quick_check(db, "");
+    {
+      const std::lock_guard lock(mutex_);
+      running_ = nullptr;
+    }
+    found = damaged(path_, problems, first);
+  } catch (const SQLite::Exception& e) {
+    {
+      const std::lock_guard lock(mutex_);
+      running_ = nullptr;
+      if (stopping_ || interrupted(e)) return;
+    }
+    found = unreadable(path_, e);
+  }
+  done_(std::move(found),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
 }
 
 }  // namespace incidentd

@@ -11,6 +11,7 @@
 #include "incidentd/state_codec.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
+#include "store/incident_figures_room.hpp"
 #include "store/outbox.hpp"
 #include "store/sql.hpp"
 
@@ -119,8 +120,13 @@ EngineStore::Statements::Statements(SQLite::Database& db)
       select_incident_timeline(
           db, "SELECT seq, body FROM timeline WHERE incident_key = ? ORDER BY seq") {}
 
-EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox)
-    : database_(database), chain_(chain), outbox_(outbox), statements_(database.db()) {
+EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
+                         IncidentFiguresRoom& figures)
+    : database_(database),
+      chain_(chain),
+      outbox_(outbox),
+      figures_(figures),
+      statements_(database.db()) {
   if (database.mode() == Database::Mode::read_write) {
     processed_ids_.emplace();
     processed_ids_->rebuild(database.db(), "open", database.path());
@@ -254,12 +260,14 @@ void EngineStore::commit(const Changeset& c, std::size_t& added) {
   for (const auto& a : c.actions) write_action(a);
   const std::int64_t seq = chain_.staged_seq();
   for (const auto& st : c.incidents) write_incident(st, seq);
+  figures_.write(c);
   write_processed(c.processed);
   for (const auto& conf : c.confirmations) write_confirmation(conf);
   for (const auto& ack : c.acknowledgements) write_ack(ack);
   tx.commit();
   chain_.committed();
   deadlines_committed();
+  figures_.committed();
 }
 
 // Only now does the table hold what was staged.
@@ -283,6 +291,7 @@ std::int64_t EngineStore::read_data_version() {
 
 IncidentState EngineStore::decode_state(std::string_view operation, const std::string& key,
                                         const char* text) const {
+  if (auto fast = state_from_json_text_fast(text)) return std::move(*fast);
   try {
     return state_from_json(json::parse(text));
   } catch (const json::exception& e) {

@@ -1,7 +1,8 @@
 // The engine's room: the Store port (incidentd/store.hpp). commit() writes a whole Changeset in
-// one transaction: incident snapshots and the deadlines derived from them, timeline rows on the
-// hash chain, the engine's notifications into the outbox, processed ids, confirmations and
-// acknowledgements. Loads the snapshots back at a start. Internal to daemon/store.
+// one transaction: incident snapshots and the deadlines and statistics' figures derived from
+// them and from the actions, timeline rows on the hash chain, the engine's notifications into the
+// outbox, processed ids, confirmations and acknowledgements. Loads the snapshots back at a start.
+// Internal to daemon/store.
 #pragma once
 
 #include <array>
@@ -22,11 +23,13 @@ namespace incidentd {
 
 class Database;
 class HashChain;
+class IncidentFiguresRoom;
 class OutboxRoom;
 
 class EngineStore {
  public:
-  EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox);
+  EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
+              IncidentFiguresRoom& figures);
   EngineStore(const EngineStore&) = delete;
   EngineStore& operator=(const EngineStore&) = delete;
 
@@ -90,6 +93,7 @@ class EngineStore {
   Database& database_;
   HashChain& chain_;
   OutboxRoom& outbox_;
+  IncidentFiguresRoom& figures_;
   Statements statements_;
   std::unordered_map<std::string, std::uint64_t> written_deadlines_;                // committed
   std::unordered_map<std::string, std::optional<std::uint64_t>> staged_deadlines_;  // this commit

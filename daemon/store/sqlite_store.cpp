@@ -7,6 +7,7 @@
 #include "store/database.hpp"
 #include "store/engine_store.hpp"
 #include "store/hash_chain.hpp"
+#include "store/incident_figures_room.hpp"
 #include "store/outbox.hpp"
 #include "store/reply_codes.hpp"
 #include "store/run_log.hpp"
@@ -26,7 +27,8 @@ struct SqliteStore::Rooms {
                  mode == Mode::read_only ? Database::Mode::read_only : Database::Mode::read_write),
         chain(database),
         outbox(database, chain),
-        engine(database, chain, outbox),
+        figures(database),
+        engine(database, chain, outbox, figures),
         reader(database),
         ack_links(database),
         runs(database, chain),
@@ -39,6 +41,7 @@ struct SqliteStore::Rooms {
   Database database;
   HashChain chain;
   OutboxRoom outbox;
+  IncidentFiguresRoom figures;
   EngineStore engine;
   TimelineReader reader;
   AckLinkRoom ack_links;
@@ -97,13 +100,8 @@ void SqliteStore::scan_timeline(const std::string& incident_key,
                                 std::int64_t after_seq) {
   rooms_->reader.scan_timeline(incident_key, visit, after_seq);
 }
-void SqliteStore::scan_timeline_of_clocks(TimePoint from, TimePoint to,
-                                          const std::vector<ActionKind>& actions,
-                                          const std::function<void(const TimelineRow&)>& visit) {
-  rooms_->reader.scan_timeline_of_clocks(from, to, actions, visit);
-}
 std::vector<IncidentRow> SqliteStore::incidents_with_clock(TimePoint from, TimePoint to) {
-  return rooms_->reader.incidents_with_clock(from, to);
+  return rooms_->figures.incidents_with_clock(from, to);
 }
 std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
   return rooms_->outbox.of_incident(incident_key);

@@ -85,8 +85,6 @@ class SqliteStore final : public Store,
   void scan_timeline(const std::string& incident_key,
                      const std::function<bool(const TimelineRow&)>& visit,
                      std::int64_t after_seq = 0) override;
-  void scan_timeline_of_clocks(TimePoint from, TimePoint to, const std::vector<ActionKind>& actions,
-                               const std::function<void(const TimelineRow&)>& visit) override;
   std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) override;
   std::vector<OutboxRow> outbox(const std::string& incident_key) override;
   std::optional<ChainHead> chain_head(const std::string& incident_key = "") override;

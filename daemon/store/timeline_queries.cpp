@@ -3,7 +3,6 @@
 #include <memory>
 
 #include <sqlite3.h>
-#include <nlohmann/json.hpp>
 
 #include "store/database.hpp"
 #include "store/sql.hpp"
@@ -11,37 +10,14 @@
 namespace incidentd {
 namespace {
 
-using nlohmann::json;
 using sql::instant_of;
-using sql::millis;
 
 constexpr const char* kTimelineColumns =
     "t.seq, t.incident_key, t.at, t.action, t.milestone, t.body, t.prev_hash, t.hash, "
     "t.incident_seq";
 
 // Into `row`, reusing its strings' buffers: verify reads millions of rows through one.
-void assign_text(const SQLite::Column& column, std::string& to) {
-  const char* text = column.getText();
-  to.assign(text, static_cast<std::size_t>(column.getBytes()));
-}
-
-void read_timeline_row(SQLite::Statement& s, TimelineRow& row) {
-  row.seq = s.getColumn(0).getInt64();
-  assign_text(s.getColumn(1), row.incident_key);
-  row.at_ms = s.getColumn(2).getInt64();
-  assign_text(s.getColumn(3), row.action);
-  if (s.getColumn(4).isNull()) {
-    row.milestone.reset();
-  } else {
-    assign_text(s.getColumn(4), row.milestone.emplace());
-  }
-  assign_text(s.getColumn(5), row.body);
-  assign_text(s.getColumn(6), row.prev_hash);
-  assign_text(s.getColumn(7), row.hash);
-  row.incident_seq = s.getColumn(8).getInt64();
-}
-
-// The same through SQLite's C API, for the scan of the whole chain (verify): SQLiteCpp's
+// Through SQLite's C API, for the scan of the whole chain (verify): SQLiteCpp's
 // getColumn() copies a shared pointer per column, a third of the reading thread's time.
 std::string_view text_of(sqlite3_stmt* s, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, column));
@@ -64,46 +40,6 @@ void read_timeline_row(sqlite3_stmt* s, TimelineRow& row) {
   row.prev_hash.assign(text_of(s, 6));
   row.hash.assign(text_of(s, 7));
   row.incident_seq = sqlite3_column_int64(s, 8);
-}
-
-std::string timeline_of_clocks_sql(std::size_t actions) {
-  std::string sql = std::string(
-                        "SELECT t.seq, t.incident_key, t.at, t.action, t.milestone, "
-                        "CASE t.action WHEN 'notification' THEN '' ELSE t.body END, '', '', 0, "
-                        "CASE t.action WHEN 'notification' THEN "
-                        "json_extract(t.body, '$.recipient') ELSE '' END") +
-                    // CROSS JOIN keeps incidents outside: each one's rows come from the
-                    // (incident_key, seq) index already in order, instead of a sort of them all.
-                    " FROM incidents i CROSS JOIN timeline t ON t.incident_key = i.incident_key"
-                    " WHERE i.clock_start >= ? AND i.clock_start < ?";
-  if (actions > 0) {
-    sql += " AND t.action IN (";
-    for (std::size_t i = 0; i < actions; ++i) sql += i == 0 ? "?" : ", ?";
-    sql += ")";
-  }
-  sql += " ORDER BY i.incident_key, t.seq";
-  return sql;
-}
-
-IncidentRow read_incident_row(SQLite::Statement& s) {
-  IncidentRow row;
-  row.key = s.getColumn(0).getString();
-  row.level = s.getColumn(1).getString();
-  row.drill = s.getColumn(2).getInt() != 0;
-  row.closed = s.getColumn(3).getInt() != 0;
-  row.clock_start = instant_of(s.getColumn(4).getInt64());
-  row.lead_unit = s.getColumn(5).getString();
-  row.region = s.getColumn(6).getString();
-  const std::string units = s.getColumn(7).getString();
-  if (!units.empty()) {
-    const json parsed = json::parse(units, nullptr, false);
-    if (parsed.is_array()) {
-      for (const auto& u : parsed) {
-        if (u.is_string()) row.units.push_back(u.get<std::string>());
-      }
-    }
-  }
-  return row;
 }
 
 }  // namespace
@@ -135,44 +71,6 @@ void TimelineReader::scan_timeline(const std::string& incident_key,
       if (!visit(row)) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw SQLite::Exception(db, rc);
-  });
-}
-
-void TimelineReader::scan_timeline_of_clocks(TimePoint from, TimePoint to,
-                                             const std::vector<ActionKind>& actions,
-                                             const std::function<void(const TimelineRow&)>& visit) {
-  const std::string sql = timeline_of_clocks_sql(actions.size());
-  guarded(database_, "scan_timeline_of_clocks", [&] {
-    SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::DEFERRED);
-    SQLite::Statement s(database_.db(), sql);
-    s.bind(1, static_cast<std::int64_t>(millis(from)));
-    s.bind(2, static_cast<std::int64_t>(millis(to)));
-    for (std::size_t i = 0; i < actions.size(); ++i) {
-      s.bind(static_cast<int>(i + 3), sql::name(actions[i]));
-    }
-    TimelineRow row;
-    while (s.executeStep()) {
-      read_timeline_row(s, row);
-      assign_text(s.getColumn(9), row.recipient);
-      visit(row);
-    }
-  });
-}
-
-std::vector<IncidentRow> TimelineReader::incidents_with_clock(TimePoint from, TimePoint to) {
-  return guarded(database_, "incidents_with_clock", [&] {
-    std::vector<IncidentRow> out;
-    // The grouping columns come out of the snapshot with SQLite's JSON functions: decoding
-    // 100,000 whole snapshots would cost more than the statistics themselves.
-    SQLite::Statement s(database_.db(),
-                        "SELECT incident_key, level, drill, closed, clock_start, lead_unit, "
-                        "json_extract(state, '$.region'), json_extract(state, '$.units') "
-                        "FROM incidents WHERE clock_start >= ? AND clock_start < ? "
-                        "ORDER BY clock_start, incident_key");
-    s.bind(1, static_cast<std::int64_t>(millis(from)));
-    s.bind(2, static_cast<std::int64_t>(millis(to)));
-    while (s.executeStep()) out.push_back(read_incident_row(s));
-    return out;
   });
 }
 

@@ -1,5 +1,5 @@
 // The read side of the store for reports, statistics, verification and check-db: the timeline
-// rows as stored, the incidents a period groups, the chain's head and its rewrites (the
+// rows as stored, the chain's head and its rewrites (the
 // TimelineQueries port, incidentd/timeline_queries.hpp, less what other rooms answer). Each
 // query runs in one read transaction; in WAL mode it never blocks the writer. Internal to
 // daemon/store.
@@ -23,9 +23,6 @@ class TimelineReader {
 
   void scan_timeline(const std::string& incident_key,
                      const std::function<bool(const TimelineRow&)>& visit, std::int64_t after_seq);
-  void scan_timeline_of_clocks(TimePoint from, TimePoint to, const std::vector<ActionKind>& actions,
-                               const std::function<void(const TimelineRow&)>& visit);
-  std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to);
   std::optional<ChainHead> chain_head(const std::string& incident_key);
   std::vector<ChainRewrite> chain_rewrites();
   std::int64_t last_seq_issued();

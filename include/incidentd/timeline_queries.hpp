@@ -1,5 +1,6 @@
 // The read side for reports, statistics and verification: the timeline rows as stored (with
-// their place in the hash chain), the incidents a period's statistics group, and an incident's
+// their place in the hash chain), the incidents a period's statistics group with their figures,
+// and an incident's
 // outbox. Each query runs in one read transaction (a consistent snapshot) and never blocks the
 // writer. Implementations throw StoreError on failure.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/incident.hpp"
+#include "incidentd/incident_figures.hpp"
 #include "incidentd/outbox.hpp"
 #include "incidentd/time.hpp"
 
@@ -28,9 +30,6 @@ struct TimelineRow {
   std::string body;       // the action as JSON (UTC instants)
   std::string prev_hash;  // hex; empty when the row has none (written outside incidentd)
   std::string hash;       // hex; empty when the row has none
-  // scan_timeline_of_clocks only: a notification row carries its recipient here instead of its
-  // body (there are millions of them, and statistics need no more).
-  std::string recipient;
 };
 
 // The last row of a chain (an incident's, or the file's last row): a printed report quotes it
@@ -40,7 +39,8 @@ struct ChainHead {
   std::string hash;
 };
 
-// The columns of an incident that statistics group and filter by.
+// The columns of an incident that statistics group and filter by, and what its timeline adds to
+// the figures (kept by the store at every commit, not replayed from the timeline).
 struct IncidentRow {
   std::string key;
   std::string level;  // the current level
@@ -50,6 +50,7 @@ struct IncidentRow {
   bool drill = false;
   bool closed = false;
   std::optional<TimePoint> clock_start;
+  IncidentFigures figures;
 };
 
 // A rewrite of the chain by a migration (schema 8 took addresses out of old delivery records;
@@ -73,12 +74,6 @@ class TimelineQueries {
   virtual void scan_timeline(const std::string& incident_key,
                              const std::function<bool(const TimelineRow&)>& visit,
                              std::int64_t after_seq = 0) = 0;
-  // Timeline rows of the given actions (all when empty) for incidents whose clock started in
-  // [from, to), ordered by incident key then seq, without their hashes; notification rows
-  // without their body (see TimelineRow::recipient).
-  virtual void scan_timeline_of_clocks(TimePoint from, TimePoint to,
-                                       const std::vector<ActionKind>& actions,
-                                       const std::function<void(const TimelineRow&)>& visit) = 0;
   // Incidents whose clock started in [from, to), ordered by clock start then key.
   virtual std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) = 0;
   // The incident's outbox rows (without the dispatcher's columns), oldest first.

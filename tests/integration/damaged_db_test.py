@@ -5,14 +5,17 @@
 
 A real database is made by the daemon itself (started against a port where no broker listens:
 it opens and migrates its database, records its start, and waits for Kafka; SIGTERM stops it
-cleanly). Copies of it are then damaged in four ways, and for each the daemon must exit non-zero
-within seconds, with one critical line naming the file, what is wrong and what to do, and must
-leave the file as it was (no silent empty start):
+cleanly). Copies of it are then damaged in four ways, and for each the daemon must exit with
+status 2 within seconds, with one critical line naming the file, what is wrong and what to do,
+and must leave the file as it was (no silent empty start):
 - truncated to half its size;
-- one page in the middle overwritten with random bytes (PRAGMA quick_check finds it);
+- one page in the middle overwritten with random bytes (PRAGMA quick_check finds it: at the
+  start if the page is one of the tables a start reads; else the whole-file check, run once the
+  clock runs, stops the daemon and marks the file FILE-damaged, and the next start is refused
+  at once, changing nothing);
 - truncated to 0 bytes (refused; `--init` starts an empty database in it on purpose);
 - replaced by a file that is not SQLite.
-The undamaged copy starts. No broker is needed: the check comes before Kafka. Standard library.
+The undamaged copy starts. No broker is needed: both checks come before Kafka. Standard library.
 """
 
 import argparse
@@ -46,8 +49,9 @@ def start(args, config, db, logfile, extra=()):
     return daemon
 
 
-def refused(args, config, db, work, name, pattern, extra=()):
-    """Starts the daemon on `db`; it must exit non-zero, naming the file, and change nothing."""
+def refused(args, config, db, work, name, pattern, extra=(), unchanged=True):
+    """Starts the daemon on `db`; it must exit non-zero, naming the file, and (`unchanged`)
+    change nothing."""
     before = digest(db)
     logfile = os.path.join(work, f"{name}.log")
     daemon = start(args, config, db, logfile, extra)
@@ -67,9 +71,11 @@ def refused(args, config, db, work, name, pattern, extra=()):
     kt.check(re.search(pattern, line), f"{name}: the line does not say /{pattern}/: {line}")
     kt.check("restore" in line or "--init" in line or "configuration" in line,
              f"{name}: the line does not say what to do: {line}")
-    kt.check(digest(db) == before, f"{name}: the file changed")
-    kt.check(not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0,
-             f"{name}: a WAL was written next to the refused file")
+    kt.check(rc == 2, f"{name}: exit status {rc}, not 2 (systemd restarts on any other)")
+    if unchanged:
+        kt.check(digest(db) == before, f"{name}: the file changed")
+        kt.check(not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0,
+                 f"{name}: a WAL was written next to the refused file")
     kt.log(f"{name}: exit {rc}: {line.split('] ', 2)[-1]}")
     return line
 
@@ -111,8 +117,20 @@ def run(args, work):
     with open(garbage, "r+b") as f:
         f.seek((pages // 2) * page_size)
         f.write(bytes(rnd.getrandbits(8) for _ in range(page_size)))
-    refused(args, config, garbage, work, "a page of garbage in the middle",
-            r"damaged: PRAGMA quick_check|cannot be read by SQLite")
+    # Refused at the start when the page belongs to a table a start reads; else the daemon
+    # starts, and the whole-file check it runs once its clock runs stops it (exit 2) and marks
+    # the file, so that the next start refuses it at once, changing nothing.
+    damage = r"damaged: PRAGMA quick_check|cannot be read by SQLite"
+    line = refused(args, config, garbage, work, "a page of garbage in the middle", damage,
+                   unchanged=False)
+    mark = garbage + "-damaged"
+    if "whole-file check" in line:
+        kt.check(os.path.exists(mark), f"the whole-file check stopped the daemon but left no {mark}")
+        line = refused(args, config, garbage, work, "the file marked damaged, started again",
+                       r"marked damaged .*" + "(" + damage + ")")
+        kt.check(f"remove {mark}" in line, f"the refusal does not say to remove {mark}: {line}")
+    else:
+        kt.check(not os.path.exists(mark), f"refused at the start, yet {mark} was written")
 
     empty = copy("empty")
     os.truncate(empty, 0)

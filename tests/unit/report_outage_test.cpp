@@ -170,12 +170,14 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     first.engine->flush();
   }
   {
-    // Schema 6 is schema 11 without a chain per incident (11), source_heartbeat (10), daemon_runs
-    // (9), the outbox's delivery state and chain_rewrites (8); 7 only re-keys confirmations, which
-    // it does again on any table: make the file what a version 6 build left.
+    // Schema 6 is schema 12 without incident_figures (12), a chain per incident (11),
+    // source_heartbeat (10), daemon_runs (9), the outbox's delivery state and chain_rewrites (8);
+    // 7 only re-keys confirmations, which it does again on any table: make the file what a
+    // version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE "
+        "DROP TABLE incident_figures; DROP TABLE source_heartbeat; ALTER TABLE outbox DROP "
+        "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP TABLE chain_rewrites; DROP "
         "INDEX outbox_recipient; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "

@@ -294,6 +294,45 @@ TEST_CASE("the direct state writer produces exactly nlohmann's compact dump", "[
   CHECK(state_to_json_text(IncidentState{}) == state_to_json(IncidentState{}).dump());
 }
 
+TEST_CASE("the fast snapshot decoder gives what nlohmann's does, or leaves the text to it",
+          "[store][codec]") {
+  IncidentState s = rich_state("k");
+  s.title = "quote \" backslash \\ newline \n 中文 😀";
+  s.lead_unit = std::string("nul \0 inside", 12);
+  s.deliveries.front().opening = true;
+  IncidentState closed = s;
+  closed.closed = true;
+  closed.closed_at = at(90);
+  for (const IncidentState& state : {s, closed, IncidentState{}}) {
+    const std::string text = state_to_json_text(state);
+    const auto fast = state_from_json_text_fast(text);
+    REQUIRE(fast);
+    CHECK(*fast == state);
+    CHECK(*fast == state_from_json(nlohmann::json::parse(text)));
+  }
+  // Where nlohmann's decoder would throw or convert, the fast one answers nothing.
+  const nlohmann::json j = state_to_json(s);
+  const auto changed = [&](auto change) {
+    nlohmann::json copy = j;
+    change(copy);
+    return state_from_json_text_fast(copy.dump());
+  };
+  CHECK_FALSE(changed([](nlohmann::json& c) { c.erase("title"); }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["level"] = "V"; }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["alert_seq"] = 2.5; }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["drill"] = 1; }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["milestones"].erase(0); }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["milestones"][0]["next_step"] = -1; }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["deliveries"][0]["opening"] = "yes"; }));
+  CHECK_FALSE(changed([](nlohmann::json& c) { c["milestones"][1]["steps"][0].erase("due"); }));
+  CHECK_FALSE(state_from_json_text_fast("{\"key\":"));
+  // Absent optionals and a null one read as none, as nlohmann's decoder reads them.
+  const auto null_target =
+      changed([](nlohmann::json& c) { c["milestones"][0]["target"] = nullptr; });
+  REQUIRE(null_target);
+  CHECK_FALSE(null_target->milestones[0].target);
+}
+
 TEST_CASE("the direct state writer replaces invalid UTF-8 as nlohmann does", "[store][codec]") {
   // A stray byte, a truncated sequence, an overlong '/', a UTF-16 surrogate.
   for (const std::string bad : {"\xff", "\xe4\xb8", "\xc0\xaf", "\xed\xa0\x80"}) {
@@ -873,7 +912,8 @@ TEST_CASE(
     // daemon_runs (9), no source_heartbeat (10).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE source_heartbeat; ALTER TABLE outbox DROP COLUMN gave_up; DROP TABLE "
+        "DROP TABLE incident_figures; DROP TABLE source_heartbeat; ALTER TABLE outbox DROP "
+        "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP INDEX outbox_recipient; DROP "
         "TABLE chain_rewrites; "
         "ALTER TABLE outbox DROP COLUMN milestone; ALTER TABLE outbox DROP COLUMN purpose; "
