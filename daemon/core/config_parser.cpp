@@ -92,7 +92,7 @@ ConfigResult ConfigParser::run(std::string_view text) {
   Config config;
   check_keys(root,
              {"timezone", "lang", "database", "kafka", "http", "sms", "notify", "ingest", "policy",
-              "units"},
+              "units", "cluster"},
              "");
   parse_settings(root, config);
   parse_units(root, config);
@@ -357,6 +357,20 @@ void ConfigParser::parse_settings(const toml::table& root, Config& config) {
   }
   if (const toml::table* ingest = get_table(root, "ingest", "")) {
     parse_ingest(*ingest, config.ingest);
+  }
+  if (const toml::table* cluster = get_table(root, "cluster", "")) {
+    parse_cluster(*cluster, config.cluster);
+  }
+}
+
+void ConfigParser::parse_cluster(const toml::table& cluster, ClusterConfig& out) {
+  check_keys(cluster, {"instance_id", "state_topic"}, "cluster");
+  out.enabled = true;
+  if (auto v = get_string(cluster, "instance_id", "cluster", false, "this instance's name")) {
+    out.instance_id = *v;
+  }
+  if (auto v = get_string(cluster, "state_topic", "cluster", false, "a topic name")) {
+    out.state_topic = *v;
   }
 }
 

@@ -142,6 +142,7 @@ class ConfigParser {
   void parse_locale(const toml::table& root, Config& config);
   void parse_ingest(const toml::table& ingest, IngestSettings& out);
   void parse_kafka(const toml::table& kafka, KafkaSettings& out);
+  void parse_cluster(const toml::table& cluster, ClusterConfig& out);
   void check_files(const Config& config);
 
   // ---- [sms] and [notify] (config_notify_sms.cpp) -------------------------------------------

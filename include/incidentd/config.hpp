@@ -183,6 +183,15 @@ struct IngestSettings {
   friend bool operator==(const IngestSettings&, const IngestSettings&) = default;
 };
 
+// [cluster] (docs/cluster.md): several instances share one consumer group, and every change of
+// state goes to the state topic. Absent (enabled false): one instance, as before.
+struct ClusterConfig {
+  bool enabled = false;     // the section is present
+  std::string instance_id;  // this instance's name in the group
+  std::string state_topic = "incidentd.state";
+  friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
+};
+
 struct Config {
   Policy policy = Policy::defaults();
   std::vector<Unit> units;
@@ -195,6 +204,7 @@ struct Config {
   SmsSettings sms;
   NotifySettings notify;
   IngestSettings ingest;
+  ClusterConfig cluster;
 
   const Unit* find_unit(std::string_view id) const;
   const Person* find_person(std::string_view id) const;
