@@ -154,7 +154,7 @@ TEST_CASE("a batch's change records are committed in the transaction of its offs
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
-TEST_CASE("an aborted transaction commits no change record; the redo commits each once") {
+TEST_CASE("an aborted transaction commits no change record and the redo commits each once") {
   FakeKafka kafka;
   testing::MemoryStore memory;
   kafka.append(kEvents, 0, event_json("e1", "inc-1"), "inc-1");
@@ -176,7 +176,7 @@ TEST_CASE("an aborted transaction commits no change record; the redo commits eac
 }
 
 TEST_CASE(
-    "a change made without a batch gets a transaction of its own, with the offsets already "
+    "a change made without a batch gets a transaction of its own with the offsets already "
     "committed") {
   FakeKafka kafka;
   testing::MemoryStore memory;
@@ -237,8 +237,8 @@ TEST_CASE("a change made before any offset was committed goes without offsets") 
 }
 
 TEST_CASE(
-    "a transaction given up keeps its change records for the next one; its dead letters and "
-    "offsets wait for the redelivery") {
+    "a transaction given up keeps its change records for the next one while its dead letters "
+    "and offsets wait for the redelivery") {
   FakeKafka kafka;
   testing::MemoryStore memory;
   kafka.append(kEvents, 0, event_json("e1", "inc-1"), "inc-1");

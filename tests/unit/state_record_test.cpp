@@ -98,7 +98,7 @@ TEST_CASE("every committed change reads back from its record exactly") {
   CHECK(notifications > 0);
 }
 
-TEST_CASE("the records of an incident, in order, hold what the store holds of it") {
+TEST_CASE("the records of an incident in order hold what the store holds of it") {
   Recorded r;
   const auto records = run_two_incidents(r);
   std::map<std::string, std::vector<Action>> timeline;
@@ -147,7 +147,7 @@ TEST_CASE("a commit that fails queues no record") {
   CHECK(records[0].state == r.memory.incidents().at("inc-1"));
 }
 
-TEST_CASE("the dispatcher's updates go with their incident; a source notice makes none") {
+TEST_CASE("the dispatcher's updates go with their incident and a source notice makes none") {
   Action delivery;
   delivery.at = at(1h);
   delivery.incident_key = "inc-1";
