@@ -4,13 +4,15 @@
 //   3. the same with incidentd's classify() on each message: the floor of its consumer thread;
 //   4. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
 //      durable in SQLite, offsets committed) until its group's committed offsets reach the end;
+//   5. with --cluster, the same again with [cluster] on: every change also written to a state
+//      topic of its own (docs/cluster.md), in the transactions of the offsets;
 // and prints the rates, their ratios to raw, and incidentd / classify() alone (issue 18). Rates
 // count from the moment the consumer was assigned its partitions, so joining the group is left
 // out of all three.
 //
 //   build/release/bench/kafka_ingest_bench [--events N] [--incidents M] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
-//       [--batch N (incidentd --batch)]
+//       [--batch N (incidentd --batch)] [--cluster]
 // --brokers uses a running broker (that auto-creates topics with 3 partitions) instead.
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -75,6 +77,7 @@ const std::string kRun = std::to_string(::getpid());
 const std::string kEvents = "bench.events." + kRun;
 const std::string kReleases = "bench.releases." + kRun;
 const std::string kDeadLetters = "bench.dlq." + kRun;
+const std::string kState = "bench.state." + kRun;
 
 // Thrown, not exit(): the broker is stopped on the way out (main prints the reason).
 [[noreturn]] void die(const std::string& why) {
@@ -291,15 +294,22 @@ bool committed_to(RdKafka::KafkaConsumer& c, const std::map<int, std::int64_t>& 
   return done;
 }
 
+// `cluster`: with a [cluster] section; its state topic is auto-created by the broker (not
+// compacted, which one run does not need).
 double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::path& source_dir,
                      const std::string& incidentd, const std::string& log_level, std::size_t batch,
-                     const Stream& s) {
-  const std::string group = "bench-daemon-" + std::to_string(::getpid());
-  const fs::path config = dir / "incidentd.toml";
-  const fs::path db = dir / "bench.db";
-  const fs::path log = dir / "incidentd.log";
+                     const Stream& s, bool cluster = false) {
+  const std::string name = cluster ? "bench-cluster-" : "bench-daemon-";
+  const std::string group = name + std::to_string(::getpid());
+  const fs::path config = dir / (name + "incidentd.toml");
+  const fs::path db = dir / (name + "bench.db");
+  const fs::path log = dir / (name + "incidentd.log");
   incidentd::bench::write_config(source_dir, config, brokers, group,
                                  {kEvents, kReleases, kDeadLetters});
+  if (cluster) {
+    std::ofstream(config, std::ios::app) << "\n[cluster]\ninstance_id = \"bench\"\n"
+                                         << "state_topic = \"" << kState << "\"\n";
+  }
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 
   std::string err;
@@ -351,11 +361,12 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   }
   const double took = seconds(done - *assigned);
   std::printf(
-      "incidentd end to end: %zu messages in %.2f s from assignment (%.0f/s); %zu distinct "
+      "incidentd end to end%s: %zu messages in %.2f s from assignment (%.0f/s); %zu distinct "
       "events durable, %lld incidents, %lld timeline entries, offsets committed; %.2f s "
       "from start\n",
-      s.messages.size(), took, static_cast<double>(s.messages.size()) / took, durable,
-      static_cast<long long>(incidents), static_cast<long long>(timeline), seconds(done - started));
+      cluster ? " with [cluster] (state topic)" : "", s.messages.size(), took,
+      static_cast<double>(s.messages.size()) / took, durable, static_cast<long long>(incidents),
+      static_cast<long long>(timeline), seconds(done - started));
   print_cpu("incidentd", daemon_cpu, broker, s.messages.size());
   std::printf("  incidentd's peak resident memory: %.0f MiB\n", daemon_peak_mib);
   // The daemon's own account of its threads (logged when its consumer closes).
@@ -372,6 +383,7 @@ int run(int argc, char** argv) {
   std::size_t events = 1'000'000;
   std::size_t incidents = 10'000;
   std::size_t batch = 10000;
+  bool cluster = false;
   DaemonRun opts;
   opts.incidentd = INCIDENTD_BINARY;
   opts.source_dir = INCIDENTD_SOURCE_DIR;
@@ -380,6 +392,8 @@ int run(int argc, char** argv) {
   app.add_option("--events", events, "messages to publish")->capture_default_str();
   app.add_option("--incidents", incidents, "incident keys they spread over")->capture_default_str();
   app.add_option("--batch", batch, "incidentd --batch")->capture_default_str();
+  app.add_flag("--cluster", cluster,
+               "also run incidentd with [cluster] on (the state topic), on the same stream");
   add_options(app, opts);
   CLI11_PARSE(app, argc, argv);
   const fs::path dir = run_dir(opts, "incidentd-kafka-bench");
@@ -399,6 +413,7 @@ int run(int argc, char** argv) {
   Pass raw;
   Pass validated;
   double daemon = 0;
+  double daemon_cluster = 0;
   try {
     std::optional<LocalBroker> broker;
     if (port != 0) {
@@ -412,6 +427,11 @@ int run(int argc, char** argv) {
     validated = classify_consume(brokers, stream.messages.size(), source_dir);
     std::fflush(stdout);
     daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
+    std::fflush(stdout);
+    if (cluster) {
+      daemon_cluster =
+          daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream, true);
+    }
   } catch (...) {
     // The broker's data and the daemon's log and database stay for a look; they are large.
     std::fprintf(stderr, "kafka_ingest_bench: failed; %s is kept (remove it when done)\n",
@@ -425,6 +445,10 @@ int run(int argc, char** argv) {
   // Issue 18's goal (>= 0.7): the daemon end to end against the validating consumer alone, in
   // the same run, so the broker's and the machine's speed cancel out.
   std::printf("incidentd / classify() alone: %.2f\n", daemon / validated.rate);
+  if (cluster) {
+    std::printf("incidentd with [cluster] / without: %.2f (the state topic's cost)\n",
+                daemon_cluster / daemon);
+  }
   // The target (half the raw rate) as CPU: what the machine's cores give in the time it allows,
   // less what consuming and validating alone cost with the broker's share.
   const double n = static_cast<double>(stream.messages.size());

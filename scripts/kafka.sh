@@ -8,7 +8,8 @@
 #   scripts/kafka.sh start  --port N --dir DIR [--partitions P] [--controller-port C]
 #   scripts/kafka.sh stop   --dir DIR
 #   scripts/kafka.sh status --dir DIR
-#   scripts/kafka.sh create-topic --port N NAME [--partitions P]
+#   scripts/kafka.sh create-topic --port N NAME [--partitions P] [--config KEY=VALUE ...]
+#                    (the state topic of [cluster]: --config cleanup.policy=compact)
 #   scripts/kafka.sh produce --port N TOPIC            (one message per stdin line)
 #   scripts/kafka.sh consume --port N TOPIC [--max-messages K] [--timeout-ms T]
 #
@@ -511,12 +512,17 @@ with_client_config() { # runs "$@" with CFG set to a temporary client config
 }
 
 cmd_create_topic() {
-  local port args name="" partitions=3
+  local port args name="" partitions=3 configs=()
   client_port_arg "$@"
   set -- "${args[@]+"${args[@]}"}"
   while (($#)); do
     case $1 in
     --partitions) partitions=${2:-}; shift 2 || die "--partitions needs a value" ;;
+    --config)
+      [[ ${2:-} == ?*=* ]] || die "--config needs KEY=VALUE"
+      configs+=(--config "$2")
+      shift 2
+      ;;
     -*) die "create-topic: unknown option '$1'" ;;
     *) [[ -z $name ]] || die "create-topic takes one topic name"; name=$1; shift ;;
     esac
@@ -527,7 +533,7 @@ cmd_create_topic() {
   create() {
     run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" \
       --command-config "$CFG" --create --if-not-exists --topic "$name" \
-      --partitions "$partitions" --replication-factor 1
+      --partitions "$partitions" --replication-factor 1 "${configs[@]+"${configs[@]}"}"
   }
   with_client_config create || die "could not create topic '$name' on 127.0.0.1:$port (output above)"
 }

@@ -22,7 +22,8 @@ constexpr std::pair<std::string_view, std::string_view> kClusterProperties[] = {
 
 void ConfigParser::parse_cluster(const toml::table& root, const toml::table& cluster,
                                  ClusterConfig& out) {
-  check_keys(cluster, {"instance_id", "session_timeout", "heartbeat_interval"}, "cluster");
+  check_keys(cluster, {"instance_id", "session_timeout", "heartbeat_interval", "state_topic"},
+             "cluster");
   if (auto id = get_string(cluster, "instance_id", "cluster", true,
                            "this instance's name in the consumer group, e.g. its host name")) {
     if (valid_id(*id)) {
@@ -57,6 +58,9 @@ void ConfigParser::parse_cluster(const toml::table& root, const toml::table& clu
                   format_duration(out.session_timeout) + ")");
   }
   out.heartbeat_interval = heartbeat;
+  if (auto topic = get_string(cluster, "state_topic", "cluster", false, "a topic name")) {
+    out.state_topic = *topic;
+  }
   check_cluster_properties(root);
 }
 

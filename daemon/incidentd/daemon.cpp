@@ -33,6 +33,7 @@
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_client.hpp"
+#include "kafka/state_changelog.hpp"
 #include "notify/message.hpp"
 #include "notify/notify_service.hpp"
 #include "notify/sms_service.hpp"
@@ -149,6 +150,15 @@ struct Daemon::Parts {
   TimeSystem& time;  // the drill's clock, else the real one
 
   SqliteStore store;
+  // [cluster] on: every change the engine and the dispatcher commit, queued as change records
+  // for the state topic (docs/cluster.md, "The state topic"); the two write through these.
+  std::unique_ptr<StateChangelog> changelog;
+  std::unique_ptr<ChangelogStore> changelog_store;
+  std::unique_ptr<ChangelogOutbox> changelog_outbox;
+  Store& engine_store() { return changelog_store ? static_cast<Store&>(*changelog_store) : store; }
+  NotificationOutbox& outbox() {
+    return changelog_outbox ? static_cast<NotificationOutbox&>(*changelog_outbox) : store;
+  }
   // The proof of life the next start measures an outage from.
   boost::asio::steady_timer heartbeat{io};
   Engine engine;
@@ -209,7 +219,11 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
                        : std::nullopt),
       time(drill_time ? static_cast<TimeSystem&>(*drill_time) : real_time),
       store(config.database),
-      engine((open_run(), config), store, time),  // the start marker before the engine loads
+      changelog(config.cluster.enabled() ? std::make_unique<StateChangelog>() : nullptr),
+      changelog_store(changelog ? std::make_unique<ChangelogStore>(store, *changelog) : nullptr),
+      changelog_outbox(changelog ? std::make_unique<ChangelogOutbox>(store, *changelog) : nullptr),
+      engine((open_run(), config), engine_store(),
+             time),  // the start marker before the engine loads
       disk_full(engine, real_time, [this] { store.heartbeat(time.now()); }),
       work(boost::asio::make_work_guard(io)),
       post_to_loop([this](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }) {
@@ -329,7 +343,7 @@ void Daemon::Parts::start_notify() {
   if (sms) channels.push_back(&sms->channel());
   templates.emplace(config.sms.templates, config.sms.max_parts);
   notify.emplace(
-      io, store, snapshots, time, channels,
+      io, outbox(), snapshots, time, channels,
       template_renderer(*templates, snapshots, time, incident_titles(engine, store), link_maker),
       link_maker);
   notify->start();
@@ -355,6 +369,7 @@ IngestOptions Daemon::Parts::ingest_options() {
   };
   o.on_disk_full = [this](const StoreFullError& e) { store_failed(e, IfNotFull::exit); };
   o.store_writable = [this] { return !disk_full.paused(); };
+  o.state_changelog = changelog.get();
   return o;
 }
 

@@ -13,6 +13,7 @@
 #include "incidentd/engine.hpp"
 #include "incidentd/store.hpp"
 #include "kafka/dead_letter.hpp"
+#include "kafka/state_changelog.hpp"
 
 namespace incidentd {
 
@@ -44,9 +45,10 @@ ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToL
   auto clients = make_clients(hooks);
   producer_ = std::move(clients.producer);
   consumer_ = std::move(clients.consumer);
-  txn_.emplace(*producer_, *consumer_, config_.kafka.dlq_topic, health_, counters_,
-               options_.stop_commit_grace,
-               [this](Duration d, CommitMode mode) { backoff(d, mode); });
+  txn_.emplace(
+      *producer_, *consumer_, config_.kafka.dlq_topic, health_, counters_,
+      options_.stop_commit_grace, [this](Duration d, CommitMode mode) { backoff(d, mode); },
+      options_.state_changelog != nullptr ? config_.cluster.state_topic : std::string());
 }
 
 ConsumerPipeline::~ConsumerPipeline() = default;
@@ -71,12 +73,21 @@ void ConsumerPipeline::consume() {
   spdlog::info("kafka: consuming {} and {} as group {}{} from {}; dead letters to {}",
                config_.kafka.events_topic, config_.kafka.releases_topic, config_.kafka.group,
                membership_note(config_.cluster), config_.kafka.brokers, config_.kafka.dlq_topic);
+  if (options_.state_changelog != nullptr) {
+    spdlog::info("kafka: [cluster] on: every committed change goes to {} (change records)",
+                 config_.cluster.state_topic);
+  }
   if (options_.on_subscribed) options_.on_subscribed();
   while (!stop_) poll_once();
   finish_inflight();
   checkpoint();
+  release_state();
   if (commit_open(CommitMode::stopping)) {
     spdlog::info("kafka: stopping: offsets committed for every message handled");
+  }
+  if (txn_->state_records() > 0) {  // kept from a transaction given up: one more, for them
+    release_state();
+    commit_open(CommitMode::stopping);
   }
 }
 
@@ -97,6 +108,9 @@ void ConsumerPipeline::poll_once() {
     checkpoint();
     health_.note_idle(consumer_->assigned_partitions(), options_.idle_warning_after);
   }
+  // What timers, the dispatcher and the API committed meanwhile; with a batch in flight, they
+  // go with its offsets once it is durable (release_held).
+  if (!inflight_) release_state();
   commit_if_due();
   after_poll();
 }
@@ -340,8 +354,29 @@ void ConsumerPipeline::wait_for_room() {
 // Everything handled so far is durable: what was held joins the open Kafka transaction.
 void ConsumerPipeline::release_held() {
   if (awaiting_.letters.empty() && awaiting_.offsets.empty()) return;
-  txn_->add(std::move(awaiting_.letters), awaiting_.offsets);
+  txn_->add(std::move(awaiting_.letters), awaiting_.offsets, take_state_records());
   awaiting_ = Held{};
+}
+
+// Every change record committed to SQLite so far, encoded (here, off the loop thread).
+std::vector<DeadLetter> ConsumerPipeline::take_state_records() {
+  std::vector<DeadLetter> out;
+  if (options_.state_changelog == nullptr) return out;
+  auto records = options_.state_changelog->take();
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back({r.incident_key, encode_state_record(r)});
+  return out;
+}
+
+// Change records that came without a batch (a timer fired, a delivery result, an HTTP ack)
+// join the open transaction, or open one; commit_if_due commits it. Such a transaction carries
+// the offsets already committed again: sending them makes the group check this consumer's
+// generation, so a zombie's transaction is refused like any other.
+void ConsumerPipeline::release_state() {
+  if (options_.state_changelog == nullptr) return;
+  auto records = take_state_records();
+  if (records.empty() && (txn_->open() || txn_->state_records() == 0)) return;
+  txn_->add({}, txn_->committed_offsets(), std::move(records));
 }
 
 // Commits everything the engine holds (an empty batch that commits everything), so the held
@@ -370,7 +405,9 @@ void ConsumerPipeline::on_revoking(const std::vector<PartitionOffset>& parts) {
   }
   finish_inflight(true);  // its offsets may be among the revoked ones
   checkpoint(true);
+  release_state();  // the changes made while they were ours go out before they go
   commit_open(CommitMode::revoking);
+  txn_->forget(parts);
   // What was polled from them and not yet handed to the loop is their next owner's to read.
   const auto revoked = [&parts](const KafkaRecord& r) {
     return std::any_of(parts.begin(), parts.end(), [&r](const PartitionOffset& p) {

@@ -83,6 +83,8 @@ class ConsumerPipeline {
   void hold(const Job& job, bool everything);
   void wait_for_room();
   void release_held();
+  std::vector<DeadLetter> take_state_records();
+  void release_state();
   void checkpoint(bool revoking = false);
   void commit_if_due();
   bool commit_open(CommitMode mode);

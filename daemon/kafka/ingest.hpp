@@ -32,6 +32,7 @@
 namespace incidentd {
 
 class Engine;
+class StateChangelog;
 
 struct IngestOptions {
   // Messages per SQLite transaction. The loop is busy with a full batch for about 0.2 s here:
@@ -70,6 +71,9 @@ struct IngestOptions {
   // is not durable. Unset: a full disk is never waited out.
   std::function<void(const StoreFullError&)> on_disk_full;
   std::function<bool()> store_writable;
+  // [cluster] on: the change records of every commit (kafka/state_changelog.hpp), which the
+  // consumer thread writes to [cluster] state_topic in its Kafka transactions. Null: none.
+  StateChangelog* state_changelog = nullptr;
   // Unit tests: the clock that times a batch's `linger` and `quiet` (the fake Kafka's own).
   // Unset: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock_for_test;

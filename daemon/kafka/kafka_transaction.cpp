@@ -68,14 +68,16 @@ TxnState next_state(TxnState state, TxnStep step) {
 DeadLetterTransaction::DeadLetterTransaction(TransactionalProducerPort& producer,
                                              KafkaConsumerPort& consumer, std::string dlq_topic,
                                              KafkaHealth& health, IngestCounters& counters,
-                                             Duration stop_grace, Backoff backoff)
+                                             Duration stop_grace, Backoff backoff,
+                                             std::string state_topic)
     : producer_(producer),
       consumer_(consumer),
       dlq_topic_(std::move(dlq_topic)),
       health_(health),
       counters_(counters),
       stop_grace_(stop_grace),
-      backoff_(std::move(backoff)) {}
+      backoff_(std::move(backoff)),
+      state_topic_(std::move(state_topic)) {}
 
 DeadLetterTransaction::SteadyClock::duration DeadLetterTransaction::age() const {
   return open() ? SteadyClock::now() - opened_ : SteadyClock::duration{};
@@ -90,14 +92,28 @@ void DeadLetterTransaction::fatal(const TxnError& error) {
   throw IngestFatal("dead-letter producer: " + error.message);
 }
 
-void DeadLetterTransaction::add(std::vector<DeadLetter> letters, const OffsetMap& offsets) {
+void DeadLetterTransaction::add(std::vector<DeadLetter> letters, const OffsetMap& offsets,
+                                std::vector<DeadLetter> state_records) {
   if (state_ == TxnState::idle) {
     opened_ = SteadyClock::now();
     begin();
+    // Records kept from a transaction that was given up go first.
+    for (const auto& record : state_records_) {
+      if (state_ != TxnState::filling) break;
+      produce(state_topic_, record);
+    }
   }
   for (auto& letter : letters) {
-    if (state_ == TxnState::filling || state_ == TxnState::offsets_sent) produce(letter);
+    if (state_ == TxnState::filling || state_ == TxnState::offsets_sent) {
+      produce(dlq_topic_, letter);
+    }
     letters_.push_back(std::move(letter));
+  }
+  for (auto& record : state_records) {
+    if (state_ == TxnState::filling || state_ == TxnState::offsets_sent) {
+      produce(state_topic_, record);
+    }
+    state_records_.push_back(std::move(record));
   }
   merge_offsets(offsets_, offsets);
   step(TxnStep::added);
@@ -114,13 +130,25 @@ void DeadLetterTransaction::begin() {
   step(TxnStep::begin_failed);
 }
 
-void DeadLetterTransaction::produce(const DeadLetter& letter) {
-  auto r = producer_.produce(dlq_topic_, letter.key, letter.value);
+void DeadLetterTransaction::produce(const std::string& topic, const DeadLetter& letter) {
+  auto r = producer_.produce(topic, letter.key, letter.value);
   if (!r) return;
   if (r->kind == TxnError::Kind::fatal) fatal(*r);
-  spdlog::warn("kafka: queueing a dead letter for {} failed: {}; the transaction is redone",
-               dlq_topic_, r->message);
+  spdlog::warn("kafka: queueing a record for {} failed: {}; the transaction is redone", topic,
+               r->message);
   step(TxnStep::produce_failed);
+}
+
+// Every letter and state record again, into a transaction just begun.
+void DeadLetterTransaction::produce_all() {
+  for (const auto& letter : letters_) {
+    if (state_ != TxnState::filling) return;
+    produce(dlq_topic_, letter);
+  }
+  for (const auto& record : state_records_) {
+    if (state_ != TxnState::filling) return;
+    produce(state_topic_, record);
+  }
 }
 
 // Abort what the client holds and produce every letter again in a new transaction. True when
@@ -135,10 +163,7 @@ bool DeadLetterTransaction::redo() {
     step(TxnStep::aborted);
   }
   begin();
-  for (const auto& letter : letters_) {
-    if (state_ != TxnState::filling) break;
-    produce(letter);
-  }
+  produce_all();
   return state_ == TxnState::filling;
 }
 
@@ -151,7 +176,10 @@ TxnResult DeadLetterTransaction::attempt() {
     std::vector<PartitionOffset> offsets;
     offsets.reserve(offsets_.size());
     for (const auto& [tp, next] : offsets_) offsets.push_back({tp.first, tp.second, next});
-    if (auto failure = producer_.send_offsets(offsets, consumer_, 10s)) return failure;
+    // State records alone, before this consumer has handled any message: no offsets to send.
+    if (!offsets.empty()) {
+      if (auto failure = producer_.send_offsets(offsets, consumer_, 10s)) return failure;
+    }
     step(TxnStep::offsets_sent);
   }
   if (auto failure = producer_.commit()) return failure;
@@ -217,8 +245,17 @@ void DeadLetterTransaction::committed() {
                  counters_.dead_lettered.load());
   }
   health_.note_recovered("committing");
+  if (!state_records_.empty()) {
+    spdlog::debug("kafka: {} change record(s) written to {}", state_records_.size(), state_topic_);
+  }
+  merge_offsets(committed_offsets_, offsets_);
   letters_.clear();
+  state_records_.clear();
   offsets_.clear();
+}
+
+void DeadLetterTransaction::forget(const std::vector<PartitionOffset>& partitions) {
+  for (const auto& p : partitions) committed_offsets_.erase({p.topic, p.partition});
 }
 
 void DeadLetterTransaction::discard() {

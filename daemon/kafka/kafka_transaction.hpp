@@ -1,9 +1,10 @@
 // The Kafka transaction of the ingestion: the dead letters of durable batches and the offsets
 // after them, committed together, so a dead letter appears exactly when its message's offset is
-// committed. Its contents are kept until the commit succeeds, so a transaction the client had
-// to abort is begun again and every letter produced again (a redo). The states are TxnState and
-// every change of state goes through next_state(), the one table of transitions. Used on the
-// consumer thread only.
+// committed; with [cluster] on, the state topic's change records of what SQLite holds join them
+// (docs/cluster.md, "The state topic"). Its contents are kept until the commit succeeds, so a
+// transaction the client had to abort is begun again and every letter produced again (a redo). The
+// states are TxnState and every change of state goes through next_state(), the one table of
+// transitions. Used on the consumer thread only.
 #pragma once
 
 #include <chrono>
@@ -77,9 +78,10 @@ class DeadLetterTransaction {
   // Waits between attempts; the pipeline's wakes early when a stop is asked for.
   using Backoff = std::function<void(Duration wait, CommitMode mode)>;
 
+  // `state_topic` empty: no change records (one instance).
   DeadLetterTransaction(TransactionalProducerPort& producer, KafkaConsumerPort& consumer,
                         std::string dlq_topic, KafkaHealth& health, IngestCounters& counters,
-                        Duration stop_grace, Backoff backoff);
+                        Duration stop_grace, Backoff backoff, std::string state_topic = {});
   DeadLetterTransaction(const DeadLetterTransaction&) = delete;
   DeadLetterTransaction& operator=(const DeadLetterTransaction&) = delete;
 
@@ -88,9 +90,10 @@ class DeadLetterTransaction {
   // How long since the first contents joined (zero when idle).
   SteadyClock::duration age() const;
 
-  // Joins the letters (produced at once when the client holds a begun transaction) and the
-  // offsets. Throws IngestFatal when the producer is fenced.
-  void add(std::vector<DeadLetter> letters, const OffsetMap& offsets);
+  // Joins the letters and the state topic's records (produced at once when the client holds a
+  // begun transaction) and the offsets. Throws IngestFatal when the producer is fenced.
+  void add(std::vector<DeadLetter> letters, const OffsetMap& offsets,
+           std::vector<DeadLetter> state_records = {});
 
   // Commits what is open: its dead letters appear and its offsets are committed together.
   // Retries until it works; stopping or revoking it gives up after a while (what it held is
@@ -100,7 +103,15 @@ class DeadLetterTransaction {
   bool commit(CommitMode mode, const std::function<bool()>& stop_asked);
 
   // Drops what is open, aborting what the client began (at a fatal error, or when given up).
+  // The state records are kept for the next transaction: unlike a dead letter, a redelivered
+  // message does not make them again (its event is a duplicate by then).
   void discard();
+  // State records waiting for a transaction that commits.
+  std::size_t state_records() const { return state_records_.size(); }
+  // The offsets of the transactions that committed, of the partitions not forgotten since.
+  const OffsetMap& committed_offsets() const { return committed_offsets_; }
+  // Revoked partitions: their offsets are the next owner's to commit.
+  void forget(const std::vector<PartitionOffset>& partitions);
 
   std::uint64_t transactions() const { return transactions_; }
   SteadyClock::duration time_spent() const { return time_spent_; }
@@ -109,7 +120,8 @@ class DeadLetterTransaction {
   void step(TxnStep s) { state_ = next_state(state_, s); }
   bool begun() const;
   void begin();
-  void produce(const DeadLetter& letter);
+  void produce(const std::string& topic, const DeadLetter& letter);
+  void produce_all();
   bool redo();
   TxnResult attempt();
   bool give_up(const TxnError& failure, CommitMode mode, bool bounded,
@@ -126,8 +138,11 @@ class DeadLetterTransaction {
   const Backoff backoff_;
 
   TxnState state_ = TxnState::idle;
+  const std::string state_topic_;
   std::vector<DeadLetter> letters_;
+  std::vector<DeadLetter> state_records_;
   OffsetMap offsets_;
+  OffsetMap committed_offsets_;
   SteadyClock::time_point opened_{};
   std::uint64_t transactions_ = 0;
   SteadyClock::duration time_spent_{};

@@ -194,6 +194,9 @@ struct ClusterConfig {
   // and how often each instance says it is alive (docs/cluster.md, "Timeouts").
   std::chrono::milliseconds session_timeout{6000};
   std::chrono::milliseconds heartbeat_interval{1500};
+  // The compacted topic every change of state goes to, in the same transaction as the input
+  // offsets (docs/cluster.md, "The state topic").
+  std::string state_topic = "incidentd.state";
 
   bool enabled() const { return !instance_id.empty(); }
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;

@@ -50,11 +50,11 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
     kafka_.transactions_.emplace_back();
     return std::nullopt;
   }
-  TxnResult produce(const std::string& /*topic*/, const std::optional<std::string>& key,
+  TxnResult produce(const std::string& topic, const std::optional<std::string>& key,
                     const std::string& value) override {
     if (auto f = fault(Call::produce)) return f;
     if (auto* txn = kafka_.open_transaction()) {
-      txn->letters.push_back({key, value});
+      txn->letters.push_back({key, value, topic});
     } else {
       kafka_.violations_.emplace_back("produce: no transaction begun");
     }
@@ -115,6 +115,14 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
   FakeKafka& kafka_;
   bool fenced_ = false;
 };
+
+std::vector<FakeKafka::Letter> FakeKafka::committed_on(const std::string& topic) const {
+  std::vector<Letter> out;
+  for (const auto& letter : letters_) {
+    if (letter.topic == topic) out.push_back(letter);
+  }
+  return out;
+}
 
 std::int64_t FakeKafka::append(const std::string& topic, std::int32_t partition, std::string value,
                                std::optional<std::string> key) {

@@ -34,6 +34,7 @@ class FakeKafka {
   struct Letter {
     std::optional<std::string> key;
     std::string value;
+    std::string topic;  // where it was produced to
   };
   struct Transaction {
     enum class Fate { open, committed, aborted };
@@ -78,8 +79,11 @@ class FakeKafka {
   // --- what is durable, and what happened ----------------------------------------------------
 
   const std::map<TopicPartition, std::int64_t>& committed_offsets() const { return committed_; }
-  // The dead-letter topic's committed messages, in order.
+  // The committed messages the producer wrote (to the dead-letter topic, or with [cluster] on
+  // the state topic too), in order.
   const std::vector<Letter>& committed_letters() const { return letters_; }
+  // The same, of one topic only.
+  std::vector<Letter> committed_on(const std::string& topic) const;
   const std::vector<Transaction>& transactions() const { return transactions_; }
   // Every producer call, in order (failed ones too).
   const std::vector<Call>& calls() const { return calls_; }

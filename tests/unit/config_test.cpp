@@ -1143,5 +1143,21 @@ TEST_CASE("[ingest] source_silence is off unless set, and at least a second") {
   CHECK_FALSE(errors_of(with_roster("[ingest]\nsilence = \"30m\"\n")).empty());
 }
 
+TEST_CASE("[cluster] is off unless present, and names the state topic") {
+  const Config single = parsed(with_roster(""));
+  CHECK_FALSE(single.cluster.enabled());
+  CHECK(single.cluster.state_topic == "incidentd.state");
+  CHECK_FALSE(testing::load_example_config().cluster.enabled());
+  const Config on = parsed(with_roster("[cluster]\ninstance_id = \"node-1\"\n"));
+  CHECK(on.cluster.enabled());
+  CHECK(on.cluster.instance_id == "node-1");
+  CHECK(on.cluster.state_topic == "incidentd.state");
+  CHECK(parsed(with_roster("[cluster]\ninstance_id = \"n\"\nstate_topic = \"s\"\n"))
+            .cluster.state_topic == "s");
+  require_one_error(with_roster("[cluster]\ninstance_id = \"n\"\nstate_topic = \"\"\n"),
+                    "t.toml:3:15", "cluster.state_topic: must not be empty (a topic name)");
+  CHECK_FALSE(errors_of(with_roster("[cluster]\ntopic = \"s\"\n")).empty());
+}
+
 }  // namespace
 }  // namespace incidentd
