@@ -252,11 +252,12 @@ TEST_CASE("a row moved to another incident is named", "[verify][chain]") {
   CHECK(breaks[0].kind == "altered");
 }
 
-// What schema 10 left: the same rows in the one global chain, without incident_seq.
+// What schema 10 left: the same rows in the one global chain, without incident_seq, and no
+// incident_figures (schema 12).
 void back_to_schema_10(const std::string& path) {
   SQLite::Database raw(path, SQLite::OPEN_READWRITE);
   testing::rechain_globally_for_test(raw);
-  raw.exec("PRAGMA user_version = 10");
+  raw.exec("DROP TABLE incident_figures; PRAGMA user_version = 10");
 }
 
 TEST_CASE("a schema 10 database is re-chained per incident and verifies",
