@@ -123,8 +123,7 @@ def run(args, work):
         kt.check(r.returncode == 0, f"creating {STATE} failed:\n{r.stdout}{r.stderr}")
         config = os.path.join(work, "incidentd.toml")
         kt.write_config(args.source_dir, config, broker, "cluster-state-test", DLQ)
-        with open(config, "a", encoding="utf-8") as f:
-            f.write(f'\n[cluster]\ninstance_id = "node-1"\nstate_topic = "{STATE}"\n')
+        kt.add_cluster_section(config, "node-1", state_topic=STATE)
         db = os.path.join(work, "incidentd.db")
         daemon = kt.Daemon(args.incidentd, config, db, os.path.join(work, "incidentd.log"))
         daemon.start()

@@ -48,13 +48,7 @@ def write_cluster_config(args, path, broker, instance_id=None):
     kt.write_config(args.source_dir, path, broker, GROUP, "opinion.events.dlq")
     if instance_id is None:
         return
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    line = '"session.timeout.ms" = "6000"\n'
-    kt.check(line in text, "kafka_test.write_config no longer sets session.timeout.ms")
-    text = text.replace(line, "", 1) + f'\n[cluster]\ninstance_id = "{instance_id}"\n'
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    kt.add_cluster_section(path, instance_id)
     r = subprocess.run([args.incidentctl, "check-config", path], capture_output=True, text=True,
                        timeout=30)
     kt.check(r.returncode == 0, f"check-config refused {path}:\n{r.stdout}{r.stderr}")

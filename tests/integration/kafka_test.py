@@ -277,6 +277,21 @@ def write_config(source_dir, path, broker, group, dlq):
         f.write(text)
 
 
+def add_cluster_section(path, instance_id, **settings):
+    """Turns a write_config file into one instance of a cluster: [cluster] with `instance_id` and
+    `settings` (strings), and without the session timeout write_config put in [kafka.properties],
+    which belongs to [cluster] then (the default there is the same 6 s)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    line = '"session.timeout.ms" = "6000"\n'
+    check(line in text, "write_config no longer sets session.timeout.ms")
+    text = text.replace(line, "", 1) + f'\n[cluster]\ninstance_id = "{instance_id}"\n'
+    for name, value in settings.items():
+        text += f'{name} = "{value}"\n'
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 class Daemon:
     def __init__(self, binary, config, database, logfile, extra=()):
         self.cmd = [binary, "--config", config, "--database", database, *extra]

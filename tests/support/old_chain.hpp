@@ -3,37 +3,17 @@
 // file back to an older schema.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <utility>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "store/chain_hash.hpp"
+#include "store/hash_chain.hpp"
 
 namespace incidentd::testing {
 
+// The store's own migration 2 chains every row in one global chain (chain_hash_v1), as schemas
+// 2 to 10 did.
 inline void rechain_globally_for_test(SQLite::Database& db) {
   db.exec("ALTER TABLE timeline DROP COLUMN incident_seq");
-  SQLite::Statement select(db,
-                           "SELECT seq, incident_key, at, action, milestone, body FROM timeline "
-                           "ORDER BY seq");
-  SQLite::Statement update(db, "UPDATE timeline SET prev_hash = ?, hash = ? WHERE seq = ?");
-  std::string prev(kGlobalGenesisHashV1);
-  while (select.executeStep()) {
-    const std::int64_t seq = select.getColumn(0).getInt64();
-    const std::string milestone = select.getColumn(4).getString();
-    std::string hash = chain_hash_v1(
-        prev, seq, select.getColumn(1).getString(), select.getColumn(2).getInt64(),
-        select.getColumn(3).getString(), select.getColumn(4).isNull() ? nullptr : &milestone,
-        select.getColumn(5).getString());
-    update.reset();
-    update.bind(1, prev);
-    update.bind(2, hash);
-    update.bind(3, seq);
-    update.exec();
-    prev = std::move(hash);
-  }
+  chain_existing_rows(db);
 }
 
 }  // namespace incidentd::testing
