@@ -263,6 +263,9 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# A dead producer's open transaction is aborted within a second of its timeout (the default
+# checks every 10 s): the next owner of its partitions reads the state topic sooner.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 auto.create.topics.enable=true
 delete.topic.enable=true
 EOF

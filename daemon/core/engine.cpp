@@ -13,13 +13,15 @@ namespace incidentd {
 using engine_detail::action_for;
 using engine_detail::contains;
 
-Engine::Engine(const Config& config, Store& store, TimeSystem& time)
+Engine::Engine(const Config& config, Store& store, TimeSystem& time, Owns owns)
     : config_(config),
       store_(store),
+      owns_(std::move(owns)),
       time_(time),
       timer_(time.create_timer()),
       store_records_actions_(store.records_actions()) {
   for (auto& state : store_.load_open_incidents()) {
+    if (owns_ && !owns_(state.key)) continue;
     const std::string key = state.key;
     Slot& slot = slot_for(key);
     slot.state = std::move(state);
@@ -52,6 +54,13 @@ std::optional<TimePoint> Engine::next_due() const {
   return schedule_.begin()->at;
 }
 
+std::optional<Outcome> Engine::refuse_unowned(const std::string& key) const {
+  if (!owns_ || owns_(key)) return std::nullopt;
+  return Outcome::rejected("incident \"" + key +
+                           "\" belongs to a partition this instance does not own; its owner "
+                           "applies it (docs/cluster.md, \"Ownership\")");
+}
+
 Engine::Slot* Engine::lookup(const std::string& key, bool& closed) {
   closed = false;
   if (auto it = incidents_.find(key); it != incidents_.end()) {
@@ -74,6 +83,7 @@ Engine::Slot* Engine::lookup(const std::string& key, bool& closed) {
 // Inputs
 
 Outcome Engine::handle(const Event& event) {
+  if (auto refused = refuse_unowned(event.incident_key)) return *refused;
   if (pending_ids_.contains(event.event_id) || store_.is_processed(event.event_id)) {
     return Outcome::duplicate();
   }
@@ -151,6 +161,7 @@ std::optional<Confirmation> Engine::recorded_confirmation(const Confirmation& c)
 }
 
 Outcome Engine::handle(const Confirmation& c) {
+  if (auto refused = refuse_unowned(c.incident_key)) return *refused;
   if (auto recorded = recorded_confirmation(c)) {
     const std::string differs = confirmation_difference(*recorded, c);
     if (differs.empty()) return Outcome::duplicate();
@@ -208,6 +219,7 @@ Outcome Engine::handle(const Confirmation& c) {
 }
 
 Outcome Engine::handle(const Acknowledgement& ack) {
+  if (auto refused = refuse_unowned(ack.incident_key)) return *refused;
   bool closed = false;
   Slot* slot = lookup(ack.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + ack.incident_key + "\" is closed");

@@ -2,6 +2,7 @@
 // timer, what a step touched, and committing it to the store in one changeset.
 #include "incidentd/engine.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace incidentd {
@@ -133,7 +134,8 @@ void Engine::rearm_timer() {
     armed_at_.reset();
     return;
   }
-  const TimePoint at = schedule_.begin()->at;
+  const TimePoint at =
+      held_until_ ? std::max(*held_until_, schedule_.begin()->at) : schedule_.begin()->at;
   if (armed_at_ == at) return;
   armed_at_ = at;
   timer_->arm(at, [this] {

@@ -29,7 +29,15 @@ constexpr Duration kCatchUpTolerance = std::chrono::minutes(1);
 
 void Engine::run_due() {
   const TimePoint now = time_.now();
+  held_until_.reset();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {
+    if (owns_ && !owns_(schedule_.begin()->key)) {
+      // Ownership in doubt (docs/cluster.md, "A stalled instance"): the partition is being
+      // revoked, or this process was stopped longer than its session. Act on nothing until the
+      // group has answered; a revocation then takes the incident away (release()).
+      held_until_ = now + kHoldBack;
+      break;
+    }
     Slot& slot = *incidents_.at(schedule_.begin()->key);
     const std::uint64_t actions_before = actions_taken_;
     act_due(slot.state, now);

@@ -42,6 +42,13 @@ ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToL
       health_(config.kafka) {
   KafkaHooks hooks = health_.hooks();
   hooks.revoking = [this](const std::vector<PartitionOffset>& parts) { on_revoking(parts); };
+  if (options_.on_assigned) {
+    hooks.assigned = [health = std::move(hooks.assigned),
+                      this](const std::vector<PartitionOffset>& parts) {
+      health(parts);
+      options_.on_assigned(parts);
+    };
+  }
   auto clients = make_clients(hooks);
   producer_ = std::move(clients.producer);
   consumer_ = std::move(clients.consumer);
@@ -404,6 +411,9 @@ void ConsumerPipeline::on_revoking(const std::vector<PartitionOffset>& parts) {
     return;
   }
   finish_inflight(true);  // its offsets may be among the revoked ones
+  // Their clocks stop here, and what the engine still held of them is committed, so that their
+  // last records go out in the commit below, before the partitions do.
+  if (options_.on_revoked) options_.on_revoked(parts);
   checkpoint(true);
   release_state();  // the changes made while they were ours go out before they go
   commit_open(CommitMode::revoking);

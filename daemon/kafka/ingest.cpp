@@ -43,8 +43,13 @@ KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka, const ClusterC
     KafkaClients clients;
     clients.consumer =
         std::make_unique<KafkaConsumer>(kafka, hooks, cluster_consumer_properties(cluster));
+    // In a cluster, a dead instance's open transaction holds back every reader of the state
+    // topic (read_committed) until the broker aborts it: no later than a session after it
+    // began, so the partition's next owner can catch up as it takes over (docs/cluster.md).
     clients.producer = std::make_unique<TransactionalProducer>(
-        kafka, dead_letter_transactional_id(kafka, cluster), hooks);
+        kafka, dead_letter_transactional_id(kafka, cluster), hooks,
+        cluster.enabled() ? std::optional<std::chrono::milliseconds>(cluster.session_timeout)
+                          : std::nullopt);
     return clients;
   };
 }

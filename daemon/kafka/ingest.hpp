@@ -74,6 +74,13 @@ struct IngestOptions {
   // [cluster] on: the change records of every commit (kafka/state_changelog.hpp), which the
   // consumer thread writes to [cluster] state_topic in its Kafka transactions. Null: none.
   StateChangelog* state_changelog = nullptr;
+  // [cluster] on: a rebalance moves clocks with partitions (docs/cluster.md, "Ownership"). Both
+  // are called on the consumer thread inside the rebalance and return once done: on_assigned
+  // with the partitions just assigned, before anything is consumed from them; on_revoked with
+  // those going, after the batch in flight is durable and before their last offsets and records
+  // are committed. Unset: nothing moves (a single instance owns everything).
+  std::function<void(const std::vector<PartitionOffset>&)> on_assigned;
+  std::function<void(const std::vector<PartitionOffset>&)> on_revoked;
   // Unit tests: the clock that times a batch's `linger` and `quiet` (the fake Kafka's own).
   // Unset: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock_for_test;

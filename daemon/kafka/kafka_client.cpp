@@ -309,17 +309,21 @@ struct TransactionalProducer::Impl {
   std::unique_ptr<RdKafka::Producer> producer;
 };
 
-TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
-                                             const std::string& transactional_id, KafkaHooks hooks)
+TransactionalProducer::TransactionalProducer(
+    const KafkaSettings& settings, const std::string& transactional_id, KafkaHooks hooks,
+    std::optional<std::chrono::milliseconds> transaction_timeout)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
   auto defaults = common_defaults();
   // Dead letters are rare; a short linger still groups those of one batch.
   defaults.insert({"linger.ms", "5"});
-  const std::map<std::string, std::string> managed = {
+  std::map<std::string, std::string> managed = {
       {"bootstrap.servers", settings.brokers},
       {"transactional.id", transactional_id},
       {"enable.idempotence", "true"},
   };
+  if (transaction_timeout) {
+    managed.insert({"transaction.timeout.ms", std::to_string(transaction_timeout->count())});
+  }
   auto conf = make_conf(settings, defaults, managed, impl_->events);
   std::string error;
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));

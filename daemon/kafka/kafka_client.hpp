@@ -4,6 +4,7 @@
 // throws (KafkaSetupError), at start-up. librdkafka's types stay out of this header.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -55,8 +56,11 @@ class KafkaConsumer final : public KafkaConsumerPort {
 class TransactionalProducer final : public TransactionalProducerPort {
  public:
   // Throws KafkaSetupError naming the property librdkafka refused.
+  // `transaction_timeout`: how long the broker lets a transaction of this producer stay open
+  // before it aborts it (transaction.timeout.ms); unset: librdkafka's 60 s.
   TransactionalProducer(const KafkaSettings& settings, const std::string& transactional_id,
-                        KafkaHooks hooks);
+                        KafkaHooks hooks,
+                        std::optional<std::chrono::milliseconds> transaction_timeout = {});
   ~TransactionalProducer() override;
   TransactionalProducer(const TransactionalProducer&) = delete;
   TransactionalProducer& operator=(const TransactionalProducer&) = delete;

@@ -210,6 +210,11 @@ void EngineStore::add_new_ids(const Changeset& c, std::size_t& added) {
   }
 }
 
+void EngineStore::remember_processed(const std::vector<ProcessedId>& ids) {
+  if (!processed_ids_) return;
+  for (const auto& p : ids) processed_ids_->add(p.id);  // false: known already, which is fine
+}
+
 void EngineStore::write_confirmation(const Confirmation& c) {
   Use s(statements_.insert_confirmation);
   s.text(1, c.confirmation_id);

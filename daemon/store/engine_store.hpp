@@ -38,6 +38,9 @@ class EngineStore {
   std::optional<IncidentState> load_incident(const std::string& key);
   std::vector<IncidentState> load_all_incidents();
   bool is_processed(const std::string& id);
+  // Ids another writer put in the processed table (a cluster's replica applier, on a connection
+  // of its own): the in-memory set learns them, so is_processed() answers for them too.
+  void remember_processed(const std::vector<ProcessedId>& ids);
   std::optional<Confirmation> find_confirmation(const std::string& incident_key,
                                                 const std::string& unit,
                                                 const std::string& confirmation_id);

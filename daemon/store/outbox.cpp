@@ -1,6 +1,11 @@
 #include "store/outbox.hpp"
 
 #include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <sqlite3.h>
 
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
@@ -30,6 +35,27 @@ constexpr const char* kDueSql =
     "AND p.state IN ('pending', 'superseded')) "
     "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
     "ORDER BY o.next_attempt_at LIMIT ?";
+// The same, for an instance of a cluster: its replica's rows of other owners' incidents are
+// skipped in the index's order, so LIMIT still counts only rows this instance sends.
+const std::string kOwnedDueSql = [] {
+  std::string sql = kDueSql;
+  const std::string order = " ORDER BY";
+  sql.insert(sql.rfind(order), " AND incidentd_owns(o.incident_key)");
+  return sql;
+}();
+
+// incidentd_owns(incident_key): 1 for an incident the OutboxRoom's owner admits, or for NULL.
+void owns_function(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  const auto& owns =
+      *static_cast<std::function<bool(std::string_view)>*>(sqlite3_user_data(context));
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  if (text == nullptr) {
+    sqlite3_result_int(context, 1);
+    return;
+  }
+  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
+  sqlite3_result_int(context, owns(std::string_view(text, size)) ? 1 : 0);
+}
 
 // A name this table never holds unless written by hand: a broken invariant, not a row to guess.
 template <typename Enum>
@@ -144,10 +170,20 @@ void OutboxRoom::insert_row(const OutboxRow& row) {
   n->exec();
 }
 
+void OutboxRoom::only_owned(std::function<bool(std::string_view incident_key)> owns) {
+  owns_ = std::move(owns);
+  const int rc =
+      sqlite3_create_function_v2(database_.db().getHandle(), "incidentd_owns", 1, SQLITE_UTF8,
+                                 &owns_, owns_function, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    throw StoreError(std::string("only_owned: ") + sqlite3_errstr(rc));
+  }
+}
+
 std::vector<OutboxRow> OutboxRoom::due_notifications(TimePoint now, std::size_t limit) {
   return guarded(database_, "due_notifications", [&] {
     std::vector<OutboxRow> out;
-    SQLite::Statement s(database_.db(), kDueSql);
+    SQLite::Statement s(database_.db(), owns_ ? kOwnedDueSql.c_str() : kDueSql);
     s.bind(1, static_cast<std::int64_t>(millis(now)));
     s.bind(2, static_cast<std::int64_t>(limit));
     while (s.executeStep()) out.push_back(read_due_row(s));
@@ -158,7 +194,9 @@ std::vector<OutboxRow> OutboxRoom::due_notifications(TimePoint now, std::size_t 
 std::optional<TimePoint> OutboxRoom::next_notification_due() {
   return guarded(database_, "next_notification_due", [&]() -> std::optional<TimePoint> {
     SQLite::Statement s(database_.db(),
-                        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+                        owns_ ? "SELECT next_attempt_at FROM outbox WHERE state = 'pending' AND "
+                                "incidentd_owns(incident_key) ORDER BY next_attempt_at LIMIT 1"
+                              : "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
     if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
     return instant_of(s.getColumn(0).getInt64());
   });

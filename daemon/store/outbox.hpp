@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,11 @@ class OutboxRoom {
   void insert_notification(const Action& a, const std::string& body);
   void insert_row(const OutboxRow& row);
 
+  // From now on, due_notifications and next_notification_due see only the rows of incidents
+  // `owns` admits (a cluster's replica holds other instances' rows too: docs/cluster.md), and
+  // rows of no incident (the source heartbeat's notices, which are this instance's own).
+  void only_owned(std::function<bool(std::string_view incident_key)> owns);
+
   std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit);
   std::optional<TimePoint> next_notification_due();
   std::size_t pull_back_notifications(TimePoint now, TimePoint beyond);
@@ -48,6 +55,8 @@ class OutboxRoom {
   // Every insert goes through this one statement, so the engine's rows and the desk's have the
   // same columns. OR IGNORE: an engine commit never fails on a row that exists.
   SQLite::Statement insert_;
+  // Called by SQLite, as the function incidentd_owns(incident_key), from the queries above.
+  std::function<bool(std::string_view)> owns_;
 };
 
 }  // namespace incidentd

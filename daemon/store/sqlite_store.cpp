@@ -80,6 +80,12 @@ std::vector<IncidentState> SqliteStore::load_open_incidents() {
 std::optional<IncidentState> SqliteStore::load_incident(const std::string& key) {
   return rooms_->engine.load_incident(key);
 }
+void SqliteStore::send_only_owned(std::function<bool(std::string_view incident_key)> owns) {
+  rooms_->outbox.only_owned(std::move(owns));
+}
+void SqliteStore::remember_processed(const std::vector<ProcessedId>& ids) {
+  rooms_->engine.remember_processed(ids);
+}
 bool SqliteStore::is_processed(const std::string& id) {
   return rooms_->engine.is_processed(id);
 }

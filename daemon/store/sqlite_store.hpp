@@ -77,6 +77,12 @@ class SqliteStore final : public Store,
                                                 const std::string& unit,
                                                 const std::string& confirmation_id) override;
 
+  // ---- A cluster's replica (docs/cluster.md, "Ownership") ------------------------------------
+  // The dispatcher's reads of the outbox see only the rows of incidents `owns` admits.
+  void send_only_owned(std::function<bool(std::string_view incident_key)> owns);
+  // Ids the replica applier wrote on its own connection: is_processed() knows them from now on.
+  void remember_processed(const std::vector<ProcessedId>& ids);
+
   // ---- IncidentHistory (engine_store) --------------------------------------------------------
   std::vector<IncidentState> load_all_incidents() override;
   std::vector<Action> timeline(const std::string& incident_key = "") override;

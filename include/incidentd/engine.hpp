@@ -44,9 +44,14 @@ struct Outcome {
 
 class Engine {
  public:
-  // Loads every open incident from the store and arms the wake-up for the earliest deadline.
-  // Nothing is acted on until time next moves (run_due() or the timer).
-  Engine(const Config& config, Store& store, TimeSystem& time);
+  // Which incidents this engine acts on (docs/cluster.md, "Ownership"). A single instance owns
+  // every incident (an empty Owns); an instance of a cluster owns the incidents of the partitions
+  // assigned to it, and its store also holds, as a replica, incidents it must not act on.
+  using Owns = std::function<bool(const std::string& incident_key)>;
+
+  // Loads every open incident it owns from the store and arms the wake-up for the earliest
+  // deadline. Nothing is acted on until time next moves (run_due() or the timer).
+  Engine(const Config& config, Store& store, TimeSystem& time, Owns owns = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -57,6 +62,17 @@ class Engine {
 
   // Acts on everything due at or before now (the timer calls this too).
   void run_due();
+
+  // A takeover: the open incidents of the partitions just assigned, as the store holds them
+  // once the replica has caught up. Their clocks are armed and whatever fell due meanwhile acts
+  // now, once (the catch-up rule). An incident already held keeps its slot. Returns how many
+  // were taken.
+  std::size_t adopt(std::vector<IncidentState> incidents);
+  // A revocation, after `owns` has dropped the partitions: commits everything pending (their
+  // last changes go out before they do), then forgets every incident it no longer owns, timers
+  // with them. From the return on, this engine acts on none of them. Returns how many went.
+  // Throws StoreError like flush(); nothing is forgotten then.
+  std::size_t release();
   // Commits what changed since the last flush. Throws StoreError; after a failed flush the
   // in-memory state is ahead of the store: what failed stays pending, so the owner either
   // restarts from the store or (StoreFullError: a full disk) calls flush() again until it
@@ -108,6 +124,8 @@ class Engine {
     std::vector<ProcessedId> processed;     // applied to it since it was last committed
   };
 
+  // The answer to an input for an incident this instance does not own, if it does not.
+  std::optional<Outcome> refuse_unowned(const std::string& key) const;
   // The confirmation already recorded (committed or pending) under c's incident, unit and id.
   std::optional<Confirmation> recorded_confirmation(const Confirmation& c);
   // The open incident with this key, or nullptr; `closed` tells a closed one from an unknown one.
@@ -143,6 +161,7 @@ class Engine {
 
   Config config_;
   Store& store_;
+  const Owns owns_;
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
   // Looked up for every event: open addressing with the hash stored, one probe in the common
@@ -164,6 +183,9 @@ class Engine {
   std::vector<Slot*> acted_;
   std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
   std::optional<TimePoint> armed_at_;
+  // Due incidents whose ownership is in doubt wait this long before the engine looks again.
+  static constexpr Duration kHoldBack = std::chrono::milliseconds(100);
+  std::optional<TimePoint> held_until_;
   StringSet pending_ids_;  // ids applied and not yet committed
   std::function<void(const Action&)> listener_;
   std::function<void(const std::vector<IncidentState>&)> commit_listener_;

@@ -606,6 +606,30 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
   CHECK(q.getColumn(8).isNull());
 }
 
+TEST_CASE("an instance of a cluster is handed only the due rows of the incidents it owns",
+          "[store][sqlite]") {
+  TempDir dir{"incidentd-store-test"};
+  SqliteStore store(dir.file("incidentd.db"));
+  Changeset changes;
+  // The other owner's rows fall due first: LIMIT must count only the owned ones.
+  for (int i = 0; i < 3; ++i) {
+    changes.actions.push_back(notification("theirs", at(1), "p" + std::to_string(i), 1));
+  }
+  changes.actions.push_back(notification("mine", at(2), "zt-duty-1", 1));
+  store.commit(changes);
+  REQUIRE(store.due_notifications(at(5), 2).size() == 2);
+  CHECK(store.next_notification_due() == at(1));
+
+  store.send_only_owned([](std::string_view key) { return key == "mine"; });
+  const auto due = store.due_notifications(at(5), 2);
+  REQUIRE(due.size() == 1);
+  CHECK(due.front().incident_key == "mine");
+  CHECK(store.next_notification_due() == at(2));
+  store.send_only_owned([](std::string_view) { return false; });
+  CHECK(store.due_notifications(at(5), 10).empty());
+  CHECK(store.next_notification_due() == std::nullopt);
+}
+
 TEST_CASE("confirmations and acknowledgements are stored as rows", "[store][sqlite]") {
   TempDir dir{"incidentd-store-test"};
   SqliteStore store(dir.file("incidentd.db"));
