@@ -16,13 +16,15 @@ constexpr Duration kMinHeartbeat = std::chrono::milliseconds(100);
 constexpr std::pair<std::string_view, std::string_view> kClusterProperties[] = {
     {"session.timeout.ms", "cluster.session_timeout"},
     {"heartbeat.interval.ms", "cluster.heartbeat_interval"},
+    {"partitioner", "cluster.partitioner"},
 };
 
 }  // namespace
 
 void ConfigParser::parse_cluster(const toml::table& root, const toml::table& cluster,
                                  ClusterConfig& out) {
-  check_keys(cluster, {"instance_id", "session_timeout", "heartbeat_interval", "state_topic"},
+  check_keys(cluster,
+             {"instance_id", "session_timeout", "heartbeat_interval", "state_topic", "partitioner"},
              "cluster");
   if (auto id = get_string(cluster, "instance_id", "cluster", true,
                            "this instance's name in the consumer group, e.g. its host name")) {
@@ -60,6 +62,19 @@ void ConfigParser::parse_cluster(const toml::table& root, const toml::table& clu
   out.heartbeat_interval = heartbeat;
   if (auto topic = get_string(cluster, "state_topic", "cluster", false, "a topic name")) {
     out.state_topic = *topic;
+  }
+  if (auto partitioner = get_string(cluster, "partitioner", "cluster", false,
+                                    "\"consistent\" or \"murmur2\"")) {
+    if (*partitioner == "consistent") {
+      out.partitioner = ClusterConfig::KeyPartitioner::consistent;
+    } else if (*partitioner == "murmur2") {
+      out.partitioner = ClusterConfig::KeyPartitioner::murmur2;
+    } else {
+      error(*cluster.get("partitioner"),
+            "cluster.partitioner: " + quote(*partitioner) +
+                " is not \"consistent\" (librdkafka's default: kcat, incidentctl) or \"murmur2\" "
+                "(the Java client's default): the partitioner the monitoring system publishes with");
+    }
   }
   check_cluster_properties(root);
 }

@@ -31,7 +31,7 @@ void Engine::run_due() {
   const TimePoint now = time_.now();
   held_until_.reset();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {
-    if (owns_ && !owns_(schedule_.begin()->key)) {
+    if ((owns_ && !owns_(schedule_.begin()->key)) || (in_doubt_ && in_doubt_())) {
       // Ownership in doubt (docs/cluster.md, "A stalled instance"): the partition is being
       // revoked, or this process was stopped longer than its session. Act on nothing until the
       // group has answered; a revocation then takes the incident away (release()).

@@ -23,7 +23,25 @@ std::map<std::string, std::string> cluster_consumer_properties(const ClusterConf
       {"group.instance.id", cluster.instance_id},
       {"session.timeout.ms", std::to_string(cluster.session_timeout.count())},
       {"heartbeat.interval.ms", std::to_string(cluster.heartbeat_interval.count())},
+      // Partition N of the events topic and of the releases topic go to the same instance (the
+      // range assignor, over topics of equal partition counts), so an incident's confirmations
+      // reach its owner. The cooperative assignors do not promise that.
+      {"partition.assignment.strategy", "range"},
   };
+}
+
+std::map<std::string, std::string> cluster_producer_properties(const ClusterConfig& cluster,
+                                                               bool transactional) {
+  if (!cluster.enabled()) return {};
+  std::map<std::string, std::string> out = {
+      {"partitioner", cluster.partitioner == ClusterConfig::KeyPartitioner::murmur2
+                          ? "murmur2_random"
+                          : "consistent_random"},
+  };
+  if (transactional) {
+    out.insert({"transaction.timeout.ms", std::to_string(cluster.session_timeout.count())});
+  }
+  return out;
 }
 
 struct Ingest::Impl {
@@ -43,13 +61,9 @@ KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka, const ClusterC
     KafkaClients clients;
     clients.consumer =
         std::make_unique<KafkaConsumer>(kafka, hooks, cluster_consumer_properties(cluster));
-    // In a cluster, a dead instance's open transaction holds back every reader of the state
-    // topic (read_committed) until the broker aborts it: no later than a session after it
-    // began, so the partition's next owner can catch up as it takes over (docs/cluster.md).
     clients.producer = std::make_unique<TransactionalProducer>(
         kafka, dead_letter_transactional_id(kafka, cluster), hooks,
-        cluster.enabled() ? std::optional<std::chrono::milliseconds>(cluster.session_timeout)
-                          : std::nullopt);
+        cluster_producer_properties(cluster, true));
     return clients;
   };
 }

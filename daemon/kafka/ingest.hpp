@@ -105,9 +105,16 @@ struct IngestStats {
 std::string dead_letter_transactional_id(const KafkaSettings& kafka, const ClusterConfig& cluster);
 
 // The consumer's group-membership properties that [cluster] decides: none for a single
-// instance (librdkafka's defaults, or [kafka.properties]); group.instance.id, session.timeout.ms
-// and heartbeat.interval.ms in a cluster.
+// instance (librdkafka's defaults, or [kafka.properties]); group.instance.id, session.timeout.ms,
+// heartbeat.interval.ms and the range assignor in a cluster.
 std::map<std::string, std::string> cluster_consumer_properties(const ClusterConfig& cluster);
+// [cluster]'s properties of a producer: the partitioner its keys are placed with (the publishers'
+// one, so an incident's records share its events' partition), and for the consumer's
+// transactional producer a transaction timeout of one session: a dead instance's open
+// transaction holds back every read_committed reader of the state topic until the broker aborts
+// it, which is then before its partitions move (docs/cluster.md, "Ownership"). Empty without it.
+std::map<std::string, std::string> cluster_producer_properties(const ClusterConfig& cluster,
+                                                               bool transactional);
 
 class Ingest {
  public:

@@ -309,9 +309,9 @@ struct TransactionalProducer::Impl {
   std::unique_ptr<RdKafka::Producer> producer;
 };
 
-TransactionalProducer::TransactionalProducer(
-    const KafkaSettings& settings, const std::string& transactional_id, KafkaHooks hooks,
-    std::optional<std::chrono::milliseconds> transaction_timeout)
+TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
+                                             const std::string& transactional_id, KafkaHooks hooks,
+                                             const std::map<std::string, std::string>& cluster)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
   auto defaults = common_defaults();
   // Dead letters are rare; a short linger still groups those of one batch.
@@ -321,9 +321,7 @@ TransactionalProducer::TransactionalProducer(
       {"transactional.id", transactional_id},
       {"enable.idempotence", "true"},
   };
-  if (transaction_timeout) {
-    managed.insert({"transaction.timeout.ms", std::to_string(transaction_timeout->count())});
-  }
+  managed.insert(cluster.begin(), cluster.end());
   auto conf = make_conf(settings, defaults, managed, impl_->events);
   std::string error;
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
@@ -420,19 +418,20 @@ struct EventPublisher::Impl final : public RdKafka::DeliveryReportCb {
 };
 
 EventPublisher::EventPublisher(const KafkaSettings& settings, Duration delivery_timeout,
-                               KafkaHooks hooks)
+                               KafkaHooks hooks, const std::map<std::string, std::string>& cluster)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
   auto defaults = common_defaults();
   defaults["client.id"] = "incidentd-publisher";
   // One message now and then, by a person waiting for the answer: send it at once.
   defaults["linger.ms"] = "0";
-  const std::map<std::string, std::string> managed = {
+  std::map<std::string, std::string> managed = {
       {"bootstrap.servers", settings.brokers},
       // Written once, in order, on every in-sync replica before it counts as published.
       {"enable.idempotence", "true"},
       {"acks", "all"},
       {"message.timeout.ms", std::to_string(std::max(millis(delivery_timeout), 1))},
   };
+  managed.insert(cluster.begin(), cluster.end());
   auto conf = make_conf(settings, defaults, managed, impl_->events);
   std::string error;
   if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(impl_.get()), error) !=

@@ -56,11 +56,9 @@ class KafkaConsumer final : public KafkaConsumerPort {
 class TransactionalProducer final : public TransactionalProducerPort {
  public:
   // Throws KafkaSetupError naming the property librdkafka refused.
-  // `transaction_timeout`: how long the broker lets a transaction of this producer stay open
-  // before it aborts it (transaction.timeout.ms); unset: librdkafka's 60 s.
+  // `cluster`: the properties [cluster] sets (ingest.hpp's cluster_producer_properties).
   TransactionalProducer(const KafkaSettings& settings, const std::string& transactional_id,
-                        KafkaHooks hooks,
-                        std::optional<std::chrono::milliseconds> transaction_timeout = {});
+                        KafkaHooks hooks, const std::map<std::string, std::string>& cluster = {});
   ~TransactionalProducer() override;
   TransactionalProducer(const TransactionalProducer&) = delete;
   TransactionalProducer& operator=(const TransactionalProducer&) = delete;
@@ -99,7 +97,8 @@ class EventPublisher {
   using Done = std::function<void(const PublishResult&)>;
 
   // Throws KafkaSetupError naming the property librdkafka refused.
-  EventPublisher(const KafkaSettings& settings, Duration delivery_timeout, KafkaHooks hooks = {});
+  EventPublisher(const KafkaSettings& settings, Duration delivery_timeout, KafkaHooks hooks = {},
+                 const std::map<std::string, std::string>& cluster = {});
   // Stops the polling thread; what is still in flight is given a moment, then reported failed.
   ~EventPublisher();
   EventPublisher(const EventPublisher&) = delete;

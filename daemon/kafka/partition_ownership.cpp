@@ -7,8 +7,9 @@
 
 namespace incidentd {
 
-PartitionOwnership::PartitionOwnership(std::int32_t partition_count)
-    : count_(partition_count), owned_(std::make_unique<std::atomic<bool>[]>(partition_count)) {
+PartitionOwnership::PartitionOwnership(std::int32_t partition_count,
+                                       ClusterConfig::KeyPartitioner partitioner)
+    : count_(partition_count), partitioner_(partitioner), owned_(std::make_unique<std::atomic<bool>[]>(partition_count)) {
   if (partition_count <= 0) {
     throw std::invalid_argument("a partition count must be positive, not " +
                                 std::to_string(partition_count));
@@ -17,7 +18,11 @@ PartitionOwnership::PartitionOwnership(std::int32_t partition_count)
 }
 
 std::int32_t PartitionOwnership::partition_of(std::string_view incident_key) const {
-  // The producer's topic handle and opaques are not used by this partitioner.
+  // The producer's topic handle and opaques are not used by these partitioners.
+  if (partitioner_ == ClusterConfig::KeyPartitioner::murmur2) {
+    return rd_kafka_msg_partitioner_murmur2(nullptr, incident_key.data(), incident_key.size(),
+                                            count_, nullptr, nullptr);
+  }
   return rd_kafka_msg_partitioner_consistent(nullptr, incident_key.data(), incident_key.size(),
                                              count_, nullptr, nullptr);
 }

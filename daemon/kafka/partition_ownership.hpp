@@ -1,8 +1,9 @@
 // Which incidents this instance of a cluster acts on (docs/cluster.md, "Ownership"): those whose
 // incident_key falls in a partition of the events topic assigned to it. The partition of a key is
-// librdkafka's default partitioner's (CRC-32 of the key modulo the partition count), the one that
-// placed the event and that places the incident's change records on the state topic, so an
-// incident, its inputs and its records share one partition number on every topic.
+// the configured partitioner's ([cluster] partitioner: librdkafka's default CRC-32, or the Java
+// client's murmur2, modulo the partition count), the one that placed the event and that places
+// the incident's change records on the state topic, so an incident, its inputs and its records
+// share one partition number on every topic.
 //
 // Written by the consumer thread at a rebalance, read by the loop (the engine, the dispatcher's
 // queries) at any time: each partition's flag is an atomic of its own.
@@ -14,11 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "incidentd/config.hpp"
+
 namespace incidentd {
 
 class PartitionOwnership {
  public:
-  explicit PartitionOwnership(std::int32_t partition_count);
+  PartitionOwnership(std::int32_t partition_count, ClusterConfig::KeyPartitioner partitioner);
 
   std::int32_t partition_count() const { return count_; }
   std::int32_t partition_of(std::string_view incident_key) const;
@@ -32,6 +35,7 @@ class PartitionOwnership {
 
  private:
   std::int32_t count_;
+  ClusterConfig::KeyPartitioner partitioner_;
   std::unique_ptr<std::atomic<bool>[]> owned_;
 };
 

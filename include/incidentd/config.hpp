@@ -197,6 +197,11 @@ struct ClusterConfig {
   // The compacted topic every change of state goes to, in the same transaction as the input
   // offsets (docs/cluster.md, "The state topic").
   std::string state_topic = "incidentd.state";
+  // How an incident_key picks its partition (docs/cluster.md, "Ownership"): the publishers'
+  // partitioner, which this instance's producers use too. consistent: librdkafka's default
+  // (CRC-32; kcat, incidentctl); murmur2: the Java client's default.
+  enum class KeyPartitioner { consistent, murmur2 };
+  KeyPartitioner partitioner = KeyPartitioner::consistent;
 
   bool enabled() const { return !instance_id.empty(); }
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;

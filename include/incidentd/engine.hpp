@@ -68,6 +68,9 @@ class Engine {
   // now, once (the catch-up rule). An incident already held keeps its slot. Returns how many
   // were taken.
   std::size_t adopt(std::vector<IncidentState> incidents);
+  // While `in_doubt` says so, no clock fires: due steps wait (a cluster member that may have
+  // lost its partitions without hearing of it yet). Inputs are still taken.
+  void hold_clocks_while(std::function<bool()> in_doubt) { in_doubt_ = std::move(in_doubt); }
   // A revocation, after `owns` has dropped the partitions: commits everything pending (their
   // last changes go out before they do), then forgets every incident it no longer owns, timers
   // with them. From the return on, this engine acts on none of them. Returns how many went.
@@ -162,6 +165,7 @@ class Engine {
   Config config_;
   Store& store_;
   const Owns owns_;
+  std::function<bool()> in_doubt_;
   TimeSystem& time_;
   std::unique_ptr<Timer> timer_;
   // Looked up for every event: open addressing with the hash stored, one probe in the common

@@ -83,6 +83,22 @@ TEST_CASE("[cluster] timeouts are read") {
   CHECK(result.config->cluster.heartbeat_interval == milliseconds(2000));
 }
 
+TEST_CASE("[cluster] partitioner names the publishers' partitioner") {
+  const auto partitioner_of = [](std::string_view line) {
+    const ConfigResult result = parse("[cluster]\ninstance_id = \"a\"\n" + std::string(line));
+    REQUIRE(result.config);
+    return result.config->cluster.partitioner;
+  };
+  CHECK(partitioner_of("") == ClusterConfig::KeyPartitioner::consistent);
+  CHECK(partitioner_of("partitioner = \"consistent\"\n") ==
+        ClusterConfig::KeyPartitioner::consistent);
+  CHECK(partitioner_of("partitioner = \"murmur2\"\n") == ClusterConfig::KeyPartitioner::murmur2);
+  require_one_error("[cluster]\ninstance_id = \"a\"\npartitioner = \"random\"\n", "t.toml:3:15",
+                    "cluster.partitioner: \"random\" is not \"consistent\" (librdkafka's default: "
+                    "kcat, incidentctl) or \"murmur2\" (the Java client's default): the "
+                    "partitioner the monitoring system publishes with");
+}
+
 TEST_CASE("[cluster] without an instance id is reported") {
   require_one_error("[cluster]\nsession_timeout = \"6s\"\n", "t.toml:1:1",
                     "cluster: missing instance_id (this instance's name in the consumer group, "

@@ -117,3 +117,22 @@ TEST_CASE("a single instance owns everything and release() forgets nothing") {
   CHECK(h.engine.release() == 0);
   CHECK(h.engine.open_incidents() == 1);
 }
+
+TEST_CASE("while its own run is in doubt no clock fires but inputs are still taken") {
+  Harness h;
+  bool in_doubt = false;
+  h.engine.hold_clocks_while([&in_doubt] { return in_doubt; });
+  REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h))).status ==
+          Outcome::Status::accepted);
+  in_doubt = true;
+  h.advance_to(2h + 1min);
+  CHECK(warnings_at_two_hours(h.timeline()).empty());
+  // An event of another incident, from a partition the consumer still holds, is taken.
+  CHECK(h.feed(event("e2", "inc-2", Level::II, {"a"}, at(2h + 1min)), at(2h + 1min)).status ==
+        Outcome::Status::accepted);
+  CHECK(h.engine.open_incidents() == 2);
+  CHECK(warnings_at_two_hours(h.timeline()).empty());
+  in_doubt = false;
+  h.time.advance_to(at(2h + 1min) + 200ms);
+  CHECK(warnings_at_two_hours(h.timeline()).size() == 1);
+}

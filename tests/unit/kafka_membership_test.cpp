@@ -51,7 +51,20 @@ TEST_CASE("a cluster instance joins with its static id and the configured timeou
                                                     {"group.instance.id", "host-a"},
                                                     {"session.timeout.ms", "10000"},
                                                     {"heartbeat.interval.ms", "2000"},
+                                                    {"partition.assignment.strategy", "range"},
                                                 });
+}
+
+TEST_CASE("a cluster's producers place keys as the publishers do, its transactions last a session") {
+  CHECK(cluster_producer_properties(ClusterConfig{}, true).empty());
+  ClusterConfig cluster = instance("host-a");
+  cluster.session_timeout = std::chrono::milliseconds(8000);
+  CHECK(cluster_producer_properties(cluster, true) ==
+        std::map<std::string, std::string>{{"partitioner", "consistent_random"},
+                                           {"transaction.timeout.ms", "8000"}});
+  cluster.partitioner = ClusterConfig::KeyPartitioner::murmur2;
+  CHECK(cluster_producer_properties(cluster, false) ==
+        std::map<std::string, std::string>{{"partitioner", "murmur2_random"}});
 }
 
 }  // namespace
