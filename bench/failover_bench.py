@@ -425,7 +425,8 @@ def run_once(args, work, goals):
         kt.check(owners is not None, "the group was rebalancing at the planned disruption")
         victim = choose_victim(owners, incidents)
         victims = [i for i in incidents if owners[i.partition] == victim]
-        kt.log(f"{args.mode}: {victim} owns {len(victims)} of {len(incidents)} incidents")
+        kt.log(f"rolling: restarting {', '.join(cluster.names)} in turn" if args.mode == "rolling"
+               else f"{args.mode}: {victim} owns {len(victims)} of {len(incidents)} incidents")
         d = DISRUPTIONS[args.mode](cluster, victim, args)
         complete = wait_until_due(cluster, incidents, d["readers"], args.margin)
         kt.log("every expected step recorded" if complete else
@@ -486,25 +487,34 @@ def print_takeover(args, cluster, victim, victims, d, dbs, goals, counts):
           f"outage fired late by at most {y}; events lost {events_lost}; steps lost {steps_lost}; "
           f"steps doubled {doubled}; duplicate notifications {duplicates} "
           f"(crashes {d['crashes']})")
-    moved = "never" if d["moved"] is None else f"at {clock(d['moved'])} (+{seconds(d['moved'] - d['at'])} s)"
+    moved = "never" if d["moved"] is None else (
+        f"at {clock(d['moved'])} (+{seconds(d['moved'] - d['at'])} s)")
     fired = "none" if first is None else f"at {clock(first)} (+{seconds(first - d['at'])} s)"
-    print(f"  {what} of {victim} ({len(victims)} incidents) at {clock(d['at'])} UTC; its partitions "
-          f"held by the others {moved}; first step of its incidents fired after it {fired}")
+    print(f"  {what} of {victim} ({len(victims)} incidents) at {clock(d['at'])} UTC; its "
+          f"partitions held by the others {moved}; first step of its incidents fired after it "
+          f"{fired}")
     missed = []
     if first is None or (first - d["at"]) / 1000 > goals["takeover_s"]:
         missed.append(f"takeover {x}, goal at most {goals['takeover_s']:.0f} s")
     if args.mode == "stop":
-        steps, sent, refused = zombie_figures(cluster, victim, victims, d)
-        print(f"stop: {victim} paused {args.pause:.0f} s (session {SESSION_S:.0f} s); after SIGCONT "
-              f"until it rejoined ({seconds(d['rejoined'] - d['continued'])} s) and then for the "
-              f"partitions it did not get back: steps fired {steps}, notifications sent {sent}; "
-              f"its late transaction refused by the broker: {refused}")
-        if steps or sent:
-            missed.append(f"the stopped instance fired {steps} step(s) and sent {sent} "
-                          "notification(s) for partitions it had lost")
-        if refused == "no":
-            missed.append("the stopped instance's log shows neither a refused transaction nor "
-                          "a revocation at its session timeout")
+        missed += print_stopped_instance(args, cluster, victim, victims, d)
+    return missed
+
+
+def print_stopped_instance(args, cluster, victim, victims, d):
+    """The stop mode's line: what the continued instance did for the partitions it had lost."""
+    steps, sent, refused = zombie_figures(cluster, victim, victims, d)
+    print(f"stop: {victim} paused {args.pause:.0f} s (session {SESSION_S:.0f} s); after SIGCONT "
+          f"until it rejoined ({seconds(d['rejoined'] - d['continued'])} s) and then for the "
+          f"partitions it did not get back: steps fired {steps}, notifications sent {sent}; "
+          f"its late transaction refused by the broker: {refused}")
+    missed = []
+    if steps or sent:
+        missed.append(f"the stopped instance fired {steps} step(s) and sent {sent} "
+                      "notification(s) for partitions it had lost")
+    if refused == "no":
+        missed.append("the stopped instance's log shows neither a refused transaction nor "
+                      "a revocation at its session timeout")
     return missed
 
 
