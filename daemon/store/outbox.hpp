@@ -16,6 +16,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/outbox.hpp"
+#include "incidentd/state_record.hpp"
 
 namespace incidentd {
 
@@ -33,6 +34,9 @@ class OutboxRoom {
   // notification_id exists already.
   void insert_notification(const Action& a, const std::string& body);
   void insert_row(const OutboxRow& row);
+  // Inside a write transaction: the owner's update of an existing row, replicated (whatever
+  // state the row is in here: the owner's dispatcher decides). False when there is no such row.
+  bool apply_delivery(const DeliveryChange& d);
 
   std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit);
   std::optional<TimePoint> next_notification_due();
@@ -48,6 +52,7 @@ class OutboxRoom {
   // Every insert goes through this one statement, so the engine's rows and the desk's have the
   // same columns. OR IGNORE: an engine commit never fails on a row that exists.
   SQLite::Statement insert_;
+  SQLite::Statement replicate_delivery_;
 };
 
 }  // namespace incidentd
