@@ -67,10 +67,10 @@ struct ReplicaApplier::Impl {
   void create_consumer();
   bool read_partition_count();
   void run();
-  void assign_from(const std::map<std::int32_t, std::int64_t>& positions);
+  bool assign_from(const std::map<std::int32_t, std::int64_t>& positions);
   void poll_and_apply(ReplicaLog& log);
-  std::optional<ReplicaInput> input_of(RdKafka::Message& m);
-  void apply(ReplicaLog& log, std::vector<ReplicaInput>& inputs);
+  ReplicaInput input_of(RdKafka::Message& m, bool& own);
+  bool apply(ReplicaLog& log, std::vector<ReplicaInput>& inputs);
   void publish(const std::vector<ReplicaInput>& inputs,
                const std::map<std::int32_t, std::int64_t>& ends);
   void complain(const std::string& code, const std::string& message, bool fatal);
@@ -172,8 +172,9 @@ void ReplicaApplier::Impl::run() {
       if (!sleep_for(2s)) return;
       known = read_partition_count();
     }
-    if (stopping) return;
-    assign_from(log->replica_positions(topic));
+    while (!stopping && !assign_from(log->replica_positions(topic))) {
+      if (!sleep_for(2s)) return;
+    }
     while (!stopping) poll_and_apply(*log);
     // What was read of our own records is kept for the next start.
     std::vector<ReplicaInput> none;
@@ -183,7 +184,7 @@ void ReplicaApplier::Impl::run() {
   }
 }
 
-void ReplicaApplier::Impl::assign_from(const std::map<std::int32_t, std::int64_t>& positions) {
+bool ReplicaApplier::Impl::assign_from(const std::map<std::int32_t, std::int64_t>& positions) {
   std::vector<RdKafka::TopicPartition*> parts;
   std::string from;
   for (std::int32_t p = 0; p < partitions; ++p) {
@@ -199,7 +200,8 @@ void ReplicaApplier::Impl::assign_from(const std::map<std::int32_t, std::int64_t
   const auto err = consumer->assign(parts);
   RdKafka::TopicPartition::destroy(parts);
   if (err != RdKafka::ERR_NO_ERROR) {
-    throw StoreError("replica: cannot assign " + topic + ": " + RdKafka::err2str(err));
+    complain(kafka_code_name(err), "cannot assign the partitions of " + topic, false);
+    return false;
   }
   {
     std::lock_guard lock(mutex);
@@ -212,12 +214,15 @@ void ReplicaApplier::Impl::assign_from(const std::map<std::int32_t, std::int64_t
   changed.notify_all();
   spdlog::info("replica: applying {} ({} partitions) to {} from {} (instance {})", topic,
                partitions.load(), database, from, instance_id);
+  return true;
 }
 
-// One poll: what is waiting, up to kMaxBatch, applied in one transaction.
+// One poll: what is waiting, up to kMaxBatch, applied in one transaction. A poll of nothing but
+// this instance's own records only keeps their offsets (own_pending), written later.
 void ReplicaApplier::Impl::poll_and_apply(ReplicaLog& log) {
   std::vector<ReplicaInput> inputs;
   std::map<std::int32_t, std::int64_t> ends;  // partitions whose end was reached, and where
+  bool others = false;                        // a record to apply, or a message that is none
   auto wait = kPollWait;
   while (inputs.size() < kMaxBatch && !stopping) {
     std::unique_ptr<RdKafka::Message> m(consumer->consume(millis_of(wait)));
@@ -230,16 +235,25 @@ void ReplicaApplier::Impl::poll_and_apply(ReplicaLog& log) {
     }
     if (err != RdKafka::ERR_NO_ERROR) {
       complain(kafka_code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
+      if (inputs.empty()) sleep_for(kPollWait);  // no busy loop on an error that repeats
       break;
     }
-    if (auto input = input_of(*m)) inputs.push_back(std::move(*input));
+    bool own = false;
+    inputs.push_back(input_of(*m, own));
+    others = others || !own;
   }
-  apply(log, inputs);
-  publish(inputs, ends);
+  if (!others) {
+    for (const auto& in : inputs) {
+      auto& pending = own_pending[in.partition];
+      pending = std::max(pending, in.offset + 1);
+    }
+    inputs.clear();
+  }
+  if (apply(log, inputs)) publish(inputs, ends);
 }
 
-// nullopt for this instance's own records: only their offsets count (own_pending).
-std::optional<ReplicaInput> ReplicaApplier::Impl::input_of(RdKafka::Message& m) {
+// A record of this instance (`own`) is only its offset: its `record` stays empty.
+ReplicaInput ReplicaApplier::Impl::input_of(RdKafka::Message& m, bool& own) {
   ReplicaInput in{m.topic_name(), m.partition(), m.offset(), std::nullopt};
   const std::string_view value(static_cast<const char*>(m.payload()), m.len());
   auto decoded = decode_state_record(m.payload() == nullptr ? std::string_view() : value);
@@ -247,20 +261,20 @@ std::optional<ReplicaInput> ReplicaApplier::Impl::input_of(RdKafka::Message& m) 
     spdlog::error("replica: {}[{}]@{} is not a change record, passed over: {}", in.topic,
                   in.partition, in.offset, decoded.error);
   } else if (decoded.value->by == instance_id) {
-    auto& pending = own_pending[in.partition];
-    pending = std::max(pending, in.offset + 1);
-    return std::nullopt;
+    own = true;
   } else {
     in.record = std::move(*decoded.value);
   }
   return in;
 }
 
-void ReplicaApplier::Impl::apply(ReplicaLog& log, std::vector<ReplicaInput>& inputs) {
+// False when stopped before the inputs could be written (a full disk): nothing of them counts.
+bool ReplicaApplier::Impl::apply(ReplicaLog& log, std::vector<ReplicaInput>& inputs) {
   const bool positions_due =
       !own_pending.empty() && SteadyClock::now() - positions_written >= kOwnPositionsEvery;
-  if (inputs.empty() && !positions_due && !stopping) return;
-  // Our own records' offsets first: each partition's inputs stay in offset order.
+  if (inputs.empty() && !positions_due && !stopping) return true;
+  // The own records' offsets of earlier polls first: each partition's inputs stay in offset
+  // order.
   std::vector<ReplicaInput> all;
   all.reserve(own_pending.size() + inputs.size());
   for (const auto& [p, next] : own_pending) all.push_back({topic, p, next - 1, std::nullopt});
@@ -282,13 +296,11 @@ void ReplicaApplier::Impl::apply(ReplicaLog& log, std::vector<ReplicaInput>& inp
     } catch (const StoreFullError& e) {
       // Nothing was written: the same records again once there is room.
       complain("disk full", e.what(), false);
-      if (!sleep_for(1s)) {
-        inputs.clear();  // stopping: none of it is applied
-        return;
-      }
+      if (!sleep_for(1s)) return false;  // stopping: none of it is applied
     }
   }
   inputs = std::move(all);
+  return true;
 }
 
 // After the batch is durable: what wait_caught_up() compares with the partitions' ends.
@@ -305,7 +317,7 @@ void ReplicaApplier::Impl::apply(ReplicaLog& log, std::vector<ReplicaInput>& inp
 // transaction ends).
 void ReplicaApplier::Impl::publish(const std::vector<ReplicaInput>& inputs,
                                    const std::map<std::int32_t, std::int64_t>& ends) {
-  if (inputs.empty() && ends.empty()) return;
+  if (inputs.empty() && ends.empty() && own_pending.empty()) return;
   {
     std::lock_guard lock(mutex);
     for (const auto& in : inputs) {

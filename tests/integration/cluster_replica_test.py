@@ -14,7 +14,8 @@ state topic into its database. Then more incidents arrive while both run. Each t
 database must equal A's: the incidents' rows and snapshots, deadlines, every incident's timeline
 with its hashes, confirmations, incident_figures and the processed ids; and incidentctl verify
 (its heads digest), stats and report say the same on both. B's replica_positions reach the state
-topic's end.
+topic's end. A message on the state topic that is no change record is logged by both appliers
+and passed over.
 
 Nobody is alerted here (the escalation reaches a role nobody has): an outbox row would be sent by
 both instances' dispatchers until partition ownership is built (docs/cluster.md, "Not built
@@ -224,6 +225,9 @@ def run(args, work):
         kt.check(kt.db_count(db_a, "outbox") == 0,
                  "a ladder that alerts nobody made outbox rows: the dispatchers would touch them")
 
+        # A message that is no change record: logged by both appliers and passed over.
+        broker.produce(STATE, [(b"junk", b"not a record")])
+
         started = time.monotonic()
         b = kt.Daemon(args.incidentd, config_b, db_b, os.path.join(work, "b.log"))
         b.start()
@@ -266,7 +270,12 @@ def run(args, work):
         kt.wait_for("B's replica_positions to reach the state topic's end", positions_at_end, 30)
         for name, daemon in (("B", b), ("A", a)):
             log_text = daemon.output()
-            kt.check("passed over" not in log_text, f"{name} passed a record over:\n{log_text}")
+            junk = re.findall(rf"replica: {re.escape(STATE)}\[\d\]@\d+ is not a change record, "
+                              r"passed over", log_text)
+            kt.check(len(junk) == 1, f"{name} logged the message that is no record "
+                                     f"{len(junk)} times:\n{log_text[-3000:]}")
+            kt.check("cannot be applied here" not in log_text,
+                     f"{name} passed a record over:\n{log_text[-3000:]}")
             kt.check(daemon.stop() == 0, f"instance {name} did not stop cleanly")
         a = b = None
     finally:
