@@ -154,6 +154,7 @@ bool ReplicaApplier::Impl::read_partition_count() {
     partitions = static_cast<std::int32_t>(t->partitions()->size());
     return true;
   }
+  complain("metadata", "the broker did not describe the state topic " + topic, false);
   return false;
 }
 
