@@ -5,7 +5,8 @@
 // the same verify digest, statistics and reports. Applying them again changes nothing; this
 // instance's own records and records below the stored position are not applied; a record that
 // contradicts the database is passed over alone; and the engine's writer on the same file learns
-// the replica's processed ids.
+// the replica's processed ids, and writes an incident's deadlines and figures again after the
+// replica wrote them.
 #include "store/sqlite_store.hpp"
 
 #include <catch2/catch.hpp>
@@ -363,6 +364,39 @@ TEST_CASE("the engine's writer on the replica's file learns the ids the replica 
   // So an event the owner processed is refused here, not applied twice.
   CHECK_THROWS_WITH(writer.commit(Changeset{{}, {}, {{"e1", "inc-1", at(0h)}}, {}, {}}),
                     Catch::Contains("already processed"));
+}
+
+TEST_CASE(
+    "the engine's writer writes an incident's derived rows again after the replica wrote "
+    "them") {
+  TempDir dir;
+  Owner owner((dir.path() / "a.db").string());
+  owner.run();
+  auto inputs = owner.records();
+  REQUIRE(inputs.front().record->state);
+  const IncidentState open = *inputs.front().record->state;  // inc-1 just opened: deadlines ahead
+  const std::string b = (dir.path() / "b.db").string();
+  SqliteStore writer(b);
+  writer.commit(Changeset{{open}, {}, {}, {}, {}});
+  const auto deadlines = rows(b, "SELECT * FROM deadlines ORDER BY milestone, round, at, action");
+  REQUIRE_FALSE(deadlines.empty());
+  // The partition moved: its new owner closed the incident, and this replica applied that.
+  IncidentState closed = open;
+  closed.closed = true;
+  closed.closed_at = at(1h);
+  StateRecord record;
+  record.incident_key = open.key;
+  record.by = "node-c";
+  record.state = closed;
+  SqliteStore replica(b, SqliteStore::Mode::replica);
+  replica.replica_log("node-b")->apply_replica({{kTopic, 0, 0, record}});
+  CHECK(rows(b, "SELECT * FROM deadlines").empty());
+  CHECK(rows(b, "SELECT closed FROM incident_figures") == std::vector<std::string>{"1|"});
+  // It moved back, and this instance's engine writes the snapshot it had: what it remembers
+  // having written is not taken for what the table holds.
+  writer.commit(Changeset{{open}, {}, {}, {}, {}});
+  CHECK(rows(b, "SELECT * FROM deadlines ORDER BY milestone, round, at, action") == deadlines);
+  CHECK(rows(b, "SELECT closed FROM incident_figures") == std::vector<std::string>{"0|"});
 }
 
 }  // namespace
