@@ -33,6 +33,7 @@
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_client.hpp"
+#include "kafka/replica_applier.hpp"
 #include "kafka/state_changelog.hpp"
 #include "notify/message.hpp"
 #include "notify/notify_service.hpp"
@@ -184,6 +185,9 @@ struct Daemon::Parts {
   Ingest::PostToLoop post_to_loop;
   bool subscribed = false;  // GET /readyz
   bool ingest_ok = true;
+  // [cluster] on: the state topic's records of the other instances, applied to this database on
+  // the applier's thread (docs/cluster.md, "Replicas"); started before the input.
+  std::unique_ptr<ReplicaApplier> replica;
   std::optional<Ingest> ingest;
   std::optional<StatusReporter> status;
 
@@ -219,7 +223,9 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
                        : std::nullopt),
       time(drill_time ? static_cast<TimeSystem&>(*drill_time) : real_time),
       store(config.database),
-      changelog(config.cluster.enabled() ? std::make_unique<StateChangelog>() : nullptr),
+      changelog(config.cluster.enabled()
+                    ? std::make_unique<StateChangelog>(config.cluster.instance_id)
+                    : nullptr),
       changelog_store(changelog ? std::make_unique<ChangelogStore>(store, *changelog) : nullptr),
       changelog_outbox(changelog ? std::make_unique<ChangelogOutbox>(store, *changelog) : nullptr),
       engine((open_run(), config), engine_store(),
@@ -230,6 +236,14 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
   beat();
   start_engine();
   start_notify();
+  if (config.cluster.enabled()) {
+    replica = std::make_unique<ReplicaApplier>(config, [this](ReplicaApplied applied) {
+      post_to_loop([this, incidents = std::move(applied.incidents)] {
+        if (api_control && !incidents.empty()) api_control->incidents_changed(incidents);
+      });
+    });
+    replica->start();
+  }
   ingest.emplace(config, engine, post_to_loop, ingest_options());
   status.emplace(io, notifier, [this] {
     return ServiceStatus{engine.open_incidents(), engine.pending_deadlines(), ingest->stats().lag,

@@ -1,6 +1,7 @@
 #include "store/sqlite_store.hpp"
 
 #include <optional>
+#include <utility>
 
 #include "store/ack_links.hpp"
 #include "store/consistency_rows.hpp"
@@ -9,6 +10,7 @@
 #include "store/hash_chain.hpp"
 #include "store/incident_figures_room.hpp"
 #include "store/outbox.hpp"
+#include "store/replica_room.hpp"
 #include "store/reply_codes.hpp"
 #include "store/run_log.hpp"
 #include "store/schema.hpp"
@@ -28,7 +30,9 @@ struct SqliteStore::Rooms {
         chain(database),
         outbox(database, chain),
         figures(database),
-        engine(database, chain, outbox, figures),
+        engine(database, chain, outbox, figures,
+               mode == Mode::replica ? EngineStore::ProcessedIdSet::none
+                                     : EngineStore::ProcessedIdSet::kept),
         reader(database),
         ack_links(database),
         runs(database, chain),
@@ -168,6 +172,11 @@ std::unique_ptr<ReplyCodeStore> SqliteStore::reply_codes(int code_digits, Durati
                                                          std::function<std::uint64_t()> random) {
   return std::make_unique<SqliteReplyCodes>(rooms_->database, code_digits, reuse_after,
                                             std::move(random));
+}
+
+std::unique_ptr<ReplicaLog> SqliteStore::replica_log(std::string instance_id) {
+  return std::make_unique<ReplicaRoom>(rooms_->database, rooms_->chain, rooms_->outbox,
+                                       rooms_->engine, std::move(instance_id));
 }
 
 std::unique_ptr<ConsistencyRows> SqliteStore::consistency_rows() {
