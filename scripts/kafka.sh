@@ -241,11 +241,13 @@ running_pid() { # DIR
   printf '%s' "$pid"
 }
 
-# SIGKILL, and return once the process is gone (it is not our child: launch_broker's subshell
-# started it, so `wait` cannot reap it).
+# SIGKILL, and return once the process is gone. Not our child (launch_broker's subshell started
+# it), so `wait` cannot reap it; init does. A JVM's sockets close only once its last thread has
+# exited, after its main thread already shows as a zombie: wait for the pid itself to go.
 kill_and_reap() { # PID
+  local deadline=$((SECONDS + 20))
   kill -KILL "$1" 2>/dev/null || true
-  while alive "$1"; do sleep 0.05; done
+  while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
 }
 
 alive() { # PID: running, and not a zombie waiting for its parent

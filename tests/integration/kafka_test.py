@@ -227,6 +227,9 @@ class Broker:
                            timeout=120)
         if r.returncode != 0:
             log(f"kafka.sh stop failed: {r.stdout} {r.stderr}")
+        for line in r.stderr.splitlines():
+            if "SIGKILL" in line:
+                log(line)
         log(f"broker stopped in {time.monotonic() - t0:.1f} s")
 
     def kill_node(self, k):
