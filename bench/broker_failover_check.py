@@ -289,9 +289,10 @@ class Supervised:
         proc = self.daemon.proc
         if proc.poll() is None:
             return None
-        critical = re.findall(r"^.*\[critical\].*$", self.daemon.output(), re.MULTILINE)
+        out = self.daemon.output()
+        why = re.findall(r"^.*(?:\[critical\]|kafka FATAL).*$", out, re.MULTILINE)
         self.exits.append(f"exit {proc.returncode}: "
-                          + (critical[-1][:400] if critical else "no [critical] line"))
+                          + (" / ".join(w[:300] for w in why) or "no [critical] line"))
         kt.log(f"incidentd {self.exits[-1]}; started again")
         self.daemon.log.close()
         self.daemon.start()
