@@ -241,7 +241,7 @@ def incident_lines(phase, count):
     return lines + [phase.encode() + b"-bad\t" + bad], bad
 
 
-def daemon_config(broker, work, mode):
+def daemon_config(broker, work, mode, session_timeout):
     """mode "single": the default, one instance; "cluster": with [cluster] (static membership,
     the state topic). Each mode has topics of its own, so each daemon sees only its stream."""
     events, dlq, state = f"{mode}.events", f"{mode}.events.dlq", f"{mode}.state"
@@ -257,7 +257,8 @@ def daemon_config(broker, work, mode):
         f.write(text)
     if mode == "cluster":
         create_topic(broker, state, 3, "cleanup.policy=compact")
-        kt.add_cluster_section(config, "incidentd-a", state_topic=state)
+        extra = {"session_timeout": session_timeout} if session_timeout else {}
+        kt.add_cluster_section(config, "incidentd-a", state_topic=state, **extra)
     return config, events, dlq
 
 
@@ -303,7 +304,7 @@ def incidentd_across_a_kill(args, broker, work, mode):
     """One daemon; incidents before, while and after one node is down. Returns its figures
     (with the daemon's exits, if any); raises a Failure if an incident or a dead letter is
     missing or extra."""
-    config, events, dlq = daemon_config(broker, work, mode)
+    config, events, dlq = daemon_config(broker, work, mode, args.session_timeout)
     db = os.path.join(work, f"{mode}.db")
     daemon = kt.Daemon(args.incidentd, config, db, os.path.join(work, f"{mode}.log"))
     supervised = Supervised(daemon)
@@ -427,6 +428,8 @@ def main():
     parser.add_argument("--kill", choices=["coordinator", "other"], default="coordinator",
                         help="part 2 kills the group coordinator, or a node that coordinates "
                              "nothing")
+    parser.add_argument("--session-timeout", default="",
+                        help="[cluster] session_timeout of the cluster mode's daemon (6s)")
     parser.add_argument("--messages", type=int, default=150000, help="numbers in part 1 (0 skips it)")
     parser.add_argument("--rate", type=int, default=5000, help="numbers a second, at most")
     parser.add_argument("--incidents", type=int, default=300, help="incidents per phase of part 2")
