@@ -70,30 +70,12 @@ def rss_line(broker, when):
     return total, available
 
 
-def metadata(broker, topic):
-    """{partition: (leader, replicas, isr)} from kcat -L."""
-    r = subprocess.run(["kcat", "-L", "-b", broker.bootstrap, "-t", topic], capture_output=True,
-                       text=True, timeout=30)
-    out = {}
-    for m in re.finditer(r"partition (\d+), leader (-?\d+), replicas: ([\d,]*), isrs: ([\d,]*)",
-                         r.stdout):
-        out[int(m.group(1))] = (int(m.group(2)), m.group(3).split(","), m.group(4).split(","))
-    return out
-
-
-def leader_of(broker, topic, partition):
-    def known():
-        p = metadata(broker, topic).get(partition)
-        return p[0] if p and p[0] > 0 else None
-    return kt.wait_for(f"a leader of {topic}[{partition}]", known, 60, interval=0.3)
-
-
 def wait_full_isr(broker, topic, partitions):
     """Seconds until every partition of `topic` has all three replicas in sync again (polled
     with kcat -L every 0.3 s)."""
     t0 = time.monotonic()
     kt.wait_for(f"every partition of {topic} with 3 in-sync replicas",
-                lambda: (m := metadata(broker, topic)) and len(m) == partitions and
+                lambda: (m := broker.partitions(topic)) and len(m) == partitions and
                 all(len(isr) == 3 for _, _, isr in m.values()), 120, interval=0.3)
     return time.monotonic() - t0
 
@@ -105,7 +87,7 @@ def create_topic(broker, name, partitions, *configs):
         cmd += ["--config", c]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     kt.check(r.returncode == 0, f"creating {name} failed:\n{r.stdout}{r.stderr}")
-    m = metadata(broker, name)
+    m = broker.partitions(name)
     kt.check(len(m) == partitions and all(len(rep) == 3 for _, rep, _ in m.values()),
              f"{name}: want {partitions} partitions of 3 replicas, metadata says {m}")
 
@@ -198,7 +180,7 @@ def longest_pauses(rows):
 
 def numbers_across_a_kill(args, broker):
     create_topic(broker, NUMBERS, NUMBER_PARTITIONS, "message.timestamp.type=LogAppendTime")
-    victim = leader_of(broker, NUMBERS, 0)
+    victim = broker.leader(NUMBERS, 0)
     writer = NumberWriter(broker, args.messages, args.rate)
     t0 = time.monotonic()
     writer.start()
@@ -265,8 +247,8 @@ def daemon_config(broker, work, mode, session_timeout):
 def victim_for(broker, target):
     """The node to kill: the group coordinator (the leader of __consumer_offsets' one
     partition), or a node that is neither it nor the transaction coordinator if there is one."""
-    coordinator = leader_of(broker, "__consumer_offsets", 0)
-    transactions = leader_of(broker, "__transaction_state", 0)
+    coordinator = broker.leader("__consumer_offsets", 0)
+    transactions = broker.leader("__transaction_state", 0)
     if target == "coordinator":
         victim = coordinator
     else:

@@ -263,6 +263,24 @@ class Broker:
     def bootstrap(self):
         return ",".join(f"127.0.0.1:{self.port + k}" for k in range(self.nodes))
 
+    def partitions(self, topic):
+        """{partition: (leader, [replica ids], [in-sync ids])} as kcat -L reports them now."""
+        r = subprocess.run(["kcat", "-L", "-b", self.bootstrap, "-t", topic], capture_output=True,
+                           text=True, timeout=30)
+        return {int(m[1]): (int(m[2]), m[3].split(","), m[4].split(","))
+                for m in re.finditer(r"partition (\d+), leader (-?\d+), replicas: ([\d,]*), "
+                                     r"isrs: ([\d,]*)", r.stdout)}
+
+    def leader(self, topic, partition):
+        """The node leading `partition` of `topic`, once it has one. The leader of
+        __consumer_offsets partition 0 is every group's coordinator on a cluster of
+        scripts/kafka.sh (its offsets topic has one partition): the node whose death tests the
+        most."""
+        def known():
+            p = self.partitions(topic).get(partition)
+            return p[0] if p and p[0] > 0 else None
+        return wait_for(f"a leader of {topic}[{partition}]", known, 60, interval=0.3)
+
     def ensure_topics(self, *topics):
         """Creates the topics (the broker auto-creates on a metadata request) with 3 partitions."""
         for topic in topics:
