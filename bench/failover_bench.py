@@ -54,7 +54,7 @@ import cluster_test as ct  # noqa: E402  (the partitions a daemon's log says it 
 from webhook_receiver import Receiver  # noqa: E402  (the generic webhook's signature check)
 from failover_figures import (  # noqa: E402  (the plan, and what the databases recorded of it)
     PARTITIONS, all_steps_in, duplicate_notifications, first_release_rows, known_incidents,
-    plan_incidents, reads_agree, takeover, union_counts, worst_counts)
+    plan_incidents, reads_agree, takeover, worst_counts)
 
 STATE = "incidentd.state"
 DLQ = "opinion.events.dlq"
@@ -439,7 +439,6 @@ def run_once(args, work, goals):
 def report(args, cluster, incidents, victim, victims, d, goals):
     dbs = {n: cluster.dbs[n] for n in d["readers"]}
     per, (events_lost, steps_lost, doubled) = worst_counts(dbs, incidents, "fo-")
-    union = union_counts(cluster.dbs, incidents, "fo-")
     deliveries, refused = cluster.arrivals.snapshot()
     duplicates = duplicate_notifications(deliveries)
     agree, agreed = reads_agree(args, dbs, incidents)
@@ -458,8 +457,6 @@ def report(args, cluster, incidents, victim, victims, d, goals):
     for name, (e, s, dbl) in per.items():
         print(f"  {name}'s database: {len(incidents) - e} of {len(incidents)} incidents; "
               f"steps lost {s}; steps doubled {dbl}")
-    print(f"  every database together (each incident where it is): events lost {union[0]}; "
-          f"steps lost {union[1]}; steps doubled {union[2]}")
     print(f"  webhook deliveries {len(deliveries)} ({len(refused)} refused by the receiver)")
     print(f"reads agree: {agree}", flush=True)
     for what, n in (("event(s) lost", events_lost), ("step(s) lost", steps_lost),

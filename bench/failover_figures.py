@@ -139,17 +139,6 @@ def worst_counts(dbs, incidents, prefix):
     return per, worst
 
 
-def union_counts(dbs, incidents, prefix):
-    """The same counts over every database together, each incident read where it is (for a
-    cluster without replicas: what was fired anywhere)."""
-    steps, present = {}, set()
-    for db in dbs.values():
-        for key, s in recorded_steps(db, prefix).items():
-            steps.setdefault(key, s)
-        present |= known_incidents(db, prefix)
-    return count_steps(incidents, steps, present)
-
-
 def takeover(dbs, victims, since_ms, until_ms=None):
     """The first step of the victim's incidents acted on after `since_ms` (and before `until_ms`)
     in any database given, and the latest lateness of the steps due between then and it."""

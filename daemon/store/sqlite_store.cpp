@@ -119,6 +119,9 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
 std::optional<ChainHead> SqliteStore::chain_head(const std::string& incident_key) {
   return rooms_->reader.chain_head(incident_key);
 }
+std::string SqliteStore::chain_heads_digest() {
+  return rooms_->reader.chain_heads_digest();
+}
 std::vector<ChainRewrite> SqliteStore::chain_rewrites() {
   return rooms_->reader.chain_rewrites();
 }
@@ -150,8 +153,8 @@ bool SqliteStore::is_link_used(const std::string& link_id) {
   return rooms_->ack_links.is_link_used(link_id);
 }
 
-std::optional<RunLog::Outage> SqliteStore::begin_run(TimePoint now) {
-  return rooms_->runs.begin_run(now);
+std::optional<RunLog::Outage> SqliteStore::begin_run(TimePoint now, OutageEntries entries) {
+  return rooms_->runs.begin_run(now, entries);
 }
 void SqliteStore::heartbeat(TimePoint now) {
   rooms_->runs.heartbeat(now);

@@ -98,6 +98,7 @@ class SqliteStore final : public Store,
   std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) override;
   std::vector<OutboxRow> outbox(const std::string& incident_key) override;
   std::optional<ChainHead> chain_head(const std::string& incident_key = "") override;
+  std::string chain_heads_digest() override;
   std::vector<ChainRewrite> chain_rewrites() override;
   std::int64_t last_seq_issued() override;
 
@@ -114,7 +115,7 @@ class SqliteStore final : public Store,
   bool is_link_used(const std::string& link_id) override;
 
   // ---- RunLog (run_log) ----------------------------------------------------------------------
-  std::optional<Outage> begin_run(TimePoint now) override;
+  std::optional<Outage> begin_run(TimePoint now, OutageEntries entries) override;
   void heartbeat(TimePoint now) override;
   void end_run(TimePoint now) override;
 

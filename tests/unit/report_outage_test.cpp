@@ -41,7 +41,7 @@ std::vector<Action> outages_of(SqliteStore& store, const std::string& key) {
 struct Run {
   Run(const std::string& path, TimePoint start)
       : config(testing::roster_config()), store(path), time(start) {
-    outage = store.begin_run(start);
+    outage = store.begin_run(start, RunLog::OutageEntries::every_open_incident);
     engine.emplace(config, store, time);
   }
   Config config;
