@@ -63,17 +63,18 @@ void ConfigParser::parse_cluster(const toml::table& root, const toml::table& clu
   if (auto topic = get_string(cluster, "state_topic", "cluster", false, "a topic name")) {
     out.state_topic = *topic;
   }
-  if (auto partitioner = get_string(cluster, "partitioner", "cluster", false,
-                                    "\"consistent\" or \"murmur2\"")) {
+  if (auto partitioner =
+          get_string(cluster, "partitioner", "cluster", false, "\"consistent\" or \"murmur2\"")) {
     if (*partitioner == "consistent") {
       out.partitioner = ClusterConfig::KeyPartitioner::consistent;
     } else if (*partitioner == "murmur2") {
       out.partitioner = ClusterConfig::KeyPartitioner::murmur2;
     } else {
-      error(*cluster.get("partitioner"),
-            "cluster.partitioner: " + quote(*partitioner) +
-                " is not \"consistent\" (librdkafka's default: kcat, incidentctl) or \"murmur2\" "
-                "(the Java client's default): the partitioner the monitoring system publishes with");
+      error(
+          *cluster.get("partitioner"),
+          "cluster.partitioner: " + quote(*partitioner) +
+              " is not \"consistent\" (librdkafka's default: kcat, incidentctl) or \"murmur2\" "
+              "(the Java client's default): the partitioner the monitoring system publishes with");
     }
   }
   check_cluster_properties(root);
