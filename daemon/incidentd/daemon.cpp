@@ -29,6 +29,7 @@
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "incidentd/reply_code_store.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
@@ -119,6 +120,10 @@ struct Daemon::Parts {
   void serve_sms_replies(http::Server& server);
   void start_sms_listener();
   void start_publisher();
+  void forward_input(const std::string& key, const std::string& value,
+                     std::function<void(const PublishResult&)> done);
+  void forward_sms_replies();
+  void forward_api_inputs(http::ApiContext& api);
   http::ApiContext api_context();
   void start_http();
   void start_source_heartbeat();
@@ -188,9 +193,14 @@ struct Daemon::Parts {
   std::optional<StatusReporter> status;
 
   std::optional<http::Server> sms_listener;  // [sms] callback_port: its own slots
-  // Incidents entered by hand through the API go to the events topic like any other event;
-  // the dead-letter producer is transactional and the consumer thread's, so this one is apart.
+  // Incidents entered by hand through the API go to the events topic like any other event, and
+  // in a cluster, inputs for incidents another instance owns go to the inputs topic; the
+  // dead-letter producer is transactional and the consumer thread's, so this one is apart.
   std::optional<EventPublisher> publisher;
+  // Whether this instance owns an incident (docs/cluster.md, "Ownership"): the engine's
+  // predicate. Unset (a single instance, or until the cluster's ownership is wired): every one.
+  Engine::Owns owns_incident;
+  bool owns(const std::string& key) const { return !owns_incident || owns_incident(key); }
   // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
   std::optional<http::Server> http_server;
   std::optional<http::ApiControl> api_control;  // SIGHUP replaces the tokens
@@ -398,13 +408,52 @@ void Daemon::Parts::start_sms_listener() {
 }
 
 void Daemon::Parts::start_publisher() {
-  if (!config.http.enabled) return;
+  // The API publishes; in a cluster, so does the SMS reply route (forwarded inputs).
+  if (!config.http.enabled && !(config.cluster.enabled() && sms)) return;
   KafkaHooks hooks;
   hooks.error = [](const std::string& code, const std::string& message, bool fatal) {
     spdlog::warn("publisher: {}: {}{}", code, message, fatal ? " (fatal)" : "");
   };
-  publisher.emplace(config.kafka, kPublishTimeout, std::move(hooks));
+  // In a cluster its keys are placed by the publishers' partitioner, as ownership places them.
+  publisher.emplace(config.kafka, kPublishTimeout, std::move(hooks),
+                    cluster_producer_properties(config.cluster, false));
   publisher->start_polling();
+  forward_sms_replies();
+}
+
+// Publishes a forwarded input (docs/cluster.md, "Inputs from any door") keyed by its incident,
+// so that it lands on the partition of the inputs topic its owner reads; `done` runs on the
+// loop with the broker's answer.
+void Daemon::Parts::forward_input(const std::string& key, const std::string& value,
+                                  std::function<void(const PublishResult&)> done) {
+  publisher->publish(config.cluster.inputs_topic, key, value,
+                     [this, done = std::move(done)](const PublishResult& r) {
+                       post_to_loop([done, r] { done(r); });
+                     });
+}
+
+void Daemon::Parts::forward_sms_replies() {
+  if (!sms || !config.cluster.enabled()) return;
+  sms->forward_unowned(
+      [this](const std::string& key) { return owns(key); },
+      [this](const ForwardedInput& input, SmsService::ForwardDone done) {
+        ForwardedInput stamped = input;
+        stamped.from = config.cluster.instance_id;
+        forward_input(stamped.incident_key(), encode_forwarded_input(stamped),
+                      [done = std::move(done)](const PublishResult& r) { done(r.ok, r.error); });
+      });
+}
+
+void Daemon::Parts::forward_api_inputs(http::ApiContext& api) {
+  if (!config.cluster.enabled()) return;
+  api.owns = [this](const std::string& key) { return owns(key); };
+  api.instance_id = config.cluster.instance_id;
+  api.forward_input = [this](const std::string& key, const std::string& value,
+                             std::function<void(const http::PublishOutcome&)> done) {
+    forward_input(key, value, [done = std::move(done)](const PublishResult& r) {
+      done(http::PublishOutcome{r.ok, r.topic, r.partition, r.offset, r.error});
+    });
+  };
 }
 
 http::ApiContext Daemon::Parts::api_context() {
@@ -425,6 +474,7 @@ http::ApiContext Daemon::Parts::api_context() {
       post_to_loop([done, o] { done(o); });
     });
   };
+  forward_api_inputs(api);
   api.unready_reason = [this] { return disk_full.reason(); };
   api.sample = [this] {
     http::MetricsSample sample;
