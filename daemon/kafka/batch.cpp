@@ -70,7 +70,7 @@ Inbound classify(const KafkaRecord& record, const Config& config, const IngestRu
                         "forwarded input: the message key is not its incident_key \"" +
                             parsed.value->incident_key() + "\""}};
     }
-    return std::visit([](auto&& input) { return Inbound{std::move(input)}; },
+    return std::visit([](auto&& input) { return Inbound{std::forward<decltype(input)>(input)}; },
                       std::move(parsed.value->input));
   }
   return {Rejection{RejectStage::validation,

@@ -215,15 +215,11 @@ SmsReplyOutcome SmsService::handle_reply(std::string_view from, std::string_view
   return outcome;
 }
 
-}  // namespace incidentd
-
-namespace incidentd {
-
 // The owner applies it when it consumes it; the sender hears what a reply applied here would
 // have said once the broker has it. A refusal by the owner (the incident closed meanwhile) is
 // not told to the sender: it goes to the dead-letter topic (docs/cluster.md).
 void SmsService::forward_reply(const ForwardedInput& input, std::string phone, std::string answer) {
-  const std::string key = input.incident_key();
+  const std::string& key = input.incident_key();
   if (!forward_) {
     spdlog::warn(
         "sms: the reply from {} is for {}, which this instance does not own, and it "
