@@ -101,7 +101,7 @@ Stages restart(const Config& config, const std::string& path, TimePoint now) {
   s.file_check = lap();
   SqliteStore store(path);
   s.store_open = lap();
-  const auto outage = store.begin_run(now);
+  const auto outage = store.begin_run(now, RunLog::OutageEntries::every_open_incident);
   s.run_marker = lap();
   VirtualTime time(now);
   Engine engine(config, store, time);

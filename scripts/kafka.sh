@@ -6,18 +6,28 @@
 # Usage:
 #   scripts/kafka.sh fetch
 #   scripts/kafka.sh start  --port N --dir DIR [--partitions P] [--controller-port C]
-#   scripts/kafka.sh stop   --dir DIR
+#   scripts/kafka.sh start  --nodes 3 --port N --dir DIR [--partitions P] [--controller-port C]
+#                    (three brokers+controllers on ports N, N+1, N+2; replication factor 3,
+#                     min.insync.replicas 2: scripts/kafka-cluster.sh)
+#   scripts/kafka.sh stop   --dir DIR                  (one broker, or every node of a cluster)
 #   scripts/kafka.sh status --dir DIR
-#   scripts/kafka.sh create-topic --port N NAME [--partitions P] [--config KEY=VALUE ...]
-#                    (the state topic of [cluster]: --config cleanup.policy=compact)
+#   scripts/kafka.sh kill-node  --dir DIR --node K     (SIGKILL node K of a cluster)
+#   scripts/kafka.sh start-node --dir DIR --node K     (start it again, same ports and data)
+#   scripts/kafka.sh create-topic --port N NAME [--partitions P] [--replication-factor R]
+#                    [--config KEY=VALUE ...]  (R: the broker's default.replication.factor,
+#                    1 on one node, 3 on a cluster; the state topic of [cluster]:
+#                    --config cleanup.policy=compact)
 #   scripts/kafka.sh produce --port N TOPIC            (one message per stdin line)
 #   scripts/kafka.sh consume --port N TOPIC [--max-messages K] [--timeout-ms T]
 #
 # Environment:
 #   INCIDENTD_CACHE      cache root (default ~/.cache/incidentd); jars go to kafka-<version>/libs
-#   KAFKA_HEAP_OPTS      broker heap (default -Xms512m -Xmx512m)
+#   KAFKA_HEAP_OPTS      broker heap (default -Xms512m -Xmx512m; each node of a cluster
+#                        -Xms256m -Xmx256m)
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
 #   KAFKA_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
+#   KAFKA_BROKER_SESSION_TIMEOUT_MS  a cluster's broker.session.timeout.ms: how soon a dead
+#                        node is fenced and its leaderships move (default Kafka's 9000)
 set -euo pipefail
 
 # Pinned together: log4j-slf4j-impl must match the log4j-core that kafka_2.13 brings in.
@@ -231,6 +241,19 @@ running_pid() { # DIR
   printf '%s' "$pid"
 }
 
+# SIGKILL, and return once the process is gone. Not our child (launch_broker's subshell started
+# it), so `wait` cannot reap it; init does. A JVM's sockets close only once its last thread has
+# exited, after its main thread already shows as a zombie: wait for the pid itself to go.
+kill_and_reap() { # PID
+  local deadline=$((SECONDS + 20))
+  kill -KILL "$1" 2>/dev/null || true
+  while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
+}
+
+alive() { # PID: running, and not a zombie waiting for its parent
+  kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
 prop() { # FILE KEY
   sed -n "s/^$2=//p" "$1" | tail -n 1
 }
@@ -324,25 +347,54 @@ pick_controller_port() { # DIR PORT [REQUESTED]
   die "no free controller port found in $((port + 1))-$((port + 100)); pass --controller-port"
 }
 
+format_storage() { # DIR CLUSTER_ID
+  note "formatting KRaft storage in $1/data (cluster $2)"
+  if ! run_tool kafka.tools.StorageTool format --cluster-id "$2" \
+    --config "$1/server.properties" >"$1/format.log" 2>&1; then
+    cat "$1/format.log" >&2
+    die "formatting the storage in $1/data failed (output above)"
+  fi
+}
+
+# Starts the broker of DIR in the background (its output appended to DIR/kafka.log), writes
+# DIR/kafka.pid and prints the pid. KAFKA_HEAP_OPTS, if set, replaces DEFAULT_HEAP.
+launch_broker() { # DIR DEFAULT_HEAP
+  local dir=$1
+  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM options
+  nohup java ${KAFKA_HEAP_OPTS:-$2} \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
+    -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.log" 2>&1 </dev/null &
+  echo "$!" >"$dir/kafka.pid"
+  printf '%s' "$!"
+}
+
 cmd_start() {
-  local port="" dir="" partitions=3 controller_port=""
+  local port="" dir="" partitions=3 controller_port="" nodes=1
   while (($#)); do
     case $1 in
     --port) port=${2:-}; shift 2 || die "--port needs a value" ;;
     --dir) dir=${2:-}; shift 2 || die "--dir needs a value" ;;
     --partitions) partitions=${2:-}; shift 2 || die "--partitions needs a value" ;;
     --controller-port) controller_port=${2:-}; shift 2 || die "--controller-port needs a value" ;;
+    --nodes) nodes=${2:-}; shift 2 || die "--nodes needs a value" ;;
     *) die "start: unknown argument '$1'" ;;
     esac
   done
   [[ -n $port ]] || die "start needs --port N"
   [[ -n $dir ]] || die "start needs --dir DIR"
+  if [[ $nodes != 1 ]]; then
+    cluster_start "$nodes" "$port" "$dir" "$partitions" "$controller_port"
+    return
+  fi
   check_port --port "$port"
   check_count --partitions "$partitions"
   [[ -z $controller_port ]] || check_port --controller-port "$controller_port"
   [[ $controller_port != "$port" ]] || die "--controller-port must differ from --port"
 
   dir=$(abs_dir "$dir")
+  [[ ! -f $dir/cluster.env ]] || die "$dir holds a cluster of $(prop "$dir/cluster.env" NODES) nodes: start it with --nodes"
   local pid
   if pid=$(running_pid "$dir"); then
     die "a broker is already running for $dir (pid $pid); stop it first"
@@ -362,33 +414,18 @@ cmd_start() {
   if [[ -f $dir/data/meta.properties ]]; then
     note "reusing the storage in $dir/data (cluster $(prop "$dir/data/meta.properties" cluster.id))"
   else
-    local cluster_id
-    cluster_id=$(new_cluster_id)
-    note "formatting KRaft storage in $dir/data (cluster $cluster_id)"
-    if ! run_tool kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-      --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
-      cat "$dir/format.log" >&2
-      die "formatting the storage in $dir/data failed (output above)"
-    fi
+    format_storage "$dir" "$(new_cluster_id)"
   fi
 
   local log="$dir/kafka.log" offset started
   touch "$log"
   offset=$(stat -c %s "$log")
   started=$EPOCHREALTIME
-  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM options
-  nohup java ${KAFKA_HEAP_OPTS:--Xms512m -Xmx512m} \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
-    -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" >>"$log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$dir/kafka.pid"
+  pid=$(launch_broker "$dir" "-Xms512m -Xmx512m")
   note "started broker pid $pid on 127.0.0.1:$port (controller 127.0.0.1:$controller_port), log $log"
 
   if ! wait_ready "$dir" "$pid" "$port" "$offset"; then
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    kill_and_reap "$pid"
     rm -f "$dir/kafka.pid"
     echo "----- last lines of $log -----" >&2
     tail -c "+$((offset + 1))" "$log" | tail -n 60 >&2
@@ -437,6 +474,10 @@ cmd_stop() {
   [[ -n $dir ]] || die "stop needs --dir DIR"
   [[ -d $dir ]] || die "no such directory: $dir"
   dir=$(cd "$dir" && pwd)
+  if [[ -f $dir/cluster.env ]]; then
+    cluster_stop "$dir"
+    return
+  fi
   local pid timeout=${KAFKA_STOP_TIMEOUT:-30} deadline started
   if ! pid=$(running_pid "$dir"); then
     if [[ -f $dir/kafka.pid ]]; then
@@ -473,6 +514,10 @@ cmd_status() {
   [[ -n $dir ]] || die "status needs --dir DIR"
   [[ -d $dir ]] || { echo "kafka: not running (no directory $dir)"; return 3; }
   dir=$(cd "$dir" && pwd)
+  if [[ -f $dir/cluster.env ]]; then
+    cluster_status "$dir"
+    return
+  fi
   local pid port=""
   if ! pid=$(running_pid "$dir"); then
     echo "kafka: not running (dir $dir)"
@@ -515,12 +560,17 @@ with_client_config() { # runs "$@" with CFG set to a temporary client config
 }
 
 cmd_create_topic() {
-  local port args name="" partitions=3 configs=()
+  local port args name="" partitions=3 configs=() replication=()
   client_port_arg "$@"
   set -- "${args[@]+"${args[@]}"}"
   while (($#)); do
     case $1 in
     --partitions) partitions=${2:-}; shift 2 || die "--partitions needs a value" ;;
+    --replication-factor)
+      check_count --replication-factor "${2:-}"
+      replication=(--replication-factor "$2")
+      shift 2
+      ;;
     --config)
       [[ ${2:-} == ?*=* ]] || die "--config needs KEY=VALUE"
       configs+=(--config "$2")
@@ -536,7 +586,8 @@ cmd_create_topic() {
   create() {
     run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" \
       --command-config "$CFG" --create --if-not-exists --topic "$name" \
-      --partitions "$partitions" --replication-factor 1 "${configs[@]+"${configs[@]}"}"
+      --partitions "$partitions" "${replication[@]+"${replication[@]}"}" \
+      "${configs[@]+"${configs[@]}"}"
   }
   with_client_config create || die "could not create topic '$name' on 127.0.0.1:$port (output above)"
 }
@@ -597,9 +648,15 @@ main() {
   create-topic) cmd_create_topic "$@" ;;
   produce) cmd_produce "$@" ;;
   consume) cmd_consume "$@" ;;
+  kill-node) cmd_kill_node "$@" ;;
+  start-node) cmd_start_node "$@" ;;
   -h | --help | help) usage ;;
   *) note "unknown command '$cmd'"; usage ;;
   esac
 }
+
+# The cluster's commands (start --nodes, kill-node, start-node, and stop/status of a cluster).
+# shellcheck source=scripts/kafka-cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/kafka-cluster.sh"
 
 main "$@"

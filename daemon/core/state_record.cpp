@@ -256,6 +256,7 @@ StateRecord record_from_json(const json& j) {
   StateRecord r;
   r.incident_key = text(j, "incident_key");
   if (r.incident_key.empty()) invalid("field \"incident_key\" must not be empty");
+  r.by = optional_text(j, "by");
   const std::string& key = r.incident_key;
   if (auto it = j.find("state"); it != j.end()) {
     r.state = state_from_json(*it);  // throws json::exception with its reason
@@ -320,6 +321,7 @@ std::string encode_state_record(const StateRecord& r) {
   json j = json::object();
   j["v"] = kStateRecordVersion;
   j["incident_key"] = r.incident_key;
+  if (!r.by.empty()) j["by"] = r.by;
   if (r.state) j["state"] = state_to_json(*r.state);
   put_list(j, "actions", r.actions,
            [](const Action& a) { return to_json(a, std::chrono::minutes{0}); });

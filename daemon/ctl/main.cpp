@@ -230,10 +230,10 @@ int run_verify(Source& src) {
     std::cout << src.database << ": intact: the timeline is empty\n";
     return 0;
   }
-  std::cout << src.database << ": intact: " << result.chains
-            << " incident chains; heads digest sha256 " << result.heads_digest << '\n';
-  std::cout << src.database << ": intact: " << result.rows << " rows; chain head seq "
-            << result.head->seq << " sha256 " << result.head->hash << '\n';
+  // Only what every replica of a cluster holding the same rows prints alike: the file's own last
+  // row (its seq, its hash) depends on the order the replica applied them in.
+  std::cout << src.database << ": intact: " << result.chains << " incident chains, " << result.rows
+            << " rows; heads digest sha256 " << result.heads_digest << '\n';
   for (const incidentd::ChainRewrite& r : result.rewrites) {
     std::cout << src.database << ": rewritten "
               << incidentd::format_rfc3339(r.at, std::chrono::minutes{0}) << " (" << r.reason

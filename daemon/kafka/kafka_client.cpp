@@ -10,78 +10,15 @@
 #include <thread>
 #include <utility>
 
+#include "kafka/kafka_conf.hpp"
+
 namespace incidentd {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string code_name(RdKafka::ErrorCode code) {
-  const char* name = rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code));
-  return name != nullptr ? name : std::to_string(static_cast<int>(code));
-}
-
 int millis(Duration d) {
   return static_cast<int>(std::clamp<Duration::rep>(d.count(), 0, Duration::rep{24} * 3600 * 1000));
-}
-
-// Routes librdkafka's events (from its own threads too) to the hooks.
-class EventRelay final : public RdKafka::EventCb {
- public:
-  explicit EventRelay(const KafkaHooks& hooks) : hooks_(hooks) {}
-  void event_cb(RdKafka::Event& event) override {
-    switch (event.type()) {
-      case RdKafka::Event::EVENT_ERROR:
-        if (hooks_.error) hooks_.error(code_name(event.err()), event.str(), event.fatal());
-        break;
-      case RdKafka::Event::EVENT_LOG:
-        if (hooks_.log) hooks_.log(static_cast<int>(event.severity()), event.fac(), event.str());
-        break;
-      default:
-        break;
-    }
-  }
-
- private:
-  const KafkaHooks& hooks_;
-};
-
-void set_or_throw(RdKafka::Conf& conf, const std::string& name, const std::string& value,
-                  const std::string& where) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) {
-    throw KafkaSetupError(where + ": \"" + name + "\" = \"" + value + "\": " + error);
-  }
-}
-
-// Defaults first, then the operator's [kafka.properties], then what incidentd must decide.
-std::unique_ptr<RdKafka::Conf> make_conf(const KafkaSettings& settings,
-                                         const std::map<std::string, std::string>& defaults,
-                                         const std::map<std::string, std::string>& managed,
-                                         RdKafka::EventCb& events) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  for (const auto& [name, value] : defaults) set_or_throw(*conf, name, value, "incidentd default");
-  for (const auto& [name, value] : settings.properties) {
-    if (auto it = managed_kafka_properties().find(name); it != managed_kafka_properties().end()) {
-      throw KafkaSetupError("kafka.properties: \"" + name + "\" is set by incidentd (" +
-                            it->second + "); remove it");
-    }
-    set_or_throw(*conf, name, value, "kafka.properties");
-  }
-  for (const auto& [name, value] : managed) set_or_throw(*conf, name, value, "kafka");
-  std::string error;
-  if (conf->set("event_cb", &events, error) != RdKafka::Conf::CONF_OK) {
-    throw KafkaSetupError("kafka: event_cb: " + error);
-  }
-  return conf;
-}
-
-const std::map<std::string, std::string>& common_defaults() {
-  static const std::map<std::string, std::string> kDefaults = {
-      {"client.id", "incidentd"},
-      // An idle connection closed by the broker is not news.
-      {"log.connection.close", "false"},
-  };
-  return kDefaults;
 }
 
 std::vector<PartitionOffset> to_offsets(const std::vector<RdKafka::TopicPartition*>& parts) {
@@ -143,7 +80,7 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
       return;
     }
     if (err != RdKafka::ERR__REVOKE_PARTITIONS && hooks.error) {
-      hooks.error(code_name(err), "rebalance failed; dropping the assignment", false);
+      hooks.error(kafka_code_name(err), "rebalance failed; dropping the assignment", false);
     }
     if (hooks.revoking) hooks.revoking(to_offsets(partitions));
     if (cooperative && err == RdKafka::ERR__REVOKE_PARTITIONS) {
@@ -158,7 +95,7 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
   }
 
   KafkaHooks hooks;
-  EventRelay events;
+  KafkaEventRelay events;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::set<std::pair<std::string, std::int32_t>> owned;  // the consumer thread's
   std::atomic<std::size_t> assigned{0};
@@ -170,7 +107,7 @@ struct KafkaConsumer::Impl final : public RdKafka::RebalanceCb {
 KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks,
                              const std::map<std::string, std::string>& membership)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
-  auto defaults = common_defaults();
+  auto defaults = kafka_common_defaults();
   defaults.insert({
       // A group that never committed starts at the beginning: events published before the
       // daemon's first start must not be skipped.
@@ -186,7 +123,7 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks,
       {"enable.auto.offset.store", "false"},
   };
   managed.insert(membership.begin(), membership.end());
-  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  auto conf = make_kafka_conf(settings, defaults, managed, impl_->events);
   std::string error;
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl_.get()), error) !=
       RdKafka::Conf::CONF_OK) {
@@ -237,7 +174,7 @@ std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait) {
     }
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
     if (impl_->hooks.error) {
-      impl_->hooks.error(code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
+      impl_->hooks.error(kafka_code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
     }
     if (err == RdKafka::ERR__FATAL || !out.empty() || SteadyClock::now() >= deadline) break;
   }
@@ -305,7 +242,7 @@ void KafkaConsumer::close() {
 struct TransactionalProducer::Impl {
   explicit Impl(KafkaHooks h) : hooks(std::move(h)), events(hooks) {}
   KafkaHooks hooks;
-  EventRelay events;
+  KafkaEventRelay events;
   std::unique_ptr<RdKafka::Producer> producer;
 };
 
@@ -313,7 +250,7 @@ TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
                                              const std::string& transactional_id, KafkaHooks hooks,
                                              const std::map<std::string, std::string>& cluster)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
-  auto defaults = common_defaults();
+  auto defaults = kafka_common_defaults();
   // Dead letters are rare; a short linger still groups those of one batch.
   defaults.insert({"linger.ms", "5"});
   std::map<std::string, std::string> managed = {
@@ -322,7 +259,7 @@ TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
       {"enable.idempotence", "true"},
   };
   managed.insert(cluster.begin(), cluster.end());
-  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  auto conf = make_kafka_conf(settings, defaults, managed, impl_->events);
   std::string error;
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
   if (!impl_->producer) throw KafkaSetupError("kafka: cannot create the producer: " + error);
@@ -360,7 +297,7 @@ TxnResult TransactionalProducer::produce(const std::string& topic,
     }
     const auto kind =
         err == RdKafka::ERR__FATAL ? TxnError::Kind::fatal : TxnError::Kind::abortable;
-    return TxnError{kind, code_name(err) + ": " + RdKafka::err2str(err)};
+    return TxnError{kind, kafka_code_name(err) + ": " + RdKafka::err2str(err)};
   }
 }
 
@@ -405,13 +342,13 @@ struct EventPublisher::Impl final : public RdKafka::DeliveryReportCb {
       r.partition = message.partition();
       r.offset = message.offset();
     } else {
-      r.error = code_name(message.err()) + ": " + message.errstr();
+      r.error = kafka_code_name(message.err()) + ": " + message.errstr();
     }
     (*done)(r);
   }
 
   KafkaHooks hooks;
-  EventRelay events;
+  KafkaEventRelay events;
   std::unique_ptr<RdKafka::Producer> producer;
   std::thread poller;
   std::atomic<bool> stop{false};
@@ -420,7 +357,7 @@ struct EventPublisher::Impl final : public RdKafka::DeliveryReportCb {
 EventPublisher::EventPublisher(const KafkaSettings& settings, Duration delivery_timeout,
                                KafkaHooks hooks, const std::map<std::string, std::string>& cluster)
     : impl_(std::make_unique<Impl>(std::move(hooks))) {
-  auto defaults = common_defaults();
+  auto defaults = kafka_common_defaults();
   defaults["client.id"] = "incidentd-publisher";
   // One message now and then, by a person waiting for the answer: send it at once.
   defaults["linger.ms"] = "0";
@@ -432,7 +369,7 @@ EventPublisher::EventPublisher(const KafkaSettings& settings, Duration delivery_
       {"message.timeout.ms", std::to_string(std::max(millis(delivery_timeout), 1))},
   };
   managed.insert(cluster.begin(), cluster.end());
-  auto conf = make_conf(settings, defaults, managed, impl_->events);
+  auto conf = make_kafka_conf(settings, defaults, managed, impl_->events);
   std::string error;
   if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(impl_.get()), error) !=
       RdKafka::Conf::CONF_OK) {
@@ -464,7 +401,7 @@ void EventPublisher::publish(const std::string& topic, const std::string& key,
   }
   PublishResult r;
   r.topic = topic;
-  r.error = code_name(err) + ": " + RdKafka::err2str(err);
+  r.error = kafka_code_name(err) + ": " + RdKafka::err2str(err);
   (*opaque)(r);
 }
 

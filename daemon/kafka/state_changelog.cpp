@@ -6,6 +6,7 @@ namespace incidentd {
 
 void StateChangelog::add(std::vector<StateRecord> records) {
   if (records.empty()) return;
+  for (auto& r : records) r.by = instance_id_;
   std::lock_guard lock(mutex_);
   if (records_.empty()) {
     records_ = std::move(records);

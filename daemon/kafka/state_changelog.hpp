@@ -28,11 +28,15 @@ namespace incidentd {
 // commit (the input is not consumed), a few records a minute per open incident.
 class StateChangelog {
  public:
+  // `instance_id` (cluster.instance_id) is stamped on every record queued, as its `by`.
+  explicit StateChangelog(std::string instance_id) : instance_id_(std::move(instance_id)) {}
+
   void add(std::vector<StateRecord> records);
   std::vector<StateRecord> take();
   std::size_t pending() const;
 
  private:
+  const std::string instance_id_;
   mutable std::mutex mutex_;
   std::vector<StateRecord> records_;
 };

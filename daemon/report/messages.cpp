@@ -267,15 +267,17 @@ constexpr Message kMessages[] = {
      "what fell due before a late arrival was acted on when it arrived ({0})"},
     {"gap.outage_what", "引擎延迟处置（守护进程停机或停滞），仅处置最近一个到期步骤（{0}）",
      "the engine acted late (daemon down or stalled); only the latest due step acted ({0})"},
-    {"chain.database_head", "数据库哈希链头：序号 {0}，SHA-256 {1}",
-     "Chain head of the database: seq {0}, SHA-256 {1}"},
-    {"chain.incident_head", "本事件最后一条记录：序号 {0}，SHA-256 {1}",
-     "Last entry of this incident: seq {0}, SHA-256 {1}"},
+    {"chain.heads_digest", "数据库各事件哈希链头摘要：SHA-256 {0}",
+     "Digest of every incident's chain head in the database: SHA-256 {0}"},
+    {"chain.incident_head", "本事件最后一条记录：本事件哈希链第 {0} 条，SHA-256 {1}",
+     "Last entry of this incident: entry {0} of its chain, SHA-256 {1}"},
     {"chain.verify",
-     "日后核对本报告：运行 `incidentctl verify --database {0}`，哈希链须完整，且该序号的记录须带有"
-     "此哈希值。",
-     "To check this report later, run `incidentctl verify --database {0}`: the chain must be "
-     "intact and its row with this seq must carry this hash."},
+     "日后核对本报告：运行 `incidentctl verify --database "
+     "{0}`，各哈希链须完整，且本事件哈希链的该条"
+     "记录须带有此哈希值；此后若无新记录，其打印的链头摘要与上列相同。",
+     "To check this report later, run `incidentctl verify --database {0}`: every chain must be "
+     "intact and this incident's entry must carry this hash; with no entry added since, the "
+     "digest it prints is the one above."},
     {"csv.report_header",
      "分区,序号,时间,节点,类型,级别,所涉时限,目标时限,最迟时限,发布时间,单位,人员,渠道,发送次数,"
      "送达,确认收到时间,分钟,详情",

@@ -216,9 +216,9 @@ std::string render_csv(const IncidentReport& r) {
     row({"gap", std::to_string(g.seq), t(g.at), "", g.kind, "", "", "", "", "", "", "", "", "", "",
          "", mins(g.delay), g.what});
   }
-  if (r.database_head) {
-    row({"chain", std::to_string(r.database_head->seq), "", "", "database_head", "", "", "", "", "",
-         "", "", "", "", "", "", "", r.database_head->hash});
+  if (!r.heads_digest.empty()) {
+    row({"chain", "", "", "", "heads_digest", "", "", "", "", "", "", "", "", "", "", "", "",
+         r.heads_digest});
   }
   if (r.incident_head) {
     row({"chain", std::to_string(r.incident_head->seq), "", "", "incident_last_entry", "", "", "",
@@ -454,10 +454,7 @@ std::string gap_line(const IncidentReport& r, const Gap& g) {
 std::vector<std::string> chain_lines(const IncidentReport& r) {
   std::vector<std::string> lines;
   const Lang lang = r.lang;
-  if (r.database_head) {
-    lines.push_back(
-        msgf(lang, "chain.database_head", r.database_head->seq, or_dash(r.database_head->hash)));
-  }
+  if (!r.heads_digest.empty()) lines.push_back(msgf(lang, "chain.heads_digest", r.heads_digest));
   if (r.incident_head) {
     lines.push_back(
         msgf(lang, "chain.incident_head", r.incident_head->seq, or_dash(r.incident_head->hash)));

@@ -175,7 +175,7 @@ std::string render_json(const IncidentReport& r) {
   for (const auto& d : r.deliveries) j["notifications"].push_back(notification_json(r, d));
   j["gaps"] = ordered_json::array();
   for (const auto& g : r.gaps) j["gaps"].push_back(gap_json(g, off));
-  j["chain"] = {{"database_head", head_json(r.database_head)},
+  j["chain"] = {{"heads_digest", r.heads_digest.empty() ? json(nullptr) : json(r.heads_digest)},
                 {"incident_last_entry", head_json(r.incident_head)}};
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

@@ -171,7 +171,9 @@ std::vector<Entry> read_timeline(TimelineQueries& store, const std::string& inci
       throw ReportError("timeline entry " + std::to_string(row.seq) +
                         " is unreadable: " + parsed.error);
     }
-    entries.push_back({row.seq, std::move(*parsed.value)});
+    // Numbered by their place in the incident's own chain, not in the file: every replica of a
+    // cluster numbers them alike (docs/cluster.md).
+    entries.push_back({row.incident_seq, std::move(*parsed.value)});
     return true;
   });
   return entries;
@@ -197,7 +199,7 @@ IncidentReport report_header(TimelineQueries& store, const std::string& incident
   r.clock_start = st.clock_start;
   r.timeline_entries = entries.size();
   r.incident_head = store.chain_head(incident_key);
-  r.database_head = store.chain_head();
+  r.heads_digest = store.chain_heads_digest();
   r.full = options.full;
   r.roster_known = config != nullptr;
   r.timezone = settings.timezone;

@@ -152,8 +152,13 @@ struct IncidentReport {
   std::vector<DeliveryReport> deliveries;
   std::vector<Gap> gaps;
   std::size_t timeline_entries = 0;
-  std::optional<ChainHead> incident_head;  // this incident's last timeline row
-  std::optional<ChainHead> database_head;  // the last row of the whole chain
+  // This incident's last timeline row: its place in the incident's own chain (incident_seq) and
+  // its hash. The same on every replica of a cluster.
+  std::optional<ChainHead> incident_head;
+  // A SHA-256 over every incident's chain head (what `incidentctl verify` prints): it anchors the
+  // whole database as it was when the report was made, the same on every replica holding the same
+  // rows (the file's last row differs between replicas). Empty for an empty timeline.
+  std::string heads_digest;
   bool full = false;
   bool roster_known = false;  // a configuration named roles and units
   std::string timezone;

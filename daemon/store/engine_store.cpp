@@ -121,15 +121,17 @@ EngineStore::Statements::Statements(SQLite::Database& db)
           db, "SELECT seq, body FROM timeline WHERE incident_key = ? ORDER BY seq") {}
 
 EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
-                         IncidentFiguresRoom& figures)
+                         IncidentFiguresRoom& figures, ProcessedIdSet processed_ids)
     : database_(database),
       chain_(chain),
       outbox_(outbox),
       figures_(figures),
       statements_(database.db()) {
   if (database.mode() == Database::Mode::read_write) {
-    processed_ids_.emplace();
-    processed_ids_->rebuild(database.db(), "open", database.path());
+    if (processed_ids == ProcessedIdSet::kept) {
+      processed_ids_.emplace();
+      processed_ids_->rebuild(database.db(), "open", database.path());
+    }
     data_version_ = read_data_version();
   }
 }
@@ -196,6 +198,7 @@ void EngineStore::write_processed(const std::vector<ProcessedId>& processed) {
   s.integer(1, static_cast<std::int64_t>(processed.size()));
   s->bindNoCopy(2, block.data(), static_cast<int>(block.size()));
   s->exec();
+  staged_block_ = database_.db().getLastInsertRowid();
 }
 
 // An id is processed once: one already in the table, or twice in `c`, fails the commit. The ids
@@ -251,17 +254,35 @@ void EngineStore::commit(const Changeset& changes) {
 
 void EngineStore::commit(const Changeset& c, std::size_t& added) {
   staged_deadlines_.clear();
+  staged_block_ = 0;
   // IMMEDIATE takes the write lock up front, so a reader never makes us fail half-way.
   SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::IMMEDIATE);
   chain_.stage();
-  if (processed_ids_) {
-    if (const std::int64_t version = read_data_version(); version != data_version_) {
-      // Another connection committed since our last commit.
-      processed_ids_->rebuild(database_.db(), "commit", database_.path());
-      data_version_ = version;
-    }
-  }
+  notice_other_writers();
   add_new_ids(c, added);
+  write_changes(c);
+  tx.commit();
+  chain_.committed();
+  if (processed_ids_ && staged_block_ != 0) processed_ids_->block_committed(staged_block_);
+  deadlines_committed();
+  figures_.committed();
+}
+
+// Inside the write lock. Another connection (the replica applier's, a tool) committed since our
+// last commit: its processed ids join the set (only its new blocks are read), and what this
+// connection remembers of the deadlines and figures rows it wrote may be stale now (the replica
+// may have written the same incident after its partition moved), so it is forgotten.
+void EngineStore::notice_other_writers() {
+  if (database_.mode() != Database::Mode::read_write) return;
+  const std::int64_t version = read_data_version();
+  if (version == data_version_) return;
+  data_version_ = version;
+  if (processed_ids_) processed_ids_->catch_up(database_.db(), "commit", database_.path());
+  written_deadlines_.clear();
+  figures_.forget_written();
+}
+
+void EngineStore::write_changes(const Changeset& c) {
   for (const auto& a : c.actions) write_action(a);
   const std::int64_t seq = chain_.staged_seq();
   for (const auto& st : c.incidents) write_incident(st, seq);
@@ -269,8 +290,18 @@ void EngineStore::commit(const Changeset& c, std::size_t& added) {
   write_processed(c.processed);
   for (const auto& conf : c.confirmations) write_confirmation(conf);
   for (const auto& ack : c.acknowledgements) write_ack(ack);
-  tx.commit();
-  chain_.committed();
+}
+
+void EngineStore::begin_replicated() {
+  staged_deadlines_.clear();
+  notice_other_writers();
+}
+
+void EngineStore::write_replicated(const Changeset& c) {
+  write_changes(c);
+}
+
+void EngineStore::replicated_committed() {
   deadlines_committed();
   figures_.committed();
 }

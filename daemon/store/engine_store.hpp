@@ -28,8 +28,12 @@ class OutboxRoom;
 
 class EngineStore {
  public:
+  // Whether this connection holds the processed-id set (the engine's writer does; the replica
+  // applier's connection does not need one: its records' ids were checked by their owner).
+  enum class ProcessedIdSet { kept, none };
+
   EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
-              IncidentFiguresRoom& figures);
+              IncidentFiguresRoom& figures, ProcessedIdSet processed_ids = ProcessedIdSet::kept);
   EngineStore(const EngineStore&) = delete;
   EngineStore& operator=(const EngineStore&) = delete;
 
@@ -46,6 +50,14 @@ class EngineStore {
                                                 const std::string& confirmation_id);
   // The timeline in commit order, of one incident or (empty key) of all, as actions.
   std::vector<Action> timeline(const std::string& incident_key);
+
+  // The replica's writes (replica_room), in a write transaction the caller began, after the
+  // chain's stage(): begin_replicated() first, write_replicated() for each change, which writes
+  // exactly what commit() writes for it but does not check its processed ids (their owner did),
+  // and replicated_committed() once the transaction committed.
+  void begin_replicated();
+  void write_replicated(const Changeset& c);
+  void replicated_committed();
 
   // Deadline rows are inserted this many to a statement: one statement per row costs about
   // half again as much on the hot path.
@@ -81,6 +93,8 @@ class EngineStore {
   };
 
   void commit(const Changeset& c, std::size_t& added);
+  void notice_other_writers();
+  void write_changes(const Changeset& c);
   void write_action(const Action& a);
   void write_incident(const IncidentState& st, std::int64_t seq);
   void write_deadlines(const IncidentState& st);
@@ -107,6 +121,7 @@ class EngineStore {
   // engine's step for it then fails that commit's add_new_ids(), rolling the whole commit back.
   std::optional<ProcessedIds> processed_ids_;
   std::int64_t data_version_ = 0;
+  std::int64_t staged_block_ = 0;  // the processed block the transaction in progress wrote
 };
 
 }  // namespace incidentd

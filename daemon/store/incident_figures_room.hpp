@@ -36,6 +36,8 @@ class IncidentFiguresRoom {
   void write(const Changeset& c);
   // The transaction of the last write() committed.
   void committed();
+  // Another connection may have written the rows this one remembers writing: write them again.
+  void forget_written() { written_.clear(); }
   // Incidents whose clock started in [from, to), ordered by clock start then key.
   std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to);
 

@@ -124,7 +124,31 @@ OutboxRoom::OutboxRoom(Database& database, HashChain& chain)
       insert_(database.db(),
               "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, unit, "
               "channel, level, body, created_at, next_attempt_at, milestone, purpose) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)") {}
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+      replicate_delivery_(database.db(),
+                          "UPDATE OR ROLLBACK outbox SET state = ?, channel = ?, attempts = ?, "
+                          "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
+                          "failing_since = ?, recorded = ?, gave_up = ? "
+                          "WHERE notification_id = ?") {}
+
+bool OutboxRoom::apply_delivery(const DeliveryChange& d) {
+  Use s(replicate_delivery_);
+  s->bind(1, std::string(to_string(d.state)));
+  s->bind(2, std::string(to_string(d.channel)));
+  s.integer(3, d.attempts);
+  s.instant(4, d.next_attempt_at);
+  s.instant(5, d.delivered_at);
+  s.text(6, d.last_error);
+  s.instant(7, d.failing_since);
+  s.text(8, d.recorded);
+  if (d.gave_up.empty()) {
+    s->bind(9);
+  } else {
+    s.text(9, d.gave_up);
+  }
+  s.text(10, d.notification_id);
+  return s->exec() == 1;
+}
 
 void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
   Use s(insert_);

@@ -18,6 +18,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/outbox.hpp"
+#include "incidentd/state_record.hpp"
 
 namespace incidentd {
 
@@ -35,6 +36,9 @@ class OutboxRoom {
   // notification_id exists already.
   void insert_notification(const Action& a, const std::string& body);
   void insert_row(const OutboxRow& row);
+  // Inside a write transaction: the owner's update of an existing row, replicated (whatever
+  // state the row is in here: the owner's dispatcher decides). False when there is no such row.
+  bool apply_delivery(const DeliveryChange& d);
 
   // From now on, due_notifications and next_notification_due see only the rows of incidents
   // `owns` admits (a cluster's replica holds other instances' rows too: docs/cluster.md), and
@@ -55,6 +59,7 @@ class OutboxRoom {
   // Every insert goes through this one statement, so the engine's rows and the desk's have the
   // same columns. OR IGNORE: an engine commit never fails on a row that exists.
   SQLite::Statement insert_;
+  SQLite::Statement replicate_delivery_;
   // Called by SQLite, as the function incidentd_owns(incident_key), from the queries above.
   std::function<bool(std::string_view)> owns_;
 };

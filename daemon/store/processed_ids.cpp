@@ -146,9 +146,24 @@ void ProcessedIds::rebuild(SQLite::Database& db, std::string_view operation,
   const auto ids = db.execAndGet("SELECT COALESCE(SUM(ids), 0) FROM processed").getInt64();
   // Twice the count: a quarter of the next 5/8 can be added before the first step.
   reset(std::bit_ceil(std::max(kMinCapacity, static_cast<std::size_t>(ids) * 2)));
-  SQLite::Statement all(db, "SELECT block FROM processed");
-  while (all.executeStep()) {
-    decode_processed(all.getColumn(0), operation, path, [this](std::string_view id) { add(id); });
+  last_block_ = 0;
+  read_blocks_after(db, operation, path);
+}
+
+void ProcessedIds::catch_up(SQLite::Database& db, std::string_view operation,
+                            const std::string& path) {
+  read_blocks_after(db, operation, path);
+}
+
+void ProcessedIds::read_blocks_after(SQLite::Database& db, std::string_view operation,
+                                     const std::string& path) {
+  SQLite::Statement blocks(db, "SELECT seq, block FROM processed WHERE seq > ? ORDER BY seq");
+  blocks.bind(1, last_block_);
+  while (blocks.executeStep()) {
+    // An id already held (a block this connection wrote) stays as it is.
+    decode_processed(blocks.getColumn(1), operation, path,
+                     [this](std::string_view id) { (void)add(id); });
+    last_block_ = blocks.getColumn(0).getInt64();
   }
 }
 

@@ -3,6 +3,7 @@
 // over them (ProcessedIds), so is_processed() costs no query. Internal to daemon/store.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,12 @@ class ProcessedIds {
 
   // Reads every id of the table again. Throws StoreError on a damaged block.
   void rebuild(SQLite::Database& db, std::string_view operation, const std::string& path);
+  // Reads only the blocks appended since the last rebuild() or catch_up() and the last block
+  // this connection committed (block_committed): another connection's (the replica applier's),
+  // without reading the whole table again. Throws StoreError on a damaged block.
+  void catch_up(SQLite::Database& db, std::string_view operation, const std::string& path);
+  // This connection committed the block `seq`, after every block catch_up() has read.
+  void block_committed(std::int64_t seq) { last_block_ = std::max(last_block_, seq); }
 
   bool contains(std::string_view id) const;
 
@@ -100,6 +107,7 @@ class ProcessedIds {
   void move_some();
   void release_some();
   std::string_view keep_bytes(std::string_view id);
+  void read_blocks_after(SQLite::Database& db, std::string_view operation, const std::string& path);
 
   static constexpr std::size_t kBlockSize = 1 << 20;
   static constexpr std::size_t kMinCapacity = 1 << 12;
@@ -112,6 +120,7 @@ class ProcessedIds {
   Slot* retiring_ = nullptr;  // an old table's slots already moved, unmapped a piece per add()
   std::size_t retiring_bytes_ = 0;
   std::size_t size_ = 0;
+  std::int64_t last_block_ = 0;  // the processed table's last block read or written (its seq)
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::span<char> free_;
 };

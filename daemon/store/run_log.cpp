@@ -52,13 +52,15 @@ std::size_t RunLogRoom::record_outage(const RunLog::Outage& outage, TimePoint no
   return open.size();
 }
 
-std::optional<RunLog::Outage> RunLogRoom::begin_run(TimePoint now) {
+std::optional<RunLog::Outage> RunLogRoom::begin_run(TimePoint now, RunLog::OutageEntries entries) {
   std::optional<RunLog::Outage> outage;
   guarded_write(database_, "begin_run", [&] {
     SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::IMMEDIATE);
     if (const auto last_alive = unclean_stop(now)) {
       outage = RunLog::Outage{std::min(*last_alive, now), now, 0};
-      outage->incidents = record_outage(*outage, now);
+      if (entries == RunLog::OutageEntries::every_open_incident) {
+        outage->incidents = record_outage(*outage, now);
+      }
     }
     SQLite::Statement insert(database_.db(),
                              "INSERT INTO daemon_runs(started_at, alive_at) VALUES (?, ?)");

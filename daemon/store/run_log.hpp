@@ -16,7 +16,7 @@ class HashChain;
 class RunLogRoom {
  public:
   RunLogRoom(Database& database, HashChain& chain) : database_(database), chain_(chain) {}
-  std::optional<RunLog::Outage> begin_run(TimePoint now);
+  std::optional<RunLog::Outage> begin_run(TimePoint now, RunLog::OutageEntries entries);
   void heartbeat(TimePoint now);
   void end_run(TimePoint now);
 

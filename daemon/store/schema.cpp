@@ -270,6 +270,17 @@ CREATE TABLE incident_figures (
 CREATE INDEX incident_figures_clock ON incident_figures(clock_start);
 )sql",
      fill_incident_figures},
+    // A cluster's replica (daemon/store/replica_room.hpp): per partition of the state topic, the
+    // offset of the next change record to apply, written in the transaction that applied the
+    // records before it, so a record delivered again is not applied twice.
+    {13, R"sql(
+CREATE TABLE replica_positions (
+  topic       TEXT NOT NULL,
+  partition   INTEGER NOT NULL,
+  next_offset INTEGER NOT NULL,
+  PRIMARY KEY (topic, partition)
+) WITHOUT ROWID;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&

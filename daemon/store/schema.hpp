@@ -23,9 +23,9 @@ struct Migration {
 std::span<const Migration> migrations();
 
 // The tables SqliteStore::count() may be asked about.
-inline constexpr std::array<std::string_view, 11> kTables = {
-    "incidents",   "deadlines",        "confirmations",   "acknowledgements",
-    "processed",   "timeline",         "outbox",          "chain_rewrites",
-    "daemon_runs", "source_heartbeat", "incident_figures"};
+inline constexpr std::array<std::string_view, 12> kTables = {
+    "incidents",   "deadlines",        "confirmations",    "acknowledgements",
+    "processed",   "timeline",         "outbox",           "chain_rewrites",
+    "daemon_runs", "source_heartbeat", "incident_figures", "replica_positions"};
 
 }  // namespace incidentd::schema

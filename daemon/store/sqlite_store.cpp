@@ -1,6 +1,7 @@
 #include "store/sqlite_store.hpp"
 
 #include <optional>
+#include <utility>
 
 #include "store/ack_links.hpp"
 #include "store/consistency_rows.hpp"
@@ -9,6 +10,7 @@
 #include "store/hash_chain.hpp"
 #include "store/incident_figures_room.hpp"
 #include "store/outbox.hpp"
+#include "store/replica_room.hpp"
 #include "store/reply_codes.hpp"
 #include "store/run_log.hpp"
 #include "store/schema.hpp"
@@ -28,7 +30,9 @@ struct SqliteStore::Rooms {
         chain(database),
         outbox(database, chain),
         figures(database),
-        engine(database, chain, outbox, figures),
+        engine(database, chain, outbox, figures,
+               mode == Mode::replica ? EngineStore::ProcessedIdSet::none
+                                     : EngineStore::ProcessedIdSet::kept),
         reader(database),
         ack_links(database),
         runs(database, chain),
@@ -115,6 +119,9 @@ std::vector<OutboxRow> SqliteStore::outbox(const std::string& incident_key) {
 std::optional<ChainHead> SqliteStore::chain_head(const std::string& incident_key) {
   return rooms_->reader.chain_head(incident_key);
 }
+std::string SqliteStore::chain_heads_digest() {
+  return rooms_->reader.chain_heads_digest();
+}
 std::vector<ChainRewrite> SqliteStore::chain_rewrites() {
   return rooms_->reader.chain_rewrites();
 }
@@ -146,8 +153,8 @@ bool SqliteStore::is_link_used(const std::string& link_id) {
   return rooms_->ack_links.is_link_used(link_id);
 }
 
-std::optional<RunLog::Outage> SqliteStore::begin_run(TimePoint now) {
-  return rooms_->runs.begin_run(now);
+std::optional<RunLog::Outage> SqliteStore::begin_run(TimePoint now, OutageEntries entries) {
+  return rooms_->runs.begin_run(now, entries);
 }
 void SqliteStore::heartbeat(TimePoint now) {
   rooms_->runs.heartbeat(now);
@@ -168,6 +175,11 @@ std::unique_ptr<ReplyCodeStore> SqliteStore::reply_codes(int code_digits, Durati
                                                          std::function<std::uint64_t()> random) {
   return std::make_unique<SqliteReplyCodes>(rooms_->database, code_digits, reuse_after,
                                             std::move(random));
+}
+
+std::unique_ptr<ReplicaLog> SqliteStore::replica_log(std::string instance_id) {
+  return std::make_unique<ReplicaRoom>(rooms_->database, rooms_->chain, rooms_->outbox,
+                                       rooms_->engine, std::move(instance_id));
 }
 
 std::unique_ptr<ConsistencyRows> SqliteStore::consistency_rows() {

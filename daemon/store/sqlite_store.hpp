@@ -12,7 +12,8 @@
 // migrations, chain_migration the per-incident chains' one), hash_chain (appending to the
 // timeline's chains, one per incident) and chain_hash (the hash itself),
 // engine_store (commit, loads, processed ids with processed_ids), outbox, timeline_queries,
-// ack_links, run_log, source_heartbeat_record, reply_codes, consistency_rows, wal_checkpointer.
+// ack_links, run_log, source_heartbeat_record, reply_codes, consistency_rows, wal_checkpointer,
+// replica_room (a cluster's replica).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,7 @@
 #include "incidentd/incident.hpp"
 #include "incidentd/incident_history.hpp"
 #include "incidentd/outbox.hpp"
+#include "incidentd/replica_log.hpp"
 #include "incidentd/reply_code_store.hpp"
 #include "incidentd/run_log.hpp"
 #include "incidentd/source_heartbeat_log.hpp"
@@ -50,10 +52,12 @@ class SqliteStore final : public Store,
                           public SourceHeartbeatLog,
                           public IncidentHistory {
  public:
-  enum class Mode { read_write, read_only };
+  // replica: read_write for the replica applier's thread (replica_log()), without the engine's
+  // processed-id set, which it does not need.
+  enum class Mode { read_write, read_only, replica };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 12;
+  static constexpr int kSchemaVersion = 13;
 
   // The hash an incident's first row chains to, and a row's hash (store/chain_hash.hpp).
   static std::string chain_genesis(std::string_view incident_key);
@@ -94,6 +98,7 @@ class SqliteStore final : public Store,
   std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) override;
   std::vector<OutboxRow> outbox(const std::string& incident_key) override;
   std::optional<ChainHead> chain_head(const std::string& incident_key = "") override;
+  std::string chain_heads_digest() override;
   std::vector<ChainRewrite> chain_rewrites() override;
   std::int64_t last_seq_issued() override;
 
@@ -110,7 +115,7 @@ class SqliteStore final : public Store,
   bool is_link_used(const std::string& link_id) override;
 
   // ---- RunLog (run_log) ----------------------------------------------------------------------
-  std::optional<Outage> begin_run(TimePoint now) override;
+  std::optional<Outage> begin_run(TimePoint now, OutageEntries entries) override;
   void heartbeat(TimePoint now) override;
   void end_run(TimePoint now) override;
 
@@ -125,6 +130,12 @@ class SqliteStore final : public Store,
   // The object must not outlive this store.
   std::unique_ptr<ReplyCodeStore> reply_codes(int code_digits, Duration reuse_after,
                                               std::function<std::uint64_t()> random = {});
+
+  // ---- ReplicaLog (replica_room) -------------------------------------------------------------
+  // The replica applier's room on this store's connection (open it in Mode::replica, on the
+  // applier's thread): applies other instances' change records; `instance_id` is this one's,
+  // whose records it does not apply again. The object must not outlive this store.
+  std::unique_ptr<ReplicaLog> replica_log(std::string instance_id);
 
   // ---- ConsistencyRows (consistency_rows) ----------------------------------------------------
   // check-db's rows on this store's connection. The object must not outlive this store.

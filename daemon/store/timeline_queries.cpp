@@ -1,9 +1,13 @@
 #include "store/timeline_queries.hpp"
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 
+#include "store/chain_hash.hpp"
 #include "store/database.hpp"
 #include "store/sql.hpp"
 
@@ -98,11 +102,28 @@ std::optional<ChainHead> TimelineReader::chain_head(const std::string& incident_
     SQLite::Statement s(database_.db(),
                         incident_key.empty()
                             ? "SELECT seq, hash FROM timeline ORDER BY seq DESC LIMIT 1"
-                            : "SELECT seq, hash FROM timeline WHERE incident_key = ? "
+                            : "SELECT incident_seq, hash FROM timeline WHERE incident_key = ? "
                               "ORDER BY seq DESC LIMIT 1");
     if (!incident_key.empty()) s.bind(1, incident_key);
     if (!s.executeStep()) return std::nullopt;
     return ChainHead{s.getColumn(0).getInt64(), s.getColumn(1).getString()};
+  });
+}
+
+std::string TimelineReader::chain_heads_digest() {
+  return guarded(database_, "chain_heads_digest", [&] {
+    // One step down the timeline_incident index per incident for its last row.
+    SQLite::Statement s(database_.db(),
+                        "SELECT t.incident_key, t.incident_seq, t.hash FROM incidents i "
+                        "JOIN timeline t ON t.seq = (SELECT MAX(seq) FROM timeline "
+                        "WHERE incident_key = i.incident_key)");
+    std::vector<IncidentChainHead> heads;
+    while (s.executeStep()) {
+      heads.push_back(
+          {s.getColumn(0).getString(), s.getColumn(1).getInt64(), s.getColumn(2).getString()});
+    }
+    if (heads.empty()) return std::string();
+    return incidentd::chain_heads_digest(std::move(heads));
   });
 }
 

@@ -24,6 +24,7 @@ class TimelineReader {
   void scan_timeline(const std::string& incident_key,
                      const std::function<bool(const TimelineRow&)>& visit, std::int64_t after_seq);
   std::optional<ChainHead> chain_head(const std::string& incident_key);
+  std::string chain_heads_digest();
   std::vector<ChainRewrite> chain_rewrites();
   std::int64_t last_seq_issued();
 

@@ -20,10 +20,16 @@ class RunLog {
     std::size_t incidents = 0;  // open incidents whose timeline records it
   };
   virtual ~RunLog() = default;
+  // Where an outage goes besides the run log: the timeline of every open incident (a single
+  // instance, whose stop stopped their clocks), or nowhere else (a member of a cluster: the
+  // other instances kept its partitions' clocks running, and its replica's timelines are the
+  // owners', docs/cluster.md).
+  enum class OutageEntries { every_open_incident, run_log_only };
   // Records a run starting at `now`. When the run before it did not stop cleanly, appends a
   // daemon_outage entry (from, to) to the timeline of every open incident in the same
-  // transaction, and returns the outage. Call it before the engine acts on what fell due.
-  virtual std::optional<Outage> begin_run(TimePoint now) = 0;
+  // transaction (unless run_log_only), and returns the outage. Call it before the engine acts
+  // on what fell due.
+  virtual std::optional<Outage> begin_run(TimePoint now, OutageEntries entries) = 0;
   // This run is alive at `now`: the daemon calls it every few seconds. No-op before begin_run.
   virtual void heartbeat(TimePoint now) = 0;
   // This run stopped cleanly at `now`: the next start records no outage.

@@ -45,6 +45,9 @@ struct DeliveryChange {
 
 struct StateRecord {
   std::string incident_key;
+  // The cluster.instance_id of the instance that wrote it (empty: unknown, a record of a writer
+  // that did not say). A replica does not apply its own records again: its database has them.
+  std::string by;
   // The incident's snapshot after the change; absent when the change left it as it was (the
   // dispatcher's records of a delivery change the outbox and the timeline only).
   std::optional<IncidentState> state;

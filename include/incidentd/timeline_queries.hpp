@@ -78,8 +78,12 @@ class TimelineQueries {
   virtual std::vector<IncidentRow> incidents_with_clock(TimePoint from, TimePoint to) = 0;
   // The incident's outbox rows (without the dispatcher's columns), oldest first.
   virtual std::vector<OutboxRow> outbox(const std::string& incident_key) = 0;
-  // The last row of the timeline (of all incidents, or of one: the head of its chain).
+  // The last row of the timeline (seq: its place in the file), or of one incident: the head of
+  // its chain (seq: its place in that chain, incident_seq, the same on every replica).
   virtual std::optional<ChainHead> chain_head(const std::string& incident_key = "") = 0;
+  // A SHA-256 over every incident's chain head, in incident_key order (what `incidentctl verify`
+  // prints): the same on every replica holding the same rows. Empty for an empty timeline.
+  virtual std::string chain_heads_digest() = 0;
   // Rewrites of the chain by migrations, oldest first.
   virtual std::vector<ChainRewrite> chain_rewrites() = 0;
   // The highest seq ever handed out: above the last row's seq when rows were removed from the

@@ -23,5 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (second.value->state != first.value->state) fuzz::broken("the state changed on the way");
   if (second.value->actions != first.value->actions) fuzz::broken("the timeline changed");
   if (second.value->deliveries != first.value->deliveries) fuzz::broken("deliveries changed");
+  if (second.value->by != first.value->by) fuzz::broken("the writer changed");
   return 0;
 }

@@ -120,6 +120,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_is_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def rfc3339(t):
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
@@ -166,9 +175,14 @@ def confirmation(cid, key, unit="zhaotong-gov", milestone="first_release"):
 
 
 class Broker:
-    def __init__(self, source_dir, workdir):
+    """The project's broker (scripts/kafka.sh) in `workdir`/kafka: one node, or with nodes=3 a
+    KRaft cluster of three (replication factor 3, min.insync.replicas 2) on ports port, port+1,
+    port+2, of which a test may kill one node and start it again."""
+
+    def __init__(self, source_dir, workdir, nodes=1):
         self.script = os.path.join(source_dir, "scripts", "kafka.sh")
         self.dir = os.path.join(workdir, "kafka")
+        self.nodes = nodes
         self.port = None
 
     def start(self, port=None):
@@ -176,11 +190,13 @@ class Broker:
         # broker (ctest runs two at once) may take one. Such a start is tried again on new ports;
         # a restart keeps its port, since the daemon's configuration names it.
         first = port is None and self.port is None
-        self.port = port or self.port or free_port()
+        self.port = port or self.port or self._free_ports()
         t0 = time.monotonic()
         for attempt in range(3 if first else 1):
+            extra = [] if self.nodes == 1 else [
+                "--nodes", str(self.nodes), "--controller-port", str(self.port + self.nodes)]
             r = subprocess.run([self.script, "start", "--port", str(self.port), "--dir", self.dir,
-                                "--partitions", "3"], capture_output=True, text=True,
+                                "--partitions", "3", *extra], capture_output=True, text=True,
                                timeout=max(BUDGET.left(), 1))
             if r.returncode == 0:
                 break
@@ -188,8 +204,20 @@ class Broker:
                 raise Failure(f"kafka.sh start failed:\n{r.stdout}\n{r.stderr}")
             log(f"broker: a port was taken during start-up ({self.port}); again on new ports")
             shutil.rmtree(self.dir, ignore_errors=True)
-            self.port = free_port()
-        log(f"broker up on 127.0.0.1:{self.port} in {time.monotonic() - t0:.1f} s")
+            self.port = self._free_ports()
+        what = "broker" if self.nodes == 1 else f"{self.nodes}-node cluster"
+        log(f"{what} up on {self.bootstrap} in {time.monotonic() - t0:.1f} s")
+
+    def _free_ports(self):
+        """One node: a free port. A cluster: the first of 2 x nodes free ports in a row (the
+        nodes' listeners, then their controllers'), below Linux's ephemeral range (32768 and
+        up), where the nodes' own connections to each other cannot take one during start-up."""
+        if self.nodes == 1:
+            return free_port()
+        while True:
+            port = random.randrange(20000, 32768 - 2 * self.nodes)
+            if all(port_is_free(port + k) for k in range(2 * self.nodes)):
+                return port
 
     def stop(self):
         if not os.path.isdir(self.dir):
@@ -199,11 +227,59 @@ class Broker:
                            timeout=120)
         if r.returncode != 0:
             log(f"kafka.sh stop failed: {r.stdout} {r.stderr}")
+        for line in r.stderr.splitlines():
+            if "SIGKILL" in line:
+                log(line)
         log(f"broker stopped in {time.monotonic() - t0:.1f} s")
+
+    def kill_node(self, k):
+        """SIGKILLs node k (1-based) of a cluster; the others go on."""
+        self._node_command("kill-node", k, 30)
+
+    def start_node(self, k):
+        """Starts node k again with its ports and data; returns once the controller unfenced it
+        (its replicas catch up and rejoin the in-sync sets afterwards)."""
+        self._node_command("start-node", k, max(BUDGET.left(), 1))
+
+    def _node_command(self, command, k, timeout):
+        check(self.nodes > 1, f"{command}: this broker is a single node")
+        t0 = time.monotonic()
+        r = subprocess.run([self.script, command, "--dir", self.dir, "--node", str(k)],
+                           capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise Failure(f"kafka.sh {command} --node {k} failed:\n{r.stdout}\n{r.stderr}")
+        log(f"broker: {r.stdout.strip()} ({time.monotonic() - t0:.1f} s)")
+
+    def node_pid(self, k):
+        """The pid of node k of a cluster (of the broker when nodes=1), or None if it is down."""
+        path = os.path.join(self.dir, "kafka.pid" if self.nodes == 1 else f"node-{k}/kafka.pid")
+        try:
+            with open(path) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
 
     @property
     def bootstrap(self):
-        return f"127.0.0.1:{self.port}"
+        return ",".join(f"127.0.0.1:{self.port + k}" for k in range(self.nodes))
+
+    def partitions(self, topic):
+        """{partition: (leader, [replica ids], [in-sync ids])} as kcat -L reports them now."""
+        r = subprocess.run(["kcat", "-L", "-b", self.bootstrap, "-t", topic], capture_output=True,
+                           text=True, timeout=30)
+        return {int(m[1]): (int(m[2]), m[3].split(","), m[4].split(","))
+                for m in re.finditer(r"partition (\d+), leader (-?\d+), replicas: ([\d,]*), "
+                                     r"isrs: ([\d,]*)", r.stdout)}
+
+    def leader(self, topic, partition):
+        """The node leading `partition` of `topic`, once it has one. The leader of
+        __consumer_offsets partition 0 is every group's coordinator on a cluster of
+        scripts/kafka.sh (its offsets topic has one partition): the node whose death tests the
+        most."""
+        def known():
+            p = self.partitions(topic).get(partition)
+            return p[0] if p and p[0] > 0 else None
+        return wait_for(f"a leader of {topic}[{partition}]", known, 60, interval=0.3)
 
     def ensure_topics(self, *topics):
         """Creates the topics (the broker auto-creates on a metadata request) with 3 partitions."""

@@ -19,7 +19,7 @@ command -v sqlite3 >/dev/null || fail "sqlite3 is not installed"
 db=(--config "$config" --database "$work/fx.db")
 
 out=$("$incidentctl" verify "${db[@]}") || fail "verify of an intact chain exited $?"
-[[ $out == *"intact: "*" rows; chain head seq "* ]] || fail "verify printed: $out"
+[[ $out == *"intact: "*" incident chains, "*" rows; heads digest sha256 "* ]] || fail "verify printed: $out"
 head_hash=${out##* sha256 }
 
 report=$("$incidentctl" report rpt-breach "${db[@]}" --format markdown --lang en)

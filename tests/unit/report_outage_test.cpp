@@ -41,7 +41,7 @@ std::vector<Action> outages_of(SqliteStore& store, const std::string& key) {
 struct Run {
   Run(const std::string& path, TimePoint start)
       : config(testing::roster_config()), store(path), time(start) {
-    outage = store.begin_run(start);
+    outage = store.begin_run(start, RunLog::OutageEntries::every_open_incident);
     engine.emplace(config, store, time);
   }
   Config config;
@@ -176,7 +176,8 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     // version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE incident_figures; DROP TABLE source_heartbeat; ALTER TABLE outbox DROP "
+        "DROP TABLE replica_positions; DROP TABLE incident_figures; DROP TABLE source_heartbeat; "
+        "ALTER TABLE outbox DROP "
         "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP TABLE chain_rewrites; DROP "
         "INDEX outbox_recipient; "

@@ -85,7 +85,7 @@ struct Node {
   }
 
   Config config;
-  StateChangelog changelog;
+  StateChangelog changelog{"node-1"};
   ChangelogStore store;
   VirtualTime time;
   Engine engine;

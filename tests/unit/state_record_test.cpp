@@ -31,7 +31,7 @@ struct Recorded {
 
   Config config;
   testing::MemoryStore memory;
-  StateChangelog changelog;
+  StateChangelog changelog{"node-a"};
   ChangelogStore store{memory, changelog};
   VirtualTime time;
   Engine engine;
@@ -66,6 +66,8 @@ TEST_CASE("every committed change reads back from its record exactly") {
   for (const auto& record : records) {
     const StateRecord back = round_trip(record);
     CHECK(back.incident_key == record.incident_key);
+    CHECK(record.by == "node-a");  // stamped by the changelog with its instance id
+    CHECK(back.by == "node-a");
     CHECK(back.state == record.state);
     CHECK(back.actions == record.actions);
     REQUIRE(back.outbox.size() == record.outbox.size());
@@ -241,7 +243,20 @@ TEST_CASE("a record's optional parts may be left out") {
   CHECK(d.value->incident_key == "inc-9");
   CHECK_FALSE(d.value->state.has_value());
   CHECK(d.value->actions.empty());
+  CHECK(d.value->by.empty());  // a writer that did not say: unknown
   CHECK(encode_state_record(*d.value) == R"({"incident_key":"inc-9","v":1})");
+}
+
+TEST_CASE(
+    "a record names the instance that wrote it, and a reader without it takes it as unknown") {
+  auto d = decode_state_record(R"({"by":"node-b","incident_key":"inc-9","v":1})");
+  INFO(d.error);
+  REQUIRE(d);
+  CHECK(d.value->by == "node-b");
+  CHECK(encode_state_record(*d.value) == R"({"by":"node-b","incident_key":"inc-9","v":1})");
+  auto wrong = decode_state_record(R"({"by":7,"incident_key":"inc-9","v":1})");
+  CHECK_FALSE(wrong);
+  CHECK_THAT(wrong.error, Catch::Contains("\"by\""));
 }
 
 }  // namespace
