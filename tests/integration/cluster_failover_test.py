@@ -9,9 +9,7 @@ fired after it), every survivor's database holds every incident and every expect
 
     cluster_failover_test.py --incidentd PATH --incidentctl PATH [--keep]
 
-It cannot pass before the replica applier and the takeover of a partition's clocks are merged
-(docs/cluster.md, "Not built yet"): registered DISABLED in tests/integration/CMakeLists.txt
-until then. Standard library only; the run is the bench's (bench/failover_bench.py).
+Standard library only; the run is the bench's (bench/failover_bench.py).
 """
 
 import argparse
