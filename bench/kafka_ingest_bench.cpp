@@ -243,7 +243,7 @@ Pass classify_consume(const std::string& brokers, std::size_t n, const fs::path&
   auto loaded = incidentd::load_config_file((source_dir / "config" / "incidentd.toml").string());
   if (!loaded.config) die("config/incidentd.toml: " + loaded.errors.front().message);
   const incidentd::Config& config = *loaded.config;
-  const incidentd::IngestRules rules{kEvents, kReleases, std::nullopt};
+  const incidentd::IngestRules rules{kEvents, kReleases, std::nullopt, {}};
   std::size_t invalid = 0;
   const Pass pass = consume_all(brokers, n, "classify", [&](const RdKafka::Message& m) {
     incidentd::KafkaRecord record{m.topic_name(), m.partition(), m.offset(), std::nullopt,

@@ -22,6 +22,8 @@ if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(source_heartbeat_test PRIVATE incidentd_notify)
   target_link_libraries(webhook_signing_test PRIVATE incidentd_notify)
   target_link_libraries(sms_answer_test PRIVATE incidentd_notify)
+  # SMS replies in a cluster: forwarded to the incident's owner (docs/cluster.md).
+  target_link_libraries(sms_forward_test PRIVATE incidentd_notify Boost::headers)
   # One-click ack links in notification texts, verified with the API's signer.
   target_link_libraries(notify_ack_link_test PRIVATE incidentd_notify incidentd_http)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)

@@ -24,7 +24,8 @@ constexpr std::pair<std::string_view, std::string_view> kClusterProperties[] = {
 void ConfigParser::parse_cluster(const toml::table& root, const toml::table& cluster,
                                  ClusterConfig& out) {
   check_keys(cluster,
-             {"instance_id", "session_timeout", "heartbeat_interval", "state_topic", "partitioner"},
+             {"instance_id", "session_timeout", "heartbeat_interval", "state_topic", "inputs_topic",
+              "partitioner"},
              "cluster");
   if (auto id = get_string(cluster, "instance_id", "cluster", true,
                            "this instance's name in the consumer group, e.g. its host name")) {
@@ -63,6 +64,9 @@ void ConfigParser::parse_cluster(const toml::table& root, const toml::table& clu
   if (auto topic = get_string(cluster, "state_topic", "cluster", false, "a topic name")) {
     out.state_topic = *topic;
   }
+  if (auto topic = get_string(cluster, "inputs_topic", "cluster", false, "a topic name")) {
+    out.inputs_topic = *topic;
+  }
   if (auto partitioner =
           get_string(cluster, "partitioner", "cluster", false, "\"consistent\" or \"murmur2\"")) {
     if (*partitioner == "consistent") {
@@ -78,6 +82,27 @@ void ConfigParser::parse_cluster(const toml::table& root, const toml::table& clu
     }
   }
   check_cluster_properties(root);
+}
+
+// The consumer tells its inputs apart by topic: a forwarded input on the events topic would be
+// read as a bad event, and an event on the inputs topic as a bad input.
+void ConfigParser::check_cluster_topics(const toml::table& cluster, const Config& config) {
+  const toml::node* node = cluster.get("inputs_topic");
+  if (node == nullptr) node = &cluster;
+  const std::string& inputs = config.cluster.inputs_topic;
+  const std::pair<const std::string&, std::string_view> others[] = {
+      {config.kafka.events_topic, "kafka.topics.events"},
+      {config.kafka.releases_topic, "kafka.topics.releases"},
+      {config.kafka.dlq_topic, "kafka.topics.dead_letter"},
+      {config.cluster.state_topic, "cluster.state_topic"},
+  };
+  for (const auto& [topic, name] : others) {
+    if (topic == inputs) {
+      error(*node, "cluster.inputs_topic: " + quote(inputs) + " is also " + std::string(name) +
+                       "; forwarded inputs need a topic of their own");
+      return;
+    }
+  }
 }
 
 // With [cluster], the group's timeouts are its keys: the same setting in [kafka.properties]

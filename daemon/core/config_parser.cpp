@@ -342,6 +342,7 @@ void ConfigParser::parse_settings(const toml::table& root, Config& config) {
   if (const toml::table* kafka = get_table(root, "kafka", "")) parse_kafka(*kafka, config.kafka);
   if (const toml::table* cluster = get_table(root, "cluster", "")) {
     parse_cluster(root, *cluster, config.cluster);
+    check_cluster_topics(*cluster, config);
   }
   if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
   if (const toml::table* sms = get_table(root, "sms", "")) {

@@ -145,6 +145,7 @@ class ConfigParser {
   // ---- [cluster] (config_cluster.cpp) -------------------------------------------------------
   void parse_cluster(const toml::table& root, const toml::table& cluster, ClusterConfig& out);
   void check_cluster_properties(const toml::table& root);
+  void check_cluster_topics(const toml::table& cluster, const Config& config);
   void check_files(const Config& config);
 
   // ---- [sms] and [notify] (config_notify_sms.cpp) -------------------------------------------

@@ -8,7 +8,8 @@
 // acknowledges, and not when its Origin is another site's. An operator token may enter an
 // incident by hand (POST /v1/incidents, .../close, .../level): the daemon publishes the event
 // to the events topic and answers 202 once the broker has it; the engine acts on it when it is
-// consumed, like any other.
+// consumed, like any other. In a cluster, an acknowledgement or confirmation for an incident
+// another instance owns is forwarded to it the same way, through the inputs topic.
 #pragma once
 
 #include <cstdint>
@@ -71,8 +72,9 @@ struct PublishOutcome {
   std::int64_t offset = -1;
   std::string error;
 };
-// Publishes one event to the events topic, keyed by its incident; `done` must run once, on the
-// loop thread, with the broker's delivery report.
+// Publishes one message keyed by its incident (an event to the events topic; a forwarded input
+// to the inputs topic); `done` must run once, on the loop thread, with the broker's delivery
+// report.
 using PublishEvent = std::function<void(const std::string& key, const std::string& value,
                                         std::function<void(const PublishOutcome&)> done)>;
 
@@ -98,6 +100,14 @@ struct ApiContext {
   std::function<MetricsSample()> sample;  // unset: zeros
   // Incidents entered by hand, with an operator token; unset: those routes answer 503.
   PublishEvent publish_event;
+  // [cluster] on (docs/cluster.md, "Inputs from any door"): whether this instance owns an
+  // incident. An acknowledgement or confirmation for one it does not own is not applied here but
+  // published with forward_input to the inputs topic (incidentd/forwarded_input.hpp) for the
+  // owner, and answered 202. Unset: this instance owns every incident.
+  std::function<bool(const std::string& key)> owns;
+  // Unset while `owns` says no: such inputs answer 503 not_owner.
+  PublishEvent forward_input;
+  std::string instance_id;  // the forwarded inputs' "from": [cluster] instance_id
   // engine.flush() failed: the in-memory state is ahead of the store and the daemon must
   // restart from it, or (StoreFullError) wait for room while the change stays pending. The
   // request gets 503 either way.

@@ -51,6 +51,7 @@ Response Api::ack_link_post(const Request& request) {
   auto opened = open_link(request, english);
   if (auto* refused = std::get_if<Response>(&opened)) return *refused;
   const AckLink& link = std::get<AckLink>(opened);
+  if (!owned(link.incident_key)) return forward_link(link, english);
   const Response done = acknowledge(link.incident_key, link.recipient, "link");
   if (done.status != 200) return failure_page(done, english);
   if (c_.used_links != nullptr) {
@@ -73,6 +74,44 @@ Response Api::ack_link_post(const Request& request) {
                    "<h1>Acknowledged</h1>\n" + facts.en +
                        "<p>Your acknowledgement is recorded; you will not be reminded of this "
                        "alert again.</p>\n");
+}
+
+// An incident another instance owns ([cluster]): the acknowledgement goes to its owner through
+// the inputs topic (forward()), and the page says so once the broker has it; the link is
+// marked used here then. Only values are captured: the answer may come after the server is gone.
+Response Api::forward_link(const AckLink& link, bool english) const {
+  Response forwarded =
+      forward({Acknowledgement{link.incident_key, link.recipient, c_.time->now(), "link"}, {}},
+              json::object());
+  if (!forwarded.on_later) return failure_page(forwarded, english);
+  const LinkFacts facts = link_facts(link);
+  return Response::later([start = std::move(forwarded.on_later), link, english, facts,
+                          used = c_.used_links, time = c_.time, on_failure = c_.on_store_failure](
+                             const std::function<void(Response)>& respond) {
+    start([respond, link, english, facts, used, time, on_failure](const Response& r) {
+      if (r.status != 202) {
+        respond(message_page(r.status, english, "无法确认",
+                             "系统暂时无法转交您的确认，请稍后再试，或联系值班台。",
+                             "Cannot acknowledge", html_escape(r.body)));
+        return;
+      }
+      if (used != nullptr) {
+        try {
+          used->record_used_link(link.notification_id, link.incident_key, time->now());
+        } catch (const std::exception& e) {
+          if (on_failure) on_failure(e);
+        }
+      }
+      respond(html_page(202, english, "已收到确认",
+                        "<h1>已收到确认</h1>\n" + facts.zh +
+                            "<p>已转交负责此事件的服务器记录，稍后生效，不再重复提醒您。</p>\n",
+                        "Acknowledgement received",
+                        "<h1>Acknowledgement received</h1>\n" + facts.en +
+                            "<p>It was passed on to the server in charge of this incident, which "
+                            "records it shortly; you will not be reminded of this alert "
+                            "again.</p>\n"));
+    });
+  });
 }
 
 bool Api::english_only(const Request& request) {

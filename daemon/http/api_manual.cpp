@@ -163,7 +163,11 @@ Response Api::change_manual(const Request& request, EventKind kind) const {
   if (auto missing = require_open(key)) return *missing;
   json body;
   if (auto bad = parse_object(request, body)) return *bad;
-  const IncidentState& s = *c_.engine->find(key);
+  // The engine's, or the replica's copy of an incident another instance owns (require_open).
+  const IncidentState* live = c_.engine->find(key);
+  const std::optional<IncidentState> replica =
+      live != nullptr ? std::nullopt : c_.store->load_incident(key);
+  const IncidentState& s = live != nullptr ? *live : *replica;
   ManualEvent e;
   e.kind = kind;
   e.incident_key = key;

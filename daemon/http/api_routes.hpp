@@ -23,6 +23,7 @@
 #include "http/stream.hpp"
 #include "incidentd/config.hpp"
 #include "incidentd/domain.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "incidentd/incident.hpp"
 #include "incidentd/manual_event.hpp"
 
@@ -79,6 +80,10 @@ class Api {
   Response acknowledge(const std::string& key, const std::string& recipient, const char* via);
   Response ack(const Request& request);
   Response confirm(const Request& request);
+  // An input for an incident another instance owns (api_write.cpp): published to the inputs
+  // topic for its owner, answered 202 with `answer` and where it went once the broker has it.
+  bool owned(const std::string& key) const { return !c_.owns || c_.owns(key); }
+  Response forward(ForwardedInput input, json answer) const;
 
   // Incidents entered by hand (api_manual.cpp).
   std::variant<Principal, Response> operator_only(const Request& request) const;
@@ -93,6 +98,7 @@ class Api {
   // One-click ack links (api_ack_link.cpp).
   Response ack_link_page(const Request& request) const;
   Response ack_link_post(const Request& request);
+  Response forward_link(const AckLink& link, bool english) const;
   static bool english_only(const Request& request);
   std::variant<AckLink, Response> open_link(const Request& request, bool english) const;
   // What a link is about, as a definition list in each language (escaped).

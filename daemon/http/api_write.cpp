@@ -27,14 +27,59 @@ std::optional<Response> Api::hidden(const Principal& principal, const std::strin
   return unknown_incident(key);
 }
 
-// 404 for an unknown incident, 409 for a closed one; nullopt when it is open.
+// 404 for an unknown incident, 409 for a closed one; nullopt when it is open: in the engine,
+// or, for an incident another instance owns, in this instance's replica of it.
 std::optional<Response> Api::require_open(const std::string& key) const {
   if (c_.engine->find(key) != nullptr) return std::nullopt;
   const auto stored = c_.store->load_incident(key);
   if (stored && stored->closed) {
     return Response::error(409, "incident_closed", "incident \"" + key + "\" is closed");
   }
+  if (stored && !owned(key)) return std::nullopt;
   return Response::error(404, "unknown_incident", "no open incident \"" + key + "\"");
+}
+
+// Not applied here: the owner applies it when it consumes it, by the engine's own rules (a
+// repeat is a duplicate there; a refusal goes to the dead-letter topic with its reason).
+Response Api::forward(ForwardedInput input, json answer) const {
+  const std::string key = input.incident_key();
+  if (!c_.forward_input) {
+    return Response::error(503, "not_owner",
+                           "incident \"" + key +
+                               "\" belongs to a partition this instance does not own, and this "
+                               "instance cannot forward inputs to its owner");
+  }
+  input.from = c_.instance_id;
+  answer["status"] = "forwarded";
+  answer["kind"] = std::string(input.kind());
+  answer["incident_key"] = key;
+  std::string outcome = "/v1/incidents/";
+  outcome.append(key);
+  answer["outcome"] = outcome;
+  std::string detail =
+      "this instance does not own the incident: the input was published for the instance that "
+      "does, which applies it; GET ";
+  detail.append(outcome).append(
+      " on any instance shows it in the timeline once applied (a refusal goes to the "
+      "dead-letter topic with its reason)");
+  answer["detail"] = detail;
+  return Response::later(
+      [publish = c_.forward_input, key, value = encode_forwarded_input(input),
+       answer = std::move(answer)](const std::function<void(Response)>& respond) {
+        publish(key, value, [respond, answer](const PublishOutcome& o) {
+          if (!o.ok) {
+            respond(Response::error(503, "forward_failed",
+                                    "not forwarded to the incident's owner: " + o.error +
+                                        "; send it again (a repeat changes nothing)"));
+            return;
+          }
+          json done = answer;
+          done["topic"] = o.topic;
+          done["partition"] = o.partition;
+          done["offset"] = o.offset;
+          respond(json_response(202, done));
+        });
+      });
 }
 
 // The engine keeps the change and writes it when there is room (docs/reliability.md).
@@ -129,6 +174,10 @@ Response Api::ack(const Request& request) {
   }
   const std::string& key = request.params.at("key");
   if (auto missing = require_open(key)) return *missing;
+  if (!owned(key)) {
+    return forward({Acknowledgement{key, recipient, c_.time->now(), "http"}, {}},
+                   {{"recipient", recipient}});
+  }
   return acknowledge(key, recipient, "http");
 }
 
@@ -157,6 +206,11 @@ Response Api::confirm(const Request& request) {
   }
   if (auto missing = require_open(key)) return *missing;
   confirmation.via = "http";
+  if (!owned(key)) {
+    json answer = {{"confirmation_id", confirmation.confirmation_id},
+                   {"milestone", to_string(confirmation.milestone)}};
+    return forward({std::move(confirmation), {}}, std::move(answer));
+  }
   const int round_before = c_.engine->find(key)->milestone(confirmation.milestone).round;
   Outcome outcome;
   try {

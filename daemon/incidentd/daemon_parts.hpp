@@ -36,6 +36,7 @@
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/disk_full.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "incidentd/reply_code_store.hpp"
 #include "incidentd/scaled_time.hpp"
 #include "kafka/ingest.hpp"
@@ -89,6 +90,10 @@ struct Daemon::Parts {
   void serve_sms_replies(http::Server& server);
   void start_sms_listener();
   void start_publisher();
+  void forward_input(const std::string& key, const std::string& value,
+                     std::function<void(const PublishResult&)> done);
+  void forward_sms_replies();
+  void forward_api_inputs(http::ApiContext& api);
   http::ApiContext api_context();
   void start_http();
   void start_source_heartbeat();
@@ -162,9 +167,12 @@ struct Daemon::Parts {
   std::optional<StatusReporter> status;
 
   std::optional<http::Server> sms_listener;  // [sms] callback_port: its own slots
-  // Incidents entered by hand through the API go to the events topic like any other event;
-  // the dead-letter producer is transactional and the consumer thread's, so this one is apart.
+  // Incidents entered by hand through the API go to the events topic like any other event, and
+  // in a cluster, inputs for incidents another instance owns go to the inputs topic; the
+  // dead-letter producer is transactional and the consumer thread's, so this one is apart.
   std::optional<EventPublisher> publisher;
+  // Whether this instance owns an incident: a single instance owns every one.
+  bool owns(const std::string& key) const { return !cluster || cluster->owns(key); }
   // The HTTP API (docs/http-api.md) on this loop: its handlers call the engine directly.
   std::optional<http::Server> http_server;
   std::optional<http::ApiControl> api_control;  // SIGHUP replaces the tokens

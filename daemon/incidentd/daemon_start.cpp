@@ -213,7 +213,8 @@ void Daemon::Parts::start_sms_listener() {
 }
 
 void Daemon::Parts::start_publisher() {
-  if (!config.http.enabled) return;
+  // The API publishes; in a cluster, so does the SMS reply route (forwarded inputs).
+  if (!config.http.enabled && !(config.cluster.enabled() && sms)) return;
   KafkaHooks hooks;
   hooks.error = [](const std::string& code, const std::string& message, bool fatal) {
     spdlog::warn("publisher: {}: {}{}", code, message, fatal ? " (fatal)" : "");
@@ -221,6 +222,42 @@ void Daemon::Parts::start_publisher() {
   publisher.emplace(config.kafka, kPublishTimeout, std::move(hooks),
                     cluster_producer_properties(config.cluster, false));
   publisher->start_polling();
+  forward_sms_replies();
+}
+
+// Publishes a forwarded input (docs/cluster.md, "Inputs from any door") keyed by its incident,
+// so that it lands on the partition of the inputs topic its owner reads; `done` runs on the
+// loop with the broker's answer.
+void Daemon::Parts::forward_input(const std::string& key, const std::string& value,
+                                  std::function<void(const PublishResult&)> done) {
+  publisher->publish(config.cluster.inputs_topic, key, value,
+                     [this, done = std::move(done)](const PublishResult& r) {
+                       post_to_loop([done, r] { done(r); });
+                     });
+}
+
+void Daemon::Parts::forward_sms_replies() {
+  if (!sms || !config.cluster.enabled()) return;
+  sms->forward_unowned(
+      [this](const std::string& key) { return owns(key); },
+      [this](const ForwardedInput& input, SmsService::ForwardDone done) {
+        ForwardedInput stamped = input;
+        stamped.from = config.cluster.instance_id;
+        forward_input(stamped.incident_key(), encode_forwarded_input(stamped),
+                      [done = std::move(done)](const PublishResult& r) { done(r.ok, r.error); });
+      });
+}
+
+void Daemon::Parts::forward_api_inputs(http::ApiContext& api) {
+  if (!config.cluster.enabled()) return;
+  api.owns = [this](const std::string& key) { return owns(key); };
+  api.instance_id = config.cluster.instance_id;
+  api.forward_input = [this](const std::string& key, const std::string& value,
+                             std::function<void(const http::PublishOutcome&)> done) {
+    forward_input(key, value, [done = std::move(done)](const PublishResult& r) {
+      done(http::PublishOutcome{r.ok, r.topic, r.partition, r.offset, r.error});
+    });
+  };
 }
 
 http::ApiContext Daemon::Parts::api_context() {
@@ -241,6 +278,7 @@ http::ApiContext Daemon::Parts::api_context() {
       post_to_loop([done, o] { done(o); });
     });
   };
+  forward_api_inputs(api);
   api.unready_reason = [this] { return disk_full.reason(); };
   api.sample = [this] {
     http::MetricsSample sample;

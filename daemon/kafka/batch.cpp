@@ -3,10 +3,12 @@
 #include <time.h>
 
 #include <cmath>
+#include <type_traits>
 #include <utility>
 
 #include "incidentd/codec.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 
 namespace incidentd {
 namespace {
@@ -32,8 +34,10 @@ std::string_view to_string(RejectStage stage) {
   return "validation";
 }
 
-IngestRules IngestRules::from(const KafkaSettings& kafka, std::optional<double> time_scale) {
-  return IngestRules{kafka.events_topic, kafka.releases_topic, time_scale};
+IngestRules IngestRules::from(const KafkaSettings& kafka, std::optional<double> time_scale,
+                              const ClusterConfig& cluster) {
+  return IngestRules{kafka.events_topic, kafka.releases_topic, time_scale,
+                     cluster.enabled() ? cluster.inputs_topic : std::string()};
 }
 
 Inbound classify(const KafkaRecord& record, const Config& config, const IngestRules& rules) {
@@ -53,6 +57,21 @@ Inbound classify(const KafkaRecord& record, const Config& config, const IngestRu
     if (!parsed) return {Rejection{RejectStage::validation, std::move(parsed.error)}};
     parsed.value->via = "kafka";
     return {std::move(*parsed.value)};
+  }
+  if (!rules.inputs_topic.empty() && record.topic == rules.inputs_topic) {
+    auto parsed = decode_forwarded_input(record.value, config);
+    if (!parsed) {
+      return {Rejection{RejectStage::validation, "forwarded input: " + parsed.error}};
+    }
+    // The key placed it on this partition, and so on this owner: a key that is not the
+    // incident's may have reached the wrong instance.
+    if (record.key != parsed.value->incident_key()) {
+      return {Rejection{RejectStage::validation,
+                        "forwarded input: the message key is not its incident_key \"" +
+                            parsed.value->incident_key() + "\""}};
+    }
+    return std::visit([](auto&& input) { return Inbound{std::forward<decltype(input)>(input)}; },
+                      std::move(parsed.value->input));
   }
   return {Rejection{RejectStage::validation,
                     "topic \"" + record.topic + "\" is not one incidentd consumes"}};
@@ -75,9 +94,15 @@ BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, Batc
       ++out.rejected;
       continue;
     }
-    const Outcome outcome = std::holds_alternative<Event>(item)
-                                ? engine.handle(std::get<Event>(item))
-                                : engine.handle(std::get<Confirmation>(item));
+    const Outcome outcome = std::visit(
+        [&engine](const auto& input) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(input)>, Rejection>) {
+            return Outcome::rejected(input.reason);  // not reached: skipped above
+          } else {
+            return engine.handle(input);
+          }
+        },
+        item);
     switch (outcome.status) {
       case Outcome::Status::accepted:
         ++out.accepted;

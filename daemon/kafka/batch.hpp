@@ -1,7 +1,8 @@
 // What a batch of Kafka messages becomes on its way into the engine. classify() runs on the
-// consumer thread and turns each message into an event, a confirmation or a rejection with its
-// reason; apply_batch() runs on the engine's loop thread, hands the items to the engine in
-// message order and commits the whole batch in one transaction. No Kafka client here.
+// consumer thread and turns each message into an event, a confirmation, an acknowledgement (a
+// forwarded input, [cluster] on) or a rejection with its reason; apply_batch() runs on the engine's
+// loop thread, hands the items to the engine in message order and commits the whole batch in one
+// transaction. No Kafka client here.
 #pragma once
 
 #include <chrono>
@@ -44,7 +45,8 @@ struct Rejection {
 
 // One message, classified.
 struct Inbound {
-  std::variant<Rejection, Event, Confirmation> item;
+  // An Acknowledgement comes only from the inputs topic (docs/cluster.md, "Inputs from any door").
+  std::variant<Rejection, Event, Confirmation, Acknowledgement> item;
 };
 
 struct IngestRules {
@@ -52,11 +54,16 @@ struct IngestRules {
   std::string releases_topic;
   // Set while the daemon runs on a scaled clock: only drill events may open incidents.
   std::optional<double> time_scale;
+  // [cluster] on: acknowledgements and confirmations forwarded by instances that do not own their
+  // incident (incidentd/forwarded_input.hpp). Empty: no such topic is read.
+  std::string inputs_topic;
 
-  static IngestRules from(const KafkaSettings& kafka, std::optional<double> time_scale);
+  static IngestRules from(const KafkaSettings& kafka, std::optional<double> time_scale,
+                          const ClusterConfig& cluster = {});
 };
 
-// Parses and validates one message by its topic. Confirmations come out with via = "kafka".
+// Parses and validates one message by its topic. Confirmations of the releases topic come out
+// with via = "kafka"; forwarded inputs keep the door they came through ("http", "sms", ...).
 Inbound classify(const KafkaRecord& record, const Config& config, const IngestRules& rules);
 
 struct BatchOutcome {

@@ -38,7 +38,7 @@ ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToL
       engine_(engine),
       post_to_loop_(std::move(post_to_loop)),
       options_(std::move(options)),
-      rules_(IngestRules::from(config.kafka, options_.time_scale)),
+      rules_(IngestRules::from(config.kafka, options_.time_scale, config.cluster)),
       health_(config.kafka) {
   KafkaHooks hooks = health_.hooks();
   hooks.revoking = [this](const std::vector<PartitionOffset>& parts) { on_revoking(parts); };
@@ -76,10 +76,15 @@ bool ConsumerPipeline::run() {
 
 void ConsumerPipeline::consume() {
   if (!init_transactions()) return;
-  consumer_->subscribe({config_.kafka.events_topic, config_.kafka.releases_topic});
-  spdlog::info("kafka: consuming {} and {} as group {}{} from {}; dead letters to {}",
-               config_.kafka.events_topic, config_.kafka.releases_topic, config_.kafka.group,
-               membership_note(config_.cluster), config_.kafka.brokers, config_.kafka.dlq_topic);
+  std::vector<std::string> topics = {config_.kafka.events_topic, config_.kafka.releases_topic};
+  // [cluster] on: inputs other instances forwarded to the owner (docs/cluster.md, "Inputs from
+  // any door"); the range assignor gives this instance partition N of it with partition N of
+  // the events topic, so they reach the owner of their incidents.
+  if (!rules_.inputs_topic.empty()) topics.push_back(rules_.inputs_topic);
+  consumer_->subscribe(topics);
+  spdlog::info("kafka: consuming {} as group {}{} from {}; dead letters to {}",
+               fmt::join(topics, ", "), config_.kafka.group, membership_note(config_.cluster),
+               config_.kafka.brokers, config_.kafka.dlq_topic);
   if (options_.state_changelog != nullptr) {
     spdlog::info("kafka: [cluster] on: every committed change goes to {} (change records)",
                  config_.cluster.state_topic);

@@ -23,9 +23,10 @@ std::map<std::string, std::string> cluster_consumer_properties(const ClusterConf
       {"group.instance.id", cluster.instance_id},
       {"session.timeout.ms", std::to_string(cluster.session_timeout.count())},
       {"heartbeat.interval.ms", std::to_string(cluster.heartbeat_interval.count())},
-      // Partition N of the events topic and of the releases topic go to the same instance (the
-      // range assignor, over topics of equal partition counts), so an incident's confirmations
-      // reach its owner. The cooperative assignors do not promise that.
+      // Partition N of the events topic, of the releases topic and of the inputs topic go to the
+      // same instance (the range assignor, over topics of equal partition counts), so an
+      // incident's confirmations and forwarded inputs reach its owner. The cooperative assignors do
+      // not promise that.
       {"partition.assignment.strategy", "range"},
   };
 }
@@ -61,9 +62,9 @@ KafkaClientFactory librdkafka_clients(const KafkaSettings& kafka, const ClusterC
     KafkaClients clients;
     clients.consumer =
         std::make_unique<KafkaConsumer>(kafka, hooks, cluster_consumer_properties(cluster));
-    clients.producer = std::make_unique<TransactionalProducer>(
-        kafka, dead_letter_transactional_id(kafka, cluster), hooks,
-        cluster_producer_properties(cluster, true));
+    clients.producer =
+        std::make_unique<TransactionalProducer>(kafka, dead_letter_transactional_id(kafka, cluster),
+                                                hooks, cluster_producer_properties(cluster, true));
     return clients;
   };
 }

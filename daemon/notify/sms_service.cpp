@@ -172,7 +172,14 @@ SmsService::SmsService(boost::asio::io_context& io, ConfigView view, const Confi
       [random] { return std::uniform_real_distribution<double>(0.0, 1.0)(*random); });
 }
 
-SmsService::~SmsService() = default;
+SmsService::~SmsService() {
+  *alive_ = false;
+}
+
+void SmsService::forward_unowned(std::function<bool(const std::string&)> owns, Forward forward) {
+  owns_ = std::move(owns);
+  forward_ = std::move(forward);
+}
 
 Channel& SmsService::channel() {
   return *channel_;
@@ -182,6 +189,16 @@ SmsReplyOutcome SmsService::handle_reply(std::string_view from, std::string_view
                                          std::string_view text) {
   auto outcome = replies_->handle_sms_reply(from, to, text);
   spdlog::info("sms: reply from {}: {}", from, outcome.log);
+  std::optional<ForwardedInput> unowned;
+  if (owns_ && outcome.acknowledgement && !owns_(outcome.acknowledgement->incident_key)) {
+    unowned = ForwardedInput{*outcome.acknowledgement, {}};
+  } else if (owns_ && outcome.confirmation && !owns_(outcome.confirmation->incident_key)) {
+    unowned = ForwardedInput{*outcome.confirmation, {}};
+  }
+  if (unowned) {
+    forward_reply(*unowned, std::string(from), outcome.answer);
+    return outcome;
+  }
   std::optional<Outcome> applied;
   if (outcome.acknowledgement) applied = engine_.handle(*outcome.acknowledgement);
   if (outcome.confirmation) applied = engine_.handle(*outcome.confirmation);
@@ -196,6 +213,36 @@ SmsReplyOutcome SmsService::handle_reply(std::string_view from, std::string_view
   }
   if (!outcome.answer.empty()) answers_->send(std::string(from), outcome.answer);
   return outcome;
+}
+
+// The owner applies it when it consumes it; the sender hears what a reply applied here would
+// have said once the broker has it. A refusal by the owner (the incident closed meanwhile) is
+// not told to the sender: it goes to the dead-letter topic (docs/cluster.md).
+void SmsService::forward_reply(const ForwardedInput& input, std::string phone, std::string answer) {
+  const std::string& key = input.incident_key();
+  if (!forward_) {
+    spdlog::warn(
+        "sms: the reply from {} is for {}, which this instance does not own, and it "
+        "cannot forward it",
+        phone, key);
+    answers_->send(phone, std::string(kNotRecordedAnswer));
+    return;
+  }
+  spdlog::info("sms: {} belongs to another instance: the reply from {} is forwarded to its owner",
+               key, phone);
+  std::weak_ptr<bool> alive = alive_;
+  forward_(input, [this, alive, key, phone = std::move(phone), answer = std::move(answer)](
+                      bool ok, const std::string& error) {
+    const auto still = alive.lock();
+    if (!still || !*still) return;
+    if (!ok) {
+      spdlog::warn("sms: the reply from {} for {} was not forwarded to its owner: {}", phone, key,
+                   error);
+      answers_->send(phone, std::string(kNotRecordedAnswer));
+      return;
+    }
+    if (!answer.empty()) answers_->send(phone, answer);
+  });
 }
 
 }  // namespace incidentd

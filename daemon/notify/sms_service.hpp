@@ -13,6 +13,7 @@
 #include "incidentd/config.hpp"
 #include "incidentd/config_snapshot.hpp"
 #include "incidentd/delivery_policy.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "incidentd/store.hpp"
 #include "incidentd/time.hpp"
 #include "notify/dispatcher.hpp"
@@ -46,6 +47,10 @@ NotificationRenderer template_renderer(const MessageTemplates& templates, Config
 // An answer older than this is not sent any more: an hour-old "recorded" or "unknown code"
 // confuses more than it helps, and the person has asked the duty desk by then.
 inline constexpr Duration kSmsAnswerMaxAge = std::chrono::hours(1);
+
+// The answer to a reply that could not be forwarded to its incident's owner ([cluster]).
+inline constexpr std::string_view kNotRecordedAnswer =
+    "您的回复暂未被记录：系统暂时无法处理，请稍后重发，或联系值班室。";
 
 // Sends the answers to SMS replies. They belong to no notification, so they are not in the outbox:
 // each is kept in memory, on the loop, and retried after a transient failure with the
@@ -109,11 +114,21 @@ class SmsService {
   // changes nothing; the sender always gets an answer by SMS (SmsAnswerSender: retried, not
   // kept across a restart). Throws StoreError when the commit fails (the engine is then ahead of
   // the database: the daemon must restart).
+  // A reply for an incident another instance owns is not applied here.
   SmsReplyOutcome handle_reply(std::string_view from, std::string_view to, std::string_view text);
+
+  // [cluster] on (docs/cluster.md, "Inputs from any door"): a reply whose incident `owns` says
+  // another instance owns goes to `forward` (the inputs topic) instead of the engine, and the
+  // sender is answered once `done` says whether the broker took it: as if it was applied here,
+  // or that it was not recorded. `done` runs once, on the loop thread.
+  using ForwardDone = std::function<void(bool ok, const std::string& error)>;
+  using Forward = std::function<void(const ForwardedInput& input, ForwardDone done)>;
+  void forward_unowned(std::function<bool(const std::string& incident_key)> owns, Forward forward);
 
  private:
   SmsService(boost::asio::io_context& io, ConfigView view, const Config& config, Engine& engine,
              Store& store, ReplyCodeStore& codes, const TimeSource& time, TimeSystem& answer_clock);
+  void forward_reply(const ForwardedInput& input, std::string phone, std::string answer);
 
   Engine& engine_;
   std::unique_ptr<SmsGateway> gateway_;
@@ -121,7 +136,10 @@ class SmsService {
   std::unique_ptr<SmsComposer> composer_;
   std::unique_ptr<SmsChannel> channel_;
   std::unique_ptr<SmsReplyHandler> replies_;
-  std::unique_ptr<SmsAnswerSender> answers_;  // last: gone before the gateway it sends through
+  std::unique_ptr<SmsAnswerSender> answers_;  // gone before the gateway it sends through
+  std::function<bool(const std::string&)> owns_;
+  Forward forward_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for forward_'s answers
 };
 
 }  // namespace incidentd

@@ -197,6 +197,10 @@ struct ClusterConfig {
   // The compacted topic every change of state goes to, in the same transaction as the input
   // offsets (docs/cluster.md, "The state topic").
   std::string state_topic = "incidentd.state";
+  // Acknowledgements and confirmations that reached an instance not owning their incident,
+  // forwarded to the owner, which consumes this topic too (docs/cluster.md, "Inputs from any
+  // door"). As many partitions as the events topic.
+  std::string inputs_topic = "incidentd.inputs";
   // How an incident_key picks its partition (docs/cluster.md, "Ownership"): the publishers'
   // partitioner, which this instance's producers use too. consistent: librdkafka's default
   // (CRC-32; kcat, incidentctl); murmur2: the Java client's default.

@@ -99,6 +99,27 @@ TEST_CASE("[cluster] partitioner names the publishers' partitioner") {
                     "partitioner the monitoring system publishes with");
 }
 
+TEST_CASE("[cluster] inputs_topic names the topic of forwarded inputs") {
+  const ConfigResult defaults = parse("[cluster]\ninstance_id = \"a\"\n");
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->cluster.inputs_topic == "incidentd.inputs");
+  const ConfigResult named =
+      parse("[cluster]\ninstance_id = \"a\"\ninputs_topic = \"opinion.inputs\"\n");
+  REQUIRE(named.config);
+  CHECK(named.config->cluster.inputs_topic == "opinion.inputs");
+  require_one_error("[cluster]\ninstance_id = \"a\"\ninputs_topic = \"\"\n", "t.toml:3:16",
+                    "cluster.inputs_topic: must not be empty (a topic name)");
+  // The consumer tells inputs from events by their topic.
+  require_one_error("[cluster]\ninstance_id = \"a\"\ninputs_topic = \"opinion.events\"\n",
+                    "t.toml:3:16",
+                    "cluster.inputs_topic: \"opinion.events\" is also kafka.topics.events; "
+                    "forwarded inputs need a topic of their own");
+  require_one_error("[cluster]\ninstance_id = \"a\"\nstate_topic = \"t\"\ninputs_topic = \"t\"\n",
+                    "t.toml:4:16",
+                    "cluster.inputs_topic: \"t\" is also cluster.state_topic; forwarded inputs "
+                    "need a topic of their own");
+}
+
 TEST_CASE("[cluster] without an instance id is reported") {
   require_one_error("[cluster]\nsession_timeout = \"6s\"\n", "t.toml:1:1",
                     "cluster: missing instance_id (this instance's name in the consumer group, "

@@ -39,6 +39,7 @@
 #include "http/server.hpp"
 #include "http/sms_callback.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "service/reload.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/memory_store.hpp"
@@ -162,6 +163,21 @@ class ApiServer {
       if (!o.ok) o.error = "_MSG_TIMED_OUT: Local: Message timed out";
       net::post(io_, [done = std::move(done), o] { done(o); });
     };
+    // A cluster's non-owner, when a test says so: its inputs go to the inputs topic (faked as
+    // the events topic is above).
+    context.owns = [this](const std::string&) { return owns_all.load(); };
+    context.instance_id = "incidentd-b";
+    context.forward_input = [this](const std::string& key, const std::string& value,
+                                   std::function<void(const http::PublishOutcome&)> done) {
+      forwarded_.emplace_back(key, value);
+      http::PublishOutcome o;
+      o.ok = !broker_fails.load();
+      o.topic = "incidentd.inputs";
+      o.partition = o.ok ? 0 : -1;
+      o.offset = o.ok ? static_cast<std::int64_t>(forwarded_.size()) + 7 : -1;
+      if (!o.ok) o.error = "_MSG_TIMED_OUT: Local: Message timed out";
+      net::post(io_, [done = std::move(done), o] { done(o); });
+    };
     control_.emplace(http::install_api(server_, std::move(context)));
     http::install_board(server_);
     server_.start();
@@ -242,10 +258,15 @@ class ApiServer {
 
   std::atomic<bool> ready{true};
   std::atomic<bool> broker_fails{false};
+  std::atomic<bool> owns_all{true};  // false: another instance owns every incident
 
   // (key, value) of every event published, in order.
   std::vector<std::pair<std::string, std::string>> published() {
     return on_loop([this] { return published_; });
+  }
+  // (key, value) of every input forwarded to the inputs topic, in order.
+  std::vector<std::pair<std::string, std::string>> forwarded() {
+    return on_loop([this] { return forwarded_; });
   }
   bool known(const std::string& key) {
     return on_loop([&] { return engine_.find(key) != nullptr; });
@@ -255,6 +276,7 @@ class ApiServer {
 
  private:
   std::vector<std::pair<std::string, std::string>> published_;
+  std::vector<std::pair<std::string, std::string>> forwarded_;
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   Config config_;
@@ -882,6 +904,90 @@ TEST_CASE("a broker that does not acknowledge the event gives 503", "[http][manu
   CHECK_THAT(r.json_body()["detail"].get<std::string>(), Catch::Contains("_MSG_TIMED_OUT"));
 }
 
+// ---- inputs for an incident another instance owns ([cluster]) ----------------------------------
+
+TEST_CASE("an acknowledgement for an incident another instance owns is forwarded, 202",
+          "[http][cluster]") {
+  ApiServer api;
+  api.owns_all = false;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, R"({"recipient":"a-duty1"})");
+  REQUIRE(r.status == 202);
+  const json body = r.json_body();
+  CHECK(body["status"] == "forwarded");
+  CHECK(body["kind"] == "acknowledgement");
+  CHECK(body["incident_key"] == kIncident);
+  CHECK(body["recipient"] == "a-duty1");
+  CHECK(body["topic"] == "incidentd.inputs");
+  CHECK(body["partition"] == 0);
+  CHECK(body["offset"] == 8);
+  CHECK(body["outcome"] == "/v1/incidents/" + kIncident);
+  CHECK_THAT(body["detail"].get<std::string>(), Catch::Contains("does not own the incident"));
+
+  const auto forwarded = api.forwarded();
+  REQUIRE(forwarded.size() == 1);
+  CHECK(forwarded[0].first == kIncident);
+  const auto decoded = decode_forwarded_input(forwarded[0].second, testing::small_config());
+  REQUIRE(decoded);
+  CHECK(decoded.value->from == "incidentd-b");
+  const auto& ack = std::get<Acknowledgement>(decoded.value->input);
+  CHECK(ack.incident_key == kIncident);
+  CHECK(ack.recipient == "a-duty1");
+  CHECK(ack.at == kNow);
+  CHECK(ack.via == "http");
+  // Not applied here: the owner applies it when it consumes it.
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+  CHECK(api.published().empty());
+}
+
+TEST_CASE("a confirmation for an incident another instance owns is forwarded, 202",
+          "[http][cluster]") {
+  ApiServer api;
+  api.owns_all = false;
+  const Reply r =
+      call(api.port(), bhttp::verb::post, kReleasePath, kTokenA, release("a", "rel-0001"));
+  REQUIRE(r.status == 202);
+  CHECK(r.json_body()["status"] == "forwarded");
+  CHECK(r.json_body()["kind"] == "confirmation");
+  CHECK(r.json_body()["confirmation_id"] == "rel-0001");
+  CHECK(r.json_body()["milestone"] == "first_release");
+  const auto forwarded = api.forwarded();
+  REQUIRE(forwarded.size() == 1);
+  const auto decoded = decode_forwarded_input(forwarded[0].second, testing::small_config());
+  REQUIRE(decoded);
+  const auto& c = std::get<Confirmation>(decoded.value->input);
+  CHECK(c.confirmation_id == "rel-0001");
+  CHECK(c.unit == "a");
+  CHECK(c.url == "https://example.org/release/1");
+  CHECK(c.speaker == "spokesperson");
+  CHECK(c.via == "http");
+  CHECK(api.confirmations() == 0);
+}
+
+TEST_CASE("a non-owner still refuses what it can check itself, and says when it cannot forward",
+          "[http][cluster][rejection]") {
+  ApiServer api;
+  api.owns_all = false;
+  // The token, the roster and the body are checked before anything is forwarded.
+  CHECK(
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenB, R"({"recipient":"a-duty1"})").status ==
+      403);
+  CHECK(
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, R"({"recipient":"nobody"})").status ==
+      422);
+  CHECK(call(api.port(), bhttp::verb::post, "/v1/incidents/nope/ack", kTokenOperator,
+             R"({"recipient":"a-duty1"})")
+            .status == 404);
+  CHECK(api.forwarded().empty());
+  api.broker_fails = true;
+  const Reply failed =
+      call(api.port(), bhttp::verb::post, kAckPath, kTokenA, R"({"recipient":"a-duty1"})");
+  CHECK(failed.status == 503);
+  CHECK(failed.json_body()["error"] == "forward_failed");
+  CHECK_THAT(failed.json_body()["detail"].get<std::string>(), Catch::Contains("_MSG_TIMED_OUT"));
+  CHECK(api.acknowledgements_by("a-duty1") == 0);
+}
+
 TEST_CASE("metrics are Prometheus text with the sampled figures", "[http]") {
   ApiServer api;
   const Reply r = call(api.port(), bhttp::verb::get, "/metrics");
@@ -948,6 +1054,28 @@ TEST_CASE("an ack link's GET and HEAD show a page and acknowledge nothing, its P
   CHECK(done.status == 200);
   CHECK(done.body.find("已确认收到") != std::string::npos);
   CHECK(api.acknowledgements_by("a-duty2") == 1);
+}
+
+TEST_CASE("an ack link of an incident another instance owns is forwarded, then used",
+          "[http][cluster]") {
+  ApiServer api;
+  api.owns_all = false;
+  const std::string token = api.link("a-duty2", kNow + 1h);
+  const Reply done = press_button(api.port(), token);
+  CHECK(done.status == 202);
+  CHECK(done.content_type == "text/html; charset=utf-8");
+  CHECK(done.body.find("已收到确认") != std::string::npos);
+  const auto forwarded = api.forwarded();
+  REQUIRE(forwarded.size() == 1);
+  const auto decoded = decode_forwarded_input(forwarded[0].second, testing::small_config());
+  REQUIRE(decoded);
+  const auto& ack = std::get<Acknowledgement>(decoded.value->input);
+  CHECK(ack.recipient == "a-duty2");
+  CHECK(ack.via == "link");
+  CHECK(api.acknowledgements_by("a-duty2") == 0);
+  // The link is used up here once the broker has the acknowledgement.
+  CHECK(press_button(api.port(), token).status == 409);
+  CHECK(api.forwarded().size() == 1);
 }
 
 TEST_CASE("a used ack link is 409, also after a restart", "[http][rejection]") {

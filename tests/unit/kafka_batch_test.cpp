@@ -17,6 +17,7 @@
 #include "ctl/virtual_time.hpp"
 #include "incidentd/codec.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "kafka/dead_letter.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_config.hpp"
@@ -57,7 +58,7 @@ KafkaRecord record(std::string topic, std::string value, std::int64_t offset = 0
   return r;
 }
 
-const IngestRules kRules{"opinion.events", "opinion.releases", std::nullopt};
+const IngestRules kRules{"opinion.events", "opinion.releases", std::nullopt, {}};
 
 const Rejection* rejection_of(const Inbound& in) {
   return std::get_if<Rejection>(&in.item);
@@ -136,7 +137,7 @@ TEST_CASE("bad messages are rejected at validation with the codec's reason") {
 
 TEST_CASE("in drill mode only drill events are accepted") {
   const Config config = testing::small_config();
-  const IngestRules drill_rules{"opinion.events", "opinion.releases", 3600.0};
+  const IngestRules drill_rules{"opinion.events", "opinion.releases", 3600.0, {}};
   const auto live =
       classify(record("opinion.events", event_json("e1", "inc-1")), config, drill_rules);
   REQUIRE(rejection_of(live));
@@ -186,6 +187,110 @@ TEST_CASE("a batch goes through the engine in order and is committed once") {
     CHECK(again.duplicates == 4);
     CHECK(store.timeline().size() == 8);
   }
+}
+
+// ---- [cluster]: inputs forwarded by instances that do not own the incident --------------------
+
+const IngestRules kClusterRules{"opinion.events", "opinion.releases", std::nullopt,
+                                "incidentd.inputs"};
+
+std::string forwarded_ack(const std::string& recipient, const std::string& via = "http") {
+  return encode_forwarded_input({Acknowledgement{"inc-1", recipient, kNow, via}, "incidentd-b"});
+}
+
+std::string forwarded_confirmation(const std::string& id) {
+  Confirmation c;
+  c.confirmation_id = id;
+  c.incident_key = "inc-1";
+  c.milestone = Milestone::first_release;
+  c.unit = "b";
+  c.released_at = kNow - 10min;
+  c.via = "sms";
+  return encode_forwarded_input({c, "incidentd-b"});
+}
+
+TEST_CASE("the inputs topic is read only in a cluster") {
+  const Config config = testing::small_config();
+  const auto alone = classify(record("incidentd.inputs", forwarded_ack("a-duty1")), config, kRules);
+  REQUIRE(rejection_of(alone));
+  CHECK_THAT(rejection_of(alone)->reason, Catch::Contains("is not one incidentd consumes"));
+  Config clustered = config;
+  clustered.cluster.instance_id = "incidentd-a";
+  CHECK(IngestRules::from(clustered.kafka, std::nullopt, clustered.cluster).inputs_topic ==
+        "incidentd.inputs");
+  CHECK(IngestRules::from(config.kafka, std::nullopt, config.cluster).inputs_topic.empty());
+}
+
+TEST_CASE("forwarded inputs reach the engine with their door, a repeat is a duplicate") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  const auto in = [&](const std::string& topic, const std::string& value) {
+    return classify(record(topic, value), config, kClusterRules);
+  };
+  std::vector<Inbound> batch{
+      in("opinion.events", event_json("e1", "inc-1")),
+      in("incidentd.inputs", forwarded_ack("a-duty1")),
+      in("incidentd.inputs", forwarded_ack("a-duty1")),  // the same again: a duplicate
+      in("incidentd.inputs", forwarded_confirmation("sms-b-1")),
+      in("incidentd.inputs", forwarded_ack("a-leader")),  // never notified: the engine refuses
+      in("incidentd.inputs", "{\"v\":1}"),                // refused before the engine
+  };
+  REQUIRE(std::holds_alternative<Acknowledgement>(batch[1].item));
+  CHECK(std::get<Acknowledgement>(batch[1].item).via == "http");
+  REQUIRE(std::holds_alternative<Confirmation>(batch[3].item));
+  CHECK(std::get<Confirmation>(batch[3].item).via == "sms");
+  REQUIRE(rejection_of(batch[5]));
+  CHECK(rejection_of(batch[5])->stage == RejectStage::validation);
+  CHECK_THAT(rejection_of(batch[5])->reason, Catch::StartsWith("forwarded input: "));
+
+  const BatchOutcome out = apply_batch(engine, batch);
+  CHECK(out.accepted == 3);
+  CHECK(out.duplicates == 1);
+  CHECK(out.rejected == 2);
+  REQUIRE(out.engine_rejections.size() == 1);
+  CHECK(out.engine_rejections[0].first == 4);
+  CHECK_THAT(out.engine_rejections[0].second, Catch::Contains("was never notified"));
+  CHECK(store.commits() == 1);
+  REQUIRE(store.acknowledgements().size() == 1);
+  CHECK(store.acknowledgements()[0].via == "http");
+  REQUIRE(store.confirmations().size() == 1);
+  CHECK(store.confirmations()[0].via == "sms");
+  bool acknowledged = false;
+  for (const auto& a : store.timeline()) {
+    acknowledged = acknowledged || (a.kind == ActionKind::acknowledged &&
+                                    a.recipient == "a-duty1" && a.via == "http");
+  }
+  CHECK(acknowledged);
+
+  SECTION("redelivered, the forwarded inputs change nothing") {
+    const BatchOutcome again = apply_batch(engine, {batch[1], batch[3]});
+    CHECK(again.accepted == 0);
+    CHECK(again.duplicates == 2);
+  }
+}
+
+TEST_CASE("a forwarded input whose key is not its incident is refused") {
+  const Config config = testing::small_config();
+  KafkaRecord r = record("incidentd.inputs", forwarded_ack("a-duty1"));
+  r.key = "inc-2";
+  const auto in = classify(r, config, kClusterRules);
+  REQUIRE(rejection_of(in));
+  CHECK_THAT(rejection_of(in)->reason, Catch::Contains("the message key is not its incident_key"));
+}
+
+TEST_CASE("a forwarded input for an incident this instance does not own is refused by the engine") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time, [](const std::string&) { return false; });
+  const BatchOutcome out = apply_batch(
+      engine,
+      {classify(record("incidentd.inputs", forwarded_ack("a-duty1")), config, kClusterRules)});
+  REQUIRE(out.engine_rejections.size() == 1);
+  CHECK_THAT(out.engine_rejections[0].second,
+             Catch::Contains("belongs to a partition this instance does not own"));
 }
 
 TEST_CASE("a failed commit surfaces as StoreError and the engine flushes each step again after") {

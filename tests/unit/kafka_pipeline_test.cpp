@@ -25,6 +25,7 @@
 
 #include "ctl/virtual_time.hpp"
 #include "incidentd/engine.hpp"
+#include "incidentd/forwarded_input.hpp"
 #include "kafka/kafka_transaction.hpp"
 #include "support/fake_kafka.hpp"
 #include "support/memory_store.hpp"
@@ -113,8 +114,7 @@ class LoopThread {
 // `loop`: the engine runs there; without one, inline on the consumer thread.
 Run consume(FakeKafka& kafka, testing::MemoryStore& store,
             std::vector<FakeKafka::TopicPartition> assignment = {}, std::size_t max_batch = 100,
-            LoopThread* loop = nullptr) {
-  const Config config = testing::small_config();
+            LoopThread* loop = nullptr, const Config& config = testing::small_config()) {
   VirtualTime time(kNow);
   Engine engine(config, store, time);
   Run run;
@@ -168,6 +168,36 @@ TEST_CASE("a batch's dead letters and its offsets are committed in one transacti
   CHECK(kafka.committed_offsets() == txn.offsets);
   CHECK(run.stats.dead_lettered == 1);
   CHECK(kafka.consumer_closed());
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("with [cluster] a forwarded input is applied in a batch and its offset committed") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  Config clustered = testing::small_config();
+  clustered.cluster.instance_id = "node-a";
+  const std::string inputs = clustered.cluster.inputs_topic;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"), "inc-1");
+  REQUIRE(consume(kafka, store, {}, 100, nullptr, clustered).ok);
+  REQUIRE(opened(store, "inc-1") == 1);
+
+  const auto ack = encode_forwarded_input({Acknowledgement{"inc-1", "a-duty1", kNow, "sms"}, "b"});
+  kafka.append(inputs, 0, ack, "inc-1");
+  kafka.append(inputs, 0, ack, "inc-1");  // forwarded twice: a duplicate
+  kafka.append(inputs, 0, R"({"v":1,"kind":"acknowledgement"})", "inc-1");
+  const Run run = consume(kafka, store, {}, 100, nullptr, clustered);
+
+  REQUIRE(run.ok);
+  REQUIRE(store.acknowledgements().size() == 1);
+  CHECK(store.acknowledgements()[0].via == "sms");
+  CHECK(run.stats.duplicates == 1);
+  // The bad one is a dead letter, in the transaction that commits the inputs' offsets.
+  const auto& txn = kafka.transactions().back();
+  CHECK(txn.fate == Fate::committed);
+  REQUIRE(txn.letters.size() == 1);
+  CHECK_THAT(nlohmann::json::parse(txn.letters[0].value)["reason"].get<std::string>(),
+             Catch::StartsWith("forwarded input: "));
+  CHECK(kafka.committed_offsets().at({inputs, 0}) == 3);
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
