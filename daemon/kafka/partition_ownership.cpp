@@ -9,7 +9,9 @@ namespace incidentd {
 
 PartitionOwnership::PartitionOwnership(std::int32_t partition_count,
                                        ClusterConfig::KeyPartitioner partitioner)
-    : count_(partition_count), partitioner_(partitioner), owned_(std::make_unique<std::atomic<bool>[]>(partition_count)) {
+    : count_(partition_count),
+      partitioner_(partitioner),
+      owned_(std::make_unique<std::atomic<bool>[]>(partition_count)) {
   if (partition_count <= 0) {
     throw std::invalid_argument("a partition count must be positive, not " +
                                 std::to_string(partition_count));

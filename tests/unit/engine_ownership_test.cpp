@@ -122,8 +122,7 @@ TEST_CASE("while its own run is in doubt no clock fires but inputs are still tak
   Harness h;
   bool in_doubt = false;
   h.engine.hold_clocks_while([&in_doubt] { return in_doubt; });
-  REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h))).status ==
-          Outcome::Status::accepted);
+  REQUIRE(h.feed(event("e1", kKey, Level::II, {"a"}, at(0h))).status == Outcome::Status::accepted);
   in_doubt = true;
   h.advance_to(2h + 1min);
   CHECK(warnings_at_two_hours(h.timeline()).empty());

@@ -55,7 +55,8 @@ TEST_CASE("a cluster instance joins with its static id and the configured timeou
                                                 });
 }
 
-TEST_CASE("a cluster's producers place keys as the publishers do, its transactions last a session") {
+TEST_CASE(
+    "a cluster's producers place keys as the publishers do, its transactions last a session") {
   CHECK(cluster_producer_properties(ClusterConfig{}, true).empty());
   ClusterConfig cluster = instance("host-a");
   cluster.session_timeout = std::chrono::milliseconds(8000);
