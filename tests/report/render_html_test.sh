@@ -60,12 +60,12 @@ run_chromium --dump-dom "file://$work/report.html" >"$work/dom.html"
 pdftotext -layout "$work/report.pdf" "$work/report.txt"
 for needle in "After-action report: rpt-multi" "Personal data de-identified" \
   "met after the deadline" "The principal leader spoke in person" "Outage at 2026-11-25 11:10" \
-  "Chain head of the database" "昆明市某商场火灾网络传播"; do
+  "Digest of every incident's chain head" "昆明市某商场火灾网络传播"; do
   grep -qF "$needle" "$work/dom.html" || fail "page lacks: $needle"
 done
 # Table cells wrap in the PDF: look for phrases that fit on one line of their cell.
 for needle in "After-action report: rpt-multi" "Personal data de-identified" "met after" \
-  "The principal leader spoke in person" "Chain head of the database" "昆明市某商场火灾网络传播"; do
+  "The principal leader spoke in person" "Digest of every incident's chain head" "昆明市某商场火灾网络传播"; do
   grep -qF "$needle" "$work/report.txt" || fail "PDF lacks: $needle"
 done
 pages=$(pdfinfo "$work/report.pdf" | awk '/^Pages:/ {print $2}')
