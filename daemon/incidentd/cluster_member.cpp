@@ -158,7 +158,7 @@ PartitionOwnership* ClusterMember::ownership_for(const std::vector<std::int32_t>
   return ownership_.get();
 }
 
-bool ClusterMember::catch_up(const std::vector<std::int32_t>& partitions) {
+void ClusterMember::catch_up(const std::vector<std::int32_t>& partitions) {
   const auto t0 = std::chrono::steady_clock::now();
   while (!replica_.wait_caught_up(partitions, kCatchUpWait)) {
     if (std::chrono::steady_clock::now() - t0 >= kCatchUpGiveUp) {
@@ -166,12 +166,11 @@ bool ClusterMember::catch_up(const std::vector<std::int32_t>& partitions) {
           "cluster: {} not caught up after {:.0f} s: taking the partitions over anyway; steps "
           "their old owner fired in records not yet read may fire again",
           describe(state_topic_, partitions), seconds_since(t0));
-      return false;
+      return;
     }
     spdlog::warn("cluster: still catching up {} ({:.0f} s): their clocks wait",
                  describe(state_topic_, partitions), seconds_since(t0));
   }
-  return true;
 }
 
 void ClusterMember::assigned(const std::vector<PartitionOffset>& parts) {

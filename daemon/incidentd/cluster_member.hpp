@@ -76,7 +76,7 @@ class ClusterMember {
 
   std::vector<std::int32_t> events_partitions(const std::vector<PartitionOffset>& parts) const;
   PartitionOwnership* ownership_for(const std::vector<std::int32_t>& partitions);
-  bool catch_up(const std::vector<std::int32_t>& partitions);
+  void catch_up(const std::vector<std::int32_t>& partitions);
 
   const std::string events_topic_;
   const std::string state_topic_;
