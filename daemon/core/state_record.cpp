@@ -257,6 +257,10 @@ StateRecord record_from_json(const json& j) {
   r.incident_key = text(j, "incident_key");
   if (r.incident_key.empty()) invalid("field \"incident_key\" must not be empty");
   r.by = optional_text(j, "by");
+  if (j.contains("seq")) {
+    r.seq = integer(j, "seq");
+    if (r.seq <= 0) invalid("field \"seq\" must be positive");
+  }
   const std::string& key = r.incident_key;
   if (auto it = j.find("state"); it != j.end()) {
     r.state = state_from_json(*it);  // throws json::exception with its reason
@@ -322,6 +326,7 @@ std::string encode_state_record(const StateRecord& r) {
   j["v"] = kStateRecordVersion;
   j["incident_key"] = r.incident_key;
   if (!r.by.empty()) j["by"] = r.by;
+  if (r.seq > 0) j["seq"] = r.seq;
   if (r.state) j["state"] = state_to_json(*r.state);
   put_list(j, "actions", r.actions,
            [](const Action& a) { return to_json(a, std::chrono::minutes{0}); });

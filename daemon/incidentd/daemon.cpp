@@ -28,6 +28,9 @@ constexpr auto kShutdownGrace = 40s;
 
 // How often the daemon records that it is alive: an outage after a crash is known to this much.
 constexpr auto kHeartbeatEvery = 5s;
+// How long a cluster member's start waits for the broker to learn which of its last run's
+// commits reached the state topic; then it exits and systemd starts it again.
+constexpr Duration kUnpublishedPatience = 60s;
 
 }  // namespace
 
@@ -46,12 +49,15 @@ Daemon::Parts::Parts(Config c, const DaemonOptions& o)
       drill_time(scale ? std::optional<ScaledTimeSystem>(std::in_place, real_time, *scale)
                        : std::nullopt),
       time(drill_time ? static_cast<TimeSystem&>(*drill_time) : real_time),
+      unpublished(resolve_unpublished_commits(config, kUnpublishedPatience)),
       store(config.database),
       changelog(config.cluster.enabled()
                     ? std::make_unique<StateChangelog>(config.cluster.instance_id)
                     : nullptr),
-      changelog_store(changelog ? std::make_unique<ChangelogStore>(store, *changelog) : nullptr),
-      changelog_outbox(changelog ? std::make_unique<ChangelogOutbox>(store, *changelog) : nullptr),
+      changelog_store(changelog ? std::make_unique<ChangelogStore>(store, *changelog, commit_seq())
+                                : nullptr),
+      changelog_outbox(
+          changelog ? std::make_unique<ChangelogOutbox>(store, *changelog, commit_seq()) : nullptr),
       cluster(config.cluster.enabled()
                   ? std::make_unique<ClusterMember>(
                         config, [this](ReplicaApplied a) { replica_applied(std::move(a)); })

@@ -42,6 +42,7 @@
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_client.hpp"
 #include "kafka/state_changelog.hpp"
+#include "kafka/unpublished_commits.hpp"
 #include "notify/message.hpp"
 #include "notify/notify_service.hpp"
 #include "notify/sms_service.hpp"
@@ -124,12 +125,18 @@ struct Daemon::Parts {
   std::optional<ScaledTimeSystem> drill_time;
   TimeSystem& time;  // the drill's clock, else the real one
 
+  // [cluster] on: what became of the last run's commits the state topic may never have got
+  // (kafka/unpublished_commits.hpp), settled before the store opens.
+  std::optional<UnpublishedCommits> unpublished;
   SqliteStore store;
   // [cluster] on: every change the engine and the dispatcher commit, queued as change records
   // for the state topic (docs/cluster.md, "The state topic"); the two write through these.
   std::unique_ptr<StateChangelog> changelog;
   std::unique_ptr<ChangelogStore> changelog_store;
   std::unique_ptr<ChangelogOutbox> changelog_outbox;
+  // Turns the store's commit journal on and says how to read a commit's number.
+  CommitSeq commit_seq();
+  void forward_rolled_back_inputs();
   Store& engine_store() { return changelog_store ? static_cast<Store&>(*changelog_store) : store; }
   NotificationOutbox& outbox() {
     return changelog_outbox ? static_cast<NotificationOutbox&>(*changelog_outbox) : store;

@@ -223,6 +223,7 @@ void Daemon::Parts::start_publisher() {
                     cluster_producer_properties(config.cluster, false));
   publisher->start_polling();
   forward_sms_replies();
+  forward_rolled_back_inputs();
 }
 
 // Publishes a forwarded input (docs/cluster.md, "Inputs from any door") keyed by its incident,
@@ -234,6 +235,37 @@ void Daemon::Parts::forward_input(const std::string& key, const std::string& val
                      [this, done = std::move(done)](const PublishResult& r) {
                        post_to_loop([done, r] { done(r); });
                      });
+}
+
+CommitSeq Daemon::Parts::commit_seq() {
+  store.keep_commit_journal();
+  return [this] { return store.last_commit_seq(); };
+}
+
+// The acknowledgements and confirmations of commits undone at the start (they never reached the
+// state topic) that no redelivery brings back: those that came through this instance's own doors.
+// Their incidents' owners apply them, as any forwarded input.
+void Daemon::Parts::forward_rolled_back_inputs() {
+  if (!unpublished) return;
+  std::vector<ForwardedInput> inputs;
+  for (const auto& a : unpublished->rolled_back.acknowledgements) {
+    if (a.via != "kafka") inputs.push_back({a, config.cluster.instance_id});
+  }
+  for (const auto& c : unpublished->rolled_back.confirmations) {
+    if (c.via != "kafka") inputs.push_back({c, config.cluster.instance_id});
+  }
+  for (const auto& input : inputs) {
+    const std::string kind(input.kind());
+    const std::string key = input.incident_key();
+    forward_input(key, encode_forwarded_input(input), [kind, key](const PublishResult& r) {
+      if (r.ok) {
+        spdlog::info("start: the undone {} of incident {} forwarded again to its owner", kind, key);
+      } else {
+        spdlog::error("start: the undone {} of incident {} could not be forwarded: {}", kind, key,
+                      r.error);
+      }
+    });
+  }
 }
 
 void Daemon::Parts::forward_sms_replies() {

@@ -98,6 +98,10 @@ struct ReplicaApplier::Impl {
 
   // The applier thread's own.
   std::map<std::int32_t, std::int64_t> own_pending;  // positions not written yet
+  // The highest commit number of our own records read back, and the one the store was told of
+  // (its commit journal forgets what is published: docs/cluster.md).
+  std::int64_t own_seq_read = 0;
+  std::int64_t own_seq_told = 0;
   SteadyClock::time_point positions_written = SteadyClock::now();
   std::map<std::string, SteadyClock::time_point> complained;
   std::mutex complain_mutex;
@@ -263,6 +267,7 @@ ReplicaInput ReplicaApplier::Impl::input_of(RdKafka::Message& m, bool& own) {
                   in.partition, in.offset, decoded.error);
   } else if (decoded.value->by == instance_id) {
     own = true;
+    own_seq_read = std::max(own_seq_read, decoded.value->seq);
   } else {
     in.record = std::move(*decoded.value);
   }
@@ -282,6 +287,12 @@ bool ReplicaApplier::Impl::apply(ReplicaLog& log, std::vector<ReplicaInput>& inp
   for (auto& in : inputs) all.push_back(std::move(in));
   for (;;) {
     try {
+      // Before the positions past them are stored: a start reads the topic from those positions
+      // to learn which commits were published, and must not find one it forgot to forget.
+      if (own_seq_read > own_seq_told) {
+        log.own_records_published(own_seq_read);
+        own_seq_told = own_seq_read;
+      }
       ReplicaResult result = log.apply_replica(all);
       for (const auto& r : result.refused) {
         spdlog::error("replica: {}[{}]@{} (incident {}) cannot be applied here, passed over: {}",

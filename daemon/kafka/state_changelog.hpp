@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -31,7 +32,8 @@ class StateChangelog {
   // `instance_id` (cluster.instance_id) is stamped on every record queued, as its `by`.
   explicit StateChangelog(std::string instance_id) : instance_id_(std::move(instance_id)) {}
 
-  void add(std::vector<StateRecord> records);
+  // `seq`: the commit's number in the store's journal (0: none), stamped on its records.
+  void add(std::vector<StateRecord> records, std::int64_t seq = 0);
   std::vector<StateRecord> take();
   std::size_t pending() const;
 
@@ -41,10 +43,15 @@ class StateChangelog {
   std::vector<StateRecord> records_;
 };
 
+// The number the store gave its last commit on this thread (SqliteStore::last_commit_seq: the
+// commit journal's), stamped on the commit's records; unset, records carry none.
+using CommitSeq = std::function<std::int64_t()>;
+
 // The engine's Store, queueing the records of each commit that succeeded.
 class ChangelogStore final : public Store {
  public:
-  ChangelogStore(Store& inner, StateChangelog& changelog) : inner_(inner), changelog_(changelog) {}
+  ChangelogStore(Store& inner, StateChangelog& changelog, CommitSeq commit_seq = {})
+      : inner_(inner), changelog_(changelog), commit_seq_(std::move(commit_seq)) {}
 
   void commit(const Changeset& changes) override;
   std::vector<IncidentState> load_open_incidents() override { return inner_.load_open_incidents(); }
@@ -61,6 +68,7 @@ class ChangelogStore final : public Store {
  private:
   Store& inner_;
   StateChangelog& changelog_;
+  CommitSeq commit_seq_;
 };
 
 // The dispatcher's outbox, queueing the records of the updates that applied. An update's
@@ -68,8 +76,8 @@ class ChangelogStore final : public Store {
 // names it too).
 class ChangelogOutbox final : public NotificationOutbox {
  public:
-  ChangelogOutbox(NotificationOutbox& inner, StateChangelog& changelog)
-      : inner_(inner), changelog_(changelog) {}
+  ChangelogOutbox(NotificationOutbox& inner, StateChangelog& changelog, CommitSeq commit_seq = {})
+      : inner_(inner), changelog_(changelog), commit_seq_(std::move(commit_seq)) {}
 
   std::vector<OutboxRow> due_notifications(TimePoint now, std::size_t limit) override;
   std::optional<TimePoint> next_notification_due() override {
@@ -86,6 +94,7 @@ class ChangelogOutbox final : public NotificationOutbox {
  private:
   NotificationOutbox& inner_;
   StateChangelog& changelog_;
+  CommitSeq commit_seq_;
   std::map<std::string, std::string> incident_of_;  // notification_id -> incident_key, pending
 };
 

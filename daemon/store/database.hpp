@@ -22,7 +22,7 @@ class Database {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 13;
+  static constexpr int kSchemaVersion = 14;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a

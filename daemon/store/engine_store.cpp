@@ -9,6 +9,7 @@
 
 #include "incidentd/codec.hpp"
 #include "incidentd/state_codec.hpp"
+#include "store/commit_journal.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
 #include "store/incident_figures_room.hpp"
@@ -121,11 +122,13 @@ EngineStore::Statements::Statements(SQLite::Database& db)
           db, "SELECT seq, body FROM timeline WHERE incident_key = ? ORDER BY seq") {}
 
 EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
-                         IncidentFiguresRoom& figures, ProcessedIdSet processed_ids)
+                         IncidentFiguresRoom& figures, CommitJournal& journal,
+                         ProcessedIdSet processed_ids)
     : database_(database),
       chain_(chain),
       outbox_(outbox),
       figures_(figures),
+      journal_(journal),
       statements_(database.db()) {
   if (database.mode() == Database::Mode::read_write) {
     if (processed_ids == ProcessedIdSet::kept) {
@@ -188,6 +191,21 @@ void EngineStore::write_deadlines(const IncidentState& st) {
     s->exec();
   }
   staged_deadlines_[st.key] = st.closed ? std::nullopt : std::optional(fingerprint);
+}
+
+void EngineStore::rederive_deadlines(const std::vector<std::string>& incident_keys) {
+  staged_deadlines_.clear();
+  written_deadlines_.clear();
+  for (const auto& key : incident_keys) {
+    if (auto st = load_incident(key)) {
+      write_deadlines(*st);
+      continue;
+    }
+    Use s(statements_.delete_deadlines);
+    s.text(1, key);
+    s->exec();
+  }
+  staged_deadlines_.clear();
 }
 
 // One row for all of a commit's ids.
@@ -257,10 +275,12 @@ void EngineStore::commit(const Changeset& c, std::size_t& added) {
   staged_block_ = 0;
   // IMMEDIATE takes the write lock up front, so a reader never makes us fail half-way.
   SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::IMMEDIATE);
+  CommitJournal::Capture undo(journal_);
   chain_.stage();
   notice_other_writers();
   add_new_ids(c, added);
   write_changes(c);
+  undo.finish();
   tx.commit();
   chain_.committed();
   if (processed_ids_ && staged_block_ != 0) processed_ids_->block_committed(staged_block_);

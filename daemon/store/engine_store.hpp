@@ -22,6 +22,7 @@
 namespace incidentd {
 
 class Database;
+class CommitJournal;
 class HashChain;
 class IncidentFiguresRoom;
 class OutboxRoom;
@@ -33,7 +34,8 @@ class EngineStore {
   enum class ProcessedIdSet { kept, none };
 
   EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
-              IncidentFiguresRoom& figures, ProcessedIdSet processed_ids = ProcessedIdSet::kept);
+              IncidentFiguresRoom& figures, CommitJournal& journal,
+              ProcessedIdSet processed_ids = ProcessedIdSet::kept);
   EngineStore(const EngineStore&) = delete;
   EngineStore& operator=(const EngineStore&) = delete;
 
@@ -55,6 +57,11 @@ class EngineStore {
   // chain's stage(): begin_replicated() first, write_replicated() for each change, which writes
   // exactly what commit() writes for it but does not check its processed ids (their owner did),
   // and replicated_committed() once the transaction committed.
+  // Inside a write transaction: the deadlines rows of these incidents written again from their
+  // snapshots as the file holds them (none for an incident it no longer holds), after the commit
+  // journal undid commits (the session extension cannot follow the deadlines table).
+  void rederive_deadlines(const std::vector<std::string>& incident_keys);
+
   void begin_replicated();
   void write_replicated(const Changeset& c);
   void replicated_committed();
@@ -111,6 +118,7 @@ class EngineStore {
   HashChain& chain_;
   OutboxRoom& outbox_;
   IncidentFiguresRoom& figures_;
+  CommitJournal& journal_;
   Statements statements_;
   std::unordered_map<std::string, std::uint64_t> written_deadlines_;                // committed
   std::unordered_map<std::string, std::optional<std::uint64_t>> staged_deadlines_;  // this commit

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "store/commit_journal.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
 #include "store/sql.hpp"
@@ -118,9 +119,10 @@ bool apply_update(SQLite::Statement& update, const OutboxUpdate& u) {
 
 }  // namespace
 
-OutboxRoom::OutboxRoom(Database& database, HashChain& chain)
+OutboxRoom::OutboxRoom(Database& database, HashChain& chain, CommitJournal& journal)
     : database_(database),
       chain_(chain),
+      journal_(journal),
       insert_(database.db(),
               "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, unit, "
               "channel, level, body, created_at, next_attempt_at, milestone, purpose) "
@@ -249,6 +251,7 @@ std::vector<bool> OutboxRoom::record_outbox(const std::vector<OutboxUpdate>& upd
   if (updates.empty()) return applied;
   guarded_write(database_, "record_outbox", [&] {
     SQLite::Transaction tx(database_.db(), SQLite::TransactionBehavior::IMMEDIATE);
+    CommitJournal::Capture undo(journal_);
     // The same chaining as the engine's commit: from our head, or a row another writer added.
     chain_.stage();
     SQLite::Statement update(database_.db(),
@@ -266,6 +269,7 @@ std::vector<bool> OutboxRoom::record_outbox(const std::vector<OutboxUpdate>& upd
       }
       for (const OutboxRow& row : u.new_rows) insert_row(row);
     }
+    undo.finish();
     tx.commit();
     chain_.committed();
   });

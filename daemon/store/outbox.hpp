@@ -22,12 +22,13 @@
 
 namespace incidentd {
 
+class CommitJournal;
 class Database;
 class HashChain;
 
 class OutboxRoom {
  public:
-  OutboxRoom(Database& database, HashChain& chain);
+  OutboxRoom(Database& database, HashChain& chain, CommitJournal& journal);
   OutboxRoom(const OutboxRoom&) = delete;
   OutboxRoom& operator=(const OutboxRoom&) = delete;
 
@@ -56,6 +57,7 @@ class OutboxRoom {
  private:
   Database& database_;
   HashChain& chain_;
+  CommitJournal& journal_;
   // Every insert goes through this one statement, so the engine's rows and the desk's have the
   // same columns. OR IGNORE: an engine commit never fails on a row that exists.
   SQLite::Statement insert_;

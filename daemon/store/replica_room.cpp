@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/commit_journal.hpp"
 #include "store/database.hpp"
 #include "store/engine_store.hpp"
 #include "store/hash_chain.hpp"
@@ -17,10 +18,11 @@ namespace incidentd {
 using sql::Use;
 
 ReplicaRoom::ReplicaRoom(Database& database, HashChain& chain, OutboxRoom& outbox,
-                         EngineStore& engine, std::string instance_id)
+                         EngineStore& engine, CommitJournal& journal, std::string instance_id)
     : database_(database),
       chain_(chain),
       outbox_(outbox),
+      journal_(journal),
       engine_(engine),
       instance_id_(std::move(instance_id)),
       select_position_(database.db(),
@@ -171,6 +173,10 @@ void ReplicaRoom::store_position(const Partition& partition, std::int64_t next_o
   s.integer(2, partition.second);
   s.integer(3, next_offset);
   s->exec();
+}
+
+void ReplicaRoom::own_records_published(std::int64_t seq) {
+  guarded_write(database_, "own_records_published", [&] { journal_.forget_through(seq); });
 }
 
 }  // namespace incidentd

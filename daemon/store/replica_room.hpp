@@ -22,6 +22,7 @@ namespace incidentd {
 
 class Database;
 class EngineStore;
+class CommitJournal;
 class HashChain;
 class OutboxRoom;
 
@@ -29,12 +30,13 @@ class ReplicaRoom final : public ReplicaLog {
  public:
   // `instance_id`: this instance's (cluster.instance_id); its own records are not applied.
   ReplicaRoom(Database& database, HashChain& chain, OutboxRoom& outbox, EngineStore& engine,
-              std::string instance_id);
+              CommitJournal& journal, std::string instance_id);
   ReplicaRoom(const ReplicaRoom&) = delete;
   ReplicaRoom& operator=(const ReplicaRoom&) = delete;
 
   std::map<std::int32_t, std::int64_t> replica_positions(const std::string& topic) override;
   ReplicaResult apply_replica(const std::vector<ReplicaInput>& inputs) override;
+  void own_records_published(std::int64_t seq) override;
 
  private:
   using Partition = std::pair<std::string, std::int32_t>;
@@ -51,6 +53,7 @@ class ReplicaRoom final : public ReplicaLog {
   Database& database_;
   HashChain& chain_;
   OutboxRoom& outbox_;
+  CommitJournal& journal_;
   EngineStore& engine_;
   const std::string instance_id_;
   SQLite::Statement select_position_;

@@ -281,6 +281,15 @@ CREATE TABLE replica_positions (
   PRIMARY KEY (topic, partition)
 ) WITHOUT ROWID;
 )sql"},
+    // A cluster member's commit journal (daemon/store/commit_journal.hpp): per commit, its undo
+    // until the commit's change records are read back from the state topic. AUTOINCREMENT: a seq
+    // is never used twice, even after every row was forgotten, since records carry it.
+    {14, R"sql(
+CREATE TABLE commit_journal (
+  seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+  undo BLOB NOT NULL
+);
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&

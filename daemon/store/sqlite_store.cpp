@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "store/ack_links.hpp"
+#include "store/commit_journal.hpp"
 #include "store/consistency_rows.hpp"
 #include "store/database.hpp"
 #include "store/engine_store.hpp"
@@ -28,9 +29,10 @@ struct SqliteStore::Rooms {
       : database(path,
                  mode == Mode::read_only ? Database::Mode::read_only : Database::Mode::read_write),
         chain(database),
-        outbox(database, chain),
+        journal(database),
+        outbox(database, chain, journal),
         figures(database),
-        engine(database, chain, outbox, figures,
+        engine(database, chain, outbox, figures, journal,
                mode == Mode::replica ? EngineStore::ProcessedIdSet::none
                                      : EngineStore::ProcessedIdSet::kept),
         reader(database),
@@ -44,6 +46,7 @@ struct SqliteStore::Rooms {
 
   Database database;
   HashChain chain;
+  CommitJournal journal;
   OutboxRoom outbox;
   IncidentFiguresRoom figures;
   EngineStore engine;
@@ -77,6 +80,29 @@ std::string SqliteStore::chain_hash(std::string_view prev_hash, const TimelineRo
 
 void SqliteStore::commit(const Changeset& changes) {
   rooms_->engine.commit(changes);
+}
+
+void SqliteStore::keep_commit_journal() {
+  rooms_->journal.enable();
+}
+
+std::int64_t SqliteStore::last_commit_seq() const {
+  return rooms_->journal.last_seq();
+}
+
+SqliteStore::JournalPending SqliteStore::commit_journal_pending() {
+  return guarded(rooms_->database, "commit_journal", [&] {
+    const auto p = rooms_->journal.pending();
+    return JournalPending{p.commits, p.first, p.last};
+  });
+}
+
+JournalRollback SqliteStore::roll_back_commits_after(std::int64_t published_through) {
+  return guarded_write(rooms_->database, "roll_back_commits", [&] {
+    return rooms_->journal.roll_back_after(
+        published_through,
+        [this](const std::vector<std::string>& keys) { rooms_->engine.rederive_deadlines(keys); });
+  });
 }
 std::vector<IncidentState> SqliteStore::load_open_incidents() {
   return rooms_->engine.load_open_incidents();
@@ -179,7 +205,7 @@ std::unique_ptr<ReplyCodeStore> SqliteStore::reply_codes(int code_digits, Durati
 
 std::unique_ptr<ReplicaLog> SqliteStore::replica_log(std::string instance_id) {
   return std::make_unique<ReplicaRoom>(rooms_->database, rooms_->chain, rooms_->outbox,
-                                       rooms_->engine, std::move(instance_id));
+                                       rooms_->engine, rooms_->journal, std::move(instance_id));
 }
 
 std::unique_ptr<ConsistencyRows> SqliteStore::consistency_rows() {

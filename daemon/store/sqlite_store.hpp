@@ -40,6 +40,7 @@
 #include "incidentd/store.hpp"
 #include "incidentd/timeline_queries.hpp"
 #include "store/chain_hash.hpp"
+#include "store/commit_journal.hpp"
 #include "store/wal_checkpoints.hpp"
 
 namespace incidentd {
@@ -57,7 +58,7 @@ class SqliteStore final : public Store,
   enum class Mode { read_write, read_only, replica };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 13;
+  static constexpr int kSchemaVersion = 14;
 
   // The hash an incident's first row chains to, and a row's hash (store/chain_hash.hpp).
   static std::string chain_genesis(std::string_view incident_key);
@@ -86,6 +87,21 @@ class SqliteStore final : public Store,
   void send_only_owned(std::function<bool(std::string_view incident_key)> owns);
   // Ids the replica applier wrote on its own connection: is_processed() knows them from now on.
   void remember_processed(const std::vector<ProcessedId>& ids);
+
+  // ---- A cluster member's commit journal (commit_journal) -----------------------------------
+  // From now on every commit of the engine and the dispatcher on this connection also keeps its
+  // undo until forgotten (docs/cluster.md, "Commits the topic never got").
+  void keep_commit_journal();
+  // The seq of the last commit journalled on this connection (0: none): its records carry it.
+  std::int64_t last_commit_seq() const;
+  struct JournalPending {
+    std::size_t commits = 0;
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+  };
+  JournalPending commit_journal_pending();
+  // Undoes every journalled commit after `published_through`, newest first, and forgets all.
+  JournalRollback roll_back_commits_after(std::int64_t published_through);
 
   // ---- IncidentHistory (engine_store) --------------------------------------------------------
   std::vector<IncidentState> load_all_incidents() override;

@@ -65,6 +65,10 @@ class ReplicaLog {
   // one transaction when it can (one per input when a record is refused). Throws StoreError
   // (StoreFullError: a full disk; nothing was written, the same inputs can be given again).
   virtual ReplicaResult apply_replica(const std::vector<ReplicaInput>& inputs) = 0;
+  // This instance's own records up to `seq` (StateRecord::seq) were read back from the topic:
+  // published, so the store no longer needs to be able to undo their commits. Called before the
+  // positions past them are stored. Throws StoreError.
+  virtual void own_records_published(std::int64_t seq) = 0;
 };
 
 }  // namespace incidentd

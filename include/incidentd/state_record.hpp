@@ -48,6 +48,10 @@ struct StateRecord {
   // The cluster.instance_id of the instance that wrote it (empty: unknown, a record of a writer
   // that did not say). A replica does not apply its own records again: its database has them.
   std::string by;
+  // The writer's number of the commit that made it (0: not said), one per commit of its
+  // database, increasing: the writer learns from it which of its commits reached the topic
+  // (docs/cluster.md, "Commits the topic never got").
+  std::int64_t seq = 0;
   // The incident's snapshot after the change; absent when the change left it as it was (the
   // dispatcher's records of a delivery change the outbox and the timeline only).
   std::optional<IncidentState> state;

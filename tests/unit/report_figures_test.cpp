@@ -182,7 +182,9 @@ TEST_CASE("migration 12 fills an older database's figures as its commits would h
   }
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    raw.exec("DROP TABLE replica_positions; DROP TABLE incident_figures; PRAGMA user_version = 11");
+    raw.exec(
+        "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
+        "PRAGMA user_version = 11");
   }
   SqliteStore store(path);
   CHECK(store.schema_version() == SqliteStore::kSchemaVersion);

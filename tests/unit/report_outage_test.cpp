@@ -176,7 +176,8 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     // version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE replica_positions; DROP TABLE incident_figures; DROP TABLE source_heartbeat; "
+        "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
+        "DROP TABLE source_heartbeat; "
         "ALTER TABLE outbox DROP "
         "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP TABLE chain_rewrites; DROP "

@@ -936,7 +936,8 @@ TEST_CASE(
     // daemon_runs (9), no source_heartbeat (10).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
     raw.exec(
-        "DROP TABLE replica_positions; DROP TABLE incident_figures; DROP TABLE source_heartbeat; "
+        "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
+        "DROP TABLE source_heartbeat; "
         "ALTER TABLE outbox DROP "
         "COLUMN gave_up; DROP TABLE "
         "daemon_runs; DROP INDEX outbox_recipient; DROP "

@@ -257,7 +257,9 @@ TEST_CASE("a row moved to another incident is named", "[verify][chain]") {
 void back_to_schema_10(const std::string& path) {
   SQLite::Database raw(path, SQLite::OPEN_READWRITE);
   testing::rechain_globally_for_test(raw);
-  raw.exec("DROP TABLE replica_positions; DROP TABLE incident_figures; PRAGMA user_version = 10");
+  raw.exec(
+      "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
+      "PRAGMA user_version = 10");
 }
 
 TEST_CASE("a schema 10 database is re-chained per incident and verifies",
