@@ -194,9 +194,26 @@ void Daemon::Parts::begin_stop() {
   stopping = true;
   notifier.stopping();
   status->stop();
+  quiesce_for_stop();
   ingest->request_stop();
   shutdown_timer.expires_after(kShutdownGrace);
   shutdown_timer.async_wait([this](const boost::system::error_code& e) { force_exit(e); });
+}
+
+// A cluster member's clean stop: no clock fires and no delivery result is recorded after the
+// consumer's last transaction, which so carries every change this run committed, and the next
+// start has nothing to undo ("Commits the topic never got" in docs/cluster.md). What the batch in
+// flight and the API still commit goes with that transaction when it can, and is undone and
+// redone from its inputs when it cannot.
+void Daemon::Parts::quiesce_for_stop() {
+  if (!cluster) return;
+  engine.hold_clocks_while([] { return true; });
+  if (notify) notify->stop();
+  try {
+    engine.flush();
+  } catch (const StoreError& e) {
+    spdlog::warn("incidentd: stopping: {}; the last flush tries again", e.what());
+  }
 }
 
 void Daemon::Parts::force_exit(const boost::system::error_code& ec) {

@@ -101,7 +101,9 @@ struct Daemon::Parts {
   void apply_reload(const Config& next);
   void start_file_check();
   void file_checked(const std::optional<DatabaseFileProblem>& problem, double seconds);
+  void check_cluster_topics();
   void begin_stop();
+  void quiesce_for_stop();
   void on_signal(const boost::system::error_code& ec, int signal);
   void force_exit(const boost::system::error_code& ec);
   int run();

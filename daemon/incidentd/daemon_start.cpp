@@ -15,6 +15,8 @@
 #include <boost/asio/post.hpp>
 
 #include "incidentd/daemon_parts.hpp"
+#include "kafka/cluster_topics.hpp"
+#include "kafka/kafka_client.hpp"
 
 namespace incidentd {
 
@@ -24,6 +26,8 @@ using namespace std::chrono_literals;
 
 // POST /v1/incidents answers 503 when the broker has not taken the event by then.
 constexpr auto kPublishTimeout = 10s;
+// How long a cluster member's start waits for the broker to describe its topics.
+constexpr Duration kTopicCheckWait = 5s;
 
 std::string format_scale(double factor) {
   if (factor == std::floor(factor)) return std::to_string(static_cast<long long>(factor));
@@ -81,6 +85,7 @@ void Daemon::Parts::open_run() {
 // loop, when the consumer's rebalance tells it to; its replica reads the state topic from now.
 void Daemon::Parts::start_cluster() {
   if (!cluster) return;
+  check_cluster_topics();
   cluster->bind(
       engine, store, [this](std::function<void()> fn) { return run_on_loop(std::move(fn)); },
       [this] { notify->wake(); });
@@ -89,6 +94,31 @@ void Daemon::Parts::start_cluster() {
       "incidentd: cluster member \"{}\" of group {}: a replica of {}; it owns no incident until "
       "the group assigns it partitions",
       config.cluster.instance_id, config.kafka.group, config.cluster.state_topic);
+}
+
+// Topics of different partition counts would give an incident's inputs to an instance that does
+// not own it: refused (exit 2). A broker that does not answer now is no reason to refuse; the
+// member waits for it as before.
+void Daemon::Parts::check_cluster_topics() {
+  ClusterTopics topics;
+  try {
+    topics = read_cluster_topics(config, kTopicCheckWait);
+  } catch (const KafkaSetupError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("incidentd: the partition counts of the cluster's topics are not checked: {}",
+                 e.what());
+    return;
+  }
+  if (auto why = cluster_topics_mismatch(topics); !why.empty()) {
+    throw StartRefused("incidentd: refusing to start: " + why);
+  }
+  if (!topics.missing.empty()) {
+    spdlog::warn(
+        "incidentd: the broker has no topic {} yet: create it with as many partitions as the "
+        "others (docs/cluster.md, \"Ownership\")",
+        fmt::join(topics.missing, ", "));
+  }
 }
 
 // What the replica applied on its own connection: the engine's set of processed ids learns

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,13 @@ using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kAskEvery = 2s;
+
+// The broker did not answer in time: the daemon exits 1, and systemd starts it again (a
+// KafkaSetupError, a configuration librdkafka refuses, exits 2 and is not retried).
+class BrokerUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 int millis_left(SteadyClock::time_point deadline) {
   const auto left =
@@ -59,8 +67,8 @@ class TopicScan {
       std::unique_ptr<RdKafka::Error> failed(producer->init_transactions(millis_left(deadline_)));
       if (!failed) return;
       if (failed->is_fatal() || SteadyClock::now() >= deadline_) {
-        throw KafkaSetupError("start: cannot take over the transactional id of the last run: " +
-                              failed->str());
+        throw BrokerUnavailable("start: cannot take over the transactional id of the last run: " +
+                                failed->str());
       }
       std::this_thread::sleep_for(kAskEvery);
     }
@@ -79,14 +87,14 @@ class TopicScan {
     const auto err = consumer_->assign(parts);
     RdKafka::TopicPartition::destroy(parts);
     if (err != RdKafka::ERR_NO_ERROR) {
-      throw KafkaSetupError("start: cannot assign " + topic() + ": " + kafka_code_name(err));
+      throw BrokerUnavailable("start: cannot assign " + topic() + ": " + kafka_code_name(err));
     }
     std::set<std::int32_t> ended;
     std::int64_t last = 0;
     while (static_cast<std::int32_t>(ended.size()) < partitions) {
       if (SteadyClock::now() >= deadline_) {
-        throw KafkaSetupError("start: the end of " + topic() + " was not reached in time" +
-                              (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+        throw BrokerUnavailable("start: the end of " + topic() + " was not reached in time" +
+                                (last_error_.empty() ? "" : " (" + last_error_ + ")"));
       }
       std::unique_ptr<RdKafka::Message> m(consumer_->consume(millis_left(deadline_)));
       if (m->err() == RdKafka::ERR__PARTITION_EOF) {
@@ -145,7 +153,7 @@ class TopicScan {
       if (SteadyClock::now() >= deadline_) break;
       std::this_thread::sleep_for(kAskEvery);
     }
-    throw KafkaSetupError("start: cannot learn the partitions of " + topic() + " " + error);
+    throw BrokerUnavailable("start: cannot learn the partitions of " + topic() + " " + error);
   }
 
   const Config& config_;

@@ -32,8 +32,9 @@ struct UnpublishedCommits {
 };
 
 // Nothing to do (no [cluster], or a journal with nothing in it): nullopt, without contacting
-// Kafka. Otherwise waits for the broker up to `patience`, then throws KafkaSetupError (the
-// daemon exits non-zero and systemd starts it again). Throws StoreError.
+// Kafka. Otherwise waits for the broker up to `patience`, then throws std::runtime_error (the
+// daemon exits 1 and systemd starts it again). Throws StoreError, and KafkaSetupError for a
+// configuration librdkafka refuses.
 std::optional<UnpublishedCommits> resolve_unpublished_commits(const Config& config,
                                                               Duration patience);
 

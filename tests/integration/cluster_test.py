@@ -15,6 +15,8 @@ CASE is one of:
   and both databases hold every incident (the replicas, docs/cluster.md). Then one is restarted
   quickly (SIGTERM, started again with the same instance_id): it gets its partitions back and
   the other logs no revocation and no new assignment (static membership: no rebalance).
+- topics_mismatch: a state topic of 2 partitions beside events and releases of 3: an instance
+  refuses to start (exit 2, naming the counts) before it joins the group.
 
 Standard library only; helpers shared with kafka_test.py.
 """
@@ -289,9 +291,42 @@ def case_static_membership(args, work, broker):
             d.cleanup()
 
 
+# ---------------------------------------------------------------------------------------------
+# topics_mismatch
+
+
+def case_topics_mismatch(args, work, broker):
+    """A state topic of 2 partitions beside events and releases of 3: the member refuses to
+    start (exit 2, the counts named) instead of handing incidents' inputs to non-owners."""
+    broker.start()
+    broker.ensure_topics(*TOPICS)
+    r = subprocess.run([os.path.join(args.source_dir, "scripts", "kafka.sh"), "create-topic",
+                        "--port", str(broker.port), "incidentd.state", "--partitions", "2",
+                        "--config", "cleanup.policy=compact"],
+                       capture_output=True, text=True, timeout=120)
+    kt.check(r.returncode == 0, f"creating incidentd.state failed:\n{r.stdout}{r.stderr}")
+    config = os.path.join(work, "a.toml")
+    write_cluster_config(args, config, broker, "host-a")
+    daemon = kt.Daemon(args.incidentd, config, os.path.join(work, "a.db"),
+                       os.path.join(work, "a.log"))
+    try:
+        daemon.start()
+        rc = daemon.proc.wait(timeout=60)
+        out = daemon.output()
+        kt.check(rc == 2, f"exit status {rc}, want 2:\n{out[-2000:]}")
+        kt.check("refusing to start: the cluster's topics have different partition counts" in out
+                 and "incidentd.state 2" in out and "opinion.events 3" in out,
+                 f"the refusal does not name the counts:\n{out[-2000:]}")
+        kt.check("kafka: assigned" not in out, "it joined the group before refusing")
+        kt.log("PASS: refused with exit status 2, naming incidentd.state 2 and opinion.events 3")
+    finally:
+        daemon.cleanup()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("case", choices=["second_daemon_refused", "static_membership"])
+    parser.add_argument("case", choices=["second_daemon_refused", "static_membership",
+                                         "topics_mismatch"])
     parser.add_argument("--incidentd", required=True)
     parser.add_argument("--incidentctl", required=True)
     parser.add_argument("--source-dir", required=True)
@@ -307,10 +342,12 @@ def main():
                 print(f"cluster_test: {tool} not found (scripts/install-deps.sh installs it)")
                 return 1
 
+        case = case_static_membership if args.case == "static_membership" else case_topics_mismatch
+
         def body(work):
             broker = kt.Broker(args.source_dir, work)
             try:
-                case_static_membership(args, work, broker)
+                case(args, work, broker)
             finally:
                 broker.stop()
     passed = kt.run_case(args.case, body, args.keep, prefix=f"incidentd-{args.case}-",
