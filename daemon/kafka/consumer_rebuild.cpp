@@ -60,8 +60,9 @@ bool ConsumerPipeline::rebuild_after_fence(const InstanceFenced& fence) {
   release_state();
   commit_open(CommitMode::revoking);
   consumer_->subscribe(topics());
-  spdlog::info("kafka: consumer and producer rebuilt in {:.1f} s; rejoining group {} as instance {}",
-               seconds(SteadyClock::now() - t0), config_.kafka.group, id);
+  spdlog::info(
+      "kafka: consumer and producer rebuilt in {:.1f} s; rejoining group {} as instance {}",
+      seconds(SteadyClock::now() - t0), config_.kafka.group, id);
   return true;
 }
 

@@ -4,8 +4,9 @@
 // while the loop works on the previous one. At-least-once for events (a redelivered
 // event is a no-op in the engine) and exactly-once for dead letters; nothing is committed to
 // Kafka before it is durable in SQLite. The pieces: consumer_pipeline.hpp (the poll loop and
-// the hand-off), kafka_transaction.hpp (the Kafka transaction's states), kafka_health.hpp (the
-// health log), kafka_ports.hpp (the clients, over librdkafka in kafka_client.hpp). While Kafka is
+// the hand-off), consumer_rebuild.hpp (a consumer fenced by its own rejoin, rebuilt in place),
+// kafka_transaction.hpp (the Kafka transaction's states), kafka_health.hpp (the health log),
+// kafka_ports.hpp (the clients, over librdkafka in kafka_client.hpp). While Kafka is
 // away it says what it is waiting for, and the engine's clocks, which live on the loop, keep
 // running.
 //

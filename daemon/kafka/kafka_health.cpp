@@ -51,7 +51,8 @@ KafkaHooks KafkaHealth::hooks() {
 
 void KafkaHealth::on_log(int severity, const std::string& facility, const std::string& message) {
   if (facility == "SESSTMOUT") {
-    session_timeout_at_ = std::max<SteadyClock::rep>(1, SteadyClock::now().time_since_epoch().count());
+    session_timeout_at_ =
+        std::max<SteadyClock::rep>(1, SteadyClock::now().time_since_epoch().count());
   }
   // Connection failures also arrive as error events, which say it once, rate-limited; the one
   // property table serves both clients, so each ignoring the other's properties is expected.

@@ -74,7 +74,7 @@ struct Events {
 struct Run {
   bool ok = false;
   IngestStats stats;
-  std::vector<std::string> rebalances;  // "+" assigned, "-" revoked, with the partition count
+  std::vector<std::string> rebalances;   // "+" assigned, "-" revoked, with the partition count
   std::vector<std::string> not_durable;  // committed offsets whose message was not durable
 };
 
