@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "incidentd/engine.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_health.hpp"
+#include "kafka/state_changelog.hpp"
 #include "support/fake_kafka.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_config.hpp"
@@ -78,10 +80,14 @@ struct Run {
   std::vector<std::string> not_durable;  // committed offsets whose message was not durable
 };
 
+// `changelog`: [cluster]'s state topic, fed by the engine's commits.
 Run consume(FakeKafka& kafka, testing::MemoryStore& store, const Events& events,
-            const Config& config, IngestOptions options = {}) {
+            const Config& config, IngestOptions options = {}, StateChangelog* changelog = nullptr) {
   VirtualTime time(kNow);
-  Engine engine(config, store, time);
+  std::optional<ChangelogStore> recorded;
+  if (changelog != nullptr) recorded.emplace(store, *changelog);
+  Engine engine(config, recorded ? static_cast<Store&>(*recorded) : store, time);
+  options.state_changelog = changelog;
   Run run;
   options.max_batch = 2;
   options.commit_every = 0s;
@@ -177,6 +183,62 @@ TEST_CASE(
     if (txn.fate == Fate::committed) CHECK(txn.clients == 2);
   }
   CHECK(kafka.consumer_closed());
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE(
+    "with the state topic, the change records the fenced clients could not commit are committed "
+    "by the new producer before its consumer rejoins, and none is lost") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  StateChangelog changelog("node-a");
+  const Events events(kafka);
+  // Poll 2: the session times out, the revocation's commit (e0's and e1's offsets and records)
+  // is refused, and the consumer is fenced in the same poll.
+  TxnError lost{TxnError::Kind::abortable, "UNKNOWN_MEMBER_ID: the group forgot this member"};
+  lost.membership_lost = true;
+  kafka.fail_next(Call::send_offsets, lost);
+  kafka.session_timeout(2);
+  kafka.fence(2);
+
+  const Run run = consume(kafka, store, events, cluster_config(), {}, &changelog);
+
+  REQUIRE(run.ok);
+  REQUIRE(kafka.clients_built() == 2);
+  check_first_clients_committed_nothing(kafka, 1);
+  // The new producer's first transaction: the records kept from the one given up (e0's and
+  // e1's incidents), without offsets, committed before the new consumer's first poll.
+  const FakeKafka::Transaction* first = nullptr;
+  for (const auto& txn : kafka.transactions()) {
+    if (txn.clients == 2) {
+      first = &txn;
+      break;
+    }
+  }
+  REQUIRE(first != nullptr);
+  CHECK(first->fate == Fate::committed);
+  CHECK(first->offsets.empty());
+  std::map<std::string, std::size_t> keys;
+  for (const auto& letter : first->letters) {
+    CHECK(letter.topic == cluster_config().cluster.state_topic);
+    if (letter.key) ++keys[*letter.key];
+  }
+  CHECK(keys.size() == 2);
+  CHECK(keys.count("inc-0") == 1);
+  CHECK(keys.count("inc-1") == 1);
+  // Every incident's records committed, each once: the records decoded are the store's.
+  std::map<std::string, std::size_t> opened_records;
+  for (const auto& letter : kafka.committed_on(cluster_config().cluster.state_topic)) {
+    auto record = decode_state_record(letter.value);
+    REQUIRE(record);
+    for (const auto& a : record.value->actions) {
+      if (a.kind == ActionKind::incident_opened) ++opened_records[a.incident_key];
+    }
+  }
+  CHECK(opened_records.size() == 6);
+  for (const auto& [key, n] : opened_records) CHECK(n == 1);
+  CHECK(changelog.pending() == 0);
+  CHECK(kafka.committed_offsets() == events.all);
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
