@@ -20,7 +20,9 @@ Broker):
    partition each, also leads the transaction state) is SIGKILLed, more incidents while it is
    down, then it is started again and more still. The database must hold every incident, each
    event processed once; the dead-letter topic exactly the malformed messages, once each; the
-   daemon must not have exited.
+   daemon must not have exited. Printed too: how many times it rebuilt its Kafka clients in
+   place after being fenced by its own rejoin (librdkafka #3437, docs/cluster.md), and how long
+   each rebuild took.
 
 Memory: the resident set (VmRSS) of each broker JVM after the start and at the end, their
 total, and the machine's MemAvailable. Standard library and kcat only; exits non-zero if a check
@@ -44,6 +46,8 @@ import kafka_test as kt  # noqa: E402  (the broker, the daemon, SQLite and wait 
 from kafka_test import set_setting  # noqa: E402  (scripts/config_edit.py)
 
 NUMBERS = "failover.numbers"
+# The daemon's line once a fenced consumer is built again in place (kafka/consumer_rebuild.cpp).
+REBUILT = re.compile(r"kafka: consumer and producer rebuilt in ([0-9.]+) s")
 NUMBER_PARTITIONS = 6
 IDEMPOTENT = ["-X", "enable.idempotence=true", "-X", "acks=all"]
 
@@ -320,8 +324,9 @@ def incidentd_across_a_kill(args, broker, work, mode):
         supervised.poll()
     finally:
         rc = daemon.stop() if daemon.proc.poll() is None else daemon.proc.returncode
-        warnings = re.findall(r"^.*\[(?:warning|error|critical)\].*$",
-                              daemon.output(since_start=False), re.MULTILINE)
+        text = daemon.output(since_start=False)
+        warnings = re.findall(r"^.*\[(?:warning|error|critical)\].*$", text, re.MULTILINE)
+        figures["rebuilds"] = [float(s) for s in REBUILT.findall(text)]
         kt.log(f"{mode}: incidentd logged {len(warnings)} warnings or errors:\n  "
                + "\n  ".join(w[:300] for w in warnings[:14]))
     kt.check(rc == 0, f"incidentd exited {rc} on SIGTERM")
@@ -388,7 +393,9 @@ def run(args, work):
               f"sent; node {d['victim']} killed (group coordinator node {d['coordinator']}, "
               f"transaction coordinator node {d['transactions']}); durable {d['before']:.1f} s / "
               f"{d['down']:.1f} s (node down) / {d['after']:.1f} s (node back) after each "
-              f"phase's kcat began; the daemon exited {len(d['exits'])} time(s)")
+              f"phase's kcat began; the daemon exited {len(d['exits'])} time(s), rebuilt its "
+              f"consumer in place {len(d['rebuilds'])} time(s)"
+              + (f" (in {', '.join(f'{s:.1f}' for s in d['rebuilds'])} s)" if d["rebuilds"] else ""))
         for e in d["exits"]:
             print(f"  {e}")
         if d["exits"] and not args.allow_exits:

@@ -39,23 +39,32 @@ ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToL
       post_to_loop_(std::move(post_to_loop)),
       options_(std::move(options)),
       rules_(IngestRules::from(config.kafka, options_.time_scale, config.cluster)),
-      health_(config.kafka) {
-  KafkaHooks hooks = health_.hooks();
-  hooks.revoking = [this](const std::vector<PartitionOffset>& parts) { on_revoking(parts); };
-  if (options_.on_assigned) {
-    hooks.assigned = [health = std::move(hooks.assigned),
-                      this](const std::vector<PartitionOffset>& parts) {
-      health(parts);
-      options_.on_assigned(parts);
-    };
-  }
-  auto clients = make_clients(hooks);
-  producer_ = std::move(clients.producer);
-  consumer_ = std::move(clients.consumer);
+      health_(config.kafka),
+      make_clients_(make_clients),
+      fence_rebuilds_(options_.fence_rebuilds) {
+  hooks_ = client_hooks();
+  build_clients();
   txn_.emplace(
       *producer_, *consumer_, config_.kafka.dlq_topic, health_, counters_,
       options_.stop_commit_grace, [this](Duration d, CommitMode mode) { backoff(d, mode); },
       options_.state_changelog != nullptr ? config_.cluster.state_topic : std::string());
+}
+
+KafkaHooks ConsumerPipeline::client_hooks() {
+  KafkaHooks hooks = health_.hooks();
+  hooks.revoking = [this](const std::vector<PartitionOffset>& parts) { on_revoking(parts); };
+  hooks.assigned = [health = std::move(hooks.assigned),
+                    this](const std::vector<PartitionOffset>& parts) {
+    health(parts);
+    on_assigned(parts);
+  };
+  return hooks;
+}
+
+void ConsumerPipeline::build_clients() {
+  auto clients = make_clients_(hooks_);
+  producer_ = std::move(clients.producer);
+  consumer_ = std::move(clients.consumer);
 }
 
 ConsumerPipeline::~ConsumerPipeline() = default;
@@ -74,23 +83,33 @@ bool ConsumerPipeline::run() {
   return ok;
 }
 
-void ConsumerPipeline::consume() {
-  if (!init_transactions()) return;
-  std::vector<std::string> topics = {config_.kafka.events_topic, config_.kafka.releases_topic};
+std::vector<std::string> ConsumerPipeline::topics() const {
+  std::vector<std::string> out = {config_.kafka.events_topic, config_.kafka.releases_topic};
   // [cluster] on: inputs other instances forwarded to the owner (docs/cluster.md, "Inputs from
   // any door"); the range assignor gives this instance partition N of it with partition N of
   // the events topic, so they reach the owner of their incidents.
-  if (!rules_.inputs_topic.empty()) topics.push_back(rules_.inputs_topic);
-  consumer_->subscribe(topics);
+  if (!rules_.inputs_topic.empty()) out.push_back(rules_.inputs_topic);
+  return out;
+}
+
+void ConsumerPipeline::consume() {
+  if (!init_transactions()) return;
+  consumer_->subscribe(topics());
   spdlog::info("kafka: consuming {} as group {}{} from {}; dead letters to {}",
-               fmt::join(topics, ", "), config_.kafka.group, membership_note(config_.cluster),
+               fmt::join(topics(), ", "), config_.kafka.group, membership_note(config_.cluster),
                config_.kafka.brokers, config_.kafka.dlq_topic);
   if (options_.state_changelog != nullptr) {
     spdlog::info("kafka: [cluster] on: every committed change goes to {} (change records)",
                  config_.cluster.state_topic);
   }
   if (options_.on_subscribed) options_.on_subscribed();
-  while (!stop_) poll_once();
+  while (!stop_) {
+    try {
+      poll_once();
+    } catch (const InstanceFenced& fence) {
+      if (!rebuild_after_fence(fence)) return;
+    }
+  }
   finish_inflight();
   checkpoint();
   release_state();
@@ -153,6 +172,7 @@ ConsumerPipeline::SteadyClock::time_point ConsumerPipeline::now() const {
 
 void ConsumerPipeline::close(bool ok) {
   closing_ = true;
+  if (!producer_ || !consumer_) return;  // a rebuild failed to build them (logged)
   if (!ok) txn_->discard();
   try {
     consumer_->close();
@@ -164,9 +184,12 @@ void ConsumerPipeline::close(bool ok) {
 }
 
 void ConsumerPipeline::check_kafka_fatal() const {
-  if (health_.fatal_reported()) {
-    throw IngestFatal("a fatal Kafka client error (logged above); restart needed");
+  if (fence_pending_) throw InstanceFenced(*fence_pending_);
+  if (!health_.fatal_reported()) return;
+  if (consumer_->fenced()) {
+    throw InstanceFenced("the group fenced this consumer (FENCED_INSTANCE_ID, logged above)");
   }
+  throw IngestFatal("a fatal Kafka client error (logged above); restart needed");
 }
 
 bool ConsumerPipeline::sleep_unless_stopped(Duration d) {
@@ -260,16 +283,9 @@ void ConsumerPipeline::finish_inflight(bool revoking) {
   auto job = std::move(inflight_);
   inflight_.reset();
   wait_for_loop();
-  if (!job->error.empty()) {
-    throw IngestFatal("store failure: " + job->error +
-                      "; exiting without committing this batch's offsets (a restart recovers "
-                      "from the database and deduplicates the redelivered messages)");
-  }
+  throw_if_failed(*job);
   bool everything = job->commit == BatchCommit::everything;
   if (job->outcome.disk_full) {
-    if (!options_.store_writable) {
-      throw IngestFatal(std::string("store failure: ") + job->outcome.disk_full->what());
-    }
     if (revoking) {
       spdlog::warn(
           "kafka: partitions revoked while the database's disk is full: the offsets of {} "
@@ -283,6 +299,19 @@ void ConsumerPipeline::finish_inflight(bool revoking) {
     everything = true;
   }
   hold(*job, everything);
+}
+
+// A batch the store could not commit ends the consumer; so does a full disk that the daemon
+// does not wait out.
+void ConsumerPipeline::throw_if_failed(const Job& job) const {
+  if (!job.error.empty()) {
+    throw IngestFatal("store failure: " + job.error +
+                      "; exiting without committing this batch's offsets (a restart recovers "
+                      "from the database and deduplicates the redelivered messages)");
+  }
+  if (job.outcome.disk_full && !options_.store_writable) {
+    throw IngestFatal(std::string("store failure: ") + job.outcome.disk_full->what());
+  }
 }
 
 void ConsumerPipeline::wait_for_loop() {
@@ -409,20 +438,44 @@ bool ConsumerPipeline::commit_open(CommitMode mode) {
   return txn_->commit(mode, [this] { return stop_.load(); });
 }
 
+void ConsumerPipeline::on_assigned(const std::vector<PartitionOffset>& parts) {
+  for (const auto& p : parts) owned_.emplace(p.topic, p.partition);
+  if (options_.on_assigned) options_.on_assigned(parts);
+}
+
 void ConsumerPipeline::on_revoking(const std::vector<PartitionOffset>& parts) {
   spdlog::info("kafka: partitions revoked: {}", describe_partitions(parts));
-  if (closing_) {
+  if (closing_ || rebuilding_) {  // a rebuild has released them already
     txn_->discard();
     return;
   }
+  bool released = false;
+  try {
+    commit_revoked(parts, released);
+  } catch (const InstanceFenced& fence) {
+    // Not thrown through librdkafka's rebalance callback: the poll returns, then the pipeline
+    // acts on it (check_kafka_fatal).
+    fence_pending_ = fence.what();
+    txn_->discard();
+    if (!released && options_.on_revoked) options_.on_revoked(parts);
+  }
+  forget_revoked(parts);
+}
+
+void ConsumerPipeline::commit_revoked(const std::vector<PartitionOffset>& parts, bool& released) {
   finish_inflight(true);  // its offsets may be among the revoked ones
   // Their clocks stop here, and what the engine still held of them is committed, so that their
   // last records go out in the commit below, before the partitions do.
   if (options_.on_revoked) options_.on_revoked(parts);
+  released = true;
   checkpoint(true);
   release_state();  // the changes made while they were ours go out before they go
   commit_open(CommitMode::revoking);
+}
+
+void ConsumerPipeline::forget_revoked(const std::vector<PartitionOffset>& parts) {
   txn_->forget(parts);
+  for (const auto& p : parts) owned_.erase({p.topic, p.partition});
   // What was polled from them and not yet handed to the loop is their next owner's to read.
   const auto revoked = [&parts](const KafkaRecord& r) {
     return std::any_of(parts.begin(), parts.end(), [&r](const PartitionOffset& p) {

@@ -2,9 +2,11 @@
 // engine's loop thread. A batch is polled and validated here while the loop applies the previous
 // one; once the loop has made a batch durable, its dead letters and offsets join the Kafka
 // transaction (DeadLetterTransaction), which is committed every IngestOptions::commit_every.
-// Revocations, a full disk and shutdown each finish or give up what is in flight here.
-// Everything but stats(), request_stop(), loop_gone() and reload() runs on the thread that
-// calls run(); the clients come from a KafkaClientFactory, so the tests run it on a fake.
+// Revocations, a full disk and shutdown each finish or give up what is in flight here; with
+// [cluster] on, so does a consumer fenced by its own rejoin, whose clients are then built again
+// in place (consumer_rebuild.hpp). Everything but stats(), request_stop(), loop_gone() and
+// reload() runs on the thread that calls run(); the clients come from a KafkaClientFactory, so
+// the tests run it on a fake.
 #pragma once
 
 #include <atomic>
@@ -16,11 +18,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "incidentd/config.hpp"
 #include "kafka/batch.hpp"
+#include "kafka/consumer_rebuild.hpp"
 #include "kafka/ingest.hpp"
 #include "kafka/kafka_health.hpp"
 #include "kafka/kafka_ports.hpp"
@@ -35,7 +40,8 @@ class ConsumerPipeline {
   using PostToLoop = Ingest::PostToLoop;
   using SteadyClock = std::chrono::steady_clock;
 
-  // Builds the clients through `make_clients` (which may throw KafkaSetupError).
+  // Builds the clients through `make_clients` (which may throw KafkaSetupError), and again
+  // through it after a fence (consumer_rebuild.hpp).
   ConsumerPipeline(const Config& config, Engine& engine, PostToLoop post_to_loop,
                    IngestOptions options, const KafkaClientFactory& make_clients);
   ~ConsumerPipeline();
@@ -43,7 +49,8 @@ class ConsumerPipeline {
   ConsumerPipeline& operator=(const ConsumerPipeline&) = delete;
 
   // Consumes until a stop is asked for, then commits what was handled and closes the consumer.
-  // False after a fatal error (store failure, fatal Kafka error, fenced producer).
+  // False after a fatal error (store failure, fatal Kafka error, fenced producer, a fence that
+  // is not this consumer's own rejoin).
   bool run();
   // Any thread.
   void request_stop();
@@ -68,6 +75,9 @@ class ConsumerPipeline {
     OffsetMap offsets;
   };
 
+  KafkaHooks client_hooks();
+  void build_clients();
+  std::vector<std::string> topics() const;
   void consume();
   void poll_once();
   std::vector<KafkaRecord> gather();
@@ -80,6 +90,7 @@ class ConsumerPipeline {
   void start(std::shared_ptr<Job> job);
   void finish_inflight(bool revoking = false);
   void wait_for_loop();
+  void throw_if_failed(const Job& job) const;
   void hold(const Job& job, bool everything);
   void wait_for_room();
   void release_held();
@@ -88,7 +99,15 @@ class ConsumerPipeline {
   void checkpoint(bool revoking = false);
   void commit_if_due();
   bool commit_open(CommitMode mode);
+  void on_assigned(const std::vector<PartitionOffset>& parts);
   void on_revoking(const std::vector<PartitionOffset>& parts);
+  void commit_revoked(const std::vector<PartitionOffset>& parts, bool& released);
+  void forget_revoked(const std::vector<PartitionOffset>& parts);
+  // consumer_rebuild.cpp: false when a stop was asked for before the new clients were ready.
+  bool rebuild_after_fence(const InstanceFenced& fence);
+  void give_back_uncommitted();
+  void release_owned();
+  void replace_clients();
   void after_poll();
   void close(bool ok);
   std::string time_report() const;
@@ -103,6 +122,9 @@ class ConsumerPipeline {
   const IngestRules rules_;
   KafkaHealth health_;
   IngestCounters counters_;
+  const KafkaClientFactory make_clients_;
+  KafkaHooks hooks_;  // what every client built reports to
+  FenceRebuilds fence_rebuilds_;
 
   std::atomic<bool> stop_{false};
   std::mutex stop_mutex_;
@@ -116,6 +138,9 @@ class ConsumerPipeline {
   std::future<void> inflight_done_;
   std::vector<KafkaRecord> parked_;     // polled while paused (wait_for_room); handled first after
   std::vector<KafkaRecord> gathering_;  // the batch being polled (gather)
+  std::set<std::pair<std::string, std::int32_t>> owned_;  // assigned to the current consumer
+  std::optional<std::string> fence_pending_;  // met inside a revocation, acted on after the poll
+  bool rebuilding_ = false;
   SteadyClock::duration poll_time_{}, classify_time_{}, engine_time_{}, flush_time_{},
       loop_wait_time_{};
   std::chrono::nanoseconds loop_cpu_{};

@@ -4,8 +4,9 @@
 // while the loop works on the previous one. At-least-once for events (a redelivered
 // event is a no-op in the engine) and exactly-once for dead letters; nothing is committed to
 // Kafka before it is durable in SQLite. The pieces: consumer_pipeline.hpp (the poll loop and
-// the hand-off), kafka_transaction.hpp (the Kafka transaction's states), kafka_health.hpp (the
-// health log), kafka_ports.hpp (the clients, over librdkafka in kafka_client.hpp). While Kafka is
+// the hand-off), consumer_rebuild.hpp (a consumer fenced by its own rejoin, rebuilt in place),
+// kafka_transaction.hpp (the Kafka transaction's states), kafka_health.hpp (the health log),
+// kafka_ports.hpp (the clients, over librdkafka in kafka_client.hpp). While Kafka is
 // away it says what it is waiting for, and the engine's clocks, which live on the loop, keep
 // running.
 //
@@ -33,6 +34,20 @@ namespace incidentd {
 
 class Engine;
 class StateChangelog;
+
+// [cluster] on: when the group fences this instance's own consumer (FENCED_INSTANCE_ID) because
+// librdkafka timed its session out and rejoined under the same group.instance.id (librdkafka
+// #3437, docs/cluster.md), the pipeline builds new clients in place instead of exiting
+// (consumer_rebuild.hpp). These rules bound it.
+struct FenceRebuildRules {
+  // The fence is taken for the consumer's own rejoin only if librdkafka timed its session out
+  // since the last rebuild (or the start) and at most this long before the fence; otherwise
+  // another process joined with this instance_id, and the daemon stops as before.
+  Duration after_session_timeout = std::chrono::seconds(60);
+  // At most `limit` rebuilds within `window`; a fence beyond that stops the daemon.
+  std::size_t limit = 3;
+  Duration window = std::chrono::minutes(10);
+};
 
 struct IngestOptions {
   // Messages per SQLite transaction. The loop is busy with a full batch for about 0.2 s here:
@@ -81,6 +96,7 @@ struct IngestOptions {
   // are committed. Unset: nothing moves (a single instance owns everything).
   std::function<void(const std::vector<PartitionOffset>&)> on_assigned;
   std::function<void(const std::vector<PartitionOffset>&)> on_revoked;
+  FenceRebuildRules fence_rebuilds;
   // Unit tests: the clock that times a batch's `linger` and `quiet` (the fake Kafka's own).
   // Unset: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> clock_for_test;

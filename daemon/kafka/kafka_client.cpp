@@ -38,13 +38,12 @@ TxnResult translate(RdKafka::Error* raw) {
                         code == RdKafka::ERR_ILLEGAL_GENERATION ||
                         code == RdKafka::ERR_FENCED_INSTANCE_ID;
   if (code == RdKafka::ERR_FENCED_INSTANCE_ID) {
-    // A newer process joined the group under this instance's cluster.instance_id (a restart
-    // while this one hung, or the same id on two hosts): this one is the zombie. Rejoining
-    // would only fence the other in turn; exit, and let systemd's restart rejoin cleanly.
+    // The group gave this consumer's group.instance.id to another join: a second process with
+    // the same cluster.instance_id, or this consumer's own rejoin after librdkafka timed its
+    // session out (librdkafka #3437). The producer can do no more either way; the pipeline
+    // tells the two apart (consumer_rebuild.hpp).
     out.kind = TxnError::Kind::fatal;
-    out.message.append(
-        " (another process joined the consumer group with this cluster.instance_id: this one "
-        "stops; give every instance an id of its own)");
+    out.instance_fenced = true;
   } else if (error->is_fatal()) {
     out.kind = TxnError::Kind::fatal;
   } else if (error->is_retriable() && !error->txn_requires_abort()) {
@@ -131,6 +130,7 @@ KafkaConsumer::KafkaConsumer(const KafkaSettings& settings, KafkaHooks hooks,
   }
   impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!impl_->consumer) throw KafkaSetupError("kafka: cannot create the consumer: " + error);
+  impl_->events.attach(impl_->consumer.get());
 }
 
 KafkaConsumer::~KafkaConsumer() {
@@ -174,7 +174,12 @@ std::vector<KafkaRecord> KafkaConsumer::poll(std::size_t max, Duration wait) {
     }
     if (err == RdKafka::ERR__PARTITION_EOF) continue;
     if (impl_->hooks.error) {
-      impl_->hooks.error(kafka_code_name(err), m->errstr(), err == RdKafka::ERR__FATAL);
+      if (err == RdKafka::ERR__FATAL) {
+        const auto [code, why] = fatal_cause(*impl_->consumer, m->errstr());
+        impl_->hooks.error(code, why, true);
+      } else {
+        impl_->hooks.error(kafka_code_name(err), m->errstr(), false);
+      }
     }
     if (err == RdKafka::ERR__FATAL || !out.empty() || SteadyClock::now() >= deadline) break;
   }
@@ -236,6 +241,11 @@ void KafkaConsumer::close() {
   impl_->closed = true;
 }
 
+bool KafkaConsumer::fenced() const {
+  std::string why;
+  return impl_->consumer->fatal_error(why) == RdKafka::ERR_FENCED_INSTANCE_ID;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Transactional producer
 
@@ -263,6 +273,7 @@ TransactionalProducer::TransactionalProducer(const KafkaSettings& settings,
   std::string error;
   impl_->producer.reset(RdKafka::Producer::create(conf.get(), error));
   if (!impl_->producer) throw KafkaSetupError("kafka: cannot create the producer: " + error);
+  impl_->events.attach(impl_->producer.get());
 }
 
 TransactionalProducer::~TransactionalProducer() {

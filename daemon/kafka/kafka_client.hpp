@@ -46,6 +46,7 @@ class KafkaConsumer final : public KafkaConsumerPort {
   std::size_t assigned_partitions() const override;
   std::optional<std::int64_t> lag() override;
   void close() override;
+  bool fenced() const override;
 
  private:
   friend class TransactionalProducer;

@@ -22,10 +22,24 @@ std::string kafka_code_name(RdKafka::ErrorCode code) {
   return name != nullptr ? name : std::to_string(static_cast<int>(code));
 }
 
+std::pair<std::string, std::string> fatal_cause(const RdKafka::Handle& client,
+                                                const std::string& fallback) {
+  std::string why;
+  const RdKafka::ErrorCode code = client.fatal_error(why);
+  if (code == RdKafka::ERR_NO_ERROR) return {kafka_code_name(RdKafka::ERR__FATAL), fallback};
+  return {kafka_code_name(code), why.empty() ? fallback : why};
+}
+
 void KafkaEventRelay::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_ERROR:
-      if (hooks_.error) hooks_.error(kafka_code_name(event.err()), event.str(), event.fatal());
+      if (!hooks_.error) break;
+      if (const auto* client = client_.load(); event.fatal() && client != nullptr) {
+        const auto [code, why] = fatal_cause(*client, event.str());
+        hooks_.error(code, why, true);
+      } else {
+        hooks_.error(kafka_code_name(event.err()), event.str(), event.fatal());
+      }
       break;
     case RdKafka::Event::EVENT_LOG:
       if (hooks_.log) hooks_.log(static_cast<int>(event.severity()), event.fac(), event.str());

@@ -6,9 +6,11 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "incidentd/config.hpp"
 #include "kafka/kafka_ports.hpp"
@@ -17,15 +19,23 @@ namespace incidentd {
 
 // librdkafka's name of an error code ("_TRANSPORT"), or its number.
 std::string kafka_code_name(RdKafka::ErrorCode code);
+// What made `client` fatal: the code of the error that did ("FENCED_INSTANCE_ID") and its text,
+// where librdkafka itself reports only _FATAL; `fallback` when it names none.
+std::pair<std::string, std::string> fatal_cause(const RdKafka::Handle& client,
+                                                const std::string& fallback);
 
 // Routes librdkafka's events (from its own threads too) to the hooks, which must outlive it.
+// A fatal error is reported with its cause (fatal_cause) once the client is attached.
 class KafkaEventRelay final : public RdKafka::EventCb {
  public:
   explicit KafkaEventRelay(const KafkaHooks& hooks) : hooks_(hooks) {}
   void event_cb(RdKafka::Event& event) override;
+  // The client these events are of, once it exists; it must outlive the relay's use.
+  void attach(const RdKafka::Handle* client) { client_ = client; }
 
  private:
   const KafkaHooks& hooks_;
+  std::atomic<const RdKafka::Handle*> client_{nullptr};
 };
 
 // Defaults first, then the operator's [kafka.properties] (refusing those incidentd decides),

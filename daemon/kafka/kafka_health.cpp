@@ -50,6 +50,10 @@ KafkaHooks KafkaHealth::hooks() {
 }
 
 void KafkaHealth::on_log(int severity, const std::string& facility, const std::string& message) {
+  if (facility == "SESSTMOUT") {
+    session_timeout_at_ =
+        std::max<SteadyClock::rep>(1, SteadyClock::now().time_since_epoch().count());
+  }
   // Connection failures also arrive as error events, which say it once, rate-limited; the one
   // property table serves both clients, so each ignoring the other's properties is expected.
   if (severity > 4 || facility == "FAIL" ||
@@ -64,7 +68,12 @@ void KafkaHealth::on_log(int severity, const std::string& facility, const std::s
 
 void KafkaHealth::on_error(const std::string& code, const std::string& message, bool fatal) {
   if (fatal) {
-    spdlog::critical("kafka: fatal error {}: {}", code, message);
+    if (code == "FENCED_INSTANCE_ID") {
+      // Not always the end: the pipeline rebuilds its clients when it was its own rejoin.
+      spdlog::warn("kafka: fatal error {}: {}", code, message);
+    } else {
+      spdlog::critical("kafka: fatal error {}: {}", code, message);
+    }
     fatal_ = true;
     return;
   }
@@ -80,6 +89,12 @@ void KafkaHealth::on_error(const std::string& code, const std::string& message, 
     spdlog::warn("kafka: {}: {}{}{}; incident clocks keep running", code, message, held_note(*held),
                  waiting);
   }
+}
+
+std::optional<KafkaHealth::SteadyClock::time_point> KafkaHealth::last_session_timeout() const {
+  const auto at = session_timeout_at_.load();
+  if (at == 0) return std::nullopt;
+  return SteadyClock::time_point(SteadyClock::duration(at));
 }
 
 void KafkaHealth::on_assigned(const std::vector<PartitionOffset>& parts) {

@@ -1,8 +1,8 @@
 // The Kafka input's health log: what the client complains about, said once per kind and interval
 // (RateLimit), how long a problem lasted once it is over, a consumer left without partitions,
 // and a line of figures every minute. It logs; it decides nothing, except to remember that the
-// client reported a fatal error, which the pipeline then acts on. Thread-safe: the client
-// reports from its own threads.
+// client reported a fatal error, and when librdkafka last timed the group session out itself,
+// which the pipeline then acts on. Thread-safe: the client reports from its own threads.
 #pragma once
 
 #include <atomic>
@@ -51,8 +51,13 @@ class KafkaHealth {
   void on_log(int severity, const std::string& facility, const std::string& message);
   void on_error(const std::string& code, const std::string& message, bool fatal);
   void on_assigned(const std::vector<PartitionOffset>& parts);
-  // The client said it can do no more: the pipeline must stop.
+  // The client said it can do no more: the pipeline must stop, or build new clients.
   bool fatal_reported() const { return fatal_; }
+  // The clients that reported it are gone (consumer_rebuild.cpp).
+  void clear_fatal() { fatal_ = false; }
+  // When librdkafka last said it timed the group session out itself and rejoins (its log
+  // facility SESSTMOUT), on the steady clock; nullopt: never.
+  std::optional<SteadyClock::time_point> last_session_timeout() const;
 
   // Something keeps Kafka from working; the first complaint is remembered until recovery.
   void note_problem(const std::string& what);
@@ -71,6 +76,7 @@ class KafkaHealth {
   const KafkaSettings kafka_;
   RateLimit limit_;
   std::atomic<bool> fatal_{false};
+  std::atomic<SteadyClock::rep> session_timeout_at_{0};  // time_since_epoch; 0: never
 
   std::mutex problem_mutex_;
   std::optional<SteadyClock::time_point> problem_since_;

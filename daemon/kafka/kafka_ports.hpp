@@ -58,6 +58,9 @@ class KafkaConsumerPort {
   virtual std::optional<std::int64_t> lag() = 0;
   // Leaves the group (revoking calls hooks.revoking). Commits nothing itself.
   virtual void close() = 0;
+  // The group fenced this consumer's static membership (FENCED_INSTANCE_ID): the client can do
+  // no more, but a new one under the same group.instance.id can join again. Any thread.
+  virtual bool fenced() const = 0;
 };
 
 struct TxnError {
@@ -72,6 +75,10 @@ struct TxnError {
   // FENCED_INSTANCE_ID: its session ran out, e.g. while the broker was away): no retry of the
   // offsets can succeed until the consumer polls again and rejoins.
   bool membership_lost = false;
+  // FENCED_INSTANCE_ID: the group took this consumer's group.instance.id for another member
+  // (fatal for the producer too); the pipeline decides whether it was its own rejoin
+  // (consumer_rebuild.hpp).
+  bool instance_fenced = false;
 };
 using TxnResult = std::optional<TxnError>;  // nullopt: it worked
 

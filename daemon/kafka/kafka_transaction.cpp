@@ -70,8 +70,8 @@ DeadLetterTransaction::DeadLetterTransaction(TransactionalProducerPort& producer
                                              KafkaHealth& health, IngestCounters& counters,
                                              Duration stop_grace, Backoff backoff,
                                              std::string state_topic)
-    : producer_(producer),
-      consumer_(consumer),
+    : producer_(&producer),
+      consumer_(&consumer),
       dlq_topic_(std::move(dlq_topic)),
       health_(health),
       counters_(counters),
@@ -88,7 +88,12 @@ bool DeadLetterTransaction::begun() const {
          state_ == TxnState::must_abort;
 }
 
-void DeadLetterTransaction::fatal(const TxnError& error) {
+void DeadLetterTransaction::fatal(const TxnError& error) const {
+  // A fenced consumer's producer fails too, not always with FENCED_INSTANCE_ID itself (seen:
+  // INVALID_TXN_STATE from the commit that followed): either is the fence's.
+  if (error.instance_fenced || consumer_->fenced()) {
+    throw InstanceFenced("dead-letter producer: " + error.message);
+  }
   throw IngestFatal("dead-letter producer: " + error.message);
 }
 
@@ -120,7 +125,7 @@ void DeadLetterTransaction::add(std::vector<DeadLetter> letters, const OffsetMap
 }
 
 void DeadLetterTransaction::begin() {
-  auto r = producer_.begin();
+  auto r = producer_->begin();
   if (!r) {
     step(TxnStep::begun);
     return;
@@ -131,7 +136,7 @@ void DeadLetterTransaction::begin() {
 }
 
 void DeadLetterTransaction::produce(const std::string& topic, const DeadLetter& letter) {
-  auto r = producer_.produce(topic, letter.key, letter.value);
+  auto r = producer_->produce(topic, letter.key, letter.value);
   if (!r) return;
   if (r->kind == TxnError::Kind::fatal) fatal(*r);
   spdlog::warn("kafka: queueing a record for {} failed: {}; the transaction is redone", topic,
@@ -155,7 +160,7 @@ void DeadLetterTransaction::produce_all() {
 // that worked (state filling).
 bool DeadLetterTransaction::redo() {
   if (state_ == TxnState::must_abort) {
-    if (auto r = producer_.abort()) {
+    if (auto r = producer_->abort()) {
       if (r->kind == TxnError::Kind::fatal) fatal(*r);
       health_.note_problem(r->message);
       return false;  // retried after the back-off
@@ -178,11 +183,11 @@ TxnResult DeadLetterTransaction::attempt() {
     for (const auto& [tp, next] : offsets_) offsets.push_back({tp.first, tp.second, next});
     // State records alone, before this consumer has handled any message: no offsets to send.
     if (!offsets.empty()) {
-      if (auto failure = producer_.send_offsets(offsets, consumer_, 10s)) return failure;
+      if (auto failure = producer_->send_offsets(offsets, *consumer_, 10s)) return failure;
     }
     step(TxnStep::offsets_sent);
   }
-  if (auto failure = producer_.commit()) return failure;
+  if (auto failure = producer_->commit()) return failure;
   step(TxnStep::committed);
   return std::nullopt;
 }
@@ -258,9 +263,20 @@ void DeadLetterTransaction::forget(const std::vector<PartitionOffset>& partition
   for (const auto& p : partitions) committed_offsets_.erase({p.topic, p.partition});
 }
 
+void DeadLetterTransaction::rebind(TransactionalProducerPort& producer,
+                                   KafkaConsumerPort& consumer) {
+  if (open()) {
+    spdlog::critical("kafka: new clients for a transaction in state {}", to_string(state_));
+    std::abort();
+  }
+  producer_ = &producer;
+  consumer_ = &consumer;
+  committed_offsets_.clear();
+}
+
 void DeadLetterTransaction::discard() {
   if (begun()) {
-    if (auto r = producer_.abort()) spdlog::debug("kafka: abort: {}", r->message);
+    if (auto r = producer_->abort()) spdlog::debug("kafka: abort: {}", r->message);
   }
   step(TxnStep::discarded);
   letters_.clear();

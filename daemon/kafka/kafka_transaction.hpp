@@ -31,6 +31,14 @@ class IngestFatal : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// [cluster] on: the group fenced this instance's consumer (FENCED_INSTANCE_ID), or a client
+// failed fatally after it was. Fatal for these clients only: the pipeline may build new ones
+// (consumer_rebuild.hpp), and otherwise ends as for any IngestFatal.
+class InstanceFenced : public IngestFatal {
+ public:
+  using IngestFatal::IngestFatal;
+};
+
 struct DeadLetter {
   std::optional<std::string> key;
   std::string value;
@@ -91,7 +99,8 @@ class DeadLetterTransaction {
   SteadyClock::duration age() const;
 
   // Joins the letters and the state topic's records (produced at once when the client holds a
-  // begun transaction) and the offsets. Throws IngestFatal when the producer is fenced.
+  // begun transaction) and the offsets. Throws IngestFatal when the producer is fenced,
+  // InstanceFenced when the consumer's group.instance.id was (or the consumer already is).
   void add(std::vector<DeadLetter> letters, const OffsetMap& offsets,
            std::vector<DeadLetter> state_records = {});
 
@@ -99,7 +108,7 @@ class DeadLetterTransaction {
   // Retries until it works; stopping or revoking it gives up after a while (what it held is
   // durable in SQLite, so the redelivery is deduplicated and the dead letters written again).
   // `stop_asked` bounds a normal commit as a stopping one. True when nothing is left open
-  // uncommitted. Throws IngestFatal when the producer is fenced.
+  // uncommitted. Throws as add() does.
   bool commit(CommitMode mode, const std::function<bool()>& stop_asked);
 
   // Drops what is open, aborting what the client began (at a fatal error, or when given up).
@@ -112,6 +121,9 @@ class DeadLetterTransaction {
   const OffsetMap& committed_offsets() const { return committed_offsets_; }
   // Revoked partitions: their offsets are the next owner's to commit.
   void forget(const std::vector<PartitionOffset>& partitions);
+  // New clients in place of fenced ones (consumer_rebuild.cpp): only with nothing open
+  // (discard() first). The committed offsets are forgotten: they were the old member's.
+  void rebind(TransactionalProducerPort& producer, KafkaConsumerPort& consumer);
 
   std::uint64_t transactions() const { return transactions_; }
   SteadyClock::duration time_spent() const { return time_spent_; }
@@ -127,10 +139,10 @@ class DeadLetterTransaction {
   bool give_up(const TxnError& failure, CommitMode mode, bool bounded,
                SteadyClock::time_point started) const;
   void committed();
-  [[noreturn]] static void fatal(const TxnError& error);
+  [[noreturn]] void fatal(const TxnError& error) const;
 
-  TransactionalProducerPort& producer_;
-  KafkaConsumerPort& consumer_;
+  TransactionalProducerPort* producer_;
+  KafkaConsumerPort* consumer_;
   const std::string dlq_topic_;
   KafkaHealth& health_;
   IngestCounters& counters_;

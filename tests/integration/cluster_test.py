@@ -17,6 +17,11 @@ CASE is one of:
   the other logs no revocation and no new assignment (static membership: no rebalance).
 - topics_mismatch: a state topic of 2 partitions beside events and releases of 3: an instance
   refuses to start (exit 2, naming the counts) before it joins the group.
+- same_instance_id: a second process started with the instance_id of a running one (one
+  configuration copied to two hosts) fences it; the first, fenced with no session time-out of
+  its own, does not take it for its own rejoin (librdkafka #3437, kafka/consumer_rebuild.hpp):
+  it rebuilds nothing and exits 1 with the line that names the cause, and the second holds
+  every partition and goes on.
 
 Standard library only; helpers shared with kafka_test.py.
 """
@@ -236,14 +241,18 @@ def start_instance(args, work, name, config, db):
     return d
 
 
-def case_static_membership(args, work, broker):
-    broker.start()
-    broker.ensure_topics(*TOPICS, "opinion.events.dlq")
+def create_state_topic(args, broker):
     r = subprocess.run([os.path.join(args.source_dir, "scripts", "kafka.sh"), "create-topic",
                         "--port", str(broker.port), "incidentd.state", "--partitions", "3",
                         "--config", "cleanup.policy=compact"],
                        capture_output=True, text=True, timeout=120)
     kt.check(r.returncode == 0, f"creating incidentd.state failed:\n{r.stdout}{r.stderr}")
+
+
+def case_static_membership(args, work, broker):
+    broker.start()
+    broker.ensure_topics(*TOPICS, "opinion.events.dlq")
+    create_state_topic(args, broker)
     daemons, configs, dbs = {}, {}, {}
     try:
         for name in ("a", "b"):
@@ -291,6 +300,43 @@ def case_static_membership(args, work, broker):
             d.cleanup()
 
 
+def case_same_instance_id(args, work, broker):
+    broker.start()
+    broker.ensure_topics(*TOPICS, "opinion.events.dlq")
+    create_state_topic(args, broker)
+    daemons = {}
+    try:
+        for name in ("first", "second"):
+            config = os.path.join(work, f"{name}.toml")
+            write_cluster_config(args, config, broker, instance_id="host-a")
+            daemons[name] = start_instance(args, work, name, config,
+                                           os.path.join(work, f"{name}.db"))
+            kt.wait_for(f"the {name} process to hold every partition",
+                        lambda d=daemons[name]: owned(d.output()) == ALL, 60, interval=0.1)
+        first = daemons["first"]
+        kt.wait_for("the first process to exit", lambda: first.proc.poll() is not None, 60,
+                    interval=0.1)
+        out = first.output()
+        kt.check(first.proc.returncode == 1, f"the first exited {first.proc.returncode}, not 1:\n"
+                 + out[-3000:])
+        kt.check("no session time-out of its own came before it: another process joined the "
+                 "consumer group with this cluster.instance_id" in out,
+                 "the first did not say why it stopped:\n" + out[-3000:])
+        kt.check("rebuilding the consumer in place" not in out,
+                 "the first took the other process's join for its own rejoin:\n" + out[-3000:])
+        second = daemons["second"]
+        kt.check(second.proc.poll() is None, f"the second exited too:\n{second.output()[-3000:]}")
+        kt.check("[critical]" not in second.output() and "rebuilding" not in second.output(),
+                 f"the second was fenced or stopped:\n{second.output()[-3000:]}")
+        kt.check(owned(second.output()) == ALL, "the second does not hold every partition")
+        kt.log(f"the first process exited {first.proc.returncode}, naming the other process with "
+               "its instance_id; the second holds every partition")
+        kt.check(second.stop() == 0, "the second did not stop cleanly")
+    finally:
+        for d in daemons.values():
+            d.cleanup()
+
+
 # ---------------------------------------------------------------------------------------------
 # topics_mismatch
 
@@ -326,7 +372,7 @@ def case_topics_mismatch(args, work, broker):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("case", choices=["second_daemon_refused", "static_membership",
-                                         "topics_mismatch"])
+                                         "topics_mismatch", "same_instance_id"])
     parser.add_argument("--incidentd", required=True)
     parser.add_argument("--incidentctl", required=True)
     parser.add_argument("--source-dir", required=True)
@@ -342,7 +388,9 @@ def main():
                 print(f"cluster_test: {tool} not found (scripts/install-deps.sh installs it)")
                 return 1
 
-        case = case_static_membership if args.case == "static_membership" else case_topics_mismatch
+        case = {"static_membership": case_static_membership,
+                "topics_mismatch": case_topics_mismatch,
+                "same_instance_id": case_same_instance_id}[args.case]
 
         def body(work):
             broker = kt.Broker(args.source_dir, work)

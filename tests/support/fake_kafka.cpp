@@ -28,6 +28,7 @@ class FakeKafka::Consumer final : public KafkaConsumerPort {
     kafka_.assignment_.clear();
     kafka_.closed_ = true;
   }
+  bool fenced() const override { return kafka_.fenced_; }
 
  private:
   FakeKafka& kafka_;
@@ -36,7 +37,7 @@ class FakeKafka::Consumer final : public KafkaConsumerPort {
 
 class FakeKafka::Producer final : public TransactionalProducerPort {
  public:
-  explicit Producer(FakeKafka& kafka) : kafka_(kafka) {}
+  Producer(FakeKafka& kafka, std::size_t clients) : kafka_(kafka), clients_(clients) {}
 
   // As the coordinator does: what an earlier producer with the same id left open is aborted.
   TxnResult init(Duration /*timeout*/) override {
@@ -48,6 +49,7 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
     if (auto f = fault(Call::begin)) return f;
     if (kafka_.open_transaction() != nullptr) kafka_.violations_.emplace_back("begin: one is open");
     kafka_.transactions_.emplace_back();
+    kafka_.transactions_.back().clients = clients_;
     return std::nullopt;
   }
   TxnResult produce(const std::string& topic, const std::optional<std::string>& key,
@@ -88,6 +90,7 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
       auto& stored = kafka_.committed_[tp];
       stored = std::max(stored, next);
     }
+    if (kafka_.on_commit_) kafka_.on_commit_(*txn);
     return std::nullopt;
   }
   TxnResult abort() override {
@@ -113,6 +116,7 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
   }
 
   FakeKafka& kafka_;
+  const std::size_t clients_;
   bool fenced_ = false;
 };
 
@@ -159,17 +163,19 @@ std::optional<FakeKafka::Clock::time_point> FakeKafka::next_arrival() const {
 
 KafkaClientFactory FakeKafka::clients(std::vector<TopicPartition> assignment) {
   return [this, assignment = std::move(assignment)](const KafkaHooks& hooks) {
-    assignment_ = assignment;
-    if (assignment_.empty()) {
-      for (const auto& [tp, log] : log_) assignment_.push_back(tp);
+    group_assignment_ = assignment;
+    if (group_assignment_.empty()) {
+      for (const auto& [tp, log] : log_) group_assignment_.push_back(tp);
     }
+    assignment_.clear();
     assigned_ = false;
     paused_ = false;
     closed_ = false;
+    fenced_ = false;
     position_.clear();
     KafkaClients c;
     c.consumer = std::make_unique<Consumer>(*this, hooks);
-    c.producer = std::make_unique<Producer>(*this);
+    c.producer = std::make_unique<Producer>(*this, ++clients_built_);
     return c;
   };
 }
@@ -194,6 +200,20 @@ void FakeKafka::revoke(int poll, std::vector<TopicPartition> partitions, std::si
   poll_faults_.push_back(std::move(f));
 }
 
+void FakeKafka::session_timeout(int poll) {
+  PollFault f;
+  f.poll = polls_ + static_cast<std::size_t>(poll);
+  f.session_timeout = true;
+  poll_faults_.push_back(std::move(f));
+}
+
+void FakeKafka::fence(int poll) {
+  PollFault f;
+  f.poll = polls_ + static_cast<std::size_t>(poll);
+  f.fence = true;
+  poll_faults_.push_back(std::move(f));
+}
+
 TxnResult FakeKafka::fault(Call call) {
   calls_.push_back(call);
   auto& queue = faults_[call];
@@ -208,21 +228,56 @@ FakeKafka::Transaction* FakeKafka::open_transaction() {
   return &transactions_.back();
 }
 
+void FakeKafka::assign(const KafkaHooks& hooks) {
+  assigned_ = true;
+  assignment_ = group_assignment_;
+  std::vector<PartitionOffset> parts;
+  for (const auto& tp : assignment_) {
+    const auto it = committed_.find(tp);
+    position_[tp] = it == committed_.end() ? 0 : it->second;
+    parts.push_back({tp.first, tp.second, position_[tp]});
+  }
+  if (hooks.assigned) hooks.assigned(parts);
+}
+
+bool FakeKafka::group_faults(const KafkaHooks& hooks) {
+  for (const auto& f : poll_faults_) {
+    if (f.poll != polls_) continue;
+    if (f.session_timeout) {
+      if (hooks.log) {
+        hooks.log(4, "SESSTMOUT",
+                  "Consumer group session timed out (in join-state steady) after 6000 ms "
+                  "without a successful response from the group coordinator: revoking "
+                  "assignment and rejoining group");
+      }
+      std::vector<PartitionOffset> parts;
+      for (const auto& [topic, partition] : assignment_) parts.push_back({topic, partition});
+      if (!parts.empty() && hooks.revoking) hooks.revoking(parts);
+      assignment_.clear();
+      position_.clear();
+      assigned_ = false;  // the next poll rejoins
+    }
+    if (f.fence) {
+      fenced_ = true;
+      if (hooks.error) {
+        hooks.error("FENCED_INSTANCE_ID",
+                    "Fatal consumer error: Broker: Static consumer fenced by other consumer with "
+                    "same group.instance.id",
+                    true);
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<KafkaRecord> FakeKafka::poll(std::size_t max, Duration wait, const KafkaHooks& hooks) {
   ++polls_;
-  if (!assigned_) {
-    assigned_ = true;
-    std::vector<PartitionOffset> parts;
-    for (const auto& tp : assignment_) {
-      const auto it = committed_.find(tp);
-      position_[tp] = it == committed_.end() ? 0 : it->second;
-      parts.push_back({tp.first, tp.second, position_[tp]});
-    }
-    if (hooks.assigned) hooks.assigned(parts);
-  }
+  if (!assigned_) assign(hooks);
+  if (group_faults(hooks)) return {};
   const PollFault* now = nullptr;
   for (const auto& f : poll_faults_) {
-    if (f.poll == polls_) now = &f;
+    if (f.poll == polls_ && (f.error || !f.revoke.empty())) now = &f;
   }
   if (now != nullptr && now->error) {
     if (hooks.error) hooks.error(now->error->first, now->error->second, now->fatal);

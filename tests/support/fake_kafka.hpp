@@ -2,7 +2,8 @@
 // messages, one consumer group's committed offsets, the dead-letter topic as readers with
 // read_committed see it, and every transaction with its fate. Each step can be made to fail on
 // purpose, as LevelDB's ErrorEnv does: a poll error, a revocation in the middle of a poll, a
-// producer call failing retriably, abortably or fatally (a fenced producer). Steps that break
+// producer call failing retriably, abortably or fatally (a fenced producer), the group session
+// timed out by the client and its consumer fenced ([cluster]'s static membership). Steps that break
 // the transactional protocol (produce before begin, commit without offsets, ...) are recorded as
 // violations for the test to assert on.
 //
@@ -41,6 +42,7 @@ class FakeKafka {
     std::vector<Letter> letters;
     std::map<TopicPartition, std::int64_t> offsets;  // as last sent
     Fate fate = Fate::open;
+    std::size_t clients = 0;  // made by the producer of the clients() call numbered so (from 1)
   };
 
   using Clock = std::chrono::steady_clock;
@@ -61,8 +63,11 @@ class FakeKafka {
 
   // New clients for one Ingest: a consumer joining the group that is assigned `assignment` at
   // its first poll (every partition with messages when empty), from the group's committed
-  // offsets, and a transactional producer of the group.
+  // offsets, and a transactional producer of the group. The factory may be called again (a
+  // rebuild): each pair made replaces the one before, and is assigned the same at its first poll.
   KafkaClientFactory clients(std::vector<TopicPartition> assignment = {});
+  // How many pairs the factories made.
+  std::size_t clients_built() const { return clients_built_; }
 
   // --- faults, each used up once it has happened ---------------------------------------------
 
@@ -73,8 +78,19 @@ class FakeKafka {
   // During the `poll`-th poll from now, after it has taken `after` messages, the partitions
   // are revoked (hooks.revoking, then gone): what it took from them is not returned.
   void revoke(int poll, std::vector<TopicPartition> partitions, std::size_t after);
+  // During the `poll`-th poll from now, the client times its group session out, as librdkafka
+  // does when the coordinator is gone for a session: it logs so (facility SESSTMOUT), every
+  // partition is revoked (hooks.revoking, then gone), and the next poll rejoins and is assigned
+  // them again, from the committed offsets.
+  void session_timeout(int poll);
+  // During the `poll`-th poll from now (after a session_timeout of the same poll), the group
+  // fences the consumer's group.instance.id: a fatal FENCED_INSTANCE_ID, nothing returned, and
+  // fenced() from then on. What it holds stays assigned until it is closed.
+  void fence(int poll);
   // Called by a poll that has nothing to return (the tests stop the Ingest from there).
   void on_idle(std::function<void()> fn) { on_idle_ = std::move(fn); }
+  // Called with each transaction as it commits.
+  void on_commit(std::function<void(const Transaction&)> fn) { on_commit_ = std::move(fn); }
 
   // --- what is durable, and what happened ----------------------------------------------------
 
@@ -99,6 +115,9 @@ class FakeKafka {
   class Producer;
 
   std::vector<KafkaRecord> poll(std::size_t max, Duration wait, const KafkaHooks& hooks);
+  void assign(const KafkaHooks& hooks);
+  // True when the poll must end at once (fenced).
+  bool group_faults(const KafkaHooks& hooks);
   std::optional<Clock::time_point> next_arrival() const;
   TxnResult fault(Call call);
   Transaction* open_transaction();
@@ -119,13 +138,19 @@ class FakeKafka {
     bool fatal = false;
     std::vector<TopicPartition> revoke;
     std::size_t after = 0;
+    bool session_timeout = false;
+    bool fence = false;
   };
   std::vector<PollFault> poll_faults_;
   std::function<void()> on_idle_;
+  std::function<void(const Transaction&)> on_commit_;
+  std::size_t clients_built_ = 0;
 
   // The current consumer's.
+  std::vector<TopicPartition> group_assignment_;  // what the group gives it at each join
   std::vector<TopicPartition> assignment_;
   bool assigned_ = false;
+  bool fenced_ = false;
   bool paused_ = false;
   bool closed_ = false;
   std::map<TopicPartition, std::int64_t> position_;
