@@ -45,6 +45,12 @@ struct IngestOptions {
   // full batches; a trickle is not held back waiting for one (notify_latency_bench).
   Duration linger = std::chrono::milliseconds(20);
   Duration quiet = std::chrono::milliseconds(1);
+  // The loop applies a batch to the engine a slice at a time, at most `slice_items` messages or
+  // `slice_budget` of work per slice, and fires the timers that fell due between two slices
+  // (docs/kafka.md, "A batch in slices"). The batch is still durable, and its offsets stored,
+  // only once all of it is committed.
+  std::size_t slice_items = 500;
+  std::chrono::steady_clock::duration slice_budget = std::chrono::milliseconds(1);
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
   // While batches come full (a backlog), most commit only what the engine acted on
   // (BatchCommit::acted) and one commits everything this often; its offsets are committed then.
