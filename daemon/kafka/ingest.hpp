@@ -35,8 +35,10 @@ class Engine;
 class StateChangelog;
 
 struct IngestOptions {
-  // Messages per SQLite transaction. The loop is busy with a full batch for about 0.2 s here:
-  // larger batches snapshot each busy incident less often, smaller ones hold timers up less.
+  // Messages per SQLite transaction: larger batches snapshot each busy incident less often. The
+  // engine takes a batch in slices (below), so timers wait for a slice, not a batch; they still
+  // wait for the batch's commit, which runs on the loop (docs/architecture.md, "How late the
+  // clock fires, measured").
   std::size_t max_batch = 10000;
   Duration poll_wait = std::chrono::milliseconds(500);  // waiting for a batch's first
   // After the first message a batch keeps filling only while messages keep coming: it goes to
