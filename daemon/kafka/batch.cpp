@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <utility>
@@ -77,46 +78,79 @@ Inbound classify(const KafkaRecord& record, const Config& config, const IngestRu
                     "topic \"" + record.topic + "\" is not one incidentd consumes"}};
 }
 
-BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, BatchCommit commit) {
-  BatchOutcome out;
-  engine.set_flush_each_step(false);
-  // Whatever happens, timer wake-ups between batches flush on their own again.
-  struct Restore {
-    Engine& engine;
-    ~Restore() { engine.set_flush_each_step(true); }
-  } restore{engine};
+namespace {
 
+// The engine batches its commits while `on` (a batch's slice) and commits each step of its own
+// otherwise (timer wake-ups between slices and batches), whatever leaves the scope.
+class StepCommitsOff {
+ public:
+  explicit StepCommitsOff(Engine& engine) : engine_(engine) { engine_.set_flush_each_step(false); }
+  ~StepCommitsOff() { engine_.set_flush_each_step(true); }
+  StepCommitsOff(const StepCommitsOff&) = delete;
+  StepCommitsOff& operator=(const StepCommitsOff&) = delete;
+
+ private:
+  Engine& engine_;
+};
+
+Outcome hand_to_engine(Engine& engine, const Inbound& inbound) {
+  return std::visit(
+      [&engine](const auto& input) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(input)>, Rejection>) {
+          return Outcome::rejected(input.reason);  // not reached: the caller skips rejections
+        } else {
+          return engine.handle(input);
+        }
+      },
+      inbound.item);
+}
+
+}  // namespace
+
+void BatchApplication::count(std::size_t index, const Outcome& outcome) {
+  switch (outcome.status) {
+    case Outcome::Status::accepted:
+      ++out_.accepted;
+      break;
+    case Outcome::Status::duplicate:
+      ++out_.duplicates;
+      break;
+    case Outcome::Status::rejected:
+      ++out_.rejected;
+      out_.engine_rejections.emplace_back(index, outcome.reason);
+      break;
+  }
+}
+
+bool BatchApplication::apply_slice(Engine& engine, std::size_t max_items,
+                                   std::chrono::steady_clock::duration budget) {
+  StepCommitsOff batched(engine);
   const auto started = std::chrono::steady_clock::now();
   const auto cpu_started = thread_cpu_time();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& item = batch[i].item;
-    if (std::holds_alternative<Rejection>(item)) {
-      ++out.rejected;
-      continue;
+  max_items = std::max<std::size_t>(max_items, 1);
+  const std::size_t end = batch_.size() - next_ > max_items ? next_ + max_items : batch_.size();
+  // The clock is read every few items: an item takes microseconds.
+  constexpr std::size_t kItemsPerLook = 16;
+  while (next_ < end) {
+    const std::size_t i = next_++;
+    if (std::holds_alternative<Rejection>(batch_[i].item)) {
+      ++out_.rejected;
+    } else {
+      count(i, hand_to_engine(engine, batch_[i]));
     }
-    const Outcome outcome = std::visit(
-        [&engine](const auto& input) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(input)>, Rejection>) {
-            return Outcome::rejected(input.reason);  // not reached: skipped above
-          } else {
-            return engine.handle(input);
-          }
-        },
-        item);
-    switch (outcome.status) {
-      case Outcome::Status::accepted:
-        ++out.accepted;
-        break;
-      case Outcome::Status::duplicate:
-        ++out.duplicates;
-        break;
-      case Outcome::Status::rejected:
-        ++out.rejected;
-        out.engine_rejections.emplace_back(i, outcome.reason);
-        break;
+    if ((next_ % kItemsPerLook) == 0 && std::chrono::steady_clock::now() - started >= budget) {
+      break;
     }
   }
-  const auto handled = std::chrono::steady_clock::now();
+  out_.engine_time += std::chrono::steady_clock::now() - started;
+  out_.cpu_time += thread_cpu_time() - cpu_started;
+  return applied();
+}
+
+BatchOutcome BatchApplication::finish(Engine& engine, BatchCommit commit) {
+  StepCommitsOff batched(engine);
+  const auto started = std::chrono::steady_clock::now();
+  const auto cpu_started = thread_cpu_time();
   try {
     if (commit == BatchCommit::everything) {
       engine.flush();
@@ -124,12 +158,19 @@ BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, Batc
       engine.flush_acted();
     }
   } catch (const StoreFullError& e) {
-    out.disk_full = e;
+    out_.disk_full = e;
   }
-  out.engine_time = handled - started;
-  out.flush_time = std::chrono::steady_clock::now() - handled;
-  out.cpu_time = thread_cpu_time() - cpu_started;
-  return out;
+  out_.flush_time = std::chrono::steady_clock::now() - started;
+  out_.cpu_time += thread_cpu_time() - cpu_started;
+  return std::move(out_);
+}
+
+BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, BatchCommit commit) {
+  BatchApplication application(batch);
+  while (
+      !application.apply_slice(engine, batch.size(), std::chrono::steady_clock::duration::max())) {
+  }
+  return application.finish(engine, commit);
 }
 
 std::chrono::nanoseconds thread_cpu_time() {

@@ -258,19 +258,28 @@ void ConsumerPipeline::start(std::shared_ptr<Job> job) {
       std::any_of(job->records.begin(), job->records.end(),
                   [this](const KafkaRecord& r) { return r.topic == config_.kafka.events_topic; });
   post_to_loop_([this, from_source, job = std::move(job)] {
-    try {
-      if (from_source) options_.on_source_messages();
-      job->outcome = apply_batch(engine_, job->inbound, job->commit);
-      if (job->outcome.disk_full) {
-        if (options_.on_disk_full) options_.on_disk_full(*job->outcome.disk_full);
-      } else if (options_.on_batch_durable) {
-        options_.on_batch_durable();
-      }
-    } catch (const std::exception& e) {
-      job->error = e.what();
-    }
-    job->done.set_value();
+    job->application.emplace(job->inbound);
+    apply_slice(job, from_source);
   });
+}
+
+void ConsumerPipeline::apply_slice(const std::shared_ptr<Job>& job, bool from_source) {
+  try {
+    if (from_source) options_.on_source_messages();
+    if (!job->application->apply_slice(engine_, options_.slice_items, options_.slice_budget)) {
+      post_to_loop_([this, job] { apply_slice(job); });
+      return;
+    }
+    job->outcome = job->application->finish(engine_, job->commit);
+    if (job->outcome.disk_full) {
+      if (options_.on_disk_full) options_.on_disk_full(*job->outcome.disk_full);
+    } else if (options_.on_batch_durable) {
+      options_.on_batch_durable();
+    }
+  } catch (const std::exception& e) {
+    job->error = e.what();
+  }
+  job->done.set_value();
 }
 
 // Waits for the batch on the loop; once it is durable, its dead letters and offsets join the

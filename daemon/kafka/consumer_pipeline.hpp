@@ -65,7 +65,8 @@ class ConsumerPipeline {
     std::vector<KafkaRecord> records;
     std::vector<Inbound> inbound;
     BatchOutcome outcome;
-    std::string error;  // set when the engine's commit failed
+    std::optional<BatchApplication> application;  // over `inbound`, on the loop thread
+    std::string error;                            // set when the engine's commit failed
     std::promise<void> done;
   };
   // Dead letters and offsets of batches handled since the last batch that committed everything:
@@ -88,6 +89,10 @@ class ConsumerPipeline {
   bool init_transactions();
   std::shared_ptr<Job> prepare(std::vector<KafkaRecord> records);
   void start(std::shared_ptr<Job> job);
+  // On the loop thread: the next slice of the job, then either the next slice posted behind
+  // whatever else the loop has to do (a timer that fell due), or the batch's commit.
+  // `from_source`: the first slice of a batch with messages of the events topic.
+  void apply_slice(const std::shared_ptr<Job>& job, bool from_source = false);
   void finish_inflight(bool revoking = false);
   void wait_for_loop();
   void throw_if_failed(const Job& job) const;

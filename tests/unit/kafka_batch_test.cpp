@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -187,6 +188,76 @@ TEST_CASE("a batch goes through the engine in order and is committed once") {
     CHECK(again.duplicates == 4);
     CHECK(store.timeline().size() == 8);
   }
+}
+
+TEST_CASE("a batch applied in slices lets a timer that fell due fire between two slices") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  // A level II incident: its 2 h warning falls due while the next batch is being applied.
+  apply_batch(engine, {classify(record("opinion.events", event_json("open", "inc-clock")), config,
+                                kRules)});
+  std::vector<Inbound> batch;
+  for (int i = 0; i < 6; ++i) {
+    const std::string n = std::to_string(i);
+    batch.push_back(classify(record("opinion.events", event_json("flood-" + n, "inc-flood-" + n,
+                                                                 false, "detected", "III")),
+                             config, kRules));
+  }
+  const auto warned_at = [&]() -> std::optional<std::size_t> {
+    const auto& timeline = store.timeline();
+    for (std::size_t i = 0; i < timeline.size(); ++i) {
+      const Action& a = timeline[i];
+      if (a.incident_key == "inc-clock" && a.kind == ActionKind::warning && !a.opening) return i;
+    }
+    return std::nullopt;
+  };
+
+  BatchApplication application(batch);
+  REQUIRE_FALSE(application.apply_slice(engine, 2, std::chrono::hours(1)));
+  REQUIRE_FALSE(warned_at());
+  // Between two slices the loop runs the timer that fell due: the warning is taken at its due
+  // instant and committed at once, not after the rest of the batch.
+  time.advance_to(kNow + 2h);
+  const auto warning = warned_at();
+  REQUIRE(warning);
+  CHECK(store.timeline()[*warning].at == kNow + 2h);
+  CHECK_FALSE(store.processed().contains("flood-2"));
+
+  while (!application.apply_slice(engine, 2, std::chrono::hours(1))) {
+  }
+  CHECK_FALSE(store.processed().contains("flood-5"));  // applied, not yet committed
+  const BatchOutcome out = application.finish(engine, BatchCommit::everything);
+  CHECK(out.accepted == 6);
+  CHECK(store.processed().contains("flood-5"));
+  // The incidents of the later slices were opened after the warning.
+  std::size_t opened_last = 0;
+  for (std::size_t i = 0; i < store.timeline().size(); ++i) {
+    const Action& a = store.timeline()[i];
+    if (a.incident_key == "inc-flood-5" && a.kind == ActionKind::incident_opened) opened_last = i;
+  }
+  CHECK(opened_last > *warning);
+}
+
+TEST_CASE("a slice ends when its time budget is spent, after at least a few items") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  std::vector<Inbound> batch;
+  for (int i = 0; i < 40; ++i) {
+    const std::string n = std::to_string(i);
+    batch.push_back(
+        classify(record("opinion.events", event_json("e" + n, "inc-" + n)), config, kRules));
+  }
+  BatchApplication application(batch);
+  // No budget: the clock is looked at every 16 items, so each slice makes progress.
+  int slices = 1;
+  while (!application.apply_slice(engine, batch.size(), std::chrono::nanoseconds(0))) ++slices;
+  CHECK(slices == 3);  // 16, 16, 8
+  CHECK(application.finish(engine, BatchCommit::everything).accepted == 40);
+  CHECK(store.processed().size() == 40);
 }
 
 // ---- [cluster]: inputs forwarded by instances that do not own the incident --------------------

@@ -124,6 +124,7 @@ Run consume(FakeKafka& kafka, testing::MemoryStore& store,
   options.checkpoint_every = 0s;   // and every batch is durable as a whole (no backlog mode)
   options.stop_commit_grace = 1h;  // the back-off is not slept: retry until the faults run out
   options.backoff_for_test = [&run](Duration d) { run.backoffs.push_back(d); };
+  options.slice_items = 3;  // every batch goes to the engine in slices, posted one by one
   Ingest::PostToLoop post = [loop](std::function<void()> work) {
     if (loop != nullptr) {
       loop->post(std::move(work));
