@@ -64,19 +64,24 @@ std::string Sha256::finish() {
 }
 
 std::string Sha256::hex_digest_of(std::string_view bytes) {
-  begin();
-  add(bytes);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx_, digest.data(), &size) != 1) {
-    throw std::runtime_error("OpenSSL: digest final");
-  }
-  std::string hex(2 * static_cast<std::size_t>(size), '\0');
-  for (std::size_t i = 0; i < size; ++i) {
+  std::array<unsigned char, 32> digest{};
+  digest_into(bytes, digest);
+  std::string hex(2 * digest.size(), '\0');
+  for (std::size_t i = 0; i < digest.size(); ++i) {
     hex[2 * i] = hex_digit(digest[i] >> 4U);
     hex[2 * i + 1] = hex_digit(digest[i]);
   }
   return hex;
+}
+
+void Sha256::digest_into(std::string_view bytes, std::array<unsigned char, 32>& out) {
+  begin();
+  add(bytes);
+  // SHA-256's digest is 32 bytes: the context was made for SHA2-256 alone.
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx_, out.data(), &size) != 1 || size != out.size()) {
+    throw std::runtime_error("OpenSSL: digest final");
+  }
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view message) {

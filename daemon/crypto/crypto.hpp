@@ -5,6 +5,7 @@
 // (core/hex.hpp) or `base64` spell them. Failures of OpenSSL itself throw std::runtime_error.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ class Sha256 {
   // begin(), add(bytes), finish() spelled in lowercase hex (64 digits), without the raw
   // digest's own string: the hash chain's rows are hashed this way.
   std::string hex_digest_of(std::string_view bytes);
+  // begin(), add(bytes), finish() into `out`, allocating nothing: verify checks millions of
+  // rows' hashes against the hex they carry without spelling each digest in a string.
+  void digest_into(std::string_view bytes, std::array<unsigned char, 32>& out);
 
  private:
   evp_md_st* md_;

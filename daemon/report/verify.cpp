@@ -34,7 +34,7 @@ RowFacts facts_of(const TimelineRow& row) {
   f.prev_hash = row.prev_hash;
   f.hash = row.hash;
   f.hashed = !row.hash.empty() && !row.prev_hash.empty();
-  f.self_ok = f.hashed && chain_hash(row.prev_hash, row) == row.hash;
+  f.self_ok = f.hashed && chain_hash_matches(row.prev_hash, row, row.hash);
   return f;
 }
 

@@ -1,6 +1,7 @@
 #include "store/chain_hash.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <stdexcept>
 
@@ -41,20 +42,40 @@ class Encoding {
   std::string bytes_;
 };
 
-std::string digest(const Encoding& encoding) {
+crypto::Sha256& sha() {
   thread_local crypto::Sha256 sha;
+  return sha;
+}
+
+std::string digest(const Encoding& encoding) {
   try {
-    return sha.hex_digest_of(encoding.bytes());
+    return sha().hex_digest_of(encoding.bytes());
   } catch (const std::runtime_error& e) {
     throw StoreError(e.what());
   }
 }
 
+// Whether `hex` spells the digest of `encoding` in lowercase hex.
+bool digest_is(const Encoding& encoding, std::string_view hex) {
+  std::array<unsigned char, 32> d{};
+  try {
+    sha().digest_into(encoding.bytes(), d);
+  } catch (const std::runtime_error& e) {
+    throw StoreError(e.what());
+  }
+  if (hex.size() != 2 * d.size()) return false;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (hex[2 * i] != hex_digit(d[i] >> 4U) || hex[2 * i + 1] != hex_digit(d[i])) return false;
+  }
+  return true;
+}
+
 // One buffer per thread: it grows to the longest row once, not for every row of the hot path.
 // The number is the incident_seq (v2) or the global seq (v1).
-std::string row_hash(std::string_view tag, std::string_view prev_hash, std::int64_t number,
-                     std::string_view incident_key, std::int64_t at_ms, std::string_view action,
-                     const std::string* milestone, std::string_view body) {
+const Encoding& row_encoding(std::string_view tag, std::string_view prev_hash, std::int64_t number,
+                             std::string_view incident_key, std::int64_t at_ms,
+                             std::string_view action, const std::string* milestone,
+                             std::string_view body) {
   thread_local Encoding encoding;
   encoding.begin(tag);
   encoding.field(prev_hash);
@@ -69,8 +90,10 @@ std::string row_hash(std::string_view tag, std::string_view prev_hash, std::int6
         "-");  // no length prefix starts with '-': a NULL milestone encodes apart from any text
   }
   encoding.field(body);
-  return digest(encoding);
+  return encoding;
 }
+
+constexpr std::string_view kTagV2 = "incidentd-timeline-v2\n";
 
 }  // namespace
 
@@ -84,13 +107,19 @@ std::string chain_genesis(std::string_view incident_key) {
 std::string chain_hash(std::string_view prev_hash, std::int64_t incident_seq,
                        std::string_view incident_key, std::int64_t at_ms, std::string_view action,
                        const std::string* milestone, std::string_view body) {
-  return row_hash("incidentd-timeline-v2\n", prev_hash, incident_seq, incident_key, at_ms, action,
-                  milestone, body);
+  return digest(
+      row_encoding(kTagV2, prev_hash, incident_seq, incident_key, at_ms, action, milestone, body));
 }
 
 std::string chain_hash(std::string_view prev_hash, const TimelineRow& row) {
   return chain_hash(prev_hash, row.incident_seq, row.incident_key, row.at_ms, row.action,
                     row.milestone ? &*row.milestone : nullptr, row.body);
+}
+
+bool chain_hash_matches(std::string_view prev_hash, const TimelineRow& row, std::string_view hex) {
+  return digest_is(row_encoding(kTagV2, prev_hash, row.incident_seq, row.incident_key, row.at_ms,
+                                row.action, row.milestone ? &*row.milestone : nullptr, row.body),
+                   hex);
 }
 
 std::string chain_heads_digest(std::vector<IncidentChainHead> heads) {
@@ -110,8 +139,8 @@ std::string chain_hash_v1(std::string_view prev_hash, std::int64_t seq,
                           std::string_view incident_key, std::int64_t at_ms,
                           std::string_view action, const std::string* milestone,
                           std::string_view body) {
-  return row_hash("incidentd-timeline-v1\n", prev_hash, seq, incident_key, at_ms, action, milestone,
-                  body);
+  return digest(row_encoding("incidentd-timeline-v1\n", prev_hash, seq, incident_key, at_ms, action,
+                             milestone, body));
 }
 
 }  // namespace incidentd

@@ -25,6 +25,10 @@ std::string chain_genesis(std::string_view incident_key);
 // Throws StoreError when the digest cannot be computed.
 std::string chain_hash(std::string_view prev_hash, const TimelineRow& row);
 
+// Whether `hex` is chain_hash(prev_hash, row), computed without spelling the digest in a string
+// (verify checks millions of rows). Throws StoreError as chain_hash does.
+bool chain_hash_matches(std::string_view prev_hash, const TimelineRow& row, std::string_view hex);
+
 // The same over the fields as they are about to be stored; `milestone` null for none.
 std::string chain_hash(std::string_view prev_hash, std::int64_t incident_seq,
                        std::string_view incident_key, std::int64_t at_ms, std::string_view action,

@@ -19,6 +19,7 @@ Database::Database(const std::string& path, Mode mode)
           kBusyTimeoutMs) {
   if (mode == Mode::read_only) {
     check_readable_version();
+    map_for_reading();
     return;
   }
   const std::string journal = db_.execAndGet("PRAGMA journal_mode = WAL").getString();
@@ -35,6 +36,16 @@ Database::Database(const std::string& path, Mode mode)
   db_.exec("PRAGMA cache_size = -65536");
   db_.exec("PRAGMA temp_store = MEMORY");
   migrate();
+}
+
+void Database::map_for_reading() {
+  // The tools read a whole table at a time (verify reads every timeline row): through read()
+  // each page is a system call and a copy out of the page cache, a fifth of verify's time.
+  // Memory-mapped, SQLite reads the page cache in place. SQLite caps the size at its build's
+  // limit (Debian's: 2 GB, the front of a larger file; the rest is read as before). Only on
+  // read-only connections, which the incidentctl commands alone open: a file truncated under a
+  // mapping faults (SIGBUS) instead of failing a read, not a risk the daemon takes.
+  db_.exec("PRAGMA mmap_size = " + std::to_string(kReadOnlyMapBytes));
 }
 
 int Database::user_version() {

@@ -24,6 +24,8 @@ class Database {
   // The schema version this build writes and reads (PRAGMA user_version).
   static constexpr int kSchemaVersion = 14;
   static constexpr int kBusyTimeoutMs = 5000;
+  // What a read-only connection asks SQLite to memory-map (it caps it at its build's limit).
+  static constexpr long long kReadOnlyMapBytes = 64LL << 30;
 
   // read_write creates the file if needed and migrates it to kSchemaVersion; read_only needs a
   // database at exactly kSchemaVersion. Both refuse a newer schema. Throws StoreError or
@@ -47,6 +49,7 @@ class Database {
  private:
   void migrate();
   void check_readable_version();
+  void map_for_reading();
   StoreError newer_schema(int found) const;
 
   std::string path_;
