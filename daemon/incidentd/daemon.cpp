@@ -205,6 +205,14 @@ void Daemon::Parts::begin_stop() {
 // start has nothing to undo ("Commits the topic never got" in docs/cluster.md). What the batch in
 // flight and the API still commit goes with that transaction when it can, and is undone and
 // redone from its inputs when it cannot.
+void Daemon::Parts::forget_published_commits() {
+  try {
+    store.forget_published_commits(ingest->stats().published_seq);
+  } catch (const StoreError& e) {
+    spdlog::warn("incidentd: stopping: {}; the next start reads the state topic instead", e.what());
+  }
+}
+
 void Daemon::Parts::quiesce_for_stop() {
   if (!cluster) return;
   engine.hold_clocks_while([] { return true; });
@@ -263,6 +271,9 @@ int Daemon::Parts::run() {
   loop_ended = true;
   ingest->join();
   if (cluster) cluster->stop();
+  // What the consumer's last transactions carried is on the state topic: a start after this
+  // clean stop has nothing to look up there unless the loop committed something after them.
+  if (changelog && ingest_ok) forget_published_commits();
   heartbeat.cancel();
   if (ingest_ok) engine.flush();
   // The clean-stop marker, only for a stop that was asked for and finished; any other end is

@@ -104,6 +104,7 @@ struct Daemon::Parts {
   void check_cluster_topics();
   void begin_stop();
   void quiesce_for_stop();
+  void forget_published_commits();
   void on_signal(const boost::system::error_code& ec, int signal);
   void force_exit(const boost::system::error_code& ec);
   int run();

@@ -404,7 +404,8 @@ void ConsumerPipeline::wait_for_room() {
 // Everything handled so far is durable: what was held joins the open Kafka transaction.
 void ConsumerPipeline::release_held() {
   if (awaiting_.letters.empty() && awaiting_.offsets.empty()) return;
-  txn_->add(std::move(awaiting_.letters), awaiting_.offsets, take_state_records());
+  auto records = take_state_records();
+  txn_->add(std::move(awaiting_.letters), awaiting_.offsets, std::move(records), taken_seq_);
   awaiting_ = Held{};
 }
 
@@ -414,7 +415,10 @@ std::vector<DeadLetter> ConsumerPipeline::take_state_records() {
   if (options_.state_changelog == nullptr) return out;
   auto records = options_.state_changelog->take();
   out.reserve(records.size());
-  for (const auto& r : records) out.push_back({r.incident_key, encode_state_record(r)});
+  for (const auto& r : records) {
+    out.push_back({r.incident_key, encode_state_record(r)});
+    taken_seq_ = std::max(taken_seq_, r.seq);
+  }
   return out;
 }
 
@@ -426,7 +430,7 @@ void ConsumerPipeline::release_state() {
   if (options_.state_changelog == nullptr) return;
   auto records = take_state_records();
   if (records.empty() && (txn_->open() || txn_->state_records() == 0)) return;
-  txn_->add({}, txn_->committed_offsets(), std::move(records));
+  txn_->add({}, txn_->committed_offsets(), std::move(records), taken_seq_);
 }
 
 // Commits everything the engine holds (an empty batch that commits everything), so the held
@@ -545,6 +549,7 @@ IngestStats ConsumerPipeline::stats() const {
   s.dead_lettered = counters_.dead_lettered;
   s.assigned_partitions = counters_.assigned;
   if (counters_.lag >= 0) s.lag = counters_.lag.load();
+  s.published_seq = counters_.published_seq;
   return s;
 }
 

@@ -100,6 +100,8 @@ class ConsumerPipeline {
   void wait_for_room();
   void release_held();
   std::vector<DeadLetter> take_state_records();
+  // The highest commit number (StateRecord::seq) among the records taken so far.
+  std::int64_t taken_seq_ = 0;
   void release_state();
   void checkpoint(bool revoking = false);
   void commit_if_due();

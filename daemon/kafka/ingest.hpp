@@ -120,6 +120,8 @@ struct IngestStats {
   std::uint64_t dead_lettered = 0;  // committed to the dead-letter topic
   std::size_t assigned_partitions = 0;
   std::optional<std::int64_t> lag;
+  // [cluster] on: every commit numbered up to this is on the state topic (0: none known).
+  std::int64_t published_seq = 0;
 };
 
 // The transactional id of the dead-letter producer: "incidentd-<group>-dead-letters" for a single

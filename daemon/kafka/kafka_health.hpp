@@ -29,6 +29,9 @@ struct IngestCounters {
   std::atomic<std::uint64_t> dead_lettered{0};  // committed to the dead-letter topic
   std::atomic<std::size_t> assigned{0};
   std::atomic<std::int64_t> lag{-1};  // -1: unknown
+  // The highest commit number (StateRecord::seq) among the change records of transactions that
+  // committed: every commit up to it is on the state topic.
+  std::atomic<std::int64_t> published_seq{0};
 };
 
 // " (N more like it held back)" after a rate-limited line, or nothing.

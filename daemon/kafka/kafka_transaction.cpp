@@ -98,7 +98,8 @@ void DeadLetterTransaction::fatal(const TxnError& error) const {
 }
 
 void DeadLetterTransaction::add(std::vector<DeadLetter> letters, const OffsetMap& offsets,
-                                std::vector<DeadLetter> state_records) {
+                                std::vector<DeadLetter> state_records, std::int64_t records_seq) {
+  records_seq_ = std::max(records_seq_, records_seq);
   if (state_ == TxnState::idle) {
     opened_ = SteadyClock::now();
     begin();
@@ -254,6 +255,7 @@ void DeadLetterTransaction::committed() {
     spdlog::debug("kafka: {} change record(s) written to {}", state_records_.size(), state_topic_);
   }
   merge_offsets(committed_offsets_, offsets_);
+  if (records_seq_ > counters_.published_seq) counters_.published_seq = records_seq_;
   letters_.clear();
   state_records_.clear();
   offsets_.clear();

@@ -101,8 +101,10 @@ class DeadLetterTransaction {
   // Joins the letters and the state topic's records (produced at once when the client holds a
   // begun transaction) and the offsets. Throws IngestFatal when the producer is fenced,
   // InstanceFenced when the consumer's group.instance.id was (or the consumer already is).
+  // `records_seq`: the highest commit number among every state record added so far; once this
+  // transaction commits, IngestCounters::published_seq says so.
   void add(std::vector<DeadLetter> letters, const OffsetMap& offsets,
-           std::vector<DeadLetter> state_records = {});
+           std::vector<DeadLetter> state_records = {}, std::int64_t records_seq = 0);
 
   // Commits what is open: its dead letters appear and its offsets are committed together.
   // Retries until it works; stopping or revoking it gives up after a while (what it held is
@@ -153,6 +155,7 @@ class DeadLetterTransaction {
   const std::string state_topic_;
   std::vector<DeadLetter> letters_;
   std::vector<DeadLetter> state_records_;
+  std::int64_t records_seq_ = 0;
   OffsetMap offsets_;
   OffsetMap committed_offsets_;
   SteadyClock::time_point opened_{};

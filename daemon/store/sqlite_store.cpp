@@ -97,6 +97,11 @@ SqliteStore::JournalPending SqliteStore::commit_journal_pending() {
   });
 }
 
+void SqliteStore::forget_published_commits(std::int64_t seq) {
+  guarded_write(rooms_->database, "forget_published_commits",
+                [&] { rooms_->journal.forget_through(seq); });
+}
+
 JournalRollback SqliteStore::roll_back_commits_after(std::int64_t published_through) {
   return guarded_write(rooms_->database, "roll_back_commits", [&] {
     return rooms_->journal.roll_back_after(

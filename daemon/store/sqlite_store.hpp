@@ -100,6 +100,8 @@ class SqliteStore final : public Store,
     std::int64_t last = 0;
   };
   JournalPending commit_journal_pending();
+  // Every commit numbered up to `seq` is on the state topic: its undo is no longer kept.
+  void forget_published_commits(std::int64_t seq);
   // Undoes every journalled commit after `published_through`, newest first, and forgets all.
   JournalRollback roll_back_commits_after(std::int64_t published_through);
 

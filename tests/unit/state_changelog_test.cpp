@@ -57,9 +57,9 @@ Config cluster_config() {
 // store, its Ingest on `kafka`'s clients, until the fake has nothing more to give and `idle`
 // (called then, on the consumer thread, which is the engine's here) says to stop.
 struct Node {
-  explicit Node(testing::MemoryStore& memory)
+  explicit Node(testing::MemoryStore& memory, CommitSeq commit_seq = {})
       : config(cluster_config()),
-        store(memory, changelog),
+        store(memory, changelog, std::move(commit_seq)),
         time(kNow),
         engine(config, store, time) {}
 
@@ -81,10 +81,12 @@ struct Node {
     ingest.start([&ok](bool result) { ok = result; });
     ingest.join();
     kafka.on_idle({});
+    stats = ingest.stats();
     return ok;
   }
 
   Config config;
+  IngestStats stats;
   StateChangelog changelog{"node-1"};
   ChangelogStore store;
   VirtualTime time;
@@ -152,6 +154,36 @@ TEST_CASE("a batch's change records are committed in the transaction of its offs
   check_matches_store(records, memory);
   CHECK(node.changelog.pending() == 0);
   CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("records carry their commit's number, and what committed is reported as published") {
+  FakeKafka kafka;
+  testing::MemoryStore memory;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"), "inc-1");
+  kafka.append(kEvents, 1, event_json("e2", "inc-2"), "inc-2");
+  kafka.fail_next(Call::commit, TxnError{TxnError::Kind::abortable, "_STATE: aborted"});
+  std::int64_t commits = 40;  // as a store's journal numbers them: the last commit's number
+  testing::MemoryStore* counted = &memory;
+  Node node(memory, [&commits, counted, seen = std::size_t{0}]() mutable {
+    // One more number per commit the store took (each adds to its timeline).
+    if (counted->timeline().size() != seen) {
+      seen = counted->timeline().size();
+      ++commits;
+    }
+    return commits;
+  });
+  REQUIRE(node.consume(kafka));
+
+  const auto records = decoded(kafka.committed_on(kState));
+  REQUIRE_FALSE(records.empty());
+  std::int64_t highest = 0;
+  for (const auto& r : records) {
+    CHECK(r.seq > 40);
+    CHECK(r.by == "node-1");
+    highest = std::max(highest, r.seq);
+  }
+  CHECK(kafka.transactions()[0].fate == Fate::aborted);
+  CHECK(node.stats.published_seq == highest);
 }
 
 TEST_CASE("an aborted transaction commits no change record and the redo commits each once") {
