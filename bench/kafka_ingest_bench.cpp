@@ -78,6 +78,7 @@ const std::string kEvents = "bench.events." + kRun;
 const std::string kReleases = "bench.releases." + kRun;
 const std::string kDeadLetters = "bench.dlq." + kRun;
 const std::string kState = "bench.state." + kRun;
+const std::string kInputs = "bench.inputs." + kRun;
 
 // Thrown, not exit(): the broker is stopped on the way out (main prints the reason).
 [[noreturn]] void die(const std::string& why) {
@@ -294,8 +295,8 @@ bool committed_to(RdKafka::KafkaConsumer& c, const std::map<int, std::int64_t>& 
   return done;
 }
 
-// `cluster`: with a [cluster] section; its state topic is auto-created by the broker (not
-// compacted, which one run does not need).
+// `cluster`: with a [cluster] section; its state and inputs topics are created here with the
+// events topic's partitions, as a cluster needs (not compacted, which one run does not need).
 double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::path& source_dir,
                      const std::string& incidentd, const std::string& log_level, std::size_t batch,
                      const Stream& s, bool cluster = false) {
@@ -308,7 +309,9 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
                                  {kEvents, kReleases, kDeadLetters});
   if (cluster) {
     std::ofstream(config, std::ios::app) << "\n[cluster]\ninstance_id = \"bench\"\n"
-                                         << "state_topic = \"" << kState << "\"\n";
+                                         << "state_topic = \"" << kState << "\"\n"
+                                         << "inputs_topic = \"" << kInputs << "\"\n";
+    producer_with_topics({{"bootstrap.servers", brokers}}, {kState, kInputs}, kPartitions);
   }
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 
