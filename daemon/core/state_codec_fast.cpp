@@ -3,6 +3,8 @@
 // state_from_json(json::parse(text)) would give the same state; anything else (a missing key, a
 // type nlohmann would convert or refuse) returns nullopt, and the caller takes that path, whose
 // message says what is wrong.
+#include "core/state_codec_fast.hpp"
+
 #include <simdjson.h>
 
 #include <cstdint>
@@ -158,8 +160,14 @@ class Reader {
 std::optional<IncidentState> state_from_json_text_fast(std::string_view text) {
   // One parser per thread: a start decodes on two threads, each reusing its buffers.
   thread_local dom::parser parser;
+  dom::element e;
+  if (parser.parse(text.data(), text.size()).get(e) != simdjson::SUCCESS) return std::nullopt;
+  return state_from_element_fast(e);
+}
+
+std::optional<IncidentState> state_from_element_fast(simdjson::dom::element e) {
   dom::object o;
-  if (parser.parse(text.data(), text.size()).get(o) != simdjson::SUCCESS) return std::nullopt;
+  if (e.get(o) != simdjson::SUCCESS) return std::nullopt;
   Reader r;
   IncidentState s;
   s.key = r.string(r.at(o, "key"));

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/state_record_fast.hpp"
 #include "incidentd/state_codec.hpp"
 
 namespace incidentd {
@@ -344,6 +345,15 @@ std::string encode_state_record(const StateRecord& r) {
 }
 
 Parsed<StateRecord> decode_state_record(std::string_view text) {
+  if (auto fast = decode_state_record_fast(text)) {
+    Parsed<StateRecord> out;
+    out.value = std::move(*fast);
+    return out;
+  }
+  return decode_state_record_reference(text);
+}
+
+Parsed<StateRecord> decode_state_record_reference(std::string_view text) {
   Parsed<StateRecord> out;
   if (text.size() > kMaxStateRecordBytes) {
     out.error = "record is " + std::to_string(text.size()) + " bytes, over the limit of " +
