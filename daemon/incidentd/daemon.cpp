@@ -200,11 +200,8 @@ void Daemon::Parts::begin_stop() {
   shutdown_timer.async_wait([this](const boost::system::error_code& e) { force_exit(e); });
 }
 
-// A cluster member's clean stop: no clock fires and no delivery result is recorded after the
-// consumer's last transaction, which so carries every change this run committed, and the next
-// start has nothing to undo ("Commits the topic never got" in docs/cluster.md). What the batch in
-// flight and the API still commit goes with that transaction when it can, and is undone and
-// redone from its inputs when it cannot.
+// After a clean stop: the commits the consumer's last transactions carried are on the state
+// topic, so their undo can go, and the next start need not read the topic to learn it.
 void Daemon::Parts::forget_published_commits() {
   try {
     store.forget_published_commits(ingest->stats().published_seq);
@@ -213,6 +210,11 @@ void Daemon::Parts::forget_published_commits() {
   }
 }
 
+// A cluster member's clean stop: no clock fires and no delivery result is recorded after the
+// consumer's last transaction, which so carries every change this run committed, and the next
+// start has nothing to undo ("Commits the topic never got" in docs/cluster.md). What the batch in
+// flight and the API still commit goes with that transaction when it can, and is undone and
+// redone from its inputs when it cannot.
 void Daemon::Parts::quiesce_for_stop() {
   if (!cluster) return;
   engine.hold_clocks_while([] { return true; });
