@@ -71,15 +71,32 @@ void Engine::after_step() {
 }
 
 void Engine::flush() {
-  commit(true);
+  commit(dirty_);
 }
 
 void Engine::flush_acted() {
-  commit(false);
+  commit(acted_);
 }
 
-void Engine::commit(bool everything) {
-  const std::vector<Slot*>& slots = everything ? dirty_ : acted_;
+bool Engine::flush_part(std::size_t max_others) {
+  part_.assign(acted_.begin(), acted_.end());
+  std::size_t others = 0;
+  for (Slot* slot : dirty_) {
+    if (others == max_others) break;
+    if (slot->acted) continue;
+    part_.push_back(slot);
+    ++others;
+  }
+  commit(part_);
+  part_.clear();
+  return dirty_.empty() && pending_.empty();
+}
+
+// Every acted slot is among `slots` (flush_acted() commits exactly those, flush() and
+// flush_part() more): the pending actions, confirmations and acknowledgements all come from acted
+// slots, so committing them with these slots leaves no action without its incident's snapshot.
+// `slots` may be dirty_ or acted_ itself: it is read before either changes.
+void Engine::commit(const std::vector<Slot*>& slots) {
   if (slots.empty() && pending_.empty()) return;
   pending_.incidents.reserve(slots.size());  // a batch snapshots thousands: copy each once
   for (Slot* slot : slots) {
@@ -100,7 +117,8 @@ void Engine::commit(bool everything) {
   }
   if (commit_listener_) commit_listener_(pending_.incidents);
   // The ids of uncommitted events only; the store knows the rest.
-  if (everything || dirty_.size() == slots.size()) {
+  const bool all_dirty = dirty_.size() == slots.size();
+  if (all_dirty) {
     pending_ids_.clear();
   } else {
     for (const auto& p : pending_.processed) pending_ids_.erase(p.id);
@@ -113,7 +131,7 @@ void Engine::commit(bool everything) {
     slot->acted = false;
     if (slot->state.closed) closed.push_back(slot->state.key);
   }
-  if (everything) {
+  if (all_dirty) {
     dirty_.clear();
   } else {
     std::erase_if(dirty_, [](const Slot* slot) { return !slot->dirty; });

@@ -147,20 +147,40 @@ bool BatchApplication::apply_slice(Engine& engine, std::size_t max_items,
   return applied();
 }
 
+bool BatchApplication::commit_part(Engine& engine, std::size_t max_incidents) {
+  if (disk_full_) return true;
+  StepCommitsOff batched(engine);
+  const auto started = std::chrono::steady_clock::now();
+  const auto cpu_started = thread_cpu_time();
+  bool done = true;
+  try {
+    done = engine.flush_part(std::max<std::size_t>(max_incidents, 1));
+  } catch (const StoreFullError& e) {
+    disk_full_ = e;  // the daemon's flush() writes the rest once there is room
+  }
+  out_.flush_time += std::chrono::steady_clock::now() - started;
+  out_.cpu_time += thread_cpu_time() - cpu_started;
+  return done;
+}
+
 BatchOutcome BatchApplication::finish(Engine& engine, BatchCommit commit) {
   StepCommitsOff batched(engine);
   const auto started = std::chrono::steady_clock::now();
   const auto cpu_started = thread_cpu_time();
-  try {
-    if (commit == BatchCommit::everything) {
-      engine.flush();
-    } else {
-      engine.flush_acted();
+  if (disk_full_) {
+    out_.disk_full = std::move(disk_full_);
+  } else {
+    try {
+      if (commit == BatchCommit::everything) {
+        engine.flush();
+      } else {
+        engine.flush_acted();
+      }
+    } catch (const StoreFullError& e) {
+      out_.disk_full = e;
     }
-  } catch (const StoreFullError& e) {
-    out_.disk_full = e;
   }
-  out_.flush_time = std::chrono::steady_clock::now() - started;
+  out_.flush_time += std::chrono::steady_clock::now() - started;
   out_.cpu_time += thread_cpu_time() - cpu_started;
   return std::move(out_);
 }

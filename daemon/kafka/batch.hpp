@@ -108,7 +108,12 @@ class BatchApplication {
   bool apply_slice(Engine& engine, std::size_t max_items,
                    std::chrono::steady_clock::duration budget);
   bool applied() const { return next_ == batch_.size(); }
-  // After the last slice: one commit, of `commit`. A full disk is reported in
+  // After the last slice, for BatchCommit::everything, which can be thousands of incidents (a
+  // quarter of a second's commit under a flood): the next part of it (Engine::flush_part), so the
+  // loop fires due timers between parts too. True once all of it is durable, or once the disk is
+  // found full (finish() reports that). Then finish().
+  bool commit_part(Engine& engine, std::size_t max_incidents);
+  // After the last slice (and the last part): one commit, of `commit`. A full disk is reported in
   // BatchOutcome::disk_full; any other StoreError from the commit is thrown, and the engine is
   // then ahead of its store and must not be used again.
   BatchOutcome finish(Engine& engine, BatchCommit commit);
@@ -118,6 +123,7 @@ class BatchApplication {
 
   const std::vector<Inbound>& batch_;
   std::size_t next_ = 0;
+  std::optional<StoreFullError> disk_full_;  // met by a part
   BatchOutcome out_;
 };
 

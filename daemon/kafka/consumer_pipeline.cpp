@@ -259,15 +259,21 @@ void ConsumerPipeline::start(std::shared_ptr<Job> job) {
                   [this](const KafkaRecord& r) { return r.topic == config_.kafka.events_topic; });
   post_to_loop_([this, from_source, job = std::move(job)] {
     job->application.emplace(job->inbound);
-    apply_slice(job, from_source);
+    next_step(job, from_source);
   });
 }
 
-void ConsumerPipeline::apply_slice(const std::shared_ptr<Job>& job, bool from_source) {
+void ConsumerPipeline::next_step(const std::shared_ptr<Job>& job, bool from_source) {
   try {
     if (from_source) options_.on_source_messages();
-    if (!job->application->apply_slice(engine_, options_.slice_items, options_.slice_budget)) {
-      post_to_loop_([this, job] { apply_slice(job); });
+    if (!job->application->applied() &&
+        !job->application->apply_slice(engine_, options_.slice_items, options_.slice_budget)) {
+      post_to_loop_([this, job] { next_step(job); });
+      return;
+    }
+    if (job->commit == BatchCommit::everything &&
+        !job->application->commit_part(engine_, options_.commit_part_incidents)) {
+      post_to_loop_([this, job] { next_step(job); });
       return;
     }
     job->outcome = job->application->finish(engine_, job->commit);

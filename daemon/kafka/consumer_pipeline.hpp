@@ -89,10 +89,11 @@ class ConsumerPipeline {
   bool init_transactions();
   std::shared_ptr<Job> prepare(std::vector<KafkaRecord> records);
   void start(std::shared_ptr<Job> job);
-  // On the loop thread: the next slice of the job, then either the next slice posted behind
-  // whatever else the loop has to do (a timer that fell due), or the batch's commit.
-  // `from_source`: the first slice of a batch with messages of the events topic.
-  void apply_slice(const std::shared_ptr<Job>& job, bool from_source = false);
+  // On the loop thread: the job's next step (a slice of its messages, else a part of a commit of
+  // everything), the step after it posted behind whatever else the loop has to do (a timer that
+  // fell due); after the last, the batch's outcome. `from_source`: the first slice of a batch with
+  // messages of the events topic.
+  void next_step(const std::shared_ptr<Job>& job, bool from_source = false);
   void finish_inflight(bool revoking = false);
   void wait_for_loop();
   void throw_if_failed(const Job& job) const;

@@ -90,6 +90,12 @@ class Engine {
   // Re-applied, such an event gives the same description, so nothing is lost and nothing acts
   // twice. Throws StoreError like flush().
   void flush_acted();
+  // flush() in parts, so that a loop can fire due timers between them: commits what the engine
+  // decided (flush_acted()'s part) and at most `max_others` of the incidents only re-described,
+  // each with the events applied to it. True once nothing is left uncommitted. Each part is a
+  // commit of its own, consistent by itself: an incident's snapshot goes with its events.
+  // Throws StoreError like flush().
+  bool flush_part(std::size_t max_others);
   // After every handle() and every timer wake-up, commit what that step touched (simulation,
   // API, timers); off for batched ingestion.
   void set_flush_each_step(bool on) { flush_each_step_ = on; }
@@ -158,9 +164,9 @@ class Engine {
   void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();
-  // Commits the acted slots (every dirty one when `everything`), with the events applied to
-  // them and every pending action, confirmation and acknowledgement.
-  void commit(bool everything);
+  // Commits these slots (every acted one among them), with the events applied to them and every
+  // pending action, confirmation and acknowledgement.
+  void commit(const std::vector<Slot*>& slots);
 
   Config config_;
   Store& store_;
@@ -186,6 +192,7 @@ class Engine {
   // (which the outbox will send), or changed outside a batch whose source redelivers.
   std::vector<Slot*> acted_;
   std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
+  std::vector<Slot*> part_;          // the slots of flush_part()'s commit
   std::optional<TimePoint> armed_at_;
   // Due incidents whose ownership is in doubt wait this long before the engine looks again.
   static constexpr Duration kHoldBack = std::chrono::milliseconds(100);

@@ -240,6 +240,54 @@ TEST_CASE("a batch applied in slices lets a timer that fell due fire between two
   CHECK(opened_last > *warning);
 }
 
+TEST_CASE("a commit of everything in parts lets a timer that fell due fire between two parts") {
+  const Config config = testing::small_config();
+  testing::MemoryStore store;
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  std::vector<Inbound> opening{
+      classify(record("opinion.events", event_json("open", "inc-clock")), config, kRules)};
+  std::vector<Inbound> batch;
+  for (int i = 0; i < 6; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string key = "inc-flood-" + n;
+    opening.push_back(
+        classify(record("opinion.events", event_json("open-" + n, key, false, "detected", "III")),
+                 config, kRules));
+    batch.push_back(
+        classify(record("opinion.events", event_json("flood-" + n, key, false, "updated", "III")),
+                 config, kRules));
+  }
+  apply_batch(engine, opening);
+  BatchApplication application(batch);
+  REQUIRE(application.apply_slice(engine, batch.size(), std::chrono::hours(1)));
+  const std::size_t commits = store.commits();
+  // Updates that only re-describe their incidents take no action: each part takes two of them.
+  REQUIRE_FALSE(application.commit_part(engine, 2));
+  CHECK(store.commits() == commits + 1);
+  CHECK(store.processed().contains("flood-1"));
+  CHECK_FALSE(store.processed().contains("flood-2"));
+  // Between two parts the loop runs the timer that fell due; its warning is committed at once.
+  time.advance_to(kNow + 2h);
+  bool warned = false;
+  for (const auto& a : store.timeline()) {
+    warned = warned || (a.incident_key == "inc-clock" && a.kind == ActionKind::warning &&
+                        !a.opening && a.at == kNow + 2h);
+  }
+  CHECK(warned);
+  CHECK_FALSE(store.processed().contains("flood-2"));
+
+  const std::size_t after_timer = store.commits();
+  REQUIRE_FALSE(application.commit_part(engine, 2));
+  REQUIRE(application.commit_part(engine, 2));
+  CHECK(store.commits() == after_timer + 2);
+  const BatchOutcome out = application.finish(engine, BatchCommit::everything);
+  CHECK(out.accepted == 6);
+  CHECK_FALSE(out.disk_full);
+  CHECK(store.processed().contains("flood-5"));
+  CHECK(store.commits() == after_timer + 2);  // nothing was left for finish()
+}
+
 TEST_CASE("a slice ends when its time budget is spent, after at least a few items") {
   const Config config = testing::small_config();
   testing::MemoryStore store;
