@@ -27,7 +27,23 @@ constexpr Duration kCatchUpTolerance = std::chrono::minutes(1);
 
 }  // namespace
 
+// A step of the clock promises nothing outside the daemon until it is sent, so its commit need
+// not wait for the disk on the thread that fires the next step (Store::defer_durability: the
+// store makes it durable right after, in the background). A power cut before that undoes it, and
+// the step fires again at the restart (the catch-up rule): a notification at most twice, none
+// lost. An input's commit (the API, an SMS reply) still waits, since its answer promises it.
 void Engine::run_due() {
+  store_.defer_durability(true);
+  try {
+    act_on_due();
+  } catch (...) {
+    store_.defer_durability(false);
+    throw;
+  }
+  store_.defer_durability(false);
+}
+
+void Engine::act_on_due() {
   const TimePoint now = time_.now();
   held_until_.reset();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {

@@ -203,6 +203,10 @@ IngestOptions Daemon::Parts::ingest_options() {
   };
   // Warnings decided in a batch go out at once rather than at the dispatcher's next poll.
   o.on_batch_durable = [this] { notify->wake(); };
+  // A batch's commits do not wait for the disk on the loop, which fires the clocks; the consumer
+  // thread makes them durable before their offsets go to Kafka (docs/kafka.md, "Durable before
+  // its offsets").
+  o.make_durable = [this] { store.make_durable(); };
   // The source heartbeat ([ingest] source_silence) is started after the consumer is built,
   // once the API can hear of it; messages come only once run() starts the consumer.
   o.on_source_messages = [this] {

@@ -85,9 +85,16 @@ struct IngestOptions {
   std::optional<double> time_scale;                        // drill mode: only drill events
   // Called on the consumer thread once the subscription is made (the daemon says READY then).
   std::function<void()> on_subscribed;
-  // Called on the loop thread after a batch is durable in SQLite (the daemon wakes the
-  // notification dispatcher then, so a new warning does not wait for its next poll).
+  // Called on the loop thread after a batch is committed to SQLite (the daemon wakes the
+  // notification dispatcher then, so a new warning does not wait for its next poll). With
+  // make_durable set, what the batch decided may go out before its commit is on the disk: a power
+  // cut then undoes the commit, Kafka redelivers the batch, and its notifications go out again.
   std::function<void()> on_batch_durable;
+  // Set: the loop commits batches without waiting for the disk (Store::defer_durability) and the
+  // consumer thread calls this before every Kafka transaction commit, so a batch's offsets reach
+  // Kafka only once its commit is on the disk. The loop, which fires the clocks, then waits for
+  // no fsync of a batch's (under a flood, tens to hundreds of ms each while the disk is busy).
+  std::function<void()> make_durable;
   // Called on the loop thread when a batch holds messages from the events topic, valid or not,
   // before the engine sees them (the source heartbeat: is the monitoring system alive?).
   std::function<void()> on_source_messages;

@@ -64,6 +64,7 @@ class ChangelogStore final : public Store {
                                                 const std::string& confirmation_id) override {
     return inner_.find_confirmation(incident_key, unit, confirmation_id);
   }
+  void defer_durability(bool on) override { inner_.defer_durability(on); }
 
  private:
   Store& inner_;

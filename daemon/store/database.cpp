@@ -1,6 +1,10 @@
 #include "store/database.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include <sqlite3.h>
 
@@ -27,8 +31,9 @@ Database::Database(const std::string& path, Mode mode)
     throw StoreError("open (" + path_ + "): cannot enable WAL (journal_mode is " + journal + ")");
   }
   // FULL syncs the WAL on every commit. With NORMAL a power loss can undo the last commits even
-  // though commit() returned, and the caller stores its Kafka offsets right after commit():
-  // those events would be lost for good. A batched commit pays the fsync once.
+  // though commit() returned: an acknowledgement answered, a step that was sent. Only a caller
+  // that makes its commits durable itself before it promises anything turns it off for its own
+  // commits (defer_durability: the Kafka consumer, sync_wal before its offsets go to Kafka).
   db_.exec("PRAGMA synchronous = FULL");
   db_.exec("PRAGMA foreign_keys = ON");
   // A batch of hundreds of events writes megabytes: the default cache is 2 MB. Temporary
@@ -36,6 +41,27 @@ Database::Database(const std::string& path, Mode mode)
   db_.exec("PRAGMA cache_size = -65536");
   db_.exec("PRAGMA temp_store = MEMORY");
   migrate();
+}
+
+void Database::defer_durability(bool on) {
+  if (on == durability_deferred_ || mode_ == Mode::read_only) return;
+  guarded(*this, "defer_durability",
+          [&] { db_.exec(on ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL"); });
+  durability_deferred_ = on;
+}
+
+void Database::sync_wal() const {
+  const std::string wal = path_ + "-wal";
+  const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;  // no WAL: every commit is in the database file, synced
+    throw StoreError("sync (" + path_ + "): cannot open " + wal + ": " + std::strerror(errno));
+  }
+  const int rc = ::fdatasync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    throw StoreError("sync (" + path_ + "): fdatasync of " + wal + ": " + std::strerror(err));
 }
 
 void Database::map_for_reading() {

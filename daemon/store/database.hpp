@@ -35,6 +35,13 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   SQLite::Database& db() { return db_; }
+  // synchronous=NORMAL while on, FULL otherwise (outside a transaction: SQLite refuses the
+  // change inside one). See SqliteStore::defer_durability.
+  void defer_durability(bool on);
+  bool durability_deferred() const { return durability_deferred_; }
+  // fdatasync of the WAL file through a descriptor of its own, so any thread may call it. A WAL
+  // that does not exist holds nothing to sync. Throws StoreError.
+  void sync_wal() const;
   const std::string& path() const { return path_; }
   Mode mode() const { return mode_; }
   int user_version();
@@ -55,6 +62,7 @@ class Database {
   std::string path_;
   Mode mode_;
   SQLite::Database db_;
+  bool durability_deferred_ = false;
 };
 
 // Runs `body` and turns SQLite's failures into StoreError naming `operation`.

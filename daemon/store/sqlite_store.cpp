@@ -42,6 +42,7 @@ struct SqliteStore::Rooms {
     if (mode == Mode::read_only) return;
     if (when.background_after > 0) checkpointer.emplace(path, Database::kBusyTimeoutMs);
     wal_hook.emplace(database.db(), when, checkpointer ? &*checkpointer : nullptr);
+    syncer.emplace(database);
   }
 
   Database database;
@@ -58,6 +59,7 @@ struct SqliteStore::Rooms {
   // then checkpoints what is left and removes the WAL.
   std::optional<WalCheckpointer> checkpointer;
   std::optional<WalCommitHook> wal_hook;
+  std::optional<WalSyncer> syncer;  // makes deferred commits durable (defer_durability)
 };
 
 SqliteStore::SqliteStore(const std::string& path, Mode mode, WalCheckpoints checkpoints) {
@@ -79,7 +81,25 @@ std::string SqliteStore::chain_hash(std::string_view prev_hash, const TimelineRo
 }
 
 void SqliteStore::commit(const Changeset& changes) {
+  if (rooms_->syncer) {
+    if (auto failed = rooms_->syncer->take_failure()) throw StoreError(*failed);
+  }
   rooms_->engine.commit(changes);
+  if (rooms_->syncer && rooms_->database.durability_deferred()) rooms_->syncer->request();
+}
+
+void SqliteStore::defer_durability(bool on) {
+  rooms_->database.defer_durability(on);
+}
+
+void SqliteStore::make_durable() {
+  rooms_->database.sync_wal();
+}
+
+bool SqliteStore::commits_wait_for_disk() {
+  return guarded(rooms_->database, "synchronous", [&] {
+    return rooms_->database.db().execAndGet("PRAGMA synchronous").getInt() == 2;  // FULL
+  });
 }
 
 void SqliteStore::keep_commit_journal() {

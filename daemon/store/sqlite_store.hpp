@@ -74,6 +74,16 @@ class SqliteStore final : public Store,
 
   // ---- Store (engine_store) ------------------------------------------------------------------
   void commit(const Changeset& changes) override;
+  // synchronous=NORMAL while on: a commit does not wait for the disk (fsync) but stays in the
+  // WAL, which SQLite syncs before any checkpoint copies it into the database file; a thread of
+  // the store's own then syncs the WAL file at once (WalSyncer). A sync that failed is thrown as
+  // StoreError by the next commit.
+  void defer_durability(bool on) override;
+  // Every commit made so far is on the disk once this returns (fdatasync of the WAL file). On
+  // any thread: it does not touch this connection. Throws StoreError.
+  void make_durable();
+  // Whether this connection's commits wait for the disk now (PRAGMA synchronous is FULL).
+  bool commits_wait_for_disk();
   std::vector<IncidentState> load_open_incidents() override;
   // Also TimelineQueries'.
   std::optional<IncidentState> load_incident(const std::string& key) override;

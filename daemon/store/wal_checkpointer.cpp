@@ -1,5 +1,7 @@
 #include "store/wal_checkpointer.hpp"
 
+#include <utility>
+
 namespace incidentd {
 
 WalCheckpointer::WalCheckpointer(const std::string& path, int busy_timeout_ms)
@@ -45,6 +47,59 @@ void WalCheckpointer::run() {
                                              &wal_pages, nullptr);
     if (rc == SQLITE_OK && wal_pages >= 0) ++done_;
     lock.lock();
+    running_ = false;
+    idle_.notify_all();
+  }
+}
+
+WalSyncer::WalSyncer(const Database& database) : database_(database), thread_([this] { run(); }) {}
+
+WalSyncer::~WalSyncer() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void WalSyncer::request() {
+  {
+    const std::lock_guard lock(mutex_);
+    requested_ = true;
+  }
+  wake_.notify_one();
+}
+
+void WalSyncer::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return !requested_ && !running_; });
+}
+
+std::optional<std::string> WalSyncer::take_failure() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(failure_, std::nullopt);
+}
+
+// Requests that come while a sync runs are served by one more sync: every commit made before a
+// request is in the WAL file's pages when the sync that follows it starts.
+void WalSyncer::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return requested_ || stopping_; });
+    if (stopping_) return;
+    requested_ = false;
+    running_ = true;
+    lock.unlock();
+    std::optional<std::string> failed;
+    try {
+      database_.sync_wal();
+      ++syncs_;
+    } catch (const StoreError& e) {
+      failed = e.what();
+    }
+    lock.lock();
+    if (failed) failure_ = std::move(failed);
     running_ = false;
     idle_.notify_all();
   }

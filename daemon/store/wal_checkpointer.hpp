@@ -15,6 +15,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include "store/database.hpp"
 #include "store/wal_checkpoints.hpp"
 
 namespace incidentd {
@@ -51,6 +52,40 @@ class WalCheckpointer {
   bool running_ = false;
   bool stopping_ = false;
   std::atomic<std::uint64_t> done_{0};
+  std::thread thread_;
+};
+
+// Makes deferred commits durable in the background (SqliteStore::defer_durability): after such a
+// commit the writer asks, and this thread syncs the WAL file (Database::sync_wal, through a
+// descriptor of its own), so a commit that did not wait for the disk is on it a few milliseconds
+// later and the thread that committed never waited. A sync that fails is kept and thrown at the
+// writer's next commit (take_failure): an I/O error on the disk is not passed over in silence.
+class WalSyncer {
+ public:
+  explicit WalSyncer(const Database& database);
+  ~WalSyncer();
+  WalSyncer(const WalSyncer&) = delete;
+  WalSyncer& operator=(const WalSyncer&) = delete;
+
+  void request();
+  // Waits until every sync asked for so far is done.
+  void wait_idle();
+  std::uint64_t syncs() const { return syncs_.load(); }
+  // The failure of a sync since the last call, if any.
+  std::optional<std::string> take_failure();
+
+ private:
+  void run();
+
+  const Database& database_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool requested_ = false;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::optional<std::string> failure_;
+  std::atomic<std::uint64_t> syncs_{0};
   std::thread thread_;
 };
 

@@ -77,6 +77,11 @@ class Store {
   // (the simulation's, which prints the actions as they are taken) says no, and the engine does
   // not gather them.
   virtual bool records_actions() const { return true; }
+  // While on, a commit may be undone by a power cut (never by a crash of the process) until the
+  // store's owner makes it durable: for a caller whose promise comes later and waits for that
+  // (the Kafka consumer stores a batch's offsets only after the store's make_durable()). A store
+  // whose every commit is durable, or that keeps nothing, ignores it.
+  virtual void defer_durability(bool on) { (void)on; }
 };
 
 }  // namespace incidentd

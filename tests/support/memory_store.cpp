@@ -46,6 +46,10 @@ void MemoryStore::commit(const Changeset& changes) {
   acknowledgements_.insert(acknowledgements_.end(), changes.acknowledgements.begin(),
                            changes.acknowledgements.end());
   ++commits_;
+  if (deferred_) {
+    ++at_risk_;
+    ++deferred_commits_;
+  }
 }
 
 std::vector<IncidentState> MemoryStore::load_open_incidents() {

@@ -37,6 +37,12 @@ class MemoryStore final : public Store {
   void fail_next_commits(int n) { fail_next_ = n; }
   // While full, every commit throws StoreFullError (path "memory") and applies nothing.
   void set_full(bool full) { full_ = full; }
+  // A power cut's view of durability: commits made while deferred are at risk until
+  // make_durable().
+  void defer_durability(bool on) override { deferred_ = on; }
+  void make_durable() { at_risk_ = 0; }
+  std::size_t commits_at_risk() const { return at_risk_; }
+  std::size_t deferred_commits() const { return deferred_commits_; }
 
   const std::vector<Action>& timeline() const { return timeline_; }
   const std::vector<Action>& outbox() const { return outbox_; }  // notifications, first of each id
@@ -62,6 +68,9 @@ class MemoryStore final : public Store {
   bool full_ = false;
   std::size_t commits_ = 0;
   std::size_t failed_commits_ = 0;
+  bool deferred_ = false;
+  std::size_t at_risk_ = 0;
+  std::size_t deferred_commits_ = 0;
 };
 
 // The IncidentHistory port over a MemoryStore (the daemon's is the SQLite store): every incident

@@ -114,7 +114,8 @@ class LoopThread {
 // `loop`: the engine runs there; without one, inline on the consumer thread.
 Run consume(FakeKafka& kafka, testing::MemoryStore& store,
             std::vector<FakeKafka::TopicPartition> assignment = {}, std::size_t max_batch = 100,
-            LoopThread* loop = nullptr, const Config& config = testing::small_config()) {
+            LoopThread* loop = nullptr, const Config& config = testing::small_config(),
+            const std::function<void(IngestOptions&)>& adjust = {}) {
   VirtualTime time(kNow);
   Engine engine(config, store, time);
   Run run;
@@ -125,6 +126,7 @@ Run consume(FakeKafka& kafka, testing::MemoryStore& store,
   options.stop_commit_grace = 1h;  // the back-off is not slept: retry until the faults run out
   options.backoff_for_test = [&run](Duration d) { run.backoffs.push_back(d); };
   options.slice_items = 3;  // every batch goes to the engine in slices, posted one by one
+  if (adjust) adjust(options);
   Ingest::PostToLoop post = [loop](std::function<void()> work) {
     if (loop != nullptr) {
       loop->post(std::move(work));
@@ -170,6 +172,52 @@ TEST_CASE("a batch's dead letters and its offsets are committed in one transacti
   CHECK(run.stats.dead_lettered == 1);
   CHECK(kafka.consumer_closed());
   CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
+TEST_CASE("a batch's commits are made durable once, before its offsets go to Kafka") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  for (int i = 0; i < 12; ++i) {
+    kafka.append(kEvents, i % 2, event_json("e" + std::to_string(i), "inc-" + std::to_string(i)));
+  }
+  std::size_t barriers = 0;
+  std::vector<std::size_t> at_risk_when_committed;
+  kafka.on_commit([&](const FakeKafka::Transaction&) {
+    at_risk_when_committed.push_back(store.commits_at_risk());
+  });
+  const Run run =
+      consume(kafka, store, {}, 4, nullptr, testing::small_config(), [&](IngestOptions& o) {
+        o.make_durable = [&] {
+          store.make_durable();
+          ++barriers;
+        };
+      });
+  kafka.on_commit({});
+
+  REQUIRE(run.ok);
+  CHECK(store.processed().size() == 12);
+  // The batches' commits did not wait for the disk, and none was at risk when Kafka took offsets.
+  CHECK(store.deferred_commits() >= 3);
+  REQUIRE_FALSE(at_risk_when_committed.empty());
+  for (const std::size_t at_risk : at_risk_when_committed) CHECK(at_risk == 0);
+  CHECK(barriers >= at_risk_when_committed.size());
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 6}, {{kEvents, 1}, 6}});
+}
+
+TEST_CASE("a batch whose commit cannot be made durable ends the consumer, its offsets left") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  const Run run =
+      consume(kafka, store, {}, 100, nullptr, testing::small_config(), [](IngestOptions& o) {
+        o.make_durable = [] {
+          throw StoreError("sync (test.db): fdatasync of test.db-wal: I/O error");
+        };
+      });
+  CHECK_FALSE(run.ok);
+  CHECK(store.processed().contains("e1"));  // committed, never made durable
+  CHECK(kafka.committed_offsets().empty());
+  for (const auto& txn : kafka.transactions()) CHECK(txn.fate != Fate::committed);
 }
 
 TEST_CASE("with [cluster] a forwarded input is applied in a batch and its offset committed") {

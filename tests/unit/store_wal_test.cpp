@@ -84,5 +84,39 @@ TEST_CASE("without the thread, a commit checkpoints the WAL itself", "[store][sq
   CHECK(processed_in(path) == std::size_t{kCommits} * kIdsPerCommit);
 }
 
+TEST_CASE("deferred commits skip the disk's wait until make_durable, and stay readable",
+          "[store][sqlite]") {
+  TempDir dir{"incidentd-wal-test"};
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  CHECK(store.commits_wait_for_disk());
+  store.defer_durability(true);
+  CHECK_FALSE(store.commits_wait_for_disk());
+  store.commit(commit_number(1));
+  CHECK(processed_in(path) == kIdsPerCommit);  // committed: other connections see it
+  REQUIRE(fs::exists(path + "-wal"));
+  store.make_durable();
+  store.defer_durability(false);
+  CHECK(store.commits_wait_for_disk());
+  store.commit(commit_number(2));
+  CHECK(processed_in(path) == 2 * kIdsPerCommit);
+}
+
+TEST_CASE("make_durable of a store whose WAL cannot be opened fails with StoreError",
+          "[store][sqlite]") {
+  TempDir dir{"incidentd-wal-test"};
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  store.commit(commit_number(1));
+  // A symbolic link to itself where the WAL file was (ELOOP, even for root): not ENOENT, which
+  // would mean "nothing to sync".
+  fs::rename(path + "-wal", path + "-wal.moved");
+  fs::create_symlink(path + "-wal", path + "-wal");
+  CHECK_THROWS_AS(store.make_durable(), StoreError);
+  fs::remove(path + "-wal");
+  fs::rename(path + "-wal.moved", path + "-wal");
+  CHECK_NOTHROW(store.make_durable());
+}
+
 }  // namespace
 }  // namespace incidentd
