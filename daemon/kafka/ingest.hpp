@@ -71,7 +71,7 @@ struct IngestOptions {
   // A batch that commits everything does so in parts of the incidents it changed, at most this
   // many per part (a commit each), firing due timers between parts. Under a flood a second's
   // checkpoint is about 10,000 incidents and 150-450 ms as one commit (clock_lateness_bench).
-  std::size_t commit_part_incidents = 256;
+  std::size_t commit_part_incidents = 128;
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span
   // While batches come full (a backlog), most commit only what the engine acted on
   // (BatchCommit::acted) and one commits everything this often; its offsets are committed then.

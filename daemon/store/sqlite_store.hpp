@@ -185,6 +185,11 @@ class SqliteStore final : public Store,
   WalCheckpointCounts wal_checkpoints(bool settle = false);
 
  private:
+  // A write whose promise is only inside the daemon (a dispatcher's record, a heartbeat): it does
+  // not wait for the disk, and the store's thread syncs right after (WalSyncer).
+  template <typename Write>
+  auto synced_after(std::string_view operation, Write&& write) -> decltype(write());
+
   struct Rooms;
   std::unique_ptr<Rooms> rooms_;
 };

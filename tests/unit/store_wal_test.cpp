@@ -118,5 +118,22 @@ TEST_CASE("make_durable of a store whose WAL cannot be opened fails with StoreEr
   CHECK_NOTHROW(store.make_durable());
 }
 
+TEST_CASE("the dispatcher's records do not wait for the disk, and leave the connection as it was",
+          "[store][sqlite]") {
+  TempDir dir{"incidentd-wal-test"};
+  const std::string path = dir.file("incidentd.db");
+  SqliteStore store(path);
+  OutboxUpdate result;
+  result.notification_id = "n-unknown";  // no such row: applies nothing, still a transaction
+  result.state = DeliveryState::delivered;
+  CHECK(store.record_outbox({result}) == std::vector<bool>{false});
+  CHECK(store.commits_wait_for_disk());  // the next input's commit waits for the disk again
+  store.defer_durability(true);
+  store.record_outbox({result});
+  CHECK_FALSE(store.commits_wait_for_disk());  // a caller's own deferral is kept
+  store.defer_durability(false);
+  CHECK(store.commits_wait_for_disk());
+}
+
 }  // namespace
 }  // namespace incidentd
