@@ -82,12 +82,13 @@ std::optional<std::string> WalSyncer::take_failure() {
 }
 
 // Requests that come while a sync runs are served by one more sync: every commit made before a
-// request is in the WAL file's pages when the sync that follows it starts.
+// request is in the WAL file's pages when the sync that follows it starts. A request made before
+// the store closes is served before the thread ends.
 void WalSyncer::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return requested_ || stopping_; });
-    if (stopping_) return;
+    if (!requested_) return;  // stopping, nothing asked
     requested_ = false;
     running_ = true;
     lock.unlock();
