@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,34 @@
 
 namespace incidentd {
 
+// A thread of its own that runs one piece of work whenever it is asked. Requests made while the
+// work runs are served by one more run after it (so whatever preceded a request is covered by a
+// run that starts after it), and a request made before the object is destroyed is served before
+// its thread ends.
+class RequestedWork {
+ public:
+  explicit RequestedWork(std::function<void()> work);
+  ~RequestedWork();
+  RequestedWork(const RequestedWork&) = delete;
+  RequestedWork& operator=(const RequestedWork&) = delete;
+
+  void request();
+  // Waits until every run asked for so far is done.
+  void wait_idle();
+
+ private:
+  void run();
+
+  std::function<void()> work_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool requested_ = false;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
 // Copies the WAL back into the database file on a thread and a connection of its own, when a
 // commit asks. SQLite's automatic checkpoint runs inside the COMMIT that crosses
 // wal_autocheckpoint: under a backlog that stalled the loop thread (timers, the API, ingestion)
@@ -32,27 +61,18 @@ namespace incidentd {
 class WalCheckpointer {
  public:
   WalCheckpointer(const std::string& path, int busy_timeout_ms);
-  ~WalCheckpointer();
-  WalCheckpointer(const WalCheckpointer&) = delete;
-  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  void request();
+  void request() { worker_.request(); }
   // Waits until the thread has done what was asked of it.
-  void wait_idle();
+  void wait_idle() { worker_.wait_idle(); }
   std::uint64_t done() const { return done_.load(); }
 
  private:
-  void run();
+  void checkpoint();
 
   SQLite::Database db_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  bool requested_ = false;
-  bool running_ = false;
-  bool stopping_ = false;
   std::atomic<std::uint64_t> done_{0};
-  std::thread thread_;
+  RequestedWork worker_{[this] { checkpoint(); }};  // last: uses the members above
 };
 
 // Makes deferred commits durable in the background (SqliteStore::defer_durability): after such a
@@ -62,31 +82,23 @@ class WalCheckpointer {
 // writer's next commit (take_failure): an I/O error on the disk is not passed over in silence.
 class WalSyncer {
  public:
-  explicit WalSyncer(const Database& database);
-  ~WalSyncer();
-  WalSyncer(const WalSyncer&) = delete;
-  WalSyncer& operator=(const WalSyncer&) = delete;
+  explicit WalSyncer(const Database& database) : database_(database) {}
 
-  void request();
+  void request() { worker_.request(); }
   // Waits until every sync asked for so far is done.
-  void wait_idle();
+  void wait_idle() { worker_.wait_idle(); }
   std::uint64_t syncs() const { return syncs_.load(); }
   // The failure of a sync since the last call, if any.
   std::optional<std::string> take_failure();
 
  private:
-  void run();
+  void sync();
 
   const Database& database_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  bool requested_ = false;
-  bool running_ = false;
-  bool stopping_ = false;
+  std::mutex failure_mutex_;
   std::optional<std::string> failure_;
   std::atomic<std::uint64_t> syncs_{0};
-  std::thread thread_;
+  RequestedWork worker_{[this] { sync(); }};  // last: uses the members above
 };
 
 // Installs the hook that runs after every commit of `db` with the WAL's length in pages: it asks
