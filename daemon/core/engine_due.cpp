@@ -33,17 +33,7 @@ constexpr Duration kCatchUpTolerance = std::chrono::minutes(1);
 // the step fires again at the restart (the catch-up rule): a notification at most twice, none
 // lost. An input's commit (the API, an SMS reply) still waits, since its answer promises it.
 void Engine::run_due() {
-  store_.defer_durability(true);
-  try {
-    act_on_due();
-  } catch (...) {
-    store_.defer_durability(false);
-    throw;
-  }
-  store_.defer_durability(false);
-}
-
-void Engine::act_on_due() {
+  const DurableLater step_commits(store_, true);
   const TimePoint now = time_.now();
   held_until_.reset();
   while (!schedule_.empty() && schedule_.begin()->at <= now) {

@@ -29,29 +29,6 @@ std::string membership_note(const ClusterConfig& cluster) {
                      format_duration(cluster.heartbeat_interval));
 }
 
-// The batch's commits, made in its scope, are made durable by make_durable() before their
-// offsets go to Kafka (IngestOptions::make_durable); every other commit is durable at once.
-class DurableLater {
- public:
-  DurableLater(Engine& engine, bool on) : engine_(on ? &engine : nullptr) {
-    if (engine_ != nullptr) engine_->defer_durability(true);
-  }
-  ~DurableLater() {
-    if (engine_ == nullptr) return;
-    try {
-      engine_->defer_durability(false);
-    } catch (const StoreError& e) {
-      // Outside a transaction SQLite does not refuse it; should it, the next batch tries again.
-      spdlog::error("store: could not make commits durable at once again: {}", e.what());
-    }
-  }
-  DurableLater(const DurableLater&) = delete;
-  DurableLater& operator=(const DurableLater&) = delete;
-
- private:
-  Engine* engine_;
-};
-
 }  // namespace
 
 ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToLoop post_to_loop,
@@ -294,7 +271,8 @@ void ConsumerPipeline::next_step(const std::shared_ptr<Job>& job, bool from_sour
       post_to_loop_([this, job] { next_step(job); });
       return;
     }
-    const DurableLater durable_later(engine_, options_.make_durable != nullptr);
+    // The batch's commits are made durable by make_durable() before their offsets go to Kafka.
+    const DurableLater batch_commits = engine_.durable_later(options_.make_durable != nullptr);
     if (job->commit == BatchCommit::everything &&
         !job->application->commit_part(engine_, options_.commit_part_incidents)) {
       post_to_loop_([this, job] { next_step(job); });

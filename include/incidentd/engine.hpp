@@ -99,9 +99,10 @@ class Engine {
   // After every handle() and every timer wake-up, commit what that step touched (simulation,
   // API, timers); off for batched ingestion.
   void set_flush_each_step(bool on) { flush_each_step_ = on; }
-  // Store::defer_durability: the commits made while on wait for their caller's own point of
-  // promise to be made durable (the Kafka consumer's, before it stores their offsets).
-  void defer_durability(bool on) { store_.defer_durability(on); }
+  // Store::defer_durability for the commits made while the result lives (when `on`): they wait
+  // for their caller's own point of promise to be made durable (the Kafka consumer's, before it
+  // stores their offsets).
+  [[nodiscard]] DurableLater durable_later(bool on) { return {store_, on}; }
   // Incidents changed and not yet committed (flush() writes them).
   std::size_t uncommitted_incidents() const { return dirty_.size(); }
 
@@ -149,7 +150,6 @@ class Engine {
   void start_clock(IncidentState& s, TimePoint start);
   void arm_milestone(IncidentState& s, Milestone m, TimePoint base, int round);
   void arm_follow_up(IncidentState& s);
-  void act_on_due();  // run_due()'s work
   void act_due(IncidentState& s, TimePoint now);
   void act_ladder(IncidentState& s, MilestoneState& ms, TimePoint now);
   void act_deliveries(IncidentState& s, TimePoint now);

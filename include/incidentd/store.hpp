@@ -84,4 +84,27 @@ class Store {
   virtual void defer_durability(bool on) { (void)on; }
 };
 
+// Store::defer_durability for the commits made in a scope (when `on`); durable at once again
+// after it, however the scope ends.
+class DurableLater {
+ public:
+  DurableLater(Store& store, bool on) : store_(on ? &store : nullptr) {
+    if (store_ != nullptr) store_->defer_durability(true);
+  }
+  ~DurableLater() {
+    if (store_ == nullptr) return;
+    try {
+      store_->defer_durability(false);
+    } catch (const StoreError&) {
+      // Outside a transaction SQLite does not refuse it. Should it, the store still counts
+      // itself deferred, and the next scope's end tries again.
+    }
+  }
+  DurableLater(const DurableLater&) = delete;
+  DurableLater& operator=(const DurableLater&) = delete;
+
+ private:
+  Store* store_;
+};
+
 }  // namespace incidentd
