@@ -208,23 +208,35 @@ void ConsumerPipeline::backoff(Duration d, CommitMode mode) {
 }
 
 // Registers the dead-letter producer; an older process's open transaction is aborted here,
-// before the group's committed offsets are read.
+// before the group's committed offsets are read. Asked a second at a time, so that a stop while
+// the coordinator is out of reach waits for no more than that; a warning once it has been out
+// of reach for kInitPatience.
 bool ConsumerPipeline::init_transactions() {
+  constexpr Duration kInitStep = 1s;
+  constexpr Duration kInitPatience = 10s;
+  const auto started = SteadyClock::now();
   for (;;) {
-    auto r = producer_->init(10s);
+    const auto asked = SteadyClock::now();
+    auto r = producer_->init(kInitStep);
     if (!r) return true;
     if (r->kind == TxnError::Kind::fatal) throw IngestFatal("dead-letter producer: " + r->message);
-    health_.note_problem(r->message);
-    if (auto held = health_.admit("init")) {
-      spdlog::warn(
-          "kafka: waiting for the transaction coordinator at {} before consuming: {}{}; "
-          "incident clocks keep running",
-          config_.kafka.brokers, r->message, held_note(*held));
+    if (SteadyClock::now() - started >= kInitPatience) {
+      health_.note_problem(r->message);
+      if (auto held = health_.admit("init")) {
+        spdlog::warn(
+            "kafka: waiting for the transaction coordinator at {} before consuming: {}{}; "
+            "incident clocks keep running",
+            config_.kafka.brokers, r->message, held_note(*held));
+      }
     }
+    // A refusal that came at once is asked again a step later, as a call that timed out is.
+    const auto rest =
+        std::max(Duration::zero(),
+                 kInitStep - std::chrono::duration_cast<Duration>(SteadyClock::now() - asked));
     if (options_.backoff_for_test) {
-      options_.backoff_for_test(1s);
+      options_.backoff_for_test(rest);
       if (stop_) return false;
-    } else if (!sleep_unless_stopped(1s)) {
+    } else if (!sleep_unless_stopped(rest)) {
       return false;
     }
   }

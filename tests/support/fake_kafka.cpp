@@ -40,7 +40,8 @@ class FakeKafka::Producer final : public TransactionalProducerPort {
   Producer(FakeKafka& kafka, std::size_t clients) : kafka_(kafka), clients_(clients) {}
 
   // As the coordinator does: what an earlier producer with the same id left open is aborted.
-  TxnResult init(Duration /*timeout*/) override {
+  TxnResult init(Duration timeout) override {
+    kafka_.init_timeouts_.push_back(timeout);
     if (auto f = fault(Call::init)) return f;
     if (auto* txn = kafka_.open_transaction()) txn->fate = Transaction::Fate::aborted;
     return std::nullopt;

@@ -103,6 +103,8 @@ class FakeKafka {
   const std::vector<Transaction>& transactions() const { return transactions_; }
   // Every producer call, in order (failed ones too).
   const std::vector<Call>& calls() const { return calls_; }
+  // The time each init was given, in order.
+  const std::vector<Duration>& init_timeouts() const { return init_timeouts_; }
   // Messages handed to a consumer, in order, by consumers in turn.
   const std::vector<KafkaRecord>& delivered() const { return delivered_; }
   std::size_t polls() const { return polls_; }
@@ -129,6 +131,7 @@ class FakeKafka {
   std::vector<Letter> letters_;
   std::vector<Transaction> transactions_;
   std::vector<Call> calls_;
+  std::vector<Duration> init_timeouts_;
   std::vector<KafkaRecord> delivered_;
   std::vector<std::string> violations_;
   std::map<Call, std::vector<TxnError>> faults_;

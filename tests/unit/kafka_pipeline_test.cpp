@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -218,6 +219,29 @@ TEST_CASE("a batch whose commit cannot be made durable ends the consumer, its of
   CHECK(store.processed().contains("e1"));  // committed, never made durable
   CHECK(kafka.committed_offsets().empty());
   for (const auto& txn : kafka.transactions()) CHECK(txn.fate != Fate::committed);
+}
+
+TEST_CASE("a coordinator out of reach is asked again a second at a time, then consumed from") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  kafka.append(kEvents, 0, event_json("e1", "inc-1"));
+  kafka.fail_next(Call::init, TxnError{TxnError::Kind::retriable, "_TIMED_OUT: test"}, 3);
+
+  const Run run = consume(kafka, store);
+
+  REQUIRE(run.ok);
+  CHECK(store.processed().contains("e1"));
+  const auto& calls = kafka.calls();
+  REQUIRE(calls.size() >= 4);
+  CHECK(std::count(calls.begin(), calls.begin() + 4, Call::init) == 4);
+  // Each call given a step, so that a stop waits for no more than that; the refusals came at
+  // once, and each waited out the rest of its step.
+  CHECK(kafka.init_timeouts() == std::vector<Duration>(4, Duration(1s)));
+  REQUIRE(run.backoffs.size() >= 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(run.backoffs[i] > 0ms);
+    CHECK(run.backoffs[i] <= 1s);
+  }
 }
 
 TEST_CASE("with [cluster] a forwarded input is applied in a batch and its offset committed") {
