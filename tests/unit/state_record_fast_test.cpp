@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -117,10 +118,23 @@ std::vector<json> odd_values(const json& v) {
   return out;
 }
 
-// Every variant of `j` with one member (at any depth, in objects) removed or replaced.
+// The member names of an object, in order: its shape.
+std::string shape_of(const json& j) {
+  std::string shape;
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) shape += key + ",";
+  }
+  return shape;
+}
+
+// Every variant of `j` with one member (at any depth, in objects) removed or replaced. Of an
+// array's elements, the first of each shape: a record's actions repeat a few shapes many times.
 void variants(json& j, const json& root, std::vector<std::string>& out) {
   if (j.is_array()) {
-    for (auto& x : j) variants(x, root, out);
+    std::set<std::string> shapes;
+    for (auto& x : j) {
+      if (shapes.insert(shape_of(x)).second) variants(x, root, out);
+    }
     return;
   }
   if (!j.is_object()) return;
