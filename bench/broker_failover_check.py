@@ -356,7 +356,7 @@ def check_daemon_data(db, broker, dlq, mode, n, bad_values):
 
 
 def run(args, work):
-    broker = kt.Broker(SOURCE_DIR, work, nodes=3)
+    broker = kt.Broker(SOURCE_DIR, work, nodes=3, quick_jit=False)
     numbers, daemons, failures = None, [], []
     try:
         t0 = time.monotonic()

@@ -148,7 +148,7 @@ class Arrivals:
 class Cluster:
     def __init__(self, args, work, names=("a", "b", "c")):
         self.args, self.work, self.names = args, work, names
-        self.broker = kt.Broker(SOURCE_DIR, work)
+        self.broker = kt.Broker(SOURCE_DIR, work, quick_jit=False)
         self.daemons, self.configs, self.dbs = {}, {}, {}
         self.arrivals = None
 
