@@ -241,10 +241,17 @@ void check_same(const MemoryStore& store, const MemoryStore& reference) {
   CHECK(store.confirmations().size() == reference.confirmations().size());
 }
 
+// Seeds of the two crash tests: all in release, a quarter under a sanitizer (tests/CMakeLists.txt).
+#ifdef INCIDENTD_UNDER_SANITIZER
+constexpr unsigned kSeeds = 10;
+#else
+constexpr unsigned kSeeds = 40;
+#endif
+
 TEST_CASE("a crash between full commits loses nothing when the source redelivers",
           "[engine][deferred]") {
   const Config config = roster_config();
-  for (unsigned seed = 1; seed <= 40; ++seed) {
+  for (unsigned seed = 1; seed <= kSeeds; ++seed) {
     std::mt19937 rng(seed);
     const auto batches = random_batches(rng);
     CAPTURE(seed);
@@ -283,7 +290,7 @@ TEST_CASE("a crash between full commits loses nothing when the source redelivers
 TEST_CASE("a crash between the parts of a commit loses nothing when the source redelivers",
           "[engine][deferred]") {
   const Config config = roster_config();
-  for (unsigned seed = 1; seed <= 40; ++seed) {
+  for (unsigned seed = 1; seed <= kSeeds; ++seed) {
     std::mt19937 rng(seed);
     const auto batches = random_batches(rng);
     CAPTURE(seed);
