@@ -112,7 +112,7 @@ cluster_wait_ready() { # DIR NODES (reads pids[] and offsets[])
         note "node $k (pid ${pids[$k]}) exited during start-up"
         return 1
       fi
-      tail -c "+$((offsets[k] + 1))" "$nd/kafka.log" | grep -q 'Kafka Server started' && ((up += 1))
+      logged_since "$nd/kafka.log" "${offsets[k]}" 'Kafka Server started' && ((up += 1))
     done
     if ((up == nodes)) && run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server \
       "$(cluster_bootstrap "$dir")" --command-config "$cfg" --list >/dev/null 2>&1; then
@@ -142,7 +142,7 @@ cluster_start_failed() { # DIR NODES MESSAGE (reads pids[] and offsets[])
     rm -f "$nd/kafka.pid"
     echo "----- last lines of $nd/kafka.log -----" >&2
     tail -c "+$((offsets[k] + 1))" "$nd/kafka.log" | tail -n 30 >&2
-    tail -c "+$((offsets[k] + 1))" "$nd/kafka.log" | grep -q 'Address already in use' && in_use=1
+    logged_since "$nd/kafka.log" "${offsets[k]}" 'Address already in use' && in_use=1
   done
   echo "-----" >&2
   ((in_use)) && die "a port of the cluster was already in use; it was stopped"
@@ -306,7 +306,7 @@ cmd_start_node() {
   pid=$(launch_broker "$nd" "$CLUSTER_HEAP")
   local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
   until port_answers "$nport" &&
-    tail -c "+$((offset + 1))" "$nd/kafka.log" | grep -q 'Kafka Server started'; do
+    logged_since "$nd/kafka.log" "$offset" 'Kafka Server started'; do
     if ! alive "$pid" || ((SECONDS >= deadline)); then
       kill_and_reap "$pid"
       rm -f "$nd/kafka.pid"

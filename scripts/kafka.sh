@@ -486,12 +486,19 @@ cmd_start() {
     echo "-----" >&2
     # The bind error sits above the configuration the broker dumps after it; say it last, where
     # a caller (tests/integration/kt.py) looks for it to start again on new ports.
-    if tail -c "+$((offset + 1))" "$log" | grep -q 'Address already in use'; then
+    if logged_since "$log" "$offset" 'Address already in use'; then
       die "a port of the broker ($port or $controller_port) was already in use; it was stopped"
     fi
     die "the broker did not become ready (see above); it was stopped"
   fi
   echo "kafka $KAFKA_VERSION ready on 127.0.0.1:$port after $(elapsed "$started") s (pid $pid, dir $dir)"
+}
+
+# True when FILE has a line matching PATTERN past its first OFFSET bytes. Not `grep -q`: it
+# exits at the first match, tail dies of SIGPIPE writing the rest, and under pipefail the match
+# reads as a failure (a broker's log past a pipe's 64 KiB).
+logged_since() { # FILE OFFSET PATTERN
+  tail -c "+$(($2 + 1))" "$1" | grep -- "$3" >/dev/null
 }
 
 # Ready means: the broker logged that it started, and an admin client can list topics.
@@ -506,7 +513,7 @@ wait_ready() { # DIR PID PORT LOG_OFFSET
       return 1
     fi
     if port_answers "$port" &&
-      tail -c "+$((offset + 1))" "$dir/kafka.log" | grep -q 'Kafka Server started' &&
+      logged_since "$dir/kafka.log" "$offset" 'Kafka Server started' &&
       run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" \
         --command-config "$cfg" --list >/dev/null 2>&1; then
       return 0
