@@ -29,7 +29,9 @@
 
 #include "event_stream.hpp"
 #include "local_run.hpp"
+#include "webhook_receiver.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +50,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -102,6 +105,33 @@ double process_cpu_seconds(pid_t pid) {
     if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
   }
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of each of a process's threads so far, summed by thread name (the daemon names
+// its own: the loop is "incidentd"; librdkafka's are "rdk:..."), largest first.
+std::vector<std::pair<std::string, double>> thread_cpu_seconds(pid_t pid) {
+  std::map<std::string, double> by_name;
+  const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(tasks, ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto open = text.find('(');
+    const auto close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    }
+    by_name[text.substr(open + 1, close - open - 1)] +=
+        ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::vector<std::pair<std::string, double>> out(by_name.begin(), by_name.end());
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
 }
 
 // Peak resident memory of a process so far in MiB (VmHWM), from /proc; 0 when it cannot be read.
@@ -299,14 +329,20 @@ bool committed_to(RdKafka::KafkaConsumer& c, const std::map<int, std::int64_t>& 
 // events topic's partitions, as a cluster needs (not compacted, which one run does not need).
 double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::path& source_dir,
                      const std::string& incidentd, const std::string& log_level, std::size_t batch,
-                     const Stream& s, bool cluster = false) {
+                     const Stream& s, bool receiver_up, bool cluster = false) {
   const std::string name = cluster ? "bench-cluster-" : "bench-daemon-";
   const std::string group = name + std::to_string(::getpid());
   const fs::path config = dir / (name + "incidentd.toml");
   const fs::path db = dir / (name + "bench.db");
   const fs::path log = dir / (name + "incidentd.log");
+  // The notifications of the level I and II incidents reach a webhook receiver, as they reach
+  // their people in a province; with --failing-receivers they go nowhere, and the dispatcher's
+  // retries of every one of them are part of the figure.
+  std::optional<incidentd::bench::WebhookReceiver> receiver;
+  if (receiver_up) receiver.emplace();
   incidentd::bench::write_config(source_dir, config, brokers, group,
-                                 {kEvents, kReleases, kDeadLetters});
+                                 {kEvents, kReleases, kDeadLetters},
+                                 receiver ? receiver->port() : 0);
   if (cluster) {
     std::ofstream(config, std::ios::app) << "\n[cluster]\ninstance_id = \"bench\"\n"
                                          << "state_topic = \"" << kState << "\"\n"
@@ -341,6 +377,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const double broker = broker_cpu_seconds() - broker0;
   const double daemon_cpu = process_cpu_seconds(pid);  // before the shutdown, like the clock
   const double daemon_peak_mib = peak_rss_mib(pid);
+  const auto threads = thread_cpu_seconds(pid);
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -371,7 +408,18 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
       static_cast<double>(s.messages.size()) / took, durable, static_cast<long long>(incidents),
       static_cast<long long>(timeline), seconds(done - started));
   print_cpu("incidentd", daemon_cpu, broker, s.messages.size());
+  if (receiver) {
+    std::printf("  notifications received by the webhook receiver: %zu\n", receiver->requests());
+  } else {
+    std::printf(
+        "  notifications: no receiver (--failing-receivers): every one failed and retried\n");
+  }
   std::printf("  incidentd's peak resident memory: %.0f MiB\n", daemon_peak_mib);
+  std::printf("  incidentd's threads, CPU s:");
+  for (const auto& [thread, cpu] : threads) {
+    if (cpu >= 0.05) std::printf(" %s %.2f;", thread.c_str(), cpu);
+  }
+  std::printf("\n");
   // The daemon's own account of its threads (logged when its consumer closes).
   const std::string text = read_file(log);
   if (const auto at = text.rfind("time spent: "); at != std::string::npos) {
@@ -395,6 +443,10 @@ int run(int argc, char** argv) {
   app.add_option("--events", events, "messages to publish")->capture_default_str();
   app.add_option("--incidents", incidents, "incident keys they spread over")->capture_default_str();
   app.add_option("--batch", batch, "incidentd --batch")->capture_default_str();
+  bool failing_receivers = false;
+  app.add_flag("--failing-receivers", failing_receivers,
+               "no webhook receiver: every notification fails and is retried (the figures of "
+               "earlier sessions)");
   app.add_flag("--cluster", cluster,
                "also run incidentd with [cluster] on (the state topic), on the same stream");
   add_options(app, opts);
@@ -429,11 +481,12 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     validated = classify_consume(brokers, stream.messages.size(), source_dir);
     std::fflush(stdout);
-    daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream);
+    daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream,
+                           !failing_receivers);
     std::fflush(stdout);
     if (cluster) {
-      daemon_cluster =
-          daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream, true);
+      daemon_cluster = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream,
+                                     !failing_receivers, true);
     }
   } catch (...) {
     // The broker's data and the daemon's log and database stay for a look; they are large.

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "service/thread_name.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd {
@@ -116,7 +117,10 @@ void ClusterMember::bind(Engine& engine, SqliteStore& store, RunOnLoop run_on_lo
 void ClusterMember::start() {
   last_tick_.store(steady_now());
   watching_ = true;
-  watch_thread_ = std::thread([this] { watch(); });
+  watch_thread_ = std::thread([this] {
+    name_this_thread("cluster-watch");
+    watch();
+  });
   replica_.start();
 }
 

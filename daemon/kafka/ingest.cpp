@@ -7,6 +7,7 @@
 
 #include "kafka/consumer_pipeline.hpp"
 #include "kafka/kafka_client.hpp"
+#include "service/thread_name.hpp"
 
 namespace incidentd {
 
@@ -88,6 +89,7 @@ Ingest::~Ingest() {
 void Ingest::start(std::function<void(bool ok)> on_finished) {
   impl_->on_finished = std::move(on_finished);
   impl_->thread = std::thread([this] {
+    name_this_thread("kafka-consumer");
     const bool ok = impl_->pipeline.run();
     if (impl_->on_finished) impl_->on_finished(ok);
   });

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "kafka/kafka_conf.hpp"
+#include "service/thread_name.hpp"
 
 namespace incidentd {
 namespace {
@@ -423,6 +424,7 @@ void EventPublisher::flush(Duration timeout) {
 void EventPublisher::start_polling() {
   if (impl_->poller.joinable()) return;
   impl_->poller = std::thread([impl = impl_.get()] {
+    name_this_thread("kafka-publish");
     while (!impl->stop) impl->producer->poll(200);
   });
 }

@@ -18,6 +18,7 @@
 
 #include "kafka/kafka_client.hpp"
 #include "kafka/kafka_conf.hpp"
+#include "service/thread_name.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace incidentd {
@@ -375,7 +376,10 @@ ReplicaApplier::~ReplicaApplier() {
 void ReplicaApplier::start() {
   if (impl_->thread.joinable()) return;
   impl_->create_consumer();
-  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    name_this_thread("replica-apply");
+    impl->run();
+  });
   // The partition count is known when start() returns, unless the broker does not answer.
   std::unique_lock lock(impl_->mutex);
   impl_->changed.wait_for(lock, kMetadataWait + 1s, [this] { return impl_->asked; });

@@ -20,6 +20,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include "service/thread_name.hpp"
+
 namespace incidentd {
 namespace {
 
@@ -210,7 +212,10 @@ bool mark_database_damaged(const std::string& path, const DatabaseFileProblem& p
 }
 
 FullFileCheck::FullFileCheck(std::string path, Done done)
-    : path_(std::move(path)), done_(std::move(done)), thread_([this] { run(); }) {}
+    : path_(std::move(path)), done_(std::move(done)), thread_([this] {
+        name_this_thread("file-check");
+        run();
+      }) {}
 
 FullFileCheck::~FullFileCheck() {
   {

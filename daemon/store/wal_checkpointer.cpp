@@ -2,10 +2,15 @@
 
 #include <utility>
 
+#include "service/thread_name.hpp"
+
 namespace incidentd {
 
-RequestedWork::RequestedWork(std::function<void()> work)
-    : work_(std::move(work)), thread_([this] { run(); }) {}
+RequestedWork::RequestedWork(std::string name, std::function<void()> work)
+    : name_(std::move(name)), work_(std::move(work)), thread_([this] {
+        name_this_thread(name_);
+        run();
+      }) {}
 
 RequestedWork::~RequestedWork() {
   {

@@ -27,7 +27,8 @@ namespace incidentd {
 // its thread ends.
 class RequestedWork {
  public:
-  explicit RequestedWork(std::function<void()> work);
+  // `name`: the thread's (service/thread_name.hpp).
+  RequestedWork(std::string name, std::function<void()> work);
   ~RequestedWork();
   RequestedWork(const RequestedWork&) = delete;
   RequestedWork& operator=(const RequestedWork&) = delete;
@@ -39,6 +40,7 @@ class RequestedWork {
  private:
   void run();
 
+  std::string name_;
   std::function<void()> work_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -72,7 +74,7 @@ class WalCheckpointer {
 
   SQLite::Database db_;
   std::atomic<std::uint64_t> done_{0};
-  RequestedWork worker_{[this] { checkpoint(); }};  // last: uses the members above
+  RequestedWork worker_{"wal-checkpoint", [this] { checkpoint(); }};  // last: uses the above
 };
 
 // Makes deferred commits durable in the background (SqliteStore::defer_durability): after such a
@@ -98,7 +100,7 @@ class WalSyncer {
   std::mutex failure_mutex_;
   std::optional<std::string> failure_;
   std::atomic<std::uint64_t> syncs_{0};
-  RequestedWork worker_{[this] { sync(); }};  // last: uses the members above
+  RequestedWork worker_{"wal-sync", [this] { sync(); }};  // last: uses the members above
 };
 
 // Installs the hook that runs after every commit of `db` with the WAL's length in pages: it asks
