@@ -3,7 +3,9 @@
 //   2. raw librdkafka: one group consumer reads the whole topic, doing nothing with it;
 //   3. the same with incidentd's classify() on each message: the floor of its consumer thread;
 //   4. incidentd end to end: the real daemon reads the same topic (validated, deduplicated,
-//      durable in SQLite, offsets committed) until its group's committed offsets reach the end;
+//      durable in SQLite, offsets committed) until its group's committed offsets reach the end,
+//      its notifications taken by a webhook receiver of the bench's; with each of its threads'
+//      CPU time (docs/architecture.md, "The threads");
 //   5. with --cluster, the same again with [cluster] on: every change also written to a state
 //      topic of its own (docs/cluster.md), in the transactions of the offsets;
 // and prints the rates, their ratios to raw, and incidentd / classify() alone (issue 18). Rates
@@ -12,7 +14,7 @@
 //
 //   build/release/bench/kafka_ingest_bench [--events N] [--incidents M] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
-//       [--batch N (incidentd --batch)] [--cluster]
+//       [--batch N (incidentd --batch)] [--cluster] [--failing-receivers]
 // --brokers uses a running broker (that auto-creates topics with 3 partitions) instead.
 #include <fcntl.h>
 #include <netinet/in.h>
