@@ -215,19 +215,19 @@ rootLogger.appenderRef.err.ref = STDERR'
 # A tool's classes are archived as the broker's are (class_archive), one archive per tool, by
 # its first run on this machine. The JVM's own warnings go to stderr: a tool's stdout is read.
 run_tool() { # CLASS ARGS...
-  local cls=$1 archive tmp rc=0
+  local cls=$1 archive tmp="" share rc=0
   shift
   know_java_build
   archive=$(class_archive "$cls")
   if [[ -f $archive ]]; then
-    java "${TOOL_JVM_OPTS[@]}" -XX:SharedArchiveFile="$archive" \
-      -Xlog:disable -Xlog:all=warning,cds*=off:stderr \
-      -Dlog4j2.configurationFile="$(tools_log_config)" -cp "$LIBS/*" "$cls" "$@" || rc=$?
+    share=-XX:SharedArchiveFile="$archive"
   else
     tmp="$archive.$BASHPID.tmp"
-    java "${TOOL_JVM_OPTS[@]}" -XX:ArchiveClassesAtExit="$tmp" \
-      -Xlog:disable -Xlog:all=warning,cds*=off:stderr \
-      -Dlog4j2.configurationFile="$(tools_log_config)" -cp "$LIBS/*" "$cls" "$@" || rc=$?
+    share=-XX:ArchiveClassesAtExit="$tmp"
+  fi
+  java "${TOOL_JVM_OPTS[@]}" "$share" -Xlog:disable -Xlog:all=warning,cds*=off:stderr \
+    -Dlog4j2.configurationFile="$(tools_log_config)" -cp "$LIBS/*" "$cls" "$@" || rc=$?
+  if [[ -n $tmp ]]; then
     [[ -s $tmp ]] && mv -f "$tmp" "$archive"
     rm -f "$tmp"
   fi
