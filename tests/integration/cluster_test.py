@@ -75,12 +75,6 @@ def incidentctl_list(args, config, db):
 # second_daemon_refused
 
 
-def wait_started(daemon):
-    # Logged by the loop once the store, the engine and the signal handlers are up, before it
-    # hears from Kafka (there is no broker here).
-    daemon.wait_log(r"checked whole \(PRAGMA quick_check\): ok", 60)
-
-
 def case_second_daemon_refused(args, work):
     config = os.path.join(work, "incidentd.toml")
     write_cluster_config(args, config, NoBroker())
@@ -89,7 +83,7 @@ def case_second_daemon_refused(args, work):
     second = kt.Daemon(args.incidentd, config, db, os.path.join(work, "second.log"))
     try:
         first.start()
-        wait_started(first)
+        first.wait_loop_up()
         second.start()
         t0 = time.monotonic()
         try:
@@ -122,7 +116,7 @@ def case_second_daemon_refused(args, work):
             again = kt.Daemon(args.incidentd, config, db, os.path.join(work, f"again-{end}.log"))
             again.start()
             try:
-                wait_started(again)
+                again.wait_loop_up()
             finally:
                 if end == "stop":
                     kt.check(again.stop() == 0, "the next incidentd did not stop cleanly")
@@ -132,7 +126,7 @@ def case_second_daemon_refused(args, work):
         last = kt.Daemon(args.incidentd, config, db, os.path.join(work, "last.log"))
         last.start()
         try:
-            wait_started(last)
+            last.wait_loop_up()
         finally:
             kt.check(last.stop() == 0, "the last incidentd did not stop cleanly")
     finally:

@@ -43,12 +43,6 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def wait_started(daemon):
-    # Logged by the loop once the store, the engine and the signal handlers are up, before it
-    # hears from Kafka (there is no broker here).
-    daemon.wait_log(r"checked whole \(PRAGMA quick_check\): ok", 60)
-
-
 def start(args, config, db, logfile, extra=()):
     daemon = kt.Daemon(args.incidentd, config, db, logfile, list(extra))
     daemon.start()
@@ -92,7 +86,7 @@ def run(args, work):
     good = os.path.join(work, "good.db")
     daemon = start(args, config, good, os.path.join(work, "make.log"))
     try:
-        wait_started(daemon)
+        daemon.wait_loop_up()
     finally:
         rc = daemon.stop()
     kt.check(rc == 0, f"making the database: incidentd exited {rc}")
@@ -152,7 +146,7 @@ def run(args, work):
         d = start(args, config, path, os.path.join(work, f"start-{os.path.basename(path)}.log"),
                   extra)
         try:
-            wait_started(d)
+            d.wait_loop_up()
         finally:
             rc = d.stop()
         kt.check(rc == 0, f"{name}: incidentd exited {rc}")

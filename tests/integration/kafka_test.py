@@ -394,6 +394,11 @@ class Daemon:
                 f.seek(self.offset)
             return f.read().decode(errors="replace")
 
+    def wait_loop_up(self, timeout=60):
+        """Until the loop logs the whole-file check's verdict: the store, the engine and the
+        signal handlers are up. The first sign of life that does not need a broker."""
+        return self.wait_log(r"checked whole \(PRAGMA quick_check\): ok", timeout)
+
     def wait_log(self, pattern, timeout):
         def found():
             check(self.proc.poll() is None or re.search(pattern, self.output()),
