@@ -94,19 +94,28 @@ double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// CPU time (user + system) of a process so far, from /proc; 0 when it cannot be read.
-double process_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// A /proc stat file (a process's or a thread's): its name and its CPU time so far (user +
+// system) in seconds; nullopt when it cannot be read.
+std::optional<std::pair<std::string, double>> stat_cpu_seconds(const fs::path& stat) {
+  std::ifstream in(stat);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto after_name = text.rfind(')');
-  if (after_name == std::string::npos) return 0;
-  std::istringstream fields(text.substr(after_name + 2));
+  const auto open = text.find('(');
+  const auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 2));
   std::string field;
   double ticks = 0;
   for (int i = 3; i <= 15 && fields >> field; ++i) {
     if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
   }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return std::pair{text.substr(open + 1, close - open - 1),
+                   ticks / static_cast<double>(::sysconf(_SC_CLK_TCK))};
+}
+
+// CPU time (user + system) of a process so far, from /proc; 0 when it cannot be read.
+double process_cpu_seconds(pid_t pid) {
+  const auto cpu = stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat");
+  return cpu ? cpu->second : 0;
 }
 
 // CPU seconds of each of a process's threads so far, summed by thread name (the daemon names
@@ -116,19 +125,7 @@ std::vector<std::pair<std::string, double>> thread_cpu_seconds(pid_t pid) {
   const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
   std::error_code ec;
   for (const auto& task : fs::directory_iterator(tasks, ec)) {
-    std::ifstream in(task.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto open = text.find('(');
-    const auto close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-    }
-    by_name[text.substr(open + 1, close - open - 1)] +=
-        ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (const auto cpu = stat_cpu_seconds(task.path() / "stat")) by_name[cpu->first] += cpu->second;
   }
   std::vector<std::pair<std::string, double>> out(by_name.begin(), by_name.end());
   std::sort(out.begin(), out.end(),

@@ -7,8 +7,8 @@
 namespace incidentd {
 
 RequestedWork::RequestedWork(std::string name, std::function<void()> work)
-    : name_(std::move(name)), work_(std::move(work)), thread_([this] {
-        name_this_thread(name_);
+    : work_(std::move(work)), thread_([this, name = std::move(name)] {
+        name_this_thread(name);
         run();
       }) {}
 

@@ -40,7 +40,6 @@ class RequestedWork {
  private:
   void run();
 
-  std::string name_;
   std::function<void()> work_;
   std::mutex mutex_;
   std::condition_variable wake_;
