@@ -143,6 +143,11 @@ DbCheck check_outbox(ConsistencyRows& db) {
     fail(check, "notification " + in_quotes(orphan.notification_id) + " is of incident " +
                     in_quotes(orphan.incident_key) + ", which is not in the database");
   });
+  db.scan_unlinked_notifications([&](const UnlinkedNotification& row) {
+    fail(check, "notification " + in_quotes(row.notification_id) + ": its body is timeline row " +
+                    std::to_string(row.timeline_seq) + ", which is not a notification of " +
+                    in_quotes(row.incident_key));
+  });
   return check;
 }
 

@@ -75,6 +75,21 @@ void ConsistencyReader::scan_orphan_notifications(
   });
 }
 
+void ConsistencyReader::scan_unlinked_notifications(
+    const std::function<void(const UnlinkedNotification&)>& visit) {
+  guarded(database_, kOperation, [&] {
+    SQLite::Statement unlinked(
+        database_.db(),
+        "SELECT notification_id, incident_key, timeline_seq FROM outbox o WHERE timeline_seq IS "
+        "NOT NULL AND NOT EXISTS (SELECT 1 FROM timeline t WHERE t.seq = o.timeline_seq AND "
+        "t.action = 'notification' AND t.incident_key = o.incident_key)");
+    while (unlinked.executeStep()) {
+      visit({unlinked.getColumn(0).getString(), unlinked.getColumn(1).getString(),
+             unlinked.getColumn(2).getInt64()});
+    }
+  });
+}
+
 std::size_t ConsistencyReader::count_deadlines() {
   return guarded(database_, kOperation, [&] {
     return static_cast<std::size_t>(

@@ -27,6 +27,8 @@ class ConsistencyReader final : public ConsistencyRows {
   std::size_t count_outbox() override;
   void scan_orphan_notifications(
       const std::function<void(const OrphanNotification&)>& visit) override;
+  void scan_unlinked_notifications(
+      const std::function<void(const UnlinkedNotification&)>& visit) override;
   std::size_t count_deadlines() override;
   void scan_stale_deadlines(const std::function<void(const StaleDeadline&)>& visit) override;
   void scan_processed_blocks(const std::function<void(const ProcessedBlock&)>& visit) override;

@@ -140,8 +140,7 @@ EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbo
 }
 
 void EngineStore::write_action(const Action& a) {
-  const std::string body = chain_.append(a);
-  if (a.kind == ActionKind::notification) outbox_.insert_notification(a, body);
+  outbox_.chain_action(a);
 }
 
 void EngineStore::write_incident(const IncidentState& st, std::int64_t seq) {

@@ -97,8 +97,8 @@ HashChain::IncidentHead& HashChain::head_of(const std::string& incident_key) {
   return staged_heads_.emplace(incident_key, std::move(head)).first->second;
 }
 
-std::string HashChain::append(const Action& a) {
-  std::string body = sql::dump(to_json(a, std::chrono::minutes{0}));
+std::int64_t HashChain::append(const Action& a) {
+  const std::string body = sql::dump(to_json(a, std::chrono::minutes{0}));
   const std::int64_t seq = staged_seq_ + 1;
   IncidentHead& head = head_of(a.incident_key);
   const std::int64_t incident_seq = head.incident_seq + 1;
@@ -122,7 +122,7 @@ std::string HashChain::append(const Action& a) {
   s->exec();
   staged_seq_ = seq;
   head = {incident_seq, std::move(hash)};
-  return body;
+  return seq;
 }
 
 void HashChain::committed() {

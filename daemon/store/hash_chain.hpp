@@ -33,9 +33,8 @@ class HashChain {
   // A write transaction begins: number rows from our last seq, or from a row another writer
   // appended.
   void stage();
-  // Appends the action after the head of its incident's chain; returns its body (the action as
-  // JSON).
-  std::string append(const Action& a);
+  // Appends the action after the head of its incident's chain; returns the row's seq.
+  std::int64_t append(const Action& a);
   // The seq of the last row staged (what a snapshot written in this transaction reflects).
   std::int64_t staged_seq() const { return staged_seq_; }
   // The transaction committed: the staged rows are the chains now.

@@ -24,7 +24,8 @@ using sql::Use;
 constexpr const char* kDueSql =
     "SELECT o.notification_id, o.recipient, o.unit, o.channel, o.state, "
     "o.attempts, o.delivered_at, o.last_error, o.incident_key, o.level, "
-    "o.body, o.created_at, o.next_attempt_at, o.milestone, o.purpose, "
+    "COALESCE((SELECT t.body FROM timeline t WHERE t.seq = o.timeline_seq), o.body), "
+    "o.created_at, o.next_attempt_at, o.milestone, o.purpose, "
     "o.failing_since, o.recorded, "
     "CASE WHEN o.purpose = 'alert' THEN (SELECT n.notification_id FROM outbox n "
     "WHERE n.incident_key = o.incident_key AND n.recipient = o.recipient AND "
@@ -125,8 +126,8 @@ OutboxRoom::OutboxRoom(Database& database, HashChain& chain, CommitJournal& jour
       journal_(journal),
       insert_(database.db(),
               "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, unit, "
-              "channel, level, body, created_at, next_attempt_at, milestone, purpose) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+              "channel, level, body, created_at, next_attempt_at, milestone, purpose, "
+              "timeline_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
       replicate_delivery_(database.db(),
                           "UPDATE OR ROLLBACK outbox SET state = ?, channel = ?, attempts = ?, "
                           "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
@@ -152,7 +153,12 @@ bool OutboxRoom::apply_delivery(const DeliveryChange& d) {
   return s->exec() == 1;
 }
 
-void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
+void OutboxRoom::chain_action(const Action& a) {
+  const std::int64_t seq = chain_.append(a);
+  if (a.kind == ActionKind::notification) insert_notification(a, seq);
+}
+
+void OutboxRoom::insert_notification(const Action& a, std::int64_t timeline_seq) {
   Use s(insert_);
   s.text(1, a.notification_id);
   s.text(2, a.incident_key);
@@ -164,7 +170,7 @@ void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
   } else {
     s->bind(6);
   }
-  s.text(7, body);
+  s->bind(7, "");  // the body is the timeline row's
   s.instant(8, a.at);
   s.instant(9, a.at);
   if (a.milestone) {
@@ -173,6 +179,7 @@ void OutboxRoom::insert_notification(const Action& a, const std::string& body) {
     s->bind(10);
   }
   s->bind(11, std::string(to_string(NotificationPurpose::alert)));
+  s.integer(12, timeline_seq);
   s->exec();
 }
 
@@ -193,6 +200,7 @@ void OutboxRoom::insert_row(const OutboxRow& row) {
   n.instant(9, row.next_attempt_at);
   n.text(10, row.milestone);
   n->bind(11, std::string(to_string(row.purpose)));
+  n->bind(12);
   n->exec();
 }
 
@@ -263,10 +271,7 @@ std::vector<bool> OutboxRoom::record_outbox(const std::vector<OutboxUpdate>& upd
       const bool changed = apply_update(update, u);
       applied.push_back(changed);
       if (!changed) continue;
-      for (const Action& a : u.timeline) {
-        const std::string body = chain_.append(a);
-        if (a.kind == ActionKind::notification) insert_notification(a, body);
-      }
+      for (const Action& a : u.timeline) chain_action(a);
       for (const OutboxRow& row : u.new_rows) insert_row(row);
     }
     undo.finish();

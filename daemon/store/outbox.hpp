@@ -32,10 +32,11 @@ class OutboxRoom {
   OutboxRoom(const OutboxRoom&) = delete;
   OutboxRoom& operator=(const OutboxRoom&) = delete;
 
-  // Inside a write transaction: the row of an engine's notification action whose timeline body
-  // is `body`; a row the dispatcher or the source heartbeat adds. Either is left alone when its
-  // notification_id exists already.
-  void insert_notification(const Action& a, const std::string& body);
+  // Inside a write transaction: appends the action to the timeline, and a notification to the
+  // outbox too, its row naming the timeline row as its body (schema 15).
+  void chain_action(const Action& a);
+  // Inside a write transaction: a row the dispatcher or the source heartbeat adds, with a body
+  // of its own. Left alone when its notification_id exists already, as chain_action's is.
   void insert_row(const OutboxRow& row);
   // Inside a write transaction: the owner's update of an existing row, replicated (whatever
   // state the row is in here: the owner's dispatcher decides). False when there is no such row.
@@ -55,6 +56,8 @@ class OutboxRoom {
   std::vector<OutboxRow> of_incident(const std::string& incident_key);
 
  private:
+  void insert_notification(const Action& a, std::int64_t timeline_seq);
+
   Database& database_;
   HashChain& chain_;
   CommitJournal& journal_;

@@ -145,10 +145,7 @@ void ReplicaRoom::apply_record(const StateRecord& record, ReplicaApplied& applie
   c.acknowledgements = record.acknowledgements;
   engine_.write_replicated(c);
   if (dispatcher) {
-    for (const Action& a : record.actions) {
-      const std::string body = chain_.append(a);
-      if (a.kind == ActionKind::notification) outbox_.insert_notification(a, body);
-    }
+    for (const Action& a : record.actions) outbox_.chain_action(a);
   }
   // The rows of the notifications above exist now, and are left as they are: the others are
   // the dispatcher's own (the operator desk's alerts).

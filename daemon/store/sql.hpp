@@ -48,6 +48,7 @@ class Use {
   SQLite::Statement* operator->() { return &s_; }
 
   void text(int index, const std::string& value) { s_.bindNoCopy(index, value); }
+  void text(int index, std::string&& value) = delete;  // it would dangle before the step
   void integer(int index, std::int64_t value) { s_.bind(index, value); }
   void instant(int index, TimePoint t) { s_.bind(index, static_cast<std::int64_t>(millis(t))); }
   void instant(int index, const std::optional<TimePoint>& t) {

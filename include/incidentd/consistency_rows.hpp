@@ -34,6 +34,14 @@ struct OrphanNotification {
   std::string incident_key;
 };
 
+// An outbox row whose body is a timeline row (timeline_seq, schema 15) that is not a notification
+// of its incident: the dispatcher could not say what to send.
+struct UnlinkedNotification {
+  std::string notification_id;
+  std::string incident_key;
+  std::int64_t timeline_seq = 0;
+};
+
 // A pending deadline of an incident that is closed or not in the database.
 struct StaleDeadline {
   std::string incident_key;
@@ -62,6 +70,8 @@ class ConsistencyRows {
   virtual std::size_t count_outbox() = 0;
   virtual void scan_orphan_notifications(
       const std::function<void(const OrphanNotification&)>& visit) = 0;
+  virtual void scan_unlinked_notifications(
+      const std::function<void(const UnlinkedNotification&)>& visit) = 0;
   virtual std::size_t count_deadlines() = 0;
   virtual void scan_stale_deadlines(const std::function<void(const StaleDeadline&)>& visit) = 0;
   // In seq order.

@@ -139,6 +139,19 @@ TEST_CASE("check-db fails an outbox row whose incident is missing", "[check-db]"
              "outbox", "notification \"ghost/1\" is of incident \"ghost\"");
 }
 
+TEST_CASE("check-db fails an outbox row whose body names a row that is not its notification",
+          "[check-db]") {
+  only_fails(check_after([](SQLite::Database& db) {
+               // Its incident is there; the row it names is that incident's opening.
+               db.exec(
+                   "INSERT INTO outbox(notification_id, incident_key, recipient, unit, channel, "
+                   "body, created_at, next_attempt_at, timeline_seq) SELECT 'open-1/9', "
+                   "'open-1', 'p', 'a', 'sms', '', 0, 0, MIN(seq) FROM timeline WHERE "
+                   "incident_key = 'open-1'");
+             }),
+             "outbox", "which is not a notification of");
+}
+
 TEST_CASE("check-db fails a pending deadline of a closed incident", "[check-db]") {
   only_fails(check_after([](SQLite::Database& db) {
                db.exec(

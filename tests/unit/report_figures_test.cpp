@@ -11,6 +11,7 @@
 #include "report/fixture.hpp"
 #include "report/stats.hpp"
 #include "store/sqlite_store.hpp"
+#include "support/old_schema.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -182,6 +183,7 @@ TEST_CASE("migration 12 fills an older database's figures as its commits would h
   }
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::inline_outbox_bodies_for_test(raw);
     raw.exec(
         "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
         "PRAGMA user_version = 11");

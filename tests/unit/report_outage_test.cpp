@@ -17,7 +17,7 @@
 #include "report/verify.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/engine_harness.hpp"
-#include "support/old_chain.hpp"
+#include "support/old_schema.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -175,6 +175,7 @@ TEST_CASE("a schema 6 database migrates with its chain intact and no outage inve
     // 7 only re-keys confirmations, which it does again on any table: make the file what a
     // version 6 build left.
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::inline_outbox_bodies_for_test(raw);
     raw.exec(
         "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
         "DROP TABLE source_heartbeat; "

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <tuple>
@@ -18,7 +19,7 @@
 
 #include "incidentd/state_codec.hpp"
 #include "support/memory_store.hpp"
-#include "support/old_chain.hpp"
+#include "support/old_schema.hpp"
 #include "support/temp_dir.hpp"
 
 namespace incidentd {
@@ -604,6 +605,23 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
   CHECK(q.getColumn(6).getInt64() == ms(at(2)));
   CHECK(q.getColumn(7).getInt64() == ms(at(2)));
   CHECK(q.getColumn(8).isNull());
+  // The row's body is its notification's timeline row, named, not copied (schema 15).
+  SQLite::Statement linked(raw,
+                           "SELECT o.body, t.action, t.body FROM outbox o JOIN timeline t "
+                           "ON t.seq = o.timeline_seq WHERE o.notification_id = "
+                           "'k/1/zt-duty-2/1'");
+  REQUIRE(linked.executeStep());
+  CHECK(linked.getColumn(0).getString().empty());
+  CHECK(linked.getColumn(1).getString() == "notification");
+  const std::string timeline_body = linked.getColumn(2).getString();
+  CHECK(nlohmann::json::parse(timeline_body).at("notification_id") == "k/1/zt-duty-2/1");
+  bool handed = false;
+  for (const OutboxRow& due : store.due_notifications(at(5), 10)) {
+    if (due.notification_id != "k/1/zt-duty-2/1") continue;
+    CHECK(due.body == timeline_body);
+    handed = true;
+  }
+  CHECK(handed);
 }
 
 TEST_CASE("an instance of a cluster is handed only the due rows of the incidents it owns",
@@ -935,6 +953,7 @@ TEST_CASE(
     // Back to schema 7 as it stood: no outbox delivery state, no chain_rewrites (8), no
     // daemon_runs (9), no source_heartbeat (10).
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::inline_outbox_bodies_for_test(raw);
     raw.exec(
         "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
         "DROP TABLE source_heartbeat; "
@@ -993,6 +1012,68 @@ TEST_CASE(
   // The notification's milestone was filled from its body.
   CHECK(raw.execAndGet("SELECT milestone FROM outbox WHERE notification_id = 'n1'").getString() ==
         "first_release");
+}
+
+// Schema 15 names a notification's timeline row instead of keeping a copy of its body in the
+// outbox: rows whose copy is the very row are linked, anything else keeps the body it has.
+TEST_CASE("the outbox of schema 14 migrates to bodies named in the timeline, nothing else changes",
+          "[store][sqlite][migration]") {
+  TempDir dir("store-migration-15");
+  const std::string path = dir.file("old.db");
+  {
+    SqliteStore store(path);
+    Changeset c;
+    c.actions = {notification("k", at(1), "zt-duty-1", 1), notification("k", at(1), "zt-duty-2", 1),
+                 notification("k", at(2), "zt-duty-1", 2)};
+    store.commit(c);
+    // An operator desk's notice: a body of its own, no timeline row.
+    OutboxUpdate u;
+    u.notification_id = "k/1/zt-duty-1/1";
+    u.state = DeliveryState::failed;
+    u.next_attempt_at = at(1);
+    OutboxRow desk;
+    desk.notification_id = "unreached/k/zt-duty-1/office-duty1";
+    desk.incident_key = "k";
+    desk.recipient = "office-duty1";
+    desk.unit = "office";
+    desk.purpose = NotificationPurpose::unreached;
+    desk.body = R"({"desk":"notice"})";
+    desk.created_at = at(1);
+    desk.next_attempt_at = at(1);
+    u.new_rows.push_back(desk);
+    REQUIRE(store.record_outbox({u}) == std::vector<bool>{true});
+  }
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::inline_outbox_bodies_for_test(raw);
+    // A row edited by hand so that it no longer matches its timeline row keeps what it says.
+    raw.exec(
+        "UPDATE outbox SET body = '{\"edited\":1}' WHERE notification_id = 'k/1/zt-duty-1/2'; "
+        "PRAGMA user_version = 14");
+  }
+  SqliteStore store(path);
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  std::map<std::string, std::pair<std::string, bool>> rows;  // id: body, linked
+  SQLite::Statement q(raw,
+                      "SELECT o.notification_id, o.body, t.seq IS NOT NULL FROM outbox o "
+                      "LEFT JOIN timeline t ON t.seq = o.timeline_seq AND t.action = "
+                      "'notification'");
+  while (q.executeStep()) {
+    rows[q.getColumn(0).getString()] = {q.getColumn(1).getString(), q.getColumn(2).getInt() != 0};
+  }
+  using Row = std::pair<std::string, bool>;
+  CHECK(rows.at("k/1/zt-duty-2/1") == Row{"", true});
+  CHECK(rows.at("k/1/zt-duty-1/1") == Row{"", true});
+  CHECK(rows.at("k/1/zt-duty-1/2") == Row{R"({"edited":1})", false});
+  CHECK(rows.at("unreached/k/zt-duty-1/office-duty1") == Row{R"({"desk":"notice"})", false});
+  // The dispatcher is handed each pending row's body as before.
+  std::map<std::string, std::string> due;
+  for (const OutboxRow& r : store.due_notifications(at(5), 10)) due[r.notification_id] = r.body;
+  REQUIRE(due.size() == 3);
+  CHECK(nlohmann::json::parse(due.at("k/1/zt-duty-2/1")).at("recipient") == "zt-duty-2");
+  CHECK(due.at("k/1/zt-duty-1/2") == R"({"edited":1})");
+  CHECK(due.at("unreached/k/zt-duty-1/office-duty1") == R"({"desk":"notice"})");
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 
 #include "incidentd/store.hpp"
 #include "store/sqlite_store.hpp"
-#include "support/old_chain.hpp"
+#include "support/old_schema.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -256,6 +256,7 @@ TEST_CASE("a row moved to another incident is named", "[verify][chain]") {
 // incident_figures (schema 12).
 void back_to_schema_10(const std::string& path) {
   SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+  testing::inline_outbox_bodies_for_test(raw);
   testing::rechain_globally_for_test(raw);
   raw.exec(
       "DROP TABLE commit_journal; DROP TABLE replica_positions; DROP TABLE incident_figures; "
