@@ -21,6 +21,7 @@ if(INCIDENTD_BUILD_TESTS)
   target_link_libraries(dispatcher_test PRIVATE incidentd_notify)
   target_link_libraries(source_heartbeat_test PRIVATE incidentd_notify)
   target_link_libraries(webhook_signing_test PRIVATE incidentd_notify)
+  target_link_libraries(webhook_channel_test PRIVATE incidentd_notify)
   target_link_libraries(sms_answer_test PRIVATE incidentd_notify)
   # SMS replies in a cluster: forwarded to the incident's owner (docs/cluster.md).
   target_link_libraries(sms_forward_test PRIVATE incidentd_notify Boost::headers)

@@ -3,16 +3,19 @@
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <exception>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "net/http_client.hpp"
 #include "notify/webhook_signing.hpp"
+#include "service/thread_name.hpp"
 
 namespace incidentd {
 
@@ -42,6 +45,9 @@ struct Route {
 
 }  // namespace
 
+// The requests' I/O (connect, TLS, write, read: under a flood of alerts about a seventh of the
+// loop's time, issue 18) runs on a thread of its own, "webhook-io"; the rendering stays on the
+// loop, which owns what a message names (the engine's titles, the roster's snapshot).
 struct WebhookChannel::Impl {
   Impl(asio::io_context& i, const NotifySettings& settings, const TimeSource& c,
        NotificationRenderer renderer)
@@ -49,7 +55,7 @@ struct WebhookChannel::Impl {
         clock(c),
         timeout(settings.send_timeout),
         render(renderer ? std::move(renderer) : NotificationRenderer(plain_notification_text)),
-        client(i) {
+        wire_work(asio::make_work_guard(wire)) {
     for (const WebhookRoute& r : settings.webhooks) {
       Route route;
       route.match = r.match;
@@ -57,6 +63,21 @@ struct WebhookChannel::Impl {
       route.secret = r.secret_file.empty() ? r.secret : read_secret_file(r.secret_file);
       routes.push_back(std::move(route));
     }
+    client.emplace(wire);
+    wire_thread = std::thread([this] {
+      name_this_thread("webhook-io");
+      wire.run();
+    });
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // The client goes on its own thread, answering each request in flight ("shut down"); those
+  // answers are posted to the loop like any other.
+  ~Impl() {
+    asio::post(wire, [this] { client.reset(); });
+    wire_work.reset();
+    wire_thread.join();
   }
 
   const Route* route_for(std::string_view url) const {
@@ -68,12 +89,15 @@ struct WebhookChannel::Impl {
     return best;
   }
 
-  asio::io_context& io;
+  asio::io_context& io;  // the loop: sends start and are answered here
   const TimeSource& clock;
   Duration timeout;
   NotificationRenderer render;
   std::vector<Route> routes;
-  net::HttpClient client;  // its destruction answers each send in flight, once, as transient
+  asio::io_context wire;  // the requests' I/O, run by wire_thread
+  asio::executor_work_guard<asio::io_context::executor_type> wire_work;
+  std::optional<net::HttpClient> client;  // used on wire_thread only, after the constructor
+  std::thread wire_thread;
 };
 
 WebhookChannel::WebhookChannel(asio::io_context& io, const NotifySettings& settings,
@@ -114,12 +138,22 @@ void WebhookChannel::send(const OutgoingNotification& notification,
   post.body = std::move(request.body);
   post.timeout = impl_->timeout;
   post.max_body_bytes = kMaxResponseBytes;
-  impl_->client.send(std::move(post), [format, done = std::move(done)](net::HttpResult result) {
-    if (!result.answered()) {
-      return done(SendResult::transient(std::move(result.error)));
-    }
-    done(classify_webhook_response(format, result.status, result.body));
-  });
+  // The loop is kept running until the answer is back on it (a test's io.run(), a stop).
+  auto answer =
+      [format,
+       loop = asio::prefer(impl_->io.get_executor(), asio::execution::outstanding_work.tracked),
+       done = std::move(done)](net::HttpResult result) mutable {
+        SendResult outcome = result.answered()
+                                 ? classify_webhook_response(format, result.status, result.body)
+                                 : SendResult::transient(std::move(result.error));
+        asio::post(loop, [done = std::move(done), outcome = std::move(outcome)]() mutable {
+          done(std::move(outcome));
+        });
+      };
+  asio::post(impl_->wire,
+             [impl = impl_.get(), post = std::move(post), answer = std::move(answer)]() mutable {
+               impl->client->send(std::move(post), std::move(answer));
+             });
 }
 
 }  // namespace incidentd

@@ -1,7 +1,8 @@
-// Webhooks out: a Channel that POSTs each notification over HTTP or HTTPS (Boost.Beast, on the
-// daemon's Asio loop, a timeout on every step) in the format its URL's route says (generic signed
-// JSON, DingTalk, WeCom, Feishu; daemon/notify/webhook_signing.hpp has the formats). No
-// connection is kept between sends. Beast stays out of this header: it is slow to compile.
+// Webhooks out: a Channel that POSTs each notification over HTTP or HTTPS (Boost.Beast, on a
+// thread of the channel's own, a timeout on every step; sends start and are answered on the loop)
+// in the format its URL's route says (generic signed JSON, DingTalk, WeCom, Feishu;
+// daemon/notify/webhook_signing.hpp has the formats). No connection is kept between sends. Beast
+// stays out of this header: it is slow to compile.
 #pragma once
 
 #include <functional>

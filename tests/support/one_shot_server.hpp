@@ -53,6 +53,10 @@ class OneShotServer {
   bool has_request() const {
     return request_future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   }
+  // Whether a request arrives within `timeout` (for a test that must not hang when none comes).
+  bool request_arrives_within(std::chrono::milliseconds timeout) const {
+    return request_future_.wait_for(timeout) == std::future_status::ready;
+  }
 
  private:
   using tcp = boost::asio::ip::tcp;
