@@ -185,6 +185,16 @@ BatchOutcome BatchApplication::finish(Engine& engine, BatchCommit commit) {
   return std::move(out_);
 }
 
+std::size_t next_part_incidents(std::size_t incidents, std::chrono::steady_clock::duration took,
+                                std::chrono::steady_clock::duration budget, std::size_t most) {
+  most = std::max<std::size_t>(most, 1);
+  if (took.count() <= 0) return most;
+  const double scaled = static_cast<double>(incidents) * static_cast<double>(budget.count()) /
+                        static_cast<double>(took.count());
+  if (scaled >= static_cast<double>(most)) return most;
+  return std::max<std::size_t>(static_cast<std::size_t>(scaled), 1);
+}
+
 BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch, BatchCommit commit) {
   BatchApplication application(batch);
   while (

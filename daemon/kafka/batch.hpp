@@ -127,6 +127,14 @@ class BatchApplication {
   BatchOutcome out_;
 };
 
+// The number of incidents the next part of a commit of everything takes (commit_part), from the
+// last full part: `incidents` that took `took`, scaled to `budget` and kept within [1, `most`]. A
+// part's cost per incident moves with the machine's load and what the pages hold, so a fixed
+// number of incidents let a loaded machine's parts run for tens of milliseconds, and a timer that
+// fell due meanwhile fired that late (clock_lateness_bench).
+std::size_t next_part_incidents(std::size_t incidents, std::chrono::steady_clock::duration took,
+                                std::chrono::steady_clock::duration budget, std::size_t most);
+
 // On the engine's thread: every item in order, then one commit (one BatchApplication, all its
 // slices at once).
 BatchOutcome apply_batch(Engine& engine, const std::vector<Inbound>& batch,

@@ -275,6 +275,20 @@ void ConsumerPipeline::start(std::shared_ptr<Job> job) {
   });
 }
 
+bool ConsumerPipeline::commit_part(BatchApplication& application) {
+  if (part_incidents_ == 0)
+    part_incidents_ = std::max<std::size_t>(options_.commit_part_incidents, 1);
+  const auto started = SteadyClock::now();
+  const bool done = application.commit_part(engine_, part_incidents_);
+  // The last part of a batch may be short: only a full one says what a part costs.
+  if (!done) {
+    part_incidents_ =
+        next_part_incidents(part_incidents_, SteadyClock::now() - started,
+                            options_.commit_part_budget, options_.commit_part_incidents);
+  }
+  return done;
+}
+
 void ConsumerPipeline::next_step(const std::shared_ptr<Job>& job, bool from_source) {
   try {
     if (from_source) options_.on_source_messages();
@@ -285,8 +299,7 @@ void ConsumerPipeline::next_step(const std::shared_ptr<Job>& job, bool from_sour
     }
     // The batch's commits are made durable by make_durable() before their offsets go to Kafka.
     const DurableLater batch_commits = engine_.durable_later(options_.make_durable != nullptr);
-    if (job->commit == BatchCommit::everything &&
-        !job->application->commit_part(engine_, options_.commit_part_incidents)) {
+    if (job->commit == BatchCommit::everything && !commit_part(*job->application)) {
       post_to_loop_([this, job] { next_step(job); });
       return;
     }

@@ -94,6 +94,8 @@ class ConsumerPipeline {
   // fell due); after the last, the batch's outcome. `from_source`: the first slice of a batch with
   // messages of the events topic.
   void next_step(const std::shared_ptr<Job>& job, bool from_source = false);
+  // The next part of a commit of everything, sized to the budget; true once all of it is done.
+  bool commit_part(BatchApplication& application);
   void finish_inflight(bool revoking = false);
   void wait_for_loop();
   void throw_if_failed(const Job& job) const;
@@ -138,6 +140,9 @@ class ConsumerPipeline {
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::atomic<bool> loop_stopped_{false};
+
+  // The loop thread's own: the incidents the next part of a commit of everything takes.
+  std::size_t part_incidents_ = 0;
 
   // The consumer thread's own.
   Held awaiting_;

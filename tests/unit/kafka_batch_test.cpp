@@ -469,5 +469,18 @@ TEST_CASE("an original over the dead-letter limit is cut, and says so") {
   CHECK(base64_decode(j["raw_base64"]) == r.value.substr(0, kDeadLetterRawLimit));
 }
 
+TEST_CASE("a commit's parts are sized to the time budget by the last full part, within bounds") {
+  using namespace std::chrono_literals;
+  // A part of 128 that took 8 ms: 2 ms fits a quarter of it.
+  CHECK(next_part_incidents(128, 8ms, 2ms, 128) == 32);
+  // One that took half the budget may double, up to the most allowed.
+  CHECK(next_part_incidents(32, 1ms, 2ms, 128) == 64);
+  CHECK(next_part_incidents(100, 1ms, 2ms, 128) == 128);
+  // However slow, a part takes at least one incident; an instant one takes the most.
+  CHECK(next_part_incidents(4, 1s, 2ms, 128) == 1);
+  CHECK(next_part_incidents(4, 0ms, 2ms, 128) == 128);
+  CHECK(next_part_incidents(4, 1ms, 2ms, 0) == 1);
+}
+
 }  // namespace
 }  // namespace incidentd
