@@ -53,6 +53,7 @@
 #include "notify/sms.hpp"
 #include "notify/webhook.hpp"
 #include "support/memory_store.hpp"
+#include "support/outgoing_notification.hpp"
 #include "support/run_on.hpp"
 #include "support/test_config.hpp"
 
@@ -312,18 +313,6 @@ class Loop {
   std::vector<Received> received_;
 };
 
-OutgoingNotification notification(const std::string& url) {
-  OutgoingNotification n;
-  n.notification_id = "zt-landslide/7/a-duty1/1";
-  n.incident_key = "zt-landslide";
-  n.recipient = "a-duty1";
-  n.unit = "a";
-  n.address = url;
-  n.payload.stored =
-      nlohmann::json::parse(R"({"type":"notification","incident_key":"zt-landslide"})");
-  return n;
-}
-
 NotifySettings webhook_settings(const std::string& match) {
   NotifySettings s;
   s.send_timeout = 5s;
@@ -345,7 +334,8 @@ SendResult send_webhook(Loop& loop, const std::string& url) {
           return "【预警】山体滑坡：首次权威发布目标时限剩余50分钟";
         });
     loop.sender_ = channel;
-    channel->send(notification(url), [result](SendResult r) { result->set_value(std::move(r)); });
+    channel->send(testing::outgoing_notification(url),
+                  [result](SendResult r) { result->set_value(std::move(r)); });
     return 0;
   });
   REQUIRE(answer.wait_for(kWait) == std::future_status::ready);

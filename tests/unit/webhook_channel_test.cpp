@@ -16,6 +16,7 @@
 
 #include "ctl/virtual_time.hpp"
 #include "support/one_shot_server.hpp"
+#include "support/outgoing_notification.hpp"
 
 namespace incidentd {
 namespace {
@@ -24,16 +25,6 @@ using namespace std::chrono_literals;
 using testing::OneShotServer;
 
 const TimePoint kNow{std::chrono::sys_days{std::chrono::year{2026} / 12 / 6}};
-
-OutgoingNotification notification(const std::string& url) {
-  OutgoingNotification n;
-  n.notification_id = "zt-landslide/7/a-duty1/1";
-  n.incident_key = "zt-landslide";
-  n.recipient = "a-duty1";
-  n.unit = "a";
-  n.address = url;
-  return n;
-}
 
 NotifySettings settings() {
   NotifySettings s;
@@ -57,7 +48,7 @@ TEST_CASE("a webhook's request goes out while its loop is busy, and is answered 
   const VirtualTime clock(kNow);
   WebhookChannel channel(loop, settings(), clock, fixed_text);
   Answer answer;
-  channel.send(notification(server.url("/hook")), [&answer](SendResult r) {
+  channel.send(testing::outgoing_notification(server.url("/hook")), [&answer](SendResult r) {
     answer.result = std::move(r);
     ++answer.calls;
     answer.thread = std::this_thread::get_id();
@@ -81,7 +72,7 @@ TEST_CASE("a webhook channel destroyed with a request in flight answers it once,
   Answer answer;
   {
     WebhookChannel channel(loop, settings(), clock, fixed_text);
-    channel.send(notification(server.url("/hook")), [&answer](SendResult r) {
+    channel.send(testing::outgoing_notification(server.url("/hook")), [&answer](SendResult r) {
       answer.result = std::move(r);
       ++answer.calls;
     });
