@@ -1074,6 +1074,18 @@ TEST_CASE("the outbox of schema 14 migrates to bodies named in the timeline, not
   CHECK(nlohmann::json::parse(due.at("k/1/zt-duty-2/1")).at("recipient") == "zt-duty-2");
   CHECK(due.at("k/1/zt-duty-1/2") == R"({"edited":1})");
   CHECK(due.at("unreached/k/zt-duty-1/office-duty1") == R"({"desk":"notice"})");
+  // The timeline is not touched: its chain verifies as it did.
+  std::string prev = SqliteStore::chain_genesis("k");
+  std::int64_t entry = 0;
+  bool chained = true;
+  store.scan_timeline("k", [&](const TimelineRow& r) {
+    chained = chained && r.incident_seq == ++entry && r.prev_hash == prev &&
+              SqliteStore::chain_hash(prev, r) == r.hash;
+    prev = r.hash;
+    return true;
+  });
+  CHECK(chained);
+  CHECK(entry == 3);
 }
 
 }  // namespace
