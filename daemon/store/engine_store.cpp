@@ -139,10 +139,6 @@ EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbo
   }
 }
 
-void EngineStore::write_action(const Action& a) {
-  outbox_.chain_action(a);
-}
-
 void EngineStore::write_incident(const IncidentState& st, std::int64_t seq) {
   const std::string state = state_to_json_text(st);
   // An incident that stays open (or closed) is updated in place: leaving `closed` alone spares
@@ -302,7 +298,7 @@ void EngineStore::notice_other_writers() {
 }
 
 void EngineStore::write_changes(const Changeset& c) {
-  for (const auto& a : c.actions) write_action(a);
+  for (const auto& a : c.actions) outbox_.chain_action(a);
   const std::int64_t seq = chain_.staged_seq();
   for (const auto& st : c.incidents) write_incident(st, seq);
   figures_.write(c);

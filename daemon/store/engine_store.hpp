@@ -102,7 +102,6 @@ class EngineStore {
   void commit(const Changeset& c, std::size_t& added);
   void notice_other_writers();
   void write_changes(const Changeset& c);
-  void write_action(const Action& a);
   void write_incident(const IncidentState& st, std::int64_t seq);
   void write_deadlines(const IncidentState& st);
   void write_processed(const std::vector<ProcessedId>& processed);
