@@ -1,7 +1,8 @@
 // The net room: the one HTTP/1.1 client of the project, plain or TLS, on Boost.Beast. The SMS
-// gateways and the webhooks send through it on the daemon's loop; incidentctl makes its blocking
-// requests and reads the daemon's event stream through `fetch`. TLS peers are verified against the
-// system's CAs (or a given CA file) and must name the host of the URL: requests carry credentials.
+// gateways send through it on the daemon's loop, the webhooks on a thread of their own;
+// incidentctl makes its blocking requests and reads the daemon's event stream through `fetch`.
+// TLS peers are verified against the system's CAs (or a given CA file) and must name the host of
+// the URL: requests carry credentials.
 #pragma once
 
 #include <cstddef>
