@@ -41,7 +41,8 @@ ConsumerPipeline::ConsumerPipeline(const Config& config, Engine& engine, PostToL
       rules_(IngestRules::from(config.kafka, options_.time_scale, config.cluster)),
       health_(config.kafka),
       make_clients_(make_clients),
-      fence_rebuilds_(options_.fence_rebuilds) {
+      fence_rebuilds_(options_.fence_rebuilds),
+      part_incidents_(std::max<std::size_t>(options_.commit_part_incidents, 1)) {
   hooks_ = client_hooks();
   build_clients();
   txn_.emplace(
@@ -276,8 +277,6 @@ void ConsumerPipeline::start(std::shared_ptr<Job> job) {
 }
 
 bool ConsumerPipeline::commit_part(BatchApplication& application) {
-  if (part_incidents_ == 0)
-    part_incidents_ = std::max<std::size_t>(options_.commit_part_incidents, 1);
   const auto started = SteadyClock::now();
   const bool done = application.commit_part(engine_, part_incidents_);
   // The last part of a batch may be short: only a full one says what a part costs.

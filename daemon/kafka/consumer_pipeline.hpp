@@ -142,7 +142,7 @@ class ConsumerPipeline {
   std::atomic<bool> loop_stopped_{false};
 
   // The loop thread's own: the incidents the next part of a commit of everything takes.
-  std::size_t part_incidents_ = 0;
+  std::size_t part_incidents_;
 
   // The consumer thread's own.
   Held awaiting_;
