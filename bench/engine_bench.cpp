@@ -13,6 +13,8 @@
 #include <random>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "bench_roster.hpp"
 #include "ctl/simulate.hpp"
 #include "incidentd/config.hpp"
@@ -163,14 +165,13 @@ void run_isolated(const char* name, const std::function<void()>& part) {
 int main(int argc, char** argv) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "incidentd-bench";
   std::string only;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--dir" && i + 1 < argc) {
-      dir = argv[++i];
-    } else {
-      only = arg;  // year | throughput | open
-    }
-  }
+  CLI::App app(
+      "the engine and the SQLite store in process: a simulated year, throughput, 100,000 "
+      "open incidents");
+  app.add_option("part", only, "only this part (all three when left out)")
+      ->check(CLI::IsMember({"year", "throughput", "open"}));
+  app.add_option("--dir", dir, "scratch directory (removed at the end)");
+  CLI11_PARSE(app, argc, argv);
   std::filesystem::create_directories(dir);
   const Config config = bench_config();
   const auto want = [&](const char* part) { return only.empty() || only == part; };

@@ -20,6 +20,8 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "asio/asio_time.hpp"
 #include "notify/dispatcher.hpp"
 #include "notify/webhook.hpp"
@@ -87,8 +89,12 @@ class Receiver {
 
 int main(int argc, char** argv) {
   using namespace incidentd;
-  const int n = argc > 1 ? std::stoi(argv[1]) : 5000;
-  const int in_flight = argc > 2 ? std::stoi(argv[2]) : 64;
+  int n = 5000;
+  int in_flight = 64;
+  CLI::App app("notifications per second through the dispatcher to a local webhook receiver");
+  app.add_option("notifications", n, "notifications sent")->check(CLI::PositiveNumber);
+  app.add_option("max_in_flight", in_flight, "sends in flight at once")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
 
   Receiver receiver;
   const auto dir =

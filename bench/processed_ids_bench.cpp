@@ -14,9 +14,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string_view>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "store/processed_ids.hpp"
 
@@ -64,9 +65,9 @@ struct Worst {
 
 int main(int argc, char** argv) {
   std::size_t n = 16'000'000;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--ids") == 0) n = std::strtoull(argv[i + 1], nullptr, 10);
-  }
+  CLI::App app("the processed-id set's growth: the worst single add and the total");
+  app.add_option("--ids", n, "new ids added, one at a time")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   incidentd::ProcessedIds ids;
   Worst wall;
   Worst cpu;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <CLI/CLI.hpp>
 
 #include "bench_roster.hpp"
 #include "ctl/simulate.hpp"
@@ -148,12 +149,12 @@ int main(int argc, char** argv) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "incidentd-report-bench";
   int incidents = 100'000;
   std::string kept_year_db;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--dir") dir = argv[i + 1];
-    if (flag == "--incidents") incidents = std::stoi(argv[i + 1]);
-    if (flag == "--year-db") kept_year_db = argv[i + 1];
-  }
+  CLI::App app("stats, verify and reports over a year of incidents; the writer beside readers");
+  app.add_option("--dir", dir, "scratch directory (its contents are deleted first)");
+  app.add_option("--incidents", incidents, "incidents in the year's database")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--year-db", kept_year_db, "keep the year's database here, and reuse it");
+  CLI11_PARSE(app, argc, argv);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const Config config = bench_config();

@@ -42,7 +42,7 @@ endif()
 if(INCIDENTD_BUILD_BENCH AND EXISTS ${PROJECT_SOURCE_DIR}/bench/notify_bench.cpp)
   add_executable(notify_bench bench/notify_bench.cpp)
   target_link_libraries(notify_bench PRIVATE incidentd_notify incidentd_asio incidentd_store
-    Boost::headers)
+    Boost::headers CLI11::CLI11)
 endif()
 
 # Timeline rows and bytes per notification during a receiver outage, on a virtual clock.
