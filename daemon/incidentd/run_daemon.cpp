@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/kafka_client.hpp"
+#include "service/start_keepalive.hpp"
 #include "store/database_lock.hpp"
 #include "store/db_file_check.hpp"
 
@@ -32,6 +33,12 @@ int run_daemon(const DaemonOptions& options) {
     spdlog::critical("incidentd: refusing to start: {}", e.what());
     return 2;
   }
+  // Until the loop runs: systemd must not end a start that works past TimeoutStartSec= (a schema
+  // migration after an upgrade), which would roll the migration back and begin it again.
+  std::optional<StartKeepAlive> starting(
+      std::in_place,
+      "starting: checking the database, migrating its schema after an upgrade (minutes on a "
+      "large archive), loading the open incidents");
   // A damaged or truncated database is refused before anything opens it: never a silent empty
   // start (docs/reliability.md, "A damaged database file").
   if (const auto damaged = check_database_file(config.database, options.init_database)) {
@@ -40,6 +47,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   try {
     Daemon daemon(std::move(config), options);
+    starting.reset();  // from here the loop's watchdog pings extend the start until READY=1
     return daemon.run();
   } catch (const StartRefused& e) {
     spdlog::critical("{}", e.what());

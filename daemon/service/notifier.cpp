@@ -22,6 +22,14 @@ std::uint64_t monotonic_usec() {
          static_cast<std::uint64_t>(ts.tv_nsec) / 1'000U;
 }
 
+// A STATUS= field whose text cannot forge another field: newlines are folded.
+std::string status_field(std::string_view text) {
+  std::string field = "STATUS=";
+  field += text;
+  std::replace(field.begin(), field.end(), '\n', ' ');
+  return field;
+}
+
 }  // namespace
 
 Notifier::Notifier() {
@@ -42,15 +50,20 @@ Notifier::Notifier() {
 void Notifier::ready() {
   if (!enabled_) return;
   spdlog::info("systemd: notified READY=1");
+  ready_sent_ = true;
   send("READY=1");
+}
+
+void Notifier::extend_start(std::chrono::microseconds by, std::string_view status) {
+  if (!enabled_ || ready_sent_) return;
+  std::string message = "EXTEND_TIMEOUT_USEC=" + std::to_string(by.count());
+  if (!status.empty()) message += "\n" + status_field(status);
+  send(message);
 }
 
 void Notifier::status(std::string_view text) {
   if (!enabled_) return;
-  std::string message = "STATUS=";
-  message += text;
-  std::replace(message.begin(), message.end(), '\n', ' ');
-  send(message);
+  send(status_field(text));
 }
 
 void Notifier::reloading() {

@@ -19,11 +19,21 @@ namespace incidentd {
 struct WatchdogPinger::Impl {
   Impl(boost::asio::io_context& io, Notifier& n) : timer(io), notifier(n) {}
 
+  // Until READY=1 the ping also extends the start (start_keepalive.hpp): the start waits for the
+  // Kafka subscription, while the loop already runs the clocks. Three intervals: one late ping
+  // does not end the start, a loop that stopped turning does.
+  void ping() {
+    notifier.watchdog();
+    notifier.extend_start(3 * *notifier.watchdog_interval(),
+                          "starting: the incident clocks run; waiting for Kafka before "
+                          "consuming (the log says why)");
+  }
+
   void arm() {
     timer.expires_after(*notifier.watchdog_interval());
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || !running) return;  // cancelled by stop() or the destructor
-      notifier.watchdog();
+      ping();
       arm();
     });
   }
@@ -47,7 +57,7 @@ void WatchdogPinger::start() {
       "systemd: watchdog on, pinging every {} ms from the loop",
       std::chrono::duration_cast<std::chrono::milliseconds>(*impl_->notifier.watchdog_interval())
           .count());
-  impl_->notifier.watchdog();
+  impl_->ping();
   impl_->arm();
 }
 

@@ -1,6 +1,9 @@
 // The systemd watchdog, pinged from the daemon's event loop: a timer on the loop sends WATCHDOG=1
 // every Notifier::watchdog_interval(), so a loop that stops turning stops pinging and systemd
-// kills and restarts the daemon (WatchdogSec= in the unit). Also the test hook that hangs it.
+// kills and restarts the daemon (WatchdogSec= in the unit). Until READY=1 each ping also extends
+// the start's timeout (EXTEND_TIMEOUT_USEC, start_keepalive.hpp), so a daemon whose loop runs
+// while it waits for the broker is not ended by TimeoutStartSec=. Also the test hook that hangs
+// it.
 #pragma once
 
 #include <memory>

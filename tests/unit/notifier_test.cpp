@@ -22,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include "service/start_keepalive.hpp"
 #include "service/status.hpp"
 #include "service/watchdog.hpp"
 
@@ -185,6 +186,8 @@ TEST_CASE("the pinger pings at once and then from the loop, and only while it tu
   NotifySocket socket;
   set_watchdog("200000", getpid());  // 200 ms: a ping every 100 ms
   Notifier notifier;
+  notifier.ready();  // a running daemon's pings: the start's are below
+  REQUIRE(socket.receive() == "READY=1");
   boost::asio::io_context io;
   WatchdogPinger pinger(io, notifier);
   pinger.start();
@@ -199,6 +202,81 @@ TEST_CASE("the pinger pings at once and then from the loop, and only while it tu
   pinger.stop();
   io.run_for(300ms);
   CHECK_FALSE(socket.receive(0ms));
+}
+
+TEST_CASE("the start is extended until READY=1, and never after it", "[notifier][start]") {
+  NotifySocket socket;
+  Notifier notifier;
+  notifier.extend_start(30s);
+  CHECK(socket.receive() == "EXTEND_TIMEOUT_USEC=30000000");
+  notifier.extend_start(1500ms, "starting: migrating\nREADY=1");
+  CHECK(socket.receive() == "EXTEND_TIMEOUT_USEC=1500000\nSTATUS=starting: migrating READY=1");
+  CHECK_FALSE(notifier.ready_sent());
+  notifier.ready();
+  CHECK(socket.receive() == "READY=1");
+  CHECK(notifier.ready_sent());
+  // After READY=1 it would stretch the running service's limit instead: nothing goes out, and
+  // the next datagram is the status sent after it.
+  notifier.extend_start(30s, "late");
+  notifier.status("running");
+  CHECK(socket.receive() == "STATUS=running");
+}
+
+TEST_CASE("until READY=1 each ping from the loop also extends the start",
+          "[notifier][watchdog][start]") {
+  NotifySocket socket;
+  set_watchdog("200000", getpid());  // a ping every 100 ms; the start extended by 300 ms each
+  Notifier notifier;
+  boost::asio::io_context io;
+  WatchdogPinger pinger(io, notifier);
+  pinger.start();
+  const std::string extension =
+      "EXTEND_TIMEOUT_USEC=300000\nSTATUS=starting: the incident "
+      "clocks run; waiting for Kafka before consuming (the log says why)";
+  CHECK(socket.receive(0ms) == "WATCHDOG=1");  // start() pings before the loop runs
+  CHECK(socket.receive(0ms) == extension);
+  CHECK(run_until_datagram(io, socket) == "WATCHDOG=1");
+  CHECK(socket.receive(0ms) == extension);
+  // A loop that does not run extends nothing: systemd then ends a start whose loop is stuck.
+  CHECK_FALSE(socket.receive(500ms));
+
+  notifier.ready();
+  CHECK(socket.receive() == "READY=1");
+  CHECK(run_until_datagram(io, socket) == "WATCHDOG=1");
+  CHECK(run_until_datagram(io, socket) == "WATCHDOG=1");  // no extension between the pings
+}
+
+TEST_CASE("the start's keepalive extends at once and every tick until it is destroyed",
+          "[notifier][start]") {
+  NotifySocket socket;
+  const std::string extension = "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=starting: migrating";
+  {
+    StartKeepAlive keepalive("starting: migrating", {20ms, 30s, 1h});
+    CHECK(socket.receive() == extension);
+    CHECK(socket.receive() == extension);
+    CHECK(socket.receive() == extension);
+  }
+  // Destroyed: what it sent before is in the socket, nothing after the marker.
+  Notifier notifier;
+  notifier.status("marker");
+  std::optional<std::string> next;
+  while ((next = socket.receive()) && *next != "STATUS=marker") CHECK(*next == extension);
+  CHECK(next == "STATUS=marker");
+  CHECK_FALSE(socket.receive(200ms));
+}
+
+TEST_CASE("the start's keepalive stops extending at its limit", "[notifier][start]") {
+  NotifySocket socket;
+  // Extensions of 50 ms every 10 ms, within a limit of 100 ms: sent while the one sent reaches
+  // no further than the limit, so at most six (at 0, 10, ..., 50 ms), however the thread runs.
+  StartKeepAlive keepalive("starting", {10ms, 50ms, 100ms});
+  int extensions = 0;
+  while (auto next = socket.receive(1s)) {
+    CHECK(*next == "EXTEND_TIMEOUT_USEC=50000\nSTATUS=starting");
+    if (++extensions > 20) break;  // without a limit they would never stop
+  }
+  CHECK(extensions >= 1);
+  CHECK(extensions <= 6);
 }
 
 TEST_CASE("the status reporter sends the figures at once and again after a refresh",
