@@ -13,7 +13,9 @@
 #      stays up on the old one;
 #   5. a hung event loop (the SIGUSR2 test hook) is killed by the watchdog, systemd restarts the
 #      daemon, and it resumes the open incident's clock;
-#   6. `systemctl stop` exits 0 after committing its offsets.
+#   6. `systemctl stop` exits 0 after committing its offsets;
+#   7. a start that waits for an unreachable broker outlasts TimeoutStartSec= (the daemon extends
+#      it while its clocks run) and stops cleanly.
 #
 # Usage: tests/systemd/nspawn_test.sh --build-dir DIR [--sanitized 0|1] [--keep]
 #   --build-dir  a configured and built tree (cpack reads its CPackConfig.cmake)
@@ -433,5 +435,36 @@ logged() { journal | grep -q -i -- "$1"; }
 wait_for "the STOPPING=1 log line" 10 logged 'systemd: notified STOPPING=1'
 wait_for "a log line saying the offsets were committed at stop" 10 logged 'offsets committed'
 say "stopped cleanly: Result=$result, exit status $exit_status, offsets committed"
+
+# ---------------------------------------------------------------------------------------------
+# 10. A start that waits for the broker asks for more time (EXTEND_TIMEOUT_USEC) and is not
+#     ended at TimeoutStartSec: the clocks already run. A port where nothing listens, and a start
+#     timeout of 5 s, held for three times that.
+
+sed -i -E 's/^brokers = .*/brokers = "127.0.0.1:9"/' "$config"
+printf '[Service]\nTimeoutStartSec=5s\n' >"$root/etc/systemd/system/$UNIT.d/start.conf"
+ct systemctl daemon-reload
+timeouts_before=$(journal_count "Failed with result 'timeout'")
+say "systemctl start with no broker, TimeoutStartSec=5s"
+ct systemctl start --no-block "$UNIT"
+wait_for "the start to say that it waits for Kafka" 30 status_has 'waiting for Kafka'
+restarts=$(show NRestarts)  # a start by hand counts from 0 again
+still_starting() {
+  [[ $(show ActiveState) == activating && $(show NRestarts) == "$restarts" ]] ||
+    fail "the start did not last: $(show ActiveState), NRestarts $(show NRestarts) (was $restarts)"
+}
+held_until=$((SECONDS + 15))
+while ((SECONDS < held_until)); do
+  still_starting
+  sleep 0.5
+done
+(($(journal_count "Failed with result 'timeout'") == timeouts_before)) ||
+  fail "systemd ended a start that was extended"
+say "still activating 15 s into a 5 s start timeout: STATUS=$(show StatusText)"
+ct systemctl stop "$UNIT" || fail "systemctl stop of the waiting start failed"
+[[ $(show Result) == success ]] || fail "the waiting start did not stop cleanly: Result=$(show Result)"
+rm "$root/etc/systemd/system/$UNIT.d/start.conf"
+cp "$work/good.toml" "$config"
+ct systemctl daemon-reload
 
 say "PASSED (score $score)"
