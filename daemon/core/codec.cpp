@@ -205,6 +205,10 @@ TimePoint arrival_of(const ScenarioLine& line) {
   return std::visit(Visitor{}, line);
 }
 
+std::string dump_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json to_json(const Action& a, std::chrono::minutes utc_offset) {
   json j = json::object();
   const auto put_string = [&j](const char* name, const std::string& value) {

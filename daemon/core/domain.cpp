@@ -23,7 +23,7 @@ std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& ta
   return "?";
 }
 
-constexpr std::array<std::pair<Level, std::string_view>, 4> kLevels{{
+constexpr std::array<std::pair<Level, std::string_view>, 4> kLevelNames{{
     {Level::I, "I"},
     {Level::II, "II"},
     {Level::III, "III"},
@@ -34,12 +34,12 @@ constexpr std::array<std::pair<Milestone, std::string_view>, 3> kMilestoneNames{
     {Milestone::press_conference, "press_conference"},
     {Milestone::follow_up, "follow_up"},
 }};
-constexpr std::array<std::pair<EventKind, std::string_view>, 3> kKinds{{
+constexpr std::array<std::pair<EventKind, std::string_view>, 3> kEventKindNames{{
     {EventKind::detected, "detected"},
     {EventKind::updated, "updated"},
     {EventKind::closed, "closed"},
 }};
-constexpr std::array<std::pair<ActionKind, std::string_view>, 14> kActions{{
+constexpr std::array<std::pair<ActionKind, std::string_view>, 14> kActionNames{{
     {ActionKind::incident_opened, "incident_opened"},
     {ActionKind::level_changed, "level_changed"},
     {ActionKind::warning, "warning"},
@@ -59,28 +59,28 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 14> kActions{{
 }  // namespace
 
 std::string_view to_string(Level v) {
-  return name_of(kLevels, v);
+  return name_of(kLevelNames, v);
 }
 std::string_view to_string(Milestone v) {
   return name_of(kMilestoneNames, v);
 }
 std::string_view to_string(EventKind v) {
-  return name_of(kKinds, v);
+  return name_of(kEventKindNames, v);
 }
 std::string_view to_string(ActionKind v) {
-  return name_of(kActions, v);
+  return name_of(kActionNames, v);
 }
 std::optional<Level> parse_level(std::string_view s) {
-  return lookup(kLevels, s);
+  return lookup(kLevelNames, s);
 }
 std::optional<Milestone> parse_milestone(std::string_view s) {
   return lookup(kMilestoneNames, s);
 }
 std::optional<EventKind> parse_event_kind(std::string_view s) {
-  return lookup(kKinds, s);
+  return lookup(kEventKindNames, s);
 }
 std::optional<ActionKind> parse_action_kind(std::string_view s) {
-  return lookup(kActions, s);
+  return lookup(kActionNames, s);
 }
 
 }  // namespace incidentd

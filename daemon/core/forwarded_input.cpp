@@ -31,10 +31,6 @@ std::string utc(TimePoint t) {
   return format_rfc3339(t, std::chrono::minutes{0});
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 bool in_range(Fields& f, std::string_view name, TimePoint t) {
   if (t >= kEarliest && t < kLatest) return true;
   return f.reject("field \"" + std::string(name) + "\" lies outside the years 0001 to 9999 (UTC)");
@@ -63,7 +59,7 @@ Parsed<ForwardedInput> confirmation_of(Fields& f, const Config& config, Forwarde
     return fail<ForwardedInput>("field \"confirmation\" must be an object (got " + type_of(*inner) +
                                 ")");
   }
-  Parsed<Confirmation> c = parse_confirmation(dump(*inner), config);
+  Parsed<Confirmation> c = parse_confirmation(dump_line(*inner), config);
   if (!c) return fail<ForwardedInput>("field \"confirmation\": " + c.error);
   if (c.value->incident_key != key) {
     return fail<ForwardedInput>("field \"confirmation\" names incident " +
@@ -96,7 +92,7 @@ std::string encode_confirmation(const Confirmation& c) {
   if (!c.channel.empty()) j["channel"] = c.channel;
   if (!c.url.empty()) j["url"] = c.url;
   if (!c.speaker.empty()) j["speaker"] = c.speaker;
-  return dump(j);
+  return dump_line(j);
 }
 
 std::string encode_forwarded_input(const ForwardedInput& f) {
@@ -114,7 +110,7 @@ std::string encode_forwarded_input(const ForwardedInput& f) {
     j["via"] = c.via;
     j["confirmation"] = json::parse(encode_confirmation(c));
   }
-  return dump(j);
+  return dump_line(j);
 }
 
 Parsed<ForwardedInput> decode_forwarded_input(std::string_view text, const Config& config) {
@@ -130,10 +126,10 @@ Parsed<ForwardedInput> decode_forwarded_input(std::string_view text, const Confi
   if (v == nullptr) return fail<ForwardedInput>(f.error());
   const auto version = codec_detail::as_int64(*v);
   if (!version || *version != kForwardedInputVersion) {
-    return fail<ForwardedInput>("unknown forwarded input version " +
-                                codec_detail::one_line(dump(*v), codec_detail::kMaxQuotedBytes) +
-                                " (this incidentd reads " + std::to_string(kForwardedInputVersion) +
-                                ")");
+    return fail<ForwardedInput>(
+        "unknown forwarded input version " +
+        codec_detail::one_line(dump_line(*v), codec_detail::kMaxQuotedBytes) +
+        " (this incidentd reads " + std::to_string(kForwardedInputVersion) + ")");
   }
   ForwardedInput out;
   std::string kind;

@@ -67,9 +67,9 @@ class Writer {
   std::string out_;
 };
 
-class Reader {
+class FiguresReader {
  public:
-  explicit Reader(std::string_view in) : in_(in) {}
+  explicit FiguresReader(std::string_view in) : in_(in) {}
   bool ok() const { return ok_; }
   bool done() const { return in_.empty(); }
 
@@ -130,7 +130,7 @@ void write_people(Writer& w, const std::map<std::string, TimePoint>& people) {
   }
 }
 
-void read_people(Reader& r, std::map<std::string, TimePoint>& people) {
+void read_people(FiguresReader& r, std::map<std::string, TimePoint>& people) {
   const std::size_t n = r.count();
   for (std::size_t i = 0; i < n && r.ok(); ++i) {
     std::string person = r.text();
@@ -207,7 +207,7 @@ std::string IncidentFigures::encode() const {
 }
 
 std::optional<IncidentFigures> IncidentFigures::decode(std::string_view text) {
-  Reader r(text);
+  FiguresReader r(text);
   IncidentFigures f;
   if (r.number() != kFormat) return std::nullopt;
   const std::int64_t level = r.number();
@@ -247,7 +247,7 @@ std::string encode_string_list(const std::vector<std::string>& items) {
 }
 
 std::optional<std::vector<std::string>> decode_string_list(std::string_view text) {
-  Reader r(text);
+  FiguresReader r(text);
   std::vector<std::string> out;
   const std::size_t n = r.count();
   for (std::size_t i = 0; i < n && r.ok(); ++i) out.push_back(r.text());

@@ -21,7 +21,7 @@ namespace dom = simdjson::dom;
 
 // Each reader leaves `ok` false on the first value it cannot take; after that none touches an
 // element (a failed lookup leaves an empty one), and the result is thrown away.
-class Reader {
+class StateReader {
  public:
   bool ok = true;
 
@@ -168,7 +168,7 @@ std::optional<IncidentState> state_from_json_text_fast(std::string_view text) {
 std::optional<IncidentState> state_from_element_fast(simdjson::dom::element e) {
   dom::object o;
   if (e.get(o) != simdjson::SUCCESS) return std::nullopt;
-  Reader r;
+  StateReader r;
   IncidentState s;
   s.key = r.string(r.at(o, "key"));
   s.title = r.string(r.at(o, "title"));

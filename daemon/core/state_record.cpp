@@ -30,10 +30,6 @@ std::int64_t millis(TimePoint t) {
   return t.time_since_epoch().count();
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // --- writing ---------------------------------------------------------------------------------
 
 json row_to_json(const OutboxRow& r) {
@@ -242,7 +238,7 @@ Action action_of(const json& j, const std::string& key) {
   }
   // Written back the same, or the replica's timeline would not read as the owner's.
   if (to_json(*parsed.value, std::chrono::minutes{0}) != j) {
-    invalid("a timeline entry that does not read back as written: " + dump(j).substr(0, 200));
+    invalid("a timeline entry that does not read back as written: " + dump_line(j).substr(0, 200));
   }
   return std::move(*parsed.value);
 }
@@ -251,7 +247,7 @@ StateRecord record_from_json(const json& j) {
   if (!j.is_object()) invalid("a record must be a JSON object");
   if (has_fraction(j)) invalid("a record holds only integer numbers");
   if (integer(j, "v") != kStateRecordVersion) {
-    invalid("unknown record version " + dump(j.at("v")) + " (this incidentd reads " +
+    invalid("unknown record version " + dump_line(j.at("v")) + " (this incidentd reads " +
             std::to_string(kStateRecordVersion) + ")");
   }
   StateRecord r;
@@ -341,7 +337,7 @@ std::string encode_state_record(const StateRecord& r) {
   });
   put_list(j, "confirmations", r.confirmations, confirmation_to_json);
   put_list(j, "acknowledgements", r.acknowledgements, ack_to_json);
-  return dump(j);
+  return dump_line(j);
 }
 
 Parsed<StateRecord> decode_state_record(std::string_view text) {
@@ -384,7 +380,7 @@ OutboxRow outbox_row_of(const Action& a) {
   r.unit = a.unit;
   r.channel = parse_notification_channel(a.channel).value_or(NotificationChannel::sms);
   r.level = a.level;
-  r.body = dump(to_json(a, std::chrono::minutes{0}));
+  r.body = dump_line(to_json(a, std::chrono::minutes{0}));
   r.created_at = a.at;
   r.next_attempt_at = a.at;
   if (a.milestone) r.milestone = std::string(to_string(*a.milestone));

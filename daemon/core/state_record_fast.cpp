@@ -110,7 +110,7 @@ bool same(dom::element e, const json& j) {
 // that the result is thrown away. A null counts as a value it cannot take: the reference
 // refuses it in a record's fields and in a timeline entry (where it is read as absent, and the
 // entry then does not read back as written).
-class Reader {
+class RecordReader {
  public:
   bool ok = true;
 
@@ -247,7 +247,7 @@ bool describes_incident(ActionKind kind) {
   return kind == ActionKind::incident_opened || kind == ActionKind::level_changed;
 }
 
-void read_late(Reader& r, dom::object o, Action& a) {
+void read_late(RecordReader& r, dom::object o, Action& a) {
   dom::element e;
   if (!r.find(o, "late", e)) return;
   bool b = true;
@@ -265,7 +265,7 @@ void read_late(Reader& r, dom::object o, Action& a) {
 
 // action_from_json(), in its order, then the record's own check: the entry reads back as
 // written (to_json gives the same JSON), or the replica's timeline would not read as the owner's.
-Action action_of(Reader& r, dom::object o, const std::string& key) {
+Action action_of(RecordReader& r, dom::object o, const std::string& key) {
   Action a;
   a.at = r.time(r.require(o, "at"));
   a.incident_key = r.non_empty_text(o, "incident_key");
@@ -319,7 +319,7 @@ Action action_of(Reader& r, dom::object o, const std::string& key) {
   return a;
 }
 
-OutboxRow row_of(Reader& r, dom::object o, const std::string& key) {
+OutboxRow row_of(RecordReader& r, dom::object o, const std::string& key) {
   OutboxRow row;
   row.notification_id = r.non_empty_text(o, "notification_id");
   row.incident_key = key;
@@ -342,7 +342,7 @@ std::optional<DeliveryState> written_delivery_state(std::string_view s) {
   return v && to_string(*v) == s ? v : std::optional<DeliveryState>();
 }
 
-DeliveryChange delivery_of(Reader& r, dom::object o) {
+DeliveryChange delivery_of(RecordReader& r, dom::object o) {
   DeliveryChange d;
   d.notification_id = r.non_empty_text(o, "notification_id");
   d.state = r.named(r.require(o, "state"), written_delivery_state);
@@ -357,7 +357,7 @@ DeliveryChange delivery_of(Reader& r, dom::object o) {
   return d;
 }
 
-Confirmation confirmation_of(Reader& r, dom::object o, const std::string& key) {
+Confirmation confirmation_of(RecordReader& r, dom::object o, const std::string& key) {
   Confirmation c;
   c.confirmation_id = r.text(o, "confirmation_id");
   c.incident_key = key;
@@ -371,7 +371,7 @@ Confirmation confirmation_of(Reader& r, dom::object o, const std::string& key) {
   return c;
 }
 
-Acknowledgement ack_of(Reader& r, dom::object o, const std::string& key) {
+Acknowledgement ack_of(RecordReader& r, dom::object o, const std::string& key) {
   Acknowledgement a;
   a.incident_key = key;
   a.recipient = r.text(o, "recipient");
@@ -381,7 +381,7 @@ Acknowledgement ack_of(Reader& r, dom::object o, const std::string& key) {
 }
 
 // The record's header and snapshot: false where the reference would refuse or could differ.
-bool read_head(Reader& r, dom::object o, StateRecord& rec) {
+bool read_head(RecordReader& r, dom::object o, StateRecord& rec) {
   if (r.integer(r.require(o, "v")) != kStateRecordVersion) return false;
   rec.incident_key = r.non_empty_text(o, "incident_key");
   r.optional_text(o, "by", rec.by);
@@ -415,7 +415,7 @@ std::optional<StateRecord> decode_state_record_fast(std::string_view text) {
       root.get(o) != simdjson::SUCCESS || !plain(root)) {
     return std::nullopt;
   }
-  Reader r;
+  RecordReader r;
   StateRecord rec;
   if (!read_head(r, o, rec)) return std::nullopt;
   const std::string& key = rec.incident_key;

@@ -41,12 +41,8 @@ bool is_json_media_type(std::string_view value) {
   return true;
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 Response json_response(int status, const json& j) {
-  return Response::json_text(status, dump(j));
+  return Response::json_text(status, dump_line(j));
 }
 
 std::variant<Principal, Response> Api::authenticate(const Request& request) const {

@@ -64,13 +64,14 @@ std::optional<std::string> Api::read_manual_body(const json& body,
     const std::string text = value.get<std::string>();
     if (name == "level") {
       const auto level = parse_level(text);
-      if (!level) return field + " must be one of I, II, III, IV (got " + dump(json(text)) + ")";
+      if (!level)
+        return field + " must be one of I, II, III, IV (got " + dump_line(json(text)) + ")";
       e.level = *level;
     } else if (name == "detected_at") {
       detected_at = parse_rfc3339(text);
       if (!detected_at) {
-        return field + " must be an RFC 3339 timestamp with an offset (got " + dump(json(text)) +
-               ")";
+        return field + " must be an RFC 3339 timestamp with an offset (got " +
+               dump_line(json(text)) + ")";
       }
     } else if (name == "incident_key") {
       e.incident_key = text;

@@ -30,7 +30,7 @@ std::string Api::list_body(const std::string& unit, bool all) const {
     if (!in_scope(state, unit)) continue;
     incidents.push_back(incident_json(state));
   }
-  return dump({{"incidents", std::move(incidents)}});
+  return dump_line({{"incidents", std::move(incidents)}});
 }
 
 bool Api::in_scope(const IncidentState& s, const std::string& unit) {

@@ -49,7 +49,6 @@ struct Principal {
 
 // "application/json", optionally with parameters ("; charset=utf-8"), in any letter case.
 bool is_json_media_type(std::string_view value);
-std::string dump(const json& j);
 Response json_response(int status, const json& j);
 
 class Api {

@@ -196,7 +196,7 @@ Response Api::confirm(const Request& request) {
   }
   body["incident_key"] = key;
   if (!body.contains("schema")) body["schema"] = 1;
-  Parsed<Confirmation> parsed = parse_confirmation(dump(body), *config());
+  Parsed<Confirmation> parsed = parse_confirmation(dump_line(body), *config());
   if (!parsed) return Response::error(422, "invalid_confirmation", parsed.error);
   Confirmation& confirmation = *parsed.value;
   if (!principal.may_act_for(confirmation.unit)) {

@@ -40,4 +40,8 @@ TimePoint arrival_of(const ScenarioLine& line);
 nlohmann::json to_json(const Action& action, std::chrono::minutes utc_offset);
 Parsed<Action> action_from_json(const nlohmann::json& j);
 
+// One line of JSON. Text from the outside world may carry invalid UTF-8: it is written as U+FFFD
+// instead of thrown, since a record that cannot be written fails again on every retry.
+std::string dump_line(const nlohmann::json& j);
+
 }  // namespace incidentd
