@@ -26,8 +26,13 @@ step "format: clang-format --dry-run on every C++ source"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
 clang-format --dry-run --Werror "${sources[@]}"
 
+# Debug information as line tables only (-g1): file and line in every backtrace, sanitizer report
+# and perf profile, for a third less compile time than -g. On a new machine (empty ccache) the
+# four builds below are most of this script's time, which must stay under 45 minutes on 2 cores.
+line_tables=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG")
+
 step "build (RelWithDebInfo, -Werror)"
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${line_tables[@]}" >/dev/null
 ninja -C build/release -j"$jobs"
 
 # --- systemd unit (issue 5): the exposure score is printed on every run; tests/systemd checks it
@@ -63,8 +68,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # librdkafka starts its threads with C11 thrd_create, which GCC 12's TSan runtime does not
 # intercept, so the process crashes in the sanitizer's allocator before it does anything.
 step "build under ThreadSanitizer"
+# -O1: what TSan asks for a reasonable speed ("-O1 or higher"), and a shorter build than -O2.
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINCIDENTD_TSAN=ON \
-  -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
 ninja -C build/tsan -j"$jobs" unit_tests
 
 step "unit tests under ThreadSanitizer"
