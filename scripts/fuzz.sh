@@ -24,7 +24,8 @@ export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/incidentd/ccache}"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # Line tables only (-g1): a crash's stack still names file and line, and the build is shorter.
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DINCIDENTD_FUZZ=ON >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DINCIDENTD_FUZZ=ON -DINCIDENTD_BATCHES=ON \
+  >/dev/null
 # The build's output goes to a log, and its end to the terminal when the build fails.
 if ! ninja -C build/fuzz -j"$(nproc)" fuzz_targets >build/fuzz/build.log 2>&1; then
   tail -n 40 build/fuzz/build.log >&2
