@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
+  # a linker several times faster than ld.bfd (CMakeLists.txt)
+  mold
   clang-format clang-tidy
   # libFuzzer targets (tests/fuzz, scripts/fuzz.sh): clang 14 and its runtime libraries
   clang libclang-rt-14-dev
