@@ -1,7 +1,7 @@
 // Keeps systemd's start timeout (TimeoutStartSec=, 120 s in the shipped unit) from ending a start
 // that is still working. Before the loop runs, the start is one long call on the main thread: the
 // database file's check, the store's open with any schema migration after an upgrade (minutes on
-// a large archive: every one of them rewrites or replays the timeline), the engine's load. Killed
+// a large archive: several rewrite or replay the whole timeline), the engine's load. Killed
 // at the timeout, such a start rolls its migration back and begins again at the restart, and
 // never comes up. So until it is destroyed, a StartKeepAlive asks systemd from a thread of its
 // own for `extension` more every `tick` (EXTEND_TIMEOUT_USEC), with a STATUS= line saying what
@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace incidentd {
 
