@@ -51,7 +51,11 @@ void ConfigParser::parse_http_listener(const toml::table& http, HttpSettings& ou
   if (auto v = get_string(http, "address", "http", false, "an IP address to listen on")) {
     out.address = *v;
   }
-  if (auto v = get_integer_in(http, "port", "http", "a TCP port, 1 to 65535", 1, 65535)) {
+  // 0: a free port the kernel picks at each start, named in the log ("HTTP API on ..."). For
+  // tests and scripts that run several daemons at once: a port picked by the test beforehand may
+  // be taken by another program before the daemon binds it.
+  if (auto v = get_integer_in(http, "port", "http", "a TCP port, 1 to 65535 (0: any free port)", 0,
+                              65535)) {
     out.port = static_cast<int>(*v);
   }
   if (auto v = get_string(http, "tls_cert", "http", false, "a PEM certificate file")) {

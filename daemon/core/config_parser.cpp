@@ -347,8 +347,10 @@ void ConfigParser::parse_settings(const toml::table& root, Config& config) {
   if (const toml::table* http = get_table(root, "http", "")) parse_http(*http, config.http);
   if (const toml::table* sms = get_table(root, "sms", "")) {
     parse_sms(*sms, config.sms);
-    // Two listeners cannot share one address and port: the daemon would fail to bind.
-    if (config.http.enabled && config.sms.callback_port == config.http.port &&
+    // Two listeners cannot share one address and port: the daemon would fail to bind. (No
+    // callback_port is 0, and an API on port 0 takes a free port, never the callback's.)
+    if (config.http.enabled && config.sms.callback_port != 0 &&
+        config.sms.callback_port == config.http.port &&
         config.sms.callback_address == config.http.address) {
       error(*sms->get("callback_port"),
             "sms.callback_port: the API listens on " + config.http.address + ":" +

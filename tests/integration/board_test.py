@@ -71,7 +71,7 @@ class Stack:
         self.broker = kt.Broker(args.source_dir, work)
         self.config = os.path.join(work, "incidentd.toml")
         self.db = os.path.join(work, "incidentd.db")
-        self.http_port = kt.free_port()
+        self.http_port = None  # known once the daemon has started (its configuration says 0)
         self.operator_token = secrets.token_urlsafe(24)
         self.unit_token = secrets.token_urlsafe(24)
         self.daemon = None
@@ -90,7 +90,7 @@ class Stack:
             text = kt.set_setting(text, section, key, value)
 
         setting("http", "enabled", "true")
-        setting("http", "port", str(self.http_port))
+        setting("http", "port", "0")
         for name, unit, token in (("board-operator", None, self.operator_token),
                                   ("board-zhaotong", UNIT, self.unit_token)):
             text += f'\n[[http.tokens]]\nname = "{name}"\n'
@@ -109,7 +109,15 @@ class Stack:
         self.daemon = kt.Daemon(self.args.incidentd, self.config, self.db,
                                 os.path.join(self.work, "incidentd.log"))
         self.daemon.start()
-        self.daemon.wait_log(r"HTTP API on http://127\.0\.0\.1:\d+", 60)
+        port = self.daemon.http_port()
+        if self.http_port is None:
+            # The first start took a free port; a restart keeps it, as the page reconnects to it.
+            self.http_port = port
+            with open(self.config, encoding="utf-8") as f:
+                text = kt.set_setting(f.read(), "http", "port", str(port))
+            with open(self.config, "w", encoding="utf-8") as f:
+                f.write(text)
+        kt.check(port == self.http_port, f"the API is on port {port}, not {self.http_port}")
         kt.wait_for("GET /readyz to answer 200 (consumer subscribed)",
                     lambda: self.http("/readyz")[0] == 200, 90, interval=0.2)
 

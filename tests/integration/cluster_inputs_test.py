@@ -169,16 +169,16 @@ def case_owner_applies(args, work, broker):
 def case_any_door(args, work, broker):
     create_topics(args, broker)
     token = secrets.token_urlsafe(24)
-    daemons, dbs, ports = {}, {}, {}
+    daemons, dbs = {}, {}
     try:
         for name in ("a", "b"):
             config = os.path.join(work, f"{name}.toml")
             dbs[name] = os.path.join(work, f"{name}.db")
-            ports[name] = kt.free_port()
-            write_instance_config(args, config, broker, f"host-{name}", ports[name], token)
+            write_instance_config(args, config, broker, f"host-{name}", 0, token)
             daemons[name] = kt.Daemon(args.incidentd, config, dbs[name],
                                       os.path.join(work, f"{name}.log"))
             daemons[name].start()
+        ports = {name: daemon.http_port() for name, daemon in daemons.items()}
 
         def shared():
             held = {n: ct.owned(d.output()) for n, d in daemons.items()}

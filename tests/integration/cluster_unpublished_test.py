@@ -58,14 +58,14 @@ def agreement(broker, db):
 def run(args, work, broker):
     cit.create_topics(args, broker)
     token = secrets.token_urlsafe(24)
-    port = kt.free_port()
     config = os.path.join(work, "a.toml")
     db = os.path.join(work, "a.db")
-    cit.write_instance_config(args, config, broker, "host-a", port, token)
+    cit.write_instance_config(args, config, broker, "host-a", 0, token)  # a free port, logged
     daemon = kt.Daemon(args.incidentd, config, db, os.path.join(work, "a.log"))
     paused = False
     try:
         daemon.start()
+        port = daemon.http_port()
         daemon.wait_log(r"kafka: assigned ", 60)
         cit.open_incident(broker, ACKED, {"a": db})
         due = datetime.now(timezone.utc) + timedelta(seconds=12)

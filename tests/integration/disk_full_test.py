@@ -169,8 +169,7 @@ def run(args, work, mnt):
     try:
         broker.start()
         broker.ensure_topics(kt.EVENTS, kt.RELEASES)
-        http_port = kt.free_port()
-        config = write_config(args, work, broker, http_port)
+        config = write_config(args, work, broker, 0)  # the daemon binds a free port, logs it
         db = os.path.join(mnt, "incidentd.db")
         logfile = os.path.join(work, "incidentd.log")
         daemon = kt.Daemon(args.incidentd, config, db, logfile, ["--time-scale", str(SCALE)])
@@ -185,7 +184,7 @@ def run(args, work, mnt):
             ms = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() * 1000
             return (origin_ms + (ms - origin_ms) / SCALE) / 1000
 
-        daemon.wait_log(r"HTTP API on http://127\.0\.0\.1:\d+", 60)
+        http_port = daemon.http_port()
         kt.wait_for("/readyz 200", lambda: http(http_port, "/readyz")[0] == 200, 90, interval=0.2)
 
         # 1. Applied while there is room; then the disk fills and a big batch cannot be written.

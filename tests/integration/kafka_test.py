@@ -115,9 +115,16 @@ def wait_for(what, probe, timeout, interval=0.05):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, for a server the test configures before it starts (a daemon's API is
+    better given port 0: it binds a free port itself and logs which). Picked at random below
+    Linux's ephemeral range (32768 and up) and below the clusters' ports (20000 and up): the
+    kernel gives ephemeral ports to every outgoing connection and to every bind to port 0 of
+    the tests that run beside this one, so a port it gave once may be taken again before the
+    server binds it; a port up here is only taken by another such pick."""
+    while True:
+        port = random.randrange(10000, 20000)
+        if port_is_free(port):
+            return port
 
 
 def port_is_free(port):
@@ -406,6 +413,13 @@ class Daemon:
                   + self.output()[-3000:])
             return re.search(pattern, self.output())
         return wait_for(f"incidentd to log /{pattern}/", found, timeout, interval=0.1)
+
+    def http_port(self, timeout=60):
+        """The API's port in this start, from the log: configurations of tests set `port = 0`, so
+        the daemon binds a free port itself (a port picked by the test could be taken by another
+        test's program before the daemon binds it)."""
+        found = self.wait_log(r"HTTP API on https?://[^ ]+:(\d+)", timeout)
+        return int(found.group(1))
 
     def stop(self):
         """SIGTERM; returns the exit status."""

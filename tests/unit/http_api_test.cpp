@@ -1430,10 +1430,27 @@ TEST_CASE("[http] tokens are checked against the roster and must be hashes", "[h
   REQUIRE_FALSE(result.config);
   std::string all;
   for (const ConfigError& e : result.errors) all += e.message + "\n";
-  CHECK_THAT(all, Catch::Contains("http.port: must be 1 to 65535"));
+  CHECK_THAT(all, Catch::Contains("http.port: must be 0 to 65535"));
   CHECK_THAT(all, Catch::Contains("tls_cert and tls_key go together"));
   CHECK_THAT(all, Catch::Contains("http.tokens: unknown unit \"nope\""));
   CHECK_THAT(all, Catch::Contains("http.tokens[2].sha256: expected 64 hex digits"));
+}
+
+TEST_CASE("[http] port 0 asks for any free port, and the server says which it got",
+          "[http][config]") {
+  // With an [sms] section and no callback_port: that is no clash with the API's port 0.
+  const ConfigResult result = parse_config(
+      testing::small_config_toml() + "\n[http]\nenabled = true\nport = 0\n[sms]\nenabled = false\n",
+      "t.toml");
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config);
+  CHECK(result.config->http.port == 0);
+  net::io_context io;
+  http::ServerOptions options;
+  options.port = static_cast<unsigned short>(result.config->http.port);
+  http::Server server(io, options);
+  server.start();
+  CHECK(server.port() != 0);
 }
 
 TEST_CASE("the shipped configuration keeps the API off", "[http][config]") {
