@@ -40,14 +40,36 @@ ninja -C build/release -j"$jobs"
 step "systemd unit: systemd-analyze security --offline=true systemd/incidentd.service"
 systemd-analyze security --offline=true systemd/incidentd.service | grep 'Overall exposure level'
 
-# Every daemon source, one clang-tidy per core: about 4 minutes on the 2-core CI machine when
-# every file is new to it. scripts/tidy.py remembers the files that passed (keyed by their
-# preprocessed text, flags, .clang-tidy and version), so a warm run checks only what changed.
-step "lint: clang-tidy on every daemon source"
-python3 scripts/tidy.py build/release
+# A step that runs beside the tests (below) at the lowest CPU priority: the tests wait on brokers,
+# daemons and browsers much of the time, and a background job takes only the CPU they leave, so
+# they keep the timing they have alone. Its output goes to a file, printed when it is awaited.
+background_pids=()
+trap 'for pid in "${background_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done' EXIT
+beside() {  # beside NAME COMMAND...: starts COMMAND in a process group of its own (set -m)
+  local log="build/$1.log"
+  shift
+  set -m
+  nice -n 19 "$@" </dev/null >"$log" 2>&1 &
+  background_pids+=("$!")
+  set +m
+}
+await() {  # await NAME: waits for the last job started; prints its output; fails as it failed
+  local pid=${background_pids[-1]} status=0
+  wait "$pid" || status=$?
+  unset 'background_pids[-1]'
+  cat "build/$1.log"
+  return "$status"
+}
 
-step "tests"
+# Every daemon source, one clang-tidy per core: about 6 minutes of both cores on the 2-core CI
+# machine when every file is new to it, so it runs beside the tests. scripts/tidy.py remembers
+# the files that passed (keyed by their preprocessed text, flags, .clang-tidy and version), so a
+# warm run checks only what changed.
+step "tests, and beside them lint: clang-tidy on every daemon source"
+beside tidy python3 scripts/tidy.py build/release
 ctest --test-dir build/release -j"$test_jobs" --timeout 600
+step "lint: clang-tidy's findings (it ran beside the tests)"
+await tidy
 
 # --- fuzzing (issue 20): every libFuzzer target (tests/fuzz) for 15 s from its seed corpus; a
 # crash fails the step. scripts/fuzz.sh runs them for 10 M executions each.
@@ -61,20 +83,21 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINCIDENTD_SANITIZE=
   -DINCIDENTD_BATCHES=ON -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
 ninja -C build/asan -j"$jobs"
 
-step "tests under ASan + UBSan"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/asan -j"$test_jobs" --timeout 900
-
 # ThreadSanitizer: the unit tests (label unit), where the store's checkpoint thread, the HTTP
 # server's and client's threads and the tests' own servers meet. Not the daemon with Kafka:
 # librdkafka starts its threads with C11 thrd_create, which GCC 12's TSan runtime does not
 # intercept, so the process crashes in the sanitizer's allocator before it does anything.
-step "build under ThreadSanitizer"
+# Its build (about 5 minutes of both cores on a new machine) runs beside the ASan tests.
 # -O1: what TSan asks for a reasonable speed ("-O1 or higher"), and a shorter build than -O2.
+step "tests under ASan + UBSan, and beside them the build under ThreadSanitizer"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINCIDENTD_TSAN=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DINCIDENTD_BATCHES=ON \
   -DINCIDENTD_BUILD_BENCH=OFF >/dev/null
-ninja -C build/tsan -j"$jobs" unit_tests
+beside tsan-build ninja -C build/tsan -j"$jobs" unit_tests
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -j"$test_jobs" --timeout 900
+step "build under ThreadSanitizer (it ran beside the ASan tests; its end)"
+await tsan-build
 
 step "unit tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
