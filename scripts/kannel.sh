@@ -49,20 +49,8 @@ readonly STOP_TIMEOUT=${KANNEL_STOP_TIMEOUT:-10}
 readonly USERNAME=incidentd
 readonly SENDER=10690000
 
-# A port free now, at random below Linux's ephemeral range (32768 and up): a port the kernel
-# hands out (to outgoing connections, to binds to port 0) may be taken again by the programs of
-# tests running beside this one before bearerbox or smsbox binds it.
-free_port() {
-  python3 -c 'import random, socket
-while True:
-    port = random.randrange(10000, 20000)
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-    print(port)
-    break'
+free_port() {  # below the ephemeral range: see free_port.py
+  python3 "$(dirname "$0")/free_port.py"
 }
 
 # Waits until something listens on 127.0.0.1:$1, or the process $2 is gone.

@@ -35,7 +35,9 @@ wait_for() {  # wait_for SECONDS FILE TEXT [MIN_COUNT]
   return 1
 }
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Port 0: the daemon binds a free port and logs it (a port picked here could be taken by another
+# test's program before the daemon binds it); the first start's port is then kept for the second.
+port=0
 token=watch-test-operator-token
 sha=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 python3 - "$source_dir/config/incidentd.toml" "$work/incidentd.toml" "$work" "$port" "$sha" <<'PY'
@@ -60,6 +62,10 @@ start_daemon() {
   wait_for 30 "$work/daemon.log" "HTTP API on" "$1" || fail "incidentd did not serve HTTP"
 }
 start_daemon 1
+port=$(sed -nE 's|.*HTTP API on http://127\.0\.0\.1:([0-9]+).*|\1|p' "$work/daemon.log" | head -n 1)
+[[ $port =~ ^[1-9][0-9]*$ ]] || fail "no port in the daemon's HTTP API line"
+sed -i -E "s/^port = 0$/port = $port/" "$work/incidentd.toml"
+grep -qx "port = $port" "$work/incidentd.toml" || fail "could not keep port $port for the restart"
 
 # 1. To a pipe: the view, then the loss and the return of the daemon, then SIGINT.
 INCIDENTD_TOKEN=$token "$incidentctl" watch --url "http://127.0.0.1:$port" --lang en \

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from config_edit import set_setting  # noqa: E402,F401  (shared with the demo and the chaos run)
+from free_port import free_port, port_is_free  # noqa: E402,F401  (shared with kannel.sh)
 
 UNITS = ["zhaotong-gov", "prov-emergency", "prov-cac", "prov-publicsecurity", "prov-office"]
 EVENTS, RELEASES = "opinion.events", "opinion.releases"
@@ -112,28 +113,6 @@ def wait_for(what, probe, timeout, interval=0.05):
         if time.monotonic() >= deadline:
             raise Failure(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
         time.sleep(interval)
-
-
-def free_port():
-    """A port free now, for a server the test configures before it starts (a daemon's API is
-    better given port 0: it binds a free port itself and logs which). Picked at random below
-    Linux's ephemeral range (32768 and up) and below the clusters' ports (20000 and up): the
-    kernel gives ephemeral ports to every outgoing connection and to every bind to port 0 of
-    the tests that run beside this one, so a port it gave once may be taken again before the
-    server binds it; a port up here is only taken by another such pick."""
-    while True:
-        port = random.randrange(10000, 20000)
-        if port_is_free(port):
-            return port
-
-
-def port_is_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def rfc3339(t):

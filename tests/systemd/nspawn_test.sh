@@ -165,7 +165,7 @@ awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure $score is above
 # ---------------------------------------------------------------------------------------------
 # 2. The package, and the broker in the background while the container is prepared.
 
-kafka_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+kafka_port=$(python3 "$src_dir/scripts/free_port.py")  # not from the ephemeral range: see there
 say "starting Kafka on 127.0.0.1:$kafka_port (in the background)"
 (
   "$src_dir/scripts/kafka.sh" start --port "$kafka_port" --dir "$work/kafka" --partitions 1 &&
