@@ -12,8 +12,8 @@
 // Alongside, a consumer of its own group reads the events topic and records when each event
 // became readable: the Kafka hop, printed apart from incidentd's share (its poll and batch, the
 // SQLite commit, the dispatcher's claim, the send). Until 2026-12-05 most of incidentd's share
-// was the consumer's 20 ms batch linger; a batch now goes to the loop once 1 ms passes without
-// a message (IngestOptions::quiet), so a lone event is not held back.
+// was the consumer's 20 ms batch linger; a batch now goes to the loop as soon as librdkafka holds
+// no more messages (IngestOptions::quiet, 0), so a lone event is not held back.
 //
 // Which notification: the events are detected 2 h 1 min before they are published, so
 // first_release's 2 h warning (level 0: the responsible units' duty officers) is due on arrival
@@ -275,7 +275,7 @@ int run(int argc, char** argv) {
   }
   std::printf(
       "  bounds: producer linger.ms 0, acks all; incidentd ingest poll_wait 500 ms, a batch "
-      "handed off after 1 ms without a message (quiet) or 20 ms after its first (linger), "
+      "handed off once librdkafka holds no more (quiet 0) or 20 ms after its first (linger), "
       "commit_every 500 ms (IngestOptions defaults); dispatcher woken after each durable batch "
       "(on_batch_durable); load average %s\n",
       load_average().c_str());

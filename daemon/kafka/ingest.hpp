@@ -60,8 +60,12 @@ struct IngestOptions {
   // the loop once `quiet` passes with none (the stream paused; a lone event goes at once), when
   // it is full, or `linger` after its first message, whichever comes first. A flood still makes
   // full batches; a trickle is not held back waiting for one (notify_latency_bench).
+  // 0: only what librdkafka already holds joins the batch. That took a lone event's way through
+  // the daemon from p50 2.3-2.4 to 1.4-1.6 ms against 1 ms (docs/notifications.md, "Latency"),
+  // and a flood makes batches as full as before: while the loop works on one batch, the next
+  // waits in librdkafka (kafka_ingest_bench: 107 and 110 batches for 1 M events, both ~99k/s).
   Duration linger = std::chrono::milliseconds(20);
-  Duration quiet = std::chrono::milliseconds(1);
+  Duration quiet = std::chrono::milliseconds(0);
   // The loop applies a batch to the engine a slice at a time, at most `slice_items` messages or
   // `slice_budget` of work per slice, and fires the timers that fell due between two slices
   // (docs/kafka.md, "A batch in slices"). The batch is still durable, and its offsets stored,

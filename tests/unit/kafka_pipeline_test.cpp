@@ -575,6 +575,55 @@ TEST_CASE(
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
+TEST_CASE(
+    "by default a batch takes what librdkafka already holds and goes: no wait for a next "
+    "message") {
+  FakeKafka kafka;
+  testing::MemoryStore store;
+  const auto t0 = kafka.now();
+  // Five events there at once, then a lone one 100 ms later.
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    kafka.append_after(Duration(0), kEvents, 0, event_json("held" + n, "inc-held" + n));
+  }
+  kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
+
+  const Config config = testing::small_config();
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  IngestOptions options;  // the daemon's quiet and linger
+  options.clock_for_test = kafka.clock();
+  std::vector<std::pair<Duration, std::size_t>> hand_offs;  // when, messages delivered by then
+  Ingest::PostToLoop post = [&](std::function<void()> work) {
+    hand_offs.emplace_back(std::chrono::duration_cast<Duration>(kafka.now() - t0),
+                           kafka.delivered().size());
+    work();
+  };
+  Ingest ingest(config, engine, post, options, kafka.clients());
+  kafka.on_idle([&] {
+    if (kafka.delivered().size() == 6) ingest.request_stop();
+  });
+  bool ok = false;
+  ingest.start([&ok](bool done) { ok = done; });
+  ingest.join();
+  kafka.on_idle({});
+
+  REQUIRE(ok);
+  std::vector<std::pair<Duration, std::size_t>> batches;  // hand-off time, messages
+  std::size_t before = 0;
+  for (const auto& [at, delivered] : hand_offs) {
+    if (delivered == before) continue;
+    batches.emplace_back(at, delivered - before);
+    before = delivered;
+  }
+  // Each handed off at the instant its last message came.
+  REQUIRE(batches.size() == 2);
+  CHECK(batches[0] == std::pair{Duration(0), std::size_t{5}});
+  CHECK(batches[1] == std::pair{Duration(100), std::size_t{1}});
+  CHECK(kafka.committed_offsets() == Offsets{{{kEvents, 0}, 6}});
+  CHECK(kafka.violations() == std::vector<std::string>{});
+}
+
 TEST_CASE("a batch that keeps filling is handed off `linger` after its first message") {
   FakeKafka kafka;
   testing::MemoryStore store;
