@@ -514,6 +514,42 @@ TEST_CASE("a poll error is waited out, a fatal one stops the consumer") {
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
+// Runs the pipeline on `kafka` until `messages` have been delivered, and returns each batch as
+// when it was handed to the loop (counted from `t0`, the fake's clock) and how many messages it
+// brought. A slice after a batch's first brings none and is not counted (a slice's budget is
+// real time, which a sanitized build can overrun; the slices have tests in kafka_batch_test).
+std::vector<std::pair<Duration, std::size_t>> batches_handed_off(FakeKafka& kafka,
+                                                                 testing::MemoryStore& store,
+                                                                 IngestOptions options,
+                                                                 FakeKafka::Clock::time_point t0,
+                                                                 std::size_t messages) {
+  const Config config = testing::small_config();
+  VirtualTime time(kNow);
+  Engine engine(config, store, time);
+  options.clock_for_test = kafka.clock();
+  std::vector<std::pair<Duration, std::size_t>> batches;
+  std::size_t before = 0;
+  Ingest::PostToLoop post = [&](std::function<void()> work) {
+    const std::size_t delivered = kafka.delivered().size();
+    if (delivered != before) {
+      batches.emplace_back(std::chrono::duration_cast<Duration>(kafka.now() - t0),
+                           delivered - before);
+      before = delivered;
+    }
+    work();
+  };
+  Ingest ingest(config, engine, post, options, kafka.clients());
+  kafka.on_idle([&] {
+    if (kafka.delivered().size() == messages) ingest.request_stop();
+  });
+  bool ok = false;
+  ingest.start([&ok](bool done) { ok = done; });
+  ingest.join();
+  kafka.on_idle({});
+  REQUIRE(ok);
+  return batches;
+}
+
 TEST_CASE(
     "a batch fills only while messages keep coming: a burst is one batch, a lone event goes "
     "at once, not a linger later") {
@@ -526,44 +562,12 @@ TEST_CASE(
     kafka.append_after(Duration(i), kEvents, 0, event_json("burst" + n, "inc-burst" + n));
   }
   kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
-
-  const Config config = testing::small_config();
-  VirtualTime time(kNow);
-  Engine engine(config, store, time);
   IngestOptions options;
   options.max_batch = 100;
   options.linger = 20ms;
   options.quiet = 2ms;
-  options.clock_for_test = kafka.clock();
-  // Each hand-off to the loop, on the consumer thread: the fake's time and how many messages
-  // it had delivered by then (a batch that commits only what is held delivers none).
-  struct HandOff {
-    Duration at;
-    std::size_t delivered;
-  };
-  std::vector<HandOff> hand_offs;
-  Ingest::PostToLoop post = [&](std::function<void()> work) {
-    hand_offs.push_back(
-        {std::chrono::duration_cast<Duration>(kafka.now() - t0), kafka.delivered().size()});
-    work();
-  };
-  Ingest ingest(config, engine, post, options, kafka.clients());
-  kafka.on_idle([&] {
-    if (kafka.delivered().size() == 11) ingest.request_stop();
-  });
-  bool ok = false;
-  ingest.start([&ok](bool done) { ok = done; });
-  ingest.join();
-  kafka.on_idle({});
+  const auto batches = batches_handed_off(kafka, store, options, t0, 11);
 
-  REQUIRE(ok);
-  std::vector<std::pair<Duration, std::size_t>> batches;  // hand-off time, messages
-  std::size_t before = 0;
-  for (const auto& h : hand_offs) {
-    if (h.delivered == before) continue;
-    batches.emplace_back(h.at, h.delivered - before);
-    before = h.delivered;
-  }
   // The burst: one batch, handed off `quiet` after its last message (9 ms), not the linger
   // after its first (20 ms).
   REQUIRE(batches.size() == 2);
@@ -587,35 +591,8 @@ TEST_CASE(
     kafka.append_after(Duration(0), kEvents, 0, event_json("held" + n, "inc-held" + n));
   }
   kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
+  const auto batches = batches_handed_off(kafka, store, IngestOptions{}, t0, 6);
 
-  const Config config = testing::small_config();
-  VirtualTime time(kNow);
-  Engine engine(config, store, time);
-  IngestOptions options;  // the daemon's quiet and linger
-  options.clock_for_test = kafka.clock();
-  std::vector<std::pair<Duration, std::size_t>> hand_offs;  // when, messages delivered by then
-  Ingest::PostToLoop post = [&](std::function<void()> work) {
-    hand_offs.emplace_back(std::chrono::duration_cast<Duration>(kafka.now() - t0),
-                           kafka.delivered().size());
-    work();
-  };
-  Ingest ingest(config, engine, post, options, kafka.clients());
-  kafka.on_idle([&] {
-    if (kafka.delivered().size() == 6) ingest.request_stop();
-  });
-  bool ok = false;
-  ingest.start([&ok](bool done) { ok = done; });
-  ingest.join();
-  kafka.on_idle({});
-
-  REQUIRE(ok);
-  std::vector<std::pair<Duration, std::size_t>> batches;  // hand-off time, messages
-  std::size_t before = 0;
-  for (const auto& [at, delivered] : hand_offs) {
-    if (delivered == before) continue;
-    batches.emplace_back(at, delivered - before);
-    before = delivered;
-  }
   // Each handed off at the instant its last message came.
   REQUIRE(batches.size() == 2);
   CHECK(batches[0] == std::pair{Duration(0), std::size_t{5}});
@@ -632,39 +609,17 @@ TEST_CASE("a batch that keeps filling is handed off `linger` after its first mes
     const std::string n = std::to_string(i);
     kafka.append_after(Duration(i), kEvents, 0, event_json("e" + n, "inc-" + n));
   }
-  const Config config = testing::small_config();
-  VirtualTime time(kNow);
-  Engine engine(config, store, time);
   IngestOptions options;
   options.max_batch = 100;
   options.linger = 20ms;
   options.quiet = 2ms;
-  options.clock_for_test = kafka.clock();
-  // One post per batch: a slice's budget is real time, which a sanitized build can overrun
-  // (the slices have tests of their own in kafka_batch_test).
-  options.slice_items = options.max_batch;
-  options.slice_budget = std::chrono::hours(1);
-  std::vector<std::pair<Duration, std::size_t>> hand_offs;
-  Ingest::PostToLoop post = [&](std::function<void()> work) {
-    hand_offs.emplace_back(std::chrono::duration_cast<Duration>(kafka.now() - t0),
-                           kafka.delivered().size());
-    work();
-  };
-  Ingest ingest(config, engine, post, options, kafka.clients());
-  kafka.on_idle([&] {
-    if (kafka.delivered().size() == 50) ingest.request_stop();
-  });
-  bool ok = false;
-  ingest.start([&ok](bool done) { ok = done; });
-  ingest.join();
-  kafka.on_idle({});
+  const auto batches = batches_handed_off(kafka, store, options, t0, 50);
 
-  REQUIRE(ok);
   // A message every 1 ms never pauses for `quiet`: the linger bounds the batch (0-20 ms, then
   // 21-41 ms, then the rest).
-  REQUIRE(hand_offs.size() >= 3);
-  CHECK(hand_offs[0] == std::pair{Duration(20), std::size_t{21}});
-  CHECK(hand_offs[1] == std::pair{Duration(41), std::size_t{42}});
+  REQUIRE(batches.size() >= 3);
+  CHECK(batches[0] == std::pair{Duration(20), std::size_t{21}});
+  CHECK(batches[1] == std::pair{Duration(41), std::size_t{21}});
   CHECK(store.processed().size() == 50);
 }
 
