@@ -1,8 +1,10 @@
-# Batches of sources for the sanitizer and fuzz builds (scripts/test.sh, scripts/fuzz.sh): each
-# batch is one translation unit that includes several of a library's .cpp files, so the heavy
-# headers (Boost.Asio and Beast, nlohmann/json, spdlog) are compiled once per batch instead of
-# once per file. On a new machine (empty ccache) the four builds of the test command are most of
-# its 45 minutes on 2 cores.
+# Batches of sources for the four builds of the test command (scripts/test.sh: release, ASan,
+# TSan; scripts/fuzz.sh): each batch is one translation unit that includes several of a
+# library's .cpp files, so the heavy headers (Boost.Asio and Beast, nlohmann/json, spdlog) are
+# compiled once per batch instead of once per file. On a new machine (empty ccache) those builds
+# are most of its 45 minutes on 2 cores. clang-tidy reads the release build's batches too
+# (scripts/tidy.py). Without the option (a developer's build) each file compiles on its own, so a
+# change rebuilds only its file.
 #
 # Not CMake's own UNITY_BUILD: before CMake 3.27 its batches name each source by its absolute
 # path, so ccache misses them in a checkout at another path (CI's clean clones), and every warm
@@ -10,8 +12,8 @@
 # through the project's root as an include directory: the same text in every checkout.
 #
 # A batch shares one anonymous namespace among its files: two files of a library must not define
-# the same name in theirs (a rename is the fix; the release build, file by file, never sees it).
-option(INCIDENTD_BATCHES "Compile each library's sources in batches (the sanitizer builds)" OFF)
+# the same name in theirs (a rename is the fix; a build file by file never sees it).
+option(INCIDENTD_BATCHES "Compile each library's sources in batches (the test command's builds)" OFF)
 set(INCIDENTD_BATCH_SIZE 8 CACHE STRING "sources per batch with INCIDENTD_BATCHES")
 
 function(incidentd_batch_sources target)
