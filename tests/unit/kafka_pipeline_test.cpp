@@ -514,6 +514,15 @@ TEST_CASE("a poll error is waited out, a fatal one stops the consumer") {
   CHECK(kafka.violations() == std::vector<std::string>{});
 }
 
+// `count` events to the events topic, of incidents inc-<prefix>0, inc-<prefix>1, ..., the i-th
+// i * `spacing` after the fake's clock.
+void append_events(FakeKafka& kafka, int count, Duration spacing, const std::string& prefix) {
+  for (int i = 0; i < count; ++i) {
+    const std::string n = std::to_string(i);
+    kafka.append_after(spacing * i, kEvents, 0, event_json(prefix + n, "inc-" + prefix + n));
+  }
+}
+
 // Runs the pipeline on `kafka` until `messages` have been delivered, and returns each batch as
 // when it was handed to the loop (counted from `t0`, the fake's clock) and how many messages it
 // brought. A slice after a batch's first brings none and is not counted (a slice's budget is
@@ -557,10 +566,7 @@ TEST_CASE(
   testing::MemoryStore store;
   const auto t0 = kafka.now();
   // A burst: ten events 1 ms apart. Then, 100 ms after the first, a lone one.
-  for (int i = 0; i < 10; ++i) {
-    const std::string n = std::to_string(i);
-    kafka.append_after(Duration(i), kEvents, 0, event_json("burst" + n, "inc-burst" + n));
-  }
+  append_events(kafka, 10, 1ms, "burst");
   kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
   IngestOptions options;
   options.max_batch = 100;
@@ -586,10 +592,7 @@ TEST_CASE(
   testing::MemoryStore store;
   const auto t0 = kafka.now();
   // Five events there at once, then a lone one 100 ms later.
-  for (int i = 0; i < 5; ++i) {
-    const std::string n = std::to_string(i);
-    kafka.append_after(Duration(0), kEvents, 0, event_json("held" + n, "inc-held" + n));
-  }
+  append_events(kafka, 5, Duration(0), "held");
   kafka.append_after(100ms, kEvents, 0, event_json("lone", "inc-lone"));
   const auto batches = batches_handed_off(kafka, store, IngestOptions{}, t0, 6);
 
@@ -605,10 +608,7 @@ TEST_CASE("a batch that keeps filling is handed off `linger` after its first mes
   FakeKafka kafka;
   testing::MemoryStore store;
   const auto t0 = kafka.now();
-  for (int i = 0; i < 50; ++i) {
-    const std::string n = std::to_string(i);
-    kafka.append_after(Duration(i), kEvents, 0, event_json("e" + n, "inc-" + n));
-  }
+  append_events(kafka, 50, 1ms, "e");
   IngestOptions options;
   options.max_batch = 100;
   options.linger = 20ms;
