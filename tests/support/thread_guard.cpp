@@ -3,10 +3,9 @@
 // builds and runs only those, since a race needs two threads. A test that starts a thread
 // (itself, or through the code it tests) without being listed would escape that step, so its
 // first pthread_create ends it with a message that says where to list it.
-#include <dlfcn.h>
 #include <pthread.h>
 
-#include <cerrno>
+#include <cerrno>  // program_invocation_short_name
 #include <cstdio>
 #include <cstdlib>
 
