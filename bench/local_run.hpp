@@ -21,7 +21,8 @@ namespace incidentd::bench {
 std::string shell_quote(const std::string& s);
 // The first three fields of /proc/loadavg: a busy machine makes any figure meaningless.
 std::string load_average();
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, and the one after it (a broker's
+// controller), both below the ephemeral range.
 int free_port();
 std::string read_file(const std::filesystem::path& p);
 // Starts argv[0] (a path) with stdout and stderr to `log`.
