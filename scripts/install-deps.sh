@@ -15,7 +15,7 @@ packages=(
   robin-map-dev
   libcli11-dev libsystemd-dev libssl-dev libhowardhinnant-date-dev
   libbenchmark-dev
-  # the daemon's allocator (CMakeLists.txt, INCIDENTD_JEMALLOC)
+  # incidentd's and incidentctl's allocator (CMakeLists.txt, INCIDENTD_JEMALLOC)
   libjemalloc-dev
   # Kafka broker for tests and the demo (fetched from Maven Central by scripts/kafka.sh), kcat
   default-jre-headless maven kcat
