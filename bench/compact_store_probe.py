@@ -24,7 +24,8 @@ The layouts, cumulative:
   lean outbox   the outbox row as what only it knows: the step's row, the recipient, the
                 delivery's state, attempts and times; keyed by (step row, recipient), with the
                 index of what is pending and one (recipient, step row) for the newest later
-                alert to a recipient, which replaces outbox_recipient
+                alert to a recipient, which replaces outbox_recipient (rows without a timeline
+                row, the operator desk's notices, are left out: the fixture has none)
 The other tables (incidents, figures, confirmations, ...) are left out of every layout; their
 size is printed once.
 """
@@ -35,6 +36,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+from dataclasses import dataclass
 
 STEP_KEYS = ("action", "at", "incident_key", "milestone")
 OUTBOX_KEYS = ("recipient", "unit", "channel", "level", "notification_id")
@@ -67,6 +69,19 @@ CREATE TABLE timeline (
   incident_seq INTEGER);
 CREATE INDEX timeline_incident ON timeline(incident_key, seq);
 """
+
+
+@dataclass
+class Step:
+    """The notifications of one step, gathered into the row of the first of them."""
+    seq: int
+    key: str
+    at: int
+    milestone: str
+    fields: dict  # the body every one of them shares
+    recipients: list
+    digest: bytes
+    incident_seq: int
 
 
 def lean(body, keys):
@@ -109,10 +124,10 @@ def write_layout(src, src_path, path, layout):
         nonlocal step
         if step is None:
             return
-        fields, names, first = step
-        fields["recipients"] = names
-        body = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        batch.append(first[:5] + (body, first[7], first[8]))
+        body = json.dumps(dict(step.fields, recipients=step.recipients), ensure_ascii=False,
+                          separators=(",", ":"), sort_keys=True)
+        batch.append((step.seq, step.key, step.at, "notification", step.milestone, body,
+                      step.digest, step.incident_seq))
         step = None
 
     for seq, key, at, action, milestone, body, prev_hash, hash_hex, incident_seq in rows:
@@ -130,14 +145,12 @@ def write_layout(src, src_path, path, layout):
             if layout in ("one per step", "lean outbox") and action == "notification":
                 fields = json.loads(out)
                 recipient = json.loads(body)["recipient"]
-                if step is not None and step[2][1] == key and step[2][2] == at and \
-                        step[0] == fields and step[2][4] == milestone:
-                    step[1].append(recipient)
-                else:
+                if not (step and (step.key, step.at, step.milestone, step.fields) ==
+                        (key, at, milestone, fields)):
                     flush_step()
-                    step = (fields, [recipient],
-                            (seq, key, at, action, milestone, None, None, digest, incident_seq))
-                step_of[seq] = step[2][0]
+                    step = Step(seq, key, at, milestone, fields, [], digest, incident_seq)
+                step.recipients.append(recipient)
+                step_of[seq] = step.seq
                 continue
             flush_step()
             batch.append((seq, key, at, action, milestone, out, digest, incident_seq))
