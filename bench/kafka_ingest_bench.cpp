@@ -14,8 +14,12 @@
 //
 //   build/release/bench/kafka_ingest_bench [--events N] [--incidents M] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
-//       [--batch N (incidentd --batch)] [--cluster] [--failing-receivers]
+//       [--batch N (incidentd --batch)] [--cluster] [--failing-receivers] [--classify-passes K]
 // --brokers uses a running broker (that auto-creates topics with 3 partitions) instead.
+// The validating consumer reads the topic K times (default 3) and its median pass is the
+// denominator of the ratio: one pass varied from 240,727 to 440,742/s between runs on the 2-core
+// machine (the broker's share of the cores), which moved the ratio more than anything incidentd
+// did.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -224,8 +228,10 @@ struct Pass {
 Pass consume_all(const std::string& brokers, std::size_t n, const char* who,
                  const OnMessage& on_message) {
   AssignTime assign;
+  static int passes = 0;  // a group of its own for every pass: each reads the topic from the start
   auto c = kafka_conf({{"bootstrap.servers", brokers},
-                       {"group.id", std::string("bench-") + who + "-" + std::to_string(::getpid())},
+                       {"group.id", std::string("bench-") + who + "-" + std::to_string(::getpid()) +
+                                        "-" + std::to_string(++passes)},
                        {"auto.offset.reset", "earliest"},
                        {"enable.auto.commit", "false"},
                        {"enable.partition.eof", "false"}});
@@ -433,6 +439,7 @@ int run(int argc, char** argv) {
   std::size_t events = 1'000'000;
   std::size_t incidents = 10'000;
   std::size_t batch = 10000;
+  int classify_passes = 3;
   bool cluster = false;
   DaemonRun opts;
   opts.incidentd = INCIDENTD_BINARY;
@@ -442,6 +449,10 @@ int run(int argc, char** argv) {
   app.add_option("--events", events, "messages to publish")->capture_default_str();
   app.add_option("--incidents", incidents, "incident keys they spread over")->capture_default_str();
   app.add_option("--batch", batch, "incidentd --batch")->capture_default_str();
+  app.add_option("--classify-passes", classify_passes,
+                 "passes of the validating consumer; the ratio takes their median")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
   bool failing_receivers = false;
   app.add_flag("--failing-receivers", failing_receivers,
                "no webhook receiver: every notification fails and is retried (the figures of "
@@ -478,8 +489,18 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     raw = consume_all(brokers, stream.messages.size(), "raw", nullptr);
     std::fflush(stdout);
-    validated = classify_consume(brokers, stream.messages.size(), source_dir);
-    std::fflush(stdout);
+    std::vector<Pass> passes;
+    for (int i = 0; i < classify_passes; ++i) {
+      passes.push_back(classify_consume(brokers, stream.messages.size(), source_dir));
+      std::fflush(stdout);
+    }
+    std::sort(passes.begin(), passes.end(),
+              [](const Pass& a, const Pass& b) { return a.rate < b.rate; });
+    validated = passes[passes.size() / 2];
+    if (passes.size() > 1) {
+      std::printf("librdkafka + classify(): median of %zu passes %.0f/s (from %.0f to %.0f/s)\n",
+                  passes.size(), validated.rate, passes.front().rate, passes.back().rate);
+    }
     daemon = daemon_ingest(brokers, dir, source_dir, incidentd, log_level, batch, stream,
                            !failing_receivers);
     std::fflush(stdout);
