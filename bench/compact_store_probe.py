@@ -2,8 +2,8 @@
 """What a more compact store would weigh, measured on a copy of a real database (issue 18, item 4:
 "the timeline row without repeated JSON"). Not a migration and not a test: it copies the
 database's timeline and outbox into new files, one per layout below, each step on top of the one
-before, and prints each file's size per incident and each table's share. The daemon's own file
-is only read.
+before, and prints for each file the timeline's and the outbox's size per incident and the
+file's. The daemon's own file is only read.
 
   bench/compact_store_probe.py DB [--out DIR]
 
@@ -84,11 +84,12 @@ class Step:
     incident_seq: int
 
 
-def lean(body, keys):
-    fields = json.loads(body)
-    for k in keys:
-        fields.pop(k, None)
+def compact_json(fields):
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def without(fields, keys):
+    return {k: v for k, v in fields.items() if k not in keys}
 
 
 def table_sizes(path):
@@ -124,8 +125,7 @@ def write_layout(src, src_path, path, layout):
         nonlocal step
         if step is None:
             return
-        body = json.dumps(dict(step.fields, recipients=step.recipients), ensure_ascii=False,
-                          separators=(",", ":"), sort_keys=True)
+        body = compact_json(dict(step.fields, recipients=step.recipients))
         batch.append((step.seq, step.key, step.at, "notification", step.milestone, body,
                       step.digest, step.incident_seq))
         step = None
@@ -137,14 +137,14 @@ def write_layout(src, src_path, path, layout):
             digest = bytes.fromhex(hash_hex)
             if layout == "hash as blob":
                 out = body
-            elif action == "notification" and layout in ("lean notice", "one per step",
-                                                         "lean outbox"):
-                out = lean(body, STEP_KEYS + OUTBOX_KEYS)
             else:
-                out = lean(body, STEP_KEYS)
+                whole = json.loads(body)
+                notice = action == "notification" and layout in ("lean notice", "one per step",
+                                                                "lean outbox")
+                fields = without(whole, STEP_KEYS + OUTBOX_KEYS if notice else STEP_KEYS)
+                out = compact_json(fields)
             if layout in ("one per step", "lean outbox") and action == "notification":
-                fields = json.loads(out)
-                recipient = json.loads(body)["recipient"]
+                recipient = whole["recipient"]
                 if not (step and (step.key, step.at, step.milestone, step.fields) ==
                         (key, at, milestone, fields)):
                     flush_step()
