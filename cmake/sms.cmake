@@ -9,7 +9,8 @@ target_link_libraries(incidentd_sms PUBLIC incidentd_core
   PRIVATE SQLiteCpp Boost::headers incidentd_net)
 
 if(INCIDENTD_BUILD_TESTS)
-  foreach(sms_test sms_segments_test sms_message_test reply_codes_test sms_gateway_test)
+  foreach(sms_test sms_segments_test sms_message_test reply_codes_test sms_gateway_test
+      timeline_rows_test)
     target_link_libraries(${sms_test} PRIVATE incidentd_sms)
   endforeach()
   target_link_libraries(sms_gateway_test PRIVATE Boost::headers)

@@ -340,7 +340,8 @@ class Demo:
         notifications = q("SELECT COUNT(*) FROM outbox")[0][0]
         states = ", ".join(f"{s} {n}" for s, n in
                            q("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state"))
-        print(f"timeline entries: {timeline}; notifications: {notifications} ({states})")
+        print(f"timeline rows: {timeline} (a step's notifications share one); "
+              f"notifications: {notifications} ({states})")
         per = q("SELECT COUNT(*) FROM timeline WHERE action IN ('delivery', 'channel_fallback') "
                 "GROUP BY json_extract(body, '$.notification_id')")
         most = max((n for (n,) in per), default=0)

@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <utility>
+
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd {
 namespace {
@@ -15,6 +18,20 @@ Parsed<NotificationPayload> decode_action(nlohmann::json j) {
                               "\" action, not a notification"};
   }
   return {NotificationPayload{std::move(*action.value), std::move(j)}, {}};
+}
+
+// The entry of `notification_id` in a step's row.
+Parsed<nlohmann::json> entry_of(const nlohmann::json& step, std::string_view notification_id) {
+  auto entries = timeline_entries(step);
+  if (!entries) return {std::nullopt, "outbox body: " + entries.error};
+  for (nlohmann::json& entry : *entries.value) {
+    const auto id = entry.find("notification_id");
+    if (id != entry.end() && id->is_string() && id->get<std::string>() == notification_id) {
+      return {std::move(entry), {}};
+    }
+  }
+  return {std::nullopt,
+          "outbox body: its step has no notification " + std::string(notification_id)};
 }
 
 Parsed<NotificationPayload> decode_source_notice(nlohmann::json j, NotificationPurpose purpose) {
@@ -47,12 +64,18 @@ std::string source_notice_json(const SourceNotice& notice) {
 }
 
 Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
-                                                     std::string_view body) {
+                                                     std::string_view body,
+                                                     std::string_view notification_id) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
   switch (purpose) {
     case NotificationPurpose::alert:
     case NotificationPurpose::unreached:
+      if (j.contains("recipients")) {
+        auto entry = entry_of(j, notification_id);
+        if (!entry) return {std::nullopt, std::move(entry.error)};
+        return decode_action(std::move(*entry.value));
+      }
       return decode_action(std::move(j));
     case NotificationPurpose::source_silent:
     case NotificationPurpose::source_back:

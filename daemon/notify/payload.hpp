@@ -38,9 +38,12 @@ struct NotificationPayload {
   const SourceNotice* notice() const { return std::get_if<SourceNotice>(&content); }
 };
 
-// The body of a row with this purpose, or why it cannot be sent (an error that says so, kept in
-// the row when it is given up).
+// The body of the row `notification_id` with this purpose, or why it cannot be sent (an error
+// that says so, kept in the row when it is given up). An alert's body is its timeline row, which
+// may hold the notifications of a whole step (incidentd/timeline_rows.hpp): the one of this id is
+// taken from it (a body of one notification needs no id).
 Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
-                                                     std::string_view body);
+                                                     std::string_view body,
+                                                     std::string_view notification_id = {});
 
 }  // namespace incidentd

@@ -269,8 +269,10 @@ constexpr Message kMessages[] = {
      "the engine acted late (daemon down or stalled); only the latest due step acted ({0})"},
     {"chain.heads_digest", "数据库各事件哈希链头摘要：SHA-256 {0}",
      "Digest of every incident's chain head in the database: SHA-256 {0}"},
-    {"chain.incident_head", "本事件最后一条记录：本事件哈希链第 {0} 条，SHA-256 {1}",
-     "Last entry of this incident: entry {0} of its chain, SHA-256 {1}"},
+    {"chain.incident_head",
+     "本事件最后一条记录：本事件哈希链第 {0} 条（同一步骤的各条通知共用一条），SHA-256 {1}",
+     "Last entry of this incident: entry {0} of its chain (a step's notifications share one), "
+     "SHA-256 {1}"},
     {"chain.verify",
      "日后核对本报告：运行 `incidentctl verify --database "
      "{0}`，各哈希链须完整，且本事件哈希链的该条"

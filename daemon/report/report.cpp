@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "incidentd/codec.hpp"
+#include "incidentd/timeline_rows.hpp"
 #include "report/format.hpp"
 #include "report/report_gaps.hpp"
 #include "report/report_people.hpp"
@@ -166,14 +167,14 @@ namespace {
 std::vector<Entry> read_timeline(TimelineQueries& store, const std::string& incident_key) {
   std::vector<Entry> entries;
   store.scan_timeline(incident_key, [&](const TimelineRow& row) {
-    auto parsed = action_from_json(nlohmann::json::parse(row.body, nullptr, false));
+    auto parsed = timeline_actions(nlohmann::json::parse(row.body, nullptr, false));
     if (!parsed) {
       throw ReportError("timeline entry " + std::to_string(row.seq) +
                         " is unreadable: " + parsed.error);
     }
     // Numbered by their place in the incident's own chain, not in the file: every replica of a
-    // cluster numbers them alike (docs/cluster.md).
-    entries.push_back({row.incident_seq, std::move(*parsed.value)});
+    // cluster numbers them alike (docs/cluster.md). A step's notifications share their row's.
+    for (Action& a : *parsed.value) entries.push_back({row.incident_seq, std::move(a)});
     return true;
   });
   return entries;

@@ -9,6 +9,7 @@
 
 #include "incidentd/codec.hpp"
 #include "incidentd/state_codec.hpp"
+#include "incidentd/timeline_rows.hpp"
 #include "store/commit_journal.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
@@ -298,7 +299,7 @@ void EngineStore::notice_other_writers() {
 }
 
 void EngineStore::write_changes(const Changeset& c) {
-  for (const auto& a : c.actions) outbox_.chain_action(a);
+  outbox_.chain_actions(c.actions);
   const std::int64_t seq = chain_.staged_seq();
   for (const auto& st : c.incidents) write_incident(st, seq);
   figures_.write(c);
@@ -477,9 +478,9 @@ std::vector<Action> EngineStore::timeline(const std::string& incident_key) {
       const std::int64_t seq = s->getColumn(0).getInt64();
       std::string why;
       try {
-        auto parsed = action_from_json(json::parse(s->getColumn(1).getText()));
+        auto parsed = timeline_actions(json::parse(s->getColumn(1).getText()));
         if (parsed) {
-          out.push_back(std::move(*parsed.value));
+          for (Action& a : *parsed.value) out.push_back(std::move(a));
           continue;
         }
         why = parsed.error;

@@ -1,6 +1,7 @@
 #include "store/hash_chain.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -98,7 +99,14 @@ HashChain::IncidentHead& HashChain::head_of(const std::string& incident_key) {
 }
 
 std::int64_t HashChain::append(const Action& a) {
-  const std::string body = sql::dump(to_json(a, std::chrono::minutes{0}));
+  return append(a, sql::dump(to_json(a, std::chrono::minutes{0})));
+}
+
+std::int64_t HashChain::append(const TimelineRowDraft& row) {
+  return append(*row.actions.front(), sql::dump(row.body));
+}
+
+std::int64_t HashChain::append(const Action& a, const std::string& body) {
   const std::int64_t seq = staged_seq_ + 1;
   IncidentHead& head = head_of(a.incident_key);
   const std::int64_t incident_seq = head.incident_seq + 1;

@@ -14,6 +14,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/timeline_queries.hpp"
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd {
 
@@ -35,6 +36,8 @@ class HashChain {
   void stage();
   // Appends the action after the head of its incident's chain; returns the row's seq.
   std::int64_t append(const Action& a);
+  // Appends a drafted row (incidentd/timeline_rows.hpp): one action, or a step's notifications.
+  std::int64_t append(const TimelineRowDraft& row);
   // The seq of the last row staged (what a snapshot written in this transaction reflects).
   std::int64_t staged_seq() const { return staged_seq_; }
   // The transaction committed: the staged rows are the chains now.
@@ -46,6 +49,8 @@ class HashChain {
     std::int64_t incident_seq = 0;
     std::string hash;
   };
+  // The row of `a` (its incident, instant, action and milestone) with this body.
+  std::int64_t append(const Action& a, const std::string& body);
   IncidentHead& head_of(const std::string& incident_key);
   std::int64_t last_row_seq();
   std::int64_t read_data_version();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "incidentd/codec.hpp"
+#include "incidentd/timeline_rows.hpp"
 #include "store/database.hpp"
 #include "store/sql.hpp"
 
@@ -140,8 +141,9 @@ void fill_incident_figures(SQLite::Database& db) {
       figures.apply(other);
       continue;
     }
-    auto parsed = action_from_json(json::parse(rows.getColumn(3).getText(), nullptr, false));
-    if (parsed) figures.apply(*parsed.value);
+    auto parsed = timeline_actions(json::parse(rows.getColumn(3).getText(), nullptr, false));
+    if (!parsed) continue;
+    for (const Action& a : *parsed.value) figures.apply(a);
   }
   flush();
 }

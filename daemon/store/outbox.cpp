@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "incidentd/timeline_rows.hpp"
 #include "store/commit_journal.hpp"
 #include "store/database.hpp"
 #include "store/hash_chain.hpp"
@@ -156,6 +157,15 @@ bool OutboxRoom::apply_delivery(const DeliveryChange& d) {
 void OutboxRoom::chain_action(const Action& a) {
   const std::int64_t seq = chain_.append(a);
   if (a.kind == ActionKind::notification) insert_notification(a, seq);
+}
+
+void OutboxRoom::chain_actions(const std::vector<Action>& actions) {
+  for (const TimelineRowDraft& row : timeline_rows(actions)) {
+    const std::int64_t seq = chain_.append(row);
+    for (const Action* a : row.actions) {
+      if (a->kind == ActionKind::notification) insert_notification(*a, seq);
+    }
+  }
 }
 
 void OutboxRoom::insert_notification(const Action& a, std::int64_t timeline_seq) {

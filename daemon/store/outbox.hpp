@@ -35,6 +35,9 @@ class OutboxRoom {
   // Inside a write transaction: appends the action to the timeline, and a notification to the
   // outbox too, its row naming the timeline row as its body (schema 15).
   void chain_action(const Action& a);
+  // The same for an engine's commit: its actions as timeline rows (incidentd/timeline_rows.hpp),
+  // each notification of a step's row naming that row.
+  void chain_actions(const std::vector<Action>& actions);
   // Inside a write transaction: a row the dispatcher or the source heartbeat adds, with a body
   // of its own. Left alone when its notification_id exists already, as chain_action's is.
   void insert_row(const OutboxRow& row);

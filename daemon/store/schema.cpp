@@ -303,6 +303,13 @@ UPDATE outbox SET timeline_seq = t.seq, body = ''
           FROM timeline WHERE action = 'notification') AS t
   WHERE outbox.notification_id = t.id AND outbox.body = t.body;
 )sql"},
+    // The notifications of one step are one timeline row (incidentd/timeline_rows.hpp); the
+    // outbox rows of a step name that row. Nothing to convert: a row of one notification is
+    // written as before, and this build reads both. The version only keeps an earlier build,
+    // which would read a step's row as one notification to nobody, off a file that has them.
+    {16, R"sql(
+-- the notifications of one step share a timeline row
+)sql"},
 };
 
 static_assert(std::size(kMigrations) > 0 &&

@@ -91,9 +91,7 @@ def post(port, path, token, body):
 
 
 def timeline(db, key, action):
-    return [json.loads(b) for (b,) in kt.db_query(
-        db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? ORDER BY seq",
-        (key, action))]
+    return kt.timeline_entries(db, key, action)
 
 
 def forwarded_ack(key, recipient, via="http"):

@@ -85,7 +85,7 @@ def from_database(db):
         incidents[key] = {"state": json.loads(state), "actions": [], "outbox": {}, "processed": []}
     for key, body in kt.db_query(db, "SELECT incident_key, body FROM timeline ORDER BY seq"):
         if key in incidents:
-            incidents[key]["actions"].append(json.loads(body))
+            incidents[key]["actions"] += kt.row_entries(body)
     for nid, key, state, attempts in kt.db_query(
             db, "SELECT notification_id, incident_key, state, attempts FROM outbox"):
         if key in incidents:

@@ -423,6 +423,21 @@ class Daemon:
             self.proc.wait()
 
 
+def row_entries(body):
+    """The timeline entries one row's body holds, as JSON objects: the row itself, or, for a row
+    holding a step's notifications (include/incidentd/timeline_rows.hpp), one per recipient."""
+    row = json.loads(body)
+    recipients = row.pop("recipients", None)
+    return [row] if recipients is None else [{**row, **own} for own in recipients]
+
+
+def timeline_entries(path, key, action):
+    """The incident's timeline entries of one action, in order."""
+    return [entry for (body,) in db_query(path, "SELECT body FROM timeline WHERE incident_key = ? "
+                                                "AND action = ? ORDER BY seq", (key, action))
+            for entry in row_entries(body)]
+
+
 def db_query(path, sql, args=()):
     if not os.path.exists(path):
         return []

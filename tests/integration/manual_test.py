@@ -30,9 +30,7 @@ KEY = "tel-zt-1"
 
 
 def timeline(db, key, action):
-    return [json.loads(body) for (body,) in kt.db_query(
-        db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? ORDER BY seq",
-        (key, action))]
+    return kt.timeline_entries(db, key, action)
 
 
 def ctl(stack, *args, ok=True):

@@ -161,6 +161,13 @@ struct Harness {
                         const std::string& channel, TimePoint at,
                         Milestone milestone = Milestone::first_release) {
     Changeset c;
+    c.actions.push_back(notification(id, recipient, channel, at, milestone));
+    store->commit(c);
+  }
+
+  Action notification(const std::string& id, const std::string& recipient,
+                      const std::string& channel, TimePoint at,
+                      Milestone milestone = Milestone::first_release) const {
     Action a;
     a.at = at;
     a.incident_key = "inc-1";
@@ -173,8 +180,7 @@ struct Harness {
     a.notification_id = id;
     a.cause = ActionKind::warning;
     a.send = 1;
-    c.actions.push_back(a);
-    store->commit(c);
+    return a;
   }
 
   // n1, for a-duty1 by SMS, is claimed and sent; the channel keeps its answer back.
@@ -248,6 +254,32 @@ TEST_CASE(
 
   h.time.advance_by(1h);
   CHECK(h.sms.sent.size() == 1);
+}
+
+TEST_CASE("each recipient of a step's one timeline row is sent its own notification") {
+  Harness h;
+  Changeset step;  // one step, three recipients: one timeline row (incidentd/timeline_rows.hpp)
+  step.actions = {h.notification("n1", "a-duty1", "sms", kStart),
+                  h.notification("n2", "a-duty2", "sms", kStart),
+                  h.notification("n3", "a-leader", "sms", kStart)};
+  h.store->commit(step);
+  REQUIRE(h.store->count("timeline") == 1);
+  h.start_dispatcher();
+  h.time.advance_by(0ms);
+
+  REQUIRE(h.sms.sent.size() == 3);
+  std::set<std::string> texts;
+  for (const FakeChannel::Sent& n : h.sms.sent) {
+    texts.insert(n.text);
+    CHECK(n.address == h.config.find_person(n.recipient)->phone);
+  }
+  CHECK(texts == std::set<std::string>{"text for a-duty1 by sms", "text for a-duty2 by sms",
+                                       "text for a-leader by sms"});
+  CHECK(h.records() == std::vector<std::string>{"delivery delivered sms 1",
+                                                "delivery delivered sms 1",
+                                                "delivery delivered sms 1"});
+  CHECK(h.store->timeline("inc-1").size() == 6);  // the step's three entries and three records
+  CHECK(h.chain_intact());
 }
 
 TEST_CASE("each send carries the ack link made for its row, the same on a retry") {

@@ -17,7 +17,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "incidentd/codec.hpp"
 #include "incidentd/state_codec.hpp"
+#include "incidentd/timeline_rows.hpp"
 #include "support/memory_store.hpp"
 #include "support/old_schema.hpp"
 #include "support/temp_dir.hpp"
@@ -587,7 +589,10 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
                      notification("k", at(2), "zt-duty-2", 1),
                      notification("k", at(2), "zt-duty-1", 1)};  // same id again
   store.commit(changes);
-  CHECK(store.count("timeline") == 4);
+  // The warning, and its step's three notifications in one row (incidentd/timeline_rows.hpp),
+  // read back as the four entries they are.
+  CHECK(store.count("timeline") == 2);
+  CHECK(store.timeline("k") == changes.actions);
   CHECK(store.count("outbox") == 2);
 
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
@@ -605,7 +610,8 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
   CHECK(q.getColumn(6).getInt64() == ms(at(2)));
   CHECK(q.getColumn(7).getInt64() == ms(at(2)));
   CHECK(q.getColumn(8).isNull());
-  // The row's body is its notification's timeline row, named, not copied (schema 15).
+  // The row's body is its notification's timeline row, named, not copied (schema 15): the row
+  // of its step, which holds it among the step's entries (schema 16).
   SQLite::Statement linked(raw,
                            "SELECT o.body, t.action, t.body FROM outbox o JOIN timeline t "
                            "ON t.seq = o.timeline_seq WHERE o.notification_id = "
@@ -614,7 +620,10 @@ TEST_CASE("each notification fills the outbox once per notification id", "[store
   CHECK(linked.getColumn(0).getString().empty());
   CHECK(linked.getColumn(1).getString() == "notification");
   const std::string timeline_body = linked.getColumn(2).getString();
-  CHECK(nlohmann::json::parse(timeline_body).at("notification_id") == "k/1/zt-duty-2/1");
+  const auto entries = timeline_entries(nlohmann::json::parse(timeline_body));
+  REQUIRE(entries);
+  REQUIRE(entries.value->size() == 3);
+  CHECK(entries.value->at(1) == to_json(changes.actions[2], std::chrono::minutes{0}));
   bool handed = false;
   for (const OutboxRow& due : store.due_notifications(at(5), 10)) {
     if (due.notification_id != "k/1/zt-duty-2/1") continue;
@@ -1022,10 +1031,14 @@ TEST_CASE("the outbox of schema 14 migrates to bodies named in the timeline, not
   const std::string path = dir.file("old.db");
   {
     SqliteStore store(path);
-    Changeset c;
-    c.actions = {notification("k", at(1), "zt-duty-1", 1), notification("k", at(1), "zt-duty-2", 1),
-                 notification("k", at(2), "zt-duty-1", 2)};
-    store.commit(c);
+    // One commit each: a row per notification, as schema 14 wrote them (a step's row is 16's).
+    for (const Action& a :
+         {notification("k", at(1), "zt-duty-1", 1), notification("k", at(1), "zt-duty-2", 1),
+          notification("k", at(2), "zt-duty-1", 2)}) {
+      Changeset c;
+      c.actions = {a};
+      store.commit(c);
+    }
     // An operator desk's notice: a body of its own, no timeline row.
     OutboxUpdate u;
     u.notification_id = "k/1/zt-duty-1/1";

@@ -1,0 +1,49 @@
+// How the engine's actions are kept on the timeline. Each action is one timeline entry (the
+// contract's action vocabulary); a stored row holds one entry, or the notifications of one step
+// together. A step alerts several people at one instant (a warning to every duty officer of the
+// units, an escalation to their leaders): those notifications differ only in who receives them,
+// and as a row each they were 85 % of a year's rows and two thirds of its file (issue 18). A
+// step's row keeps what its notifications share once and, under "recipients", what each one alone
+// has (kRecipientFields); each entry of it is the shared fields with one recipient's, the very
+// JSON that notification's own row would have held. A row of one action is that action's JSON,
+// as every row was before schema 16, so the readers read old rows and new ones alike. The hash
+// chain covers rows as they are stored (chain_hash.hpp).
+#pragma once
+
+#include <array>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "incidentd/codec.hpp"
+#include "incidentd/domain.hpp"
+
+namespace incidentd {
+
+// What one notification of a step has alone; everything else of its JSON is the step's.
+inline constexpr std::array<std::string_view, 6> kRecipientFields = {
+    "channel", "deputy_of", "notification_id", "recipient", "send", "unit"};
+
+// A timeline row about to be stored: its actions (one, or a step's notifications in order) and
+// its body. The row's columns (incident_key, at, action, milestone) are those of actions.front().
+struct TimelineRowDraft {
+  std::vector<const Action*> actions;
+  nlohmann::json body;
+};
+
+// The rows `actions` are stored as, in the order of each row's first action. Consecutive
+// notifications of one incident (no other action of that incident between them) whose JSON is
+// the same but for kRecipientFields share a row; so the rows of an incident depend only on that
+// incident's own actions, and a replica applying one incident's record writes the rows its owner
+// wrote. The drafts point into `actions`.
+std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions);
+
+// The entries a stored row's body holds, in order: the body itself, or each of a step's
+// notifications. Fails when "recipients" is not a list of objects of recipient fields only.
+Parsed<std::vector<nlohmann::json>> timeline_entries(const nlohmann::json& body);
+
+// The same, as actions (each through action_from_json).
+Parsed<std::vector<Action>> timeline_actions(const nlohmann::json& body);
+
+}  // namespace incidentd
