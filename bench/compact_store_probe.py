@@ -10,7 +10,8 @@ file's. The daemon's own file is only read.
 DB is typically report_bench's fixture (`report_bench --incidents 10000 --year-db DB`).
 
 The layouts, cumulative:
-  as stored     the two tables as the daemon writes them (schema 15), copied and packed
+  as stored     the two tables as the daemon writes them (schema 15, or 16 with a step's
+                notifications in one row already), copied and packed
   hash as blob  the row's hash as its 32 bytes instead of 64 hex characters, and no prev_hash
                 (verify recomputes a row's hash from the row before it in its incident, so the
                 stored copy of that row's hash adds nothing but a place to tamper)
@@ -141,15 +142,17 @@ def write_layout(src, src_path, path, layout):
                 whole = json.loads(body)
                 notice = action == "notification" and layout in ("lean notice", "one per step",
                                                                 "lean outbox")
-                fields = without(whole, STEP_KEYS + OUTBOX_KEYS if notice else STEP_KEYS)
+                # A schema 16 step row's "recipients" go with the recipient fields.
+                fields = without(whole, STEP_KEYS + OUTBOX_KEYS + ("recipients",) if notice
+                                 else STEP_KEYS)
                 out = compact_json(fields)
             if layout in ("one per step", "lean outbox") and action == "notification":
-                recipient = whole["recipient"]
+                recipients = [r["recipient"] for r in whole.get("recipients", [whole])]
                 if not (step and (step.key, step.at, step.milestone, step.fields) ==
                         (key, at, milestone, fields)):
                     flush_step()
                     step = Step(seq, key, at, milestone, fields, [], digest, incident_seq)
-                step.recipients.append(recipient)
+                step.recipients.extend(recipients)
                 step_of[seq] = step.seq
                 continue
             flush_step()
