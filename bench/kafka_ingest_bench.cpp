@@ -407,7 +407,7 @@ double daemon_ingest(const std::string& brokers, const fs::path& dir, const fs::
   const double took = seconds(done - *assigned);
   std::printf(
       "incidentd end to end%s: %zu messages in %.2f s from assignment (%.0f/s); %zu distinct "
-      "events durable, %lld incidents, %lld timeline entries, offsets committed; %.2f s "
+      "events durable, %lld incidents, %lld timeline rows, offsets committed; %.2f s "
       "from start\n",
       cluster ? " with [cluster] (state topic)" : "", s.messages.size(), took,
       static_cast<double>(s.messages.size()) / took, durable, static_cast<long long>(incidents),
