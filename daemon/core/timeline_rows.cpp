@@ -38,6 +38,23 @@ struct Gathering {
   bool step = false;
 };
 
+// A recipient field with the same value for every recipient of a step (most steps go by one
+// channel, many to one unit) is said once, with what they share.
+void hoist_common_fields(nlohmann::json& shared, std::vector<nlohmann::json>& recipients) {
+  for (const std::string_view field : kRecipientFields) {
+    const std::string key(field);
+    const auto first = recipients.front().find(key);
+    if (first == recipients.front().end()) continue;
+    const bool common = std::all_of(recipients.begin(), recipients.end(), [&](const auto& own) {
+      const auto it = own.find(key);
+      return it != own.end() && *it == *first;
+    });
+    if (!common) continue;
+    shared[key] = *first;
+    for (nlohmann::json& own : recipients) own.erase(key);
+  }
+}
+
 }  // namespace
 
 std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) {
@@ -72,6 +89,7 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
   for (Gathering& row : rows) {
     TimelineRowDraft draft{std::move(row.actions), std::move(row.body)};
     if (row.step) {
+      hoist_common_fields(draft.body, row.recipients);
       draft.body[std::string(kRecipients)] = std::move(row.recipients);
     } else if (!row.recipients.empty()) {
       draft.body.update(row.recipients.front());  // a lone notification: its JSON as it was

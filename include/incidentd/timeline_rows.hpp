@@ -4,8 +4,9 @@
 // units, an escalation to their leaders): those notifications differ only in who receives them,
 // and as a row each they were 85 % of a year's rows and two thirds of its file (issue 18). A
 // step's row keeps what its notifications share once and, under "recipients", what each one alone
-// has (kRecipientFields); each entry of it is the shared fields with one recipient's, the very
-// JSON that notification's own row would have held. A row of one action is that action's JSON,
+// has (of kRecipientFields, those that are not the same for all of them: most steps go by one
+// channel); each entry of it is the shared fields with one recipient's, the very JSON that
+// notification's own row would have held. A row of one action is that action's JSON,
 // as every row was before schema 16, so the readers read old rows and new ones alike. The hash
 // chain covers rows as they are stored (chain_hash.hpp).
 #pragma once
@@ -21,7 +22,8 @@
 
 namespace incidentd {
 
-// What one notification of a step has alone; everything else of its JSON is the step's.
+// What one notification of a step may have alone; everything else of its JSON is the step's,
+// and so is any of these that all of the step's notifications have alike.
 inline constexpr std::array<std::string_view, 6> kRecipientFields = {
     "channel", "deputy_of", "notification_id", "recipient", "send", "unit"};
 
@@ -40,7 +42,8 @@ struct TimelineRowDraft {
 std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions);
 
 // The entries a stored row's body holds, in order: the body itself, or each of a step's
-// notifications. Fails when "recipients" is not a list of objects of recipient fields only.
+// notifications. Fails when "recipients" is not a list of objects of recipient fields only, or
+// one of them says again a field the step says.
 Parsed<std::vector<nlohmann::json>> timeline_entries(const nlohmann::json& body);
 
 // The same, as actions (each through action_from_json).

@@ -81,15 +81,20 @@ TEST_CASE("a step's notifications share one row that gives back each one's own J
   CHECK(rows[0].body == json_of(actions[0]));
   REQUIRE(rows[1].actions.size() == 3);
   const json& step = rows[1].body;
-  // What the step shares is said once; what each recipient alone has is under "recipients".
+  // What the step shares is said once, the channel and the send that all three have alike too;
+  // what each recipient alone has is under "recipients".
   CHECK(step.at("action") == "notification");
   CHECK(step.at("cause") == "warning");
+  CHECK(step.at("channel") == "sms");
+  CHECK(step.at("send") == 1);
   CHECK_FALSE(step.contains("recipient"));
+  CHECK_FALSE(step.contains("unit"));
   REQUIRE(step.at("recipients").size() == 3);
-  CHECK(step.at("recipients")[2] == json{{"channel", "sms"},
-                                         {"notification_id", "k/1/em-duty-1/1"},
+  CHECK(step.at("recipients")[0] == json{{"notification_id", "k/1/zt-duty-1/1"},
+                                         {"recipient", "zt-duty-1"},
+                                         {"unit", "zhaotong-gov"}});
+  CHECK(step.at("recipients")[2] == json{{"notification_id", "k/1/em-duty-1/1"},
                                          {"recipient", "em-duty-1"},
-                                         {"send", 1},
                                          {"unit", "prov-emergency"}});
   const auto entries = timeline_entries(step);
   REQUIRE(entries);
@@ -100,6 +105,25 @@ TEST_CASE("a step's notifications share one row that gives back each one's own J
   const std::size_t apart = json_of(actions[1]).dump().size() + json_of(actions[2]).dump().size() +
                             json_of(actions[3]).dump().size();
   CHECK(step.dump().size() < apart * 2 / 3);
+}
+
+TEST_CASE("a field that only some of a step's recipients have alike stays with each of them",
+          "[timeline_rows]") {
+  Action by_webhook = notification("k", 2, "zt-duty-2");
+  by_webhook.channel = "webhook";
+  Action deputy = notification("k", 2, "zt-deputy");
+  deputy.deputy_of = "zt-duty-1";
+  const std::vector<Action> actions = {notification("k", 2, "zt-duty-1"), by_webhook, deputy};
+  const auto rows = timeline_rows(actions);
+  REQUIRE(rows.size() == 1);
+  const json& step = rows[0].body;
+  CHECK(step.at("unit") == "zhaotong-gov");
+  CHECK_FALSE(step.contains("channel"));
+  CHECK_FALSE(step.contains("deputy_of"));
+  CHECK(step.at("recipients")[1].at("channel") == "webhook");
+  CHECK(step.at("recipients")[2].at("deputy_of") == "zt-duty-1");
+  CHECK_FALSE(step.at("recipients")[0].contains("deputy_of"));
+  CHECK(read_back(rows) == actions);
 }
 
 TEST_CASE("a lone notification's row is its own JSON, as every row was before", "[timeline_rows]") {
@@ -168,8 +192,8 @@ TEST_CASE("a step's row that does not read as one is refused with the reason", "
     CHECK(timeline_entries(step).error == "a recipient may not carry \"level\"");
   }
   SECTION("a recipient field said for the whole step too") {
-    step["unit"] = "prov-cac";
-    CHECK(timeline_entries(step).error == "a recipient may not carry \"unit\"");
+    step["recipient"] = "p3";
+    CHECK(timeline_entries(step).error == "a recipient may not carry \"recipient\"");
   }
   CHECK_FALSE(timeline_entries(json::array()));
 }
