@@ -301,6 +301,72 @@ TEST_CASE("a schema 10 database is re-chained per incident and verifies",
   }
 }
 
+// A notification of the step `step`, sent to `recipient`.
+Action step_notification(const std::string& key, int step, const std::string& recipient) {
+  Action a;
+  a.at = TimePoint(std::chrono::minutes(100 + step));
+  a.incident_key = key;
+  a.kind = ActionKind::notification;
+  a.milestone = Milestone::first_release;
+  a.level = 0;
+  a.cause = ActionKind::warning;
+  a.recipient = recipient;
+  a.unit = "u";
+  a.channel = "sms";
+  a.send = 1;
+  a.notification_id = key + "/" + std::to_string(step) + "/" + recipient + "/1";
+  return a;
+}
+
+TEST_CASE("a schema 15 file takes a step's one row after its rows of one notification each",
+          "[verify][chain][migration]") {
+  TempDir dir{"incidentd-chains"};
+  const std::string path = dir.file("v15.db");
+  std::vector<Action> all = {entry("a", 1), step_notification("a", 1, "p1"),
+                             step_notification("a", 1, "p2")};
+  {
+    // As schema 15 wrote them: a row per notification (a commit each gives the same rows).
+    SqliteStore store(path);
+    for (const Action& a : all) {
+      Changeset c;
+      c.actions = {a};
+      store.commit(c);
+    }
+  }
+  const auto rows_before = [&] {
+    SqliteStore reader(path, SqliteStore::Mode::read_only);
+    return rows_by_entry(reader);
+  }();
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = 15");
+  }
+  CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
+                    Contains("start incidentd once on it to migrate it"));
+  const std::vector<Action> step = {step_notification("a", 2, "p1"),
+                                    step_notification("a", 2, "p2"),
+                                    step_notification("a", 2, "p3")};
+  {
+    SqliteStore writer(path);
+    CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
+    Changeset c;
+    c.actions = step;
+    writer.commit(c);
+  }
+  all.insert(all.end(), step.begin(), step.end());
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.intact);
+  CHECK(result.rows == 4);  // the three old rows, and the step's one
+  CHECK(result.rewrites.empty());
+  const auto rows_after = rows_by_entry(reader);
+  for (const auto& [place, row] : rows_before) {
+    REQUIRE(rows_after.count(place) == 1);
+    CHECK(rows_after.at(place).hash == row.hash);  // the old rows as they were
+  }
+  CHECK(reader.timeline("a") == all);
+}
+
 TEST_CASE("a schema 10 database whose chain is broken is refused, not re-chained",
           "[verify][chain][migration]") {
   TempDir dir{"incidentd-chains"};
