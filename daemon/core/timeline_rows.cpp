@@ -30,12 +30,12 @@ Split split(nlohmann::json j) {
   return s;
 }
 
-// A row being gathered: one action's JSON, or a step's shared part and each recipient's.
+// A row being gathered: one action's JSON, or a notification's shared part and each
+// recipient's (one of them: a lone notification; more: a step).
 struct Gathering {
   std::vector<const Action*> actions;
-  nlohmann::json body;                     // one action: its JSON; a step: the shared part
-  std::vector<nlohmann::json> recipients;  // a step only
-  bool step = false;
+  nlohmann::json body;                     // not a notification: its JSON; else the shared part
+  std::vector<nlohmann::json> recipients;  // a notification's own fields, one per recipient
 };
 
 // A recipient field with the same value for every recipient of a step (most steps go by one
@@ -66,7 +66,7 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
     nlohmann::json j = to_json(a, std::chrono::minutes{0});
     if (a.kind != ActionKind::notification) {
       open_step.erase(a.incident_key);
-      rows.push_back({{&a}, std::move(j), {}, false});
+      rows.push_back({{&a}, std::move(j), {}});
       continue;
     }
     Split s = split(std::move(j));
@@ -75,23 +75,21 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
       if (row.body == s.shared) {
         row.actions.push_back(&a);
         row.recipients.push_back(std::move(s.own));
-        row.step = true;
         continue;
       }
     }
     open_step[a.incident_key] = rows.size();
-    Gathering row{{&a}, std::move(s.shared), {}, false};
-    row.recipients.push_back(std::move(s.own));
-    rows.push_back(std::move(row));
+    rows.push_back({{&a}, std::move(s.shared), {}});
+    rows.back().recipients.push_back(std::move(s.own));
   }
   std::vector<TimelineRowDraft> out;
   out.reserve(rows.size());
   for (Gathering& row : rows) {
     TimelineRowDraft draft{std::move(row.actions), std::move(row.body)};
-    if (row.step) {
+    if (row.recipients.size() > 1) {
       hoist_common_fields(draft.body, row.recipients);
       draft.body[std::string(kRecipients)] = std::move(row.recipients);
-    } else if (!row.recipients.empty()) {
+    } else if (row.recipients.size() == 1) {
       draft.body.update(row.recipients.front());  // a lone notification: its JSON as it was
     }
     out.push_back(std::move(draft));
