@@ -273,6 +273,7 @@ TEST_CASE("changes in quick succession come at most one event every 250 ms") {
   SseClient client(server.port(), kTokenOperator);
   REQUIRE(client.next("incidents"));
   std::vector<Sse> events;
+  const Clock::time_point burst = Clock::now();
   for (int i = 0; i < 6; ++i) server.open("burst-" + std::to_string(i), {"a"});
   // Six commits within a few milliseconds: the last list holds all six, in at most a few events.
   while (events.empty() || keys_of(events.back()).size() < 7) {
@@ -283,9 +284,10 @@ TEST_CASE("changes in quick succession come at most one event every 250 ms") {
     events.push_back(*e);
   }
   CHECK(events.size() <= 2);
-  for (std::size_t i = 1; i < events.size(); ++i) {
-    CHECK(events[i].at - events[i - 1].at >= 240ms);
-  }
+  // A second event left the server at least 250 ms after the first, which left after the burst.
+  // Measured from the burst, not between the two arrivals: a client read late under load (the
+  // sanitizer builds, tests in parallel) saw the first event late and the gap short (232 ms).
+  if (events.size() == 2) CHECK(events[1].at - burst >= 240ms);
 }
 
 TEST_CASE("the source heartbeat's change is a status event") {
