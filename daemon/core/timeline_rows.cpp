@@ -1,8 +1,11 @@
 #include "incidentd/timeline_rows.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -11,6 +14,28 @@ namespace incidentd {
 namespace {
 
 constexpr std::string_view kRecipients = "recipients";
+// A step's alert, whose id with the recipient and the send makes each notification's id.
+constexpr std::string_view kAlertId = "alert_id";
+
+// The fields of an action's JSON that the row's columns hold (TimelineColumns).
+constexpr std::array<std::string_view, 4> kColumnFields = {"action", "at", "incident_key",
+                                                           "milestone"};
+
+// The JSON of an action as a row keeps it: without what the row's columns say. Each of these is
+// the column's value by construction (both are of the same action), so the reader's copy from the
+// columns gives back the same field.
+nlohmann::json without_columns(nlohmann::json j) {
+  for (const std::string_view field : kColumnFields) j.erase(std::string(field));
+  return j;
+}
+
+// The fields the columns hold that `entry` lacks: every row's since schema 17, none before.
+void put_columns(nlohmann::json& entry, const TimelineColumns& columns) {
+  if (!entry.contains("action")) entry["action"] = columns.action;
+  if (!entry.contains("at")) entry["at"] = format_rfc3339(columns.at, std::chrono::minutes{0});
+  if (!entry.contains("incident_key")) entry["incident_key"] = columns.incident_key;
+  if (columns.milestone && !entry.contains("milestone")) entry["milestone"] = *columns.milestone;
+}
 
 bool is_recipient_field(std::string_view key) {
   return std::find(kRecipientFields.begin(), kRecipientFields.end(), key) != kRecipientFields.end();
@@ -55,7 +80,62 @@ void hoist_common_fields(nlohmann::json& shared, std::vector<nlohmann::json>& re
   }
 }
 
+// The id the engine gives a notification of `alert` (engine_due.cpp): the alert's id, the
+// recipient and the send.
+std::string notification_id_of(std::string_view alert, const nlohmann::json& recipient,
+                               const nlohmann::json& send) {
+  return std::string(alert) + "/" + recipient.get<std::string>() + "/" +
+         std::to_string(send.get<std::int64_t>());
+}
+
+// The value of `key` for one recipient of a step: its own, else the step's.
+const nlohmann::json* field_of(const nlohmann::json& shared, const nlohmann::json& own,
+                               const std::string& key) {
+  if (const auto it = own.find(key); it != own.end()) return &*it;
+  if (const auto it = shared.find(key); it != shared.end()) return &*it;
+  return nullptr;
+}
+
+// When every notification id of a step is the engine's id of one alert, the step says that
+// alert's id once instead (the ids were a quarter of a step's row). Ids made otherwise stay.
+void derive_notification_ids(nlohmann::json& shared, std::vector<nlohmann::json>& recipients) {
+  const std::string id_key = "notification_id";
+  std::optional<std::string> alert;
+  for (const nlohmann::json& own : recipients) {
+    const auto id_it = own.find(id_key);
+    const nlohmann::json* id = id_it == own.end() ? nullptr : &*id_it;
+    const nlohmann::json* recipient = field_of(shared, own, "recipient");
+    const nlohmann::json* send = field_of(shared, own, "send");
+    if (id == nullptr || !id->is_string() || recipient == nullptr || !recipient->is_string() ||
+        send == nullptr || !send->is_number_integer()) {
+      return;
+    }
+    const std::string& text = id->get_ref<const std::string&>();
+    const std::string suffix = notification_id_of("", *recipient, *send);
+    if (text.size() <= suffix.size() ||
+        text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      return;
+    }
+    std::string prefix = text.substr(0, text.size() - suffix.size());
+    if (alert && *alert != prefix) return;
+    alert = std::move(prefix);
+  }
+  if (!alert) return;
+  shared[std::string(kAlertId)] = *alert;
+  for (nlohmann::json& own : recipients) own.erase(id_key);
+}
+
 }  // namespace
+
+TimelineColumns timeline_columns(const Action& a) {
+  TimelineColumns c{a.incident_key, a.at, std::string(to_string(a.kind)), std::nullopt};
+  if (a.milestone) c.milestone = std::string(to_string(*a.milestone));
+  return c;
+}
+
+nlohmann::json timeline_body(const Action& a) {
+  return without_columns(to_json(a, std::chrono::minutes{0}));
+}
 
 std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) {
   std::vector<Gathering> rows;
@@ -63,6 +143,7 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
   // Per incident, the row of its last action when that was a notification: the next one may join.
   std::unordered_map<std::string_view, std::size_t> open_step;
   for (const Action& a : actions) {
+    // Whole, so that notifications join only when they agree on the columns too (the instant).
     nlohmann::json j = to_json(a, std::chrono::minutes{0});
     if (a.kind != ActionKind::notification) {
       open_step.erase(a.incident_key);
@@ -85,9 +166,10 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
   std::vector<TimelineRowDraft> out;
   out.reserve(rows.size());
   for (Gathering& row : rows) {
-    TimelineRowDraft draft{std::move(row.actions), std::move(row.body)};
+    TimelineRowDraft draft{std::move(row.actions), without_columns(std::move(row.body))};
     if (row.recipients.size() > 1) {
       hoist_common_fields(draft.body, row.recipients);
+      derive_notification_ids(draft.body, row.recipients);
       draft.body[std::string(kRecipients)] = std::move(row.recipients);
     } else if (row.recipients.size() == 1) {
       draft.body.update(row.recipients.front());  // a lone notification: its JSON as it was
@@ -97,35 +179,54 @@ std::vector<TimelineRowDraft> timeline_rows(const std::vector<Action>& actions) 
   return out;
 }
 
-Parsed<std::vector<nlohmann::json>> timeline_entries(const nlohmann::json& body) {
+Parsed<std::vector<nlohmann::json>> timeline_entries(nlohmann::json body,
+                                                     const TimelineColumns& columns) {
   using Result = Parsed<std::vector<nlohmann::json>>;
   if (!body.is_object()) return Result{std::nullopt, "a timeline row must be a JSON object"};
+  put_columns(body, columns);
   const auto list = body.find(kRecipients);
-  if (list == body.end()) return Result{std::vector<nlohmann::json>{body}, {}};
+  if (list == body.end()) return Result{std::vector<nlohmann::json>{std::move(body)}, {}};
   if (!list->is_array() || list->empty()) {
     return Result{std::nullopt, "\"recipients\" must be a list of recipients"};
   }
-  nlohmann::json shared = body;
-  shared.erase(std::string(kRecipients));
+  const nlohmann::json recipients = std::move(*list);
+  body.erase(std::string(kRecipients));
+  std::optional<std::string> alert;
+  if (const auto it = body.find(kAlertId); it != body.end()) {
+    if (!it->is_string()) return Result{std::nullopt, "\"alert_id\" must be a string"};
+    alert = it->get<std::string>();
+    body.erase(it);
+  }
   std::vector<nlohmann::json> entries;
-  entries.reserve(list->size());
-  for (const nlohmann::json& own : *list) {
+  entries.reserve(recipients.size());
+  for (const nlohmann::json& own : recipients) {
     if (!own.is_object()) return Result{std::nullopt, "a recipient must be a JSON object"};
-    nlohmann::json entry = shared;
+    nlohmann::json entry = body;
     for (const auto& [key, value] : own.items()) {
-      if (!is_recipient_field(key) || shared.contains(key)) {
+      if (!is_recipient_field(key) || body.contains(key)) {
         return Result{std::nullopt, "a recipient may not carry \"" + key + "\""};
       }
       entry[key] = value;
+    }
+    if (alert && !entry.contains("notification_id")) {
+      const auto recipient = entry.find("recipient");
+      const auto send = entry.find("send");
+      if (recipient == entry.end() || !recipient->is_string() || send == entry.end() ||
+          !send->is_number_integer()) {
+        return Result{std::nullopt,
+                      "a recipient of a step with an alert id needs its "
+                      "\"recipient\" and \"send\""};
+      }
+      entry["notification_id"] = notification_id_of(*alert, *recipient, *send);
     }
     entries.push_back(std::move(entry));
   }
   return Result{std::move(entries), {}};
 }
 
-Parsed<std::vector<Action>> timeline_actions(const nlohmann::json& body) {
+Parsed<std::vector<Action>> timeline_actions(nlohmann::json body, const TimelineColumns& columns) {
   using Result = Parsed<std::vector<Action>>;
-  auto entries = timeline_entries(body);
+  auto entries = timeline_entries(std::move(body), columns);
   if (!entries) return Result{std::nullopt, std::move(entries.error)};
   std::vector<Action> out;
   out.reserve(entries.value->size());

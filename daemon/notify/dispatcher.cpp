@@ -263,7 +263,7 @@ Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& rost
   if (!c.unsendable.empty()) {
     c.attempt = row.attempts;  // nothing was attempted
   } else {
-    c.payload = decode_notification_body(row.purpose, row.body, row.notification_id);
+    c.payload = decode_notification_body(row.purpose, row.body, row.notification_id, row.timeline);
   }
   return c;
 }

@@ -20,10 +20,14 @@ Parsed<NotificationPayload> decode_action(nlohmann::json j) {
   return {NotificationPayload{std::move(*action.value), std::move(j)}, {}};
 }
 
-// The entry of `notification_id` in a step's row.
-Parsed<nlohmann::json> entry_of(const nlohmann::json& step, std::string_view notification_id) {
-  auto entries = timeline_entries(step);
+// The entry of `notification_id` in a timeline row (of one notification: that one).
+Parsed<nlohmann::json> entry_of(nlohmann::json row, const TimelineColumns& columns,
+                                std::string_view notification_id) {
+  auto entries = timeline_entries(std::move(row), columns);
   if (!entries) return {std::nullopt, "outbox body: " + entries.error};
+  if (entries.value->size() == 1 && notification_id.empty()) {
+    return {std::move(entries.value->front()), {}};
+  }
   for (nlohmann::json& entry : *entries.value) {
     const auto id = entry.find("notification_id");
     if (id != entry.end() && id->is_string() && id->get<std::string>() == notification_id) {
@@ -63,20 +67,20 @@ std::string source_notice_json(const SourceNotice& notice) {
   return j.dump();
 }
 
-Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
-                                                     std::string_view body,
-                                                     std::string_view notification_id) {
+Parsed<NotificationPayload> decode_notification_body(
+    NotificationPurpose purpose, std::string_view body, std::string_view notification_id,
+    const std::optional<TimelineColumns>& timeline) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
   switch (purpose) {
     case NotificationPurpose::alert:
     case NotificationPurpose::unreached:
-      if (j.contains("recipients")) {
-        auto entry = entry_of(j, notification_id);
+      if (timeline) {
+        auto entry = entry_of(std::move(j), *timeline, notification_id);
         if (!entry) return {std::nullopt, std::move(entry.error)};
         return decode_action(std::move(*entry.value));
       }
-      return decode_action(std::move(j));
+      return decode_action(std::move(j));  // an operator's row: the whole notification
     case NotificationPurpose::source_silent:
     case NotificationPurpose::source_back:
       return decode_source_notice(std::move(j), purpose);

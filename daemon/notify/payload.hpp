@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -14,6 +15,7 @@
 #include "incidentd/domain.hpp"
 #include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd {
 
@@ -41,9 +43,10 @@ struct NotificationPayload {
 // The body of the row `notification_id` with this purpose, or why it cannot be sent (an error
 // that says so, kept in the row when it is given up). An alert's body is its timeline row, which
 // may hold the notifications of a whole step (incidentd/timeline_rows.hpp): the one of this id is
-// taken from it (a body of one notification needs no id).
-Parsed<NotificationPayload> decode_notification_body(NotificationPurpose purpose,
-                                                     std::string_view body,
-                                                     std::string_view notification_id = {});
+// taken from it (a body of one notification needs no id). A timeline row's body leaves out what
+// the row's columns say: `timeline` gives them (an operator's row keeps its whole JSON: none).
+Parsed<NotificationPayload> decode_notification_body(
+    NotificationPurpose purpose, std::string_view body, std::string_view notification_id = {},
+    const std::optional<TimelineColumns>& timeline = std::nullopt);
 
 }  // namespace incidentd

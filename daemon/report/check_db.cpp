@@ -11,6 +11,7 @@
 
 #include "incidentd/codec.hpp"
 #include "incidentd/state_codec.hpp"
+#include "incidentd/timeline_rows.hpp"
 #include "report/verify.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -41,14 +42,15 @@ struct TimelineFacts {
 std::map<std::string, TimelineFacts> timeline_facts(ConsistencyRows& db, DbCheck& check) {
   std::map<std::string, TimelineFacts> facts;
   db.scan_lifecycle_entries([&](const LifecycleEntry& entry) {
-    const std::string& key = entry.incident_key;
-    const auto parsed = action_from_json(json::parse(entry.body, nullptr, false));
-    if (!parsed) {
-      fail(check, "timeline entry " + std::to_string(entry.seq) + " of " + in_quotes(key) +
-                      " is unreadable: " + parsed.error);
+    const std::string& key = entry.columns.incident_key;
+    const auto parsed = timeline_actions(json::parse(entry.body, nullptr, false), entry.columns);
+    if (!parsed || parsed.value->size() != 1) {
+      fail(check,
+           "timeline entry " + std::to_string(entry.seq) + " of " + in_quotes(key) +
+               " is unreadable: " + (parsed ? "it holds more than one action" : parsed.error));
       return;
     }
-    const Action& a = *parsed.value;
+    const Action& a = parsed.value->front();
     TimelineFacts& f = facts[key];
     switch (a.kind) {
       case ActionKind::incident_opened:

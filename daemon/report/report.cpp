@@ -167,7 +167,8 @@ namespace {
 std::vector<Entry> read_timeline(TimelineQueries& store, const std::string& incident_key) {
   std::vector<Entry> entries;
   store.scan_timeline(incident_key, [&](const TimelineRow& row) {
-    auto parsed = timeline_actions(nlohmann::json::parse(row.body, nullptr, false));
+    auto parsed =
+        timeline_actions(nlohmann::json::parse(row.body, nullptr, false), columns_of(row));
     if (!parsed) {
       throw ReportError("timeline entry " + std::to_string(row.seq) +
                         " is unreadable: " + parsed.error);

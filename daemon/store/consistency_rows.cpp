@@ -26,12 +26,15 @@ void ConsistencyReader::scan_lifecycle_entries(
     const std::function<void(const LifecycleEntry&)>& visit) {
   guarded(database_, kOperation, [&] {
     SQLite::Statement rows(database_.db(),
-                           "SELECT seq, incident_key, body FROM timeline WHERE action IN "
-                           "('incident_opened', 'level_changed', 'incident_closed', "
-                           "'milestone_met') ORDER BY seq");
+                           "SELECT seq, incident_key, at, action, milestone, body FROM timeline "
+                           "WHERE action IN ('incident_opened', 'level_changed', "
+                           "'incident_closed', 'milestone_met') ORDER BY seq");
     while (rows.executeStep()) {
-      visit({rows.getColumn(0).getInt64(), rows.getColumn(1).getString(),
-             rows.getColumn(2).getString()});
+      LifecycleEntry entry;
+      entry.seq = rows.getColumn(0).getInt64();
+      entry.columns = sql::timeline_columns(rows, 1);
+      entry.body = rows.getColumn(5).getString();
+      visit(entry);
     }
   });
 }

@@ -22,7 +22,7 @@ class Database {
   enum class Mode { read_write, read_only };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 16;
+  static constexpr int kSchemaVersion = 17;
   static constexpr int kBusyTimeoutMs = 5000;
   // What a read-only connection asks SQLite to memory-map (it caps it at its build's limit).
   static constexpr long long kReadOnlyMapBytes = 64LL << 30;

@@ -118,9 +118,13 @@ EngineStore::Statements::Statements(SQLite::Database& db)
       select_incident(db, "SELECT state FROM incidents WHERE incident_key = ?"),
       select_processed(db, "SELECT block FROM processed ORDER BY seq"),
       data_version(db, "PRAGMA data_version"),
-      select_timeline(db, "SELECT seq, body FROM timeline ORDER BY seq"),
+      select_timeline(db,
+                      "SELECT seq, incident_key, at, action, milestone, body FROM timeline "
+                      "ORDER BY seq"),
       select_incident_timeline(
-          db, "SELECT seq, body FROM timeline WHERE incident_key = ? ORDER BY seq") {}
+          db,
+          "SELECT seq, incident_key, at, action, milestone, body FROM timeline "
+          "WHERE incident_key = ? ORDER BY seq") {}
 
 EngineStore::EngineStore(Database& database, HashChain& chain, OutboxRoom& outbox,
                          IncidentFiguresRoom& figures, CommitJournal& journal,
@@ -478,7 +482,8 @@ std::vector<Action> EngineStore::timeline(const std::string& incident_key) {
       const std::int64_t seq = s->getColumn(0).getInt64();
       std::string why;
       try {
-        auto parsed = timeline_actions(json::parse(s->getColumn(1).getText()));
+        auto parsed =
+            timeline_actions(json::parse(s->getColumn(5).getText()), sql::timeline_columns(*s, 1));
         if (parsed) {
           for (Action& a : *parsed.value) out.push_back(std::move(a));
           continue;

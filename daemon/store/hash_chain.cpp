@@ -99,7 +99,7 @@ HashChain::IncidentHead& HashChain::head_of(const std::string& incident_key) {
 }
 
 std::int64_t HashChain::append(const Action& a) {
-  return append(a, sql::dump(to_json(a, std::chrono::minutes{0})));
+  return append(a, sql::dump(timeline_body(a)));
 }
 
 std::int64_t HashChain::append(const TimelineRowDraft& row) {

@@ -112,7 +112,8 @@ bool read_in_full(std::string_view action) {
 void fill_incident_figures(SQLite::Database& db) {
   fill_columns(db);
   SQLite::Statement rows(
-      db, "SELECT incident_key, at, action, body FROM timeline ORDER BY incident_key, seq");
+      db,
+      "SELECT incident_key, at, action, milestone, body FROM timeline ORDER BY incident_key, seq");
   SQLite::Statement write(db,
                           "INSERT INTO incident_figures(incident_key, level, drill, closed, "
                           "lead_unit, region, units, figures) VALUES (?, '', 0, 0, '', '', ?, ?) "
@@ -141,7 +142,8 @@ void fill_incident_figures(SQLite::Database& db) {
       figures.apply(other);
       continue;
     }
-    auto parsed = timeline_actions(json::parse(rows.getColumn(3).getText(), nullptr, false));
+    auto parsed = timeline_actions(json::parse(rows.getColumn(4).getText(), nullptr, false),
+                                   sql::timeline_columns(rows, 0));
     if (!parsed) continue;
     for (const Action& a : *parsed.value) figures.apply(a);
   }

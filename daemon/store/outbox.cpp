@@ -25,7 +25,7 @@ using sql::Use;
 constexpr const char* kDueSql =
     "SELECT o.notification_id, o.recipient, o.unit, o.channel, o.state, "
     "o.attempts, o.delivered_at, o.last_error, o.incident_key, o.level, "
-    "COALESCE((SELECT t.body FROM timeline t WHERE t.seq = o.timeline_seq), o.body), "
+    "COALESCE(t.body, o.body), "
     "o.created_at, o.next_attempt_at, o.milestone, o.purpose, "
     "o.failing_since, o.recorded, "
     "CASE WHEN o.purpose = 'alert' THEN (SELECT n.notification_id FROM outbox n "
@@ -35,8 +35,10 @@ constexpr const char* kDueSql =
     "(SELECT MIN(p.failing_since) FROM outbox p WHERE p.incident_key = "
     "o.incident_key AND p.recipient = o.recipient AND p.milestone IS "
     "o.milestone AND p.created_at <= o.created_at AND p.purpose = o.purpose "
-    "AND p.state IN ('pending', 'superseded')) "
-    "FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
+    "AND p.state IN ('pending', 'superseded')), "
+    "t.seq, t.incident_key, t.at, t.action, t.milestone "
+    "FROM outbox o LEFT JOIN timeline t ON t.seq = o.timeline_seq "
+    "WHERE o.state = 'pending' AND o.next_attempt_at <= ? "
     "ORDER BY o.next_attempt_at LIMIT ?";
 // The same, for an instance of a cluster: its replica's rows of other owners' incidents are
 // skipped in the index's order, so LIMIT still counts only rows this instance sends.
@@ -96,6 +98,7 @@ OutboxRow read_due_row(SQLite::Statement& s) {
   row.recorded = s.getColumn(16).getString();
   row.superseded_by = s.getColumn(17).getString();
   if (!s.getColumn(18).isNull()) row.failing_since = instant_of(s.getColumn(18).getInt64());
+  if (!s.getColumn(19).isNull()) row.timeline = sql::timeline_columns(s, 20);
   return row;
 }
 

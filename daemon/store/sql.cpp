@@ -28,4 +28,13 @@ const std::string& name(ActionKind v) {
   return name_of<ActionKind, ActionKind::daemon_outage>(v);  // the last kind
 }
 
+TimelineColumns timeline_columns(SQLite::Statement& s, int first) {
+  TimelineColumns c;
+  c.incident_key = s.getColumn(first).getString();
+  c.at = instant_of(s.getColumn(first + 1).getInt64());
+  c.action = s.getColumn(first + 2).getString();
+  if (!s.getColumn(first + 3).isNull()) c.milestone = s.getColumn(first + 3).getString();
+  return c;
+}
+
 }  // namespace incidentd::sql

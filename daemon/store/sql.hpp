@@ -13,6 +13,7 @@
 
 #include "incidentd/domain.hpp"
 #include "incidentd/time.hpp"
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd::sql {
 
@@ -36,6 +37,10 @@ const std::string& name(Level v);
 const std::string& name(Milestone v);
 const std::string& name(ActionKind v);
 
+// A timeline row's columns, from the statement's result columns `first` to `first` + 3:
+// incident_key, at, action, milestone (what a row's body leaves out: timeline_rows.hpp).
+TimelineColumns timeline_columns(SQLite::Statement& s, int first);
+
 // Resets the statement before use (a failed step leaves it unreset) and after, so that no read
 // statement keeps a snapshot open and holds back WAL checkpoints. Text is bound without a copy
 // (bindNoCopy), so every bound string must outlive the Use.
@@ -46,6 +51,7 @@ class Use {
   Use(const Use&) = delete;
   Use& operator=(const Use&) = delete;
   SQLite::Statement* operator->() { return &s_; }
+  SQLite::Statement& operator*() { return s_; }
 
   void text(int index, const std::string& value) { s_.bindNoCopy(index, value); }
   void text(int index, std::string&& value) = delete;  // it would dangle before the step

@@ -58,7 +58,7 @@ class SqliteStore final : public Store,
   enum class Mode { read_write, read_only, replica };
 
   // The schema version this build writes and reads (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 16;
+  static constexpr int kSchemaVersion = 17;
 
   // The hash an incident's first row chains to, and a row's hash (store/chain_hash.hpp).
   static std::string chain_genesis(std::string_view incident_key);

@@ -11,13 +11,15 @@
 #include <string_view>
 #include <vector>
 
+#include "incidentd/timeline_rows.hpp"
+
 namespace incidentd {
 
 // One timeline entry of incident_opened, level_changed, incident_closed or milestone_met.
 struct LifecycleEntry {
   std::int64_t seq = 0;
-  std::string incident_key;
-  std::string body;  // the action as JSON
+  TimelineColumns columns;  // what the body leaves out (incidentd/timeline_rows.hpp)
+  std::string body;         // the action as JSON
 };
 
 // An incident's row: its columns and its stored state (JSON), undecoded.

@@ -15,6 +15,7 @@
 #include "incidentd/domain.hpp"
 #include "incidentd/notification.hpp"
 #include "incidentd/time.hpp"
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd {
 
@@ -40,6 +41,9 @@ struct OutboxRow {
   // The notification action as JSON (a source notice's fields for the source heartbeat's rows);
   // the dispatcher decodes it once per claim (daemon/notify/notification.hpp).
   std::string body;
+  // Filled by due_notifications() when body is the notification's timeline row: that row's
+  // columns, which its body leaves out (incidentd/timeline_rows.hpp).
+  std::optional<TimelineColumns> timeline;
   TimePoint created_at{};
   TimePoint next_attempt_at{};
   std::string milestone;  // of the alert; empty when it has none

@@ -16,6 +16,7 @@
 #include "incidentd/incident_figures.hpp"
 #include "incidentd/outbox.hpp"
 #include "incidentd/time.hpp"
+#include "incidentd/timeline_rows.hpp"
 
 namespace incidentd {
 
@@ -31,6 +32,11 @@ struct TimelineRow {
   std::string prev_hash;  // hex; empty when the row has none (written outside incidentd)
   std::string hash;       // hex; empty when the row has none
 };
+
+// What the row's body leaves out (incidentd/timeline_rows.hpp).
+inline TimelineColumns columns_of(const TimelineRow& row) {
+  return {row.incident_key, TimePoint(Duration(row.at_ms)), row.action, row.milestone};
+}
 
 // The last row of a chain (an incident's, or the file's last row): a printed report quotes it
 // so it can be checked later.

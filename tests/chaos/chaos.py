@@ -615,12 +615,11 @@ class Result:
         # key -> [(at, instant, catch_up)]: `due` in an entry is the deadline a step is about,
         # so the step's own instant comes from the ladder (step_instant).
         self.steps = collections.defaultdict(list)
-        for k, action, milestone, body in q(
-                "SELECT incident_key, action, milestone, body FROM timeline WHERE action IN "
+        for k, at, action, milestone, body in q(
+                "SELECT incident_key, at, action, milestone, body FROM timeline WHERE action IN "
                 "('warning', 'target_missed', 'deadline_breached') ORDER BY seq"):
             b = json.loads(body)
             start = clock_start.get(k, starts.get(k))
-            at = parse_ms(b["at"])
             instant = step_instant(milestone, action, b, start, at)
             step = (k[len(p):], milestone, action, instant - start, b.get("reminder", -1))
             self.steps[step].append((at, instant, bool(b.get("catch_up"))))

@@ -212,9 +212,7 @@ def png_size(path):
 
 
 def confirmations(db, key):
-    rows = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? "
-                           "ORDER BY seq", (key, "release_confirmed"))
-    return [json.loads(body) for (body,) in rows]
+    return kt.timeline_entries(db, key, "release_confirmed")
 
 
 def has_stream(stack):
@@ -230,9 +228,7 @@ def has_stream(stack):
 
 
 def acknowledgements(db, key):
-    rows = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? "
-                           "ORDER BY seq", (key, "acknowledged"))
-    return [json.loads(body) for (body,) in rows]
+    return kt.timeline_entries(db, key, "acknowledged")
 
 
 def start(stack):

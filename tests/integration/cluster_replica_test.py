@@ -180,9 +180,9 @@ def feed(broker, prefix, n, late):
 def warnings_fired(db, prefix, arrived):
     """A 2 h warning fired by a timer: later than the catch-up warning at the incident's open."""
     after = arrived + timedelta(seconds=3)
-    return any(datetime.fromisoformat(json.loads(b)["at"].replace("Z", "+00:00")) > after
-               for (b,) in kt.db_query(db, "SELECT body FROM timeline WHERE action = 'warning' "
-                                           "AND incident_key LIKE ?", (f"{prefix}-late-%",)))
+    return any(datetime.fromtimestamp(at / 1000, timezone.utc) > after
+               for (at,) in kt.db_query(db, "SELECT at FROM timeline WHERE action = 'warning' "
+                                            "AND incident_key LIKE ?", (f"{prefix}-late-%",)))
 
 
 def run(args, work):

@@ -83,9 +83,9 @@ def from_database(db):
     incidents = {}
     for key, state in kt.db_query(db, "SELECT incident_key, state FROM incidents"):
         incidents[key] = {"state": json.loads(state), "actions": [], "outbox": {}, "processed": []}
-    for key, body in kt.db_query(db, "SELECT incident_key, body FROM timeline ORDER BY seq"):
-        if key in incidents:
-            incidents[key]["actions"] += kt.row_entries(body)
+    for row in kt.db_query(db, f"SELECT {kt.ROW_COLUMNS} FROM timeline ORDER BY seq"):
+        if row[0] in incidents:
+            incidents[row[0]]["actions"] += kt.row_entries(*row)
     for nid, key, state, attempts in kt.db_query(
             db, "SELECT notification_id, incident_key, state, attempts FROM outbox"):
         if key in incidents:
@@ -148,9 +148,9 @@ def run(args, work):
                     lambda: kt.db_query(db, "SELECT 1 FROM confirmations"), 60)
         arrived = datetime.now(timezone.utc)
         kt.wait_for("a warning fired by a timer after the events arrived", lambda: any(
-            datetime.fromisoformat(json.loads(b)["at"].replace("Z", "+00:00")) > arrived
-            for (b,) in kt.db_query(db, "SELECT body FROM timeline WHERE action = 'warning' "
-                                        "AND incident_key LIKE 'st-late-%'")), 60)
+            datetime.fromtimestamp(at / 1000, timezone.utc) > arrived
+            for (at,) in kt.db_query(db, "SELECT at FROM timeline WHERE action = 'warning' "
+                                         "AND incident_key LIKE 'st-late-%'")), 60)
 
         last = []
 

@@ -242,10 +242,10 @@ def run(args, work, mnt):
                     interval=0.2)
         kt.check(kt.db_count(db, "incidents") == 3201,
                  f"{kt.db_count(db, 'incidents')} incidents, not 3201")
-        warnings = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = 'drill-1' AND "
-                                   "action = 'warning' AND body NOT LIKE '%\"opening\":true%'")
+        warnings = kt.entries(db, "WHERE incident_key = 'drill-1' AND action = 'warning' AND "
+                                  "body NOT LIKE '%\"opening\":true%'")
         kt.check(warnings, "the warning acted on during the pause is not in the timeline")
-        steps = [(w["at"], w["due"]) for w in (json.loads(b) for (b,) in warnings)]
+        steps = [(w["at"], w["due"]) for w in warnings]
         kt.check(len(steps) == len(set(steps)), f"a warning is in the timeline twice: {steps}")
         fired = real_of(steps[0][0])  # the 2 h warning: the first after the alert at open
         kt.check(paused_real - 1 <= fired <= freed_real,

@@ -423,19 +423,52 @@ class Daemon:
             self.proc.wait()
 
 
-def row_entries(body):
-    """The timeline entries one row's body holds, as JSON objects: the row itself, or, for a row
-    holding a step's notifications (include/incidentd/timeline_rows.hpp), one per recipient."""
+def rfc3339_of_ms(ms):
+    """An instant as incidentd writes it in UTC: milliseconds only when there are any."""
+    seconds, millis = divmod(ms, 1000)
+    text = datetime.fromtimestamp(seconds, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S")
+    return text + (f".{millis:03d}" if millis else "") + "Z"
+
+
+# The columns a timeline row's body leaves out since schema 17, then the body.
+ROW_COLUMNS = "incident_key, at, action, milestone, body"
+
+
+def row_entries(incident_key, at, action, milestone, body):
+    """The timeline entries one row holds, as JSON objects (include/incidentd/timeline_rows.hpp):
+    the row itself, or, for a row holding a step's notifications, one per recipient; each with
+    what the row's columns say, and the notification id a step's alert id makes."""
     row = json.loads(body)
+    row.setdefault("action", action)
+    row.setdefault("at", rfc3339_of_ms(at))
+    row.setdefault("incident_key", incident_key)
+    if milestone is not None:
+        row.setdefault("milestone", milestone)
     recipients = row.pop("recipients", None)
-    return [row] if recipients is None else [{**row, **own} for own in recipients]
+    if recipients is None:
+        return [row]
+    alert = row.pop("alert_id", None)
+    entries = []
+    for own in recipients:
+        entry = {**row, **own}
+        if alert is not None and "notification_id" not in entry:
+            entry["notification_id"] = f"{alert}/{entry['recipient']}/{entry['send']}"
+        entries.append(entry)
+    return entries
+
+
+def entries(path, where="", args=()):
+    """The timeline entries of the rows `where` selects (SQL on the timeline's columns), in
+    order."""
+    return [entry for row in db_query(path, f"SELECT {ROW_COLUMNS} FROM timeline {where} "
+                                            "ORDER BY seq", args)
+            for entry in row_entries(*row)]
 
 
 def timeline_entries(path, key, action):
     """The incident's timeline entries of one action, in order."""
-    return [entry for (body,) in db_query(path, "SELECT body FROM timeline WHERE incident_key = ? "
-                                                "AND action = ? ORDER BY seq", (key, action))
-            for entry in row_entries(body)]
+    return entries(path, "WHERE incident_key = ? AND action = ?", (key, action))
 
 
 def db_query(path, sql, args=()):
@@ -834,11 +867,11 @@ def case_broker_outage(args, work, broker):
         # time after detection) fires and is committed while the broker is down.
         warned = wait_for(
             "the drill's 2 h warning while the broker is down",
-            lambda: db_query(db, "SELECT body FROM timeline WHERE incident_key = 'drill-1' AND "
-                                 "action = 'warning' AND body NOT LIKE '%\"opening\":true%'"),
+            lambda: entries(db, "WHERE incident_key = 'drill-1' AND action = 'warning' AND "
+                                "body NOT LIKE '%\"opening\":true%'"),
             30)
         check(time.monotonic() - down_at < 30, "the warning came after the outage")
-        due = json.loads(warned[0][0])
+        due = warned[0]
         log(f"warning fired while the broker was down: at {due['at']}, due {due['due']}")
         daemon.wait_log(r"kafka: .*(_TRANSPORT|ALL_BROKERS_DOWN|waiting)", 30)
         time.sleep(max(0.0, 30 - (time.monotonic() - down_at)))  # the outage itself

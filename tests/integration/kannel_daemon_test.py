@@ -211,9 +211,7 @@ class Stack:
 
 def actions(db, kind):
     """Bodies (dicts) of the timeline's `kind` actions for the incident, in order."""
-    rows = kt.db_query(db, "SELECT body FROM timeline WHERE incident_key = ? AND action = ? "
-                           "ORDER BY seq", (INCIDENT, kind))
-    return [json.loads(body) for (body,) in rows]
+    return kt.timeline_entries(db, INCIDENT, kind)
 
 
 def recorded_answers(db):

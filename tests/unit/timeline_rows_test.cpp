@@ -56,11 +56,22 @@ json json_of(const Action& a) {
   return to_json(a, std::chrono::minutes{0});
 }
 
+// An action's JSON as a row of it alone keeps it: without what the row's columns say.
+json lean(json j) {
+  for (const char* column : {"action", "at", "incident_key", "milestone"}) j.erase(column);
+  return j;
+}
+
+TimelineColumns columns_of(const std::vector<Action>& actions) {
+  return timeline_columns(actions.front());
+}
+
 // The entries each draft holds, in order, read back through its stored body.
 std::vector<Action> read_back(const std::vector<TimelineRowDraft>& rows) {
   std::vector<Action> out;
   for (const TimelineRowDraft& row : rows) {
-    auto actions = timeline_actions(json::parse(row.body.dump()));
+    auto actions =
+        timeline_actions(json::parse(row.body.dump()), timeline_columns(*row.actions.front()));
     REQUIRE(actions);
     REQUIRE(actions.value->size() == row.actions.size());
     for (std::size_t i = 0; i < row.actions.size(); ++i) {
@@ -78,25 +89,26 @@ TEST_CASE("a step's notifications share one row that gives back each one's own J
                                        notification("k", 2, "em-duty-1", "prov-emergency")};
   const auto rows = timeline_rows(actions);
   REQUIRE(rows.size() == 2);
-  CHECK(rows[0].body == json_of(actions[0]));
+  CHECK(rows[0].body == lean(json_of(actions[0])));
   REQUIRE(rows[1].actions.size() == 3);
   const json& step = rows[1].body;
   // What the step shares is said once, the channel and the send that all three have alike too;
-  // what each recipient alone has is under "recipients".
-  CHECK(step.at("action") == "notification");
+  // what each recipient alone has is under "recipients". What the row's columns say (the action,
+  // the instant, the incident, the milestone) is not in the body, and the notification ids are
+  // the alert's id said once.
+  for (const char* column : {"action", "at", "incident_key", "milestone"}) {
+    CHECK_FALSE(step.contains(column));
+  }
+  CHECK(step.at("alert_id") == "k/1");
   CHECK(step.at("cause") == "warning");
   CHECK(step.at("channel") == "sms");
   CHECK(step.at("send") == 1);
   CHECK_FALSE(step.contains("recipient"));
   CHECK_FALSE(step.contains("unit"));
   REQUIRE(step.at("recipients").size() == 3);
-  CHECK(step.at("recipients")[0] == json{{"notification_id", "k/1/zt-duty-1/1"},
-                                         {"recipient", "zt-duty-1"},
-                                         {"unit", "zhaotong-gov"}});
-  CHECK(step.at("recipients")[2] == json{{"notification_id", "k/1/em-duty-1/1"},
-                                         {"recipient", "em-duty-1"},
-                                         {"unit", "prov-emergency"}});
-  const auto entries = timeline_entries(step);
+  CHECK(step.at("recipients")[0] == json{{"recipient", "zt-duty-1"}, {"unit", "zhaotong-gov"}});
+  CHECK(step.at("recipients")[2] == json{{"recipient", "em-duty-1"}, {"unit", "prov-emergency"}});
+  const auto entries = timeline_entries(step, timeline_columns(actions[1]));
   REQUIRE(entries);
   REQUIRE(entries.value->size() == 3);
   for (std::size_t i = 0; i < 3; ++i) CHECK(entries.value->at(i) == json_of(actions[i + 1]));
@@ -130,9 +142,48 @@ TEST_CASE("a lone notification's row is its own JSON, as every row was before", 
   const std::vector<Action> actions = {notification("k", 2, "zt-duty-1")};
   const auto rows = timeline_rows(actions);
   REQUIRE(rows.size() == 1);
-  CHECK(rows[0].body == json_of(actions[0]));
+  CHECK(rows[0].body == lean(json_of(actions[0])));
   CHECK_FALSE(rows[0].body.contains("recipients"));
   CHECK(read_back(rows) == actions);
+}
+
+TEST_CASE("a row stored before schema 17, with what its columns say, reads as it did",
+          "[timeline_rows]") {
+  const std::vector<Action> actions = {notification("k", 2, "zt-duty-1"),
+                                       notification("k", 2, "zt-duty-2")};
+  const TimelineColumns columns = columns_of(actions);
+  // A row of one action then was its whole JSON: nothing is added twice.
+  const auto whole = timeline_actions(json_of(actions[0]), columns);
+  REQUIRE(whole);
+  REQUIRE(whole.value->size() == 1);
+  CHECK(whole.value->front() == actions[0]);
+  // A step's row of schema 16: the shared part whole, each notification's id with it.
+  json step = json_of(actions[0]);
+  for (const char* own : {"notification_id", "recipient"}) step.erase(own);
+  step["recipients"] =
+      json::array({{{"notification_id", "k/1/zt-duty-1/1"}, {"recipient", "zt-duty-1"}},
+                   {{"notification_id", "k/1/zt-duty-2/1"}, {"recipient", "zt-duty-2"}}});
+  const auto entries = timeline_entries(step, columns);
+  REQUIRE(entries);
+  REQUIRE(entries.value->size() == 2);
+  CHECK(entries.value->at(0) == json_of(actions[0]));
+  CHECK(entries.value->at(1) == json_of(actions[1]));
+}
+
+TEST_CASE("notification ids the engine's rule does not make stay with each recipient",
+          "[timeline_rows]") {
+  Action other_alert = notification("k", 2, "zt-duty-2");
+  other_alert.notification_id = "k/2/zt-duty-2/1";  // another alert's
+  Action made_elsewhere = notification("k", 2, "zt-duty-3");
+  made_elsewhere.notification_id = "operator-7";
+  for (const Action& odd : {other_alert, made_elsewhere}) {
+    const std::vector<Action> actions = {notification("k", 2, "zt-duty-1"), odd};
+    const auto rows = timeline_rows(actions);
+    REQUIRE(rows.size() == 1);
+    CHECK_FALSE(rows[0].body.contains("alert_id"));
+    CHECK(rows[0].body.at("recipients")[1].at("notification_id") == odd.notification_id);
+    CHECK(read_back(rows) == actions);
+  }
 }
 
 TEST_CASE("notifications of different steps, or with an action between them, have rows apart",
@@ -145,6 +196,17 @@ TEST_CASE("notifications of different steps, or with an action between them, hav
   const auto rows = timeline_rows(actions);
   REQUIRE(rows.size() == 5);
   for (const auto& row : rows) CHECK(row.actions.size() == 1);
+  CHECK(read_back(rows) == actions);
+}
+
+TEST_CASE("notifications that differ only in their instant, which a column holds, have rows apart",
+          "[timeline_rows]") {
+  // A catch-up commit holds the same alert at several instants; a step's row has one.
+  Action later = notification("k", 2, "zt-duty-2");
+  later.at = at(3);
+  const std::vector<Action> actions = {notification("k", 2, "zt-duty-1"), later};
+  const auto rows = timeline_rows(actions);
+  REQUIRE(rows.size() == 2);
   CHECK(read_back(rows) == actions);
 }
 
@@ -173,29 +235,41 @@ TEST_CASE("an incident's rows depend on its own actions alone, not on other inci
 }
 
 TEST_CASE("a step's row that does not read as one is refused with the reason", "[timeline_rows]") {
-  json step = timeline_rows({notification("k", 2, "p1"), notification("k", 2, "p2")})[0].body;
-  REQUIRE(timeline_entries(step));
+  const std::vector<Action> actions = {notification("k", 2, "p1"), notification("k", 2, "p2")};
+  json step = timeline_rows(actions)[0].body;
+  const TimelineColumns columns = columns_of(actions);
+  const auto read = [&columns](const json& body) { return timeline_entries(body, columns); };
+  REQUIRE(read(step));
   SECTION("recipients not a list") {
     step["recipients"] = "p1";
-    CHECK(timeline_entries(step).error == "\"recipients\" must be a list of recipients");
+    CHECK(read(step).error == "\"recipients\" must be a list of recipients");
   }
   SECTION("no recipients at all") {
     step["recipients"] = json::array();
-    CHECK_FALSE(timeline_entries(step));
+    CHECK_FALSE(read(step));
   }
   SECTION("a recipient that is not an object") {
     step["recipients"][1] = 7;
-    CHECK(timeline_entries(step).error == "a recipient must be a JSON object");
+    CHECK(read(step).error == "a recipient must be a JSON object");
   }
   SECTION("a recipient that would change what the step says") {
     step["recipients"][1]["level"] = 3;
-    CHECK(timeline_entries(step).error == "a recipient may not carry \"level\"");
+    CHECK(read(step).error == "a recipient may not carry \"level\"");
   }
   SECTION("a recipient field said for the whole step too") {
     step["recipient"] = "p3";
-    CHECK(timeline_entries(step).error == "a recipient may not carry \"recipient\"");
+    CHECK(read(step).error == "a recipient may not carry \"recipient\"");
   }
-  CHECK_FALSE(timeline_entries(json::array()));
+  SECTION("an alert id that is not a string") {
+    step["alert_id"] = 1;
+    CHECK(read(step).error == "\"alert_id\" must be a string");
+  }
+  SECTION("a recipient whose id cannot be made: no send") {
+    step.erase("send");
+    CHECK(read(step).error ==
+          "a recipient of a step with an alert id needs its \"recipient\" and \"send\"");
+  }
+  CHECK_FALSE(read(json::array()));
 }
 
 TEST_CASE("the dispatcher is handed, from a step's row, the notification of the row it sends",
@@ -203,14 +277,24 @@ TEST_CASE("the dispatcher is handed, from a step's row, the notification of the 
   const std::vector<Action> actions = {notification("k", 2, "zt-duty-1"),
                                        notification("k", 2, "zt-duty-2")};
   const std::string body = timeline_rows(actions)[0].body.dump();
-  const auto second = decode_notification_body(NotificationPurpose::alert, body, "k/1/zt-duty-2/1");
+  const TimelineColumns columns = columns_of(actions);
+  const auto second =
+      decode_notification_body(NotificationPurpose::alert, body, "k/1/zt-duty-2/1", columns);
   REQUIRE(second);
   REQUIRE(second.value->action() != nullptr);
   CHECK(*second.value->action() == actions[1]);
   // The generic webhook passes the stored JSON on whole: the notification's own, not the step's.
   CHECK(second.value->stored == json_of(actions[1]));
-  const auto unknown = decode_notification_body(NotificationPurpose::alert, body, "k/1/other/1");
+  const auto unknown =
+      decode_notification_body(NotificationPurpose::alert, body, "k/1/other/1", columns);
   CHECK(unknown.error == "outbox body: its step has no notification k/1/other/1");
+  // A lone notification's row too is handed whole, with what its columns say.
+  const std::vector<Action> lone = {notification("k", 3, "zt-duty-3")};
+  const auto only =
+      decode_notification_body(NotificationPurpose::alert, timeline_rows(lone)[0].body.dump(),
+                               "k/1/zt-duty-3/1", columns_of(lone));
+  REQUIRE(only);
+  CHECK(only.value->stored == json_of(lone[0]));
 }
 
 }  // namespace

@@ -193,10 +193,8 @@ const ChainBreak* break_of(const std::vector<ChainBreak>& breaks, const std::str
 TEST_CASE("a changed body is named with its incident and entry", "[verify][chain]") {
   for (const int seq : {3, 9}) {  // in each half of the file
     const auto breaks = breaks_after([seq](SQLite::Database& db) {
-      db.exec(
-          "UPDATE timeline SET body = replace(body, '\"warning\"', '\"escalated\"') WHERE seq "
-          "= " +
-          std::to_string(seq));
+      db.exec("UPDATE timeline SET body = json_set(body, '$.level', 3) WHERE seq = " +
+              std::to_string(seq));
     });
     REQUIRE(breaks.size() == 1);
     CHECK(breaks[0].kind == "altered");
@@ -274,6 +272,11 @@ TEST_CASE("a schema 10 database is re-chained per incident and verifies",
     SqliteStore other(replica);
     feed(other, kIncidentByIncident, 2);
   }
+  {
+    // The replica's rows as schema 11 to 16 wrote them: whole bodies, as the old file's are.
+    SQLite::Database raw(replica, SQLite::OPEN_READWRITE);
+    testing::whole_bodies_for_test(raw);
+  }
   back_to_schema_10(path);
   CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
                     Contains("start incidentd once on it to migrate it"));
@@ -325,13 +328,18 @@ TEST_CASE("a schema 15 file takes a step's one row after its rows of one notific
   std::vector<Action> all = {entry("a", 1), step_notification("a", 1, "p1"),
                              step_notification("a", 1, "p2")};
   {
-    // As schema 15 wrote them: a row per notification (a commit each gives the same rows).
+    // As schema 15 wrote them: a row per notification (a commit each gives the same rows), each
+    // body the whole action.
     SqliteStore store(path);
     for (const Action& a : all) {
       Changeset c;
       c.actions = {a};
       store.commit(c);
     }
+  }
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::whole_bodies_for_test(raw);
   }
   const auto rows_before = [&] {
     SqliteStore reader(path, SqliteStore::Mode::read_only);
@@ -358,6 +366,63 @@ TEST_CASE("a schema 15 file takes a step's one row after its rows of one notific
   const auto result = verify_chain(reader);
   CHECK(result.intact);
   CHECK(result.rows == 4);  // the three old rows, and the step's one
+  CHECK(result.rewrites.empty());
+  const auto rows_after = rows_by_entry(reader);
+  for (const auto& [place, row] : rows_before) {
+    REQUIRE(rows_after.count(place) == 1);
+    CHECK(rows_after.at(place).hash == row.hash);  // the old rows as they were
+  }
+  CHECK(reader.timeline("a") == all);
+}
+
+TEST_CASE("a schema 16 file keeps its whole bodies and takes rows without the columns after them",
+          "[verify][chain][migration]") {
+  TempDir dir{"incidentd-chains"};
+  const std::string path = dir.file("v16.db");
+  std::vector<Action> all = {entry("a", 1), step_notification("a", 1, "p1"),
+                             step_notification("a", 1, "p2")};
+  {
+    // As schema 16 wrote them: a step's notifications in one row, each body whole, each
+    // notification's id said in it.
+    SqliteStore store(path);
+    Changeset c;
+    c.actions = all;
+    store.commit(c);
+  }
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    testing::whole_bodies_for_test(raw);
+  }
+  const auto rows_before = [&] {
+    SqliteStore reader(path, SqliteStore::Mode::read_only);
+    return rows_by_entry(reader);
+  }();
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = 16");
+  }
+  CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
+                    Contains("start incidentd once on it to migrate it"));
+  const std::vector<Action> step = {step_notification("a", 2, "p1"),
+                                    step_notification("a", 2, "p2"),
+                                    step_notification("a", 2, "p3")};
+  {
+    SqliteStore writer(path);
+    CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
+    Changeset c;
+    c.actions = step;
+    writer.commit(c);
+  }
+  all.insert(all.end(), step.begin(), step.end());
+  SqliteStore reader(path, SqliteStore::Mode::read_only);
+  const auto result = verify_chain(reader);
+  CHECK(result.intact);
+  CHECK(result.rows == 3);  // the two old rows, and the new step's one
+  // The old rows whole, the new one without what its columns say.
+  SQLite::Database raw(path, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("SELECT COUNT(*) FROM timeline WHERE body LIKE '%\"at\":%'").getInt() == 2);
+  CHECK(raw.execAndGet("SELECT COUNT(*) FROM timeline WHERE body LIKE '%notification_id%'")
+            .getInt() == 1);
   CHECK(result.rewrites.empty());
   const auto rows_after = rows_by_entry(reader);
   for (const auto& [place, row] : rows_before) {
