@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -321,21 +322,15 @@ Action step_notification(const std::string& key, int step, const std::string& re
   return a;
 }
 
-TEST_CASE("a schema 15 file takes a step's one row after its rows of one notification each",
-          "[verify][chain][migration]") {
-  TempDir dir{"incidentd-chains"};
-  const std::string path = dir.file("v15.db");
-  std::vector<Action> all = {entry("a", 1), step_notification("a", 1, "p1"),
-                             step_notification("a", 1, "p2")};
+// A file of schema `version` with the rows `write_old` wrote (their bodies whole, as that schema
+// kept them) is refused read-only, opens at this schema with every old row's hash as it was,
+// takes a step's one row after them, verifies intact with no rewrite, and reads every entry back.
+VerifyResult old_file_takes_a_step(const std::string& path, int version,
+                                   const std::function<void(SqliteStore&)>& write_old,
+                                   std::vector<Action> old_entries) {
   {
-    // As schema 15 wrote them: a row per notification (a commit each gives the same rows), each
-    // body the whole action.
     SqliteStore store(path);
-    for (const Action& a : all) {
-      Changeset c;
-      c.actions = {a};
-      store.commit(c);
-    }
+    write_old(store);
   }
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
@@ -347,7 +342,7 @@ TEST_CASE("a schema 15 file takes a step's one row after its rows of one notific
   }();
   {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    raw.exec("PRAGMA user_version = 15");
+    raw.exec("PRAGMA user_version = " + std::to_string(version));
   }
   CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
                     Contains("start incidentd once on it to migrate it"));
@@ -361,75 +356,60 @@ TEST_CASE("a schema 15 file takes a step's one row after its rows of one notific
     c.actions = step;
     writer.commit(c);
   }
-  all.insert(all.end(), step.begin(), step.end());
+  old_entries.insert(old_entries.end(), step.begin(), step.end());
   SqliteStore reader(path, SqliteStore::Mode::read_only);
   const auto result = verify_chain(reader);
   CHECK(result.intact);
-  CHECK(result.rows == 4);  // the three old rows, and the step's one
   CHECK(result.rewrites.empty());
   const auto rows_after = rows_by_entry(reader);
   for (const auto& [place, row] : rows_before) {
     REQUIRE(rows_after.count(place) == 1);
     CHECK(rows_after.at(place).hash == row.hash);  // the old rows as they were
   }
-  CHECK(reader.timeline("a") == all);
+  CHECK(reader.timeline("a") == old_entries);
+  return result;
+}
+
+TEST_CASE("a schema 15 file takes a step's one row after its rows of one notification each",
+          "[verify][chain][migration]") {
+  TempDir dir{"incidentd-chains"};
+  const std::vector<Action> old = {entry("a", 1), step_notification("a", 1, "p1"),
+                                   step_notification("a", 1, "p2")};
+  // As schema 15 wrote them: a row per notification (a commit each gives the same rows).
+  const auto result = old_file_takes_a_step(
+      dir.file("v15.db"), 15,
+      [&](SqliteStore& store) {
+        for (const Action& a : old) {
+          Changeset c;
+          c.actions = {a};
+          store.commit(c);
+        }
+      },
+      old);
+  CHECK(result.rows == 4);  // the three old rows, and the step's one
 }
 
 TEST_CASE("a schema 16 file keeps its whole bodies and takes rows without the columns after them",
           "[verify][chain][migration]") {
   TempDir dir{"incidentd-chains"};
   const std::string path = dir.file("v16.db");
-  std::vector<Action> all = {entry("a", 1), step_notification("a", 1, "p1"),
-                             step_notification("a", 1, "p2")};
-  {
-    // As schema 16 wrote them: a step's notifications in one row, each body whole, each
-    // notification's id said in it.
-    SqliteStore store(path);
-    Changeset c;
-    c.actions = all;
-    store.commit(c);
-  }
-  {
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    testing::whole_bodies_for_test(raw);
-  }
-  const auto rows_before = [&] {
-    SqliteStore reader(path, SqliteStore::Mode::read_only);
-    return rows_by_entry(reader);
-  }();
-  {
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    raw.exec("PRAGMA user_version = 16");
-  }
-  CHECK_THROWS_WITH(SqliteStore(path, SqliteStore::Mode::read_only),
-                    Contains("start incidentd once on it to migrate it"));
-  const std::vector<Action> step = {step_notification("a", 2, "p1"),
-                                    step_notification("a", 2, "p2"),
-                                    step_notification("a", 2, "p3")};
-  {
-    SqliteStore writer(path);
-    CHECK(writer.schema_version() == SqliteStore::kSchemaVersion);
-    Changeset c;
-    c.actions = step;
-    writer.commit(c);
-  }
-  all.insert(all.end(), step.begin(), step.end());
-  SqliteStore reader(path, SqliteStore::Mode::read_only);
-  const auto result = verify_chain(reader);
-  CHECK(result.intact);
+  const std::vector<Action> old = {entry("a", 1), step_notification("a", 1, "p1"),
+                                   step_notification("a", 1, "p2")};
+  // As schema 16 wrote them: a step's notifications in one row, each notification's id in it.
+  const auto result = old_file_takes_a_step(
+      path, 16,
+      [&](SqliteStore& store) {
+        Changeset c;
+        c.actions = old;
+        store.commit(c);
+      },
+      old);
   CHECK(result.rows == 3);  // the two old rows, and the new step's one
   // The old rows whole, the new one without what its columns say.
   SQLite::Database raw(path, SQLite::OPEN_READONLY);
   CHECK(raw.execAndGet("SELECT COUNT(*) FROM timeline WHERE body LIKE '%\"at\":%'").getInt() == 2);
   CHECK(raw.execAndGet("SELECT COUNT(*) FROM timeline WHERE body LIKE '%notification_id%'")
             .getInt() == 1);
-  CHECK(result.rewrites.empty());
-  const auto rows_after = rows_by_entry(reader);
-  for (const auto& [place, row] : rows_before) {
-    REQUIRE(rows_after.count(place) == 1);
-    CHECK(rows_after.at(place).hash == row.hash);  // the old rows as they were
-  }
-  CHECK(reader.timeline("a") == all);
 }
 
 TEST_CASE("a schema 10 database whose chain is broken is refused, not re-chained",
