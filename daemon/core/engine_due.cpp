@@ -210,7 +210,7 @@ void Engine::send(IncidentState& s, PendingDelivery& d, TimePoint now) {
   a.reminder = d.reminder;
   a.round = d.round;
   a.send = d.sends;
-  a.notification_id = d.alert_id + "/" + d.recipient + "/" + std::to_string(d.sends);
+  a.notification_id = notification_id_of(d.alert_id, d.recipient, d.sends);
   emit(s, std::move(a));
 }
 

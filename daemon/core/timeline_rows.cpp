@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "incidentd/incident.hpp"
+
 namespace incidentd {
 namespace {
 
@@ -80,12 +82,12 @@ void hoist_common_fields(nlohmann::json& shared, std::vector<nlohmann::json>& re
   }
 }
 
-// The id the engine gives a notification of `alert` (engine_due.cpp): the alert's id, the
-// recipient and the send.
-std::string notification_id_of(std::string_view alert, const nlohmann::json& recipient,
-                               const nlohmann::json& send) {
-  return std::string(alert) + "/" + recipient.get<std::string>() + "/" +
-         std::to_string(send.get<std::int64_t>());
+// The id the engine gives the notification of `alert` to `recipient`, send `send` (JSON values
+// checked to be a string and an integer).
+std::string engine_id(std::string_view alert, const nlohmann::json& recipient,
+                      const nlohmann::json& send) {
+  return notification_id_of(alert, recipient.get_ref<const std::string&>(),
+                            send.get<std::int64_t>());
 }
 
 // The value of `key` for one recipient of a step: its own, else the step's.
@@ -111,7 +113,7 @@ void derive_notification_ids(nlohmann::json& shared, std::vector<nlohmann::json>
       return;
     }
     const std::string& text = id->get_ref<const std::string&>();
-    const std::string suffix = notification_id_of("", *recipient, *send);
+    const std::string suffix = engine_id("", *recipient, *send);
     if (text.size() <= suffix.size() ||
         text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
       return;
@@ -217,7 +219,7 @@ Parsed<std::vector<nlohmann::json>> timeline_entries(nlohmann::json body,
                       "a recipient of a step with an alert id needs its "
                       "\"recipient\" and \"send\""};
       }
-      entry["notification_id"] = notification_id_of(*alert, *recipient, *send);
+      entry["notification_id"] = engine_id(*alert, *recipient, *send);
     }
     entries.push_back(std::move(entry));
   }

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "incidentd/domain.hpp"
@@ -41,10 +43,21 @@ struct MilestoneState {
   friend bool operator==(const MilestoneState&, const MilestoneState&) = default;
 };
 
+// The id of one send of an alert to one person. A step's timeline row says its alert's id once
+// and each notification's id follows from it (incidentd/timeline_rows.hpp).
+inline std::string notification_id_of(std::string_view alert_id, std::string_view recipient,
+                                      std::int64_t send) {
+  std::string id(alert_id);
+  id += '/';
+  id += recipient;
+  id += '/';
+  id += std::to_string(send);
+  return id;
+}
+
 // A notification that keeps being re-sent until acknowledged or no longer needed.
 struct PendingDelivery {
-  std::string
-      alert_id;  // stable across re-sends; the notification id is alert_id + "/" + recipient
+  std::string alert_id;   // stable across re-sends (notification_id_of)
   std::string recipient;  // person id
   std::string unit;
   std::string channel;
