@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "incidentd/incident.hpp"
 #include "incidentd/time.hpp"
 #include "store/chain_hash.hpp"
 #include "store/hash_chain.hpp"
@@ -47,8 +48,8 @@ inline void whole_bodies_for_test(SQLite::Database& db) {
       for (json& own : body["recipients"]) {
         const json& recipient = own.contains("recipient") ? own["recipient"] : body["recipient"];
         const json& send = own.contains("send") ? own["send"] : body["send"];
-        own["notification_id"] = alert_id + "/" + recipient.get<std::string>() + "/" +
-                                 std::to_string(send.get<std::int64_t>());
+        own["notification_id"] = notification_id_of(
+            alert_id, recipient.get_ref<const std::string&>(), send.get<std::int64_t>());
       }
     }
     const std::string text = body.dump();
