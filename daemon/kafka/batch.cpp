@@ -147,14 +147,15 @@ bool BatchApplication::apply_slice(Engine& engine, std::size_t max_items,
   return applied();
 }
 
-bool BatchApplication::commit_part(Engine& engine, std::size_t max_incidents) {
+bool BatchApplication::commit_part(Engine& engine, std::size_t max_incidents, BatchCommit commit) {
   if (disk_full_) return true;
   StepCommitsOff batched(engine);
   const auto started = std::chrono::steady_clock::now();
   const auto cpu_started = thread_cpu_time();
   bool done = true;
   try {
-    done = engine.flush_part(std::max<std::size_t>(max_incidents, 1));
+    done = commit == BatchCommit::everything ? engine.flush_part(max_incidents)
+                                             : engine.flush_acted_part(max_incidents);
   } catch (const StoreFullError& e) {
     disk_full_ = e;  // the daemon's flush() writes the rest once there is room
   }

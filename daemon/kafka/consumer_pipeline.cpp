@@ -276,9 +276,9 @@ void ConsumerPipeline::start(std::shared_ptr<Job> job) {
   });
 }
 
-bool ConsumerPipeline::commit_part(BatchApplication& application) {
+bool ConsumerPipeline::commit_part(BatchApplication& application, BatchCommit commit) {
   const auto started = SteadyClock::now();
-  const bool done = application.commit_part(engine_, part_incidents_);
+  const bool done = application.commit_part(engine_, part_incidents_, commit);
   // The last part of a batch may be short: only a full one says what a part costs.
   if (!done) {
     part_incidents_ =
@@ -298,7 +298,7 @@ void ConsumerPipeline::next_step(const std::shared_ptr<Job>& job, bool from_sour
     }
     // The batch's commits are made durable by make_durable() before their offsets go to Kafka.
     const DurableLater batch_commits = engine_.durable_later(options_.make_durable != nullptr);
-    if (job->commit == BatchCommit::everything && !commit_part(*job->application)) {
+    if (!commit_part(*job->application, job->commit)) {
       post_to_loop_([this, job] { next_step(job); });
       return;
     }

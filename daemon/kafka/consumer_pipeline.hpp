@@ -89,13 +89,14 @@ class ConsumerPipeline {
   bool init_transactions();
   std::shared_ptr<Job> prepare(std::vector<KafkaRecord> records);
   void start(std::shared_ptr<Job> job);
-  // On the loop thread: the job's next step (a slice of its messages, else a part of a commit of
-  // everything), the step after it posted behind whatever else the loop has to do (a timer that
+  // On the loop thread: the job's next step (a slice of its messages, else a part of its
+  // commit), the step after it posted behind whatever else the loop has to do (a timer that
   // fell due); after the last, the batch's outcome. `from_source`: the first slice of a batch with
   // messages of the events topic.
   void next_step(const std::shared_ptr<Job>& job, bool from_source = false);
-  // The next part of a commit of everything, sized to the budget; true once all of it is done.
-  bool commit_part(BatchApplication& application);
+  // The next part of the batch's commit (`commit`), sized to the budget; true once all of it is
+  // done.
+  bool commit_part(BatchApplication& application, BatchCommit commit);
   void finish_inflight(bool revoking = false);
   void wait_for_loop();
   void throw_if_failed(const Job& job) const;

@@ -72,11 +72,12 @@ struct IngestOptions {
   // only once all of it is committed.
   std::size_t slice_items = 500;
   std::chrono::steady_clock::duration slice_budget = std::chrono::milliseconds(1);
-  // A batch that commits everything does so in parts of the incidents it changed (a commit
-  // each), firing due timers between parts: as many incidents per part as the last full part
-  // says fit `commit_part_budget` (next_part_incidents), at most `commit_part_incidents`. Under a
-  // flood a second's checkpoint is about 10,000 incidents and 150-450 ms as one commit
-  // (clock_lateness_bench); parts of a fixed 128 took up to tens of milliseconds each.
+  // A batch commits in parts of the incidents it changed (a commit each; those that acted
+  // first), whether it commits everything or what acted, firing due timers between parts: as many
+  // incidents per part as the last full part says fit `commit_part_budget` (next_part_incidents),
+  // at most `commit_part_incidents`. Under a flood a second's checkpoint is about 10,000 incidents
+  // and 150-450 ms as one commit (clock_lateness_bench); parts of a fixed 128 took up to tens of
+  // milliseconds each.
   std::size_t commit_part_incidents = 128;
   std::chrono::steady_clock::duration commit_part_budget = std::chrono::milliseconds(2);
   Duration commit_every = std::chrono::milliseconds(500);  // a Kafka transaction's span

@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tsl/robin_map.h>
@@ -90,12 +91,15 @@ class Engine {
   // Re-applied, such an event gives the same description, so nothing is lost and nothing acts
   // twice. Throws StoreError like flush().
   void flush_acted();
-  // flush() in parts, so that a loop can fire due timers between them: commits what the engine
-  // decided (flush_acted()'s part) and at most `max_others` of the incidents only re-described,
-  // each with the events applied to it. True once nothing is left uncommitted. Each part is a
-  // commit of its own, consistent by itself: an incident's snapshot goes with its events.
-  // Throws StoreError like flush().
-  bool flush_part(std::size_t max_others);
+  // flush() in parts, so that a loop can fire due timers between them: commits at most
+  // `max_incidents` incidents, those that acted first, each with the events applied to it and
+  // the actions, confirmations and acknowledgements it took. True once nothing is left
+  // uncommitted. Each part is a commit of its own, consistent by itself: an incident's snapshot
+  // goes with its events and its actions. Throws StoreError like flush().
+  bool flush_part(std::size_t max_incidents);
+  // flush_acted() in parts the same way: at most `max_incidents` of the incidents that acted.
+  // True once none is left.
+  bool flush_acted_part(std::size_t max_incidents);
   // After every handle() and every timer wake-up, commit what that step touched (simulation,
   // API, timers); off for batched ingestion.
   void set_flush_each_step(bool on) { flush_each_step_ = on; }
@@ -168,9 +172,13 @@ class Engine {
   void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();
-  // Commits these slots (every acted one among them), with the events applied to them and every
-  // pending action, confirmation and acknowledgement.
+  // Commits these slots, with the events applied to them and the pending actions, confirmations
+  // and acknowledgements of their incidents (every pending one when every acted slot is among
+  // them).
   void commit(const std::vector<Slot*>& slots);
+  // Moves the pending items of these slots' incidents to part_changes_, and back on a failure.
+  void take_pending_of(const std::vector<Slot*>& slots);
+  void give_back_pending();
 
   Config config_;
   Store& store_;
@@ -195,8 +203,10 @@ class Engine {
   // The slots that must be committed before what they decided is acted on: they took an action
   // (which the outbox will send), or changed outside a batch whose source redelivers.
   std::vector<Slot*> acted_;
-  std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
-  std::vector<Slot*> part_;          // the slots of flush_part()'s commit
+  std::vector<Slot*> step_touched_;             // changed in the current step (one or two)
+  std::vector<Slot*> part_;                     // the slots of a commit of some of them
+  Changeset part_changes_;                      // what such a commit takes from pending_
+  tsl::robin_set<std::string_view> part_keys_;  // its incidents
   std::optional<TimePoint> armed_at_;
   // Due incidents whose ownership is in doubt wait this long before the engine looks again.
   static constexpr Duration kHoldBack = std::chrono::milliseconds(100);

@@ -422,11 +422,18 @@ TEST_CASE("a failed commit surfaces as StoreError and the engine flushes each st
   store.fail_next_commits(1);
   CHECK_THROWS_AS(apply_batch(engine, batch), StoreError);
   CHECK(store.timeline().empty());
-  // Flushing each step again: the next step commits at once, the pending batch with it.
-  engine.run_due();
+  // Flushing each step again: the next step commits at once what it touched.
+  const Inbound other =
+      classify(record("opinion.events", event_json("e2", "inc-2")), config, kRules);
+  REQUIRE(engine.handle(std::get<Event>(other.item)).status == Outcome::Status::accepted);
   CHECK(store.commits() == 1);
   // incident_opened, and the alert at open with its four notifications.
   CHECK(store.timeline().size() == 6);
+  // What failed stays pending for the owner's flush() (the daemon retries a full disk so).
+  CHECK(engine.uncommitted_incidents() == 1);
+  engine.flush();
+  CHECK(store.commits() == 2);
+  CHECK(store.timeline().size() == 12);
 }
 
 TEST_CASE("a dead letter carries the reason, the origin and the exact original bytes") {
