@@ -63,22 +63,23 @@ void Engine::after_step() {
   // out) must not leave the clock without its wake-up, and what the step decided stays pending
   // for the next commit.
   rearm_timer();
-  if (flush_each_step_) {
-    // This step's incidents alone. Between two slices of an ingest batch the batch's own acted
-    // incidents are still pending (thousands, when it opens them): a due step committed with
-    // them held the loop 87 ms and the steps due after it waited (clock_lateness_bench).
-    part_.clear();
-    for (Slot* slot : step_touched_) {
-      if (slot->acted && std::find(part_.begin(), part_.end(), slot) == part_.end()) {
-        part_.push_back(slot);
-      }
-    }
+  if (!flush_each_step_) {
     step_touched_.clear();
-    commit(part_);
-    part_.clear();
-    rearm_timer();  // the commit drops closed incidents from the schedule
+    return;
+  }
+  // This step's incidents alone. Between two slices of an ingest batch the batch's own acted
+  // incidents are still pending (thousands, when it opens them): a due step committed with them
+  // held the loop 87 ms and the steps due after it waited (clock_lateness_bench).
+  part_.clear();
+  for (Slot* slot : step_touched_) {
+    if (slot->acted && std::find(part_.begin(), part_.end(), slot) == part_.end()) {
+      part_.push_back(slot);
+    }
   }
   step_touched_.clear();
+  commit(part_);
+  part_.clear();
+  rearm_timer();  // the commit drops closed incidents from the schedule
 }
 
 void Engine::flush() {
@@ -152,6 +153,7 @@ void Engine::take_pending_of(const std::vector<Slot*>& slots) {
   move_picked(pending_.actions, part_changes_.actions, mine);
   move_picked(pending_.confirmations, part_changes_.confirmations, mine);
   move_picked(pending_.acknowledgements, part_changes_.acknowledgements, mine);
+  part_keys_.clear();  // views of the slots' keys: a commit may close and drop a slot
 }
 
 void Engine::give_back_pending() {
