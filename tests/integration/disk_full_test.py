@@ -56,6 +56,7 @@ SCALE = 360  # 2 h of clock in 20 s of real time
 TMPFS_SIZE = "128m"
 PAUSE_LINE = r"disk full: (\S+): paused"
 RESUME_LINE = r"disk full: \S+: room again after"
+BATCH_COMMIT = ". commit ("  # the pause line names the write that found the disk full
 
 
 def http(port, path):
@@ -143,13 +144,16 @@ def write_config(args, work, broker, http_port):
     body, n2 = re.subn(r"^port = .*$", f"port = {http_port}", body, count=1, flags=re.MULTILINE)
     kt.check(n1 == 1 and n2 == 1, "config/incidentd.toml has no [http] enabled/port")
     text = text[:head] + body + text[stop:]
-    # Nobody here can be reached, and on the scaled clock the default hour is 10 s: a give-up
-    # would write the operator desk's notices (and their retries) at a moment of its own, and
-    # step 4 needs the batch's commit, not the dispatcher's, to be the first to find the disk
-    # full. After 720 h (2 h real) nothing is given up during the test.
-    text, n3 = re.subn(r'^give_up_after = .*$', 'give_up_after = "720h"', text, count=1,
-                       flags=re.MULTILINE)
-    kt.check(n3 == 1, "config/incidentd.toml has no give_up_after")
+    # Nobody here can be reached, and on the scaled clock the default hour is 10 s: every failed
+    # send would be retried within 1.7 s (retry_max 10 m), handed to another channel or given up
+    # (the operator desk's notices), each a write at a moment of the dispatcher's own. Steps 4
+    # and 5 need the batch's commit to be the first write to find the disk full: with these, a
+    # notification is tried once and then not again for 720 h (2 h real), and fill_when_quiet
+    # waits until every notification has had that one try.
+    for name in ("retry_base", "retry_max", "fallback_after", "give_up_after"):
+        text, n3 = re.subn(rf'^{name} = .*$', f'{name} = "720h"', text, count=1,
+                           flags=re.MULTILINE)
+        kt.check(n3 == 1, f"config/incidentd.toml has no {name}")
     with open(config, "w", encoding="utf-8") as f:
         f.write(text)
     return config
@@ -167,6 +171,27 @@ def give_back_wal(db):
     finally:
         con.close()
     kt.check(busy == 0, "the WAL could not be checkpointed and truncated before filling the disk")
+
+
+def fill_when_quiet(db, mnt, scaled):
+    """Fills the disk at a moment when the next batch's commit is the only write to come soon.
+    The other writers: the dispatcher (a claim and a result per try; after its one try a
+    notification waits 720 h, see write_config) and the daemon's heartbeat, every 5 s of real
+    time. So: wait until no notification is due within a minute, then for a heartbeat, and fill
+    at once (the fill and the batch take well under a second, even under the sanitizers)."""
+    def quiet():
+        horizon = int(scaled(time.time() + 60).timestamp() * 1000)
+        return kt.db_query(db, "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND "
+                               "next_attempt_at < ?", (horizon,))[0][0] == 0
+    kt.wait_for("every notification tried once, none due within a minute", quiet, 60,
+                interval=0.2)
+
+    def alive_at():
+        return kt.db_query(db, "SELECT alive_at FROM daemon_runs ORDER BY run DESC LIMIT 1")[0][0]
+    before = alive_at()
+    kt.wait_for("a heartbeat", lambda: alive_at() != before, 15, interval=0.05)
+    give_back_wal(db)
+    return fill(mnt)
 
 
 def events(prefix, n, detected):
@@ -273,29 +298,32 @@ def run(args, work, mnt):
         kt.check(len(re.findall(RESUME_LINE, daemon.output())) == 1, "not one resume line")
 
         # 4. Full again, then SIGKILL while paused: the batch not durable comes again. drill-1 is
-        # closed first, so its clock (and the dispatcher) write nothing more: the first commit to
-        # find the disk full is the batch's own, the path that must hold its offsets back.
+        # closed first, so its clock writes nothing more, and fill_when_quiet waits out the
+        # dispatcher and the heartbeat: the first commit to find the disk full is the batch's
+        # own, the path that must hold its offsets back (checked on the pause line).
         broker.produce(kt.EVENTS, [(b"drill-1", kt.event("d1-close", "drill-1", kind="closed",
                                                          drill=True,
                                                          detected_at=kt.rfc3339(scaled(time.time()))))])
         kt.wait_for("drill-1 closed", lambda: kt.db_query(
             db, "SELECT 1 FROM incidents WHERE incident_key = 'drill-1' AND closed = 1"), 30,
             interval=0.2)
-        give_back_wal(db)
-        filler, _ = fill(mnt)
         offset_before = len(daemon.output())
+        filler, _ = fill_when_quiet(db, mnt, scaled)
         broker.produce(kt.EVENTS, events("c", 300, scaled(time.time())))
+        second = None
         try:
-            kt.wait_for("a second pause",
-                        lambda: re.search(PAUSE_LINE, daemon.output()[offset_before:]), 60,
-                        interval=0.1)
-        except kt.Failure:
-            lines = [m.group(0) for m in re.finditer(r"^.*disk full: .*$", daemon.output(),
-                                                     re.MULTILINE)]
-            kt.log(f"disk-full lines so far ({len(lines)}): {lines[-6:]}; "
-                   f"free {shutil.disk_usage(mnt).free} bytes; "
-                   f"files {sorted(os.listdir(mnt))}")
-            raise
+            second = kt.wait_for("a second pause", lambda: re.search(
+                PAUSE_LINE + r".*$", daemon.output()[offset_before:], re.MULTILINE), 60,
+                interval=0.1)
+        finally:
+            if second is None:
+                lines = [m.group(0) for m in re.finditer(r"^.*disk full: .*$", daemon.output(),
+                                                         re.MULTILINE)]
+                kt.log(f"disk-full lines so far ({len(lines)}): {lines[-6:]}; "
+                       f"free {shutil.disk_usage(mnt).free} bytes; "
+                       f"files {sorted(os.listdir(mnt))}")
+        kt.check(BATCH_COMMIT in second.group(0),
+                 f"the second pause began at another write than the batch's: {second.group(0)}")
         kt.check(kt.db_count(db, "processed") == 3202, "events written during the second pause")
         # Three retries (0.5 + 1 + 2 s): time for the consumer's transactions to go out, so a
         # consumer that committed the paused batch's offsets would have done it by now.
@@ -312,9 +340,8 @@ def run(args, work, mnt):
         kt.check(kt.db_count(db, "incidents") == 3501,
                  f"{kt.db_count(db, 'incidents')} incidents, not 3501")
         # 5. Full again and stopped with SIGTERM while paused: exit 1, the batch comes again.
-        give_back_wal(db)
-        filler, _ = fill(mnt)
         offset_before = len(daemon.output())
+        filler, _ = fill_when_quiet(db, mnt, scaled)
         broker.produce(kt.EVENTS, events("f", 100, scaled(time.time())))  # "d1" is drill-1's
         kt.wait_for("a third pause", lambda: re.search(PAUSE_LINE, daemon.output()[offset_before:]),
                     60, interval=0.1)
