@@ -139,6 +139,7 @@ class Engine {
     bool dirty = false;                     // changed since it was last committed
     bool acted = false;                     // to be committed by the next flush_acted()
     std::vector<ProcessedId> processed;     // applied to it since it was last committed
+    std::size_t pending_actions = 0;        // its actions in pending_.actions
   };
 
   // The answer to an input for an incident this instance does not own, if it does not.
@@ -178,6 +179,8 @@ class Engine {
   void commit(const std::vector<Slot*>& slots);
   // Moves the pending items of these slots' incidents to part_changes_, and back on a failure.
   void take_pending_of(const std::vector<Slot*>& slots);
+  void take_pending_actions(std::size_t count);
+  void drop_taken_actions();
   void give_back_pending();
 
   Config config_;
@@ -203,9 +206,13 @@ class Engine {
   // The slots that must be committed before what they decided is acted on: they took an action
   // (which the outbox will send), or changed outside a batch whose source redelivers.
   std::vector<Slot*> acted_;
-  std::vector<Slot*> step_touched_;             // changed in the current step (one or two)
-  std::vector<Slot*> part_;                     // the slots of a commit of some of them
-  Changeset part_changes_;                      // what such a commit takes from pending_
+  std::vector<Slot*> step_touched_;  // changed in the current step (one or two)
+  std::vector<Slot*> part_;          // the slots of a commit of some of them
+  Changeset part_changes_;           // what such a commit takes from pending_
+  // The front of pending_.actions that parts have taken (moved-from, to be dropped), and the
+  // actions a part's scan passed over, on their way back.
+  std::size_t taken_actions_ = 0;
+  std::vector<Action> passed_over_;
   tsl::robin_set<std::string_view> part_keys_;  // its incidents
   std::optional<TimePoint> armed_at_;
   // Due incidents whose ownership is in doubt wait this long before the engine looks again.

@@ -326,6 +326,41 @@ void check_same(const MemoryStore& store, const MemoryStore& reference) {
   CHECK(store.confirmations().size() == reference.confirmations().size());
 }
 
+TEST_CASE_METHOD(Batched,
+                 "each part takes its incidents' actions wherever they lie among the others'",
+                 "[engine][deferred]") {
+  // k0 acts first and last, k1 in between and at the end: k0's part must reach past the other
+  // incidents' actions for its closing, and leave theirs, in their order, for their own parts.
+  const std::vector<Event> batch = {
+      event("open-0", "k0", Level::II, {"a", "b"}, kStart),
+      event("open-1", "k1", Level::II, {"a"}, kStart),
+      event("open-2", "k2", Level::II, {"a", "b"}, kStart),
+      event("close-0", "k0", Level::II, {"a", "b"}, kStart, EventKind::closed),
+      event("open-3", "k3", Level::II, {"b"}, kStart),
+      event("close-1", "k1", Level::II, {"a"}, kStart, EventKind::closed),
+  };
+  MemoryStore reference_store;
+  Engine reference{config, reference_store, time};
+  reference.set_flush_each_step(false);
+  for (const Event& e : batch) {
+    REQUIRE(engine.handle(e).status == Outcome::Status::accepted);
+    REQUIRE(reference.handle(e).status == Outcome::Status::accepted);
+  }
+  reference.flush();
+
+  CHECK_FALSE(engine.flush_acted_part(1));
+  const auto committed = timelines(store);
+  REQUIRE(committed.size() == 1);
+  CHECK(committed.at("k0") == timelines(reference_store).at("k0"));  // its closing too
+  CHECK(store.incidents().at("k0").closed);
+
+  int parts = 1;
+  while (!engine.flush_acted_part(1)) ++parts;
+  CHECK(parts == 3);  // k1, k2, then k3 with nothing left
+  check_same(store, reference_store);
+  CHECK(engine.uncommitted_incidents() == 0);
+}
+
 // Seeds of the two crash tests: all in release, a quarter under a sanitizer (tests/CMakeLists.txt).
 #ifdef INCIDENTD_UNDER_SANITIZER
 constexpr unsigned kSeeds = 10;
