@@ -44,6 +44,7 @@ void Engine::run_due() {
       held_until_ = now + kHoldBack;
       break;
     }
+    step_lateness_.add(now - schedule_.begin()->at);
     Slot& slot = *incidents_.at(schedule_.begin()->key);
     const std::uint64_t actions_before = actions_taken_;
     act_due(slot.state, now);
@@ -54,6 +55,15 @@ void Engine::run_due() {
     }
   }
   after_step();
+}
+
+void Engine::StepLateness::add(Duration late) {
+  late = std::max(late, Duration{0});  // a wall clock stepped back
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (late <= kBounds[i]) ++within[i];
+  }
+  ++count;
+  sum += late;
 }
 
 void Engine::act_due(IncidentState& s, TimePoint now) {

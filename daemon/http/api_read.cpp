@@ -118,10 +118,22 @@ Response Api::metrics(std::size_t requests, std::size_t refused, std::size_t str
     }
     return escaped;
   };
+  const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
   metric("incidentd_incidents_open", "gauge", "Open incidents.");
   out << "incidentd_incidents_open " << c_.engine->open_incidents() << '\n';
   metric("incidentd_deadlines_pending", "gauge", "Incidents with a pending ladder step.");
   out << "incidentd_deadlines_pending " << c_.engine->pending_deadlines() << '\n';
+  metric("incidentd_step_lateness_seconds", "histogram",
+         "How late the clock acted on an incident that fell due (catch-up after downtime "
+         "included).");
+  const Engine::StepLateness& late = c_.engine->step_lateness();
+  for (std::size_t i = 0; i < late.kBounds.size(); ++i) {
+    out << "incidentd_step_lateness_seconds_bucket{le=\"" << seconds(late.kBounds[i]) << "\"} "
+        << late.within[i] << '\n';
+  }
+  out << "incidentd_step_lateness_seconds_bucket{le=\"+Inf\"} " << late.count << '\n';
+  out << "incidentd_step_lateness_seconds_sum " << seconds(late.sum) << '\n';
+  out << "incidentd_step_lateness_seconds_count " << late.count << '\n';
   metric("incidentd_deadline_breaches_total", "counter", "Deadlines breached.");
   out << "incidentd_deadline_breaches_total " << sample.deadline_breaches << '\n';
   metric("incidentd_notifications_total", "counter", "Notifications by channel and outcome.");

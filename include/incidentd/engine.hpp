@@ -8,6 +8,7 @@
 // transaction; after a crash the state is rebuilt from the store by the constructor.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -125,6 +126,20 @@ class Engine {
   const IncidentState* find(const std::string& key) const;
   std::size_t open_incidents() const { return incidents_.size(); }
   std::size_t pending_deadlines() const { return schedule_.size(); }
+  // How late the clock fired: for each incident a timer acted on, the instant it acted minus the
+  // instant the incident fell due (its earliest due step), counted against these upper bounds.
+  // A catch-up after downtime, or a hold while ownership is in doubt, counts all of its wait.
+  // GET /metrics gives it as the histogram incidentd_step_lateness_seconds.
+  struct StepLateness {
+    static constexpr std::array<Duration, 8> kBounds{Duration{1},    Duration{5},    Duration{10},
+                                                     Duration{50},   Duration{100},  Duration{500},
+                                                     Duration{1000}, Duration{10000}};
+    std::array<std::uint64_t, kBounds.size()> within{};  // fired at most kBounds[i] late
+    std::uint64_t count = 0;
+    Duration sum{};
+    void add(Duration late);
+  };
+  const StepLateness& step_lateness() const { return step_lateness_; }
 
  private:
   struct Due {
@@ -201,6 +216,7 @@ class Engine {
   std::set<Due> schedule_;           // next due instant per incident
   Changeset pending_;                // actions and the like, not yet committed
   std::uint64_t actions_taken_ = 0;  // every action emitted, whether or not the store keeps it
+  StepLateness step_lateness_;
   const bool store_records_actions_;
   std::vector<Slot*> dirty_;  // the slots marked dirty
   // The slots that must be committed before what they decided is acted on: they took an action

@@ -252,6 +252,34 @@ TEST_CASE("after downtime the engine acts once per milestone on the latest due s
                  });
 }
 
+TEST_CASE("the clock's lateness counts a step on time and a catch-up with all of its wait") {
+  TempDir dir{"incidentd-engine-recovery"};
+  const Config config = roster_config();
+  const std::string path = dir.file("late.db");
+  VirtualTime time(at(0h));
+  {
+    SqliteStore store(path);
+    Engine engine(config, store, time);
+    REQUIRE(engine.handle(event("e1", "late", Level::II, {"a"}, at(0h))).status ==
+            Outcome::Status::accepted);
+    CHECK(engine.step_lateness().count == 0);  // the alert at open is the event's, not a timer's
+    time.advance_to(at(1h + 50min));
+  }
+  time.advance_to(at(3h + 10min));  // down since 1h50: the 2h warning is 70 minutes late
+  SqliteStore store(path);
+  Engine engine(config, store, time);
+  time.advance_to(at(3h + 20min));
+  const Engine::StepLateness& late = engine.step_lateness();
+  REQUIRE(late.count == 1);
+  CHECK(late.sum == Duration{70min});
+  CHECK(late.within.back() == 0);   // over the largest bound: counted in +Inf alone
+  time.advance_to(at(4h + 30min));  // re-sends and the next warning, each on time
+  CHECK(late.count > 1);
+  CHECK(late.within.front() == late.count - 1);  // within a millisecond: all but the catch-up
+  CHECK(late.within.back() == late.count - 1);
+  CHECK(late.sum == Duration{70min});
+}
+
 TEST_CASE("after downtime a re-send that fell due is sent once, then the cycle resumes") {
   // First release met at 1h; the press conference's 20h warning reaches a-duty1 and a-duty2.
   // Down from 20h05 to 20h50: the 20h15 and 20h30 re-sends fell due; each person gets one

@@ -1013,6 +1013,12 @@ TEST_CASE("metrics are Prometheus text with the sampled figures", "[http]") {
   CHECK(values["incidentd_notifications_total{channel=\"webhook\",outcome=\"failed\"}"] == "2");
   CHECK(values["incidentd_consumer_lag"] == "12");
   CHECK(values["incidentd_dead_letters_total"] == "1");
+  // A histogram: cumulative buckets up to +Inf, which is the count. No timer has fired here.
+  CHECK(values["incidentd_step_lateness_seconds_bucket{le=\"0.001\"}"] == "0");
+  CHECK(values["incidentd_step_lateness_seconds_bucket{le=\"10\"}"] == "0");
+  CHECK(values["incidentd_step_lateness_seconds_bucket{le=\"+Inf\"}"] == "0");
+  CHECK(values["incidentd_step_lateness_seconds_count"] == "0");
+  CHECK(values["incidentd_step_lateness_seconds_sum"] == "0");
 }
 
 // ---- one-click ack links -------------------------------------------------------------------
