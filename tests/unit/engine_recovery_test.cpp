@@ -224,21 +224,32 @@ TEST_CASE(
   }
 }
 
+namespace {
+
+// A level II incident of unit a opened at 0h by an engine that runs until 1h50 and stops; the
+// clock moves on to 3h10 with nobody running (the 2h and 2h30 warnings and the 3h target fall
+// due meanwhile).
+void open_then_down_until_3h10(const std::string& path, const Config& config, VirtualTime& time,
+                               const std::string& key) {
+  {
+    SqliteStore store(path);
+    Engine engine(config, store, time);
+    REQUIRE(engine.handle(event("e1", key, Level::II, {"a"}, at(0h))).status ==
+            Outcome::Status::accepted);
+    time.advance_to(at(1h + 50min));
+  }
+  time.advance_to(at(3h + 10min));
+}
+
+}  // namespace
+
 TEST_CASE("after downtime the engine acts once per milestone on the latest due step") {
-  // Down from 1h50 to 3h10: the 2h and 2h30 warnings and the 3h target fell due; only the
-  // target_missed is acted on, at 3h10, as catch-up (rule 19), and it escalates (rule 9).
+  // Only the target_missed is acted on, at 3h10, as catch-up (rule 19), and it escalates (rule 9).
   TempDir dir{"incidentd-engine-recovery"};
   const Config config = roster_config();
   const std::string path = dir.file("down.db");
   VirtualTime time(at(0h));
-  {
-    SqliteStore store(path);
-    Engine engine(config, store, time);
-    REQUIRE(engine.handle(event("e1", "down", Level::II, {"a"}, at(0h))).status ==
-            Outcome::Status::accepted);
-    time.advance_to(at(1h + 50min));
-  }
-  time.advance_to(at(3h + 10min));  // nobody is running
+  open_then_down_until_3h10(path, config, time, "down");
   SqliteStore store(path);
   Engine engine(config, store, time);
   time.advance_to(at(4h + 30min));
@@ -257,15 +268,7 @@ TEST_CASE("the clock's lateness counts a step on time and a catch-up with all of
   const Config config = roster_config();
   const std::string path = dir.file("late.db");
   VirtualTime time(at(0h));
-  {
-    SqliteStore store(path);
-    Engine engine(config, store, time);
-    REQUIRE(engine.handle(event("e1", "late", Level::II, {"a"}, at(0h))).status ==
-            Outcome::Status::accepted);
-    CHECK(engine.step_lateness().count == 0);  // the alert at open is the event's, not a timer's
-    time.advance_to(at(1h + 50min));
-  }
-  time.advance_to(at(3h + 10min));  // down since 1h50: the 2h warning is 70 minutes late
+  open_then_down_until_3h10(path, config, time, "late");  // the 2h warning is 70 minutes late
   SqliteStore store(path);
   Engine engine(config, store, time);
   time.advance_to(at(3h + 20min));
