@@ -11,7 +11,7 @@
 set -euo pipefail
 
 if [[ ${1:-} == --summary ]]; then
-  exec python3 - "$2" <<'PY'
+  exec python3 - "${2:?usage: loop_offcpu.sh --summary FILE}" <<'PY'
 import collections, re, sys
 waits = collections.defaultdict(list)
 preempted_by = collections.defaultdict(list)
@@ -37,7 +37,9 @@ pid=${1:?usage: loop_offcpu.sh PID [MIN_MS] [SECONDS]}
 min_ms=${2:-5}
 seconds=${3:-600}
 if ! command -v bpftrace >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bpftrace >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends bpftrace >&2
 fi
 exec timeout "$seconds" bpftrace -e "
 tracepoint:sched:sched_switch /args->prev_pid == $pid/ {
