@@ -45,6 +45,7 @@ Database::Database(const std::string& path, Mode mode)
 
 void Database::defer_durability(bool on) {
   if (on == durability_deferred_ || mode_ == Mode::read_only) return;
+  // Not a prepared statement: SQLite prepares a PRAGMA again at every run of it anyway.
   guarded(*this, "defer_durability",
           [&] { db_.exec(on ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL"); });
   durability_deferred_ = on;

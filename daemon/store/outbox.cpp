@@ -136,7 +136,19 @@ OutboxRoom::OutboxRoom(Database& database, HashChain& chain, CommitJournal& jour
                           "UPDATE OR ROLLBACK outbox SET state = ?, channel = ?, attempts = ?, "
                           "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
                           "failing_since = ?, recorded = ?, gave_up = ? "
-                          "WHERE notification_id = ?") {}
+                          "WHERE notification_id = ?"),
+      record_update_(database.db(),
+                     "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
+                     "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
+                     "failing_since = ?, recorded = ?, gave_up = ? "
+                     "WHERE notification_id = ? AND state = 'pending'"),
+      // One step down the outbox_pending index: a pass that finds nothing writes nothing.
+      pending_beyond_(database.db(),
+                      "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at > ? "
+                      "LIMIT 1"),
+      pull_back_(database.db(),
+                 "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND "
+                 "next_attempt_at > ?") {}
 
 bool OutboxRoom::apply_delivery(const DeliveryChange& d) {
   Use s(replicate_delivery_);
@@ -218,6 +230,8 @@ void OutboxRoom::insert_row(const OutboxRow& row) {
 }
 
 void OutboxRoom::only_owned(std::function<bool(std::string_view incident_key)> owns) {
+  due_.reset();
+  next_due_.reset();
   owns_ = std::move(owns);
   const int rc =
       sqlite3_create_function_v2(database_.db().getHandle(), "incidentd_owns", 1, SQLITE_UTF8,
@@ -227,43 +241,51 @@ void OutboxRoom::only_owned(std::function<bool(std::string_view incident_key)> o
   }
 }
 
+SQLite::Statement& OutboxRoom::due_query() {
+  if (!due_) due_.emplace(database_.db(), owns_ ? kOwnedDueSql.c_str() : kDueSql);
+  return *due_;
+}
+
+SQLite::Statement& OutboxRoom::next_due_query() {
+  if (!next_due_) {
+    next_due_.emplace(database_.db(),
+                      owns_ ? "SELECT next_attempt_at FROM outbox WHERE state = 'pending' AND "
+                              "incidentd_owns(incident_key) ORDER BY next_attempt_at LIMIT 1"
+                            : "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
+  }
+  return *next_due_;
+}
+
 std::vector<OutboxRow> OutboxRoom::due_notifications(TimePoint now, std::size_t limit) {
   return guarded(database_, "due_notifications", [&] {
     std::vector<OutboxRow> out;
-    SQLite::Statement s(database_.db(), owns_ ? kOwnedDueSql.c_str() : kDueSql);
-    s.bind(1, static_cast<std::int64_t>(millis(now)));
-    s.bind(2, static_cast<std::int64_t>(limit));
-    while (s.executeStep()) out.push_back(read_due_row(s));
+    Use s(due_query());
+    s.instant(1, now);
+    s.integer(2, static_cast<std::int64_t>(limit));
+    while (s->executeStep()) out.push_back(read_due_row(*s));
     return out;
   });
 }
 
 std::optional<TimePoint> OutboxRoom::next_notification_due() {
   return guarded(database_, "next_notification_due", [&]() -> std::optional<TimePoint> {
-    SQLite::Statement s(database_.db(),
-                        owns_ ? "SELECT next_attempt_at FROM outbox WHERE state = 'pending' AND "
-                                "incidentd_owns(incident_key) ORDER BY next_attempt_at LIMIT 1"
-                              : "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'");
-    if (!s.executeStep() || s.getColumn(0).isNull()) return std::nullopt;
-    return instant_of(s.getColumn(0).getInt64());
+    Use s(next_due_query());
+    if (!s->executeStep() || s->getColumn(0).isNull()) return std::nullopt;
+    return instant_of(s->getColumn(0).getInt64());
   });
 }
 
 std::size_t OutboxRoom::pull_back_notifications(TimePoint now, TimePoint beyond) {
   return guarded(database_, "pull_back_notifications", [&]() -> std::size_t {
-    // The read first (one step down the outbox_pending index): a pass that finds nothing writes
-    // nothing, which is every pass but the one after a step back.
-    SQLite::Statement any(database_.db(),
-                          "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at > ? "
-                          "LIMIT 1");
-    any.bind(1, static_cast<std::int64_t>(millis(beyond)));
-    if (!any.executeStep()) return 0;
-    SQLite::Statement pull(database_.db(),
-                           "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND "
-                           "next_attempt_at > ?");
-    pull.bind(1, static_cast<std::int64_t>(millis(now)));
-    pull.bind(2, static_cast<std::int64_t>(millis(beyond)));
-    return static_cast<std::size_t>(pull.exec());
+    {
+      Use any(pending_beyond_);
+      any.instant(1, beyond);
+      if (!any->executeStep()) return 0;
+    }
+    Use pull(pull_back_);
+    pull.instant(1, now);
+    pull.instant(2, beyond);
+    return static_cast<std::size_t>(pull->exec());
   });
 }
 
@@ -275,13 +297,8 @@ std::vector<bool> OutboxRoom::record_outbox(const std::vector<OutboxUpdate>& upd
     CommitJournal::Capture undo(journal_);
     // The same chaining as the engine's commit: from our head, or a row another writer added.
     chain_.stage();
-    SQLite::Statement update(database_.db(),
-                             "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
-                             "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
-                             "failing_since = ?, recorded = ?, gave_up = ? "
-                             "WHERE notification_id = ? AND state = 'pending'");
     for (const OutboxUpdate& u : updates) {
-      const bool changed = apply_update(update, u);
+      const bool changed = apply_update(record_update_, u);
       applied.push_back(changed);
       if (!changed) continue;
       for (const Action& a : u.timeline) chain_action(a);

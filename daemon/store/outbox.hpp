@@ -60,6 +60,10 @@ class OutboxRoom {
 
  private:
   void insert_notification(const Action& a, std::int64_t timeline_seq);
+  // The dispatcher's queries, prepared once: each pass runs them, and compiling the due query
+  // (two correlated subqueries) cost a pass more than running it.
+  SQLite::Statement& due_query();
+  SQLite::Statement& next_due_query();
 
   Database& database_;
   HashChain& chain_;
@@ -68,6 +72,12 @@ class OutboxRoom {
   // same columns. OR IGNORE: an engine commit never fails on a row that exists.
   SQLite::Statement insert_;
   SQLite::Statement replicate_delivery_;
+  SQLite::Statement record_update_;
+  SQLite::Statement pending_beyond_;
+  SQLite::Statement pull_back_;
+  // Prepared at their first use, again after only_owned(): their text depends on it.
+  std::optional<SQLite::Statement> due_;
+  std::optional<SQLite::Statement> next_due_;
   // Called by SQLite, as the function incidentd_owns(incident_key), from the queries above.
   std::function<bool(std::string_view)> owns_;
 };

@@ -3,6 +3,8 @@
 #include "crypto/crypto.hpp"
 
 #include <catch2/catch.hpp>
+#include <string>
+#include <thread>
 
 namespace incidentd::crypto {
 namespace {
@@ -32,8 +34,19 @@ TEST_CASE("HMAC-SHA256 matches RFC 4231") {
   CHECK(to_hex(hmac_sha256(std::string(131, '\xaa'),
                            "Test Using Larger Than Block-Size Key - Hash Key First")) ==
         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-  // An empty message is legal (Feishu signs one).
+  // An empty message is legal (Feishu signs one), and so is an empty key.
   CHECK(hmac_sha256("key", "").size() == 32);
+  CHECK(to_hex(hmac_sha256("", "")) ==
+        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // Each call has its own key: the thread's context is keyed again, nothing of the last stays.
+  CHECK(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_CASE("HMAC-SHA256 on another thread gives the same answer") {
+  std::string other;
+  std::thread([&] { other = to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")); }).join();
+  CHECK(other == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST_CASE("base64 of every remainder length") {
