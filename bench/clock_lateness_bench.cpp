@@ -189,6 +189,11 @@ struct Figures {
   std::vector<double> lateness;  // ms, sorted
   std::vector<double> on_wire;   // ms, sorted
   std::size_t fired = 0, early = 0, twice = 0, notified = 0;
+  // The latest firing: which incident, and its due instant, to line it up with a trace
+  // (bench/loop_offcpu.sh, `perf record -k realtime`).
+  std::string latest_key;
+  Wall::time_point latest_due;
+  Wall::time_point latest_fired;
 };
 
 Figures figures(const std::vector<Incident>& incidents, bool flood,
@@ -209,6 +214,11 @@ Figures figures(const std::vector<Incident>& incidents, bool flood,
       const auto first = *std::min_element(it->second.begin(), it->second.end());
       if (first < i.due) ++f.early;
       f.lateness.push_back(ms(first - i.due));
+      if (f.latest_key.empty() || ms(first - i.due) > ms(f.latest_fired - f.latest_due)) {
+        f.latest_key = i.key;
+        f.latest_due = i.due;
+        f.latest_fired = first;
+      }
     }
     if (const auto it = wire.find(i.key); it != wire.end()) {
       ++f.notified;
@@ -377,6 +387,12 @@ int run(int argc, char** argv) {
   std::snprintf(rate, sizeof rate, "; flood %.0f events/s handled (%.0f/s published)", handled,
                 published);
   print_line("lateness under flood", flooded.lateness, rate);
+  if (!flooded.latest_key.empty()) {
+    std::printf("  the latest under flood: %s, due %s (%.3f s since the epoch), %.1f ms late\n",
+                flooded.latest_key.c_str(), rfc3339_utc(flooded.latest_due).c_str(),
+                std::chrono::duration<double>(flooded.latest_due.time_since_epoch()).count(),
+                flooded.lateness.back());
+  }
   print_line("due to on the wire", idle.on_wire);
   print_line("due to on the wire under flood", flooded.on_wire);
   std::printf("fired %zu of %zu, early %zu, twice %zu\n", idle.fired + flooded.fired, 2 * n,
