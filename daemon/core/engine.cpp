@@ -92,22 +92,32 @@ Outcome Engine::handle(const Event& event) {
   bool closed = false;
   Slot* slot = lookup(event.incident_key, closed);
   if (closed) return Outcome::rejected("incident \"" + event.incident_key + "\" is closed");
+  bool described = true;
   if (slot == nullptr) {
     if (event.kind == EventKind::closed) {
       return Outcome::rejected("closed event for unknown incident \"" + event.incident_key + "\"");
     }
     slot = &open_incident(event);
   } else {
+#ifndef NDEBUG
+    const IncidentState before = slot->state;
+#endif
     act_due(slot->state, now);
     if (event.kind == EventKind::closed) {
       close_incident(slot->state, event);
     } else {
-      update_incident(slot->state, event);
+      described = update_incident(slot->state, event);
     }
+#ifndef NDEBUG
+    if (!described && actions_taken_ == actions_before && !(slot->state == before)) {
+      engine_detail::invariant_broken(
+          "an event changed an incident without an action or a new description");
+    }
+#endif
   }
   slot->processed.push_back({event.event_id, event.incident_key, now});
   pending_ids_.insert(event.event_id);
-  touched(*slot, actions_before);
+  touched(*slot, actions_before, described);
   after_step();
   return Outcome::accepted();
 }
@@ -301,13 +311,19 @@ Engine::Slot& Engine::open_incident(const Event& e) {
   return slot;
 }
 
-void Engine::update_incident(IncidentState& s, const Event& e) {
+bool Engine::update_incident(IncidentState& s, const Event& e) {
   const TimePoint now = time_.now();
+  const auto take = [](std::string& field, const std::string& value) {
+    if (value.empty() || field == value) return false;
+    field = value;
+    return true;
+  };
+  bool described = s.units != e.units || s.lead_unit != e.lead_unit;
   s.units = e.units;
   s.lead_unit = e.lead_unit;
-  if (!e.title.empty()) s.title = e.title;
-  if (!e.category.empty()) s.category = e.category;
-  if (!e.region.empty()) s.region = e.region;
+  described = take(s.title, e.title) || described;
+  described = take(s.category, e.category) || described;
+  described = take(s.region, e.region) || described;
   if (e.level != s.level) {
     const Level previous = s.level;
     s.level = e.level;
@@ -325,6 +341,7 @@ void Engine::update_incident(IncidentState& s, const Event& e) {
   // Units may have been added or removed: a milestone may now be met, or owed by more units.
   for (Milestone m : kMilestones) check_met(s, m, now);
   act_due(s, now);
+  return described;
 }
 
 void Engine::close_incident(IncidentState& s, const Event& e) {

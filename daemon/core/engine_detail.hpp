@@ -1,5 +1,5 @@
-// What the engine's files share, internal to daemon/core: an action stamped for an incident, and
-// a membership test for the short lists of units and roles.
+// What the engine's files share, internal to daemon/core: an action stamped for an incident, a
+// membership test for the short lists of units and roles, and the end of a broken invariant.
 #pragma once
 
 #include <algorithm>
@@ -22,5 +22,8 @@ inline Action action_for(const std::string& key, ActionKind kind, TimePoint now)
 inline bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
+
+// A bug in the engine: says what and aborts (systemd restarts the daemon from its database).
+[[noreturn]] void invariant_broken(const char* what);
 
 }  // namespace incidentd::engine_detail

@@ -13,6 +13,7 @@ namespace incidentd {
 
 using engine_detail::action_for;
 using engine_detail::contains;
+using engine_detail::invariant_broken;
 
 namespace {
 
@@ -20,12 +21,12 @@ namespace {
 // scheduling latency must not make every live action look late.
 constexpr Duration kCatchUpTolerance = std::chrono::minutes(1);
 
-[[noreturn]] void invariant_broken(const char* what) {
+}  // namespace
+
+void engine_detail::invariant_broken(const char* what) {
   std::fprintf(stderr, "incidentd: broken invariant: %s\n", what);
   std::abort();
 }
-
-}  // namespace
 
 // A step of the clock promises nothing outside the daemon until it is sent, so its commit need
 // not wait for the disk on the thread that fires the next step (Store::defer_durability: the

@@ -152,9 +152,14 @@ class Engine {
     IncidentState state;
     std::optional<TimePoint> scheduled_at;  // its entry in schedule_
     bool dirty = false;                     // changed since it was last committed
-    bool acted = false;                     // to be committed by the next flush_acted()
-    std::vector<ProcessedId> processed;     // applied to it since it was last committed
-    std::size_t pending_actions = 0;        // its actions in pending_.actions
+    // Its snapshot changed since it was last committed. An event that says again what the
+    // incident already holds changes nothing but the processed ids: the commit then writes no
+    // snapshot (a monitoring system re-sending its backlog, docs/architecture.md, "A flood that
+    // says nothing new").
+    bool changed = false;
+    bool acted = false;                  // to be committed by the next flush_acted()
+    std::vector<ProcessedId> processed;  // applied to it since it was last committed
+    std::size_t pending_actions = 0;     // its actions in pending_.actions
   };
 
   // The answer to an input for an incident this instance does not own, if it does not.
@@ -165,7 +170,9 @@ class Engine {
   Slot* lookup(const std::string& key, bool& closed);
   Slot& slot_for(const std::string& key);  // the slot, created empty when there is none
   Slot& open_incident(const Event& e);
-  void update_incident(IncidentState& s, const Event& e);
+  // Whether a descriptive field changed (units, lead unit, title, category, region); a change
+  // of level emits an action.
+  bool update_incident(IncidentState& s, const Event& e);
   void close_incident(IncidentState& s, const Event& e);
   void start_clock(IncidentState& s, TimePoint start);
   void arm_milestone(IncidentState& s, Milestone m, TimePoint base, int round);
@@ -182,9 +189,11 @@ class Engine {
   std::set<std::string> owing_units(const IncidentState& s, const MilestoneState& ms) const;
   std::optional<TimePoint> earliest_due(const IncidentState& s) const;
   void emit(IncidentState& s, Action a);
-  // This step changed the incident; `acted` when it took actions (actions_before is
-  // actions_taken_ when the step began).
-  void touched(Slot& slot, std::uint64_t actions_before);
+  // This step touched the incident; `acted` when it took actions (actions_before is
+  // actions_taken_ when the step began). Its snapshot changed when it took actions or when
+  // `described` says a field changed without one; every change of state the engine makes
+  // otherwise emits an action.
+  void touched(Slot& slot, std::uint64_t actions_before, bool described = true);
   void reschedule(Slot& slot);
   void rearm_timer();
   void after_step();

@@ -34,6 +34,7 @@ void MemoryStore::commit(const Changeset& changes) {
   }
 
   for (const auto& s : changes.incidents) incidents_[s.key] = s;
+  snapshots_written_ += changes.incidents.size();
   for (const auto& a : changes.actions) {
     timeline_.push_back(a);
     if (a.kind != ActionKind::notification) continue;

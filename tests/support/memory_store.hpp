@@ -54,6 +54,8 @@ class MemoryStore final : public Store {
   // counts nor consumes an injected failure.
   std::size_t commits() const { return commits_; }
   std::size_t failed_commits() const { return failed_commits_; }
+  // Incident snapshots the applied commits carried, in all.
+  std::size_t snapshots_written() const { return snapshots_written_; }
 
  private:
   std::map<std::string, IncidentState> incidents_;
@@ -68,6 +70,7 @@ class MemoryStore final : public Store {
   bool full_ = false;
   std::size_t commits_ = 0;
   std::size_t failed_commits_ = 0;
+  std::size_t snapshots_written_ = 0;
   bool deferred_ = false;
   std::size_t at_risk_ = 0;
   std::size_t deferred_commits_ = 0;

@@ -79,6 +79,77 @@ TEST_CASE_METHOD(Batched,
   }
 }
 
+TEST_CASE_METHOD(Batched, "an event that says again what the incident holds commits no snapshot",
+                 "[engine][deferred]") {
+  Event opened = event("e1", "k", Level::II, {"a", "b"}, kStart);
+  opened.category = "flood";
+  opened.region = "zhaotong";
+  engine.handle(opened);
+  engine.flush();
+  const IncidentState stored = store.incidents().at("k");
+  const std::size_t snapshots = store.snapshots_written();
+
+  // The same description under a new id (a monitoring system re-sending): only the id is new.
+  Event again = opened;
+  again.event_id = "e2";
+  again.kind = EventKind::updated;
+  REQUIRE(engine.handle(again).status == Outcome::Status::accepted);
+  Event without_optional_fields = again;  // an empty title, category or region changes nothing
+  without_optional_fields.event_id = "e3";
+  without_optional_fields.title.clear();
+  without_optional_fields.category.clear();
+  without_optional_fields.region.clear();
+  REQUIRE(engine.handle(without_optional_fields).status == Outcome::Status::accepted);
+  engine.flush();
+  CHECK(store.processed().contains("e2"));
+  CHECK(store.processed().contains("e3"));
+  CHECK(store.snapshots_written() == snapshots);
+  CHECK(store.incidents().at("k") == stored);
+  CHECK(*engine.find("k") == stored);
+  CHECK(engine.uncommitted_incidents() == 0);
+
+  SECTION("a field said differently writes the snapshot") {
+    Event changed = again;
+    changed.event_id = "e4";
+    SECTION("the title") {
+      changed.title = "renamed";
+    }
+    SECTION("the category") {
+      changed.category = "landslide";
+    }
+    SECTION("the region") {
+      changed.region = "kunming";
+    }
+    SECTION("the units, in another order") {
+      changed.units = {"b", "a"};
+    }
+    SECTION("the lead unit") {
+      changed.lead_unit = "b";
+    }
+    REQUIRE(engine.handle(changed).status == Outcome::Status::accepted);
+    engine.flush();
+    CHECK(store.snapshots_written() == snapshots + 1);
+    CHECK(store.incidents().at("k") == *engine.find("k"));
+    CHECK_FALSE(store.incidents().at("k") == stored);
+  }
+  SECTION("a step that fell due before the event is written with it") {
+    time.advance_to(kStart + 2h);  // first_release's 2 h warning, acted on by the timer
+    again.event_id = "e4";
+    REQUIRE(engine.handle(again).status == Outcome::Status::accepted);
+    engine.flush();
+    CHECK(store.snapshots_written() == snapshots + 1);
+    CHECK(store.incidents().at("k") == *engine.find("k"));
+    CHECK(store.incidents().at("k").milestone(Milestone::first_release).next_step >
+          stored.milestone(Milestone::first_release).next_step);
+  }
+  SECTION("a restart reads the snapshot as it was and knows the ids") {
+    VirtualTime restart_time(kStart);
+    Engine restarted(config, store, restart_time);
+    CHECK(*restarted.find("k") == stored);
+    CHECK(restarted.handle(again).status == Outcome::Status::duplicate);
+  }
+}
+
 TEST_CASE_METHOD(Batched, "flush_acted commits an incident whose event acted, with all its events",
                  "[engine][deferred]") {
   const Event opened = event("e1", "k", Level::III, {"a"}, kStart);
