@@ -142,7 +142,8 @@ OutboxRoom::OutboxRoom(Database& database, HashChain& chain, CommitJournal& jour
                      "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
                      "failing_since = ?, recorded = ?, gave_up = ? "
                      "WHERE notification_id = ? AND state = 'pending'"),
-      // One step down the outbox_pending index: a pass that finds nothing writes nothing.
+      // One step down the outbox_pending index: a pass that finds nothing writes nothing, which
+      // is every pass but the one after the wall clock stepped back.
       pending_beyond_(database.db(),
                       "SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at > ? "
                       "LIMIT 1"),
