@@ -189,8 +189,8 @@ struct Figures {
   std::vector<double> lateness;  // ms, sorted
   std::vector<double> on_wire;   // ms, sorted
   std::size_t fired = 0, early = 0, twice = 0, notified = 0;
-  // The latest firing: which incident, and its due instant, to line it up with a trace
-  // (bench/loop_offcpu.sh, `perf record -k realtime`).
+  // The latest firing: which incident, and its due instant, to line it up with a trace stamped
+  // by the wall clock (`perf record -k realtime`).
   std::string latest_key;
   Wall::time_point latest_due;
   Wall::time_point latest_fired;

@@ -20,6 +20,11 @@ using sql::instant_of;
 using sql::millis;
 using sql::Use;
 
+// A delivery's columns, bound alike by the dispatcher's update and a replica's.
+constexpr const char* kSetDelivery =
+    "SET state = ?, channel = ?, attempts = ?, next_attempt_at = ?, delivered_at = ?, "
+    "last_error = ?, failing_since = ?, recorded = ?, gave_up = ? WHERE notification_id = ?";
+
 // In the order of the outbox_pending index, so LIMIT stops early: no sort of every due row.
 // superseded_by looks up the newest later alert on the outbox_recipient index.
 constexpr const char* kDueSql =
@@ -132,16 +137,10 @@ OutboxRoom::OutboxRoom(Database& database, HashChain& chain, CommitJournal& jour
               "INSERT OR IGNORE INTO outbox(notification_id, incident_key, recipient, unit, "
               "channel, level, body, created_at, next_attempt_at, milestone, purpose, "
               "timeline_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      replicate_delivery_(database.db(),
-                          "UPDATE OR ROLLBACK outbox SET state = ?, channel = ?, attempts = ?, "
-                          "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
-                          "failing_since = ?, recorded = ?, gave_up = ? "
-                          "WHERE notification_id = ?"),
+      replicate_delivery_(database.db(), std::string("UPDATE OR ROLLBACK outbox ") + kSetDelivery),
+      // Only a row still pending: one delivered or failed meanwhile keeps its result.
       record_update_(database.db(),
-                     "UPDATE outbox SET state = ?, channel = ?, attempts = ?, "
-                     "next_attempt_at = ?, delivered_at = ?, last_error = ?, "
-                     "failing_since = ?, recorded = ?, gave_up = ? "
-                     "WHERE notification_id = ? AND state = 'pending'"),
+                     std::string("UPDATE outbox ") + kSetDelivery + " AND state = 'pending'"),
       // One step down the outbox_pending index: a pass that finds nothing writes nothing, which
       // is every pass but the one after the wall clock stepped back.
       pending_beyond_(database.db(),
