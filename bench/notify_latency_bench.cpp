@@ -23,7 +23,10 @@
 //
 //   build/release/bench/notify_latency_bench [--events N] [--spacing-ms MS] [--dir DIR] [--keep]
 //       [--incidentd PATH] [--source-dir DIR] [--log-level info] [--brokers HOST:PORT]
-// --brokers uses a running broker (that auto-creates topics) instead of starting one.
+//       [--csv FILE]
+// --brokers uses a running broker (that auto-creates topics) instead of starting one. --csv writes
+// one line per event (when it was produced, on the wall clock, to line a slow one up with a
+// broker's GC log; the Kafka hop; incidentd's share; the whole), for what a percentile hides.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +161,8 @@ int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
   app.add_option("--spacing-ms", spacing_ms, "time between two events")->capture_default_str();
+  std::string csv_path;
+  app.add_option("--csv", csv_path, "write each event's figures to this file");
   add_options(app, opts);
   CLI11_PARSE(app, argc, argv);
   const fs::path dir = run_dir(opts, "incidentd-latency-bench");
@@ -207,14 +212,19 @@ int run(int argc, char** argv) {
     die("no notification for the warm-up incident within 60 s; see " + log.string());
   }
 
-  std::vector<std::pair<std::string, Steady::time_point>> sent;
+  struct Sent {
+    std::string key;
+    Steady::time_point at;
+    std::chrono::system_clock::time_point wall;
+  };
+  std::vector<Sent> sent;
   const auto start = Steady::now();
   for (std::size_t i = 0; i < events; ++i) {
     const std::string key = "latency-" + kRun + "-" + std::to_string(i);
     const std::string value = incident_event(key, i % 2 == 0 ? "II" : "I", kUnit, detected);
     std::this_thread::sleep_until(start + std::chrono::milliseconds(spacing_ms) *
                                               static_cast<long>(i));  // pacing, not a wait
-    sent.emplace_back(key, Steady::now());
+    sent.push_back({key, Steady::now(), std::chrono::system_clock::now()});
     produce(*producer, kTopics.events, key, value);
   }
   producer->flush(10000);
@@ -233,16 +243,31 @@ int run(int argc, char** argv) {
   std::vector<double> hops;    // event in -> readable by a consumer
   std::vector<double> shares;  // readable -> on the wire
   std::optional<Arrival> example;
-  for (const auto& [key, at] : sent) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> csv(nullptr, &std::fclose);
+  if (!csv_path.empty()) {
+    csv.reset(std::fopen(csv_path.c_str(), "w"));
+    if (!csv) die("cannot write " + csv_path);
+    std::fprintf(csv.get(), "incident_key,produced_epoch_ms,hop_ms,incidentd_ms,total_ms\n");
+  }
+  for (const auto& [key, at, wall] : sent) {
     const auto it = first.find(key);
     if (it == first.end()) continue;
     latencies.push_back(ms(it->second.at - at));
+    double hop = -1;
     if (const auto r = readable.find(key); r != readable.end()) {
-      hops.push_back(ms(r->second - at));
+      hop = ms(r->second - at);
+      hops.push_back(hop);
       shares.push_back(ms(it->second.at - r->second));
+    }
+    if (csv) {
+      const auto epoch_ms =
+          std::chrono::duration<double, std::milli>(wall.time_since_epoch()).count();
+      std::fprintf(csv.get(), "%s,%.3f,%.3f,%.3f,%.3f\n", key.c_str(), epoch_ms, hop,
+                   hop < 0 ? -1.0 : latencies.back() - hop, latencies.back());
     }
     if (!example) example = it->second;
   }
+  csv.reset();
   std::sort(latencies.begin(), latencies.end());
   std::sort(hops.begin(), hops.end());
   std::sort(shares.begin(), shares.end());
