@@ -28,6 +28,9 @@ if ! command -v bpftrace >/dev/null 2>&1; then
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends bpftrace >&2
 fi
+# The syscall tracepoints live in tracefs, which not every machine mounts (this project's on
+# 2026-12-07 did not: bpftrace found no syscalls:sys_enter_connect).
+if ! mountpoint -q /sys/kernel/tracing; then mount -t tracefs tracefs /sys/kernel/tracing; fi
 
 dir=$(mktemp -d /tmp/notify-path-trace.XXXXXX)
 # Function entries by their mangled names (a C++ probe names the whole signature): the bench's

@@ -197,6 +197,7 @@ bool Dispatcher::look_at_outbox(PassWrites& writes) {
   const auto roster = config_.get();  // this pass's snapshot
   std::vector<Claimed> batch;
   std::vector<Claimed> unsendable;
+  DecodedSteps steps;
   for (const OutboxRow& row : rows) {
     if (batch.size() + unsendable.size() >= capacity) break;
     if (in_flight_.count(row.notification_id) != 0) continue;
@@ -204,7 +205,7 @@ bool Dispatcher::look_at_outbox(PassWrites& writes) {
       pass_again_ = true;  // due again once its result is recorded, in this same pass
       continue;
     }
-    Claimed c = examine(row, *roster);
+    Claimed c = examine(row, *roster, steps);
     if (!c.unsendable.empty()) {
       unsendable.push_back(std::move(c));
       continue;
@@ -245,7 +246,8 @@ void Dispatcher::pull_back_stepped_clock(TimePoint now) {
   }
 }
 
-Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& roster) const {
+Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& roster,
+                                        DecodedSteps& steps) const {
   Claimed c;
   c.row = row;
   if (const Person* p = roster.find_person(row.recipient)) c.person = *p;
@@ -263,7 +265,7 @@ Dispatcher::Claimed Dispatcher::examine(const OutboxRow& row, const Config& rost
   if (!c.unsendable.empty()) {
     c.attempt = row.attempts;  // nothing was attempted
   } else {
-    c.payload = decode_notification_body(row.purpose, row.body, row.notification_id, row.timeline);
+    c.payload = decode_notification_body(row, steps);
   }
   return c;
 }

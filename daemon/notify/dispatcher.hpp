@@ -79,8 +79,9 @@ class Dispatcher {
   // then sends what it claimed. True when it claimed or decided anything.
   bool look_at_outbox(PassWrites& writes);
   void pull_back_stepped_clock(TimePoint now);
-  // The row as this pass would send it, or why it cannot be sent (Claimed::unsendable).
-  Claimed examine(const OutboxRow& row, const Config& roster) const;
+  // The row as this pass would send it, or why it cannot be sent (Claimed::unsendable); its
+  // timeline row taken from `steps`, which expands each once per pass.
+  Claimed examine(const OutboxRow& row, const Config& roster, DecodedSteps& steps) const;
   OutboxUpdate lease_of(const Claimed& claimed, TimePoint now) const;
   TimePoint next_pass_at(bool claimed_any);
   // Results a full disk did not let us record: put back, ahead of newer ones, for the next pass.

@@ -20,22 +20,38 @@ Parsed<NotificationPayload> decode_action(nlohmann::json j) {
   return {NotificationPayload{std::move(*action.value), std::move(j)}, {}};
 }
 
-// The entry of `notification_id` in a timeline row (of one notification: that one).
-Parsed<nlohmann::json> entry_of(nlohmann::json row, const TimelineColumns& columns,
+// The entry of `notification_id` among a timeline row's (of one notification: that one).
+Parsed<nlohmann::json> entry_of(const Parsed<std::vector<nlohmann::json>>& entries,
                                 std::string_view notification_id) {
-  auto entries = timeline_entries(std::move(row), columns);
-  if (!entries) return {std::nullopt, "outbox body: " + entries.error};
+  if (!entries) return {std::nullopt, entries.error};
   if (entries.value->size() == 1 && notification_id.empty()) {
-    return {std::move(entries.value->front()), {}};
+    return {entries.value->front(), {}};
   }
-  for (nlohmann::json& entry : *entries.value) {
+  for (const nlohmann::json& entry : *entries.value) {
     const auto id = entry.find("notification_id");
-    if (id != entry.end() && id->is_string() && id->get<std::string>() == notification_id) {
-      return {std::move(entry), {}};
+    if (id != entry.end() && id->is_string() &&
+        id->get_ref<const std::string&>() == notification_id) {
+      return {entry, {}};
     }
   }
   return {std::nullopt,
           "outbox body: its step has no notification " + std::string(notification_id)};
+}
+
+// A timeline row's body as its entries, or why it cannot be (an error about the outbox body).
+Parsed<std::vector<nlohmann::json>> expand(std::string_view body, const TimelineColumns& columns) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
+  auto entries = timeline_entries(std::move(j), columns);
+  if (!entries) return {std::nullopt, "outbox body: " + entries.error};
+  return entries;
+}
+
+Parsed<NotificationPayload> decode_entry(const Parsed<std::vector<nlohmann::json>>& entries,
+                                         std::string_view notification_id) {
+  auto entry = entry_of(entries, notification_id);
+  if (!entry) return {std::nullopt, std::move(entry.error)};
+  return decode_action(std::move(*entry.value));
 }
 
 Parsed<NotificationPayload> decode_source_notice(nlohmann::json j, NotificationPurpose purpose) {
@@ -70,22 +86,39 @@ std::string source_notice_json(const SourceNotice& notice) {
 Parsed<NotificationPayload> decode_notification_body(
     NotificationPurpose purpose, std::string_view body, std::string_view notification_id,
     const std::optional<TimelineColumns>& timeline) {
+  const bool of_timeline_row = timeline && (purpose == NotificationPurpose::alert ||
+                                            purpose == NotificationPurpose::unreached);
+  if (of_timeline_row) return decode_entry(expand(body, *timeline), notification_id);
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
   switch (purpose) {
     case NotificationPurpose::alert:
     case NotificationPurpose::unreached:
-      if (timeline) {
-        auto entry = entry_of(std::move(j), *timeline, notification_id);
-        if (!entry) return {std::nullopt, std::move(entry.error)};
-        return decode_action(std::move(*entry.value));
-      }
       return decode_action(std::move(j));  // an operator's row: the whole notification
     case NotificationPurpose::source_silent:
     case NotificationPurpose::source_back:
       return decode_source_notice(std::move(j), purpose);
   }
   return {std::nullopt, "outbox row of no known purpose"};
+}
+
+Parsed<NotificationPayload> decode_notification_body(const OutboxRow& row, DecodedSteps& steps) {
+  const bool of_timeline_row =
+      row.timeline && row.timeline_seq &&
+      (row.purpose == NotificationPurpose::alert || row.purpose == NotificationPurpose::unreached);
+  if (!of_timeline_row) {
+    return decode_notification_body(row.purpose, row.body, row.notification_id, row.timeline);
+  }
+  return decode_entry(steps.entries(*row.timeline_seq, row.body, *row.timeline),
+                      row.notification_id);
+}
+
+const Parsed<std::vector<nlohmann::json>>& DecodedSteps::entries(std::int64_t seq,
+                                                                 std::string_view body,
+                                                                 const TimelineColumns& columns) {
+  auto it = rows_.find(seq);
+  if (it == rows_.end()) it = rows_.emplace(seq, expand(body, columns)).first;
+  return it->second;
 }
 
 }  // namespace incidentd

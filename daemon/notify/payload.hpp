@@ -6,14 +6,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "incidentd/codec.hpp"
 #include "incidentd/domain.hpp"
 #include "incidentd/notification.hpp"
+#include "incidentd/outbox.hpp"
 #include "incidentd/time.hpp"
 #include "incidentd/timeline_rows.hpp"
 
@@ -40,6 +44,19 @@ struct NotificationPayload {
   const SourceNotice* notice() const { return std::get_if<SourceNotice>(&content); }
 };
 
+// The timeline rows one dispatcher pass has expanded into their entries, by seq. A step's
+// recipients fall due together, and without it each of their claims parsed and expanded the
+// whole step again: a step of R recipients cost R times what it needs.
+class DecodedSteps {
+ public:
+  // The entries of timeline row `seq`, whose body and columns are these (decoded at first ask).
+  const Parsed<std::vector<nlohmann::json>>& entries(std::int64_t seq, std::string_view body,
+                                                     const TimelineColumns& columns);
+
+ private:
+  std::unordered_map<std::int64_t, Parsed<std::vector<nlohmann::json>>> rows_;
+};
+
 // The body of the row `notification_id` with this purpose, or why it cannot be sent (an error
 // that says so, kept in the row when it is given up). An alert's body is its timeline row, which
 // may hold the notifications of a whole step (incidentd/timeline_rows.hpp): the one of this id is
@@ -48,5 +65,8 @@ struct NotificationPayload {
 Parsed<NotificationPayload> decode_notification_body(
     NotificationPurpose purpose, std::string_view body, std::string_view notification_id = {},
     const std::optional<TimelineColumns>& timeline = std::nullopt);
+// The same for an outbox row as due_notifications() gives it; a row of a timeline row is taken
+// from `steps`, which expands each timeline row once.
+Parsed<NotificationPayload> decode_notification_body(const OutboxRow& row, DecodedSteps& steps);
 
 }  // namespace incidentd

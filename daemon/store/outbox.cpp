@@ -103,7 +103,10 @@ OutboxRow read_due_row(SQLite::Statement& s) {
   row.recorded = s.getColumn(16).getString();
   row.superseded_by = s.getColumn(17).getString();
   if (!s.getColumn(18).isNull()) row.failing_since = instant_of(s.getColumn(18).getInt64());
-  if (!s.getColumn(19).isNull()) row.timeline = sql::timeline_columns(s, 20);
+  if (!s.getColumn(19).isNull()) {
+    row.timeline_seq = s.getColumn(19).getInt64();
+    row.timeline = sql::timeline_columns(s, 20);
+  }
   return row;
 }
 

@@ -42,8 +42,10 @@ struct OutboxRow {
   // the dispatcher decodes it once per claim (daemon/notify/notification.hpp).
   std::string body;
   // Filled by due_notifications() when body is the notification's timeline row: that row's
-  // columns, which its body leaves out (incidentd/timeline_rows.hpp).
+  // columns, which its body leaves out (incidentd/timeline_rows.hpp), and its seq (the rows of
+  // one step's recipients share it: the dispatcher decodes the step once for them all).
   std::optional<TimelineColumns> timeline;
+  std::optional<std::int64_t> timeline_seq;
   TimePoint created_at{};
   TimePoint next_attempt_at{};
   std::string milestone;  // of the alert; empty when it has none

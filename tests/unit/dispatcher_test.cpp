@@ -793,5 +793,26 @@ TEST_CASE("a row whose body cannot be decoded is never sent and is given up with
         1);
 }
 
+TEST_CASE("every recipient of a step whose timeline row cannot be decoded is given up with why") {
+  Harness h;
+  Changeset step;  // one timeline row for both (decoded once in the pass, failing for both)
+  step.actions = {h.notification("n1", "a-duty1", "sms", kStart),
+                  h.notification("n2", "a-duty2", "sms", kStart)};
+  h.store->commit(step);
+  {
+    SQLite::Database db((h.dir / "db.sqlite").string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE timeline SET body = '[]'");
+  }
+  h.start_dispatcher();
+  h.time.advance_to(kStart + 1min);
+  for (const char* id : {"n1", "n2"}) {
+    INFO(id);
+    CHECK(h.sms.sends_of(id) == 0);
+    const OutboxRow r = h.row(id);
+    CHECK(r.state == DeliveryState::failed);
+    CHECK_THAT(r.last_error, Catch::Matchers::Contains("outbox body is not a JSON object"));
+  }
+}
+
 }  // namespace
 }  // namespace incidentd
