@@ -38,6 +38,13 @@ Parsed<nlohmann::json> entry_of(const Parsed<std::vector<nlohmann::json>>& entri
           "outbox body: its step has no notification " + std::string(notification_id)};
 }
 
+// Whether a row of this purpose with these columns has its step's timeline row for a body (an
+// operator's alert keeps its own JSON, and has no columns).
+bool of_timeline_row(NotificationPurpose purpose, bool has_columns) {
+  return has_columns &&
+         (purpose == NotificationPurpose::alert || purpose == NotificationPurpose::unreached);
+}
+
 // A timeline row's body as its entries, or why it cannot be (an error about the outbox body).
 Parsed<std::vector<nlohmann::json>> expand(std::string_view body, const TimelineColumns& columns) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
@@ -86,9 +93,9 @@ std::string source_notice_json(const SourceNotice& notice) {
 Parsed<NotificationPayload> decode_notification_body(
     NotificationPurpose purpose, std::string_view body, std::string_view notification_id,
     const std::optional<TimelineColumns>& timeline) {
-  const bool of_timeline_row = timeline && (purpose == NotificationPurpose::alert ||
-                                            purpose == NotificationPurpose::unreached);
-  if (of_timeline_row) return decode_entry(expand(body, *timeline), notification_id);
+  if (of_timeline_row(purpose, timeline.has_value())) {
+    return decode_entry(expand(body, *timeline), notification_id);
+  }
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object()) return {std::nullopt, "outbox body is not a JSON object"};
   switch (purpose) {
@@ -103,10 +110,7 @@ Parsed<NotificationPayload> decode_notification_body(
 }
 
 Parsed<NotificationPayload> decode_notification_body(const OutboxRow& row, DecodedSteps& steps) {
-  const bool of_timeline_row =
-      row.timeline && row.timeline_seq &&
-      (row.purpose == NotificationPurpose::alert || row.purpose == NotificationPurpose::unreached);
-  if (!of_timeline_row) {
+  if (!row.timeline_seq || !of_timeline_row(row.purpose, row.timeline.has_value())) {
     return decode_notification_body(row.purpose, row.body, row.notification_id, row.timeline);
   }
   return decode_entry(steps.entries(*row.timeline_seq, row.body, *row.timeline),
